@@ -1,0 +1,132 @@
+"""Contributor tools behind the Makefile: ``python -m course_lib.devtools {workspace,execute}``.
+
+* ``workspace`` copies each lesson notebook into ``workspace/`` (ignored by git) unless the learner
+  already has a copy there, so learners' edits never block ``git pull``.
+* ``execute NB.py …`` syncs each jupytext pair, executes the ``.ipynb`` top to bottom on the current
+  kernel, strips saved widget state, writes it back, records the wall time in
+  ``notebooks/timings.json`` and refreshes the syllabus table of ``README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+WORKSPACE = ROOT / "workspace"
+TIMINGS = NOTEBOOKS / "timings.json"
+README = ROOT / "README.md"
+
+# lesson stem -> (title, what you learn, prerequisites). Planned lessons have no notebook yet.
+SYLLABUS = [
+    ("00_super_resolution", "Super-resolution and the diffusion idea · 超分辨率",
+     "why SR is ill-posed; the degradation y = D_s(k * x) + n; the two datasets; PSNR, SSIM; the bicubic baseline; the field's history, fact-checked",
+     "Python, NumPy/PyTorch tensors"),
+    ("01_forward_process", "The forward process · 前向扩散过程",
+     "β schedules (linear, cosine); q(x_t | x_{t-1}); the closed form q(x_t | x_0) with ᾱ_t, derived and checked; SNR; noise vs blur; the noising widget",
+     "00"),
+    ("02_reverse_process", "The reverse process and ε-prediction · 反向生成过程", "posterior, L_simple, DDPM/DDIM sampling, training (planned)", "01"),
+    ("03_timestep_embedding", "The timestep embedding · 时间步嵌入", "sinusoidal vs learnable embeddings, ablation (planned)", "02"),
+    ("04_conditioning", "Conditioning on the LR image · 条件控制 (SR3)", "concat vs encoder conditioning, consistency (planned)", "03"),
+    ("05_cnn_vs_diffusion", "CNN vs diffusion", "regression vs generation, measured (planned)", "04"),
+]
+
+
+def lesson_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def cmd_workspace(_args) -> int:
+    WORKSPACE.mkdir(exist_ok=True)
+    for nb in lesson_paths():
+        dest = WORKSPACE / nb.name
+        if dest.exists():
+            print(f"kept     workspace/{nb.name} (your copy; delete it to get a fresh one)")
+        else:
+            shutil.copy2(nb, dest)
+            print(f"copied   notebooks/{nb.name} -> workspace/{nb.name}")
+    return 0
+
+
+def strip_widget_state(path: Path) -> None:
+    """Remove saved widget state (tens of KB per plot) from a notebook's metadata."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+
+
+def execute(ipynb: Path, timeout: int = 600) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ipynb, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ipynb.parent)}},
+                   store_widget_state=False).execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, ipynb)
+    strip_widget_state(ipynb)
+    return seconds
+
+
+def syllabus_table(timings: dict[str, float]) -> str:
+    rows = ["| lesson | what you learn | prerequisites | CPU run time* |", "|---|---|---|---|"]
+    for stem, title, learn, prereq in SYLLABUS:
+        exists = (NOTEBOOKS / f"{stem}.ipynb").exists()
+        name = f"[{stem[:2]} — {title}](notebooks/{stem}.ipynb)" if exists else f"{stem[:2]} — {title}"
+        secs = f"{timings[stem]:.0f} s" if stem in timings else ("—" if exists else "planned")
+        rows.append(f"| {name} | {learn} | {prereq} | {secs} |")
+    return "\n".join(rows)
+
+
+def update_readme(timings: dict[str, float]) -> None:
+    start, end = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
+    if not README.exists():
+        print("README.md not found; syllabus table not updated", file=sys.stderr)
+        return
+    text = README.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        print("README.md has no syllabus markers; table not updated", file=sys.stderr)
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{start}\n{syllabus_table(timings)}\n{end}{tail}", encoding="utf-8")
+
+
+def cmd_execute(args) -> int:
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    for src in args.notebooks:
+        py = Path(src).with_suffix(".py")
+        ipynb = py.with_suffix(".ipynb")
+        subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)], check=True)
+        print(f"executing {ipynb} …", flush=True)
+        seconds = execute(ipynb)
+        timings[py.stem] = round(seconds, 1)
+        # executing rewrote the .ipynb: bring the .py twin's timestamp up to date
+        subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)], check=True, capture_output=True)
+        print(f"  {seconds:6.1f} s  {ipynb.name}")
+    TIMINGS.write_text(json.dumps(dict(sorted(timings.items())), indent=2) + "\n")
+    update_readme(timings)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.devtools", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("workspace", help="copy lessons into workspace/ (never overwriting a learner's copy)")
+    ex = sub.add_parser("execute", help="sync, execute and store outputs of lesson notebooks (give the .py files)")
+    ex.add_argument("notebooks", nargs="+")
+    args = parser.parse_args(argv)
+    return {"workspace": cmd_workspace, "execute": cmd_execute}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Auto-checked exercises (teaching layer).
+
+Each exercise in a lesson is three cells: a **stub** the learner edits (it raises
+``NotImplementedError`` until they do), a **check** cell that calls ``check_<name>(fn)``,
+and a **solution** cell (tagged ``solution``, collapsed). A check
+
+* runs the learner's function on cases of its own,
+* answers in one line: passed, not done yet, or which property failed with a hint,
+* recognises the classic mistakes (std vs variance, off-by-one timestep, …) by comparing
+  the answer with what each mistake would give,
+* never raises into the kernel and never prints a traceback.
+
+``summary(lesson)`` shows which exercises of a lesson pass so far.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+__all__ = ["Mismatch", "Exercise", "CheckResult", "run_check", "summary", "close", "reset_progress"]
+
+STATUS_ICON = {"pass": "✅", "fail": "❌", "todo": "⏳", "error": "⚠️"}
+
+
+class Mismatch(Exception):
+    """Raised by an exercise's test with the hint shown to the learner."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    lesson: str  # "01"
+    number: int  # 2 -> "Exercise 01.2"
+    name: str  # the function the learner writes
+    test: Callable[[Callable], None] = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"Exercise {self.lesson}.{self.number} ({self.name})"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    exercise: Exercise
+    status: str  # "pass" | "fail" | "todo" | "error"
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def __repr__(self) -> str:
+        return f"{STATUS_ICON[self.status]} {self.exercise.label}: {self.message}"
+
+    __str__ = __repr__
+
+
+_REGISTRY: dict[str, list[Exercise]] = {}
+_PROGRESS: dict[tuple[str, int], str] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    _REGISTRY.setdefault(exercise.lesson, [])
+    if all(e.number != exercise.number for e in _REGISTRY[exercise.lesson]):
+        _REGISTRY[exercise.lesson].append(exercise)
+        _REGISTRY[exercise.lesson].sort(key=lambda e: e.number)
+    return exercise
+
+
+def reset_progress() -> None:
+    """Forget every recorded check result (tests use it)."""
+    _PROGRESS.clear()
+
+
+def _where(err: BaseException) -> str:
+    """' (line N of your cell)' for the innermost frame that comes from a notebook cell, if any."""
+    frames = traceback.extract_tb(err.__traceback__)
+    for fr in reversed(frames):
+        if "ipykernel" in fr.filename or fr.filename.startswith("<"):
+            return f" (line {fr.lineno} of your cell)"
+    return ""
+
+
+def run_check(exercise: Exercise, fn: object) -> CheckResult:
+    """Run ``exercise.test(fn)`` and turn every outcome into a one-line :class:`CheckResult`."""
+    if not callable(fn):
+        result = CheckResult(exercise, "error", f"expected your function `{exercise.name}`, got {type(fn).__name__}.")
+    else:
+        try:
+            with torch.no_grad():
+                exercise.test(fn)
+        except NotImplementedError:
+            result = CheckResult(
+                exercise, "todo", "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one."
+            )
+        except Mismatch as m:
+            result = CheckResult(exercise, "fail", str(m))
+        except Exception as err:  # the learner's code failed: report it in one line
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            result = CheckResult(exercise, "error", f"your function raised {type(err).__name__}{_where(err)}: {text}"[:400])
+        else:
+            result = CheckResult(exercise, "pass", "passed. Well done!")
+    _PROGRESS[(exercise.lesson, exercise.number)] = result.status
+    return result
+
+
+@dataclass(frozen=True)
+class Summary:
+    lesson: str
+    rows: tuple[tuple[str, str], ...]
+
+    @property
+    def passed(self) -> int:
+        return sum(status == "pass" for _, status in self.rows)
+
+    def __repr__(self) -> str:
+        lines = [f"Lesson {self.lesson}: {self.passed} of {len(self.rows)} exercises pass"]
+        for label, status in self.rows:
+            word = {"pass": "passed", "fail": "not yet right", "todo": "not done yet", "error": "raised an error", "": "not checked yet"}[status]
+            lines.append(f"  {STATUS_ICON.get(status, '·')} {label}: {word}")
+        return "\n".join(lines)
+
+
+def summary(lesson: str) -> Summary:
+    """Which exercises of ``lesson`` (e.g. ``"01"``) pass, from the checks run in this kernel."""
+    if lesson not in _REGISTRY:
+        _import_lesson(lesson)
+    rows = tuple((e.label, _PROGRESS.get((lesson, e.number), "")) for e in _REGISTRY.get(lesson, []))
+    if not rows:
+        raise ValueError(f"lesson {lesson!r} has no exercises; lessons with exercises: {', '.join(sorted(_REGISTRY))}")
+    return Summary(lesson, rows)
+
+
+def _import_lesson(lesson: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(f"{__name__}.lesson{lesson}")
+    except ModuleNotFoundError:
+        pass
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Same shape and allclose (helper for the tests of the exercises)."""
+    return (
+        isinstance(actual, torch.Tensor)
+        and actual.shape == expected.shape
+        and torch.allclose(actual.double(), expected.double(), atol=atol, rtol=rtol)
+    )

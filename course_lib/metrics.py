@@ -1,0 +1,188 @@
+"""Image quality metrics · 评价指标 (lesson 00): PSNR and SSIM in torch.
+
+Conventions (the ones the SR literature reports, stated once):
+
+* **Value range.** Inputs are batches ``(B, C, H, W)`` in ``value_range`` (default
+  ``(-1, 1)``, the course's model range). They are mapped to [0, 1] first, so the
+  peak value MAX in Eq. 00.2 is 1 (255 on the 8-bit scale).
+* **Channel.** One-channel images are compared as they are. RGB images are compared
+  on the luma Y of YCbCr (ITU-R BT.601, "studio swing", as MATLAB's ``rgb2ycbcr``),
+  Eq. 00.4: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in [0, 1].
+  Pass ``y_channel=False`` to average over the RGB channels instead.
+* **Border shave.** ``shave`` pixels are cropped from every side before comparing
+  (SR papers usually shave ``scale`` pixels). Default 0.
+* **SSIM window.** An 11 × 11 Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03
+  (Wang et al., IEEE TIP 2004), population (not sample) covariances, evaluated only
+  where the window fits (no padding); this matches scikit-image's
+  ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, data_range=1)``.
+
+Every function returns one value per image, shape ``(B,)``, as float32 on the
+inputs' device (computed in float32 even for half-precision inputs).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["to_unit_range", "rgb_to_y", "mse", "psnr", "ssim"]
+
+_Y_WEIGHTS = (65.481, 128.553, 24.966)
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    for name, x in (("pred", pred), ("target", target)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(f"{name} must have shape (B, C, H, W), got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+        if x.shape[1] not in (1, 3):
+            raise ValueError(f"{name} must have 1 or 3 channels, got {x.shape[1]} (shape {tuple(x.shape)})")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    if pred.device != target.device:
+        raise ValueError(f"pred is on {pred.device} but target is on {target.device}")
+
+
+def to_unit_range(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """Map ``x`` from ``value_range`` to [0, 1] (float32, no clamping). Shape unchanged."""
+    lo, hi = value_range
+    if not hi > lo:
+        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
+    return (x.float() - lo) / (hi - lo)
+
+
+def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
+    """Luma Y of YCbCr (BT.601 studio swing), Eq. 00.4, for RGB in [0, 1].
+
+    Args:
+        x: ``(B, 3, H, W)`` RGB in [0, 1].
+
+    Returns:
+        ``(B, 1, H, W)`` Y in [16/255, 235/255].
+    """
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"x must have shape (B, 3, H, W), got {tuple(x.shape)}")
+    w = torch.tensor(_Y_WEIGHTS, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
+    return (16.0 + (x * w).sum(dim=1, keepdim=True)) / 255.0
+
+
+def _prepare(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    value_range: tuple[float, float],
+    shave: int,
+    y_channel: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    _check_pair(pred, target)
+    if isinstance(shave, bool) or not isinstance(shave, int) or shave < 0:
+        raise ValueError(f"shave must be a non-negative int, got {shave!r}")
+    h, w = pred.shape[-2:]
+    if 2 * shave >= min(h, w):
+        raise ValueError(f"shave={shave} crops away the whole {h}x{w} image")
+    a, b = to_unit_range(pred, value_range), to_unit_range(target, value_range)
+    if y_channel and a.shape[1] == 3:
+        a, b = rgb_to_y(a), rgb_to_y(b)
+    if shave:
+        a, b = a[..., shave:-shave, shave:-shave], b[..., shave:-shave, shave:-shave]
+    return a, b
+
+
+def mse(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    shave: int = 0,
+    y_channel: bool = True,
+) -> torch.Tensor:
+    """Mean squared error per image on the [0, 1] scale (after the conventions above).
+
+    Args:
+        pred, target: ``(B, C, H, W)`` with C = 1 or 3.
+
+    Returns:
+        ``(B,)`` float32.
+    """
+    a, b = _prepare(pred, target, value_range, shave, y_channel)
+    return ((a - b) ** 2).flatten(1).mean(dim=1)
+
+
+def psnr(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    shave: int = 0,
+    y_channel: bool = True,
+) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB, Eq. 00.2: PSNR = 10 log10(MAX² / MSE), MAX = 1.
+
+    Identical images give ``inf``.
+
+    Args:
+        pred, target: ``(B, C, H, W)`` with C = 1 or 3, in ``value_range``.
+        value_range: the range the inputs are expressed in, mapped to [0, 1].
+        shave: pixels cropped from each border.
+        y_channel: compare RGB images on Y (Eq. 00.4).
+
+    Returns:
+        ``(B,)`` float32 PSNR per image.
+    """
+    err = mse(pred, target, value_range, shave, y_channel)
+    return 10.0 * torch.log10(1.0 / err)
+
+
+def _gaussian_window(size: int, sigma: float, device: torch.device) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).reshape(1, 1, size, size)
+
+
+def ssim(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    shave: int = 0,
+    y_channel: bool = True,
+    win_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
+    """Structural similarity, Eq. 00.3 (Wang et al. 2004), mean over valid windows and channels.
+
+    SSIM(a, b) = ((2 μ_a μ_b + C1)(2 σ_ab + C2)) / ((μ_a² + μ_b² + C1)(σ_a² + σ_b² + C2)),
+    C1 = (k1 · 1)², C2 = (k2 · 1)², local statistics under a Gaussian window.
+
+    Args:
+        pred, target: ``(B, C, H, W)`` with C = 1 or 3, H and W ≥ ``win_size`` after shaving.
+
+    Returns:
+        ``(B,)`` float32 SSIM per image, 1 for identical images.
+    """
+    a, b = _prepare(pred, target, value_range, shave, y_channel)
+    if win_size % 2 != 1 or win_size < 3:
+        raise ValueError(f"win_size must be an odd int >= 3, got {win_size}")
+    h, w = a.shape[-2:]
+    if min(h, w) < win_size:
+        raise ValueError(
+            f"ssim needs images at least {win_size}x{win_size} (after shave={shave}), got {h}x{w}; "
+            "use psnr for tiny images or a smaller win_size"
+        )
+    c = a.shape[1]
+    window = _gaussian_window(win_size, sigma, a.device).expand(c, 1, win_size, win_size)
+
+    def filt(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, window, groups=c)
+
+    mu_a, mu_b = filt(a), filt(b)
+    var_a = filt(a * a) - mu_a**2
+    var_b = filt(b * b) - mu_b**2
+    cov = filt(a * b) - mu_a * mu_b
+    c1, c2 = k1**2, k2**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.flatten(1).mean(dim=1)
+

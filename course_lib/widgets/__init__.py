@@ -1,0 +1,9 @@
+"""Interactive widgets of the lessons (teaching layer).
+
+Each widget is a small class over a pure function that computes what it shows: the pure
+function is tested without a browser, the widget by setting its controls.
+"""
+
+from .noising import NoisingWidget, noising_strip, noising_view
+
+__all__ = ["NoisingWidget", "noising_view", "noising_strip"]

@@ -1,0 +1,145 @@
+"""Every check accepts the reference solution and rejects the classic mistakes with the matching hint."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import exercises
+from course_lib.exercises.lesson00 import check_area_downsample, check_psnr
+from course_lib.exercises.lesson01 import check_alpha_bars, check_q_sample, check_snr_crossing
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def _expect(result, status, *fragments):
+    assert result.status == status, repr(result)
+    for f in fragments:
+        assert f in result.message, (f, result.message)
+    assert "\n" not in repr(result) and "Traceback" not in repr(result)
+
+
+# ---------------------------------------------------------------- lesson 00
+def psnr_ok(p, t):
+    return 10 * torch.log10(1 / ((((p + 1) / 2 - (t + 1) / 2) ** 2).flatten(1).mean(1)))
+
+
+PSNR_CASES = [
+    (psnr_ok, "pass", ()),
+    (stub, "todo", ("not done yet",)),
+    (lambda p, t: 10 * torch.log10(1 / ((p - t) ** 2).flatten(1).mean(1)), "fail", ("too low", "[-1, 1]")),
+    (lambda p, t: torch.log10(1 / ((((p + 1) / 2 - (t + 1) / 2) ** 2).flatten(1).mean(1))), "fail", ("10 times",)),
+    (lambda p, t: 10 * torch.log(1 / ((((p + 1) / 2 - (t + 1) / 2) ** 2).flatten(1).mean(1))), "fail", ("log10",)),
+    (lambda p, t: 10 * torch.log10(1 / (((p + 1) / 2 - (t + 1) / 2) ** 2).mean()), "fail", ("one number",)),
+    (lambda p, t: None, "fail", ("return",)),
+    (lambda p, t: p.nosuchmethod(), "error", ("AttributeError",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PSNR_CASES)
+def test_check_psnr(fn, status, fragments):
+    _expect(check_psnr(fn), status, *fragments)
+
+
+AREA_CASES = [
+    (lambda x, s: F.avg_pool2d(x, s), "pass", ()),
+    (stub, "todo", ()),
+    (lambda x, s: x[..., ::s, ::s], "fail", ("subsampling",)),
+    (lambda x, s: F.avg_pool2d(x, s) * s * s, "fail", ("mean of each block",)),
+    (lambda x, s: F.avg_pool2d(x, 2), "fail", ("expected shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", AREA_CASES)
+def test_check_area_downsample(fn, status, fragments):
+    _expect(check_area_downsample(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 01
+AB_CASES = [
+    (lambda b: torch.cumprod(1 - b, 0), "pass", ()),
+    (stub, "todo", ()),
+    (lambda b: torch.cumsum(1 - b, 0), "fail", ("product",)),
+    (lambda b: torch.cumprod(b, 0), "fail", ("α_s = 1 − β_s",)),
+    (lambda b: 1 - torch.cumsum(b, 0), "fail", ("first-order",)),
+    (lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)[:-1]]), "fail", ("off by one",)),
+    (lambda b: torch.cumprod(1 - b, 0)[:-1], "fail", ("expected shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", AB_CASES)
+def test_check_alpha_bars(fn, status, fragments):
+    _expect(check_alpha_bars(fn), status, *fragments)
+
+
+def q(sig, nse, shift=0):
+    def fn(x0, t, noise, ab):
+        a = ab[(t + shift).clamp(0, len(ab) - 1)].view(-1, 1, 1, 1)
+        return sig(a) * x0 + nse(a) * noise
+    return fn
+
+
+Q_CASES = [
+    (q(torch.sqrt, lambda a: (1 - a).sqrt()), "pass", ()),
+    (stub, "todo", ()),
+    (q(torch.sqrt, lambda a: 1 - a), "fail", ("std", "1 − ᾱ", "√(1 − ᾱ)")),
+    (q(lambda a: a, lambda a: (1 - a).sqrt()), "fail", ("square root",)),
+    (q(torch.sqrt, lambda a: (1 - a).sqrt(), shift=-1), "fail", ("off by one", "t − 1")),
+    (q(torch.sqrt, lambda a: (1 - a).sqrt(), shift=1), "fail", ("off by one", "t + 1")),
+    (lambda x0, t, noise, ab: ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * noise, "error", ()),  # no reshape: broadcasting fails
+    (lambda x0, t, noise, ab: (ab[t].sqrt()[:, None] * x0.flatten(1) + (1 - ab[t]).sqrt()[:, None] * noise.flatten(1)), "fail", ("shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", Q_CASES)
+def test_check_q_sample(fn, status, fragments):
+    _expect(check_q_sample(fn), status, *fragments)
+
+
+def std_vs_variance_hint_quotes_the_numbers():
+    r = check_q_sample(q(torch.sqrt, lambda a: 1 - a))
+    ab = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)[499].item()
+    assert f"{1 - ab:.3f}" in r.message and f"{math.sqrt(1 - ab):.3f}" in r.message
+
+
+def test_std_vs_variance_hint_quotes_the_numbers():
+    std_vs_variance_hint_quotes_the_numbers()
+
+
+def snr_ok(ab, level):
+    return int(torch.nonzero(ab / (1 - ab) < level)[0])
+
+
+SNR_CASES = [
+    (snr_ok, "pass", ()),
+    (stub, "todo", ()),
+    (lambda ab, level: snr_ok(ab, level) + 1, "fail", ("off by one", "1-based")),
+    (lambda ab, level: snr_ok(ab, level) - 1, "fail", ("off by one", "last t")),
+    (lambda ab, level: int(torch.nonzero((ab / (1 - ab)).sqrt() < level)[0]), "fail", ("variances",)),
+    (lambda ab, level: "soon", "fail", ("one integer",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", SNR_CASES)
+def test_check_snr_crossing(fn, status, fragments):
+    _expect(check_snr_crossing(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- framework
+def test_not_a_function():
+    _expect(check_psnr(42), "error", "expected your function")
+
+
+def test_summary_tracks_progress():
+    exercises.reset_progress()
+    s = exercises.summary("01")
+    assert s.passed == 0 and len(s.rows) == 3 and "not checked yet" in repr(s)
+    check_alpha_bars(lambda b: torch.cumprod(1 - b, 0))
+    check_q_sample(stub)
+    s = exercises.summary("01")
+    assert s.passed == 1 and "1 of 3 exercises pass" in repr(s) and "not done yet" in repr(s)
+    with pytest.raises(ValueError, match="no exercises"):
+        exercises.summary("99")

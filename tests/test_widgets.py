@@ -1,0 +1,69 @@
+import math
+
+import pytest
+import torch
+
+from course_lib.diffusion import GaussianDiffusion
+from course_lib.schedules import make_beta_schedule
+from course_lib.widgets import NoisingWidget, noising_view
+from course_lib.widgets.noising import HIST_BINS
+
+
+@pytest.fixture(scope="module")
+def schedules(device):
+    return {n: GaussianDiffusion(make_beta_schedule(n)).to(device) for n in ("linear", "cosine")}
+
+
+@pytest.mark.parametrize("t", [0, 250, 999])
+def test_view_of_a_zero_image_is_pure_scaled_noise(schedules, t, device):
+    d = schedules["cosine"]
+    v = noising_view(d, torch.zeros(1, 32, 32), t, seed=3)
+    ab = torch.cumprod(1 - make_beta_schedule("cosine"), 0)[t].item()  # float64 reference
+    assert v["alpha_bar"] == pytest.approx(ab) and v["snr"] == pytest.approx(ab / (1 - ab), rel=1e-4)
+    assert v["noise_coef"] == pytest.approx(math.sqrt(1 - ab), rel=1e-5)
+    assert torch.allclose(v["x_t"], v["noise_coef"] * v["noise"], atol=1e-6)
+    assert v["std"] == pytest.approx(math.sqrt(1 - ab), rel=0.1)
+    assert v["hist"].shape == (HIST_BINS,) and v["hist"].sum() <= 32 * 32
+
+
+def test_view_equals_q_sample_with_the_same_noise(schedules, device):
+    d = schedules["linear"]
+    x0 = torch.rand(3, 8, 8, device=device) * 2 - 1
+    v = noising_view(d, x0, 400, seed=0)
+    expected = d.q_sample(x0[None], torch.tensor([400], device=device), noise=v["noise"][None])[0]
+    assert torch.equal(v["x_t"], expected)
+
+
+def test_view_rejects_bad_t(schedules):
+    with pytest.raises(ValueError, match=r"0 … 999"):
+        noising_view(schedules["linear"], torch.zeros(1, 4, 4), 1000)
+    with pytest.raises(TypeError, match="int"):
+        noising_view(schedules["linear"], torch.zeros(1, 4, 4), 3.5)
+
+
+def test_widget_controls_drive_what_it_shows(schedules, device):
+    images = {"zero": torch.zeros(1, 16, 16, device=device), "ramp": torch.linspace(-1, 1, 256, device=device).reshape(1, 16, 16)}
+    w = NoisingWidget(images, schedules, t=10, seed=0)
+    first_picture = w.picture.value
+    assert w.view["t"] == 10 and first_picture[:4] == b"\x89PNG"
+
+    w.t_slider.value = 600
+    assert w.view["t"] == 600
+    assert w.picture.value != first_picture
+    assert w.view["alpha_bar"] == pytest.approx(schedules["linear"].alpha_bars[600].item())
+    assert f"alpha_bar = {w.view['alpha_bar']:.4f}" in w.readout.value
+
+    w.schedule.value = "cosine"
+    assert w.view["alpha_bar"] == pytest.approx(schedules["cosine"].alpha_bars[600].item())
+    w.image.value = "ramp"
+    assert torch.equal(w.view["x_t"], noising_view(schedules["cosine"], images["ramp"], 600, seed=0)["x_t"])
+
+    w.t_slider.value = 5000  # out of range: the slider clamps
+    assert w.view["t"] == 999
+
+
+def test_widget_bad_arguments(schedules):
+    with pytest.raises(ValueError, match="images"):
+        NoisingWidget({}, schedules)
+    with pytest.raises(ValueError, match="same T"):
+        NoisingWidget({"a": torch.zeros(1, 4, 4)}, {"a": schedules["linear"], "b": GaussianDiffusion(make_beta_schedule("linear", 500))})
