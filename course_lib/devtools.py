@@ -83,7 +83,8 @@ def syllabus_table(timings: dict[str, float]) -> str:
         exists = (NOTEBOOKS / f"{stem}.ipynb").exists()
         name = f"[{stem[:2]} — {title}](notebooks/{stem}.ipynb)" if exists else f"{stem[:2]} — {title}"
         secs = f"{timings[stem]:.0f} s" if stem in timings else ("—" if exists else "planned")
-        rows.append(f"| {name} | {learn} | {prereq} | {secs} |")
+        cells = [name, learn, prereq, secs]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)
 
 
