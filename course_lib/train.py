@@ -1,0 +1,307 @@
+"""Training loop and shipped models (workflow layer; lessons 02–03).
+
+Brings a network (``course_lib.models``) and the process (``course_lib.diffusion``) together:
+Algorithm 1 of DDPM with L_simple (Eq. 02.4), AdamW with a short warm-up, gradient clipping,
+an EMA of the weights, a fixed seed, optional bf16 autocast on a GPU, and checkpoints that resume
+**exactly**: N steps, save, resume, M steps gives the same weights as N + M steps straight.
+
+Command line (the same on a CPU or a CUDA GPU)::
+
+    python -m course_lib.train --config data/checkpoints/digits_unet.json        # train (resumes), export
+    python -m course_lib.train --config ... --seconds 600                        # stop after 10 minutes
+
+A config is JSON: ``name``, ``dataset`` (``"digits"`` or ``"toy2d:spiral"``), ``model`` (``kind`` ``"unet"``
+or ``"mlp"`` plus its arguments), ``schedule``, ``T``, ``prediction``, ``batch_size``, ``lr``, ``steps``,
+``warmup_steps``, ``ema_decay``, ``grad_clip``, ``seed``, ``log_every``, ``checkpoint_every``, ``autocast``.
+The resumable training state goes to ``runs/NAME/state.pt`` (ignored by git); the exported model (EMA
+weights in float16, the config, the loss curve) to ``data/checkpoints/NAME.pt`` and ``NAME.log.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
+from .data import data_dir, load_digits, load_manifest, register_data_file, to_tensor, toy_points
+from .device import get_device
+from .diffusion import GaussianDiffusion
+from .models import MLPDenoiser, UNet
+from .schedules import make_beta_schedule
+
+__all__ = ["DEFAULTS", "Trainer", "build_model", "load_pretrained", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    "name": "model",
+    "dataset": "digits",
+    "model": {"kind": "unet"},
+    "schedule": "cosine",
+    "T": 1000,
+    "prediction": "eps",
+    "batch_size": 128,
+    "lr": 2e-4,
+    "steps": 10_000,
+    "warmup_steps": 200,
+    "ema_decay": 0.999,
+    "grad_clip": 1.0,
+    "seed": 0,
+    "log_every": 50,
+    "checkpoint_every": 1000,
+    "autocast": True,
+}
+
+
+def normalise_config(config: dict) -> dict:
+    unknown = set(config) - set(DEFAULTS) - {"description"}
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    out = {**DEFAULTS, **config}
+    out["model"] = dict(out["model"])
+    if out["model"].get("kind") not in ("unet", "mlp"):
+        raise ValueError(f"model.kind must be 'unet' or 'mlp', got {out['model'].get('kind')!r}")
+    for key in ("batch_size", "steps", "log_every", "checkpoint_every", "T"):
+        if not isinstance(out[key], int) or out[key] < 1:
+            raise ValueError(f"{key} must be a positive int, got {out[key]!r}")
+    if not 0 <= out["ema_decay"] < 1:
+        raise ValueError(f"ema_decay must lie in [0, 1), got {out['ema_decay']}")
+    return out
+
+
+def build_model(model_config: dict, T: int = 1000) -> nn.Module:
+    """The network a config describes: ``{"kind": "unet" | "mlp", **arguments}``."""
+    kwargs = {k: v for k, v in model_config.items() if k != "kind"}
+    kwargs.setdefault("T", T)
+    if "channel_mults" in kwargs:
+        kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+    return UNet(**kwargs) if model_config["kind"] == "unet" else MLPDenoiser(**kwargs)
+
+
+def load_dataset(name: str) -> torch.Tensor:
+    """The training set of a config as one tensor: digits ``(4000, 1, 32, 32)`` or toy points ``(N, 2)``."""
+    if name == "digits":
+        return to_tensor(load_digits("train")[0])
+    if name.startswith("toy2d:"):
+        return toy_points(name.split(":", 1)[1], 20_000, seed=0)
+    raise ValueError(f"dataset must be 'digits' or 'toy2d:NAME', got {name!r}")
+
+
+class Trainer:
+    """Train ``config``'s model on ``config``'s data (see the module docstring).
+
+    Attributes:
+        model, ema: the network and its exponential moving average (use ``ema`` for sampling);
+        diffusion: the :class:`GaussianDiffusion`; step: optimisation steps done;
+        history: list of ``(step, mean loss over the last log_every steps)``.
+    """
+
+    def __init__(self, config: dict, device: torch.device | str | None = None, data: torch.Tensor | None = None):
+        self.config = normalise_config(config)
+        c = self.config
+        self.device = torch.device(device) if device is not None else get_device()
+        torch.manual_seed(c["seed"])  # parameter initialisation
+        self.model = build_model(c["model"], c["T"]).to(self.device)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.diffusion = GaussianDiffusion(make_beta_schedule(c["schedule"], c["T"])).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=c["lr"], weight_decay=0.0)
+        self.data = (load_dataset(c["dataset"]) if data is None else data).to(self.device)
+        self.gen_data = torch.Generator().manual_seed(c["seed"] + 1)  # batch indices (CPU)
+        self.gen_noise = torch.Generator(device=self.device).manual_seed(c["seed"] + 2)  # t and ε
+        self.step = 0
+        self.history: list[tuple[int, float]] = []
+        self.elapsed = 0.0
+        self._pending: list[float] = []
+
+    # ------------------------------------------------------------------ steps
+    def _lr(self) -> float:
+        w = self.config["warmup_steps"]
+        return self.config["lr"] * min(1.0, (self.step + 1) / w) if w else self.config["lr"]
+
+    def train_step(self) -> float:
+        c = self.config
+        idx = torch.randint(0, self.data.shape[0], (c["batch_size"],), generator=self.gen_data)
+        x0 = self.data[idx.to(self.device)]
+        self.model.train()
+        use_amp = c["autocast"] and self.device.type == "cuda"
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss = self.diffusion.loss(self.model, x0, prediction=c["prediction"], generator=self.gen_noise)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if c["grad_clip"]:
+            nn.utils.clip_grad_norm_(self.model.parameters(), c["grad_clip"])
+        for group in self.opt.param_groups:
+            group["lr"] = self._lr()
+        self.opt.step()
+        with torch.no_grad():
+            d = c["ema_decay"]
+            for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+                pe.lerp_(pm, 1 - d)
+            for be, bm in zip(self.ema.buffers(), self.model.buffers()):
+                be.copy_(bm)
+        self.step += 1
+        value = float(loss.detach())
+        self._pending.append(value)
+        if len(self._pending) == c["log_every"]:
+            self.history.append((self.step, sum(self._pending) / len(self._pending)))
+            self._pending = []
+        return value
+
+    def train(self, steps: int | None = None, seconds: float | None = None, progress: bool = True,
+              checkpoint_path: str | Path | None = None) -> "Trainer":
+        """Train until ``config["steps"]`` in all (or ``steps`` more), or for ``seconds`` of wall time.
+
+        Saves the resumable state to ``checkpoint_path`` every ``checkpoint_every`` steps and at the end.
+        """
+        from tqdm.auto import tqdm
+
+        target = self.config["steps"] if steps is None else self.step + steps
+        bar = tqdm(total=target, initial=self.step, desc=f"training {self.config['name']}", disable=not progress,
+                   leave=False, mininterval=0.5)
+        start = began = time.perf_counter()
+        try:
+            while self.step < target:
+                if seconds is not None and time.perf_counter() - began >= seconds:
+                    break
+                loss = self.train_step()
+                bar.update(1)
+                if self.step % 10 == 0:
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                if checkpoint_path and self.step % self.config["checkpoint_every"] == 0:
+                    self.elapsed += time.perf_counter() - start
+                    start = time.perf_counter()
+                    self.save(checkpoint_path)
+        finally:
+            self.elapsed += time.perf_counter() - start
+            bar.close()
+        if checkpoint_path:
+            self.save(checkpoint_path)
+        return self
+
+    # ------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "config": json.dumps(self.config),
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "history": [list(h) for h in self.history],
+            "pending": list(self._pending),
+            "elapsed": self.elapsed,
+            "rng_data": self.gen_data.get_state(),
+            "rng_noise": self.gen_noise.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
+        self.history = [tuple(h) for h in state["history"]]
+        self._pending = list(state["pending"])
+        self.elapsed = float(state["elapsed"])
+        self.gen_data.set_state(state["rng_data"])
+        self.gen_noise.set_state(state["rng_noise"].cpu() if hasattr(state["rng_noise"], "cpu") else state["rng_noise"])
+
+    def save(self, path: str | Path) -> Path:
+        """Write the full training state atomically (resumable with :meth:`resume`)."""
+        return save_checkpoint(self.state_dict(), path)
+
+    @classmethod
+    def resume(cls, path: str | Path, device: torch.device | str | None = None, data: torch.Tensor | None = None) -> "Trainer":
+        """A trainer in exactly the state :meth:`save` wrote."""
+        state = load_checkpoint(path)
+        trainer = cls(json.loads(state["config"]), device=device, data=data)
+        trainer.load_state_dict(state)
+        return trainer
+
+    def export(self, path: str | Path) -> Path:
+        """Write the shipped form: EMA weights in float16, the config and the training record."""
+        return save_checkpoint({
+            "config": json.dumps(self.config),
+            "ema": {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype) for k, v in self.ema.state_dict().items()},
+            "step": self.step,
+        }, path)
+
+
+def load_pretrained(name: str, device: torch.device | str | None = None) -> tuple[nn.Module, GaussianDiffusion, dict]:
+    """A shipped model: ``(ema_network in eval mode, diffusion, config)`` from ``data/checkpoints/NAME.pt``.
+
+    The file's sha256 is checked against ``data/manifest.json`` and it is read with ``weights_only=True``;
+    a missing or corrupt file is a :class:`CheckpointError`.
+    """
+    device = torch.device(device) if device is not None else get_device()
+    rel = f"checkpoints/{name}.pt"
+    files = load_manifest()["files"]
+    if rel not in files:
+        known = sorted(k[len("checkpoints/"):-3] for k in files if k.startswith("checkpoints/") and k.endswith(".pt"))
+        raise CheckpointError(f"no shipped model named {name!r}; shipped models: {', '.join(known) or 'none'}")
+    state = load_checkpoint(data_dir() / rel, expected_sha256=files[rel]["sha256"])
+    config = normalise_config(json.loads(state["config"]))
+    model = build_model(config["model"], config["T"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()})
+    diffusion = GaussianDiffusion(make_beta_schedule(config["schedule"], config["T"]))
+    return model.to(device).eval(), diffusion.to(device), config
+
+
+def hardware() -> str:
+    dev = get_device()
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (CUDA), torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.train", description="Train (or resume) a course model from its config, then export it.")
+    parser.add_argument("--config", required=True, help="JSON config, e.g. data/checkpoints/digits_unet.json")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this much wall time (resume later)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: COURSE_DEVICE or the best available)")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing runs/NAME/state.pt and start over")
+    parser.add_argument("--no-export", action="store_true", help="train only; do not write data/checkpoints/NAME.pt")
+    args = parser.parse_args(argv)
+
+    config_path = Path(args.config)
+    if not config_path.is_file():
+        parser.error(f"--config {config_path} does not exist")
+    config = normalise_config(json.loads(config_path.read_text(encoding="utf-8")))
+    state_path = ROOT / "runs" / config["name"] / "state.pt"
+    device = get_device(args.device) if args.device else get_device()
+    if state_path.exists() and not args.fresh:
+        trainer = Trainer.resume(state_path, device=device)
+        print(f"resumed {config['name']} at step {trainer.step} from {state_path}")
+    else:
+        trainer = Trainer(config, device=device)
+    print(f"training {config['name']} on {hardware()} to step {config['steps']}")
+    trainer.train(seconds=args.seconds, checkpoint_path=state_path)
+    print(f"step {trainer.step}, last logged loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}, {trainer.elapsed:.0f} s in all")
+    if args.no_export or trainer.step < config["steps"]:
+        print("not exported (unfinished or --no-export); run the same command again to resume")
+        return 0
+    out = data_dir() / "checkpoints" / f"{config['name']}.pt"
+    trainer.export(out)
+    log = {"name": config["name"], "steps": trainer.step, "training_seconds": round(trainer.elapsed, 1),
+           "hardware": hardware(), "parameters": sum(p.numel() for p in trainer.model.parameters()),
+           "loss_curve": [[s, round(v, 5)] for s, v in trainer.history]}
+    log_path = out.with_suffix(".log.json")
+    log_path.write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
+    for path, desc in ((out, f"EMA weights (float16) of {config['name']}, {log['parameters']:,} parameters, {trainer.step} steps"),
+                       (log_path, f"training record of {config['name']}: loss curve, time, hardware")):
+        register_data_file(path.relative_to(data_dir()).as_posix(), {
+            "sha256": sha256_file(path), "bytes": path.stat().st_size, "description": desc,
+            "source": f"python -m course_lib.train --config {config_path.as_posix()} ({log['training_seconds']:.0f} s on {log['hardware']})",
+            "licence": "MIT (trained by the course from the data above)",
+        })
+    print(f"exported {out} ({out.stat().st_size / 1e6:.1f} MB) and registered it in data/manifest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Our process against the diffusers library's DDPMScheduler and DDIMScheduler (test-only dependency)."""
+
+import pytest
+import torch
+
+from course_lib.diffusion import GaussianDiffusion, ddim_timesteps
+from course_lib.schedules import make_beta_schedule
+
+diffusers = pytest.importorskip("diffusers")
+
+SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
+T = 1000
+
+
+def _pair(name):
+    ours = GaussianDiffusion(make_beta_schedule(name, T))
+    kw = dict(num_train_timesteps=T, beta_schedule=SCHEDULES[name], clip_sample=False, prediction_type="epsilon")
+    if name == "linear":
+        kw.update(beta_start=1e-4, beta_end=0.02)
+    return ours, kw
+
+
+def _batch(seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(T, 1, 4, 4, generator=g) * 2 - 1, torch.randn(T, 1, 4, 4, generator=g)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_alphas_cumprod_and_add_noise(name):
+    ours, kw = _pair(name)
+    ddpm = diffusers.DDPMScheduler(**kw, variance_type="fixed_small")
+    assert torch.allclose(ours.alpha_bars, ddpm.alphas_cumprod, rtol=1e-5, atol=1e-7)
+    x0, eps = _batch(0)
+    t = torch.arange(T)  # every t, 0 and T-1 included
+    assert torch.allclose(ours.q_sample(x0, t, eps), ddpm.add_noise(x0, eps, t), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_ddpm_step_posterior_mean_and_variance(name):
+    ours, kw = _pair(name)
+    ddpm = diffusers.DDPMScheduler(**kw, variance_type="fixed_small")
+    x0, xt = _batch(1)
+    eps_hat = torch.randn(xt.shape, generator=torch.Generator().manual_seed(2))
+    for t in range(T):
+        tt = torch.tensor([t])
+        # variance: β̃_t. diffusers computes it in float32 (1 − ᾱ loses digits at small t; ours is float64
+        # rounded once), and clamps it at 1e-20 where ours is exactly 0 (t = 0)
+        assert ours.posterior_variance[t].item() == pytest.approx(ddpm._get_variance(t).item() if t else 0.0, rel=2e-3, abs=1e-12)
+        # the whole step with the same noise: mean + σ z
+        z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
+        ref = ddpm.step(eps_hat[t : t + 1], t, xt[t : t + 1], generator=torch.Generator().manual_seed(t)).prev_sample
+        mine, _ = ours.p_sample(lambda x, _t, c: eps_hat[t : t + 1], xt[t : t + 1], tt, clip_x0=False, noise=z)
+        assert torch.allclose(mine, ref, atol=1e-4, rtol=1e-4), t
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@pytest.mark.parametrize("steps", [10, 50, 100])
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_ddim_step(name, steps, eta):
+    ours, kw = _pair(name)
+    ddim = diffusers.DDIMScheduler(**kw, set_alpha_to_one=True, timestep_spacing="trailing")
+    ddim.set_timesteps(steps)
+    assert ddim.timesteps.tolist() == ddim_timesteps(T, steps)
+    x0, xt = _batch(3)
+    eps = torch.randn(xt.shape, generator=torch.Generator().manual_seed(4))
+    ts = ddim_timesteps(T, steps)
+    for i, t in enumerate(ts):
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+        z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
+        ref = ddim.step(eps[t : t + 1], t, xt[t : t + 1], eta=eta, variance_noise=z).prev_sample
+        mine = ours.ddim_step(xt[t : t + 1], t, t_prev, eps[t : t + 1], eta=eta, noise=z)
+        assert torch.allclose(mine, ref, atol=1e-4, rtol=1e-4), (t, t_prev)

@@ -1,0 +1,105 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_lib import train as train_mod
+from course_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from course_lib.train import Trainer, load_pretrained
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+TINY = {
+    "name": "tiny", "dataset": "digits",
+    "model": {"kind": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
+    "batch_size": 4, "steps": 10, "log_every": 2, "checkpoint_every": 3, "lr": 1e-3, "warmup_steps": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def digits_small():
+    return torch.rand(32, 1, 16, 16) * 2 - 1
+
+
+def _same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.values(), b.values()))
+
+
+def test_resume_is_exact(tmp_path, digits_small, device):
+    straight = Trainer(TINY, device=device, data=digits_small).train(steps=7, progress=False)
+    first = Trainer(TINY, device=device, data=digits_small).train(steps=4, progress=False)
+    first.save(tmp_path / "state.pt")
+    resumed = Trainer.resume(tmp_path / "state.pt", device=device, data=digits_small).train(steps=3, progress=False)
+    assert resumed.step == straight.step == 7
+    assert _same(resumed.model.state_dict(), straight.model.state_dict())
+    assert _same(resumed.ema.state_dict(), straight.ema.state_dict())
+    assert _same(resumed.opt.state_dict()["state"][0], straight.opt.state_dict()["state"][0])
+    assert resumed.history == straight.history
+
+
+def test_loss_falls_on_the_toy_spiral():
+    cfg = {"name": "toy", "dataset": "toy2d:spiral", "model": {"kind": "mlp", "hidden": 64},
+           "batch_size": 256, "steps": 300, "log_every": 50, "lr": 2e-3, "warmup_steps": 10}
+    tr = Trainer(cfg, device="cpu").train(progress=False)
+    assert tr.history[-1][1] < 0.7 * tr.history[0][1]
+
+
+def test_periodic_checkpoints_and_time_limit(tmp_path, digits_small):
+    tr = Trainer(TINY, device="cpu", data=digits_small)
+    tr.train(progress=False, checkpoint_path=tmp_path / "s.pt")
+    assert load_checkpoint(tmp_path / "s.pt")["step"] == 10
+    assert Trainer(TINY, device="cpu", data=digits_small).train(seconds=0, progress=False).step == 0
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="unknown config keys"):
+        Trainer({**TINY, "epochs": 3})
+    with pytest.raises(ValueError, match="model.kind"):
+        Trainer({**TINY, "model": {"kind": "transformer"}})
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    for rel in ("manifest.json", "digits.npz", "checkpoints/digits_unet.pt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DATA / rel, tmp_path / rel)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_shipped_model_loads_and_denoises(data_copy):
+    model, diffusion, config = load_pretrained("digits_unet", "cpu")
+    assert config["name"] == "digits_unet" and not model.training
+    hr = train_mod.load_dataset("digits")[:16]
+    t = torch.full((16,), 300)
+    eps = torch.randn(hr.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss = ((model(diffusion.q_sample(hr, t, eps), t) - eps) ** 2).mean().item()
+    assert loss < 0.2  # an untrained network scores about 1
+
+
+def test_corrupt_or_missing_shipped_model(data_copy):
+    path = data_copy / "checkpoints" / "digits_unet.pt"
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="does not match its recorded sha256"):
+        load_pretrained("digits_unet", "cpu")
+    path.unlink()
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_pretrained("digits_unet", "cpu")
+    with pytest.raises(CheckpointError, match="no shipped model named 'cats'"):
+        load_pretrained("cats", "cpu")
+
+
+def test_checkpoint_files(tmp_path):
+    save_checkpoint({"a": torch.ones(2)}, tmp_path / "c.pt")
+    assert torch.equal(load_checkpoint(tmp_path / "c.pt")["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary file left behind
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="could not be read"):
+        load_checkpoint(tmp_path / "bad.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="expected a dict"):
+        load_checkpoint(tmp_path / "list.pt")
