@@ -72,6 +72,7 @@ checkpoints: $(STAMP)
 	for cfg in $(filter-out %.log.json,$(wildcard data/checkpoints/*.json)); do \
 	  $(BIN)/python -m course_lib.train --config $$cfg || exit 1; \
 	done
+	$(BIN)/python -m course_lib.cached
 
 benchmark: $(STAMP)
 	$(BIN)/python -m course_lib.benchmark

@@ -209,7 +209,8 @@ TOY_SETS = ("spiral", "moons", "rings")
 
 
 def toy_points(name: str = "spiral", n: int = 10_000, seed: int = 0) -> torch.Tensor:
-    """2-D point clouds for lesson 02's toy denoiser, roughly within [-1, 1]²: ``(n, 2)`` float32.
+    """2-D point clouds for lesson 02's toy denoiser, roughly within [-2, 2]² (about unit variance, like the
+    noise they are mixed with): ``(n, 2)`` float32.
 
     ``"spiral"`` (a 1.5-turn spiral), ``"moons"`` (two interleaved half circles), ``"rings"`` (two circles);
     each with a little Gaussian jitter, drawn from ``seed``.
@@ -233,7 +234,7 @@ def toy_points(name: str = "spiral", n: int = 10_000, seed: int = 0) -> torch.Te
         radius = torch.where(torch.rand(n, generator=g) < 0.5, 0.4, 0.85)
         ang = 2 * np.pi * u
         pts = torch.stack([radius * torch.cos(ang), radius * torch.sin(ang)], 1)
-    return (pts + 0.02 * torch.randn(n, 2, generator=g)).float()
+    return (2.0 * pts + 0.04 * torch.randn(n, 2, generator=g)).float()
 
 
 # ---------------------------------------------------------------- conversions

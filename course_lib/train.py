@@ -223,6 +223,16 @@ class Trainer:
         trainer.load_state_dict(state)
         return trainer
 
+    @classmethod
+    def from_pretrained(cls, name: str, device: torch.device | str | None = None, **overrides) -> "Trainer":
+        """A trainer whose model and EMA start from the shipped weights of ``name`` (a fresh optimiser):
+        the lessons' "keep training" cells. ``overrides`` change config entries (e.g. ``steps``)."""
+        ema, _, config = load_pretrained(name, device)
+        trainer = cls({**config, **overrides}, device=device)
+        trainer.model.load_state_dict(ema.state_dict())
+        trainer.ema.load_state_dict(ema.state_dict())
+        return trainer
+
     def export(self, path: str | Path) -> Path:
         """Write the shipped form: EMA weights in float16, the config and the training record."""
         return save_checkpoint({

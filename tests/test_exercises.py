@@ -143,3 +143,53 @@ def test_summary_tracks_progress():
     assert s.passed == 1 and "1 of 3 exercises pass" in repr(s) and "not done yet" in repr(s)
     with pytest.raises(ValueError, match="no exercises"):
         exercises.summary("99")
+
+
+# ---------------------------------------------------------------- lesson 02
+from course_lib.exercises.lesson02 import check_loss, check_reverse_mean  # noqa: E402
+
+
+def _loss(target="noise", sqrt=True, reduce="mean"):
+    def fn(model, x0, t, noise, ab):
+        a = ab[t].view(-1, 1, 1, 1)
+        x_t = (a.sqrt() if sqrt else a) * x0 + ((1 - a).sqrt() if sqrt else 1 - a) * noise
+        err = ((noise if target == "noise" else x0) - model(x_t, t)) ** 2
+        return err.mean() if reduce == "mean" else err.sum()
+    return fn
+
+
+LOSS_CASES = [
+    (_loss(), "pass", ()),
+    (stub, "todo", ()),
+    (_loss(target="x0"), "fail", ("target is x0",)),
+    (_loss(sqrt=False), "fail", ("square roots",)),
+    (_loss(reduce="sum"), "fail", ("summed",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", LOSS_CASES)
+def test_check_loss(fn, status, fragments):
+    _expect(check_loss(fn), status, *fragments)
+
+
+def _rev(sign=-1.0, denom="alpha", coef="ok"):
+    def fn(x_t, t, eps, betas, ab):
+        b, a = betas[t].view(-1, 1, 1, 1), ab[t].view(-1, 1, 1, 1)
+        c = b / (1 - a).sqrt() if coef == "ok" else b.sqrt()
+        scale = (1 - b).sqrt() if denom == "alpha" else a.sqrt()
+        return (x_t + sign * c * eps) / scale
+    return fn
+
+
+REV_CASES = [
+    (_rev(), "pass", ()),
+    (stub, "todo", ()),
+    (_rev(sign=+1.0), "fail", ("wrong sign",)),
+    (_rev(denom="alpha_bar"), "fail", ("√α_t",)),
+    (_rev(coef="sqrt_beta"), "fail", ("√β_t",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", REV_CASES)
+def test_check_reverse_mean(fn, status, fragments):
+    _expect(check_reverse_mean(fn), status, *fragments)

@@ -67,3 +67,46 @@ def test_widget_bad_arguments(schedules):
         NoisingWidget({}, schedules)
     with pytest.raises(ValueError, match="same T"):
         NoisingWidget({"a": torch.zeros(1, 4, 4)}, {"a": schedules["linear"], "b": GaussianDiffusion(make_beta_schedule("linear", 500))})
+
+
+# ------------------------------------------------------------ denoising widget
+from course_lib.cached import TRAJECTORY_EVERY, TRAJECTORY_SEED, load_ddpm_trajectory  # noqa: E402
+from course_lib.widgets import DenoisingWidget, trajectory_view  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trajectory():
+    return load_ddpm_trajectory()
+
+
+def test_cached_trajectory_is_what_ddpm_produces(trajectory):
+    """Re-run the first recorded DDPM steps on the CPU: they match the cache (to one uint8 level)."""
+    from course_lib.train import load_pretrained
+
+    model, d, _ = load_pretrained("digits_unet", "cpu")
+    n = trajectory["x_t"].shape[1]
+    g = torch.Generator().manual_seed(TRAJECTORY_SEED)
+    x = torch.randn((n, 1, 32, 32), generator=g)
+    with torch.no_grad():
+        for i, t in enumerate(range(999, 999 - TRAJECTORY_EVERY - 1, -1)):
+            x, x0 = d.p_sample(model, x, torch.full((n,), t), generator=g)
+            if i in (0, TRAJECTORY_EVERY):
+                k = i // TRAJECTORY_EVERY
+                assert trajectory["t"][k] == t
+                assert (x.clamp(-1, 1) - trajectory["x_t"][k]).abs().max() <= 2 / 255 + 1e-6
+                assert (x0 - trajectory["x0"][k]).abs().max() <= 2 / 255 + 1e-6
+    assert trajectory["t"][-1] == 0 and trajectory["x_t"].shape == (len(trajectory["t"]), n, 1, 32, 32)
+
+
+def test_denoising_widget_shows_the_recorded_frames(trajectory):
+    d = GaussianDiffusion(make_beta_schedule("cosine"))
+    w = DenoisingWidget(trajectory, d)
+    first = w.picture.value
+    w.frame.value = 10
+    assert w.view["t"] == trajectory["t"][10] and torch.equal(w.view["x_t"], trajectory["x_t"][10, 0])
+    assert w.picture.value != first and f"t = {trajectory['t'][10]}" in w.readout.value
+    w.image.value = 3
+    assert torch.equal(w.view["x0"], trajectory["x0"][10, 3])
+    assert w.view["noise_std"] == pytest.approx(d.sqrt_one_minus_alpha_bars[w.view["t"]].item())
+    with pytest.raises(ValueError, match="frame must lie in"):
+        trajectory_view(trajectory, d, len(trajectory["t"]))

@@ -4,6 +4,7 @@ Each widget is a small class over a pure function that computes what it shows: t
 function is tested without a browser, the widget by setting its controls.
 """
 
+from .denoising import DenoisingWidget, trajectory_strip, trajectory_view
 from .noising import NoisingWidget, noising_strip, noising_view
 
-__all__ = ["NoisingWidget", "noising_view", "noising_strip"]
+__all__ = ["NoisingWidget", "noising_view", "noising_strip", "DenoisingWidget", "trajectory_view", "trajectory_strip"]
