@@ -9,16 +9,13 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import time
-import zipfile
 
 import numpy as np
 import torch
 
-from .checkpoints import sha256_file
-from .data import data_dir, register_data_file, to_uint8, verify_file
+from .data import data_dir, register_data_file, to_uint8, verify_file, write_npz
 from .train import load_pretrained
 
 __all__ = ["ddpm_trajectory", "load_ddpm_trajectory", "TRAJECTORY"]
@@ -46,24 +43,13 @@ def load_ddpm_trajectory() -> dict:
         return {"t": z["t"].tolist(), "x_t": frames(z["x_t"]), "x0": frames(z["x0"])}
 
 
-def _write_npz(path, arrays: dict) -> None:
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-
-
 def main() -> int:
     start = time.perf_counter()
     arrays = ddpm_trajectory()
     path = data_dir() / TRAJECTORY
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_npz(path, arrays)
+    write_npz(path, arrays)
     register_data_file(TRAJECTORY, {
-        "sha256": sha256_file(path), "bytes": path.stat().st_size,
         "description": f"DDPM-1000 trajectory of {TRAJECTORY_COUNT} digits (seed {TRAJECTORY_SEED}) from digits_unet: "
                        f"uint8 x_t and predicted x0 every {TRAJECTORY_EVERY} steps",
         "source": f"python -m course_lib.cached (CPU, {time.perf_counter() - start:.0f} s)",

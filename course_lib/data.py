@@ -25,9 +25,10 @@ and checked against ``data/manifest.json`` (sha256) before use.
 from __future__ import annotations
 
 import functools
-import hashlib
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -35,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+
+from .checkpoints import sha256_file
 
 __all__ = [
     "data_dir",
@@ -58,6 +61,7 @@ __all__ = [
     "TOY_SETS",
     "register_data_file",
     "files_table",
+    "write_npz",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -97,17 +101,20 @@ def load_manifest() -> dict:
     return _manifest(data_dir() / "manifest.json")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @functools.lru_cache(maxsize=64)
 def _verified(path: Path, size: int, mtime_ns: int, expected: str) -> bool:
-    return _sha256(path) == expected
+    return sha256_file(path) == expected
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Like ``np.savez_compressed`` but with fixed zip timestamps, so the same arrays give the same bytes (and sha256)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
 
 
 def verify_file(relpath: str) -> Path:
@@ -142,12 +149,15 @@ def files_table(manifest: dict) -> str:
 
 
 def register_data_file(relpath: str, meta: dict) -> None:
-    """Add or update one entry of ``data/manifest.json`` (``sha256``, ``bytes``, ``description``, ``source``,
-    ``licence``) and rewrite the table of ``data/README.md`` between its ``files:start/end`` markers."""
-    missing = {"sha256", "description", "source", "licence"} - set(meta)
+    """Add or update one entry of ``data/manifest.json`` and rewrite the table of ``data/README.md`` between its
+    ``files:start/end`` markers. ``meta`` gives ``description``, ``source`` and ``licence``; ``sha256`` and
+    ``bytes`` are computed from the file when absent."""
+    missing = {"description", "source", "licence"} - set(meta)
     if missing:
         raise ValueError(f"meta for {relpath!r} lacks {sorted(missing)}")
     root = data_dir()
+    file = root / relpath
+    meta = {"sha256": meta.get("sha256") or sha256_file(file), "bytes": meta.get("bytes") or file.stat().st_size, **meta}
     path = root / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"files": {}}
     manifest["files"][relpath] = meta

@@ -34,9 +34,12 @@ SYLLABUS = [
     ("02_reverse_process", "The reverse process and ε-prediction · 反向生成过程 / 噪声预测",
      "the posterior q(x_{t-1} | x_t, x_0), derived and checked; ε-prediction and L_simple from the ELBO; a 2-D denoiser; live digits training; DDPM and DDIM sampling; the denoising widget",
      "01"),
-    ("03_timestep_embedding", "The timestep embedding · 时间步嵌入", "sinusoidal vs learnable embeddings, ablation (planned)", "02"),
+    ("03_timestep_embedding", "The timestep embedding · 时间步嵌入",
+     "why the denoiser needs t; the sinusoidal formula and its two layouts; similarity of nearby t; learnable embeddings; added vs scale/shift; a 3-seed ablation; the embedding explorer",
+     "02"),
     ("04_conditioning", "Conditioning on the LR image · 条件控制 (SR3)", "concat vs encoder conditioning, consistency (planned)", "03"),
     ("05_cnn_vs_diffusion", "CNN vs diffusion", "regression vs generation, measured (planned)", "04"),
+    ("06_landscape", "The landscape, at toy scale", "DDIM/PNDM/LCM, CDM, LDM, SRDiff, ResDiff, DDNM, DiffIR, DiffBIR, DiT/U-ViT, the SDE view (planned)", "05"),
 ]
 
 

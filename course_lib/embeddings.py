@@ -11,8 +11,6 @@ The denoising network must know how much noise it faces, so t is turned into a v
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -39,9 +37,10 @@ def _check(t: torch.Tensor, dim: int) -> torch.Tensor:
     return t.float()
 
 
-def _frequencies(dim: int, device: torch.device, max_period: float) -> torch.Tensor:
+def _periods(dim: int, device: torch.device, max_period: float) -> torch.Tensor:
+    """10000^(2i/d) for i = 0 … d/2 − 1, computed as in the formula (float32, also on devices without float64)."""
     i = torch.arange(dim // 2, device=device, dtype=torch.float32)
-    return torch.exp(-math.log(max_period) * 2 * i / dim)  # 1 / max_period^(2i/d)
+    return max_period ** (2 * i / dim)
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -55,7 +54,7 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0)
         ``(B, dim)`` float32 on ``t``'s device.
     """
     tf = _check(t, dim)
-    angles = tf[:, None] * _frequencies(dim, t.device, max_period)[None, :]  # (B, d/2)
+    angles = tf[:, None] / _periods(dim, t.device, max_period)[None, :]  # (B, d/2): t / 10000^(2i/d)
     return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(t.shape[0], dim)
 
 
@@ -66,7 +65,7 @@ def sinusoidal_embedding_halves(t: torch.Tensor, dim: int, max_period: float = 1
         ``(B, dim)`` float32.
     """
     tf = _check(t, dim)
-    angles = tf[:, None] * _frequencies(dim, t.device, max_period)[None, :]
+    angles = tf[:, None] / _periods(dim, t.device, max_period)[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 

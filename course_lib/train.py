@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .data import data_dir, load_digits, load_manifest, register_data_file, to_tensor, toy_points
 from .device import get_device
 from .diffusion import GaussianDiffusion
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, desc in ((out, f"EMA weights (float16) of {config['name']}, {log['parameters']:,} parameters, {trainer.step} steps"),
                        (log_path, f"training record of {config['name']}: loss curve, time, hardware")):
         register_data_file(path.relative_to(data_dir()).as_posix(), {
-            "sha256": sha256_file(path), "bytes": path.stat().st_size, "description": desc,
+            "description": desc,
             "source": f"python -m course_lib.train --config {config_path.as_posix()} ({log['training_seconds']:.0f} s on {log['hardware']})",
             "licence": "MIT (trained by the course from the data above)",
         })

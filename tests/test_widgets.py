@@ -110,3 +110,30 @@ def test_denoising_widget_shows_the_recorded_frames(trajectory):
     assert w.view["noise_std"] == pytest.approx(d.sqrt_one_minus_alpha_bars[w.view["t"]].item())
     with pytest.raises(ValueError, match="frame must lie in"):
         trajectory_view(trajectory, d, len(trajectory["t"]))
+
+
+# ------------------------------------------------------------ embedding explorer
+from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves  # noqa: E402
+from course_lib.widgets import EmbeddingExplorer, embedding_view  # noqa: E402
+
+
+def test_embedding_view_is_the_formula():
+    v = embedding_view(300, 16)
+    assert torch.allclose(v["vector"], sinusoidal_embedding(torch.tensor([300]), 16)[0])
+    assert v["similarity"][300].item() == pytest.approx(1.0)
+    assert 0 < v["half_width"] < 1000
+    assert (v["similarity"][300 - v["half_width"] + 1 : 300 + v["half_width"]] >= 0.5).all()
+    h = embedding_view(300, 16, "halves [sin | cos] (Eq. 03.2)")
+    assert torch.allclose(h["vector"], sinusoidal_embedding_halves(torch.tensor([300]), 16)[0])
+    with pytest.raises(ValueError, match="layout must be one of"):
+        embedding_view(3, 16, "spiral")
+
+
+def test_embedding_explorer_controls():
+    w = EmbeddingExplorer(t=10, dim=16)
+    first = w.picture.value
+    w.t.value, w.dim.value = 900, 64
+    assert w.view["t"] == 900 and w.view["vector"].shape == (64,)
+    assert w.picture.value != first and "TE(900)" in w.readout.value
+    w.layout.value = "halves [sin | cos] (Eq. 03.2)"
+    assert torch.allclose(w.view["vector"], sinusoidal_embedding_halves(torch.tensor([900]), 64)[0])

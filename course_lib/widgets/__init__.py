@@ -5,6 +5,8 @@ function is tested without a browser, the widget by setting its controls.
 """
 
 from .denoising import DenoisingWidget, trajectory_strip, trajectory_view
+from .embedding import EmbeddingExplorer, embedding_view
 from .noising import NoisingWidget, noising_strip, noising_view
 
-__all__ = ["NoisingWidget", "noising_view", "noising_strip", "DenoisingWidget", "trajectory_view", "trajectory_strip"]
+__all__ = ["NoisingWidget", "noising_view", "noising_strip", "DenoisingWidget", "trajectory_view", "trajectory_strip",
+           "EmbeddingExplorer", "embedding_view"]
