@@ -27,7 +27,7 @@
 #
 # **Prerequisites.** Lesson 01 (β, ᾱ, $q(x_t \mid x_0)$). Products of Gaussians; what gradient descent does.
 #
-# **Run time.** About 45 s on a laptop CPU, most of it a 20-second live training run. The pictures of good samples
+# **Run time.** About 50 s on a 2-core CPU, most of it a 20-second live training run. The pictures of good samples
 # come from a model trained beforehand (`data/checkpoints/digits_unet.pt`, how: section 5).
 
 # %%

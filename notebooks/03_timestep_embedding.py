@@ -28,7 +28,7 @@
 # **Prerequisites.** Lesson 02 (ε-prediction, `Trainer`, the shipped digits model). The identity
 # $\cos(a - b) = \cos a\cos b + \sin a \sin b$.
 #
-# **Run time.** About 20 s on a laptop CPU. The ablation took minutes, so its results are cached in `data/cache/`
+# **Run time.** About 15 s on a 2-core CPU. The ablation took about 20 minutes, so its results are cached in `data/cache/`
 # (regenerate them with `python -m course_lib.ablation`); the tests re-run part of it and compare.
 
 # %%
