@@ -40,6 +40,7 @@ def save_checkpoint(obj: dict, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a saved model is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -281,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     config_path = Path(args.config)
     if not config_path.is_file():
         parser.error(f"--config {config_path} does not exist")
-    config = normalise_config(json.loads(config_path.read_text(encoding="utf-8")))
+    raw = json.loads(config_path.read_text(encoding="utf-8"))
+    if raw.get("task") == "classifier":
+        return _main_classifier(raw, config_path, get_device(args.device) if args.device else get_device())
+    config = normalise_config(raw)
     state_path = ROOT / "runs" / config["name"] / "state.pt"
     device = get_device(args.device) if args.device else get_device()
     if state_path.exists() and not args.fresh:
@@ -310,6 +313,25 @@ def main(argv: list[str] | None = None) -> int:
             "licence": "MIT (trained by the course from the data above)",
         })
     print(f"exported {out} ({out.stat().st_size / 1e6:.1f} MB) and registered it in data/manifest.json")
+    return 0
+
+
+def _main_classifier(config: dict, config_path: Path, device: torch.device) -> int:
+    from .classifier import export_classifier, train_classifier
+
+    print(f"training {config['name']} on {hardware()}")
+    model, record = train_classifier(config, device=device)
+    out = data_dir() / "checkpoints" / f"{record['name']}.pt"
+    export_classifier(model, record, out)
+    log_path = out.with_suffix(".log.json")
+    record["hardware"] = hardware()
+    log_path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    source = f"python -m course_lib.train --config {config_path.as_posix()} ({record['training_seconds']:.0f} s on {record['hardware']})"
+    for path, desc in ((out, f"digit classifier, {record['parameters']:,} parameters, test accuracy {record['test_accuracy']:.3f}"),
+                       (log_path, f"training record of {record['name']}: loss curve, accuracy, time, hardware")):
+        register_data_file(path.relative_to(data_dir()).as_posix(), {"description": desc, "source": source,
+                                                                    "licence": "MIT (trained by the course from the data above)"})
+    print(f"test accuracy {record['test_accuracy']:.4f}; exported {out}")
     return 0
 
 

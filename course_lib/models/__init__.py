@@ -3,7 +3,8 @@
 They know nothing about noise schedules; ``course_lib.diffusion`` knows nothing about them.
 """
 
+from .classifier import DigitClassifier
 from .toy import MLPDenoiser
 from .unet import UNet, count_parameters
 
-__all__ = ["UNet", "MLPDenoiser", "count_parameters"]
+__all__ = ["UNet", "MLPDenoiser", "DigitClassifier", "count_parameters"]

@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from course_lib.classifier import accuracy, augment, load_classifier, train_classifier
+from course_lib.data import load_digits, to_tensor
+from course_lib.models import DigitClassifier
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    x, y = load_digits("test")
+    return to_tensor(x), torch.as_tensor(y).long()
+
+
+def test_shipped_classifier_reaches_98_percent(test_split):
+    model = load_classifier(device="cpu")
+    assert accuracy(model, *test_split) >= 0.98
+    with torch.no_grad():
+        assert model.features(test_split[0][:5]).shape == (5, 128)
+
+
+def test_a_short_run_learns_and_is_seeded():
+    model, record = train_classifier({"epochs": 1, "width": 8}, device="cpu", progress=False)
+    assert record["test_accuracy"] > 0.3  # chance is 0.1
+    _, again = train_classifier({"epochs": 1, "width": 8}, device="cpu", progress=False)
+    assert again["loss_curve"] == record["loss_curve"]
+
+
+def test_augment_keeps_shape_and_background():
+    x = torch.full((4, 1, 32, 32), -1.0)
+    x[:, :, 12:20, 12:20] = 1.0
+    out = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out[:, :, :3, :3].max() < -0.99
+    assert not torch.equal(out[0], out[1])
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"shape \(B, 1, H, W\)"):
+        DigitClassifier().features(torch.zeros(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="unknown classifier config keys"):
+        train_classifier({"layers": 3})
