@@ -6,6 +6,7 @@ the notebook decides when to show. Text in figures is English only (no CJK font 
 
 from __future__ import annotations
 
+import io
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -15,7 +16,15 @@ from matplotlib.figure import Figure
 
 from .data import to_uint8
 
-__all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display"]
+__all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display", "figure_png"]
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render ``fig`` to PNG bytes and close it (widgets show figures as ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def to_display(img: torch.Tensor | np.ndarray) -> np.ndarray:

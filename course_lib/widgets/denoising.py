@@ -7,13 +7,11 @@ x_t, the predicted x̂_0 and the noise level at that step. ``DenoisingWidget`` s
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import torch
 
 from ..diffusion import GaussianDiffusion
-from ..plotting import to_display
+from ..plotting import figure_png, to_display
 
 __all__ = ["trajectory_view", "trajectory_strip", "DenoisingWidget"]
 
@@ -81,10 +79,7 @@ def _render(view: dict) -> bytes:
             ax.set_title(f"{name} at t = {view['t']}", fontsize=9)
             ax.axis("off")
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        plt.close(fig)
-    return buf.getvalue()
+        return figure_png(fig, dpi=80)
 
 
 class DenoisingWidget:

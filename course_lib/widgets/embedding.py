@@ -6,10 +6,10 @@ t, the vector TE(t), and the cosine similarity of TE(t) with every other timeste
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import torch
+
+from ..plotting import figure_png
 
 from ..embeddings import sinusoidal_embedding, sinusoidal_embedding_halves
 
@@ -56,10 +56,7 @@ def _render(view: dict) -> bytes:
         axes[2].set_xlabel("t'")
         axes[2].set_title(f"cos(TE({view['t']}), TE(t')); < 0.5 beyond {view['half_width']} steps", fontsize=9)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=75)
-        plt.close(fig)
-    return buf.getvalue()
+        return figure_png(fig, dpi=75)
 
 
 class EmbeddingExplorer:

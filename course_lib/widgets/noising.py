@@ -7,7 +7,6 @@ histogram of its pixels against N(0, 1), and the ᾱ_t and SNR curves with a mar
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Mapping
 
@@ -17,7 +16,7 @@ import torch
 
 from ..device import make_generator
 from ..diffusion import GaussianDiffusion
-from ..plotting import to_display
+from ..plotting import figure_png, to_display
 
 __all__ = ["noising_view", "noising_strip", "NoisingWidget"]
 
@@ -120,10 +119,7 @@ def render_view(view: dict, diffusion: GaussianDiffusion, schedule: str) -> byte
         lines = ax_curve.get_lines()[:1] + ax2.get_lines()
         ax_curve.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="center right")
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        plt.close(fig)
-    return buf.getvalue()
+        return figure_png(fig, dpi=80)
 
 
 class NoisingWidget:
