@@ -27,9 +27,13 @@ __all__ = [
 TIME_EMBEDDINGS = ("sinusoidal", "learned", "mlp", "none")
 
 
-def _check(t: torch.Tensor, dim: int) -> torch.Tensor:
+def _check_dim(dim: int) -> None:
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2 or dim % 2:
         raise ValueError(f"dim must be an even int >= 2 (sin and cos come in pairs), got {dim!r}")
+
+
+def _check(t: torch.Tensor, dim: int) -> torch.Tensor:
+    _check_dim(dim)
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"t must be a torch.Tensor of shape (B,), got {type(t).__name__}")
     if t.dim() != 1:
@@ -74,7 +78,7 @@ class SinusoidalEmbedding(nn.Module):
 
     def __init__(self, dim: int, T: int = 1000):
         super().__init__()
-        _check(torch.zeros(1), dim)
+        _check_dim(dim)
         self.dim = dim
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:

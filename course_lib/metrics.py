@@ -17,7 +17,7 @@ Conventions (the ones the SR literature reports, stated once):
   ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, data_range=1)``.
 
-Every function returns one value per image, shape ``(B,)``, as float32 on the
+PSNR, SSIM and MSE return one value per image, shape ``(B,)``, as float32 on the
 inputs' device (computed in float32 even for half-precision inputs).
 """
 

@@ -209,7 +209,7 @@ class Trainer:
         self._pending = list(state["pending"])
         self.elapsed = float(state["elapsed"])
         self.gen_data.set_state(state["rng_data"])
-        self.gen_noise.set_state(state["rng_noise"].cpu() if hasattr(state["rng_noise"], "cpu") else state["rng_noise"])
+        self.gen_noise.set_state(state["rng_noise"].cpu())
 
     def save(self, path: str | Path) -> Path:
         """Write the full training state atomically (resumable with :meth:`resume`)."""
@@ -262,8 +262,8 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> tupl
     return model.to(device).eval(), diffusion.to(device), config
 
 
-def hardware() -> str:
-    dev = get_device()
+def hardware(dev: torch.device) -> str:
+    """One line naming the device training ran on, for the shipped training records."""
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)} (CUDA), torch {torch.__version__}"
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resumed {config['name']} at step {trainer.step} from {state_path}")
     else:
         trainer = Trainer(config, device=device)
-    print(f"training {config['name']} on {hardware()} to step {config['steps']}")
+    print(f"training {config['name']} on {hardware(device)} to step {config['steps']}")
     trainer.train(seconds=args.seconds, checkpoint_path=state_path)
     print(f"step {trainer.step}, last logged loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}, {trainer.elapsed:.0f} s in all")
     if args.no_export or trainer.step < config["steps"]:
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     out = data_dir() / "checkpoints" / f"{config['name']}.pt"
     trainer.export(out)
     log = {"name": config["name"], "steps": trainer.step, "training_seconds": round(trainer.elapsed, 1),
-           "hardware": hardware(), "parameters": sum(p.numel() for p in trainer.model.parameters()),
+           "hardware": hardware(device), "parameters": sum(p.numel() for p in trainer.model.parameters()),
            "loss_curve": [[s, round(v, 5)] for s, v in trainer.history]}
     log_path = out.with_suffix(".log.json")
     log_path.write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
@@ -319,12 +319,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main_classifier(config: dict, config_path: Path, device: torch.device) -> int:
     from .classifier import export_classifier, train_classifier
 
-    print(f"training {config['name']} on {hardware()}")
+    print(f"training {config['name']} on {hardware(device)}")
     model, record = train_classifier(config, device=device)
     out = data_dir() / "checkpoints" / f"{record['name']}.pt"
     export_classifier(model, record, out)
     log_path = out.with_suffix(".log.json")
-    record["hardware"] = hardware()
+    record["hardware"] = hardware(device)
     log_path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     source = f"python -m course_lib.train --config {config_path.as_posix()} ({record['training_seconds']:.0f} s on {record['hardware']})"
     for path, desc in ((out, f"digit classifier, {record['parameters']:,} parameters, test accuracy {record['test_accuracy']:.3f}"),
