@@ -409,6 +409,7 @@ class GaussianDiffusion(nn.Module):
         clip_x0: bool = True,
         noise: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        x0_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One ancestral DDPM step, Eq. 02.5: x_{t-1} = μ̃_t(x̂_0, x_t) + σ_t z.
 
@@ -417,6 +418,8 @@ class GaussianDiffusion(nn.Module):
             x_t: ``(B, ...)``; t: ``(B,)`` integer timesteps (no noise is added where t = 0).
             variance: ``"posterior"`` (σ² = β̃_t, Eq. 02.1) or ``"beta"`` (σ² = β_t).
             clip_x0: clip x̂_0 to [-1, 1] before forming the mean.
+            x0_fn: a map applied to x̂_0 (after clipping) before forming the mean, e.g. lesson 04's
+                consistency projection (Eq. 04.4).
 
         Returns:
             ``(x_prev, x0_hat)``, both ``(B, ...)``.
@@ -428,6 +431,8 @@ class GaussianDiffusion(nn.Module):
         _, x0 = self.eps_and_x0(model(x_t, t, cond), x_t, t, prediction)
         if clip_x0:
             x0 = x0.clamp(-1.0, 1.0)
+        if x0_fn is not None:
+            x0 = x0_fn(x0)
         mean, post_var = self.q_posterior(x0, x_t, t)
         var = post_var if variance == "posterior" else extract(self.betas, t, x_t)
         z = self._noise_like(x_t, noise, generator)
@@ -502,6 +507,7 @@ class GaussianDiffusion(nn.Module):
         prediction: str = "eps",
         clip_x0: bool = True,
         x_T: torch.Tensor | None = None,
+        x0_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         """Generate samples: Algorithm 2 of DDPM (``"ddpm"``) or DDIM (``"ddim"``), Eq. 02.5 / Eq. 02.6.
 
@@ -516,6 +522,9 @@ class GaussianDiffusion(nn.Module):
             record_every: also return the trajectory, recording x_t and x̂_0 every this many steps
                 (and at the last step).
             x_T: start from this ``(B, C, H, W)`` instead of fresh noise.
+            x0_fn: applied to every step's x̂_0 (after clipping); the step then continues from the
+                changed x̂_0 (for DDIM, ε̂ is re-derived from it by Eq. 02.2). Lesson 04 passes the
+                consistency projection (Eq. 04.4) here.
 
         Returns:
             ``x_0`` ``(B, C, H, W)``, or ``(x_0, trajectory)`` when ``record_every`` is set, where
@@ -551,13 +560,18 @@ class GaussianDiffusion(nn.Module):
         for i, t in enumerate(tqdm(ts, desc=f"{sampler} sampling", disable=not progress, leave=False)):
             t_vec = torch.full((B,), t, dtype=torch.long, device=device)
             if ancestral:
-                x, x0 = self.p_sample(model, x, t_vec, cond, prediction, clip_x0=clip_x0, generator=generator)
+                x, x0 = self.p_sample(model, x, t_vec, cond, prediction, clip_x0=clip_x0, generator=generator, x0_fn=x0_fn)
             else:
                 eps, x0 = self.eps_and_x0(model(x, t_vec, cond), x, t_vec, prediction)
                 t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-                x = self.ddim_step(x, t, t_prev, eps, eta=eta_used, generator=generator, clip_x0=clip_x0)
-                if clip_x0:
-                    x0 = x0.clamp(-1.0, 1.0)
+                if x0_fn is None:
+                    x = self.ddim_step(x, t, t_prev, eps, eta=eta_used, generator=generator, clip_x0=clip_x0)
+                    if clip_x0:
+                        x0 = x0.clamp(-1.0, 1.0)
+                else:
+                    x0 = x0_fn(x0.clamp(-1.0, 1.0) if clip_x0 else x0)
+                    eps = self.predict_eps_from_x0(x, t_vec, x0)
+                    x = self.ddim_step(x, t, t_prev, eps, eta=eta_used, generator=generator)
             if record_every is not None and (i % record_every == 0 or i == len(ts) - 1):
                 traj_t.append(t)
                 traj_x.append(x.detach().float().cpu())

@@ -10,9 +10,14 @@ Command line (the same on a CPU or a CUDA GPU)::
     python -m course_lib.train --config data/checkpoints/digits_unet.json        # train (resumes), export
     python -m course_lib.train --config ... --seconds 600                        # stop after 10 minutes
 
-A config is JSON: ``name``, ``dataset`` (``"digits"`` or ``"toy2d:spiral"``), ``model`` (``kind`` ``"unet"``
-or ``"mlp"`` plus its arguments), ``schedule``, ``T``, ``prediction``, ``batch_size``, ``lr``, ``steps``,
-``warmup_steps``, ``ema_decay``, ``grad_clip``, ``seed``, ``log_every``, ``checkpoint_every``, ``autocast``.
+A config is JSON: ``name``, ``dataset`` (``"digits"``, ``"toy2d:spiral"``, or super-resolution pairs
+``"digits_sr:4"`` (scale) and ``"photos_sr:2:32"`` (scale, HR patch size)), ``model`` (``kind`` ``"unet"``,
+``"mlp"`` or ``"sr3"`` plus its arguments; ``"sr3"`` takes ``scale``, ``residual``, ``residual_scale`` and the
+U-Net's arguments), ``schedule``, ``T``, ``prediction``, ``batch_size``, ``lr``, ``steps``, ``warmup_steps``,
+``ema_decay``, ``grad_clip``, ``seed``, ``log_every``, ``checkpoint_every``, ``autocast``, ``augment``
+(random flips and 90° turns of each pair, for photos), ``init_from`` (start from a shipped model's weights:
+an SR3 from the unconditional ``digits_unet``, the new input channels and injections starting at zero, so
+that step 0 is the unconditional model; see :func:`init_from_pretrained`).
 The resumable training state goes to ``runs/NAME/state.pt`` (ignored by git); the exported model (EMA
 weights in float16, the config, the loss curve) to ``data/checkpoints/NAME.pt`` and ``NAME.log.json``.
 """
@@ -31,10 +36,10 @@ import torch
 from torch import nn
 
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from .data import data_dir, load_digits, load_manifest, register_data_file, to_tensor, toy_points
+from .data import DigitsSR, PhotosSR, data_dir, load_digits, load_manifest, register_data_file, to_tensor, toy_points
 from .device import get_device
 from .diffusion import GaussianDiffusion
-from .models import MLPDenoiser, UNet
+from .models import SR3, MLPDenoiser, UNet
 from .schedules import make_beta_schedule
 
 __all__ = ["DEFAULTS", "Trainer", "build_model", "load_pretrained", "main"]
@@ -57,7 +62,10 @@ DEFAULTS = {
     "log_every": 50,
     "checkpoint_every": 1000,
     "autocast": True,
+    "augment": False,
+    "init_from": None,
 }
+SR3_KEYS = ("scale", "residual", "residual_scale")
 
 
 def normalise_config(config: dict) -> dict:
@@ -66,8 +74,11 @@ def normalise_config(config: dict) -> dict:
         raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     out = {**DEFAULTS, **config}
     out["model"] = dict(out["model"])
-    if out["model"].get("kind") not in ("unet", "mlp"):
-        raise ValueError(f"model.kind must be 'unet' or 'mlp', got {out['model'].get('kind')!r}")
+    if out["model"].get("kind") not in ("unet", "mlp", "sr3"):
+        raise ValueError(f"model.kind must be 'unet', 'mlp' or 'sr3', got {out['model'].get('kind')!r}")
+    if (out["model"]["kind"] == "sr3") != out["dataset"].startswith(("digits_sr:", "photos_sr:")):
+        raise ValueError(f"model.kind 'sr3' goes with an SR dataset ('digits_sr:S', 'photos_sr:S:P') and only with one; "
+                         f"got kind {out['model']['kind']!r} with dataset {out['dataset']!r}")
     for key in ("batch_size", "steps", "log_every", "checkpoint_every", "T"):
         if not isinstance(out[key], int) or out[key] < 1:
             raise ValueError(f"{key} must be a positive int, got {out[key]!r}")
@@ -76,22 +87,47 @@ def normalise_config(config: dict) -> dict:
     return out
 
 
-def build_model(model_config: dict, T: int = 1000) -> nn.Module:
-    """The network a config describes: ``{"kind": "unet" | "mlp", **arguments}``."""
+def build_model(model_config: dict, T: int = 1000, prediction: str = "eps") -> nn.Module:
+    """The network a config describes: ``{"kind": "unet" | "mlp" | "sr3", **arguments}`` (an SR3 also
+    records the config's ``prediction``)."""
     kwargs = {k: v for k, v in model_config.items() if k != "kind"}
     kwargs.setdefault("T", T)
     if "channel_mults" in kwargs:
         kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+    if model_config["kind"] == "sr3":
+        sr = {k: kwargs.pop(k) for k in SR3_KEYS if k in kwargs}
+        return SR3(UNet(**kwargs), prediction=prediction, **sr)
     return UNet(**kwargs) if model_config["kind"] == "unet" else MLPDenoiser(**kwargs)
 
 
-def load_dataset(name: str) -> torch.Tensor:
-    """The training set of a config as one tensor: digits ``(4000, 1, 32, 32)`` or toy points ``(N, 2)``."""
+def load_dataset(name: str) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """The training set of a config: digits ``(4000, 1, 32, 32)``, toy points ``(N, 2)``, or SR pairs
+    ``(hr (N, C, H, W), lr (N, C, H/s, W/s))``: ``"digits_sr:S"`` all 4,000 training digits, ``"photos_sr:S:P"``
+    1,024 random P × P crops of each training photo (fixed by seed 0)."""
     if name == "digits":
         return to_tensor(load_digits("train")[0])
     if name.startswith("toy2d:"):
         return toy_points(name.split(":", 1)[1], 20_000, seed=0)
-    raise ValueError(f"dataset must be 'digits' or 'toy2d:NAME', got {name!r}")
+    parts = name.split(":")
+    try:
+        if parts[0] == "digits_sr" and len(parts) == 2:
+            return DigitsSR("train", scale=int(parts[1])).tensors()
+        if parts[0] == "photos_sr" and len(parts) == 3:
+            return PhotosSR("train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024).tensors()
+    except ValueError as err:
+        raise ValueError(f"dataset {name!r}: {err}") from err
+    raise ValueError(f"dataset must be 'digits', 'toy2d:NAME', 'digits_sr:SCALE' or 'photos_sr:SCALE:PATCH', got {name!r}")
+
+
+def dihedral(x: torch.Tensor, k: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Per-sample 90° turns (``k`` ``(B,)`` in 0…3) and horizontal flips (``flip`` ``(B,)`` bool) of ``(B, C, H, W)``.
+    Area downsampling commutes with both, so an augmented pair is still a valid (HR, LR) pair."""
+    out = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    for turns in (1, 2, 3):
+        sel = k == turns
+        if sel.any():
+            out[sel] = torch.rot90(out[sel], turns, dims=(-2, -1))
+    return out
 
 
 class Trainer:
@@ -108,11 +144,15 @@ class Trainer:
         c = self.config
         self.device = torch.device(device) if device is not None else get_device()
         torch.manual_seed(c["seed"])  # parameter initialisation
-        self.model = build_model(c["model"], c["T"]).to(self.device)
+        self.model = build_model(c["model"], c["T"], c["prediction"]).to(self.device)
+        if c["init_from"]:
+            init_from_pretrained(self.model, c["init_from"])
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.diffusion = GaussianDiffusion(make_beta_schedule(c["schedule"], c["T"])).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=c["lr"], weight_decay=0.0)
-        self.data = (load_dataset(c["dataset"]) if data is None else data).to(self.device)
+        data = load_dataset(c["dataset"]) if data is None else data
+        self.data = tuple(d.to(self.device) for d in data) if isinstance(data, (tuple, list)) else data.to(self.device)
+        self.n_items = (self.data[0] if isinstance(self.data, tuple) else self.data).shape[0]
         self.gen_data = torch.Generator().manual_seed(c["seed"] + 1)  # batch indices (CPU)
         self.gen_noise = torch.Generator(device=self.device).manual_seed(c["seed"] + 2)  # t and ε
         self.step = 0
@@ -127,12 +167,22 @@ class Trainer:
 
     def train_step(self) -> float:
         c = self.config
-        idx = torch.randint(0, self.data.shape[0], (c["batch_size"],), generator=self.gen_data)
-        x0 = self.data[idx.to(self.device)]
+        B = c["batch_size"]
+        idx = torch.randint(0, self.n_items, (B,), generator=self.gen_data).to(self.device)
+        cond = None
+        if isinstance(self.data, tuple):  # SR pairs: x_0 is Eq. 04.3's target, the condition is y
+            hr, cond = self.data[0][idx], self.data[1][idx]
+            if c["augment"]:
+                k = torch.randint(0, 4, (B,), generator=self.gen_data).to(self.device)
+                flip = (torch.randint(0, 2, (B,), generator=self.gen_data) == 1).to(self.device)
+                hr, cond = dihedral(hr, k, flip), dihedral(cond, k, flip)
+            x0 = self.model.target(hr, cond)
+        else:
+            x0 = self.data[idx]
         self.model.train()
         use_amp = c["autocast"] and self.device.type == "cuda"
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = self.diffusion.loss(self.model, x0, prediction=c["prediction"], generator=self.gen_noise)
+            loss = self.diffusion.loss(self.model, x0, cond, prediction=c["prediction"], generator=self.gen_noise)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if c["grad_clip"]:
@@ -224,11 +274,11 @@ class Trainer:
         return trainer
 
     @classmethod
-    def from_pretrained(cls, name: str, device: torch.device | str | None = None, **overrides) -> "Trainer":
+    def from_pretrained(cls, name: str, device: torch.device | str | None = None, data=None, **overrides) -> "Trainer":
         """A trainer whose model and EMA start from the shipped weights of ``name`` (a fresh optimiser):
         the lessons' "keep training" cells. ``overrides`` change config entries (e.g. ``steps``)."""
         ema, _, config = load_pretrained(name, device)
-        trainer = cls({**config, **overrides}, device=device)
+        trainer = cls({**config, **overrides}, device=device, data=data)
         trainer.model.load_state_dict(ema.state_dict())
         trainer.ema.load_state_dict(ema.state_dict())
         return trainer
@@ -256,10 +306,44 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> tupl
         raise CheckpointError(f"no shipped model named {name!r}; shipped models: {', '.join(known) or 'none'}")
     state = load_checkpoint(data_dir() / rel, expected_sha256=files[rel]["sha256"])
     config = normalise_config(json.loads(state["config"]))
-    model = build_model(config["model"], config["T"])
+    model = build_model(config["model"], config["T"], config["prediction"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()})
     diffusion = GaussianDiffusion(make_beta_schedule(config["schedule"], config["T"]))
     return model.to(device).eval(), diffusion.to(device), config
+
+
+def init_from_pretrained(model: nn.Module, name: str) -> nn.Module:
+    """Copy a shipped model's weights into ``model`` (in place) where the names match.
+
+    Where a shipped tensor is smaller than the new one (the first convolution of an SR3 that also reads U(y)),
+    it fills the leading slice and the rest stays zero, so the new inputs start with no influence; new layers
+    (the LR encoder, the injections P_ℓ) keep their zero initialisation. Shapes that cannot be embedded, or
+    a shipped model whose weights would be left unused, are errors.
+    """
+    source, _, _ = load_pretrained(name, "cpu")
+    src = source.state_dict()
+    target = model.state_dict()
+    prefix = "net." if isinstance(model, SR3) else ""
+    used = set()
+    with torch.no_grad():
+        for key, value in target.items():
+            skey = key[len(prefix):] if key.startswith(prefix) else key
+            if skey not in src:
+                continue
+            w = src[skey].to(value.dtype)
+            if w.shape == value.shape:
+                value.copy_(w)
+            elif w.dim() == value.dim() and all(a <= b for a, b in zip(w.shape, value.shape)):
+                value.zero_()
+                value[tuple(slice(0, n) for n in w.shape)] = w
+            else:
+                raise ValueError(f"init_from={name!r}: {skey} has shape {tuple(w.shape)}, cannot fill {tuple(value.shape)}")
+            used.add(skey)
+    unused = sorted(set(src) - used)
+    if unused:
+        raise ValueError(f"init_from={name!r}: the model has no place for {unused[:5]}{' …' if len(unused) > 5 else ''}")
+    model.load_state_dict(target)
+    return model
 
 
 def hardware(dev: torch.device) -> str:

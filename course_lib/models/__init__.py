@@ -4,7 +4,8 @@ They know nothing about noise schedules; ``course_lib.diffusion`` knows nothing 
 """
 
 from .classifier import DigitClassifier
+from .conditioning import SR3
 from .toy import MLPDenoiser
-from .unet import UNet, count_parameters
+from .unet import LREncoder, UNet, count_parameters
 
-__all__ = ["UNet", "MLPDenoiser", "DigitClassifier", "count_parameters"]
+__all__ = ["UNet", "LREncoder", "SR3", "MLPDenoiser", "DigitClassifier", "count_parameters"]

@@ -2,11 +2,19 @@
 
 Residual blocks with GroupNorm; the timestep embedding (lesson 03) enters every block either as
 **scale/shift** of the normalised features, Eq. 03.3: h ← GN(h) · (1 + s(e)) + b(e), or **added**
-to them, Eq. 03.4: h ← h + W e; optional self-attention at the lowest resolution. ``in_channels``
-counts every input channel, so a condition concatenated to x_t (SR3, lesson 04) only changes it.
+to them, Eq. 03.4: h ← h + W e; optional self-attention at the lowest resolution.
 
-Shapes: ``forward(x (B, C_in − C_cond, H, W), t (B,), cond (B, C_cond, H, W) | None) → (B, C_out, H, W)``,
-H and W divisible by 2^(len(channel_mults) − 1).
+A condition y enters in one of two ways (lesson 04):
+
+* ``conditioning="concat"`` (SR3), Eq. 04.1: the input is [x_t, y↑] on the channel axis; ``in_channels``
+  counts x_t's and y's channels, and ``cond`` must have x_t's height and width.
+* ``conditioning="encoder"`` (SRDiff-style), Eq. 04.2: a small convolutional encoder E reads y at its own
+  (low) resolution; at every level ℓ of the way down, h_ℓ ← h_ℓ + P_ℓ(resize(E(y), size of h_ℓ)) with a
+  zero-initialised 1 × 1 convolution P_ℓ. ``in_channels`` counts x_t's channels only.
+
+Shapes: ``forward(x (B, C_x, H, W), t (B,), cond) → (B, C_out, H, W)`` with ``cond`` ``(B, C_cond, H, W)``
+(concat), ``(B, C_cond, h, w)`` of any size (encoder) or ``None`` (unconditional); H and W divisible by
+2^(len(channel_mults) − 1).
 """
 
 from __future__ import annotations
@@ -74,13 +82,36 @@ class Attention(nn.Module):
         return x + self.proj(h.transpose(-1, -2).reshape(B, C, H, W))
 
 
+class LREncoder(nn.Module):
+    """E(y) of Eq. 04.2: a 3 × 3 convolution and ``blocks`` residual blocks at the LR resolution.
+
+    ``forward(y (B, C_cond, h, w)) → (B, width, h, w)``; no timestep: y does not change during sampling,
+    so E(y) could be computed once per image.
+    """
+
+    def __init__(self, cond_channels: int, width: int = 32, blocks: int = 2, groups: int = 8):
+        super().__init__()
+        self.inc = nn.Conv2d(cond_channels, width, 3, padding=1)
+        self.blocks = nn.ModuleList(ResBlock(width, width, None, "add", groups, 0.0) for _ in range(blocks))
+        # the zero-initialised conv2 of ResBlock would make E(y) = inc(y) at first; that is fine
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        h = self.inc(y)
+        for block in self.blocks:
+            h = block(h, None)
+        return h
+
+
 class UNet(nn.Module):
     """ε_θ(x_t, t, y) for images.
 
     Args:
-        in_channels: channels of x_t plus those of a concatenated condition.
-        out_channels: channels predicted (default: ``in_channels − cond_channels``).
-        cond_channels: channels of ``cond`` concatenated to x_t (0: unconditional).
+        in_channels: channels of the first convolution's input: x_t plus a concatenated condition
+            (``"concat"``), x_t only (``"encoder"``).
+        out_channels: channels predicted (default: x_t's channels).
+        cond_channels: channels of ``cond`` (0: unconditional).
+        conditioning: ``"concat"`` (Eq. 04.1) or ``"encoder"`` (Eq. 04.2).
+        encoder_channels, encoder_blocks: width and depth of the LR encoder (``"encoder"`` only).
         base_channels, channel_mults: widths per resolution level.
         num_res_blocks: residual blocks per level on the way down.
         attention: self-attention at the lowest resolution.
@@ -103,18 +134,29 @@ class UNet(nn.Module):
         T: int = 1000,
         groups: int = 8,
         dropout: float = 0.0,
+        conditioning: str = "concat",
+        encoder_channels: int = 32,
+        encoder_blocks: int = 2,
     ):
         super().__init__()
         if time_injection not in ("scale_shift", "add"):
             raise ValueError(f"time_injection must be 'scale_shift' or 'add', got {time_injection!r}")
-        if not 0 <= cond_channels < in_channels:
+        if conditioning not in ("concat", "encoder"):
+            raise ValueError(f"conditioning must be 'concat' or 'encoder', got {conditioning!r}")
+        if conditioning == "concat" and not 0 <= cond_channels < in_channels:
             raise ValueError(f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}")
+        if conditioning == "encoder" and cond_channels < 1:
+            raise ValueError(f"conditioning='encoder' needs cond_channels >= 1, got {cond_channels}")
         self.config = dict(in_channels=in_channels, out_channels=out_channels, cond_channels=cond_channels,
                            base_channels=base_channels, channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
                            attention=attention, time_embedding=time_embedding, time_injection=time_injection, T=T,
-                           groups=groups, dropout=dropout)
+                           groups=groups, dropout=dropout, conditioning=conditioning,
+                           encoder_channels=encoder_channels, encoder_blocks=encoder_blocks)
         self.cond_channels = cond_channels
-        out_channels = out_channels or in_channels - cond_channels
+        self.conditioning = conditioning
+        concat = cond_channels if conditioning == "concat" else 0
+        self.x_channels = in_channels - concat
+        out_channels = out_channels or self.x_channels
         self.levels = len(channel_mults)
         tdim = base_channels * 4
         emb = make_time_embedding(time_embedding, base_channels, T)
@@ -136,6 +178,14 @@ class UNet(nn.Module):
             if i < self.levels - 1:
                 self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
                 skips.append(ch)
+        self.encoder = self.inject = None
+        if conditioning == "encoder":
+            self.encoder = LREncoder(cond_channels, encoder_channels, encoder_blocks, groups)
+            widths = [base_channels] + [base_channels * m for m in channel_mults[:-1]]  # h after inc, after each downsampling
+            self.inject = nn.ModuleList(nn.Conv2d(encoder_channels, w_, 1) for w_ in widths)
+            for conv in self.inject:
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
         self.mid1 = block(ch, ch)
         self.mid_attn = Attention(ch, groups) if attention else nn.Identity()
         self.mid2 = block(ch, ch)
@@ -153,7 +203,15 @@ class UNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if self.cond_channels:
+        if x.dim() != 4 or x.shape[1] != self.x_channels:
+            raise ValueError(f"x must have shape (B, {self.x_channels}, H, W), got {tuple(x.shape)}")
+        features = None
+        if self.conditioning == "encoder":
+            if cond is None or cond.dim() != 4 or cond.shape[0] != x.shape[0] or cond.shape[1] != self.cond_channels:
+                raise ValueError(f"this UNet expects cond of shape ({x.shape[0]}, {self.cond_channels}, h, w), "
+                                 f"got {None if cond is None else tuple(cond.shape)}")
+            features = self.encoder(cond.contiguous(memory_format=torch.channels_last))
+        elif self.cond_channels:
             if cond is None or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
                 raise ValueError(
                     f"this UNet expects cond of shape (B, {self.cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
@@ -167,9 +225,18 @@ class UNet(nn.Module):
             raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
         temb = None if self.time_mlp is None else self.time_mlp(t)
         h = self.inc(x.contiguous(memory_format=torch.channels_last))
+        level = 0
+        if features is not None:
+            h = h + self._injected(features, 0, h)  # Eq. 04.2 at level 0
         hs = [h]
         for layer in self.down:
-            h = layer(h, temb) if isinstance(layer, ResBlock) else layer(h)
+            if isinstance(layer, ResBlock):
+                h = layer(h, temb)
+            else:
+                h = layer(h)
+                level += 1
+                if features is not None:
+                    h = h + self._injected(features, level, h)  # Eq. 04.2 at level ℓ
             hs.append(h)
         h = self.mid2(self.mid_attn(self.mid1(h, temb)), temb)
         for layer in self.up:
@@ -178,3 +245,8 @@ class UNet(nn.Module):
             else:
                 h = layer(h)
         return self.out(h).contiguous()
+
+    def _injected(self, features: torch.Tensor, level: int, like: torch.Tensor) -> torch.Tensor:
+        if features.shape[-2:] != like.shape[-2:]:
+            features = F.interpolate(features, size=like.shape[-2:], mode="bilinear", align_corners=False)
+        return self.inject[level](features)
