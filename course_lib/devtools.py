@@ -1,10 +1,12 @@
-"""Contributor tools behind the Makefile: ``python -m course_lib.devtools {workspace,execute}``.
+"""Contributor tools behind the Makefile: ``python -m course_lib.devtools {workspace,execute,student}``.
 
 * ``workspace`` copies each lesson notebook into ``workspace/`` (ignored by git) unless the learner
   already has a copy there, so learners' edits never block ``git pull``.
 * ``execute NB.py …`` syncs each jupytext pair, executes the ``.ipynb`` top to bottom on the current
   kernel, strips saved widget state, writes it back, records the wall time in
   ``notebooks/timings.json`` and refreshes the syllabus table of ``README.md``.
+* ``student [--out DIR]`` writes the classroom edition (``make student``): solution cells removed, exercise
+  outputs cleared, stubs in place.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ SYLLABUS = [
     ("03_timestep_embedding", "The timestep embedding · 时间步嵌入",
      "why the denoiser needs t; the sinusoidal formula and its two layouts; similarity of nearby t; learnable embeddings; added vs scale/shift; a 3-seed ablation; the embedding explorer",
      "02"),
-    ("04_conditioning", "Conditioning on the LR image · 条件控制 (SR3)", "concat vs encoder conditioning, consistency (planned)", "03"),
+    ("04_conditioning_sr3", "Conditioning on the LR image: SR3 · 条件控制",
+     "ε_θ(x_t, t, y); concatenation vs a condition encoder, trained alike and compared; the residual target; live SR training; diversity of samples; consistency and the projection; fidelity with a digit classifier; photos ×2 with tiling; the SR sampler widget; upscale your own image",
+     "03"),
     ("05_cnn_vs_diffusion", "CNN vs diffusion", "regression vs generation, measured (planned)", "04"),
     ("06_landscape", "The landscape, at toy scale", "DDIM/PNDM/LCM, CDM, LDM, SRDiff, ResDiff, DDNM, DiffIR, DiffBIR, DiT/U-ViT, the SDE view (planned)", "05"),
 ]
@@ -124,14 +128,60 @@ def cmd_execute(args) -> int:
     return 0
 
 
+STUDENT_DIR = ROOT / "_build" / "student"
+STUDENT_README = """# Diffusion SR Course — classroom edition
+
+Built by `make student` from the course's lessons: the solution cells are removed, the exercise stubs are in
+place, and every cell from "Exercises" on has no stored output. The lessons need the course installed
+(`make lab` or `pip install -e .` in the course repository) because they import `course_lib`.
+
+Each exercise is a stub cell (write your code where it says `# YOUR CODE HERE`), then a check cell that answers
+in one line: passed, not done yet, or what is wrong with a hint. The last code cell of a lesson,
+`exercises.summary("NN")`, lists which exercises pass — hand that in, or show it to your instructor.
+"""
+
+
+def student_notebook(nb):
+    """The classroom version of a lesson (an ``nbformat`` notebook, changed in place and returned):
+    solution cells removed; outputs cleared between the "## Exercises" and "## Further reading" headings,
+    so no result of a removed solution shows."""
+    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+    in_exercises = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "## Exercises" in cell.source:
+            in_exercises = True
+        if cell.cell_type == "markdown" and "## Further reading" in cell.source:
+            in_exercises = False
+        if in_exercises and cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def cmd_student(args) -> int:
+    import nbformat
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for ipynb in lesson_paths():
+        nb = student_notebook(nbformat.read(ipynb, as_version=4))
+        nbformat.write(nb, out / ipynb.name)
+        print(f"wrote {out / ipynb.name}")
+    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    print(f"classroom edition in {out}/ ({len(lesson_paths())} lessons, solutions removed)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.devtools", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("workspace", help="copy lessons into workspace/ (never overwriting a learner's copy)")
     ex = sub.add_parser("execute", help="sync, execute and store outputs of lesson notebooks (give the .py files)")
     ex.add_argument("notebooks", nargs="+")
+    st = sub.add_parser("student", help="write the classroom edition (solutions removed) to a folder")
+    st.add_argument("--out", default=str(STUDENT_DIR), help="output folder (default: _build/student)")
     args = parser.parse_args(argv)
-    return {"workspace": cmd_workspace, "execute": cmd_execute}[args.cmd](args)
+    return {"workspace": cmd_workspace, "execute": cmd_execute, "student": cmd_student}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -232,3 +232,61 @@ TE_CASES = [
 def test_check_sinusoidal_and_the_bug_hunt(fn, status, fragments):
     _expect(check_sinusoidal(fn), status, *fragments)
     _expect(check_fixed_embedding(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 04
+from course_lib.data import downsample as _down  # noqa: E402
+from course_lib.data import upsample as _up  # noqa: E402
+from course_lib.exercises.lesson04 import check_conditioned_input, check_consistency_psnr, check_projection  # noqa: E402
+
+COND_CASES = [
+    (lambda x, y, s: torch.cat([x, _up(y, s)], dim=1), "pass", ()),
+    (stub, "todo", ("not done yet",)),
+    (lambda x, y, s: torch.cat([x, y], dim=1), "fail", ("upsample y to x_t's size first",)),  # y not upsampled
+    (lambda x, y, s: torch.cat([x, F.pad(y, (0, 24, 0, 24))], dim=1), "fail", ()),
+    (lambda x, y, s: x + _up(y, s), "fail", ("concatenate",)),
+    (lambda x, y, s: torch.cat([_up(y, s), x], dim=1), "fail", ("x_t comes first",)),
+    (lambda x, y, s: torch.cat([x, _up(y, s, "nearest")], dim=1), "fail", ("nearest",)),
+    (lambda x, y, s: torch.cat([x, F.interpolate(y, scale_factor=s, mode="bilinear")], dim=1), "fail", ("bilinear",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", COND_CASES)
+def test_check_conditioned_input(fn, status, fragments):
+    _expect(check_conditioned_input(fn), status, *fragments)
+
+
+def _p01(a, b):
+    return 10 * torch.log10(1 / (((a + 1) / 2 - (b + 1) / 2) ** 2).flatten(1).mean(1))
+
+
+CONSISTENCY_CASES = [
+    (lambda sr, y, s: _p01(_down(sr, s), y), "pass", ()),
+    (stub, "todo", ()),
+    (lambda sr, y, s: _p01(sr, _up(y, s)), "fail", ("other way",)),
+    (lambda sr, y, s: _p01(_down(sr, s, "bicubic"), y), "fail", ("area downsampling",)),
+    (lambda sr, y, s: _p01(sr[..., ::s, ::s], y), "fail", ("every 4th pixel",)),
+    (lambda sr, y, s: 10 * torch.log10(1 / ((_down(sr, s) - y) ** 2).flatten(1).mean(1)), "fail", ("6.02 dB",)),
+    (lambda sr, y, s: _p01(_down(sr, s), y).mean(), "fail", ("one PSNR per image",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", CONSISTENCY_CASES)
+def test_check_consistency_psnr(fn, status, fragments):
+    _expect(check_consistency_psnr(fn), status, *fragments)
+
+
+PROJECTION_CASES = [
+    (lambda x, y, s: x - _up(_down(x, s) - y, s, "nearest"), "pass", ()),
+    (stub, "todo", ()),
+    (lambda x, y, s: x + _up(_down(x, s) - y, s, "nearest"), "fail", ("wrong sign",)),
+    (lambda x, y, s: x - _up(_down(x, s) - y, s, "bicubic"), "fail", ("nearest-neighbour",)),
+    (lambda x, y, s: (x - _up(_down(x, s) - y, s, "nearest")).clamp(-1, 1), "fail", ("clipped",)),
+    (lambda x, y, s: x - _up(_down(x, s), s, "nearest") + _up(y, s, "bicubic"), "fail", ("block means",)),
+    (lambda x, y, s: x, "fail", ("A(result) should equal y",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PROJECTION_CASES)
+def test_check_projection(fn, status, fragments):
+    _expect(check_projection(fn), status, *fragments)

@@ -1,0 +1,197 @@
+"""Cached evaluations of the SR models (workflow layer; lesson 04): ``python -m course_lib.evaluate``.
+
+Sampling hundreds of test images takes longer than a lesson may, so this script does it once and stores
+small files that lesson 04 loads (and re-checks live on a few images):
+
+* ``data/cache/sr_eval.json`` — per method (bicubic; each SR model raw and with the consistency
+  projection) the mean and standard deviation over the test images of PSNR and SSIM to HR, consistency
+  PSNR (Eq. 04.5), the high-frequency ratio (Eq. 04.6), the digit classifier's agreement with its call on
+  HR (digits), the per-image values, and the wall time per image on the machine that ran it;
+* ``data/cache/sr_samples.npz`` — uint8 picture grids: 8 test digits through every method, 8 samples
+  (seeds) for one LR digit, and crops of the 4 test photos.
+
+Every image ``i`` starts from its own noise x_T drawn with seed ``SEED_BASE + i`` (:func:`image_noise`), so its
+result does not depend on the batch it was sampled in: the lesson reproduces cached values exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from .classifier import load_classifier
+from .data import DigitsSR, PhotosSR, data_dir, register_data_file, to_uint8, upsample, write_npz
+from .device import get_device
+from .metrics import high_frequency_ratio, psnr, ssim
+from .sr import consistency_psnr, load_sr_model, super_resolve
+
+__all__ = ["DIGIT_MODELS", "PHOTO_MODEL", "SEED_BASE", "image_noise", "evaluate_method", "load_sr_eval", "load_sr_samples", "main"]
+
+DIGIT_MODELS = ("digits_sr3_concat", "digits_sr3_encoder")
+PHOTO_MODEL = "photos_sr3"
+SEED_BASE = 1000
+DIVERSITY_INDEX = 7  # the test digit whose 8 samples the lesson shows
+EVAL_PATH = "cache/sr_eval.json"
+SAMPLES_PATH = "cache/sr_samples.npz"
+
+
+def image_noise(indices, shape: tuple[int, int, int], device: torch.device | str, seed_offset: int = 0) -> torch.Tensor:
+    """x_T for images ``indices``: ``(len(indices), *shape)``, image ``i`` drawn from seed ``SEED_BASE + i + seed_offset``."""
+    out = []
+    for i in indices:
+        g = torch.Generator(device=device).manual_seed(SEED_BASE + int(i) + seed_offset)
+        out.append(torch.randn(shape, generator=g, device=device))
+    return torch.stack(out)
+
+
+def _metrics(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, scale: int, classifier=None) -> dict[str, torch.Tensor]:
+    m = {
+        "psnr": psnr(sr, hr),
+        "ssim": ssim(sr, hr),
+        "consistency": consistency_psnr(sr, lr, scale),
+        "hf_ratio": high_frequency_ratio(sr, hr, scale),
+    }
+    if classifier is not None:
+        with torch.no_grad():
+            m["agreement"] = (classifier(sr).argmax(1) == classifier(hr).argmax(1)).float()
+    return m
+
+
+def evaluate_method(method: str, hr: torch.Tensor, lr: torch.Tensor, indices, models: dict, steps: int = 50,
+                    classifier=None, batch: int = 250, progress: bool = False) -> tuple[torch.Tensor, dict]:
+    """Run one method on ``(hr, lr)`` and measure it.
+
+    Args:
+        method: ``"bicubic"``, ``"NAME"`` (raw DDIM-``steps``) or ``"NAME + projection"``.
+        hr, lr: ``(N, C, H, W)`` and ``(N, C, H/s, W/s)`` test pairs; indices: their test-split indices (for the noise).
+        models: ``{NAME: (SR3, diffusion)}``.
+
+    Returns:
+        ``(sr (N, C, H, W), {"psnr": (N,), "ssim", "consistency", "hf_ratio"[, "agreement"], "seconds": float})``.
+    """
+    scale = hr.shape[-1] // lr.shape[-1]
+    start = time.perf_counter()
+    if method == "bicubic":
+        sr = upsample(lr, scale, "bicubic")
+    else:
+        name, _, extra = method.partition(" + ")
+        model, diffusion = models[name]
+        outs = []
+        for k in range(0, len(indices), batch):
+            idx = list(indices[k : k + batch])
+            x_T = image_noise(idx, tuple(hr.shape[1:]), diffusion.betas.device)
+            outs.append(super_resolve(model, diffusion, lr[k : k + batch], steps=steps, project=extra == "projection",
+                                      x_T=x_T, progress=progress))
+        sr = torch.cat(outs)
+    seconds = time.perf_counter() - start
+    m = _metrics(sr, hr, lr, scale, classifier)
+    m["seconds"] = seconds
+    return sr, m
+
+
+def _summary(m: dict, n: int) -> dict:
+    out = {"n": n, "seconds_per_image": round(m["seconds"] / n, 4)}
+    for key, v in m.items():
+        if key == "seconds":
+            continue
+        v = v.float().cpu()
+        out[key] = {"mean": round(float(v.mean()), 4), "sd": round(float(v.std()), 4) if n > 1 else 0.0,
+                    "values": [round(float(a), 3) for a in v]}
+    return out
+
+
+def load_sr_eval() -> dict:
+    """The cached evaluation (``data/cache/sr_eval.json``), hash-checked."""
+    from .data import verify_file
+
+    return json.loads(verify_file(EVAL_PATH).read_text(encoding="utf-8"))
+
+
+def load_sr_samples() -> dict[str, np.ndarray]:
+    """The cached uint8 picture grids (``data/cache/sr_samples.npz``), hash-checked."""
+    from .data import verify_file
+
+    with np.load(verify_file(SAMPLES_PATH)) as f:
+        return {k: f[k] for k in f.files}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--digits", type=int, default=500, help="number of test digits (the first N of the split)")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    device = get_device(args.device) if args.device else get_device()
+    torch.manual_seed(0)
+    hardware = f"{platform.processor() or platform.machine()} ({device.type}), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    print(f"evaluating on {hardware}")
+    result: dict = {"steps": args.steps, "sampler": "ddim", "eta": 0.0, "seed_base": SEED_BASE, "hardware": hardware, "digits": {}, "photos": {}}
+    samples: dict[str, np.ndarray] = {}
+
+    # ---- digits x4
+    classifier = load_classifier(device=device)
+    ds = DigitsSR("test", scale=4)
+    indices = list(range(min(args.digits, len(ds))))
+    hr, lr = (t.to(device) for t in ds.tensors(indices))
+    models = {name: load_sr_model(name, device)[:2] for name in DIGIT_MODELS}
+    methods = ["bicubic"] + [f"{n}{extra}" for n in DIGIT_MODELS for extra in ("", " + projection")]
+    show = list(range(8))
+    samples["digits_hr"] = to_uint8(hr[show])
+    samples["digits_lr"] = to_uint8(lr[show])
+    for method in methods:
+        sr, m = evaluate_method(method, hr, lr, indices, models, args.steps, classifier)
+        result["digits"][method] = _summary(m, len(indices))
+        samples[f"digits::{method}"] = to_uint8(sr[show])
+        r = result["digits"][method]
+        print(f"digits {method:38s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
+              f"agreement {r['agreement']['mean']:.3f}  HF ratio {r['hf_ratio']['mean']:.2f}  {r['seconds_per_image'] * 1000:.0f} ms/image")
+    with torch.no_grad():
+        result["digits_classifier_accuracy_on_hr"] = round(float((classifier(hr).argmax(1).cpu() == torch.as_tensor(ds.labels[indices]).long()).float().mean()), 4)
+    # diversity: 8 samples of one LR digit
+    model, diffusion = models[DIGIT_MODELS[0]]
+    i = DIVERSITY_INDEX
+    lr_rep = lr[i : i + 1].repeat(8, 1, 1, 1)
+    x_T = torch.cat([image_noise([i], tuple(hr.shape[1:]), device, seed_offset=100_000 * k) for k in range(8)])
+    div = super_resolve(model, diffusion, lr_rep, steps=args.steps, x_T=x_T, progress=False)
+    samples["digits_diversity"] = to_uint8(div)
+    result["digits_diversity"] = {"index": i, "pixel_sd_mean": round(float(((div + 1) / 2).std(dim=0).mean()), 4)}
+
+    # ---- photos x2 (whole 256 x 256 test photos, tiled as upscale does)
+    from .sr import DEFAULT_TILES, TiledDenoiser
+
+    pds = PhotosSR("test", scale=2, patch_size=256, mode="grid")
+    phr, plr = (t.to(device) for t in pds.tensors())
+    model, diffusion = load_sr_model(PHOTO_MODEL, device)[:2]
+    tiled = TiledDenoiser(model, DEFAULT_TILES[PHOTO_MODEL])
+    crop = (slice(None), slice(None), slice(80, 176), slice(80, 176))
+    samples["photos_hr"] = to_uint8(phr[crop])
+    samples["photos_lr"] = to_uint8(plr[:, :, 40:88, 40:88])
+    for method in ("bicubic", PHOTO_MODEL, f"{PHOTO_MODEL} + projection"):
+        sr, m = evaluate_method(method, phr, plr, list(range(len(pds))), {PHOTO_MODEL: (tiled, diffusion)}, args.steps, batch=1)
+        result["photos"][method] = _summary(m, len(pds))
+        result["photos"][method]["names"] = list(pds.sources)
+        samples[f"photos::{method}"] = to_uint8(sr[crop])
+        r = result["photos"][method]
+        print(f"photos {method:25s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
+              f"HF ratio {r['hf_ratio']['mean']:.2f}  {r['seconds_per_image']:.1f} s/image")
+
+    out_json = data_dir() / EVAL_PATH
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_npz(data_dir() / SAMPLES_PATH, samples)
+    source = f"python -m course_lib.evaluate --digits {args.digits} --steps {args.steps} ({hardware})"
+    register_data_file(EVAL_PATH, {"description": "lesson 04: metrics of bicubic and the SR3 models (raw, projected) on the test splits",
+                                   "source": source, "licence": "MIT (computed by the course)"})
+    register_data_file(SAMPLES_PATH, {"description": "lesson 04: uint8 picture grids of the same evaluation",
+                                      "source": source, "licence": "MIT (computed by the course)"})
+    print(f"wrote {out_json} and {data_dir() / SAMPLES_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
