@@ -1,0 +1,192 @@
+"""The widgets in a real browser: JupyterLab on loopback, headless Chromium driven by Playwright.
+
+Opens lesson 01, runs all cells, moves the noising widget's t slider and checks that the picture changes and
+that the readout matches ``course_lib`` for the new t; then the same for lesson 02's denoising widget (which
+plays a cached trajectory). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+
+Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
+Python package (no browser download). Without them the test is skipped with the reason, unless
+``COURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``), under which a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).exists():
+            # Ubuntu's chromium-browser is a snap stub that cannot run headless here
+            if "snap" not in Path(candidate).resolve().as_posix():
+                return candidate
+    return None
+
+
+def _missing() -> str | None:
+    if _chromium() is None:
+        return "no Chromium found (Debian: apt-get install chromium; or set CHROMIUM_PATH)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install playwright; no browser download needed)"
+    return None
+
+
+REASON = _missing()
+if REASON and os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"COURSE_REQUIRE_BROWSER=1 but the browser test cannot run: {REASON}")
+pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on loopback over copies of lessons 01 and 02, with its own settings."""
+    root = tmp_path_factory.mktemp("lab")
+    for name in ("01_forward_process.ipynb", "02_reverse_process.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, root / name)
+    conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
+    (conf / "labconfig").mkdir(parents=True)
+    # no news pop-up covering the page
+    (conf / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    # render every cell (no virtual scrolling), so the test can see every prompt
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    token, port = secrets.token_hex(16), _free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(conf), "COURSE_DEVICE": "cpu"}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
+           f"--LabApp.workspaces_dir={workspaces}", "--allow-root"]
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("JupyterLab did not start within 60 s")
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+ALL_EXECUTED = """() => {
+  const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')].map(e => e.innerText);
+  return cells.length > 0 && cells.every(t => /\\[\\d+\\]/.test(t));
+}"""
+
+
+def _run_all(page, url: str, token: str, notebook: str) -> None:
+    page.goto(f"{url}/lab/tree/{notebook}?token={token}&reset")
+    page.wait_for_function("() => (document.querySelector('#jp-main-statusbar') || {}).innerText?.includes('Idle')", timeout=90_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(ALL_EXECUTED, timeout=240_000)
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+    tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
+    assert tracebacks == 0, f"{notebook}: {tracebacks} error outputs ({errors} stderr outputs)"
+
+
+def _move_slider(page, widget, shot: str) -> tuple[str, str]:
+    """Press ArrowRight on the widget's slider; return (readout before, readout after) once the picture changed."""
+    picture = widget.locator("img").first
+    readout = widget.locator(".widget-html").first
+    before_src, before_text = picture.get_attribute("src"), readout.inner_text()
+    widget.scroll_into_view_if_needed()
+    widget.locator(".widget-slider .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000)
+    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / f"{shot}-widget.png"))
+    page.screenshot(path=str(ARTIFACTS / f"{shot}-page.png"))
+    return before_text, readout.inner_text()
+
+
+def _number(pattern: str, text: str) -> float:
+    m = re.search(pattern, text)
+    assert m, (pattern, text)
+    return float(m.group(1))
+
+
+def test_noising_widget_in_the_browser(lab, browser):
+    import torch
+
+    from course_lib.diffusion import GaussianDiffusion
+    from course_lib.schedules import make_beta_schedule
+
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, url, token, "01_forward_process.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="t")).first
+    schedule = widget.locator(".widget-dropdown", has_text="schedule").locator("select").input_value()
+    before, after = _move_slider(page, widget, "01-noising")
+    t0, t1 = _number(r"t = (\d+)", before), _number(r"t = (\d+)", after)
+    assert t1 == t0 + 1
+    diffusion = GaussianDiffusion(make_beta_schedule(schedule, 1000))
+    assert abs(_number(r"alpha_bar = ([0-9.]+)", after) - diffusion.alpha_bars[int(t1)].item()) < 6e-5
+    snr = diffusion.snr(torch.tensor([int(t1)])).item()
+    assert abs(_number(r"SNR = ([0-9.e+-]+)", after) - snr) <= 5e-3 * snr + 1e-4  # printed with 3 significant digits
+    page.close()
+
+
+def test_denoising_widget_in_the_browser(lab, browser):
+    from course_lib.cached import load_ddpm_trajectory
+    from course_lib.diffusion import GaussianDiffusion
+    from course_lib.schedules import make_beta_schedule
+
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, url, token, "02_reverse_process.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="step")).first
+    frame0 = int(widget.locator(".widget-slider .widget-readout").first.inner_text())
+    before, after = _move_slider(page, widget, "02-denoising")
+    trajectory = load_ddpm_trajectory()
+    t_expected = int(trajectory["t"][frame0 + 1])
+    assert _number(r"t = (\d+)", after) == t_expected
+    diffusion = GaussianDiffusion(make_beta_schedule("cosine", 1000))
+    assert abs(_number(r"alpha_bar = ([0-9.]+)", after) - diffusion.alpha_bars[t_expected].item()) < 6e-5
+    page.close()
