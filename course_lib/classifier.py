@@ -2,8 +2,11 @@
 
 ``python -m course_lib.train --config data/checkpoints/digit_classifier.json`` (part of ``make checkpoints``)
 trains :class:`course_lib.models.DigitClassifier` on the 4,000 training digits with random affine
-augmentation (rotation ± 0.2 rad, scale ± 10 %, shift ± 2 px), AdamW and a one-cycle learning rate, a fixed
-seed, then exports the weights with the test accuracy, time and hardware. ``load_classifier()`` checks the
+augmentation (rotation ± 0.2 rad, scale ± 10 %, shift ± 2 px) and, with probability ``degrade_prob``, a
+bicubic round trip through ×2 or ×4 area downsampling (so that a blurry digit is still read as its digit: the
+classifier judges *which digit* an SR output shows, not how sharp it is — sharpness has its own measure),
+AdamW and a one-cycle learning rate, a fixed seed, then exports the weights with the test accuracy (on HR and
+on bicubic ×4 test images), time and hardware. ``load_classifier()`` checks the
 sha256 and loads with ``weights_only=True``.
 """
 
@@ -24,7 +27,24 @@ from .models import DigitClassifier
 __all__ = ["CLASSIFIER_DEFAULTS", "train_classifier", "load_classifier", "accuracy", "augment"]
 
 CLASSIFIER_DEFAULTS = {"name": "digit_classifier", "task": "classifier", "width": 32, "dropout": 0.3, "epochs": 30,
-                       "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "seed": 0, "log_every": 50}
+                       "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "seed": 0, "log_every": 50,
+                       "degrade_prob": 0.0}
+
+
+def degrade_some(x: torch.Tensor, prob: float, generator: torch.Generator) -> torch.Tensor:
+    """Replace each image of ``(B, 1, H, W)`` with probability ``prob`` by U_s(A_s(x)), s drawn from {2, 4}."""
+    from .data import downsample, upsample
+
+    if prob <= 0:
+        return x
+    B = x.shape[0]
+    pick = torch.rand(B, generator=generator, device=x.device) < prob
+    four = torch.rand(B, generator=generator, device=x.device) < 0.5
+    out = x.clone()
+    for s, sel in ((2, pick & ~four), (4, pick & four)):
+        if sel.any():
+            out[sel] = upsample(downsample(x[sel], s, "area"), s, "bicubic")
+    return out
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -73,7 +93,7 @@ def train_classifier(config: dict, device: torch.device | str | None = None, pro
     for step in tqdm(range(steps), desc="training the digit classifier", disable=not progress, leave=False):
         idx = torch.randint(0, len(X), (c["batch_size"],), generator=g_idx).to(device)
         model.train()
-        loss = F.cross_entropy(model(augment(X[idx], g_aug)), Y[idx])
+        loss = F.cross_entropy(model(degrade_some(augment(X[idx], g_aug), c["degrade_prob"], g_aug)), Y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -82,8 +102,12 @@ def train_classifier(config: dict, device: torch.device | str | None = None, pro
         if len(pending) == c["log_every"]:
             curve.append([step + 1, round(sum(pending) / len(pending), 5)])
             pending = []
+    from .data import downsample, upsample
+
+    hr_te = to_tensor(xte)
     record = {"name": c["name"], "steps": steps, "training_seconds": round(time.perf_counter() - start, 1),
-              "test_accuracy": accuracy(model, to_tensor(xte), torch.as_tensor(yte).long()),
+              "test_accuracy": accuracy(model, hr_te, torch.as_tensor(yte).long()),
+              "test_accuracy_bicubic_x4": accuracy(model, upsample(downsample(hr_te, 4), 4), torch.as_tensor(yte).long()),
               "parameters": sum(p.numel() for p in model.parameters()), "loss_curve": curve, "config": c}
     return model.eval(), record
 

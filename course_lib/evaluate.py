@@ -7,8 +7,10 @@ small files that lesson 04 loads (and re-checks live on a few images):
   projection) the mean and standard deviation over the test images of PSNR and SSIM to HR, consistency
   PSNR (Eq. 04.5), the high-frequency ratio (Eq. 04.6), the digit classifier's agreement with its call on
   HR (digits), the per-image values, and the wall time per image on the machine that ran it;
-* ``data/cache/sr_samples.npz`` — uint8 picture grids: 8 test digits through every method, 8 samples
-  (seeds) for one LR digit, and crops of the 4 test photos.
+* ``data/cache/sr_samples.npz`` — uint8 picture grids: one test digit of each class through every method,
+  8 samples (seeds) for one LR digit, and crops of the 4 test photos.
+
+The digits are :data:`EVAL_INDICES`: every other test digit, 50 of each class (the split is sorted by class).
 
 Every image ``i`` starts from its own noise x_T drawn with seed ``SEED_BASE + i`` (:func:`image_noise`), so its
 result does not depend on the batch it was sampled in: the lesson reproduces cached values exactly.
@@ -30,12 +32,18 @@ from .device import get_device
 from .metrics import high_frequency_ratio, psnr, ssim
 from .sr import consistency_psnr, load_sr_model, super_resolve
 
-__all__ = ["DIGIT_MODELS", "PHOTO_MODEL", "SEED_BASE", "image_noise", "evaluate_method", "load_sr_eval", "load_sr_samples", "main"]
+__all__ = ["DIGIT_MODELS", "PHOTO_MODEL", "SEED_BASE", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "image_noise",
+           "evaluate_method", "cached_values", "load_sr_eval", "load_sr_samples", "main"]
 
 DIGIT_MODELS = ("digits_sr3_concat", "digits_sr3_encoder")
 PHOTO_MODEL = "photos_sr3"
 SEED_BASE = 1000
-DIVERSITY_INDEX = 7  # the test digit whose 8 samples the lesson shows
+#: the test split is sorted by digit (100 of each): every other image gives 500 digits, 50 of each class
+EVAL_INDICES = tuple(range(0, 1000, 2))
+#: one test digit of each class (the picture grids), and 16 for the lesson's live runs (all in EVAL_INDICES)
+SHOW_INDICES = tuple(100 * k for k in range(10))
+LIVE_INDICES = tuple(100 * (k % 10) + 2 * (k // 10) for k in range(16))
+DIVERSITY_INDEX = 400  # the test digit (a 4) whose 8 samples the lesson shows
 EVAL_PATH = "cache/sr_eval.json"
 SAMPLES_PATH = "cache/sr_samples.npz"
 
@@ -105,6 +113,15 @@ def _summary(m: dict, n: int) -> dict:
     return out
 
 
+def cached_values(entry: dict, key: str, indices) -> torch.Tensor:
+    """The cached per-image values of ``key`` (e.g. ``"psnr"``) for test-split ``indices`` (all in the evaluated set)."""
+    where = {int(i): k for k, i in enumerate(entry["indices"])}
+    missing = [int(i) for i in indices if int(i) not in where]
+    if missing:
+        raise ValueError(f"test digits {missing[:5]} were not evaluated; the cache holds {len(where)} indices")
+    return torch.tensor([entry[key]["values"][where[int(i)]] for i in indices])
+
+
 def load_sr_eval() -> dict:
     """The cached evaluation (``data/cache/sr_eval.json``), hash-checked."""
     from .data import verify_file
@@ -122,7 +139,7 @@ def load_sr_samples() -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", type=int, default=500, help="number of test digits (the first N of the split)")
+    parser.add_argument("--digits", type=int, default=len(EVAL_INDICES), help="number of test digits (the first N of EVAL_INDICES)")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
@@ -136,16 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     # ---- digits x4
     classifier = load_classifier(device=device)
     ds = DigitsSR("test", scale=4)
-    indices = list(range(min(args.digits, len(ds))))
+    indices = list(EVAL_INDICES[: args.digits])
     hr, lr = (t.to(device) for t in ds.tensors(indices))
     models = {name: load_sr_model(name, device)[:2] for name in DIGIT_MODELS}
     methods = ["bicubic"] + [f"{n}{extra}" for n in DIGIT_MODELS for extra in ("", " + projection")]
-    show = list(range(8))
+    show = [indices.index(i) for i in SHOW_INDICES if i in indices]
     samples["digits_hr"] = to_uint8(hr[show])
     samples["digits_lr"] = to_uint8(lr[show])
     for method in methods:
         sr, m = evaluate_method(method, hr, lr, indices, models, args.steps, classifier)
-        result["digits"][method] = _summary(m, len(indices))
+        result["digits"][method] = {**_summary(m, len(indices)), "indices": indices}
         samples[f"digits::{method}"] = to_uint8(sr[show])
         r = result["digits"][method]
         print(f"digits {method:38s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
@@ -155,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     # diversity: 8 samples of one LR digit
     model, diffusion = models[DIGIT_MODELS[0]]
     i = DIVERSITY_INDEX
-    lr_rep = lr[i : i + 1].repeat(8, 1, 1, 1)
+    _, lr_i = ds.tensors([i])
+    lr_rep = lr_i.to(device).repeat(8, 1, 1, 1)
     x_T = torch.cat([image_noise([i], tuple(hr.shape[1:]), device, seed_offset=100_000 * k) for k in range(8)])
     div = super_resolve(model, diffusion, lr_rep, steps=args.steps, x_T=x_T, progress=False)
     samples["digits_diversity"] = to_uint8(div)

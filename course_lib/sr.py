@@ -45,6 +45,7 @@ __all__ = [
     "consistency_psnr",
     "super_resolve",
     "TiledDenoiser",
+    "pad_to_tile",
     "load_sr_model",
     "read_image",
     "upscale",
@@ -55,7 +56,7 @@ __all__ = [
 #: the shipped model ``upscale`` picks for an image with this many channels
 DEFAULT_MODELS = {1: "digits_sr3_concat", 3: "photos_sr3"}
 #: LR tile side each shipped model was trained at (``upscale`` tiles larger inputs at this size)
-DEFAULT_TILES = {"digits_sr3_concat": 8, "digits_sr3_encoder": 8, "photos_sr3": 32}
+DEFAULT_TILES = {"digits_sr3_concat": 8, "digits_sr3_encoder": 8, "photos_sr3": 16}
 DEFAULT_MAX_PIXELS = 1024 * 1024
 #: rounds of projection and clipping per sampling step (see :func:`consistency_projection`)
 PROJECTION_ITERATIONS = 10
@@ -241,6 +242,18 @@ class TiledDenoiser(nn.Module):
         return (out / norm).to(x_t.dtype)
 
 
+def pad_to_tile(lr: torch.Tensor, tile: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad ``(B, C, h, w)`` on the bottom and right (replicating the edge) to at least ``tile`` on each side.
+
+    Returns the padded tensor and the original ``(h, w)``; crop the SR result to ``(s·h, s·w)`` afterwards.
+    """
+    h, w = lr.shape[-2:]
+    ph, pw = max(0, tile - h), max(0, tile - w)
+    if ph or pw:
+        lr = torch.nn.functional.pad(lr, (0, pw, 0, ph), mode="replicate")
+    return lr, (h, w)
+
+
 # ------------------------------------------------------------------- loading
 def load_sr_model(name: str, device: torch.device | str | None = None) -> tuple[SR3, GaussianDiffusion, dict]:
     """A shipped SR model ``(SR3 in eval mode, diffusion, config)``; a missing or corrupt file is a CheckpointError."""
@@ -396,10 +409,7 @@ def upscale(
     x = x[None, None] if channels == 1 else x.permute(2, 0, 1)[None]
     gen = make_generator(seed, device)
     for _ in range(passes):
-        h, w = x.shape[-2:]
-        ph, pw = max(0, tile - h), max(0, tile - w)  # pad images smaller than a tile (replicate), crop after
-        if ph or pw:
-            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+        x, (h, w) = pad_to_tile(x, tile)  # images smaller than a tile: pad (replicate), crop after
         tiled = TiledDenoiser(sr3, tile, overlap)
         out = super_resolve(tiled, diffusion, x, sampler=sampler, steps=steps, eta=eta, project=project,
                             generator=gen, progress=progress)

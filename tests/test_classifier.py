@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from course_lib.classifier import accuracy, augment, load_classifier, train_classifier
-from course_lib.data import load_digits, to_tensor
+from course_lib.classifier import accuracy, augment, degrade_some, load_classifier, train_classifier
+from course_lib.data import downsample, load_digits, to_tensor, upsample
 from course_lib.models import DigitClassifier
 
 
@@ -15,6 +15,9 @@ def test_split():
 def test_shipped_classifier_reaches_98_percent(test_split):
     model = load_classifier(device="cpu")
     assert accuracy(model, *test_split) >= 0.98
+    # it reads a blurry digit as its digit (trained with bicubic round trips), so SR fidelity measures identity
+    blurry = upsample(downsample(test_split[0], 4), 4)
+    assert accuracy(model, blurry, test_split[1]) >= 0.8
     with torch.no_grad():
         assert model.features(test_split[0][:5]).shape == (5, 128)
 
@@ -32,6 +35,17 @@ def test_augment_keeps_shape_and_background():
     out = augment(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out[:, :, :3, :3].max() < -0.99
     assert not torch.equal(out[0], out[1])
+
+
+def test_degrade_some_applies_bicubic_round_trips():
+    x = to_tensor(load_digits("test")[0][:64])
+    g = torch.Generator().manual_seed(0)
+    out = degrade_some(x, 0.5, g)
+    same = (out == x).flatten(1).all(1)
+    assert 10 < int(same.sum()) < 54  # about half kept
+    for i in torch.nonzero(~same).flatten().tolist():
+        assert any(torch.allclose(out[i], upsample(downsample(x[i : i + 1], s), s)[0]) for s in (2, 4))
+    assert torch.equal(degrade_some(x, 0.0, g), x)
 
 
 def test_bad_input():

@@ -18,7 +18,7 @@ from ..diffusion import GaussianDiffusion
 from ..metrics import high_frequency_ratio, psnr
 from ..models import SR3
 from ..plotting import figure_png, to_display
-from ..sr import TiledDenoiser, consistency_psnr, read_image, super_resolve
+from ..sr import TiledDenoiser, consistency_psnr, pad_to_tile, read_image, super_resolve
 
 __all__ = ["sr_view", "render_sr_view", "SRWidget"]
 
@@ -42,7 +42,7 @@ def sr_view(
         model, diffusion: an :class:`SR3` and its diffusion (same device).
         lr: ``(C, h, w)`` in [-1, 1]; hr: ``(C, s·h, s·w)`` or ``None`` (an uploaded image has no HR).
         sampler, steps, eta, seed, project: as :func:`course_lib.sr.super_resolve`.
-        tile: tile larger inputs at this LR size (see :class:`TiledDenoiser`).
+        tile: tile larger inputs at this LR size (see :class:`TiledDenoiser`); smaller ones are padded to it.
         on_step: called with the number of network evaluations so far.
 
     Returns:
@@ -58,7 +58,8 @@ def sr_view(
         raise ValueError(f"hr must have shape {(lr.shape[0], lr.shape[1] * s, lr.shape[2] * s)}, got {tuple(hr.shape)}")
     device = diffusion.betas.device
     y = lr[None].to(device)
-    net = model if tile is None or max(lr.shape[-2:]) <= tile else TiledDenoiser(model, tile)
+    y_in, (h, w) = (y, tuple(y.shape[-2:])) if tile is None else pad_to_tile(y, tile)
+    net = model if tile is None or max(y_in.shape[-2:]) <= tile else TiledDenoiser(model, tile)
     calls = [0]
 
     def count(*_):  # a forward hook: once per network evaluation (per step, however many tiles)
@@ -70,10 +71,12 @@ def sr_view(
     start = time.perf_counter()
     n_steps = None if sampler == "ddpm" and steps >= diffusion.num_timesteps else steps
     try:
-        sr, traj = super_resolve(net, diffusion, y, sampler=sampler, steps=n_steps, eta=eta, project=project, seed=seed,
+        sr, traj = super_resolve(net, diffusion, y_in, sampler=sampler, steps=n_steps, eta=eta, project=project, seed=seed,
                                  record_every=max(1, (steps + 4) // 5), progress=False)
     finally:
         handle.remove()
+    sr = sr[..., : h * s, : w * s]
+    traj["x0"] = traj["x0"][..., : h * s, : w * s]
     seconds = time.perf_counter() - start
     bicubic = upsample(y, s, "bicubic")
     metrics = {}
@@ -189,9 +192,8 @@ class SRWidget:
             x = torch.from_numpy(np.ascontiguousarray(arr)).float() / 127.5 - 1.0
             x = x[None] if channels == 1 else x.permute(2, 0, 1)
             factor = 2 ** (len(self.model.net.config["channel_mults"]) - 1)
-            if (x.shape[-1] * self.model.scale) % factor or (x.shape[-2] * self.model.scale) % factor:
-                if self.tile is None:
-                    raise ValueError(f"{name} is {arr.shape[1]}x{arr.shape[0]}; without tiling its size times {self.model.scale} must be divisible by {factor}")
+            if self.tile is None and ((x.shape[-1] * self.model.scale) % factor or (x.shape[-2] * self.model.scale) % factor):
+                raise ValueError(f"{name} is {arr.shape[1]}x{arr.shape[0]}; without tiling its size times {self.model.scale} must be divisible by {factor}")
             key = f"upload: {Path(name).name}"
             self.images[key] = (None, x)
             self.image.options = list(self.images)
