@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["to_unit_range", "rgb_to_y", "mse", "psnr", "ssim", "high_frequency_energy", "high_frequency_ratio", "sliced_wasserstein"]
+__all__ = ["to_unit_range", "rgb_to_y", "mse", "psnr", "ssim", "high_frequency_energy", "high_frequency_ratio", "sliced_wasserstein",
+           "frechet_distance", "laplacian_patches", "pixel_diversity"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
@@ -244,3 +245,75 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 128,
     pa, _ = torch.sort(a.float() @ dirs, dim=0)
     pb, _ = torch.sort(b.float() @ dirs, dim=0)
     return (pa - pb).abs().mean()
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Fréchet distance between Gaussians fitted to two feature sets (the formula behind FID):
+
+    d² = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2}).
+
+    Computed in float64 with symmetric eigendecompositions (no complex square roots). Which features (e.g.
+    the shipped digit classifier's penultimate layer) decides what "realistic" means: a stand-in for FID.
+
+    Args:
+        a: ``(N, D)``, b: ``(M, D)`` feature vectors, N, M ≥ 2.
+
+    Returns:
+        float64 scalar ≥ 0 (the squared distance, as FID reports it).
+    """
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have shapes (N, D) and (M, D), got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        raise ValueError(f"need at least 2 vectors in each set, got {a.shape[0]} and {b.shape[0]}")
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    w, v = torch.linalg.eigh(cov_a)
+    sqrt_a = (v * w.clamp(min=0).sqrt()) @ v.T
+    inner = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp(min=0).sqrt().sum()
+    return ((mu_a - mu_b) ** 2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * inner
+
+
+def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_level: int = 256, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random patches of a Laplacian pyramid, the features of a sliced-Wasserstein realism measure for photos.
+
+    Level ℓ is the band x_ℓ − up(down(x_ℓ)) with x_0 = x (Y channel for RGB, on [0, 1]) and x_{ℓ+1} =
+    down(x_ℓ) by 2 × 2 averaging. From each level ``per_level`` patches of ``patch × patch`` are taken at random
+    positions of random images; every patch is normalised to zero mean (its texture, not its brightness).
+
+    Args:
+        x: ``(B, C, H, W)`` in [-1, 1], C = 1 or 3, H and W ≥ patch · 2^(levels − 1).
+
+    Returns:
+        ``(levels · per_level, patch²)`` float32.
+    """
+    a, _ = _prepare(x, x, (-1.0, 1.0), 0, True)
+    a = a.float().mean(dim=1, keepdim=True)
+    out = []
+    for _ in range(levels):
+        if min(a.shape[-2:]) < patch:
+            raise ValueError(f"images of {tuple(x.shape[-2:])} are too small for {levels} levels of {patch} x {patch} patches")
+        low = F.avg_pool2d(a, 2) if min(a.shape[-2:]) >= 2 else a
+        band = a - F.interpolate(low, size=a.shape[-2:], mode="nearest")
+        windows = F.unfold(band, patch)  # (B, patch², L)
+        B, _, L = windows.shape
+        pick_b = torch.randint(0, B, (per_level,), generator=generator, device=x.device)
+        pick_l = torch.randint(0, L, (per_level,), generator=generator, device=x.device)
+        p = windows[pick_b, :, pick_l]
+        out.append(p - p.mean(dim=1, keepdim=True))
+        a = low
+    return torch.cat(out)
+
+
+def pixel_diversity(samples: torch.Tensor) -> torch.Tensor:
+    """Diversity of several SR samples for one input: the per-pixel standard deviation across samples, averaged.
+
+    Args:
+        samples: ``(K, B, C, H, W)`` (K ≥ 2 samples for each of B inputs) in [-1, 1].
+
+    Returns:
+        ``(B,)`` float32 on the [0, 1] scale (0: all samples identical).
+    """
+    if samples.dim() != 5 or samples.shape[0] < 2:
+        raise ValueError(f"samples must have shape (K >= 2, B, C, H, W), got {tuple(samples.shape)}")
+    return ((samples.float() + 1) / 2).std(dim=0).flatten(1).mean(dim=1)

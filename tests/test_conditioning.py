@@ -222,3 +222,34 @@ def test_init_from_the_unconditional_model():
         assert torch.allclose(model(x, t, lr), uncond(x, t), atol=1e-5)  # the new input channel starts at zero
     with pytest.raises(ValueError, match="cannot fill"):
         init_from_pretrained(SR3(UNet(2, cond_channels=1, base_channels=16, channel_mults=(1, 2, 2)), scale=4), "digits_unet")
+
+
+# -------------------------------------------- realism and diversity (lesson 05)
+def test_frechet_distance_matches_the_gaussian_formula():
+    from course_lib.metrics import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(4000, 3, generator=g, dtype=torch.float64) * 2 + 1
+    # for N(0, I) vs N(1, 4I) in 3-D: |μ|² = 3, tr = 3 + 12 − 2 · tr((4I)^{1/2}) = 15 − 12 = 3 → 6
+    assert abs(frechet_distance(a, b).item() - 6.0) < 0.3
+    assert frechet_distance(a, a).abs().item() < 1e-8
+    with pytest.raises(ValueError, match=r"shapes \(N, D\) and \(M, D\)"):
+        frechet_distance(a, b[:, :2])
+
+
+def test_laplacian_patches_and_diversity():
+    from course_lib.metrics import laplacian_patches, pixel_diversity, sliced_wasserstein
+
+    hr, lr = DigitsSR("test", 4).tensors(range(0, 1000, 10))
+    g = torch.Generator().manual_seed(0)
+    p_hr = laplacian_patches(hr[:50], generator=g)
+    p_hr2 = laplacian_patches(hr[50:], generator=g)
+    p_bic = laplacian_patches(upsample(lr[50:], 4), generator=g)
+    assert p_hr.shape == (3 * 256, 49) and torch.allclose(p_hr.mean(1), torch.zeros(768), atol=1e-6)
+    same = sliced_wasserstein(p_hr, p_hr2, generator=torch.Generator().manual_seed(1))
+    blurry = sliced_wasserstein(p_hr, p_bic, generator=torch.Generator().manual_seed(1))
+    assert blurry > 2 * same  # two halves of the data are closer than data and bicubic
+    k = torch.stack([hr[:4], hr[:4] + 0.2 * torch.randn(hr[:4].shape, generator=g)])
+    assert torch.allclose(pixel_diversity(torch.stack([hr[:4], hr[:4]])), torch.zeros(4))
+    assert (pixel_diversity(k) > 0.01).all()
