@@ -9,3 +9,16 @@ from course_lib.device import get_device
 @pytest.fixture(scope="session")
 def device() -> torch.device:
     return get_device()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Name the browser test's screenshots at the end of the run, so a CI log says where they are."""
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("COURSE_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")) / "browser"
+    shots = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if shots:
+        terminalreporter.write_sep("-", "browser screenshots")
+        for shot in shots:
+            terminalreporter.write_line(str(shot))
