@@ -1,7 +1,9 @@
 """Speed figures for this machine: ``python -m course_lib.benchmark`` (``make benchmark``).
 
 Prints (never asserts) the wall time of DDIM-50 for 64 digits with the shipped model (the course's goal on
-a 2-core CPU: ≤ 15 s), DDPM time per step, and training throughput in images per second.
+a 2-core CPU: ≤ 15 s), DDPM time per step, training throughput in images per second, and super-resolution
+speed: DDIM-50 for 64 digits ×4 (with and without the projection) and one 256 × 256 photo ×2 (tiled).
+Lesson 04's quality figures are printed by ``python -m course_lib.evaluate``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,33 @@ def main(argv: list[str] | None = None) -> int:
     _sync(device)
     secs = time.perf_counter() - start
     print(f"training, batch 64:          {args.train_steps * 64 / secs:6.0f} images/s ({secs / args.train_steps * 1000:.0f} ms per step)")
+    _benchmark_sr(device)
     return 0
+
+
+def _benchmark_sr(device: torch.device) -> None:
+    from .data import DigitsSR, PhotosSR
+    from .sr import DEFAULT_TILES, TiledDenoiser, load_sr_model, super_resolve
+
+    model, diffusion, _ = load_sr_model("digits_sr3_concat", device)
+    _, lr = DigitsSR("test", 4).tensors(range(0, 1000, 1000 // 64))
+    lr = lr[:64].to(device)
+    super_resolve(model, diffusion, lr, steps=2, progress=False)  # warm-up
+    for project in (False, True):
+        _sync(device)
+        start = time.perf_counter()
+        super_resolve(model, diffusion, lr, steps=50, project=project, seed=0, progress=False)
+        _sync(device)
+        label = "SR x4, DDIM-50, 64 digits" + (" + projection" if project else "")
+        print(f"{label + ':':40s}{time.perf_counter() - start:6.2f} s")
+    model, diffusion, _ = load_sr_model("photos_sr3", device)
+    _, plr = PhotosSR("test", scale=2, patch_size=256, mode="grid").tensors([0])
+    tiled = TiledDenoiser(model, DEFAULT_TILES["photos_sr3"])
+    _sync(device)
+    start = time.perf_counter()
+    super_resolve(tiled, diffusion, plr.to(device), steps=50, seed=0, progress=False)
+    _sync(device)
+    print(f"{'SR x2, DDIM-50, one 256x256 photo:':40s}{time.perf_counter() - start:6.2f} s   ({len(tiled.tiles(128, 128))} tiles)")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ Command line (the same on a CPU or a CUDA GPU)::
 
 A config is JSON: ``name``, ``dataset`` (``"digits"``, ``"toy2d:spiral"``, or super-resolution pairs
 ``"digits_sr:4"`` (scale) and ``"photos_sr:2:32"`` (scale, HR patch size)), ``model`` (``kind`` ``"unet"``,
-``"mlp"`` or ``"sr3"`` plus its arguments; ``"sr3"`` takes ``scale``, ``residual``, ``residual_scale`` and the
-U-Net's arguments), ``schedule``, ``T``, ``prediction``, ``batch_size``, ``lr``, ``steps``, ``warmup_steps``,
+``"mlp"``, ``"sr3"``, ``"srcnn"`` or ``"regression_unet"`` plus its arguments; ``"sr3"`` takes ``scale``,
+``residual``, ``residual_scale`` and the U-Net's arguments), ``objective`` (``"diffusion"``, or ``"regression"``
+for the one-shot baselines: MSE between f(y) and HR), ``schedule``, ``T``, ``prediction``, ``batch_size``, ``lr``, ``steps``, ``warmup_steps``,
 ``ema_decay``, ``grad_clip``, ``seed``, ``log_every``, ``checkpoint_every``, ``autocast``, ``augment``
 (random flips and 90° turns of each pair, for photos), ``init_from`` (start from a shipped model's weights:
 an SR3 from the unconditional ``digits_unet``, the new input channels and injections starting at zero, so
@@ -33,13 +34,14 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DigitsSR, PhotosSR, data_dir, load_digits, load_manifest, register_data_file, to_tensor, toy_points
 from .device import get_device
 from .diffusion import GaussianDiffusion
-from .models import SR3, MLPDenoiser, UNet
+from .models import SR3, SRCNN, MLPDenoiser, RegressionUNet, UNet
 from .schedules import make_beta_schedule
 
 __all__ = ["DEFAULTS", "Trainer", "build_model", "load_pretrained", "main"]
@@ -64,8 +66,12 @@ DEFAULTS = {
     "autocast": True,
     "augment": False,
     "init_from": None,
+    "objective": "diffusion",
 }
 SR3_KEYS = ("scale", "residual", "residual_scale")
+REGRESSION_KINDS = ("srcnn", "regression_unet")
+SR_KINDS = ("sr3", *REGRESSION_KINDS)
+MODEL_KINDS = ("unet", "mlp", *SR_KINDS)
 
 
 def normalise_config(config: dict) -> dict:
@@ -74,11 +80,17 @@ def normalise_config(config: dict) -> dict:
         raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     out = {**DEFAULTS, **config}
     out["model"] = dict(out["model"])
-    if out["model"].get("kind") not in ("unet", "mlp", "sr3"):
-        raise ValueError(f"model.kind must be 'unet', 'mlp' or 'sr3', got {out['model'].get('kind')!r}")
-    if (out["model"]["kind"] == "sr3") != out["dataset"].startswith(("digits_sr:", "photos_sr:")):
-        raise ValueError(f"model.kind 'sr3' goes with an SR dataset ('digits_sr:S', 'photos_sr:S:P') and only with one; "
-                         f"got kind {out['model']['kind']!r} with dataset {out['dataset']!r}")
+    kind = out["model"].get("kind")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model.kind must be one of {MODEL_KINDS}, got {kind!r}")
+    if (kind in SR_KINDS) != out["dataset"].startswith(("digits_sr:", "photos_sr:")):
+        raise ValueError(f"model.kind {SR_KINDS} goes with an SR dataset ('digits_sr:S', 'photos_sr:S:P') and only with one; "
+                         f"got kind {kind!r} with dataset {out['dataset']!r}")
+    if out["objective"] not in ("diffusion", "regression"):
+        raise ValueError(f"objective must be 'diffusion' or 'regression', got {out['objective']!r}")
+    if (out["objective"] == "regression") != (kind in REGRESSION_KINDS):
+        raise ValueError(f"objective 'regression' goes with model.kind {REGRESSION_KINDS} and only with them; "
+                         f"got objective {out['objective']!r} with kind {kind!r}")
     for key in ("batch_size", "steps", "log_every", "checkpoint_every", "T"):
         if not isinstance(out[key], int) or out[key] < 1:
             raise ValueError(f"{key} must be a positive int, got {out[key]!r}")
@@ -97,6 +109,11 @@ def build_model(model_config: dict, T: int = 1000, prediction: str = "eps") -> n
     if model_config["kind"] == "sr3":
         sr = {k: kwargs.pop(k) for k in SR3_KEYS if k in kwargs}
         return SR3(UNet(**kwargs), prediction=prediction, **sr)
+    if model_config["kind"] == "srcnn":
+        kwargs.pop("T")
+        return SRCNN(**kwargs)
+    if model_config["kind"] == "regression_unet":
+        return RegressionUNet(**kwargs)
     return UNet(**kwargs) if model_config["kind"] == "unet" else MLPDenoiser(**kwargs)
 
 
@@ -176,13 +193,16 @@ class Trainer:
                 k = torch.randint(0, 4, (B,), generator=self.gen_data).to(self.device)
                 flip = (torch.randint(0, 2, (B,), generator=self.gen_data) == 1).to(self.device)
                 hr, cond = dihedral(hr, k, flip), dihedral(cond, k, flip)
-            x0 = self.model.target(hr, cond)
+            x0 = hr if c["objective"] == "regression" else self.model.target(hr, cond)
         else:
             x0 = self.data[idx]
         self.model.train()
         use_amp = c["autocast"] and self.device.type == "cuda"
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = self.diffusion.loss(self.model, x0, cond, prediction=c["prediction"], generator=self.gen_noise)
+            if c["objective"] == "regression":  # one-shot x̂ = f(y), mean squared error (lesson 05)
+                loss = F.mse_loss(self.model(cond).float(), x0.float())
+            else:
+                loss = self.diffusion.loss(self.model, x0, cond, prediction=c["prediction"], generator=self.gen_noise)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if c["grad_clip"]:

@@ -206,7 +206,7 @@ def test_sr_training_runs_and_learns(device):
     first, last = trainer.history[0][1], trainer.history[-1][1]
     assert last < 0.8 * first
     assert isinstance(trainer.ema, SR3) and trainer.ema.prediction == "x0"
-    with pytest.raises(ValueError, match="'sr3' goes with an SR dataset"):
+    with pytest.raises(ValueError, match=r"model.kind \('sr3', 'srcnn', 'regression_unet'\) goes with an SR dataset"):
         Trainer({**config, "dataset": "digits"}, data=hr)
 
 
@@ -253,3 +253,28 @@ def test_laplacian_patches_and_diversity():
     k = torch.stack([hr[:4], hr[:4] + 0.2 * torch.randn(hr[:4].shape, generator=g)])
     assert torch.allclose(pixel_diversity(torch.stack([hr[:4], hr[:4]])), torch.zeros(4))
     assert (pixel_diversity(k) > 0.01).all()
+
+
+# ------------------------------------------------- regression baselines (lesson 05)
+def test_regression_baselines_start_at_bicubic_and_learn(device):
+    from course_lib.models import SRCNN, RegressionUNet
+
+    hr, lr = DigitsSR("train", 4).tensors(range(256))
+    for model in (SRCNN(1, 4), RegressionUNet(1, 4, **SMALL)):
+        model.eval()
+        assert torch.allclose(model(lr[:4]), upsample(lr[:4], 4), atol=1e-6)  # zero-initialised last layer
+        with pytest.raises(ValueError, match=r"y \(the LR image\) must have shape \(B, 1, h, w\)"):
+            model(hr[:2, :, :, :].repeat(1, 3, 1, 1))
+    base = {"name": "reg", "dataset": "digits_sr:4", "objective": "regression", "batch_size": 32, "lr": 2e-3,
+            "log_every": 10, "warmup_steps": 5}
+    for model_cfg in ({"kind": "srcnn", "channels": 1, "scale": 4, "n1": 16, "n2": 8},
+                      {"kind": "regression_unet", "channels": 1, "scale": 4, **SMALL}):
+        trainer = Trainer({**base, "model": model_cfg}, device=device, data=(hr, lr)).train(steps=40, progress=False)
+        assert trainer.history[-1][1] < trainer.history[0][1]
+        with torch.no_grad():
+            out = trainer.ema.eval()(lr[:8].to(device))
+        assert out.shape == hr[:8].shape
+    with pytest.raises(ValueError, match="objective 'regression' goes with model.kind"):
+        Trainer({**base, "objective": "diffusion", "model": {"kind": "srcnn"}}, data=(hr, lr))
+    with pytest.raises(ValueError, match="objective must be"):
+        Trainer({**base, "objective": "gan", "model": {"kind": "srcnn"}}, data=(hr, lr))
