@@ -124,7 +124,7 @@ def super_resolve(
     diffusion: GaussianDiffusion,
     lr: torch.Tensor,
     sampler: str = "ddim",
-    steps: int | None = 50,
+    steps: int | None = None,
     eta: float = 0.0,
     project: bool = False,
     generator: torch.Generator | None = None,
@@ -140,8 +140,8 @@ def super_resolve(
         model: an :class:`SR3` (or a :class:`TiledDenoiser` around one), in eval mode.
         diffusion: its :class:`GaussianDiffusion` (same device).
         lr: ``(B, C, h, w)`` LR inputs y in [-1, 1], on the diffusion's device.
-        sampler, steps, eta: as :meth:`GaussianDiffusion.sample` (DDIM-50 by default; ``"ddpm"`` with
-            ``steps=None`` is the full ancestral chain).
+        sampler, steps, eta: as :meth:`GaussianDiffusion.sample` (``steps=None``: 50 for DDIM, the full
+            ancestral chain of T steps for DDPM).
         project: apply Eq. 04.4 to every step's x̂_0.
         generator / seed: the random draws (x_T and, for DDPM or η > 0, every step's noise); ``seed``
             makes a generator on the right device.
@@ -161,8 +161,6 @@ def super_resolve(
         generator = make_generator(0 if seed is None else seed, diffusion.betas.device)
     lr = lr.to(diffusion.betas.device)
     shape = (lr.shape[0], lr.shape[1], lr.shape[2] * sr3.scale, lr.shape[3] * sr3.scale)
-    if sampler == "ddpm" and steps == 50:
-        steps = None  # the default of 50 is meant for DDIM
     out = diffusion.sample(model, shape, cond=lr, sampler=sampler, steps=steps, eta=eta, generator=generator,
                            progress=progress, record_every=record_every, clip_x0=False,
                            prediction=prediction or sr3.prediction, x_T=x_T,

@@ -362,8 +362,7 @@ def init_from_pretrained(model: nn.Module, name: str) -> nn.Module:
     unused = sorted(set(src) - used)
     if unused:
         raise ValueError(f"init_from={name!r}: the model has no place for {unused[:5]}{' …' if len(unused) > 5 else ''}")
-    model.load_state_dict(target)
-    return model
+    return model  # the state_dict's tensors are the model's own: filled in place above
 
 
 def hardware(dev: torch.device) -> str:

@@ -69,9 +69,8 @@ def sr_view(
 
     handle = net.register_forward_hook(count)
     start = time.perf_counter()
-    n_steps = None if sampler == "ddpm" and steps >= diffusion.num_timesteps else steps
     try:
-        sr, traj = super_resolve(net, diffusion, y_in, sampler=sampler, steps=n_steps, eta=eta, project=project, seed=seed,
+        sr, traj = super_resolve(net, diffusion, y_in, sampler=sampler, steps=steps, eta=eta, project=project, seed=seed,
                                  record_every=max(1, (steps + 4) // 5), progress=False)
     finally:
         handle.remove()
