@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate compare clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -33,6 +33,7 @@ help:
 	@echo "make checkpoints  retrain every shipped model from data/checkpoints/*.json (CUDA if present, else CPU; resumable)"
 	@echo "make benchmark  print sampling and training speed on this machine"
 	@echo "make evaluate   recompute lesson 04's cached SR evaluation (data/cache/sr_eval.json)"
+	@echo "make compare    recompute lesson 05's cached CNN-vs-diffusion comparison (data/cache/cnn_vs_diffusion.json)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
 $(STAMP): pyproject.toml
@@ -76,6 +77,7 @@ checkpoints: $(STAMP)
 	done
 	$(BIN)/python -m course_lib.cached
 	$(BIN)/python -m course_lib.evaluate
+	$(BIN)/python -m course_lib.compare
 
 benchmark: $(STAMP)
 	$(BIN)/python -m course_lib.benchmark
@@ -86,6 +88,9 @@ student: sync
 
 evaluate: $(STAMP)
 	$(BIN)/python -m course_lib.evaluate
+
+compare: $(STAMP)
+	$(BIN)/python -m course_lib.compare
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -42,7 +42,9 @@ SYLLABUS = [
     ("04_conditioning_sr3", "Conditioning on the LR image: SR3 · 条件控制",
      "ε_θ(x_t, t, y); concatenation vs a condition encoder, trained alike and compared; the residual target; live SR training; diversity of samples; consistency and the projection; fidelity with a digit classifier; photos ×2 with tiling; the SR sampler widget; upscale your own image",
      "03"),
-    ("05_cnn_vs_diffusion", "CNN vs diffusion", "regression vs generation, measured (planned)", "04"),
+    ("05_cnn_vs_diffusion", "CNN vs diffusion, measured side by side · CNN 与扩散模型对比",
+     "MSE training gives the posterior mean; SRCNN and a regression U-Net (SR3's backbone), one trained live; a 4-or-9 digit; distortion, consistency, realism (Fréchet on classifier features, patch SWD) with sanity checks, fidelity, diversity, cost; the perception–distortion plot; the mean of k samples → the regression output, predicted then measured; the notes' tables with our numbers; the comparer widget",
+     "04"),
     ("06_landscape", "The landscape, at toy scale", "DDIM/PNDM/LCM, CDM, LDM, SRDiff, ResDiff, DDNM, DiffIR, DiffBIR, DiT/U-ViT, the SDE view (planned)", "05"),
 ]
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["to_unit_range", "rgb_to_y", "mse", "psnr", "ssim", "high_frequency_energy", "high_frequency_ratio", "sliced_wasserstein",
-           "frechet_distance", "laplacian_patches", "pixel_diversity"]
+           "frechet_distance", "laplacian_patches", "patch_distance", "pixel_diversity"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
@@ -303,6 +303,36 @@ def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_leve
         out.append(p - p.mean(dim=1, keepdim=True))
         a = low
     return torch.cat(out)
+
+
+def patch_distance(a: torch.Tensor, b: torch.Tensor, levels: int = 3, patch: int = 7, per_level: int = 1024,
+                   projections: int = 128, repeats: int = 4, seed: int = 0) -> torch.Tensor:
+    """Realism of photos' texture (Eq. 05.5): sliced Wasserstein distance between Laplacian-pyramid patches of two image
+    sets, averaged over ``repeats`` independent draws of patches and directions (seeded: the same call gives the
+    same value). A stand-in for learned measures (LPIPS/FID) that needs no downloaded weights.
+
+    Args:
+        a: ``(N, C, H, W)``, b: ``(M, C, H, W)`` in [-1, 1] (C = 1 or 3; N and M may differ: the same number of
+            patches is drawn from each).
+
+    Returns:
+        float32 scalar ≥ 0; 0 for the same patches, larger when the band-pass statistics differ (bicubic's missing
+        detail, or noise).
+    """
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ValueError(f"{name} must be a tensor of shape (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    total = torch.zeros((), device=a.device)
+    for r in range(repeats):
+        ga = torch.Generator(device=a.device).manual_seed(seed + 3 * r)
+        gb = torch.Generator(device=b.device).manual_seed(seed + 3 * r + 1)
+        gd = torch.Generator(device=a.device).manual_seed(seed + 3 * r + 2)
+        pa = laplacian_patches(a, levels, patch, per_level, ga)
+        pb = laplacian_patches(b, levels, patch, per_level, gb).to(a.device)
+        total = total + sliced_wasserstein(pa, pb, projections, gd)
+    return total / repeats
 
 
 def pixel_diversity(samples: torch.Tensor) -> torch.Tensor:

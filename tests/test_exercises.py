@@ -290,3 +290,75 @@ PROJECTION_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", PROJECTION_CASES)
 def test_check_projection(fn, status, fragments):
     _expect(check_projection(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 05
+from course_lib.compare import load_comparison  # noqa: E402
+from course_lib.exercises.lesson05 import K16_TOLERANCE_DB, check_k16_prediction, check_mse_optimal_guess, check_psnr_of_mean  # noqa: E402
+
+
+def _wmean(c, w):
+    return ((w / w.sum()).view(-1, 1, 1, 1) * c).sum(0)
+
+
+GUESS_CASES = [
+    (_wmean, "pass", ()),
+    (lambda c, w: (w.view(-1, 1, 1, 1) * c).sum(0) / w.sum(), "pass", ()),
+    (stub, "todo", ("not done yet",)),
+    (lambda c, w: c[int(w.argmax())], "fail", ("mode",)),  # the most probable candidate
+    (lambda c, w: c.mean(0), "fail", ("equal weights",)),
+    (lambda c, w: (w.view(-1, 1, 1, 1) * c).sum(0), "fail", ("do not sum to 1",)),
+    (lambda c, w: c.median(0).values, "fail", ("median",)),
+    (lambda c, w: (w.view(-1, 1, 1, 1) * c), "fail", ("axis 0",)),
+    (lambda c, w: None, "fail", ("return",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", GUESS_CASES)
+def test_check_mse_optimal_guess(fn, status, fragments):
+    _expect(check_mse_optimal_guess(fn), status, *fragments)
+
+
+def _p01_mean(s, hr):
+    return _p01(s.mean(0), hr)
+
+
+PSNR_MEAN_CASES = [
+    (_p01_mean, "pass", ()),
+    (stub, "todo", ()),
+    (lambda s, hr: torch.stack([_p01(x, hr) for x in s]).mean(0), "fail", ("averaged the samples' PSNRs",)),
+    (lambda s, hr: 10 * torch.log10(1 / ((s.mean(0) - hr) ** 2).flatten(1).mean(1)), "fail", ("6.02 dB",)),
+    (lambda s, hr: 20 * torch.log10(1 / (((s.mean(0) + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1)), "fail", ("twice",)),
+    (lambda s, hr: (((s.mean(0) + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1), "fail", ("mean squared error",)),
+    (lambda s, hr: _p01_mean(s, hr).mean(), "fail", ("one PSNR per image",)),
+    (lambda s, hr: torch.stack([_p01(x, hr) for x in s]).mean(1), "fail", ("one value per sample",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PSNR_MEAN_CASES)
+def test_check_psnr_of_mean(fn, status, fragments):
+    _expect(check_psnr_of_mean(fn), status, *fragments)
+
+
+def test_check_k16_prediction_compares_with_the_measurement():
+    import numpy as np
+
+    from course_lib.compare import load_comparison_samples
+
+    curve = load_comparison()["curve"]
+    k1, k16 = curve["psnr_to_hr"][0], curve["psnr_to_hr"][15]
+    pictures = load_comparison_samples()
+    s8 = pictures["sr3_samples"].astype(np.float64) / 255
+    mse1 = ((s8[0] - pictures["hr"] / 255) ** 2).mean()
+    var8 = s8.var(axis=0, ddof=1).mean()
+    reference = k1 + 10 * math.log10(mse1 / (mse1 - var8 * 15 / 16))  # the lesson's solution
+    _expect(check_k16_prediction(lambda: reference), "pass")
+    _expect(check_k16_prediction(k16 - 0.9 * K16_TOLERANCE_DB), "pass")
+    _expect(check_k16_prediction(None), "todo", "not done yet")
+    _expect(check_k16_prediction(stub), "todo", "not done yet")
+    _expect(check_k16_prediction(k1), "fail", "no better than one sample")
+    _expect(check_k16_prediction(k1 + 10 * math.log10(2 / (1 + 1 / 16))), "fail", "exact posterior sampler")
+    _expect(check_k16_prediction(10 * math.log10(1 / (mse1 - var8 * 15 / 16))), "fail", "pooled MSE")
+    _expect(check_k16_prediction(k16 + 3), "fail", "too optimistic")
+    _expect(check_k16_prediction("23 dB"), "fail", "number of dB")
+    _expect(check_k16_prediction(float("nan")), "fail", "number of dB")

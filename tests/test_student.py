@@ -36,11 +36,14 @@ def test_every_lesson_is_there_without_solutions(edition):
 
 
 def _exercise_cells(nb):
-    """Code cells between the "## Exercises" and "## Further reading" headings: stubs, checks, the summary
-    (and the imports they carry)."""
+    """Code cells between the "## Exercises" and "## Further reading" headings (stubs, checks, the summary and
+    the imports they carry), preceded by any stub or check cell placed earlier in the lesson (lesson 05 asks
+    for a prediction before the cell that measures it)."""
     start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
     end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Further reading" in c.source)
-    return [c.source for c in nb.cells[start:end] if c.cell_type == "code"]
+    early = [c.source for c in nb.cells[:start] if c.cell_type == "code"
+             and ("# YOUR CODE HERE" in c.source or c.source.strip().startswith("check_"))]
+    return early + [c.source for c in nb.cells[start:end] if c.cell_type == "code"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
