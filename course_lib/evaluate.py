@@ -49,12 +49,15 @@ SAMPLES_PATH = "cache/sr_samples.npz"
 
 
 def image_noise(indices, shape: tuple[int, int, int], device: torch.device | str, seed_offset: int = 0) -> torch.Tensor:
-    """x_T for images ``indices``: ``(len(indices), *shape)``, image ``i`` drawn from seed ``SEED_BASE + i + seed_offset``."""
+    """x_T for images ``indices``: ``(len(indices), *shape)``, image ``i`` drawn from seed ``SEED_BASE + i + seed_offset``.
+
+    Drawn on the CPU and moved to ``device``, so the same image gets the same noise on cpu, cuda and mps (their
+    generators differ) and cached results can be reproduced on any of them."""
     out = []
     for i in indices:
-        g = torch.Generator(device=device).manual_seed(SEED_BASE + int(i) + seed_offset)
-        out.append(torch.randn(shape, generator=g, device=device))
-    return torch.stack(out)
+        g = torch.Generator().manual_seed(SEED_BASE + int(i) + seed_offset)
+        out.append(torch.randn(shape, generator=g))
+    return torch.stack(out).to(device)
 
 
 def _metrics(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, scale: int, classifier=None) -> dict[str, torch.Tensor]:

@@ -240,8 +240,8 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 128,
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape:
         raise ValueError(f"a and b must both have shape (N, D), got {tuple(a.shape)} and {tuple(b.shape)}")
-    dirs = torch.randn(a.shape[1], projections, generator=generator, device=a.device)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    dirs = torch.randn(a.shape[1], projections, generator=generator, device=generator.device if generator is not None else a.device)
+    dirs = (dirs / dirs.norm(dim=0, keepdim=True)).to(a.device)
     pa, _ = torch.sort(a.float() @ dirs, dim=0)
     pb, _ = torch.sort(b.float() @ dirs, dim=0)
     return (pa - pb).abs().mean()
@@ -297,8 +297,9 @@ def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_leve
         band = a - F.interpolate(low, size=a.shape[-2:], mode="nearest")
         windows = F.unfold(band, patch)  # (B, patch², L)
         B, _, L = windows.shape
-        pick_b = torch.randint(0, B, (per_level,), generator=generator, device=x.device)
-        pick_l = torch.randint(0, L, (per_level,), generator=generator, device=x.device)
+        gen_device = generator.device if generator is not None else x.device  # a CPU generator: the same patches on any device
+        pick_b = torch.randint(0, B, (per_level,), generator=generator, device=gen_device).to(x.device)
+        pick_l = torch.randint(0, L, (per_level,), generator=generator, device=gen_device).to(x.device)
         p = windows[pick_b, :, pick_l]
         out.append(p - p.mean(dim=1, keepdim=True))
         a = low
@@ -325,10 +326,10 @@ def patch_distance(a: torch.Tensor, b: torch.Tensor, levels: int = 3, patch: int
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     total = torch.zeros((), device=a.device)
-    for r in range(repeats):
-        ga = torch.Generator(device=a.device).manual_seed(seed + 3 * r)
-        gb = torch.Generator(device=b.device).manual_seed(seed + 3 * r + 1)
-        gd = torch.Generator(device=a.device).manual_seed(seed + 3 * r + 2)
+    for r in range(repeats):  # CPU generators: the same patches and directions (and value) on cpu, cuda and mps
+        ga = torch.Generator().manual_seed(seed + 3 * r)
+        gb = torch.Generator().manual_seed(seed + 3 * r + 1)
+        gd = torch.Generator().manual_seed(seed + 3 * r + 2)
         pa = laplacian_patches(a, levels, patch, per_level, ga)
         pb = laplacian_patches(b, levels, patch, per_level, gb).to(a.device)
         total = total + sliced_wasserstein(pa, pb, projections, gd)
