@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .classifier import load_classifier
-from .data import DigitsSR, PhotosSR, data_dir, register_data_file, to_uint8, upsample, verify_file, write_npz
+from .data import DigitsSR, PhotosSR, to_uint8, upsample, verify_file, write_cached
 from .device import get_device
 from .evaluate import EVAL_INDICES, image_noise
 from .metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
@@ -162,7 +162,6 @@ def _digits(device: torch.device, work: _Work, result: dict, pictures: dict, pro
     ref_hr, _ = (t.to(device) for t in ds.tensors(list(REFERENCE_INDICES)))
     n = len(indices)
     curve_pos = [indices.index(i) for i in CURVE_INDICES]
-    rest_pos = [p for p in range(n) if p not in set(curve_pos)]
 
     sr3, diffusion, _ = load_sr_model(SR3_DIGITS, device)
     srcnn = load_pretrained("digits_srcnn", device)[0]
@@ -329,25 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     device = get_device(args.device) if args.device else get_device()
     hardware = f"{platform.processor() or platform.machine()} ({device.type}), torch {torch.__version__}, {torch.get_num_threads()} threads"
     print(f"comparing on {hardware}", flush=True)
-    start = time.perf_counter()
     result: dict = {"hardware": hardware, "steps": 50, "sampler": "ddim", "eta": 0.0, "k_max": K_MAX, "mean_k": MEAN_K}
     pictures: dict[str, np.ndarray] = {}
     works = _Work(Path(args.work), "digits"), _Work(Path(args.work), "photos")
     _digits(device, works[0], result, pictures, args.progress)
     _photos(device, works[1], result)
     result["compute_seconds"] = round(sum(w.seconds for w in works))
-    out = data_dir() / COMPARE_PATH
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    write_npz(data_dir() / SAMPLES_PATH, pictures)
     source = f"python -m course_lib.compare ({hardware}; {result['compute_seconds']} s of sampling and inference)"
-    register_data_file(COMPARE_PATH, {"description": "lesson 05: bicubic, SRCNN, regression U-Net and SR3 measured side by side",
-                                      "source": source, "licence": "MIT (computed by the course)"})
-    register_data_file(SAMPLES_PATH, {"description": "lesson 05: pictures of the comparison (uint8) and the k-sample curve per digit",
-                                      "source": source, "licence": "MIT (computed by the course)"})
-    print(f"wrote {out} and {data_dir() / SAMPLES_PATH}")
+    write_cached(COMPARE_PATH, result, SAMPLES_PATH, pictures, source,
+                 ("lesson 05: bicubic, SRCNN, regression U-Net and SR3 measured side by side",
+                  "lesson 05: pictures of the comparison (uint8) and the k-sample curve per digit"))
     return 0
 
 

@@ -42,6 +42,7 @@ from .checkpoints import sha256_file
 __all__ = [
     "data_dir",
     "load_manifest",
+    "write_cached",
     "verify_file",
     "load_digits",
     "photo_paths",
@@ -170,6 +171,22 @@ def register_data_file(relpath: str, meta: dict) -> None:
         head, rest = text.split(start, 1)
         tail = rest.split(end, 1)[1]
         readme.write_text(f"{head}{start}\n{files_table(manifest)}\n{end}{tail}", encoding="utf-8")
+
+
+def write_cached(json_relpath: str, result: dict, npz_relpath: str, arrays: dict[str, np.ndarray], source: str,
+                 descriptions: tuple[str, str]) -> None:
+    """Write a cached evaluation — ``result`` as JSON, ``arrays`` as a reproducible npz — under ``data/`` and register
+    both in the manifest with the same ``source`` (the command and hardware) and the course's licence. The JSON is
+    written to a temporary file first, so an interrupted run never leaves half a file."""
+    out = data_dir() / json_relpath
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    write_npz(data_dir() / npz_relpath, arrays)
+    for rel, description in zip((json_relpath, npz_relpath), descriptions):
+        register_data_file(rel, {"description": description, "source": source, "licence": "MIT (computed by the course)"})
+    print(f"wrote {out} and {data_dir() / npz_relpath}")
 
 
 def load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .classifier import load_classifier
-from .data import DigitsSR, PhotosSR, data_dir, register_data_file, to_uint8, upsample, write_npz
+from .data import DigitsSR, PhotosSR, to_uint8, upsample, write_cached
 from .device import get_device
 from .metrics import high_frequency_ratio, psnr, ssim
 from .sr import consistency_psnr, load_sr_model, super_resolve
@@ -201,16 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"photos {method:25s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
               f"HF ratio {r['hf_ratio']['mean']:.2f}  {r['seconds_per_image']:.1f} s/image")
 
-    out_json = data_dir() / EVAL_PATH
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    write_npz(data_dir() / SAMPLES_PATH, samples)
     source = f"python -m course_lib.evaluate --digits {args.digits} --steps {args.steps} ({hardware})"
-    register_data_file(EVAL_PATH, {"description": "lesson 04: metrics of bicubic and the SR3 models (raw, projected) on the test splits",
-                                   "source": source, "licence": "MIT (computed by the course)"})
-    register_data_file(SAMPLES_PATH, {"description": "lesson 04: uint8 picture grids of the same evaluation",
-                                      "source": source, "licence": "MIT (computed by the course)"})
-    print(f"wrote {out_json} and {data_dir() / SAMPLES_PATH}")
+    write_cached(EVAL_PATH, result, SAMPLES_PATH, samples, source,
+                 ("lesson 04: metrics of bicubic and the SR3 models (raw, projected) on the test splits",
+                  "lesson 04: uint8 picture grids of the same evaluation"))
     return 0
 
 

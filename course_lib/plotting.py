@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .data import to_uint8
 
-__all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display", "figure_png"]
+__all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display", "figure_png", "loss_curve"]
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -95,6 +95,20 @@ def image_rows(
                 ax.set_title(col_titles[c], fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(history: Sequence[tuple[int, float]], ylabel: str, title: str, figsize: tuple[float, float] = (5, 2.5)) -> Figure:
+    """The training loss of a live run: ``history`` is ``Trainer.history``, a list of ``(step, mean loss)``."""
+    if not history:
+        raise ValueError("history is empty: the run logged no loss yet (train longer, or lower log_every)")
+    steps, losses = zip(*history)
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot(steps, losses)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 

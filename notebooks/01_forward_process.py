@@ -312,7 +312,7 @@ plt.show()
 # digit? Is it the same $t$ for both schedules? (The widget needs a running kernel; a static strip follows.)
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.widgets import NoisingWidget, noising_strip, noising_view
+from course_lib.widgets import NoisingWidget, noising_strip
 
 images = {
     "digit 0": digit[0],

@@ -233,12 +233,7 @@ live = Trainer({"name": "digits_live", "dataset": "digits", "model": model_cfg, 
                 "warmup_steps": 10, "log_every": 10, "steps": 100_000}, device=device)
 live.train(seconds=20)
 s_live, l_live = zip(*live.history)
-fig, ax = plt.subplots(figsize=(5, 2.6))
-ax.plot(s_live, l_live)
-ax.set_xlabel("step")
-ax.set_ylabel("L_simple")
-ax.set_title(f"20 s of live training ({live.step} steps)")
-fig.tight_layout()
+fig = plotting.loss_curve(live.history, "L_simple", f"20 s of live training ({live.step} steps)")
 plt.show()
 assert l_live[-1] < 0.5 * l_live[0], (l_live[0], l_live[-1])
 print(f"U-Net with base width 16, {count_parameters(live.model):,} parameters: loss {l_live[0]:.3f} -> {l_live[-1]:.3f}")
@@ -321,7 +316,7 @@ assert samples.min() >= -1 and samples.max() <= 1 and samples.std() > 0.3  # cli
 
 # %% tags=["nbval-ignore-output"]
 from course_lib.cached import load_ddpm_trajectory
-from course_lib.widgets import DenoisingWidget, trajectory_strip, trajectory_view
+from course_lib.widgets import DenoisingWidget, trajectory_strip
 
 cpu_diffusion = GaussianDiffusion(make_beta_schedule(config["schedule"], config["T"]))
 trajectory = load_ddpm_trajectory()

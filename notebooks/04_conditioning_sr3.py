@@ -48,7 +48,7 @@ from course_lib.classifier import load_classifier
 from course_lib.data import DigitsSR, PhotosSR, data_dir, downsample, upsample
 from course_lib.device import get_device, make_generator, seed_everything
 from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples
-from course_lib.metrics import high_frequency_ratio, psnr, ssim
+from course_lib.metrics import high_frequency_ratio, psnr
 from course_lib.models import count_parameters
 from course_lib.sr import consistency_projection, consistency_psnr, load_sr_model, super_resolve
 from course_lib.train import load_pretrained
@@ -165,12 +165,7 @@ live_cfg = {"name": "sr_live", "dataset": "digits_sr:4", "prediction": "x0", "ba
 live = Trainer(live_cfg, device=device)
 live.train(seconds=20)
 steps_, losses = zip(*live.history)
-fig, ax = plt.subplots(figsize=(5, 2.4))
-ax.plot(steps_, losses)
-ax.set_xlabel("step")
-ax.set_ylabel("MSE on x0 (residual)")
-ax.set_title(f"20 s of live SR training ({live.step} steps)")
-fig.tight_layout()
+fig = plotting.loss_curve(live.history, "MSE on x0 (residual)", f"20 s of live SR training ({live.step} steps)")
 plt.show()
 assert losses[-1] < 0.7 * losses[0], (losses[0], losses[-1])
 

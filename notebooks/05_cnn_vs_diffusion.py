@@ -50,13 +50,13 @@ from IPython.display import Markdown, display
 
 from course_lib import plotting
 from course_lib.classifier import load_classifier
-from course_lib.compare import CURVE_INDICES, REFERENCE_INDICES, load_comparison, load_comparison_samples, running_mean_psnr
+from course_lib.compare import REFERENCE_INDICES, load_comparison, load_comparison_samples, running_mean_psnr
 from course_lib.data import DigitsSR, PhotosSR, data_dir, upsample
 from course_lib.device import get_device, seed_everything
 from course_lib.evaluate import DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, cached_values, image_noise
-from course_lib.metrics import frechet_distance, patch_distance, psnr, sliced_wasserstein, ssim
+from course_lib.metrics import frechet_distance, patch_distance, psnr, sliced_wasserstein
 from course_lib.models import count_parameters
-from course_lib.sr import consistency_psnr, load_sr_model, super_resolve
+from course_lib.sr import load_sr_model, super_resolve
 from course_lib.train import load_pretrained
 
 seed_everything(0)
@@ -149,12 +149,7 @@ live_cfg = {"name": "regression_live", "dataset": "digits_sr:4", "objective": "r
 live = Trainer(live_cfg, device=device)
 live.train(seconds=15)
 steps_, losses = zip(*live.history)
-fig, ax = plt.subplots(figsize=(5, 2.4))
-ax.plot(steps_, losses)
-ax.set_xlabel("step")
-ax.set_ylabel("MSE to HR")
-ax.set_title(f"15 s of live regression training ({live.step} steps)")
-fig.tight_layout()
+fig = plotting.loss_curve(live.history, "MSE to HR", f"15 s of live regression training ({live.step} steps)")
 plt.show()
 assert losses[-1] < 0.85 * losses[0], (losses[0], losses[-1])
 
@@ -547,8 +542,8 @@ axes[1].legend(fontsize=7)
 fig.tight_layout()
 plt.show()
 to_reg, to_hr = curve["psnr_to_regression"], curve["psnr_to_hr"]
-print(f"k = 1, 2, 4, 8, 16, 32 — to the regression output: " + ", ".join(f"{to_reg[k - 1]:.2f}" for k in (1, 2, 4, 8, 16, 32)) + " dB")
-print(f"                        to HR: " + ", ".join(f"{to_hr[k - 1]:.2f}" for k in (1, 2, 4, 8, 16, 32))
+print("k = 1, 2, 4, 8, 16, 32 — to the regression output: " + ", ".join(f"{to_reg[k - 1]:.2f}" for k in (1, 2, 4, 8, 16, 32)) + " dB")
+print("                        to HR: " + ", ".join(f"{to_hr[k - 1]:.2f}" for k in (1, 2, 4, 8, 16, 32))
       + f" dB (regression U-Net {curve['regression_psnr_to_hr']:.2f} dB)")
 print(f"your prediction for k = 16 was checked above; measured: {to_hr[15]:.2f} dB")
 doublings = [to_reg[k - 1] for k in (1, 2, 4, 8, 16, 32)]

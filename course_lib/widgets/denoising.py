@@ -8,7 +8,6 @@ x_t, the predicted x̂_0 and the noise level at that step. ``DenoisingWidget`` s
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import torch
 
 from ..diffusion import GaussianDiffusion
 from ..plotting import figure_png, to_display
