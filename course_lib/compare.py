@@ -56,7 +56,7 @@ MEAN_K = 8  # samples per evaluation digit (diversity, the "mean of 8" row)
 SAMPLE_OFFSET = 100_000  # sample k of image i: seed SEED_BASE + i + k · SAMPLE_OFFSET
 DIGIT_METHODS = ("bicubic", "SRCNN", "regression U-Net", "SR3 DDPM-1000", "SR3 DDIM-50", "SR3 DDIM-50 + projection",
                  f"mean of {MEAN_K} SR3 samples")
-PHOTO_METHODS = ("bicubic", "SR3 DDIM-50", "SR3 DDIM-50 + projection")
+PHOTO_METHODS = ("bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection")
 COMPARE_PATH = "cache/cnn_vs_diffusion.json"
 SAMPLES_PATH = "cache/cnn_vs_diffusion.npz"
 WORK = Path("runs/compare")
@@ -283,7 +283,14 @@ def _photos(device: torch.device, work: _Work, result: dict) -> None:
         return make
 
     outputs, seconds = {}, {}
+    srcnn = load_pretrained("photos_srcnn", device)[0]
+
+    def one_shot():
+        with torch.no_grad():  # fully convolutional: the whole photo in one pass
+            return torch.cat([srcnn(lr[i : i + 1]) for i in range(len(pds))])
+
     outputs["bicubic"], seconds["bicubic"] = work.get("bicubic", lambda: upsample(lr, 2, "bicubic"))
+    outputs["SRCNN"], seconds["SRCNN"] = work.get("srcnn", one_shot)
     outputs["SR3 DDIM-50"], seconds["SR3 DDIM-50"] = work.get("sr3_ddim50", sr3(False))
     outputs["SR3 DDIM-50 + projection"], seconds["SR3 DDIM-50 + projection"] = work.get("sr3_ddim50_projection", sr3(True))
     W = hr.shape[-1] // 2
@@ -299,7 +306,8 @@ def _photos(device: torch.device, work: _Work, result: dict) -> None:
         sr = outputs[name].to(device)
         entry = {"psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, lr, 2)),
                  "hf_ratio": _stats(high_frequency_ratio(sr, hr, 2)), "patch_swd": round(realism(sr), 5),
-                 "parameters": 0 if name == "bicubic" else count_parameters(model), "nfe": 0 if name == "bicubic" else 50,
+                 "parameters": {"bicubic": 0, "SRCNN": count_parameters(srcnn)}.get(name, count_parameters(model)),
+                 "nfe": {"bicubic": 0, "SRCNN": 1}.get(name, 50),
                  "seconds_per_image": round(seconds[name] / len(pds), 3)}
         result["photos"]["methods"][name] = entry
         print(f"photos {name:28s} PSNR {entry['psnr']['mean']:6.2f}  patch SWD {entry['patch_swd']:.4f}  HF {entry['hf_ratio']['mean']:.2f}", flush=True)

@@ -119,6 +119,10 @@ def test_cached_comparison_has_every_method_and_the_claims_of_the_issue(cached):
     assert s["patch_swd_hr_vs_reference"] < s["patch_swd_bicubic_vs_reference"]
     ps = cached["photos"]["sanity"]
     assert ps["patch_swd_hr_halves"] < ps["patch_swd_bicubic"] / 2.5
+    ph = cached["photos"]["methods"]
+    assert list(ph) == ["bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection"]
+    assert ph["SRCNN"]["psnr"]["mean"] > ph["SR3 DDIM-50"]["psnr"]["mean"]  # the perception-distortion trade-off, photos
+    assert ph["SR3 DDIM-50"]["patch_swd"] < ph["SRCNN"]["patch_swd"]
     # cost: one evaluation against many
     assert m["regression U-Net"]["nfe"] == 1 and m["SR3 DDIM-50"]["nfe"] == 50 and m["SR3 DDPM-1000"]["nfe"] == 1000
     assert m["SRCNN"]["diversity"]["mean"] == 0 and m["SR3 DDIM-50"]["diversity"]["mean"] > 0.01
@@ -137,6 +141,11 @@ def test_cached_one_shot_values_are_reproduced_exactly(cached):
         assert torch.allclose(psnr(out, hr), cached_values(entry, "psnr", idx), atol=2e-3), name
         assert torch.allclose(ssim(out, hr), cached_values(entry, "ssim", idx), atol=2e-3), name
         assert torch.allclose(consistency_psnr(out, lr, 4), cached_values(entry, "consistency", idx), atol=2e-3), name
+    photos = PhotosSR("test", scale=2, patch_size=256, mode="grid")
+    phr, plr = photos.tensors([1])
+    with torch.no_grad():
+        out = load_pretrained("photos_srcnn", "cpu")[0](plr)
+    assert abs(psnr(out, phr).item() - cached["photos"]["methods"]["SRCNN"]["psnr"]["values"][1]) < 2e-3
     hr_all, lr_all = ds.tensors(list(EVAL_INDICES))
     ref, _ = ds.tensors(list(REFERENCE_INDICES))
     fd = digit_realism(classifier, upsample(lr_all, 4), ref).item()
