@@ -292,7 +292,7 @@ print(f"250 vs 250 HR digits: {halves:.3f}")
 #
 # $$\mathrm{SW}(P_a, P_b) = \mathbb E_\theta\Big[\tfrac1N\textstyle\sum_i \big|\,\mathrm{sort}(P_a\theta)_i - \mathrm{sort}(P_b\theta)_i\big|\Big] \qquad \text{(Eq. 05.5)}$$
 #
-# (Rabin et al., 2011; the patches-of-a-pyramid idea is SIFID's and the Laplacian SWD of Karras et al., 2018.) In one
+# (Rabin et al., 2011; on Laplacian-pyramid patches, Karras et al., 2018.) In one
 # dimension it is just the sorted gap:
 
 # %%
@@ -416,10 +416,12 @@ assert all(checks.values())
 #
 # ## 8. The perception–distortion plot · 感知–失真权衡
 #
-# Blau & Michaeli (2018) proved that for any SR method, low distortion and high realism pull against each other: at the
-# lowest possible distortion (the posterior mean) the outputs cannot look real, and outputs distributed like real images
-# pay at least twice the minimum MSE (section 2's toy, in general). On the plot, better is **right** (PSNR) and
-# **down** (Fréchet):
+# Blau & Michaeli (2018) proved that low distortion and high realism pull against each other. The estimator with the
+# lowest possible distortion, the posterior mean, does not produce outputs distributed like real images (unless $y$
+# determines $x$); insisting on outputs distributed exactly like real images costs distortion — a posterior sample pays
+# twice the minimum MSE (section 2's toy; the same holds in general), and the best perfectly realistic estimator lies
+# somewhere between one and two times the minimum (Freirich, Michaeli & Meir, 2021). On the plot, better is **right**
+# (PSNR) and **down** (realism distance):
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.1, 1, 1]})
@@ -729,9 +731,11 @@ exercises.summary("05")
 #
 # * C. Dong, C. C. Loy, K. He, X. Tang, *Learning a Deep Convolutional Network for Image Super-Resolution* (SRCNN),
 #   ECCV 2014 (TPAMI 2016) — the one-shot CNN baseline.
-# * Y. Blau, T. Michaeli, *The Perception-Distortion Tradeoff*, CVPR 2018 — why low distortion and realism conflict.
+# * Y. Blau, T. Michaeli, *The Perception-Distortion Tradeoff*, CVPR 2018 — why low distortion and realism conflict;
+#   D. Freirich, T. Michaeli, R. Meir, *A Theory of the Distortion-Perception Tradeoff in Wasserstein Space*,
+#   NeurIPS 2021 — where the best realistic estimator lies.
 # * C. Saharia, J. Ho, W. Chan, T. Salimans, D. J. Fleet, M. Norouzi, *Image Super-Resolution via Iterative Refinement*
-#   (SR3), IEEE TPAMI 2023 — compares SR3 with a regression model of the same architecture (their Table 1/Fig. 5).
+#   (SR3), IEEE TPAMI 2023 — compares SR3 with a regression baseline of the same U-Net, as this lesson does.
 # * M. Heusel, H. Ramsauer, T. Unterthiner, B. Nessler, S. Hochreiter, *GANs Trained by a Two Time-Scale Update Rule
 #   Converge to a Local Nash Equilibrium* (FID), NeurIPS 2017 — Eq. 05.4.
 # * J. Rabin, G. Peyré, J. Delon, M. Bernot, *Wasserstein Barycenter and its Application to Texture Mixing*, SSVM 2011
