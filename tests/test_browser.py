@@ -2,7 +2,7 @@
 
 Opens lesson 01, runs all cells, moves the noising widget's t slider and checks that the picture changes and
 that the readout matches ``course_lib`` for the new t; then the same for lesson 02's denoising widget (which
-plays a cached trajectory). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
 Python package (no browser download). Without them the test is skipped with the reason, unless
@@ -63,9 +63,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on loopback over copies of lessons 01 and 02, with its own settings."""
+    """A JupyterLab server on loopback over copies of lessons 01, 02 and 05, with its own settings."""
     root = tmp_path_factory.mktemp("lab")
-    for name in ("01_forward_process.ipynb", "02_reverse_process.ipynb"):
+    for name in ("01_forward_process.ipynb", "02_reverse_process.ipynb", "05_cnn_vs_diffusion.ipynb"):
         shutil.copy(ROOT / "notebooks" / name, root / name)
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
@@ -189,4 +189,23 @@ def test_denoising_widget_in_the_browser(lab, browser):
     assert _number(r"t = (\d+)", after) == t_expected
     diffusion = GaussianDiffusion(make_beta_schedule("cosine", 1000))
     assert abs(_number(r"alpha_bar = ([0-9.]+)", after) - diffusion.alpha_bars[t_expected].item()) < 6e-5
+    page.close()
+
+
+def test_comparer_widget_in_the_browser(lab, browser):
+    from course_lib.compare import CURVE_INDICES, load_comparison_samples
+    from course_lib.widgets import comparer_view
+
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, url, token, "05_cnn_vs_diffusion.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="test image")).first
+    position = int(widget.locator(".widget-slider .widget-readout").first.inner_text())
+    samples = int(widget.locator(".widget-slider .widget-readout").nth(1).inner_text())
+    before, after = _move_slider(page, widget, "05-comparer")
+    assert _number(r"test digit (\d+)", after) == CURVE_INDICES[position + 1] != _number(r"test digit (\d+)", before)
+    view = comparer_view(load_comparison_samples(), position + 1, samples, (8, 8, 16))
+    for name in ("bicubic", "regression U-Net", f"mean of {samples} SR3 samples"):
+        shown = _number(re.escape(name) + r"\s+([0-9.]+)", after)  # the table's first number: PSNR (dB)
+        assert abs(shown - view["metrics"][name]["psnr"]) <= 0.005 + 1e-9, name
     page.close()

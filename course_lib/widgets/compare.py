@@ -147,11 +147,13 @@ class ComparerWidget:
         v = comparer_view(self.pictures, self.position.value, self.samples.value,
                           (self.row.value, self.col.value, self.size.value))
         self.view = v
-        rows = "".join(f"<tr><td>{name}</td><td>{m['psnr']:.2f}</td><td>{m['ssim']:.3f}</td><td>{m['consistency']:.1f}</td></tr>"
-                       for name, m in v["metrics"].items())
+        cell = "style='padding:0 10px;text-align:right'"
+        rows = "".join(f"<tr><td>{name}</td><td {cell}>{m['psnr']:.2f}</td><td {cell}>{m['ssim']:.3f}</td>"
+                       f"<td {cell}>{m['consistency']:.1f}</td></tr>" for name, m in v["metrics"].items())
+        head = "".join(f"<th {cell}>{h}</th>" for h in ("PSNR (dB)", "SSIM", "consistency (dB)"))
         self.readout.value = (f"<b>test digit {v['index']}</b> · spread of the {self.samples.value} SR3 sample(s): "
                               f"{v['diversity']:.3f} (per-pixel sd, [0, 1] scale)"
-                              f"<table><tr><th>method</th><th>PSNR (dB)</th><th>SSIM</th><th>consistency (dB)</th></tr>{rows}</table>")
+                              f"<table><tr><th style='text-align:left'>method</th>{head}</tr>{rows}</table>")
         self.picture.value = render_comparer_view(v)
 
     def _ipython_display_(self) -> None:
