@@ -36,10 +36,10 @@ import torch
 from .classifier import load_classifier
 from .data import DigitsSR, PhotosSR, to_uint8, upsample, verify_file, write_cached
 from .device import get_device
-from .evaluate import EVAL_INDICES, image_noise
+from .evaluate import EVAL_INDICES, SAMPLE_OFFSET, SEED_BASE, sample_batched, value_stats as _stats
 from .metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
 from .models import count_parameters
-from .sr import DEFAULT_TILES, TiledDenoiser, consistency_psnr, load_sr_model, super_resolve
+from .sr import DEFAULT_TILES, TiledDenoiser, consistency_psnr, load_sr_model
 from .train import load_pretrained
 
 __all__ = ["CURVE_INDICES", "REFERENCE_INDICES", "K_MAX", "MEAN_K", "SAMPLE_OFFSET", "DIGIT_METHODS", "PHOTO_METHODS",
@@ -53,7 +53,6 @@ CURVE_INDICES = EVAL_INDICES[::5]
 REFERENCE_INDICES = tuple(range(1, 1000, 2))
 K_MAX = 32  # samples per curve digit
 MEAN_K = 8  # samples per evaluation digit (diversity, the "mean of 8" row)
-SAMPLE_OFFSET = 100_000  # sample k of image i: seed SEED_BASE + i + k · SAMPLE_OFFSET
 DIGIT_METHODS = ("bicubic", "SRCNN", "regression U-Net", "SR3 DDPM-1000", "SR3 DDIM-50", "SR3 DDIM-50 + projection",
                  f"mean of {MEAN_K} SR3 samples")
 PHOTO_METHODS = ("bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection")
@@ -64,25 +63,13 @@ WORK = Path("runs/compare")
 
 def sample_seeds(index: int, k: int) -> int:
     """The seed of SR3 sample ``k`` (0, 1, …) of test image ``index`` (``image_noise``'s convention)."""
-    from .evaluate import SEED_BASE
-
     return SEED_BASE + int(index) + SAMPLE_OFFSET * int(k)
 
 
 def sr3_samples(model, diffusion, lr: torch.Tensor, indices, ks, steps: int = 50, batch: int = 250,
                 progress: bool = False) -> torch.Tensor:
     """DDIM-``steps`` samples ``k in ks`` of every image: ``(len(ks), N, C, H, W)`` (seeds by :func:`sample_seeds`)."""
-    scale = model.scale
-    shape = (lr.shape[1], lr.shape[2] * scale, lr.shape[3] * scale)
-    out = []
-    for k in ks:
-        parts = []
-        for s in range(0, len(indices), batch):
-            idx = list(indices[s : s + batch])
-            x_T = image_noise(idx, shape, diffusion.betas.device, seed_offset=SAMPLE_OFFSET * int(k))
-            parts.append(super_resolve(model, diffusion, lr[s : s + batch], steps=steps, x_T=x_T, progress=progress))
-        out.append(torch.cat(parts))
-    return torch.stack(out)
+    return torch.stack([sample_batched(model, diffusion, lr, indices, k, batch, steps=steps, progress=progress) for k in ks])
 
 
 def running_mean_psnr(samples: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -121,12 +108,6 @@ def _paired_bootstrap(distance, a: torch.Tensor, b: torch.Tensor, reference: tor
     d = torch.tensor(diffs)
     return {"mean": round(float(d.mean()), 5), "sd": round(float(d.std()), 5), "share_below_zero": round(float((d < 0).float().mean()), 3),
             "draws": draws}
-
-
-def _stats(v: torch.Tensor) -> dict:
-    v = v.float().cpu()
-    return {"mean": round(float(v.mean()), 4), "sd": round(float(v.std()), 4) if v.numel() > 1 else 0.0,
-            "values": [round(float(a), 3) for a in v]}
 
 
 class _Work:
@@ -182,20 +163,11 @@ def _digits(device: torch.device, work: _Work, result: dict, pictures: dict, pro
     outputs["SR3 DDIM-50"], seconds["SR3 DDIM-50"] = first[0], t_first / MEAN_K
     outputs[f"mean of {MEAN_K} SR3 samples"], seconds[f"mean of {MEAN_K} SR3 samples"] = first.mean(0), t_first
 
-    def projected():
-        x_T = image_noise(indices, (1, 32, 32), device)
-        return torch.cat([super_resolve(sr3, diffusion, lr[s : s + 250], steps=50, project=True, x_T=x_T[s : s + 250],
-                                        progress=progress) for s in range(0, n, 250)])
-
-    outputs["SR3 DDIM-50 + projection"], seconds["SR3 DDIM-50 + projection"] = work.get("sr3_ddim50_projection", projected)
-
-    def ddpm():
-        x_T = image_noise(indices, (1, 32, 32), device)
-        g = torch.Generator(device=device).manual_seed(0)
-        return torch.cat([super_resolve(sr3, diffusion, lr[s : s + 250], sampler="ddpm", x_T=x_T[s : s + 250], generator=g,
-                                        progress=progress) for s in range(0, n, 250)])
-
-    outputs["SR3 DDPM-1000"], seconds["SR3 DDPM-1000"] = work.get("sr3_ddpm1000", ddpm)
+    outputs["SR3 DDIM-50 + projection"], seconds["SR3 DDIM-50 + projection"] = work.get(
+        "sr3_ddim50_projection", lambda: sample_batched(sr3, diffusion, lr, indices, steps=50, project=True, progress=progress))
+    outputs["SR3 DDPM-1000"], seconds["SR3 DDPM-1000"] = work.get(  # the full ancestral chain; one generator for its noise
+        "sr3_ddpm1000", lambda: sample_batched(sr3, diffusion, lr, indices, sampler="ddpm",
+                                               generator=torch.Generator(device=device).manual_seed(0), progress=progress))
 
     cost = {"bicubic": (0, 0), "SRCNN": (count_parameters(srcnn), 1), "regression U-Net": (count_parameters(reg), 1),
             "SR3 DDPM-1000": (count_parameters(sr3), diffusion.num_timesteps), "SR3 DDIM-50": (count_parameters(sr3), 50),
@@ -274,13 +246,7 @@ def _photos(device: torch.device, work: _Work, result: dict) -> None:
     tiled = TiledDenoiser(model, DEFAULT_TILES[SR3_PHOTOS])
 
     def sr3(project: bool):
-        def make():
-            outs = []
-            for i in range(len(pds)):
-                x_T = image_noise([i], tuple(hr.shape[1:]), device)
-                outs.append(super_resolve(tiled, diffusion, lr[i : i + 1], steps=50, project=project, x_T=x_T, progress=False))
-            return torch.cat(outs)
-        return make
+        return lambda: sample_batched(tiled, diffusion, lr, range(len(pds)), batch=1, steps=50, project=project, progress=False)
 
     outputs, seconds = {}, {}
     srcnn = load_pretrained("photos_srcnn", device)[0]

@@ -30,14 +30,16 @@ from .classifier import load_classifier
 from .data import DigitsSR, PhotosSR, to_uint8, upsample, write_cached
 from .device import get_device
 from .metrics import high_frequency_ratio, psnr, ssim
-from .sr import consistency_psnr, load_sr_model, super_resolve
+from .sr import TiledDenoiser, consistency_psnr, load_sr_model, super_resolve
 
-__all__ = ["DIGIT_MODELS", "PHOTO_MODEL", "SEED_BASE", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "image_noise",
-           "evaluate_method", "cached_values", "load_sr_eval", "load_sr_samples", "main"]
+__all__ = ["DIGIT_MODELS", "PHOTO_MODEL", "SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES",
+           "image_noise", "sample_noise", "sample_batched", "value_stats", "evaluate_method", "cached_values", "load_sr_eval",
+           "load_sr_samples", "main"]
 
 DIGIT_MODELS = ("digits_sr3_concat", "digits_sr3_encoder")
 PHOTO_MODEL = "photos_sr3"
 SEED_BASE = 1000
+SAMPLE_OFFSET = 100_000  # sample k of image i starts from seed SEED_BASE + i + k · SAMPLE_OFFSET
 #: the test split is sorted by digit (100 of each): every other image gives 500 digits, 50 of each class
 EVAL_INDICES = tuple(range(0, 1000, 2))
 #: one test digit of each class (the picture grids), and 16 for the lesson's live runs (all in EVAL_INDICES)
@@ -58,6 +60,26 @@ def image_noise(indices, shape: tuple[int, int, int], device: torch.device | str
         g = torch.Generator().manual_seed(SEED_BASE + int(i) + seed_offset)
         out.append(torch.randn(shape, generator=g))
     return torch.stack(out).to(device)
+
+
+def sample_noise(index: int, samples: int, shape: tuple[int, int, int], device: torch.device | str) -> torch.Tensor:
+    """x_T of samples 0 … ``samples`` − 1 of one image: ``(samples, *shape)``, sample k from seed offset
+    ``SAMPLE_OFFSET · k`` (sample 0 is the image's :func:`image_noise`)."""
+    return torch.cat([image_noise([index], shape, device, seed_offset=SAMPLE_OFFSET * k) for k in range(samples)])
+
+
+def sample_batched(model, diffusion, lr: torch.Tensor, indices, k: int = 0, batch: int = 250, **kwargs) -> torch.Tensor:
+    """Sample k (0, 1, …) of every image: ``super_resolve`` on ``lr`` ``(N, C, h, w)`` (test-split ``indices``),
+    ``batch`` images at a time, each from its own noise (seed offset ``SAMPLE_OFFSET · k``), so a result does not
+    depend on the batch. ``kwargs`` go to :func:`super_resolve` (``steps``, ``project``, ``sampler``, ``generator``,
+    ``progress``). Returns ``(N, C, s·h, s·w)``."""
+    scale = (model.model if isinstance(model, TiledDenoiser) else model).scale
+    shape = (lr.shape[1], lr.shape[2] * scale, lr.shape[3] * scale)
+    outs = []
+    for s in range(0, len(indices), batch):
+        x_T = image_noise(list(indices[s : s + batch]), shape, diffusion.betas.device, seed_offset=SAMPLE_OFFSET * int(k))
+        outs.append(super_resolve(model, diffusion, lr[s : s + batch], x_T=x_T, **kwargs))
+    return torch.cat(outs)
 
 
 def _metrics(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, scale: int, classifier=None) -> dict[str, torch.Tensor]:
@@ -92,27 +114,23 @@ def evaluate_method(method: str, hr: torch.Tensor, lr: torch.Tensor, indices, mo
     else:
         name, _, extra = method.partition(" + ")
         model, diffusion = models[name]
-        outs = []
-        for k in range(0, len(indices), batch):
-            idx = list(indices[k : k + batch])
-            x_T = image_noise(idx, tuple(hr.shape[1:]), diffusion.betas.device)
-            outs.append(super_resolve(model, diffusion, lr[k : k + batch], steps=steps, project=extra == "projection",
-                                      x_T=x_T, progress=progress))
-        sr = torch.cat(outs)
+        sr = sample_batched(model, diffusion, lr, indices, batch=batch, steps=steps, project=extra == "projection", progress=progress)
     seconds = time.perf_counter() - start
     m = _metrics(sr, hr, lr, scale, classifier)
     m["seconds"] = seconds
     return sr, m
 
 
+def value_stats(v: torch.Tensor) -> dict:
+    """How the caches store a per-image measure ``(N,)``: mean and sd (4 decimals) and every value (3 decimals)."""
+    v = v.float().cpu()
+    return {"mean": round(float(v.mean()), 4), "sd": round(float(v.std()), 4) if v.numel() > 1 else 0.0,
+            "values": [round(float(a), 3) for a in v]}
+
+
 def _summary(m: dict, n: int) -> dict:
     out = {"n": n, "seconds_per_image": round(m["seconds"] / n, 4)}
-    for key, v in m.items():
-        if key == "seconds":
-            continue
-        v = v.float().cpu()
-        out[key] = {"mean": round(float(v.mean()), 4), "sd": round(float(v.std()), 4) if n > 1 else 0.0,
-                    "values": [round(float(a), 3) for a in v]}
+    out.update({key: value_stats(v) for key, v in m.items() if key != "seconds"})
     return out
 
 
@@ -177,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     i = DIVERSITY_INDEX
     _, lr_i = ds.tensors([i])
     lr_rep = lr_i.to(device).repeat(8, 1, 1, 1)
-    x_T = torch.cat([image_noise([i], tuple(hr.shape[1:]), device, seed_offset=100_000 * k) for k in range(8)])
+    x_T = sample_noise(i, 8, tuple(hr.shape[1:]), device)
     div = super_resolve(model, diffusion, lr_rep, steps=args.steps, x_T=x_T, progress=False)
     samples["digits_diversity"] = to_uint8(div)
     result["digits_diversity"] = {"index": i, "pixel_sd_mean": round(float(((div + 1) / 2).std(dim=0).mean()), 4)}

@@ -47,7 +47,7 @@ from course_lib import plotting
 from course_lib.classifier import load_classifier
 from course_lib.data import DigitsSR, PhotosSR, data_dir, downsample, upsample
 from course_lib.device import get_device, make_generator, seed_everything
-from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples
+from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples, sample_noise
 from course_lib.metrics import high_frequency_ratio, psnr
 from course_lib.models import count_parameters
 from course_lib.sr import consistency_projection, consistency_psnr, load_sr_model, super_resolve
@@ -232,7 +232,7 @@ assert (live_psnr - cached_psnr).abs().max() < 0.05 or KEEP_TRAINING
 i = cached["digits_diversity"]["index"]
 hr_i, lr_i = (t.to(device) for t in test.tensors([i]))
 y1 = lr_i.repeat(8, 1, 1, 1)
-x_T8 = torch.cat([image_noise([i], (1, 32, 32), device, seed_offset=100_000 * k) for k in range(8)])
+x_T8 = sample_noise(i, 8, (1, 32, 32), device)  # sample k of image i starts from seed 1000 + i + 100,000 k
 many = super_resolve(concat, diffusion, y1, steps=50, x_T=x_T8, progress=False)
 spread = ((many + 1) / 2).std(dim=0)[0]
 fig, axes = plt.subplots(1, 11, figsize=(12, 1.5))

@@ -53,7 +53,7 @@ from course_lib.classifier import load_classifier
 from course_lib.compare import REFERENCE_INDICES, load_comparison, load_comparison_samples, running_mean_psnr
 from course_lib.data import DigitsSR, PhotosSR, data_dir, upsample
 from course_lib.device import get_device, seed_everything
-from course_lib.evaluate import DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, cached_values, image_noise
+from course_lib.evaluate import DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, cached_values, image_noise, sample_noise
 from course_lib.metrics import frechet_distance, patch_distance, psnr, sliced_wasserstein
 from course_lib.models import count_parameters
 from course_lib.sr import load_sr_model, super_resolve
@@ -191,7 +191,7 @@ if KEEP_TRAINING:
 
 # %% tags=["nbval-ignore-output"]
 hr_a, lr_a = (t.to(device) for t in test.tensors([DIVERSITY_INDEX]))
-x_T32 = torch.cat([image_noise([DIVERSITY_INDEX], (1, 32, 32), device, seed_offset=100_000 * k) for k in range(32)])
+x_T32 = sample_noise(DIVERSITY_INDEX, 32, (1, 32, 32), device)
 samples32 = super_resolve(sr3, diffusion, lr_a.repeat(32, 1, 1, 1), steps=50, x_T=x_T32, progress=False)
 with torch.no_grad():
     reg_a, srcnn_a = reg(lr_a), srcnn(lr_a)

@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Mismatch", "Exercise", "CheckResult", "run_check", "summary", "close", "reset_progress"]
+__all__ = ["Mismatch", "Exercise", "CheckResult", "run_check", "summary", "close", "psnr01", "reset_progress"]
 
 STATUS_ICON = {"pass": "✅", "fail": "❌", "todo": "⏳", "error": "⚠️"}
 
@@ -150,3 +150,9 @@ def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rtol
         and actual.shape == expected.shape
         and torch.allclose(actual.double(), expected.double(), atol=atol, rtol=rtol)
     )
+
+
+def psnr01(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The reference PSNR the checks compare with: ``(B,)`` dB for images in [-1, 1] mapped to [0, 1] (MAX = 1)."""
+    mse = (((pred + 1) / 2 - (target + 1) / 2) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(1 / mse)

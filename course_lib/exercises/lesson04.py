@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import downsample, upsample
-from . import Exercise, Mismatch, close, register, run_check
+from . import Exercise, Mismatch, close, psnr01, register, run_check
 
 __all__ = ["check_conditioned_input", "check_consistency_psnr", "check_projection"]
 
@@ -21,11 +21,6 @@ def _batch(scale: int = 4, seed: int = 41) -> tuple[torch.Tensor, torch.Tensor, 
     lr = downsample(hr, scale, "area")
     x_t = torch.randn(hr.shape, generator=g)
     return hr, lr, x_t
-
-
-def _psnr01(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    mse = (((a + 1) / 2 - (b + 1) / 2) ** 2).flatten(1).mean(1)
-    return 10 * torch.log10(1 / mse)
 
 
 def _test_conditioned_input(fn) -> None:
@@ -71,19 +66,19 @@ def _test_consistency_psnr(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     out = torch.as_tensor(out, dtype=torch.float64)
-    ref = _psnr01(downsample(sr, 4, "area"), lr).double()
+    ref = psnr01(downsample(sr, 4, "area"), lr).double()
     if out.shape != ref.shape:
         if out.numel() == 1:
             raise Mismatch("return one PSNR per image, shape (B,), not one number for the batch.")
         raise Mismatch(f"expected one PSNR per image, shape {tuple(ref.shape)}, got shape {tuple(out.shape)}.")
     if close(out, ref, atol=1e-3):
         return
-    if close(out, _psnr01(sr, upsample(lr, 4)).double(), atol=1e-3):
+    if close(out, psnr01(sr, upsample(lr, 4)).double(), atol=1e-3):
         raise Mismatch("you compared the SR output with the upsampled LR image: consistency goes the other way, "
                        "downsample the SR output (the degradation A that made y) and compare with y.")
-    if close(out, _psnr01(downsample(sr, 4, "bicubic"), lr).double(), atol=1e-3):
+    if close(out, psnr01(downsample(sr, 4, "bicubic"), lr).double(), atol=1e-3):
         raise Mismatch("use the same degradation that made y: area downsampling (downsample(x, s, 'area')), not bicubic.")
-    if close(out, _psnr01(sr[..., ::4, ::4], lr).double(), atol=1e-3):
+    if close(out, psnr01(sr[..., ::4, ::4], lr).double(), atol=1e-3):
         raise Mismatch("you kept every 4th pixel: A is the area (block-mean) downsampling, downsample(x, s, 'area').")
     if abs((out - ref).mean().item() + 20 * math.log10(2)) < 0.01:
         raise Mismatch("your PSNR is 6.02 dB too low: the images are in [-1, 1]; map to [0, 1] (or use course_lib.metrics.psnr).")
@@ -115,7 +110,7 @@ def _test_projection(fn) -> None:
         raise Mismatch("you clipped to [-1, 1]: write Eq. 04.4 alone (the sampler clips separately).")
     if close(out, x - upsample(downsample(x, 4, "area"), 4, "nearest") + upsample(lr, 4, "bicubic"), atol=1e-4):
         raise Mismatch("put back y with nearest upsampling (the block means), not bicubic: x − A⁺(A x) + A⁺ y.")
-    got = _psnr01(downsample(out, 4, "area"), lr)
+    got = psnr01(downsample(out, 4, "area"), lr)
     raise Mismatch(f"A(result) should equal y exactly; yours is {got.min().item():.1f} dB away. Eq. 04.4: x − A⁺(A x − y).")
 
 

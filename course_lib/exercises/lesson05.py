@@ -9,7 +9,7 @@ import numbers
 
 import torch
 
-from . import Exercise, Mismatch, close, register, run_check
+from . import Exercise, Mismatch, close, psnr01, register, run_check
 
 __all__ = ["check_mse_optimal_guess", "check_psnr_of_mean", "check_k16_prediction", "K16_TOLERANCE_DB"]
 
@@ -59,10 +59,6 @@ def _samples(seed: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
     return samples, hr
 
 
-def _psnr01(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return 10 * torch.log10(1 / (((a + 1) / 2 - (b + 1) / 2) ** 2).flatten(1).mean(1))
-
-
 def _test_psnr_of_mean(fn) -> None:
     samples, hr = _samples()
     out = fn(samples.clone(), hr.clone())
@@ -70,7 +66,7 @@ def _test_psnr_of_mean(fn) -> None:
         raise Mismatch("your function returned None: did you forget `return`?")
     out = torch.as_tensor(out, dtype=torch.float64)
     mean = samples.mean(0)
-    ref = _psnr01(mean, hr).double()
+    ref = psnr01(mean, hr).double()
     if out.shape != ref.shape:
         if out.numel() == 1:
             raise Mismatch("return one PSNR per image, shape (B,), not one number for the batch.")
@@ -79,7 +75,7 @@ def _test_psnr_of_mean(fn) -> None:
         raise Mismatch(f"expected one PSNR per image, shape {tuple(ref.shape)}, got {tuple(out.shape)}.")
     if close(out, ref, atol=1e-3):
         return
-    per_sample = torch.stack([_psnr01(s, hr) for s in samples]).double()
+    per_sample = torch.stack([psnr01(s, hr) for s in samples]).double()
     if close(out, per_sample.mean(0), atol=1e-3):
         raise Mismatch("you averaged the samples' PSNRs: average the images first, then measure the mean image. "
                        "The two differ — averaging cancels the samples' disagreements, which is the point of Eq. 05.3.")
@@ -90,7 +86,7 @@ def _test_psnr_of_mean(fn) -> None:
     mse = (((mean + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1).double()
     if close(out, mse, atol=1e-6):
         raise Mismatch("that is the mean squared error: PSNR = 10 · log10(1 / MSE) for images in [0, 1].")
-    if close(out, _psnr01(samples.mean(1), hr).double(), atol=1e-3):
+    if close(out, psnr01(samples.mean(1), hr).double(), atol=1e-3):
         raise Mismatch("you averaged over axis 1 (the images): the samples are on axis 0, samples.mean(0).")
     raise Mismatch(f"for the first image you got {out[0].item():.2f} dB where {ref[0].item():.2f} dB was expected.")
 
