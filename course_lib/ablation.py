@@ -22,7 +22,10 @@ import time
 
 import torch
 
-from .data import data_dir, load_digits, register_data_file, to_tensor, toy_points
+from .datasets import load_digits, toy_points
+from .device import describe_hardware
+from .files import data_dir, register_data_file, write_text
+from .images import to_tensor
 from .metrics import sliced_wasserstein
 from .train import Trainer
 
@@ -54,9 +57,10 @@ def _final_loss(trainer: Trainer) -> float:
 
 
 def run_toy(variant: str, seed: int, steps: int = TOY_STEPS) -> dict:
+    """Train one toy-spiral variant with one seed; its final loss, held-out loss per t, sample SWD and seconds."""
     cfg = {"name": f"toy_{variant}_{seed}", "dataset": "toy2d:spiral", "seed": seed, "steps": steps,
-           "model": {"kind": "mlp", "hidden": 128, "time_embedding": variant},
-           "batch_size": 512, "lr": 2e-3, "warmup_steps": 50, "log_every": 50, "ema_decay": 0.99}
+           "method": "ddpm", "model": {"network": "mlp", "hidden": 128, "time_embedding": variant},
+           "batch_size": 512, "learning_rate": 2e-3, "warmup_steps": 50, "log_every": 50, "ema_decay": 0.99}
     tr = Trainer(cfg, device="cpu").train(progress=False)
     held = toy_points("spiral", 2000, seed=1)
     samples = tr.diffusion.sample(tr.ema, (2000, 2), sampler="ddpm", generator=torch.Generator().manual_seed(seed),
@@ -66,10 +70,11 @@ def run_toy(variant: str, seed: int, steps: int = TOY_STEPS) -> dict:
 
 
 def run_digits(variant: str, seed: int, steps: int = DIGIT_STEPS) -> dict:
+    """Train one small digits variant with one seed; its final loss, held-out loss per t and seconds."""
     cfg = {"name": f"digits_{variant}_{seed}", "dataset": "digits", "seed": seed, "steps": steps,
-           "model": {"kind": "unet", "in_channels": 1, "base_channels": 16, "channel_mults": [1, 2, 2],
+           "method": "ddpm", "model": {"network": "unet", "in_channels": 1, "base_channels": 16, "channel_mults": [1, 2, 2],
                      "attention": False, "time_embedding": variant},
-           "batch_size": 64, "lr": 1e-3, "warmup_steps": 20, "log_every": 10, "ema_decay": 0.99}
+           "batch_size": 64, "learning_rate": 1e-3, "warmup_steps": 20, "log_every": 10, "ema_decay": 0.99}
     tr = Trainer(cfg, device="cpu").train(progress=False)
     held = to_tensor(load_digits("test")[0][:256])
     return {"final_loss": _final_loss(tr), "heldout_by_t": heldout_loss(tr, held), "seconds": tr.elapsed}
@@ -82,6 +87,7 @@ def summarise(runs: list[dict], key: str) -> tuple[float, float]:
 
 
 def main() -> int:
+    """``python -m course_lib.ablation``: run every variant and seed, write the cache and register it."""
     start = time.perf_counter()
     results = {"eval_t": list(EVAL_T), "seeds": list(SEEDS), "toy_steps": TOY_STEPS, "digit_steps": DIGIT_STEPS,
                "toy": {}, "digits": {}}
@@ -92,10 +98,9 @@ def main() -> int:
         results["digits"][v] = [run_digits(v, s) for s in SEEDS]
         print(f"digits {v:10s} loss {summarise(results['digits'][v], 'final_loss')}", flush=True)
     results["seconds"] = round(time.perf_counter() - start, 1)
-    results["hardware"] = f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    results["hardware"] = describe_hardware("cpu")
     path = data_dir() / RESULTS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(results, indent=1) + "\n")
     register_data_file(RESULTS, {
         "description": "lesson 03's time-embedding ablation: none / sinusoidal / learned / mlp, 3 seeds, toy spiral and digits",
         "source": f"python -m course_lib.ablation ({results['seconds']:.0f} s on the CPU)",

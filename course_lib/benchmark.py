@@ -14,7 +14,8 @@ import time
 import torch
 
 from .device import describe_device, get_device, make_generator
-from .train import Trainer, load_pretrained
+from .pretrained import load, load_pretrained
+from .train import Trainer
 
 
 def _sync(device: torch.device) -> None:
@@ -23,11 +24,12 @@ def _sync(device: torch.device) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m course_lib.benchmark``: print sampling, training and SR speed on this machine."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--train-steps", type=int, default=20)
     args = parser.parse_args(argv)
-    device = get_device(args.device) if args.device else get_device()
+    device = get_device(args.device)
     print(f"device: {describe_device(device)}")
 
     model, diffusion, config = load_pretrained("digits_unet", device)
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DDIM-50, 64 digits:          {ddim:6.2f} s   ({ddim / 50 * 1000:.0f} ms per network evaluation; goal on a 2-core CPU: <= 15 s)")
     print(f"DDPM-1000, 64 digits (est.): {ddim / 50 * 1000:6.0f} s")
 
-    trainer = Trainer({**config, "batch_size": 64}, device=device)
+    trainer = Trainer(config.replace(batch_size=64), device=device)
     trainer.train(steps=3, progress=False)  # warm-up
     _sync(device)
     start = time.perf_counter()
@@ -54,26 +56,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _benchmark_sr(device: torch.device) -> None:
-    from .data import DigitsSR, PhotosSR
-    from .sr import DEFAULT_TILES, TiledDenoiser, load_sr_model, super_resolve
+    from .datasets import DigitsSR, PhotosSR
+    from .methods.sr3 import super_resolve
+    from .models import TiledDenoiser
 
-    model, diffusion, _ = load_sr_model("digits_sr3_concat", device)
-    _, lr = DigitsSR("test", 4).tensors(range(0, 1000, 1000 // 64))
-    lr = lr[:64].to(device)
-    super_resolve(model, diffusion, lr, steps=2, progress=False)  # warm-up
+    model, diffusion, _ = load_pretrained("digits_sr3_concat", device)
+    _, y = DigitsSR("test", 4).tensors(range(0, 1000, 1000 // 64))
+    y = y[:64].to(device)
+    super_resolve(model, diffusion, y, steps=2, progress=False)  # warm-up
     for project in (False, True):
         _sync(device)
         start = time.perf_counter()
-        super_resolve(model, diffusion, lr, steps=50, project=project, seed=0, progress=False)
+        super_resolve(model, diffusion, y, steps=50, project=project, seed=0, progress=False)
         _sync(device)
         label = "SR x4, DDIM-50, 64 digits" + (" + projection" if project else "")
         print(f"{label + ':':40s}{time.perf_counter() - start:6.2f} s")
-    model, diffusion, _ = load_sr_model("photos_sr3", device)
-    _, plr = PhotosSR("test", scale=2, patch_size=256, mode="grid").tensors([0])
-    tiled = TiledDenoiser(model, DEFAULT_TILES["photos_sr3"])
+    photos = load("photos_sr3", device)
+    _, py = PhotosSR("test", scale=2, patch_size=256, mode="grid").tensors([0])
+    tiled = TiledDenoiser(photos.model, photos.config.model.tile)
     _sync(device)
     start = time.perf_counter()
-    super_resolve(tiled, diffusion, plr.to(device), steps=50, seed=0, progress=False)
+    super_resolve(tiled, photos.process, py.to(device), steps=50, seed=0, progress=False)
     _sync(device)
     print(f"{'SR x2, DDIM-50, one 256x256 photo:':40s}{time.perf_counter() - start:6.2f} s   ({len(tiled.tiles(128, 128))} tiles)")
 

@@ -15,8 +15,9 @@ import time
 import numpy as np
 import torch
 
-from .data import data_dir, register_data_file, to_uint8, verify_file, write_npz
-from .train import load_pretrained
+from .files import data_dir, register_data_file, verify_file, write_npz
+from .images import to_uint8, uint8_to_model
+from .pretrained import load_pretrained
 
 __all__ = ["ddpm_trajectory", "load_ddpm_trajectory", "TRAJECTORY"]
 
@@ -39,11 +40,12 @@ def load_ddpm_trajectory() -> dict:
     """The cached trajectory as [-1, 1] tensors: ``{"t": [int], "x_t": (K, N, 1, 32, 32), "x0": (K, N, 1, 32, 32)}``."""
     with np.load(verify_file(TRAJECTORY), allow_pickle=False) as z:
         def frames(a):
-            return torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0).permute(0, 1, 4, 2, 3).contiguous()
+            return uint8_to_model(a).permute(0, 1, 4, 2, 3).contiguous()
         return {"t": z["t"].tolist(), "x_t": frames(z["x_t"]), "x0": frames(z["x0"])}
 
 
 def main() -> int:
+    """``python -m course_lib.cached``: regenerate the cached trajectory and register it in the manifest."""
     start = time.perf_counter()
     arrays = ddpm_trajectory()
     path = data_dir() / TRAJECTORY

@@ -19,38 +19,37 @@ test digits with the HR images of the **odd** test digits (the other half of the
 for photos the left half of each output with the right half of each HR photo and vice versa: the reference set
 never contains the image being judged, so the score measures "looks like the data", not "equals the target".
 
-Intermediate outputs go to ``runs/compare/`` (one file per method), so an interrupted run resumes.
+The outputs come from the evaluation harness (:mod:`course_lib.harness`, whose per-output files under
+``runs/harness/`` make an interrupted run resume); this module is lesson 05's view of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .classifier import load_classifier
-from .data import DigitsSR, PhotosSR, to_uint8, upsample, verify_file, write_cached
-from .device import get_device
-from .evaluate import EVAL_INDICES, SAMPLE_OFFSET, SEED_BASE, sample_batched, value_stats as _stats
+from .datasets import DigitsSR
+from .device import describe_hardware, get_device
+from .files import verify_file, write_cached
+from .harness import (CURVE_INDICES, EVAL_INDICES, REFERENCE_INDICES, SAMPLE_OFFSET, SEED_BASE, TASKS, WORK, Entry, Work,
+                      image_seeds, outputs as harness_outputs, restore_batched, value_stats as _stats)
+from .images import to_uint8
 from .metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
 from .models import count_parameters
-from .sr import DEFAULT_TILES, TiledDenoiser, consistency_psnr, load_sr_model
-from .train import load_pretrained
+from .operators import consistency_psnr
+from .pretrained import load
 
-__all__ = ["CURVE_INDICES", "REFERENCE_INDICES", "K_MAX", "MEAN_K", "SAMPLE_OFFSET", "DIGIT_METHODS", "PHOTO_METHODS",
-           "sample_seeds", "running_mean_psnr", "digit_realism", "load_comparison", "load_comparison_samples", "main"]
+__all__ = ["CURVE_INDICES", "REFERENCE_INDICES", "K_MAX", "MEAN_K", "SAMPLE_OFFSET", "SEED_BASE", "DIGIT_METHODS",
+           "PHOTO_METHODS", "DIGIT_ENTRIES", "PHOTO_ENTRIES", "sample_seeds", "sr3_samples", "running_mean_psnr",
+           "digit_realism", "load_comparison", "load_comparison_samples", "main"]
 
 SR3_DIGITS = "digits_sr3_concat"
 SR3_PHOTOS = "photos_sr3"
-#: the k-sample curve's digits: every 5th evaluation digit, 10 of each class
-CURVE_INDICES = EVAL_INDICES[::5]
-#: the realism reference: the other half of the test split (odd indices, 50 of each class)
-REFERENCE_INDICES = tuple(range(1, 1000, 2))
 K_MAX = 32  # samples per curve digit
 MEAN_K = 8  # samples per evaluation digit (diversity, the "mean of 8" row)
 DIGIT_METHODS = ("bicubic", "SRCNN", "regression U-Net", "SR3 DDPM-1000", "SR3 DDIM-50", "SR3 DDIM-50 + projection",
@@ -58,18 +57,41 @@ DIGIT_METHODS = ("bicubic", "SRCNN", "regression U-Net", "SR3 DDPM-1000", "SR3 D
 PHOTO_METHODS = ("bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection")
 COMPARE_PATH = "cache/cnn_vs_diffusion.json"
 SAMPLES_PATH = "cache/cnn_vs_diffusion.npz"
-WORK = Path("runs/compare")
+DDIM50 = {"sampler": "ddim", "steps": 50}
+#: this cache's method names and the harness entries behind them
+DIGIT_ENTRIES = {
+    "bicubic": Entry("bicubic", "digits_x4", None),
+    "SRCNN": Entry("SRCNN", "digits_x4", "digits_srcnn"),
+    "regression U-Net": Entry("regression U-Net", "digits_x4", "digits_regression_unet"),
+    "SR3 DDPM-1000": Entry("SR3 DDPM-1000", "digits_x4", SR3_DIGITS, {"sampler": "ddpm"}, noise="shared"),
+    "SR3 DDIM-50": Entry("SR3 DDIM-50", "digits_x4", SR3_DIGITS, DDIM50),
+    "SR3 DDIM-50 + projection": Entry("SR3 DDIM-50 + projection", "digits_x4", SR3_DIGITS, {**DDIM50, "project": True}),
+    f"mean of {MEAN_K} SR3 samples": Entry(f"mean of {MEAN_K} SR3 samples", "digits_x4", SR3_DIGITS, DDIM50, samples=MEAN_K),
+}
+PHOTO_ENTRIES = {
+    "bicubic": Entry("bicubic", "photos_x2", None),
+    "SRCNN": Entry("SRCNN", "photos_x2", "photos_srcnn"),
+    "SR3 DDIM-50": Entry("SR3 DDIM-50", "photos_x2", SR3_PHOTOS, DDIM50),
+    "SR3 DDIM-50 + projection": Entry("SR3 DDIM-50 + projection", "photos_x2", SR3_PHOTOS, {**DDIM50, "project": True}),
+}
 
 
 def sample_seeds(index: int, k: int) -> int:
-    """The seed of SR3 sample ``k`` (0, 1, …) of test image ``index`` (``image_noise``'s convention)."""
-    return SEED_BASE + int(index) + SAMPLE_OFFSET * int(k)
+    """The seed of SR3 sample ``k`` (0, 1, …) of test image ``index`` (:func:`course_lib.harness.image_seeds`)."""
+    return image_seeds([index], k)[0]
 
 
-def sr3_samples(model, diffusion, lr: torch.Tensor, indices, ks, steps: int = 50, batch: int = 250,
+def sr3_samples(model, diffusion, y: torch.Tensor, indices, ks, steps: int = 50, batch: int = 250,
                 progress: bool = False) -> torch.Tensor:
-    """DDIM-``steps`` samples ``k in ks`` of every image: ``(len(ks), N, C, H, W)`` (seeds by :func:`sample_seeds`)."""
-    return torch.stack([sample_batched(model, diffusion, lr, indices, k, batch, steps=steps, progress=progress) for k in ks])
+    """DDIM-``steps`` samples ``k in ks`` of every image: ``(len(ks), N, C, H, W)`` (seeds by :func:`sample_seeds`).
+
+    ``model``: an SR3 network (or a TiledDenoiser around one); ``diffusion``: its process."""
+    from .methods.sr3 import super_resolve
+
+    def restore(yb, seeds, **options):
+        return super_resolve(model, diffusion, yb, seeds=seeds, **options)
+
+    return torch.stack([restore_batched(restore, y, indices, k, batch, steps=steps, progress=progress) for k in ks])
 
 
 def running_mean_psnr(samples: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -110,32 +132,7 @@ def _paired_bootstrap(distance, a: torch.Tensor, b: torch.Tensor, reference: tor
             "draws": draws}
 
 
-class _Work:
-    """Per-method outputs under ``runs/compare/`` (resume after an interruption)."""
-
-    def __init__(self, root: Path, tag: str):
-        self.root = root / tag
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.seconds = 0.0  # compute time of every output, including those resumed from an earlier run
-
-    def get(self, name: str, make):
-        path = self.root / f"{name.replace(' ', '_').replace('/', '_')}.pt"
-        if path.exists():
-            state = torch.load(path, weights_only=True)
-            self.seconds += state["seconds"]
-            return state["x"], state["seconds"]
-        start = time.perf_counter()
-        x = make()
-        seconds = time.perf_counter() - start
-        self.seconds += seconds
-        tmp = path.with_suffix(".tmp")
-        torch.save({"x": x.cpu(), "seconds": seconds}, tmp)
-        tmp.replace(path)
-        print(f"  {name}: {seconds:.0f} s", flush=True)
-        return x.cpu(), seconds
-
-
-def _digits(device: torch.device, work: _Work, result: dict, pictures: dict, progress: bool) -> None:
+def _digits(device: torch.device, work: Work, result: dict, pictures: dict, progress: bool) -> None:
     classifier = load_classifier(device=device)
     ds = DigitsSR("test", scale=4)
     indices = list(EVAL_INDICES)
@@ -144,34 +141,24 @@ def _digits(device: torch.device, work: _Work, result: dict, pictures: dict, pro
     n = len(indices)
     curve_pos = [indices.index(i) for i in CURVE_INDICES]
 
-    sr3, diffusion, _ = load_sr_model(SR3_DIGITS, device)
-    srcnn = load_pretrained("digits_srcnn", device)[0]
-    reg = load_pretrained("digits_regression_unet", device)[0]
+    shipped = {name: load(name, device) for name in (SR3_DIGITS, "digits_srcnn", "digits_regression_unet")}
+    sr3, diffusion = shipped[SR3_DIGITS].model, shipped[SR3_DIGITS].process
+    srcnn, reg = shipped["digits_srcnn"].model, shipped["digits_regression_unet"].model
 
-    def one_shot(net):
-        with torch.no_grad():
-            return torch.cat([net(lr[s : s + 250]) for s in range(0, n, 250)])
+    outputs, seconds, nfes = {}, {}, {}
+    for name, entry in DIGIT_ENTRIES.items():
+        outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, lr, indices, device, progress)
+    first = torch.stack([harness_outputs(DIGIT_ENTRIES["SR3 DDIM-50"], work, hr, lr, indices, device, progress, k=k)[0]
+                         for k in range(MEAN_K)])
+    # samples k = MEAN_K … K_MAX − 1 for the curve digits only
+    curve_work = Work(work.root.parent, "digits_x4_curve")
+    extra = torch.stack([curve_work.get(f"{SR3_DIGITS}__ddim50__k{k}", lambda k=k: restore_batched(
+        shipped[SR3_DIGITS].restore, lr[curve_pos], CURVE_INDICES, k, 250, **DDIM50, progress=progress))[0]
+        for k in range(MEAN_K, K_MAX)])
+    work.extra_seconds = curve_work.seconds
 
-    outputs, seconds = {}, {}
-    outputs["bicubic"], seconds["bicubic"] = work.get("bicubic", lambda: upsample(lr, 4, "bicubic"))
-    outputs["SRCNN"], seconds["SRCNN"] = work.get("srcnn", lambda: one_shot(srcnn))
-    outputs["regression U-Net"], seconds["regression U-Net"] = work.get("regression_unet", lambda: one_shot(reg))
-    # SR3 samples: k = 0 … MEAN_K − 1 for every digit, k = MEAN_K … K_MAX − 1 for the curve digits only
-    first, t_first = work.get("sr3_ddim50_k0-7", lambda: sr3_samples(sr3, diffusion, lr, indices, range(MEAN_K), progress=progress))
-    extra, t_extra = work.get("sr3_ddim50_curve_k8-31", lambda: sr3_samples(
-        sr3, diffusion, lr[curve_pos], CURVE_INDICES, range(MEAN_K, K_MAX), progress=progress))
-    outputs["SR3 DDIM-50"], seconds["SR3 DDIM-50"] = first[0], t_first / MEAN_K
-    outputs[f"mean of {MEAN_K} SR3 samples"], seconds[f"mean of {MEAN_K} SR3 samples"] = first.mean(0), t_first
-
-    outputs["SR3 DDIM-50 + projection"], seconds["SR3 DDIM-50 + projection"] = work.get(
-        "sr3_ddim50_projection", lambda: sample_batched(sr3, diffusion, lr, indices, steps=50, project=True, progress=progress))
-    outputs["SR3 DDPM-1000"], seconds["SR3 DDPM-1000"] = work.get(  # the full ancestral chain; one generator for its noise
-        "sr3_ddpm1000", lambda: sample_batched(sr3, diffusion, lr, indices, sampler="ddpm",
-                                               generator=torch.Generator(device=device).manual_seed(0), progress=progress))
-
-    cost = {"bicubic": (0, 0), "SRCNN": (count_parameters(srcnn), 1), "regression U-Net": (count_parameters(reg), 1),
-            "SR3 DDPM-1000": (count_parameters(sr3), diffusion.num_timesteps), "SR3 DDIM-50": (count_parameters(sr3), 50),
-            "SR3 DDIM-50 + projection": (count_parameters(sr3), 50), f"mean of {MEAN_K} SR3 samples": (count_parameters(sr3), 50 * MEAN_K)}
+    params = {"bicubic": 0, "SRCNN": count_parameters(srcnn), "regression U-Net": count_parameters(reg)}
+    cost = {name: (params.get(name, count_parameters(sr3)), nfes[name]) for name in DIGIT_METHODS}  # NFE as the loop counted
     samples_all = first.to(device)
     with torch.no_grad():
         hr_calls = classifier(hr).argmax(1)
@@ -239,26 +226,13 @@ def _digits(device: torch.device, work: _Work, result: dict, pictures: dict, pro
           f"{result['curve']['psnr_to_hr'][-1]:.2f} (regression {result['curve']['regression_psnr_to_hr']:.2f})", flush=True)
 
 
-def _photos(device: torch.device, work: _Work, result: dict) -> None:
-    pds = PhotosSR("test", scale=2, patch_size=256, mode="grid")
-    hr, lr = (t.to(device) for t in pds.tensors())
-    model, diffusion, _ = load_sr_model(SR3_PHOTOS, device)
-    tiled = TiledDenoiser(model, DEFAULT_TILES[SR3_PHOTOS])
-
-    def sr3(project: bool):
-        return lambda: sample_batched(tiled, diffusion, lr, range(len(pds)), batch=1, steps=50, project=project, progress=False)
-
-    outputs, seconds = {}, {}
-    srcnn = load_pretrained("photos_srcnn", device)[0]
-
-    def one_shot():
-        with torch.no_grad():  # fully convolutional: the whole photo in one pass
-            return torch.cat([srcnn(lr[i : i + 1]) for i in range(len(pds))])
-
-    outputs["bicubic"], seconds["bicubic"] = work.get("bicubic", lambda: upsample(lr, 2, "bicubic"))
-    outputs["SRCNN"], seconds["SRCNN"] = work.get("srcnn", one_shot)
-    outputs["SR3 DDIM-50"], seconds["SR3 DDIM-50"] = work.get("sr3_ddim50", sr3(False))
-    outputs["SR3 DDIM-50 + projection"], seconds["SR3 DDIM-50 + projection"] = work.get("sr3_ddim50_projection", sr3(True))
+def _photos(device: torch.device, work: Work, result: dict) -> None:
+    hr, lr, indices, names = TASKS["photos_x2"].load(device)
+    outputs, seconds, nfes = {}, {}, {}
+    for name, entry in PHOTO_ENTRIES.items():
+        outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, lr, indices, device)
+    params = {"bicubic": 0, "SRCNN": count_parameters(load("photos_srcnn", "cpu").model)}
+    sr3_params = count_parameters(load(SR3_PHOTOS, "cpu").model)
     W = hr.shape[-1] // 2
     left, right = (slice(None), slice(None), slice(None), slice(0, W)), (slice(None), slice(None), slice(None), slice(W, None))
 
@@ -266,15 +240,14 @@ def _photos(device: torch.device, work: _Work, result: dict) -> None:
         """Eq. 05.5 both ways round: left halves of x vs right halves of HR, and right vs left."""
         return 0.5 * float(patch_distance(x[left], hr[right]) + patch_distance(x[right], hr[left]))
 
-    result["photos"] = {"names": list(pds.sources), "methods": {},
+    result["photos"] = {"names": names, "methods": {},
                         "sanity": {"patch_swd_hr_halves": round(realism(hr), 5)}}
     for name in PHOTO_METHODS:
         sr = outputs[name].to(device)
         entry = {"psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, lr, 2)),
                  "hf_ratio": _stats(high_frequency_ratio(sr, hr, 2)), "patch_swd": round(realism(sr), 5),
-                 "parameters": {"bicubic": 0, "SRCNN": count_parameters(srcnn)}.get(name, count_parameters(model)),
-                 "nfe": {"bicubic": 0, "SRCNN": 1}.get(name, 50),
-                 "seconds_per_image": round(seconds[name] / len(pds), 3)}
+                 "parameters": params.get(name, sr3_params), "nfe": nfes[name],
+                 "seconds_per_image": round(seconds[name] / len(indices), 3)}
         result["photos"]["methods"][name] = entry
         print(f"photos {name:28s} PSNR {entry['psnr']['mean']:6.2f}  patch SWD {entry['patch_swd']:.4f}  HF {entry['hf_ratio']['mean']:.2f}", flush=True)
     result["photos"]["sanity"]["patch_swd_bicubic"] = result["photos"]["methods"]["bicubic"]["patch_swd"]
@@ -294,20 +267,21 @@ def load_comparison_samples() -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write lesson 05's cache from the harness's outputs (computed here if missing; see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.compare", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
-    parser.add_argument("--work", default=str(WORK), help="folder for per-method outputs (resumable)")
+    parser.add_argument("--work", default=str(WORK), help="folder for the harness's per-output files (resumable)")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
-    device = get_device(args.device) if args.device else get_device()
-    hardware = f"{platform.processor() or platform.machine()} ({device.type}), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    device = get_device(args.device)
+    hardware = describe_hardware(device)
     print(f"comparing on {hardware}", flush=True)
     result: dict = {"hardware": hardware, "steps": 50, "sampler": "ddim", "eta": 0.0, "k_max": K_MAX, "mean_k": MEAN_K}
     pictures: dict[str, np.ndarray] = {}
-    works = _Work(Path(args.work), "digits"), _Work(Path(args.work), "photos")
+    works = Work(Path(args.work), "digits_x4"), Work(Path(args.work), "photos_x2")
     _digits(device, works[0], result, pictures, args.progress)
     _photos(device, works[1], result)
-    result["compute_seconds"] = round(sum(w.seconds for w in works))
+    result["compute_seconds"] = round(sum(w.seconds + getattr(w, "extra_seconds", 0.0) for w in works))
     source = f"python -m course_lib.compare ({hardware}; {result['compute_seconds']} s of sampling and inference)"
     write_cached(COMPARE_PATH, result, SAMPLES_PATH, pictures, source,
                  ("lesson 05: bicubic, SRCNN, regression U-Net and SR3 measured side by side",

@@ -16,12 +16,15 @@ Environment variable
 from __future__ import annotations
 
 import os
+import platform
 import random
+from typing import Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "make_generator", "describe_device"]
+__all__ = ["get_device", "seed_everything", "make_generator", "describe_device", "describe_hardware", "per_image_generators",
+           "randn"]
 
 _ENV = "COURSE_DEVICE"
 
@@ -31,16 +34,19 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """Pick the device the course computes on.
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Pick the device the course computes on — the one device fallback of ``course_lib``.
 
-    Order: the ``prefer`` argument, else the ``COURSE_DEVICE`` environment variable,
-    else ``cuda`` if available, else ``mps`` if available, else ``cpu``.
+    Order: the ``prefer`` argument (a name or a ``torch.device``), else the ``COURSE_DEVICE``
+    environment variable, else ``cuda`` if available, else ``mps`` if available, else ``cpu``.
+    Every function with a ``device=None`` argument resolves it here.
 
     Raises ``ValueError`` when the requested device is not a device name torch knows,
     and ``RuntimeError`` when it names a backend this machine does not have (so a
     typo or a missing GPU is reported instead of silently falling back to the CPU).
     """
+    if isinstance(prefer, torch.device):
+        prefer = str(prefer)
     requested = prefer if prefer is not None else os.environ.get(_ENV, "").strip()
     if requested:
         source = "prefer" if prefer is not None else _ENV
@@ -80,6 +86,17 @@ def describe_device(device: torch.device | str | None = None) -> str:
     return device.type
 
 
+def describe_hardware(device: torch.device | str | None = None) -> str:
+    """The one line that names the machine in training records and cached evaluations.
+
+    ``'x86_64 (cpu), torch 2.13.0+cpu, 2 threads'`` or ``'NVIDIA H200 (cuda), torch 2.11.0+cu130'``.
+    """
+    device = get_device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (cuda), torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()} ({device.type}), torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -107,3 +124,34 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     """
     seed = _check_seed(seed)
     return torch.Generator(device=torch.device(device)).manual_seed(seed)
+
+
+def per_image_generators(seeds: Sequence[int]) -> list[torch.Generator]:
+    """One CPU generator per image, seeded with ``seeds[i]``: pass the list as ``generator`` to the samplers
+    (and to :func:`randn`) so that image ``i``'s random draws never depend on the other images of its batch,
+    nor on the device (CPU draws are moved to the device)."""
+    return [torch.Generator().manual_seed(_check_seed(s)) for s in seeds]
+
+
+def randn(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Generator] | None = None,
+          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Standard normal noise of ``shape`` ``(B, ...)`` on ``device``: the one random draw of the samplers.
+
+    Args:
+        generator: one ``torch.Generator`` for the whole batch (on ``device``; the draw then depends on the
+            batch it is in), a sequence of ``B`` generators, one per image (each image's ``(...)`` noise is
+            drawn from its own generator on that generator's device, then moved: independent of the batch
+            and of the device), or ``None`` (torch's global generator).
+
+    Returns:
+        ``(B, ...)`` tensor of ``dtype`` on ``device``.
+    """
+    shape = tuple(int(s) for s in shape)
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    generators = list(generator)
+    if not shape or len(generators) != shape[0]:
+        raise ValueError(f"generator: expected one generator per image ({shape[0] if shape else 0}) or a single "
+                         f"torch.Generator, got a sequence of {len(generators)}")
+    out = [torch.randn(shape[1:], generator=g, device=g.device, dtype=dtype) for g in generators]
+    return torch.stack(out).to(device)

@@ -16,9 +16,9 @@ Lesson 02 adds the reverse process (反向生成过程):
 * Eq. 02.2  x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t  and back  ε = (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t)
 * Eq. 02.3  the v-parameterisation  v = √ᾱ_t ε − √(1 − ᾱ_t) x_0
 * Eq. 02.4  L_simple = E_{x_0, ε, t} ‖ε − ε_θ(x_t, t)‖²
-* Eq. 02.5  one ancestral (DDPM) step  x_{t-1} = μ̃_t(x̂_0, x_t) + σ_t z,  σ_t² = β̃_t (or β_t)
-* Eq. 02.6  one DDIM step  x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z,
-            σ = η √((1 − ᾱ_{t'}) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_{t'})
+
+The sampling steps built on these — DDPM's ancestral step (Eq. 02.5) and DDIM's (Eq. 02.6) — are samplers in
+:mod:`course_lib.samplers`, driven by one loop; :meth:`GaussianDiffusion.sample` is lesson 02's front door to them.
 
 Index convention (said once, plainly): timesteps in code are integers
 ``0 … T-1``; papers count ``1 … T``. ``alpha_bars[t]`` is the paper's ᾱ_{t+1}
@@ -37,26 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GaussianDiffusion", "extract", "PREDICTIONS", "SAMPLERS", "ddim_timesteps"]
+from ._compat import moved_names as _moved_names
+from .device import randn
+
+__all__ = ["GaussianDiffusion", "extract", "PREDICTIONS"]
 
 PREDICTIONS = ("eps", "x0", "v")
-SAMPLERS = ("ddpm", "ddim")
-
-
-def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """The DDIM timesteps, evenly spaced and starting at T − 1 ("trailing" spacing).
-
-    ``round(arange(T, 0, -T / steps)) − 1``: for T = 1000, steps = 50 → 999, 979, …, 19.
-    Starting at T − 1 matters: the sampler then begins from (almost) pure noise, as training saw it;
-    the older "leading" spacing (0, 20, …, 980) starts at 980, where ᾱ is not yet ≈ 0.
-
-    Returns:
-        list of ``steps`` decreasing ints in ``0 … T-1``.
-    """
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
-    ts = torch.round(torch.arange(T, 0, -T / steps, dtype=torch.float64)).long() - 1
-    return ts.tolist()
 
 
 def extract(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -174,7 +160,7 @@ class GaussianDiffusion(nn.Module):
         self, x: torch.Tensor, noise: torch.Tensor | None, generator: torch.Generator | None
     ) -> torch.Tensor:
         if noise is None:
-            return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            return randn(x.shape, generator, x.device, x.dtype)
         if not isinstance(noise, torch.Tensor):
             raise TypeError(f"noise must be a torch.Tensor or None, got {type(noise).__name__}")
         if noise.shape != x.shape:
@@ -398,189 +384,135 @@ class GaussianDiffusion(nn.Module):
         per_sample = F.mse_loss(out.float(), target.float(), reduction="none").flatten(1).mean(dim=1)
         return per_sample.mean() if reduction == "mean" else per_sample
 
-    def p_sample(
-        self,
-        model: Callable,
-        x_t: torch.Tensor,
-        t: torch.Tensor,
-        cond: torch.Tensor | None = None,
-        prediction: str = "eps",
-        variance: str = "posterior",
-        clip_x0: bool = True,
-        noise: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-        x0_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One ancestral DDPM step, Eq. 02.5: x_{t-1} = μ̃_t(x̂_0, x_t) + σ_t z.
-
-        Args:
-            model: ``model(x_t, t, cond)``.
-            x_t: ``(B, ...)``; t: ``(B,)`` integer timesteps (no noise is added where t = 0).
-            variance: ``"posterior"`` (σ² = β̃_t, Eq. 02.1) or ``"beta"`` (σ² = β_t).
-            clip_x0: clip x̂_0 to [-1, 1] before forming the mean.
-            x0_fn: a map applied to x̂_0 (after clipping) before forming the mean, e.g. lesson 04's
-                consistency projection (Eq. 04.4).
-
-        Returns:
-            ``(x_prev, x0_hat)``, both ``(B, ...)``.
-        """
-        if variance not in ("posterior", "beta"):
-            raise ValueError(f"variance must be 'posterior' or 'beta', got {variance!r}")
-        self._check_x(x_t, "x_t")
-        t = self._check_t(t, x_t.shape[0])
-        _, x0 = self.eps_and_x0(model(x_t, t, cond), x_t, t, prediction)
-        if clip_x0:
-            x0 = x0.clamp(-1.0, 1.0)
-        if x0_fn is not None:
-            x0 = x0_fn(x0)
-        mean, post_var = self.q_posterior(x0, x_t, t)
-        var = post_var if variance == "posterior" else extract(self.betas, t, x_t)
-        z = self._noise_like(x_t, noise, generator)
-        nonzero = (t > 0).reshape(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
-        return mean + nonzero * var.sqrt() * z, x0
-
-    def ddim_step(
-        self,
-        x_t: torch.Tensor,
-        t: int | torch.Tensor,
-        t_prev: int | torch.Tensor,
-        eps: torch.Tensor,
-        eta: float = 0.0,
-        noise: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-        clip_x0: bool = False,
-    ) -> torch.Tensor:
-        """One DDIM step from t to t_prev < t, Eq. 06 of Song et al. 2021, our Eq. 02.6.
-
-        x̂_0 from ε̂ (Eq. 02.2); σ = η √((1 − ᾱ_{t'}) / (1 − ᾱ_t)) √(1 − ᾱ_t / ᾱ_{t'});
-        x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z. ``t_prev = -1`` means "to x_0" (ᾱ = 1).
-        η = 0 is deterministic; η = 1 gives the DDPM posterior variance.
-
-        Args:
-            x_t, eps: ``(B, ...)``.
-            t, t_prev: ints, or ``(B,)`` integer tensors, with −1 ≤ t_prev < t ≤ T − 1.
-            eta: η ≥ 0.
-            clip_x0: clip x̂_0 to [-1, 1] (and re-derive ε̂ from it, Eq. 02.2).
-
-        Returns:
-            ``(B, ...)`` x at t_prev.
-        """
-        self._check_x(x_t, "x_t")
-        if not eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
-        if eps.shape != x_t.shape:
-            raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-        B = x_t.shape[0]
-        t_vec = self._check_t(torch.full((B,), t, dtype=torch.long, device=x_t.device) if isinstance(t, int) else t, B)
-        tp = torch.full((B,), t_prev, dtype=torch.long, device=x_t.device) if isinstance(t_prev, int) else t_prev
-        if not isinstance(tp, torch.Tensor) or tp.shape != (B,) or tp.is_floating_point():
-            raise TypeError(f"t_prev must be an int or an integer tensor of shape ({B},)")
-        tp = tp.to(device=self.betas.device, dtype=torch.long)
-        if (tp >= t_vec).any() or (tp < -1).any():
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={tp.tolist()} for t={t_vec.tolist()}")
-        ab_t = extract(self.alpha_bars, t_vec, x_t)
-        ab_prev = torch.where(tp >= 0, self.alpha_bars[tp.clamp(min=0)], torch.ones_like(tp, dtype=self.alpha_bars.dtype))
-        ab_prev = ab_prev.reshape(B, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
-        x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # Eq. 02.2
-        if clip_x0:
-            x0 = x0.clamp(-1.0, 1.0)
-            eps = (x_t - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()
-        sigma = eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).clamp(min=0).sqrt()
-        direction = (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps
-        x_prev = ab_prev.sqrt() * x0 + direction
-        if eta > 0:
-            x_prev = x_prev + sigma * self._noise_like(x_t, noise, generator)
-        return x_prev
-
+    # ---------------------------------------------------------- sampling front doors
     @torch.no_grad()
     def sample(
         self,
         model: Callable,
         shape: tuple[int, ...],
-        cond: torch.Tensor | None = None,
+        cond=None,
         sampler: str = "ddpm",
         steps: int | None = None,
         eta: float = 0.0,
         generator: torch.Generator | None = None,
         progress: bool = True,
         record_every: int | None = None,
-        prediction: str = "eps",
+        prediction: str | None = None,
         clip_x0: bool = True,
         x_T: torch.Tensor | None = None,
         x0_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
-        """Generate samples: Algorithm 2 of DDPM (``"ddpm"``) or DDIM (``"ddim"``), Eq. 02.5 / Eq. 02.6.
+        """Generate samples with a sampler named by a string — lesson 02's front door to :func:`course_lib.samplers.sample`.
+
+        Builds ``make_sampler(sampler, self, steps, prediction)`` (DDPM, Eq. 02.5, or DDIM with ``eta``, Eq. 02.6),
+        draws x_T from ``generator``, clips x̂₀ to [-1, 1] when ``clip_x0``, and runs the one loop.
 
         Args:
             model: ``model(x_t, t, cond)``; put it in ``eval()`` mode first.
-            shape: ``(B, C, H, W)`` of the samples (on the diffusion's device).
-            sampler: ``"ddpm"`` (ancestral; all T steps, or with ``steps < T`` the respaced
-                version, i.e. DDIM with η = 1) or ``"ddim"`` (``steps`` trailing timesteps, η as given).
-            steps: number of network evaluations, 1 … T (default: T for DDPM, 50 for DDIM).
-            generator: seeds x_T and every step's noise (on the diffusion's device).
-            progress: show a tqdm progress bar.
-            record_every: also return the trajectory, recording x_t and x̂_0 every this many steps
-                (and at the last step).
-            x_T: start from this ``(B, C, H, W)`` instead of fresh noise.
-            x0_fn: applied to every step's x̂_0 (after clipping); the step then continues from the
-                changed x̂_0 (for DDIM, ε̂ is re-derived from it by Eq. 02.2). Lesson 04 passes the
-                consistency projection (Eq. 04.4) here.
+            shape: ``(B, ...)`` of the samples (on the diffusion's device).
+            sampler: ``"ddpm"`` (ancestral; all T steps, or with ``steps < T`` the respaced version, i.e. DDIM with
+                η = 1) or ``"ddim"`` (``steps`` trailing timesteps, η as given); any registered sampler name.
+            steps: number of network evaluations, 1 … T (default: the sampler's: T for DDPM, 50 for DDIM).
+            generator: seeds x_T and every step's noise (one generator on the diffusion's device, or one per image).
+            progress: show a progress bar.
+            record_every: also return the trajectory, recording x_t and x̂_0 every this many steps (and at the last
+                step) — :class:`course_lib.samplers.Trajectory` does the recording.
+            prediction: what the network outputs; default: the model's ``prediction`` attribute (set by the method
+                that built it), else ``"eps"``.
+            x_T: start from this ``(B, ...)`` instead of fresh noise.
+            x0_fn: applied to every step's x̂_0 (after clipping); the step continues from the changed x̂_0.
 
         Returns:
-            ``x_0`` ``(B, C, H, W)``, or ``(x_0, trajectory)`` when ``record_every`` is set, where
-            ``trajectory = {"t": [int], "x_t": (K, B, C, H, W), "x0": (K, B, C, H, W)}`` on the CPU.
+            ``x_0`` ``(B, ...)``, or ``(x_0, trajectory)`` when ``record_every`` is set, where
+            ``trajectory = {"t": [int], "x_t": (K, B, ...), "x0": (K, B, ...)}`` on the CPU.
         """
-        from tqdm.auto import tqdm
+        from .samplers import SAMPLERS, ProgressBar, Trajectory, clip_x0 as clip, compose, make_sampler, sample
 
         if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-        _check_prediction(prediction)
-        T = self.num_timesteps
-        if steps is None:
-            steps = T if sampler == "ddpm" else min(50, T)
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-            raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+            raise ValueError(f"sampler must be one of {tuple(SAMPLERS)}, got {sampler!r}")
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
-        if record_every is not None and (not isinstance(record_every, int) or record_every < 1):
+        if record_every is not None and (isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1):
             raise ValueError(f"record_every must be a positive int or None, got {record_every!r}")
-        shape = tuple(int(s) for s in shape)
-        device = self.betas.device
+        prediction = prediction or getattr(model, "prediction", "eps")
+        import inspect
+
+        accepts = inspect.signature(SAMPLERS[sampler]).parameters
+        options = {key: value for key, value in (("clip_sample", clip_x0), ("eta", eta)) if key in accepts}
+        s = make_sampler(sampler, self, steps, prediction, **options)
+        shape = tuple(int(v) for v in shape)
         if x_T is None:
-            x = torch.randn(shape, generator=generator, device=device)
-        else:
-            if tuple(x_T.shape) != shape:
-                raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
-            x = x_T.to(device)
-        ancestral = sampler == "ddpm" and steps == T
-        ts = list(range(T - 1, -1, -1)) if ancestral else ddim_timesteps(T, steps)
-        eta_used = 1.0 if sampler == "ddpm" else eta
-        traj_t, traj_x, traj_x0 = [], [], []
-        B = shape[0]
-        for i, t in enumerate(tqdm(ts, desc=f"{sampler} sampling", disable=not progress, leave=False)):
-            t_vec = torch.full((B,), t, dtype=torch.long, device=device)
-            if ancestral:
-                x, x0 = self.p_sample(model, x, t_vec, cond, prediction, clip_x0=clip_x0, generator=generator, x0_fn=x0_fn)
-            else:
-                eps, x0 = self.eps_and_x0(model(x, t_vec, cond), x, t_vec, prediction)
-                t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-                if x0_fn is None:
-                    x = self.ddim_step(x, t, t_prev, eps, eta=eta_used, generator=generator, clip_x0=clip_x0)
-                    if clip_x0:
-                        x0 = x0.clamp(-1.0, 1.0)
-                else:
-                    x0 = x0_fn(x0.clamp(-1.0, 1.0) if clip_x0 else x0)
-                    eps = self.predict_eps_from_x0(x, t_vec, x0)
-                    x = self.ddim_step(x, t, t_prev, eps, eta=eta_used, generator=generator)
-            if record_every is not None and (i % record_every == 0 or i == len(ts) - 1):
-                traj_t.append(t)
-                traj_x.append(x.detach().float().cpu())
-                traj_x0.append(x0.detach().float().cpu())
-        if record_every is None:
-            return x
-        return x, {"t": traj_t, "x_t": torch.stack(traj_x), "x0": torch.stack(traj_x0)}
+            x_T = randn(shape, generator, self.betas.device)
+        elif tuple(x_T.shape) != shape:
+            raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
+        transform = None if x0_fn is None else (lambda x0, ctx: x0_fn(x0))
+        if clip_x0 and "clip_sample" not in accepts:  # a sampler without diffusers' option: clip through the hook
+            transform = compose(clip, transform)
+        trajectory = None if record_every is None else Trajectory(record_every)
+        callbacks = [ProgressBar(f"{sampler} sampling", enabled=progress)] + ([trajectory] if trajectory else [])
+        x = sample(model, s, x_T, cond, x0_transform=transform, callback=callbacks, generator=generator)
+        return x if trajectory is None else (x, trajectory.as_dict())
+
+    def p_sample(self, model: Callable, x_t: torch.Tensor, t: torch.Tensor, cond=None, prediction: str = "eps",
+                 variance: str = "posterior", clip_x0: bool = True, noise: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None, x0_fn: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Deprecated: one ancestral step, Eq. 02.5 — use :class:`course_lib.samplers.DDPMSampler` ``.step``.
+
+        ``t`` is ``(B,)`` (images may sit at different t). Returns ``(x_prev, x0_hat)``, both ``(B, ...)``.
+        """
+        from ._compat import warn_renamed
+        from .samplers import DDPMSampler
+
+        warn_renamed("GaussianDiffusion.p_sample", "course_lib.samplers.DDPMSampler(process).step")
+        self._check_x(x_t, "x_t")
+        t = self._check_t(t, x_t.shape[0])
+        s = DDPMSampler(self, prediction=prediction, variance=variance, clip_sample=clip_x0)
+        transform = None if x0_fn is None else (lambda x0, ctx: x0_fn(x0))
+        z = self._noise_like(x_t, noise, generator)  # one draw for the batch, as the step would make it
+        out = model(x_t, t, cond)
+        x_prev, x0 = torch.empty_like(x_t), torch.empty_like(x_t)
+        for value in t.unique().tolist():
+            sel = t == value
+            step = s.step(out[sel], value, value - 1, x_t[sel], x0_transform=transform, noise=z[sel])
+            x_prev[sel], x0[sel] = step.prev_sample, step.pred_original_sample
+        return x_prev, x0
+
+    def ddim_step(self, x_t: torch.Tensor, t: int | torch.Tensor, t_prev: int | torch.Tensor, eps: torch.Tensor,
+                  eta: float = 0.0, noise: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                  clip_x0: bool = False) -> torch.Tensor:
+        """Deprecated: one DDIM step from ε̂, Eq. 02.6 (DDIM Eq. 12, σ(η) of their Eq. 16) — use
+        :class:`course_lib.samplers.DDIMSampler` ``.step``. ``t_prev = -1`` means "to x_0". Returns ``(B, ...)``."""
+        from ._compat import warn_renamed
+        from .samplers import DDIMSampler
+
+        warn_renamed("GaussianDiffusion.ddim_step", "course_lib.samplers.DDIMSampler(process).step")
+        self._check_x(x_t, "x_t")
+        if not eta >= 0:
+            raise ValueError(f"eta must be >= 0, got {eta}")
+        if eps.shape != x_t.shape:
+            raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+        t_int = self._one_t(t, x_t.shape[0])
+        tp = self._one_t(t_prev, x_t.shape[0], check=False)
+        s = DDIMSampler(self, steps=1, prediction="eps", eta=eta, clip_sample=clip_x0)
+        return s.step(eps, t_int, tp, x_t, generator=generator, noise=noise).prev_sample
+
+    def _one_t(self, t: int | torch.Tensor, batch: int, check: bool = True) -> int:
+        """A timestep given as an int or a ``(B,)`` tensor of one value, as an int (in 0 … T − 1 when ``check``)."""
+        if isinstance(t, torch.Tensor):
+            if t.dim() != 1 or t.numel() == 0 or t.is_floating_point() or bool((t != t[0]).any()):
+                raise ValueError(f"t must be an int or a ({batch},) integer tensor of one value, got {t.tolist()}")
+            t = int(t[0])
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise TypeError(f"t must be an int, got {type(t).__name__}")
+        if check and not 0 <= t < self.num_timesteps:
+            raise ValueError(f"t must lie in 0 … {self.num_timesteps - 1} (0-based; T = {self.num_timesteps}), got {t}")
+        return t
 
 
 def _check_prediction(prediction: str) -> None:
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+
+
+__getattr__ = _moved_names(__name__, {"ddim_timesteps": "course_lib.samplers.ddim:ddim_timesteps",
+                                      "SAMPLERS": "course_lib.samplers.registry:SAMPLERS"})

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .data import to_uint8
+from .images import to_uint8
 
 __all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display", "figure_png", "loss_curve"]
 

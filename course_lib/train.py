@@ -1,239 +1,333 @@
-"""Training loop and shipped models (workflow layer; lessons 02–03).
+"""The trainer, generic over methods (workflow layer; lessons 02–05).
 
-Brings a network (``course_lib.models``) and the process (``course_lib.diffusion``) together:
-Algorithm 1 of DDPM with L_simple (Eq. 02.4), AdamW with a short warm-up, gradient clipping,
-an EMA of the weights, a fixed seed, optional bf16 autocast on a GPU, and checkpoints that resume
-**exactly**: N steps, save, resume, M steps gives the same weights as N + M steps straight.
+One loop for every model the course ships: draw a batch (indices from one generator), augment it, ask the
+method for its loss (``method.loss(model, process, batch, generator)``: L_simple, Eq. 02.4, for the diffusion
+methods; the MSE for the regression baselines; cross-entropy for the classifier), AdamW with a short warm-up (or a
+one-cycle schedule), gradient clipping, an EMA of the weights, a fixed seed, optional bf16 autocast on a GPU, and
+checkpoints that resume **exactly**: N steps, save, resume, M steps gives the same weights as N + M steps straight.
 
 Command line (the same on a CPU or a CUDA GPU)::
 
     python -m course_lib.train --config data/checkpoints/digits_unet.json        # train (resumes), export
     python -m course_lib.train --config ... --seconds 600                        # stop after 10 minutes
 
-A config is JSON: ``name``, ``dataset`` (``"digits"``, ``"toy2d:spiral"``, or super-resolution pairs
-``"digits_sr:4"`` (scale) and ``"photos_sr:2:32"`` (scale, HR patch size)), ``model`` (``kind`` ``"unet"``,
-``"mlp"``, ``"sr3"``, ``"srcnn"`` or ``"regression_unet"`` plus its arguments; ``"sr3"`` takes ``scale``,
-``residual``, ``residual_scale`` and the U-Net's arguments), ``objective`` (``"diffusion"``, or ``"regression"``
-for the one-shot baselines: MSE between f(y) and HR), ``schedule``, ``T``, ``prediction``, ``batch_size``, ``lr``, ``steps``, ``warmup_steps``,
-``ema_decay``, ``grad_clip``, ``seed``, ``log_every``, ``checkpoint_every``, ``autocast``, ``augment``
-(random flips and 90° turns of each pair, for photos), ``init_from`` (start from a shipped model's weights:
-an SR3 from the unconditional ``digits_unet``, the new input channels and injections starting at zero, so
-that step 0 is the unconditional model; see :func:`init_from_pretrained`).
-The resumable training state goes to ``runs/NAME/state.pt`` (ignored by git); the exported model (EMA
-weights in float16, the config, the loss curve) to ``data/checkpoints/NAME.pt`` and ``NAME.log.json``.
+A config is JSON with the fields of :class:`TrainConfig`: ``name``, ``dataset`` (see
+:func:`course_lib.datasets.load_training_set`), ``method`` (a registered method: ``"ddpm"``, ``"sr3"``, ``"srcnn"``,
+``"regression_unet"``, ``"classifier"``, …) and ``model`` (the method's config: its own fields plus the network's
+arguments), then the process (``schedule``, ``T``, ``prediction``) and the optimisation (``batch_size``,
+``learning_rate``, ``steps``, ``warmup_steps``, ``lr_schedule``, ``weight_decay``, ``ema_decay``, ``grad_clip``,
+``seed``, ``log_every``, ``checkpoint_every``, ``autocast``, ``augment`` (random flips and 90° turns of every
+image of a batch, for photos), ``init_from`` (start from a shipped model's weights, see
+:func:`course_lib.pretrained.init_from_pretrained`)). Configs of the previous release (``lr``, ``model.kind``,
+``objective``, the classifier's ``task``/``epochs``) are still read.
+
+The resumable training state goes to ``runs/NAME/state.pt`` (ignored by git); the exported model (EMA weights, the
+config, the loss curve) to ``data/checkpoints/NAME.pt`` and ``NAME.log.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
-import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from .data import DigitsSR, PhotosSR, data_dir, load_digits, load_manifest, register_data_file, to_tensor, toy_points
-from .device import get_device
-from .diffusion import GaussianDiffusion
-from .models import SR3, SRCNN, MLPDenoiser, RegressionUNet, UNet
+from ._compat import moved_names, warn_renamed
+from .datasets import TRAIN_DIGITS, dihedral, load_training_set, training_lr_size
+from .device import describe_hardware, get_device
+from .diffusion import GaussianDiffusion, _check_prediction
+from .files import data_dir, load_checkpoint, register_data_file, save_checkpoint
+from .methods import MethodConfig, get_method, legacy_method
 from .schedules import make_beta_schedule
 
-__all__ = ["DEFAULTS", "Trainer", "build_model", "load_pretrained", "main"]
+__all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = {
-    "name": "model",
-    "dataset": "digits",
-    "model": {"kind": "unet"},
-    "schedule": "cosine",
-    "T": 1000,
-    "prediction": "eps",
-    "batch_size": 128,
-    "lr": 2e-4,
-    "steps": 10_000,
-    "warmup_steps": 200,
-    "ema_decay": 0.999,
-    "grad_clip": 1.0,
-    "seed": 0,
-    "log_every": 50,
-    "checkpoint_every": 1000,
-    "autocast": True,
-    "augment": False,
-    "init_from": None,
-    "objective": "diffusion",
-}
-SR3_KEYS = ("scale", "residual", "residual_scale")
-REGRESSION_KINDS = ("srcnn", "regression_unet")
-SR_KINDS = ("sr3", *REGRESSION_KINDS)
-MODEL_KINDS = ("unet", "mlp", *SR_KINDS)
+LR_SCHEDULES = ("warmup", "onecycle")
+#: keys of the previous release's configs and their new names
+_RENAMED_KEYS = {"lr": "learning_rate"}
 
 
-def normalise_config(config: dict) -> dict:
-    unknown = set(config) - set(DEFAULTS) - {"description"}
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs (the JSON config, parsed). ``model`` is the method's config dataclass.
+
+    ``config.replace(batch_size=64)`` gives a changed copy; :meth:`to_dict` the JSON form. For one release a config
+    can still be read like the dict it used to be (``config["T"]``), with a ``DeprecationWarning``.
+    """
+
+    name: str = "model"
+    dataset: str = "digits"
+    method: str = "ddpm"
+    model: MethodConfig = dataclasses.field(default_factory=lambda: get_method("ddpm").Config())
+    schedule: str = "cosine"
+    T: int = 1000
+    prediction: str = "eps"
+    batch_size: int = 128
+    learning_rate: float = 2e-4
+    steps: int = 10_000
+    warmup_steps: int = 200
+    lr_schedule: str = "warmup"
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    autocast: bool = True
+    augment: bool = False
+    init_from: str | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        for key in ("batch_size", "steps", "log_every", "checkpoint_every", "T"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be a positive int, got {value!r}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        _check_prediction(self.prediction)
+        cls = get_method(self.method)
+        if not isinstance(self.model, cls.Config):
+            raise TypeError(f"model must be a {cls.Config.__name__} for method {self.method!r}, got {type(self.model).__name__}")
+        cls.check(self)
+
+    # ------------------------------------------------------------------ JSON
+    @classmethod
+    def from_dict(cls, raw: dict, warn: bool = True) -> "TrainConfig":
+        """Parse a JSON config (new or previous-release names; ``warn``: say so when old names are used)."""
+        if not isinstance(raw, dict):
+            raise TypeError(f"a config must be a dict, got {type(raw).__name__}")
+        d = dict(raw)
+        if d.get("task") == "classifier":
+            d = _legacy_classifier(d)
+        for old, new in _RENAMED_KEYS.items():
+            if old in d:
+                if new in d:
+                    raise ValueError(f"config has both {old!r} (the old name) and {new!r}; keep {new!r}")
+                if warn:
+                    warn_renamed(f"the config key {old!r}", repr(new))
+                d[new] = d.pop(old)
+        objective = d.pop("objective", None)
+        if objective is not None and warn:
+            warn_renamed("the config key 'objective'", "\"method\" (the method implies its objective)")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(names)}")
+        model = dict(d.get("model", {}))
+        if "method" not in d:  # the previous release named the method by model.kind
+            had_kind = "kind" in model
+            kind = model.pop("kind", "unet")
+            if warn and had_kind:
+                warn_renamed("the config key model.kind", "\"method\" (and model.network for \"ddpm\")")
+            method = legacy_method(kind)
+            if method is None:
+                raise ValueError(f"model.kind {kind!r} names no method; give \"method\": one of {sorted(_methods())}")
+            d["method"] = method
+            if method == "ddpm":
+                model["network"] = kind
+        elif "kind" in model:
+            raise ValueError(f"model.kind {model['kind']!r} is the previous release's name for the method; "
+                             f"with \"method\": {d['method']!r} leave it out")
+        mcls = get_method(d["method"])
+        if objective is not None and objective != mcls.objective:
+            raise ValueError(f"objective {objective!r} does not match method {d['method']!r}, whose objective is {mcls.objective!r}")
+        config = mcls.Config.from_dict(model)
+        if getattr(config, "tile", 0) is None:  # an SR model tiles at the LR side of its training crops
+            config = dataclasses.replace(config, tile=training_lr_size(d.get("dataset", cls.dataset)))
+        d["model"] = config
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        """The JSON form: every field, ``model`` flattened (its ``args`` spread out)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["model"] = self.model.to_dict()
+        if not out["description"]:
+            del out["description"]
+        return out
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` (old key names are accepted with a warning)."""
+        for old, new in _RENAMED_KEYS.items():
+            if old in changes:
+                warn_renamed(f"the config key {old!r}", repr(new))
+                changes[new] = changes.pop(old)
+        if isinstance(changes.get("model"), dict):
+            changes["model"] = get_method(changes.get("method", self.method)).Config.from_dict(changes["model"])
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------- the old dict interface (one release)
+    def keys(self):
+        """Deprecated: the keys of :meth:`to_dict` (so that ``{**config}`` still works)."""
+        warn_renamed("reading a TrainConfig as a dict", "its attributes (config.T) or config.to_dict()")
+        return self.to_dict().keys()
+
+    def __getitem__(self, key: str) -> Any:
+        warn_renamed(f"config[{key!r}]", f"config.{_RENAMED_KEYS.get(key, key)}")
+        return self.to_dict()[_RENAMED_KEYS.get(key, key)]
+
+
+def _methods():
+    from .methods import METHODS
+
+    return METHODS
+
+
+def _legacy_classifier(d: dict) -> dict:
+    """The previous release's classifier config (``task``, ``epochs``, one-cycle schedule implied) in the new form."""
+    known = {"name", "task", "width", "dropout", "epochs", "batch_size", "lr", "weight_decay", "seed", "log_every",
+             "degrade_prob", "description"}
+    unknown = set(d) - known
     if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    out = {**DEFAULTS, **config}
-    out["model"] = dict(out["model"])
-    kind = out["model"].get("kind")
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"model.kind must be one of {MODEL_KINDS}, got {kind!r}")
-    if (kind in SR_KINDS) != out["dataset"].startswith(("digits_sr:", "photos_sr:")):
-        raise ValueError(f"model.kind {SR_KINDS} goes with an SR dataset ('digits_sr:S', 'photos_sr:S:P') and only with one; "
-                         f"got kind {kind!r} with dataset {out['dataset']!r}")
-    if out["objective"] not in ("diffusion", "regression"):
-        raise ValueError(f"objective must be 'diffusion' or 'regression', got {out['objective']!r}")
-    if (out["objective"] == "regression") != (kind in REGRESSION_KINDS):
-        raise ValueError(f"objective 'regression' goes with model.kind {REGRESSION_KINDS} and only with them; "
-                         f"got objective {out['objective']!r} with kind {kind!r}")
-    for key in ("batch_size", "steps", "log_every", "checkpoint_every", "T"):
-        if not isinstance(out[key], int) or out[key] < 1:
-            raise ValueError(f"{key} must be a positive int, got {out[key]!r}")
-    if not 0 <= out["ema_decay"] < 1:
-        raise ValueError(f"ema_decay must lie in [0, 1), got {out['ema_decay']}")
-    return out
+        raise ValueError(f"unknown classifier config keys {sorted(unknown)}; known: {sorted(known)}")
+    batch = d.get("batch_size", 64)
+    return {"name": d.get("name", "digit_classifier"), "dataset": "digits_labels", "method": "classifier",
+            "model": {"width": d.get("width", 32), "dropout": d.get("dropout", 0.3), "degrade_prob": d.get("degrade_prob", 0.0)},
+            "batch_size": batch, "learning_rate": d.get("lr", 3e-3), "steps": d.get("epochs", 30) * TRAIN_DIGITS // batch,
+            "warmup_steps": 0, "lr_schedule": "onecycle", "weight_decay": d.get("weight_decay", 1e-4), "ema_decay": 0.0,
+            "grad_clip": 0.0, "seed": d.get("seed", 0), "log_every": d.get("log_every", 50), "autocast": False,
+            "description": d.get("description", "")}
 
 
-def build_model(model_config: dict, T: int = 1000, prediction: str = "eps") -> nn.Module:
-    """The network a config describes: ``{"kind": "unet" | "mlp" | "sr3", **arguments}`` (an SR3 also
-    records the config's ``prediction``)."""
-    kwargs = {k: v for k, v in model_config.items() if k != "kind"}
-    kwargs.setdefault("T", T)
-    if "channel_mults" in kwargs:
-        kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
-    if model_config["kind"] == "sr3":
-        sr = {k: kwargs.pop(k) for k in SR3_KEYS if k in kwargs}
-        return SR3(UNet(**kwargs), prediction=prediction, **sr)
-    if model_config["kind"] == "srcnn":
-        kwargs.pop("T")
-        return SRCNN(**kwargs)
-    if model_config["kind"] == "regression_unet":
-        return RegressionUNet(**kwargs)
-    return UNet(**kwargs) if model_config["kind"] == "unet" else MLPDenoiser(**kwargs)
+def as_config(config: TrainConfig | dict, warn: bool = True) -> TrainConfig:
+    """A :class:`TrainConfig` from itself or from a JSON-style dict."""
+    return config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config, warn=warn)
 
 
-def load_dataset(name: str) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """The training set of a config: digits ``(4000, 1, 32, 32)``, toy points ``(N, 2)``, or SR pairs
-    ``(hr (N, C, H, W), lr (N, C, H/s, W/s))``: ``"digits_sr:S"`` all 4,000 training digits, ``"photos_sr:S:P"``
-    1,024 random P × P crops of each training photo (fixed by seed 0)."""
-    if name == "digits":
-        return to_tensor(load_digits("train")[0])
-    if name.startswith("toy2d:"):
-        return toy_points(name.split(":", 1)[1], 20_000, seed=0)
-    parts = name.split(":")
-    try:
-        if parts[0] == "digits_sr" and len(parts) == 2:
-            return DigitsSR("train", scale=int(parts[1])).tensors()
-        if parts[0] == "photos_sr" and len(parts) == 3:
-            return PhotosSR("train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024).tensors()
-    except ValueError as err:
-        raise ValueError(f"dataset {name!r}: {err}") from err
-    raise ValueError(f"dataset must be 'digits', 'toy2d:NAME', 'digits_sr:SCALE' or 'photos_sr:SCALE:PATCH', got {name!r}")
-
-
-def dihedral(x: torch.Tensor, k: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-    """Per-sample 90° turns (``k`` ``(B,)`` in 0…3) and horizontal flips (``flip`` ``(B,)`` bool) of ``(B, C, H, W)``.
-    Area downsampling commutes with both, so an augmented pair is still a valid (HR, LR) pair."""
-    out = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    for turns in (1, 2, 3):
-        sel = k == turns
-        if sel.any():
-            out[sel] = torch.rot90(out[sel], turns, dims=(-2, -1))
-    return out
+def _as_tensors(data) -> dict[str, torch.Tensor]:
+    """Training data given directly: a tensor (``{"x"}``), a ``(hr, y)`` pair, or a dict of tensors."""
+    if isinstance(data, torch.Tensor):
+        return {"x": data}
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise ValueError(f"data as a sequence must be (hr, y), got {len(data)} items")
+        return {"x": data[0], "y": data[1]}
+    if isinstance(data, dict):
+        return dict(data)
+    raise TypeError(f"data must be a tensor, an (hr, y) pair or a dict of tensors, got {type(data).__name__}")
 
 
 class Trainer:
-    """Train ``config``'s model on ``config``'s data (see the module docstring).
+    """Train a config's method on its data (see the module docstring).
 
     Attributes:
+        config: the :class:`TrainConfig`; method: its :class:`~course_lib.methods.Method`;
         model, ema: the network and its exponential moving average (use ``ema`` for sampling);
-        diffusion: the :class:`GaussianDiffusion`; step: optimisation steps done;
-        history: list of ``(step, mean loss over the last log_every steps)``.
+        tensors: the training set on the device (``{"x": …, "y": …}``), data: the same in its plain form;
+        diffusion: the :class:`GaussianDiffusion` (``None`` for methods without a process); step: optimisation steps
+        done; history: list of ``(step, mean loss over the last log_every steps)``.
     """
 
-    def __init__(self, config: dict, device: torch.device | str | None = None, data: torch.Tensor | None = None):
-        self.config = normalise_config(config)
-        c = self.config
-        self.device = torch.device(device) if device is not None else get_device()
-        torch.manual_seed(c["seed"])  # parameter initialisation
-        self.model = build_model(c["model"], c["T"], c["prediction"]).to(self.device)
-        if c["init_from"]:
-            init_from_pretrained(self.model, c["init_from"])
+    def __init__(self, config: TrainConfig | dict, device: torch.device | str | None = None, data=None):
+        from .pretrained import init_from_pretrained
+
+        self.config = c = as_config(config)
+        self.device = get_device(device)
+        self.method = get_method(c.method)(c)
+        torch.manual_seed(c.seed)  # parameter initialisation
+        self.model = self.method.build().to(self.device)
+        if c.init_from:
+            init_from_pretrained(self.model, c.init_from)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
-        self.diffusion = GaussianDiffusion(make_beta_schedule(c["schedule"], c["T"])).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=c["lr"], weight_decay=0.0)
-        data = load_dataset(c["dataset"]) if data is None else data
-        self.data = tuple(d.to(self.device) for d in data) if isinstance(data, (tuple, list)) else data.to(self.device)
-        self.n_items = (self.data[0] if isinstance(self.data, tuple) else self.data).shape[0]
-        self.gen_data = torch.Generator().manual_seed(c["seed"] + 1)  # batch indices (CPU)
-        self.gen_noise = torch.Generator(device=self.device).manual_seed(c["seed"] + 2)  # t and ε
+        self.diffusion = (GaussianDiffusion(make_beta_schedule(c.schedule, c.T)).to(self.device)
+                          if self.method.objective == "diffusion" else None)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        self.scheduler = (torch.optim.lr_scheduler.OneCycleLR(self.opt, c.learning_rate, total_steps=c.steps)
+                          if c.lr_schedule == "onecycle" else None)
+        tensors = load_training_set(c.dataset) if data is None else _as_tensors(data)
+        self.tensors = {k: v.to(self.device) for k, v in tensors.items()}
+        sizes = {v.shape[0] for v in self.tensors.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"the training tensors must have the same number of items, got {sorted(sizes)}")
+        self.n_items = sizes.pop()
+        self.gen_data = torch.Generator().manual_seed(c.seed + 1)  # batch indices and augmentation (CPU)
+        self.gen_noise = torch.Generator(device=self.device).manual_seed(c.seed + 2)  # what the loss draws: t and ε
         self.step = 0
         self.history: list[tuple[int, float]] = []
         self.elapsed = 0.0
         self._pending: list[float] = []
 
+    @property
+    def data(self):
+        """The training data on the device: a tensor ``(N, ...)`` for unlabelled data, ``(hr, y)`` for SR pairs, else
+        the dict :attr:`tensors` (``{"x", …}``) the batches are drawn from."""
+        keys = set(self.tensors)
+        if keys == {"x"}:
+            return self.tensors["x"]
+        if keys == {"x", "y"}:
+            return self.tensors["x"], self.tensors["y"]
+        return self.tensors
+
     # ------------------------------------------------------------------ steps
     def _lr(self) -> float:
-        w = self.config["warmup_steps"]
-        return self.config["lr"] * min(1.0, (self.step + 1) / w) if w else self.config["lr"]
+        w, lr = self.config.warmup_steps, self.config.learning_rate
+        return lr * min(1.0, (self.step + 1) / w) if w else lr
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """Draw the next batch: ``batch_size`` random items (and, with ``augment``, one random turn and flip per
+        item, applied alike to every image of it — area downsampling commutes with both, so SR pairs stay valid)."""
+        B = self.config.batch_size
+        idx = torch.randint(0, self.n_items, (B,), generator=self.gen_data).to(self.device)
+        batch = {k: v[idx] for k, v in self.tensors.items()}
+        if self.config.augment:
+            k = torch.randint(0, 4, (B,), generator=self.gen_data).to(self.device)
+            flip = (torch.randint(0, 2, (B,), generator=self.gen_data) == 1).to(self.device)
+            batch = {key: dihedral(v, k, flip) if v.dim() == 4 else v for key, v in batch.items()}
+        return batch
 
     def train_step(self) -> float:
+        """One optimisation step on the next batch: the method's loss, AdamW, clipping, the LR schedule, the EMA.
+        Returns the batch's loss."""
         c = self.config
-        B = c["batch_size"]
-        idx = torch.randint(0, self.n_items, (B,), generator=self.gen_data).to(self.device)
-        cond = None
-        if isinstance(self.data, tuple):  # SR pairs: x_0 is Eq. 04.3's target, the condition is y
-            hr, cond = self.data[0][idx], self.data[1][idx]
-            if c["augment"]:
-                k = torch.randint(0, 4, (B,), generator=self.gen_data).to(self.device)
-                flip = (torch.randint(0, 2, (B,), generator=self.gen_data) == 1).to(self.device)
-                hr, cond = dihedral(hr, k, flip), dihedral(cond, k, flip)
-            x0 = hr if c["objective"] == "regression" else self.model.target(hr, cond)
-        else:
-            x0 = self.data[idx]
+        batch = self.next_batch()
         self.model.train()
-        use_amp = c["autocast"] and self.device.type == "cuda"
+        use_amp = c.autocast and self.device.type == "cuda"
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            if c["objective"] == "regression":  # one-shot x̂ = f(y), mean squared error (lesson 05)
-                loss = F.mse_loss(self.model(cond).float(), x0.float())
-            else:
-                loss = self.diffusion.loss(self.model, x0, cond, prediction=c["prediction"], generator=self.gen_noise)
+            loss = self.method.loss(self.model, self.diffusion, batch, self.gen_noise)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        if c["grad_clip"]:
-            nn.utils.clip_grad_norm_(self.model.parameters(), c["grad_clip"])
-        for group in self.opt.param_groups:
-            group["lr"] = self._lr()
+        if c.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+        if self.scheduler is None:
+            for group in self.opt.param_groups:
+                group["lr"] = self._lr()
         self.opt.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         with torch.no_grad():
-            d = c["ema_decay"]
             for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
-                pe.lerp_(pm, 1 - d)
+                pe.lerp_(pm, 1 - c.ema_decay)
             for be, bm in zip(self.ema.buffers(), self.model.buffers()):
                 be.copy_(bm)
         self.step += 1
         value = float(loss.detach())
         self._pending.append(value)
-        if len(self._pending) == c["log_every"]:
+        if len(self._pending) == c.log_every:
             self.history.append((self.step, sum(self._pending) / len(self._pending)))
             self._pending = []
         return value
 
     def train(self, steps: int | None = None, seconds: float | None = None, progress: bool = True,
               checkpoint_path: str | Path | None = None) -> "Trainer":
-        """Train until ``config["steps"]`` in all (or ``steps`` more), or for ``seconds`` of wall time.
+        """Train until ``config.steps`` in all (or ``steps`` more), or for ``seconds`` of wall time.
 
         Saves the resumable state to ``checkpoint_path`` every ``checkpoint_every`` steps and at the end.
         """
         from tqdm.auto import tqdm
 
-        target = self.config["steps"] if steps is None else self.step + steps
-        bar = tqdm(total=target, initial=self.step, desc=f"training {self.config['name']}", disable=not progress,
+        target = self.config.steps if steps is None else self.step + steps
+        bar = tqdm(total=target, initial=self.step, desc=f"training {self.config.name}", disable=not progress,
                    leave=False, mininterval=0.5)
         start = began = time.perf_counter()
         try:
@@ -244,7 +338,7 @@ class Trainer:
                 bar.update(1)
                 if self.step % 10 == 0:
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                if checkpoint_path and self.step % self.config["checkpoint_every"] == 0:
+                if checkpoint_path and self.step % self.config.checkpoint_every == 0:
                     self.elapsed += time.perf_counter() - start
                     start = time.perf_counter()
                     self.save(checkpoint_path)
@@ -257,8 +351,9 @@ class Trainer:
 
     # ------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        return {
-            "config": json.dumps(self.config),
+        """Everything :meth:`resume` needs: config, weights, EMA, optimiser (and LR schedule), step, log, generators."""
+        state = {
+            "config": json.dumps(self.config.to_dict()),
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "opt": self.opt.state_dict(),
@@ -269,11 +364,17 @@ class Trainer:
             "rng_data": self.gen_data.get_state(),
             "rng_noise": self.gen_noise.get_state(),
         }
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` (the exact state: training continues as if never interrupted)."""
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         self.history = [tuple(h) for h in state["history"]]
         self._pending = list(state["pending"])
@@ -286,93 +387,37 @@ class Trainer:
         return save_checkpoint(self.state_dict(), path)
 
     @classmethod
-    def resume(cls, path: str | Path, device: torch.device | str | None = None, data: torch.Tensor | None = None) -> "Trainer":
+    def resume(cls, path: str | Path, device: torch.device | str | None = None, data=None) -> "Trainer":
         """A trainer in exactly the state :meth:`save` wrote."""
         state = load_checkpoint(path)
-        trainer = cls(json.loads(state["config"]), device=device, data=data)
+        trainer = cls(TrainConfig.from_dict(json.loads(state["config"]), warn=False), device=device, data=data)
         trainer.load_state_dict(state)
         return trainer
 
     @classmethod
     def from_pretrained(cls, name: str, device: torch.device | str | None = None, data=None, **overrides) -> "Trainer":
         """A trainer whose model and EMA start from the shipped weights of ``name`` (a fresh optimiser):
-        the lessons' "keep training" cells. ``overrides`` change config entries (e.g. ``steps``)."""
-        ema, _, config = load_pretrained(name, device)
-        trainer = cls({**config, **overrides}, device=device, data=data)
-        trainer.model.load_state_dict(ema.state_dict())
-        trainer.ema.load_state_dict(ema.state_dict())
+        the lessons' "keep training" cells. ``overrides`` change config fields (e.g. ``steps``)."""
+        from .pretrained import load
+
+        shipped = load(name, device)
+        trainer = cls(shipped.config.replace(**overrides), device=device, data=data)
+        trainer.model.load_state_dict(shipped.model.state_dict())
+        trainer.ema.load_state_dict(shipped.model.state_dict())
         return trainer
 
     def export(self, path: str | Path) -> Path:
-        """Write the shipped form: EMA weights in float16, the config and the training record."""
+        """Write the shipped form: EMA weights (in the method's export dtype, float16 by default) and the config."""
+        dtype = self.method.export_dtype
         return save_checkpoint({
-            "config": json.dumps(self.config),
-            "ema": {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype) for k, v in self.ema.state_dict().items()},
+            "config": json.dumps(self.config.to_dict()),
+            "ema": {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in self.ema.state_dict().items()},
             "step": self.step,
         }, path)
 
 
-def load_pretrained(name: str, device: torch.device | str | None = None) -> tuple[nn.Module, GaussianDiffusion, dict]:
-    """A shipped model: ``(ema_network in eval mode, diffusion, config)`` from ``data/checkpoints/NAME.pt``.
-
-    The file's sha256 is checked against ``data/manifest.json`` and it is read with ``weights_only=True``;
-    a missing or corrupt file is a :class:`CheckpointError`.
-    """
-    device = torch.device(device) if device is not None else get_device()
-    rel = f"checkpoints/{name}.pt"
-    files = load_manifest()["files"]
-    if rel not in files:
-        known = sorted(k[len("checkpoints/"):-3] for k in files if k.startswith("checkpoints/") and k.endswith(".pt"))
-        raise CheckpointError(f"no shipped model named {name!r}; shipped models: {', '.join(known) or 'none'}")
-    state = load_checkpoint(data_dir() / rel, expected_sha256=files[rel]["sha256"])
-    config = normalise_config(json.loads(state["config"]))
-    model = build_model(config["model"], config["T"], config["prediction"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()})
-    diffusion = GaussianDiffusion(make_beta_schedule(config["schedule"], config["T"]))
-    return model.to(device).eval(), diffusion.to(device), config
-
-
-def init_from_pretrained(model: nn.Module, name: str) -> nn.Module:
-    """Copy a shipped model's weights into ``model`` (in place) where the names match.
-
-    Where a shipped tensor is smaller than the new one (the first convolution of an SR3 that also reads U(y)),
-    it fills the leading slice and the rest stays zero, so the new inputs start with no influence; new layers
-    (the LR encoder, the injections P_ℓ) keep their zero initialisation. Shapes that cannot be embedded, or
-    a shipped model whose weights would be left unused, are errors.
-    """
-    source, _, _ = load_pretrained(name, "cpu")
-    src = source.state_dict()
-    target = model.state_dict()
-    prefix = "net." if isinstance(model, SR3) else ""
-    used = set()
-    with torch.no_grad():
-        for key, value in target.items():
-            skey = key[len(prefix):] if key.startswith(prefix) else key
-            if skey not in src:
-                continue
-            w = src[skey].to(value.dtype)
-            if w.shape == value.shape:
-                value.copy_(w)
-            elif w.dim() == value.dim() and all(a <= b for a, b in zip(w.shape, value.shape)):
-                value.zero_()
-                value[tuple(slice(0, n) for n in w.shape)] = w
-            else:
-                raise ValueError(f"init_from={name!r}: {skey} has shape {tuple(w.shape)}, cannot fill {tuple(value.shape)}")
-            used.add(skey)
-    unused = sorted(set(src) - used)
-    if unused:
-        raise ValueError(f"init_from={name!r}: the model has no place for {unused[:5]}{' …' if len(unused) > 5 else ''}")
-    return model  # the state_dict's tensors are the model's own: filled in place above
-
-
-def hardware(dev: torch.device) -> str:
-    """One line naming the device training ran on, for the shipped training records."""
-    if dev.type == "cuda":
-        return f"{torch.cuda.get_device_name(dev)} (CUDA), torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
-
-
 def main(argv: list[str] | None = None) -> int:
+    """``python -m course_lib.train --config FILE``: train (or resume) a course model, then export and register it."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.train", description="Train (or resume) a course model from its config, then export it.")
     parser.add_argument("--config", required=True, help="JSON config, e.g. data/checkpoints/digits_unet.json")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this much wall time (resume later)")
@@ -384,32 +429,30 @@ def main(argv: list[str] | None = None) -> int:
     config_path = Path(args.config)
     if not config_path.is_file():
         parser.error(f"--config {config_path} does not exist")
-    raw = json.loads(config_path.read_text(encoding="utf-8"))
-    if raw.get("task") == "classifier":
-        return _main_classifier(raw, config_path, get_device(args.device) if args.device else get_device())
-    config = normalise_config(raw)
-    state_path = ROOT / "runs" / config["name"] / "state.pt"
-    device = get_device(args.device) if args.device else get_device()
+    config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    state_path = ROOT / "runs" / config.name / "state.pt"
+    device = get_device(args.device)
     if state_path.exists() and not args.fresh:
         trainer = Trainer.resume(state_path, device=device)
-        print(f"resumed {config['name']} at step {trainer.step} from {state_path}")
+        print(f"resumed {config.name} at step {trainer.step} from {state_path}")
     else:
         trainer = Trainer(config, device=device)
-    print(f"training {config['name']} on {hardware(device)} to step {config['steps']}")
+    print(f"training {config.name} ({config.method}) on {describe_hardware(device)} to step {config.steps}")
     trainer.train(seconds=args.seconds, checkpoint_path=state_path)
     print(f"step {trainer.step}, last logged loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}, {trainer.elapsed:.0f} s in all")
-    if args.no_export or trainer.step < config["steps"]:
+    if args.no_export or trainer.step < config.steps:
         print("not exported (unfinished or --no-export); run the same command again to resume")
         return 0
-    out = data_dir() / "checkpoints" / f"{config['name']}.pt"
+    out = data_dir() / "checkpoints" / f"{config.name}.pt"
     trainer.export(out)
-    log = {"name": config["name"], "steps": trainer.step, "training_seconds": round(trainer.elapsed, 1),
-           "hardware": hardware(device), "parameters": sum(p.numel() for p in trainer.model.parameters()),
+    log = {"name": config.name, "method": config.method, "steps": trainer.step, "training_seconds": round(trainer.elapsed, 1),
+           "hardware": describe_hardware(device), "parameters": sum(p.numel() for p in trainer.model.parameters()),
+           **trainer.method.record(trainer.ema),
            "loss_curve": [[s, round(v, 5)] for s, v in trainer.history]}
     log_path = out.with_suffix(".log.json")
     log_path.write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
-    for path, desc in ((out, f"EMA weights (float16) of {config['name']}, {log['parameters']:,} parameters, {trainer.step} steps"),
-                       (log_path, f"training record of {config['name']}: loss curve, time, hardware")):
+    for path, desc in ((out, f"EMA weights of {config.name} ({config.method}), {log['parameters']:,} parameters, {trainer.step} steps"),
+                       (log_path, f"training record of {config.name}: loss curve, time, hardware")):
         register_data_file(path.relative_to(data_dir()).as_posix(), {
             "description": desc,
             "source": f"python -m course_lib.train --config {config_path.as_posix()} ({log['training_seconds']:.0f} s on {log['hardware']})",
@@ -419,23 +462,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _main_classifier(config: dict, config_path: Path, device: torch.device) -> int:
-    from .classifier import export_classifier, train_classifier
-
-    print(f"training {config['name']} on {hardware(device)}")
-    model, record = train_classifier(config, device=device)
-    out = data_dir() / "checkpoints" / f"{record['name']}.pt"
-    export_classifier(model, record, out)
-    log_path = out.with_suffix(".log.json")
-    record["hardware"] = hardware(device)
-    log_path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    source = f"python -m course_lib.train --config {config_path.as_posix()} ({record['training_seconds']:.0f} s on {record['hardware']})"
-    for path, desc in ((out, f"digit classifier, {record['parameters']:,} parameters, test accuracy {record['test_accuracy']:.3f}"),
-                       (log_path, f"training record of {record['name']}: loss curve, accuracy, time, hardware")):
-        register_data_file(path.relative_to(data_dir()).as_posix(), {"description": desc, "source": source,
-                                                                    "licence": "MIT (trained by the course from the data above)"})
-    print(f"test accuracy {record['test_accuracy']:.4f} (bicubic x4 inputs: {record['test_accuracy_bicubic_x4']:.4f}); exported {out}")
-    return 0
+__getattr__ = moved_names(__name__, {
+    "load_pretrained": "course_lib.pretrained:load_pretrained",
+    "init_from_pretrained": "course_lib.pretrained:init_from_pretrained",
+    "hardware": "course_lib.device:describe_hardware",
+    "dihedral": "course_lib.datasets:dihedral",
+})
 
 
 if __name__ == "__main__":

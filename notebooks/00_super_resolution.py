@@ -97,7 +97,7 @@ plt.show()
 
 # %%
 train_paths, test_paths = data.photo_paths("train"), data.photo_paths("test")
-photos = {p.stem: data.to_tensor(data.load_image(p)) for p in train_paths + test_paths}
+photos = {p.stem: data.to_tensor(data.read_image(p)) for p in train_paths + test_paths}
 print("train photos:", [p.stem for p in train_paths])
 print("test photos: ", [p.stem for p in test_paths])
 print("each photo:", tuple(photos["chelsea"].shape))

@@ -46,7 +46,7 @@ seed_everything(0)
 device = get_device()
 digits, _ = data.DigitsSR("test", scale=4).tensors(range(0, 1000, 100))  # one test digit per class, (10, 1, 32, 32)
 digit = digits[0:1].to(device)  # a zero, (1, 1, 32, 32)
-cat = data.to_tensor(data.load_image(data.photo_paths("test")[1]))[None, :, 48:176, 96:224].to(device)  # chelsea, (1, 3, 128, 128)
+cat = data.to_tensor(data.read_image(data.photo_paths("test")[1]))[None, :, 48:176, 96:224].to(device)  # chelsea, (1, 3, 128, 128)
 print("digit", tuple(digit.shape), "| cat", tuple(cat.shape))
 
 # %% [markdown]

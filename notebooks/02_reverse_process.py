@@ -43,7 +43,8 @@ from course_lib.device import describe_device, get_device, make_generator, seed_
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.models import count_parameters
 from course_lib.schedules import make_beta_schedule
-from course_lib.train import Trainer, load_pretrained
+from course_lib.pretrained import load_pretrained
+from course_lib.train import Trainer
 
 seed_everything(0)
 device = get_device()
@@ -180,8 +181,8 @@ print("L_simple of a network that knows x0 is (numerically) zero:", oracle_loss 
 # a $t$ and an ε, take a gradient step on Eq. 02.4.
 
 # %% tags=["nbval-ignore-output"]
-toy = Trainer({"name": "spiral", "dataset": "toy2d:spiral", "model": {"kind": "mlp", "hidden": 128},
-               "batch_size": 512, "steps": 1500, "lr": 2e-3, "warmup_steps": 50, "log_every": 50, "ema_decay": 0.99},
+toy = Trainer({"name": "spiral", "dataset": "toy2d:spiral", "method": "ddpm", "model": {"network": "mlp", "hidden": 128},
+               "batch_size": 512, "steps": 1500, "learning_rate": 2e-3, "warmup_steps": 50, "log_every": 50, "ema_decay": 0.99},
               device=device)
 toy.train()
 steps_logged, losses = zip(*toy.history)
@@ -228,8 +229,8 @@ assert near < 0.5 * noise_near
 # it takes enough steps on a CPU: the loss falls fast, but 20 seconds is far from enough for good digits.
 
 # %% tags=["nbval-ignore-output"]
-model_cfg = {"kind": "unet", "in_channels": 1, "base_channels": 16, "channel_mults": [1, 2, 2], "attention": True}
-live = Trainer({"name": "digits_live", "dataset": "digits", "model": model_cfg, "batch_size": 32, "lr": 1e-3,
+model_cfg = {"network": "unet", "in_channels": 1, "base_channels": 16, "channel_mults": [1, 2, 2], "attention": True}
+live = Trainer({"name": "digits_live", "dataset": "digits", "method": "ddpm", "model": model_cfg, "batch_size": 32, "learning_rate": 1e-3,
                 "warmup_steps": 10, "log_every": 10, "steps": 100_000}, device=device)
 live.train(seconds=20)
 s_live, l_live = zip(*live.history)
@@ -284,11 +285,11 @@ if KEEP_TRAINING:
 # \sigma = \eta\sqrt{\tfrac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}\sqrt{1-\tfrac{\bar\alpha_t}{\bar\alpha_{t'}}} \qquad \text{(Eq. 02.6)}$$
 #
 # With η = 0 it is deterministic; η = 1 gives DDPM's noise. Its 50 timesteps are evenly spaced and **start at $T-1$**
-# ("trailing" spacing, `course_lib.diffusion.ddim_timesteps`): the first step must see what training saw at the end,
+# ("trailing" spacing, `course_lib.samplers.ddim_timesteps`): the first step must see what training saw at the end,
 # pure noise. The older "leading" spacing starts at $t = 980$ instead, where the image is not yet fully destroyed:
 
 # %%
-from course_lib.diffusion import ddim_timesteps
+from course_lib.samplers import ddim_timesteps
 
 leading = list(range(0, T, T // 50))[::-1]
 print("trailing:", ddim_timesteps(T, 50)[:3], "...", ddim_timesteps(T, 50)[-2:])
@@ -318,7 +319,7 @@ assert samples.min() >= -1 and samples.max() <= 1 and samples.std() > 0.3  # cli
 from course_lib.cached import load_ddpm_trajectory
 from course_lib.widgets import DenoisingWidget, trajectory_strip
 
-cpu_diffusion = GaussianDiffusion(make_beta_schedule(config["schedule"], config["T"]))
+cpu_diffusion = GaussianDiffusion(make_beta_schedule(config.schedule, config.T))
 trajectory = load_ddpm_trajectory()
 denoiser = DenoisingWidget(trajectory, cpu_diffusion)
 denoiser

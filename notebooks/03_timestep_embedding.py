@@ -42,7 +42,7 @@ from IPython.display import Markdown, display
 from course_lib import data, plotting
 from course_lib.device import get_device, make_generator, seed_everything
 from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves
-from course_lib.train import load_pretrained
+from course_lib.pretrained import load_pretrained
 
 seed_everything(0)
 device = get_device()

@@ -50,8 +50,9 @@ from course_lib.device import get_device, make_generator, seed_everything
 from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples, sample_noise
 from course_lib.metrics import high_frequency_ratio, psnr
 from course_lib.models import count_parameters
-from course_lib.sr import consistency_projection, consistency_psnr, load_sr_model, super_resolve
-from course_lib.train import load_pretrained
+from course_lib.methods.sr3 import super_resolve
+from course_lib.operators import consistency_projection, consistency_psnr
+from course_lib.pretrained import load_pretrained, load_sr_model
 
 seed_everything(0)
 device = get_device()
@@ -158,9 +159,9 @@ plt.show()
 # %% tags=["nbval-ignore-output"]
 from course_lib.train import Trainer
 
-live_cfg = {"name": "sr_live", "dataset": "digits_sr:4", "prediction": "x0", "batch_size": 32, "lr": 1e-3,
+live_cfg = {"name": "sr_live", "dataset": "digits_sr:4", "method": "sr3", "prediction": "x0", "batch_size": 32, "learning_rate": 1e-3,
             "warmup_steps": 10, "log_every": 10, "steps": 100_000,
-            "model": {"kind": "sr3", "scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1,
+            "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1,
                       "base_channels": 16, "channel_mults": [1, 2, 4], "attention": True}}
 live = Trainer(live_cfg, device=device)
 live.train(seconds=20)
@@ -206,7 +207,7 @@ if KEEP_TRAINING:
 # %% [markdown]
 # ## 5. Super-resolving: DDIM-50 on 16 test digits
 #
-# `course_lib.sr.super_resolve` runs DDIM (lesson 02) with $y$ passed at every step, maps each step's $\hat x_0$ to
+# `course_lib.methods.sr3.super_resolve` runs DDIM (lesson 02) with $y$ passed at every step, maps each step's $\hat x_0$ to
 # the image (Eq. 04.3), clips it to [-1, 1] there, and maps back. Every test image $i$ starts from its own noise
 # (`image_noise`, seed 1000 + i), so these 16 results must equal the cached ones computed for 500 digits:
 
@@ -393,7 +394,7 @@ import time
 
 
 def ms_per_step(config, steps=4):
-    trainer = Trainer({**config, "batch_size": 64}, device=device)
+    trainer = Trainer(config.replace(batch_size=64), device=device)
     trainer.train(steps=1, progress=False)  # warm-up
     start = time.perf_counter()
     trainer.train(steps=steps, progress=False)
@@ -449,12 +450,12 @@ plt.show()
 # And live, one 48 × 48 LR crop of a test photo through the tiled sampler (20 DDIM steps to keep it short):
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.sr import DEFAULT_TILES, TiledDenoiser
+from course_lib.models import TiledDenoiser
 
-photo_model, photo_diff, _ = load_sr_model("photos_sr3", device)
+photo_model, photo_diff, photo_cfg = load_sr_model("photos_sr3", device)
 phr, plr = PhotosSR("test", scale=2, patch_size=96, mode="grid").tensors([0])
 phr, plr = phr.to(device), plr.to(device)
-tiled = TiledDenoiser(photo_model, DEFAULT_TILES["photos_sr3"])
+tiled = TiledDenoiser(photo_model, photo_cfg.model.tile)
 psr = super_resolve(tiled, photo_diff, plr, steps=20, seed=0, progress=False)
 fig = plotting.show_images([upsample(plr, 2)[0], psr[0], phr[0]], ["bicubic", "SR3 (tiled, DDIM-20)", "HR"], size=2.4)
 plt.show()
@@ -479,7 +480,7 @@ widget
 
 # %%
 v = widget.view  # what the widget shows, checked against course_lib on the same images
-sr_w, y_w = v["sr"][None].to(device), v["lr"][None].to(device)
+sr_w, y_w = v["sr"][None].to(device), v["y"][None].to(device)
 assert abs(v["metrics"]["SR"]["consistency"] - consistency_psnr(sr_w, y_w, 4).item()) < 1e-4
 assert abs(v["metrics"]["bicubic"]["psnr"] - psnr(upsample(y_w, 4), v["hr"][None].to(device)).item()) < 1e-4
 print("widget:", v["evaluations"], "network evaluations,", tuple(v["sr"].shape), "output")

@@ -56,8 +56,8 @@ from course_lib.device import get_device, seed_everything
 from course_lib.evaluate import DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, cached_values, image_noise, sample_noise
 from course_lib.metrics import frechet_distance, patch_distance, psnr, sliced_wasserstein
 from course_lib.models import count_parameters
-from course_lib.sr import load_sr_model, super_resolve
-from course_lib.train import load_pretrained
+from course_lib.methods.sr3 import super_resolve
+from course_lib.pretrained import load_pretrained, load_sr_model
 
 seed_everything(0)
 device = get_device()
@@ -135,16 +135,16 @@ assert abs(mse_mean - 1) < 1e-6 and abs(mse_sample / mse_mean - 2) < 0.03
 # %% [markdown]
 # ## 3. Training a regression network live (15 seconds)
 #
-# The same `Trainer` as lessons 02 and 04, with `"objective": "regression"`: each step draws (HR, LR) pairs and
+# The same `Trainer` as lessons 02 and 04, with the method `"regression_unet"`: each step draws (HR, LR) pairs and
 # minimises Eq. 05.1 — no noise, no timestep. A smaller regression U-Net from scratch (its last layer starts at zero, so
 # it starts *as* bicubic):
 
 # %% tags=["nbval-ignore-output"]
 from course_lib.train import Trainer
 
-live_cfg = {"name": "regression_live", "dataset": "digits_sr:4", "objective": "regression", "batch_size": 32, "lr": 1e-3,
+live_cfg = {"name": "regression_live", "dataset": "digits_sr:4", "method": "regression_unet", "batch_size": 32, "learning_rate": 1e-3,
             "warmup_steps": 10, "log_every": 2, "steps": 100_000,
-            "model": {"kind": "regression_unet", "channels": 1, "scale": 4, "base_channels": 16, "channel_mults": [1, 2, 4],
+            "model": {"channels": 1, "scale": 4, "base_channels": 16, "channel_mults": [1, 2, 4],
                       "attention": True}}
 live = Trainer(live_cfg, device=device)
 live.train(seconds=15)

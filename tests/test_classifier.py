@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from course_lib.classifier import accuracy, augment, degrade_some, load_classifier, train_classifier
+from course_lib.classifier import load_classifier
+from course_lib.methods.classifier import accuracy, augment, degrade_some
 from course_lib.data import downsample, load_digits, to_tensor, upsample
 from course_lib.models import DigitClassifier
+from course_lib.train import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +24,19 @@ def test_shipped_classifier_reaches_98_percent(test_split):
         assert model.features(test_split[0][:5]).shape == (5, 128)
 
 
+ONE_EPOCH = {"name": "c", "dataset": "digits_labels", "method": "classifier", "model": {"width": 8}, "batch_size": 64,
+             "learning_rate": 3e-3, "steps": 4000 // 64, "warmup_steps": 0, "lr_schedule": "onecycle", "weight_decay": 1e-4,
+             "ema_decay": 0.0, "grad_clip": 0.0, "log_every": 10, "autocast": False}
+
+
 def test_a_short_run_learns_and_is_seeded():
-    model, record = train_classifier({"epochs": 1, "width": 8}, device="cpu", progress=False)
+    first = Trainer(ONE_EPOCH, device="cpu").train(progress=False)
+    record = first.method.record(first.model)
     assert record["test_accuracy"] > 0.3  # chance is 0.1
-    _, again = train_classifier({"epochs": 1, "width": 8}, device="cpu", progress=False)
-    assert again["loss_curve"] == record["loss_curve"]
+    again = Trainer(ONE_EPOCH, device="cpu").train(progress=False)
+    assert again.history == first.history
+    # with ema_decay 0 the EMA is the model itself, bit for bit (what the shipped classifier exports)
+    assert all(torch.equal(a, b) for a, b in zip(first.ema.state_dict().values(), first.model.state_dict().values()))
 
 
 def test_augment_keeps_shape_and_background():
@@ -51,5 +61,7 @@ def test_degrade_some_applies_bicubic_round_trips():
 def test_bad_input():
     with pytest.raises(ValueError, match=r"shape \(B, 1, H, W\)"):
         DigitClassifier().features(torch.zeros(2, 3, 32, 32))
-    with pytest.raises(ValueError, match="unknown classifier config keys"):
-        train_classifier({"layers": 3})
+    with pytest.raises(ValueError, match=r"unknown model arguments \['layers'\] for ClassifierConfig"):
+        Trainer({**ONE_EPOCH, "model": {"layers": 3}})
+    with pytest.raises(ValueError, match="method 'classifier' trains on datasets 'digits_labels'"):
+        Trainer({**ONE_EPOCH, "dataset": "digits"})

@@ -15,8 +15,9 @@ from course_lib.compare import (CURVE_INDICES, K_MAX, MEAN_K, REFERENCE_INDICES,
 from course_lib.data import DigitsSR, PhotosSR, upsample
 from course_lib.evaluate import EVAL_INDICES, LIVE_INDICES, SEED_BASE, cached_values, image_noise
 from course_lib.metrics import patch_distance, psnr, ssim
-from course_lib.sr import consistency_psnr, load_sr_model, super_resolve
-from course_lib.train import load_pretrained
+from course_lib.methods.sr3 import super_resolve
+from course_lib.operators import consistency_psnr
+from course_lib.pretrained import load_pretrained, load_sr_model
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,12 @@ from course_lib.diffusion import GaussianDiffusion
 from course_lib.metrics import high_frequency_energy, high_frequency_ratio, psnr
 from course_lib.models import SR3, UNet
 from course_lib.schedules import make_beta_schedule
-from course_lib.sr import TiledDenoiser, _window, consistency_projection, consistency_psnr, super_resolve
-from course_lib.train import Trainer, dihedral, init_from_pretrained
+from course_lib.datasets import dihedral
+from course_lib.methods.sr3 import super_resolve
+from course_lib.models.tiling import TiledDenoiser, _window
+from course_lib.operators import consistency_projection, consistency_psnr
+from course_lib.pretrained import init_from_pretrained
+from course_lib.train import Trainer
 
 SMALL = dict(base_channels=8, channel_mults=(1, 2), attention=False)
 
@@ -98,7 +102,7 @@ def test_consistency_psnr():
     assert torch.isinf(consistency_psnr(hr, lr, 4)).all()  # HR explains its own LR exactly
     bic = consistency_psnr(upsample(lr, 4), lr, 4)
     assert bic.shape == (6,) and (bic > 20).all() and (bic < 40).all()
-    with pytest.raises(ValueError, match=r"sr must have shape \(6, 1, 16, 16\) \(lr \(6, 1, 8, 8\) at scale 2\), got \(6, 1, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"sr must have shape \(6, 1, 16, 16\) \(y \(6, 1, 8, 8\) at scale 2\), got \(6, 1, 32, 32\)"):
         consistency_psnr(hr, lr, 2)
 
 
@@ -199,21 +203,21 @@ def test_dihedral_commutes_with_area_downsampling():
 
 def test_sr_training_runs_and_learns(device):
     hr, lr = DigitsSR("train", 4).tensors(range(256))
-    config = {"name": "tiny_sr", "dataset": "digits_sr:4", "prediction": "x0", "batch_size": 32, "lr": 2e-3, "log_every": 10,
-              "warmup_steps": 5, "augment": True,
-              "model": {"kind": "sr3", "scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, **SMALL}}
+    config = {"name": "tiny_sr", "dataset": "digits_sr:4", "method": "sr3", "prediction": "x0", "batch_size": 32,
+              "learning_rate": 2e-3, "log_every": 10, "warmup_steps": 5, "augment": True,
+              "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, **SMALL}}
     trainer = Trainer(config, device=device, data=(hr, lr)).train(steps=60, progress=False)
     first, last = trainer.history[0][1], trainer.history[-1][1]
     assert last < 0.8 * first
     assert isinstance(trainer.ema, SR3) and trainer.ema.prediction == "x0"
-    with pytest.raises(ValueError, match=r"model.kind \('sr3', 'srcnn', 'regression_unet'\) goes with an SR dataset"):
+    with pytest.raises(ValueError, match=r"method 'sr3' trains on datasets 'digits_sr', 'photos_sr'"):
         Trainer({**config, "dataset": "digits"}, data=hr)
 
 
 def test_init_from_the_unconditional_model():
     model = SR3(UNet(2, cond_channels=1, base_channels=32, channel_mults=(1, 2, 2)), scale=4)
     init_from_pretrained(model, "digits_unet")
-    from course_lib.train import load_pretrained
+    from course_lib.pretrained import load_pretrained
 
     uncond, _, _ = load_pretrained("digits_unet", "cpu")
     x, t = torch.randn(2, 1, 32, 32), torch.tensor([10, 500])
@@ -265,16 +269,18 @@ def test_regression_baselines_start_at_bicubic_and_learn(device):
         assert torch.allclose(model(lr[:4]), upsample(lr[:4], 4), atol=1e-6)  # zero-initialised last layer
         with pytest.raises(ValueError, match=r"y \(the LR image\) must have shape \(B, 1, h, w\)"):
             model(hr[:2, :, :, :].repeat(1, 3, 1, 1))
-    base = {"name": "reg", "dataset": "digits_sr:4", "objective": "regression", "batch_size": 32, "lr": 2e-3,
-            "log_every": 10, "warmup_steps": 5}
-    for model_cfg in ({"kind": "srcnn", "channels": 1, "scale": 4, "n1": 16, "n2": 8},
-                      {"kind": "regression_unet", "channels": 1, "scale": 4, **SMALL}):
-        trainer = Trainer({**base, "model": model_cfg}, device=device, data=(hr, lr)).train(steps=40, progress=False)
+    base = {"name": "reg", "dataset": "digits_sr:4", "batch_size": 32, "learning_rate": 2e-3, "log_every": 10, "warmup_steps": 5}
+    for method, model_cfg in (("srcnn", {"channels": 1, "scale": 4, "n1": 16, "n2": 8}),
+                              ("regression_unet", {"channels": 1, "scale": 4, **SMALL})):
+        trainer = Trainer({**base, "method": method, "model": model_cfg}, device=device, data=(hr, lr)).train(steps=40, progress=False)
+        assert trainer.diffusion is None and trainer.method.objective == "regression"
         assert trainer.history[-1][1] < trainer.history[0][1]
         with torch.no_grad():
             out = trainer.ema.eval()(lr[:8].to(device))
         assert out.shape == hr[:8].shape
-    with pytest.raises(ValueError, match="objective 'regression' goes with model.kind"):
-        Trainer({**base, "objective": "diffusion", "model": {"kind": "srcnn"}}, data=(hr, lr))
-    with pytest.raises(ValueError, match="objective must be"):
-        Trainer({**base, "objective": "gan", "model": {"kind": "srcnn"}}, data=(hr, lr))
+    with pytest.raises(ValueError, match="objective 'diffusion' does not match method 'srcnn'"), pytest.warns(DeprecationWarning):
+        Trainer({**base, "objective": "diffusion", "method": "srcnn"}, data=(hr, lr))
+    with pytest.raises(ValueError, match="method must be one of"):
+        Trainer({**base, "method": "gan"}, data=(hr, lr))
+    with pytest.raises(ValueError, match=r"unknown model arguments \['layers'\] for SRCNNConfig"):
+        Trainer({**base, "method": "srcnn", "model": {"layers": 3}}, data=(hr, lr))

@@ -28,9 +28,9 @@ def _img(shape, seed=0, device="cpu"):
 
 def test_area_downsampling_is_the_block_mean(device):
     x = _img((2, 3, 8, 12), device=device)
-    lr = data.degrade(x, 4)
-    assert lr.shape == (2, 3, 2, 3)
-    assert torch.allclose(lr, x.reshape(2, 3, 2, 4, 3, 4).mean(dim=(3, 5)), atol=1e-6)
+    y = data.degrade(x, 4)
+    assert y.shape == (2, 3, 2, 3)
+    assert torch.allclose(y, x.reshape(2, 3, 2, 4, 3, 4).mean(dim=(3, 5)), atol=1e-6)
 
 
 def test_bicubic_downsampling_equals_pil_antialiased_bicubic():
@@ -179,11 +179,11 @@ def test_image_folder_errors(folder, tmp_path_factory):
         data.ImageFolderSR(folder, patch_size=16)
 
 
-def test_load_image_errors(tmp_path):
+def test_read_image_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        data.load_image(tmp_path / "nope.png")
+        data.read_image(tmp_path / "nope.png")
     (tmp_path / "x.png").write_text("hello")
     with pytest.raises(ValueError, match="not a readable image"):
-        data.load_image(tmp_path / "x.png")
-    with pytest.raises(ValueError, match="channels must be 1 or 3"):
-        data.load_image(tmp_path / "x.png", channels=4)
+        data.read_image(tmp_path / "x.png", channels=3)
+    with pytest.raises(ValueError, match="channels must be None, 1 or 3, got 4"):
+        data.read_image(tmp_path / "x.png", channels=4)

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from course_lib.diffusion import GaussianDiffusion, ddim_timesteps
+from course_lib.diffusion import GaussianDiffusion
+from course_lib.samplers import DDIMSampler, DDPMSampler, clip_x0, ddim_timesteps
 from course_lib.schedules import make_beta_schedule
 
 diffusers = pytest.importorskip("diffusers")
@@ -49,7 +50,7 @@ def test_ddpm_step_posterior_mean_and_variance(name):
         # the whole step with the same noise: mean + σ z
         z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
         ref = ddpm.step(eps_hat[t : t + 1], t, xt[t : t + 1], generator=torch.Generator().manual_seed(t)).prev_sample
-        mine, _ = ours.p_sample(lambda x, _t, c: eps_hat[t : t + 1], xt[t : t + 1], tt, clip_x0=False, noise=z)
+        mine = DDPMSampler(ours).step(eps_hat[t : t + 1], t, t - 1, xt[t : t + 1], noise=z).prev_sample
         assert torch.allclose(mine, ref, atol=1e-4, rtol=1e-4), t
 
 
@@ -64,9 +65,45 @@ def test_ddim_step(name, steps, eta):
     x0, xt = _batch(3)
     eps = torch.randn(xt.shape, generator=torch.Generator().manual_seed(4))
     ts = ddim_timesteps(T, steps)
+    sampler = DDIMSampler(ours, steps, eta=eta)
+    assert sampler.timesteps == ts
     for i, t in enumerate(ts):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
         ref = ddim.step(eps[t : t + 1], t, xt[t : t + 1], eta=eta, variance_noise=z).prev_sample
-        mine = ours.ddim_step(xt[t : t + 1], t, t_prev, eps[t : t + 1], eta=eta, noise=z)
-        assert torch.allclose(mine, ref, atol=1e-4, rtol=1e-4), (t, t_prev)
+        mine = sampler.step(eps[t : t + 1], t, t_prev, xt[t : t + 1], noise=z)
+        assert torch.allclose(mine.prev_sample, ref, atol=1e-4, rtol=1e-4), (t, t_prev)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@pytest.mark.parametrize("prediction", ["epsilon", "sample", "v_prediction"])
+def test_ddim_step_with_clipping_and_every_prediction_type(name, prediction):
+    """diffusers' clip_sample (clip x̂₀, re-derive ε̂ from it) is our clip_sample, and the x̂₀ hook with clip_x0 gives
+    the same step (to rounding), for ε, x₀ and v outputs."""
+    ours, kw = _pair(name)
+    kw.update(clip_sample=True, prediction_type=prediction)
+    ddim = diffusers.DDIMScheduler(**kw, set_alpha_to_one=True, timestep_spacing="trailing")
+    ddim.set_timesteps(20)
+    ours_pred = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}[prediction]
+    sampler = DDIMSampler(ours, 20, prediction=ours_pred, eta=0.5, clip_sample=True)
+    hooked = DDIMSampler(ours, 20, prediction=ours_pred, eta=0.5)
+    _, xt = _batch(5)
+    out = 3 * torch.randn(xt.shape, generator=torch.Generator().manual_seed(6))  # large: the clip is active
+    ts = sampler.timesteps
+    for i, t in enumerate(ts):
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+        z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
+        ref = ddim.step(out[t : t + 1], t, xt[t : t + 1], eta=0.5, variance_noise=z, use_clipped_model_output=True)
+        for mine in (sampler.step(out[t : t + 1], t, t_prev, xt[t : t + 1], noise=z),
+                     hooked.step(out[t : t + 1], t, t_prev, xt[t : t + 1], x0_transform=clip_x0, noise=z)):
+            assert torch.allclose(mine.pred_original_sample, ref.pred_original_sample, atol=1e-4, rtol=1e-4), t
+            assert torch.allclose(mine.prev_sample, ref.prev_sample, atol=1e-4, rtol=1e-4), t
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_leading_spacing_is_diffusers_leading(name):
+    _, kw = _pair(name)
+    for steps in (10, 50, 100):
+        ddim = diffusers.DDIMScheduler(**kw, timestep_spacing="leading")
+        ddim.set_timesteps(steps)
+        assert ddim.timesteps.tolist() == ddim_timesteps(T, steps, "leading")

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_lib.device import make_generator
-from course_lib.diffusion import GaussianDiffusion, ddim_timesteps
+from course_lib.diffusion import GaussianDiffusion
+from course_lib.samplers import DDIMSampler, ddim_timesteps
 from course_lib.schedules import make_beta_schedule
 
 LIN = GaussianDiffusion(make_beta_schedule("linear"))
@@ -88,9 +89,10 @@ def test_ddim_step_with_the_true_noise_lands_on_x0():
     x0, eps = _rand(3, 4, seed=6), _rand(3, 4, seed=7)
     t = 700
     xt = COS.q_sample(x0, torch.full((3,), t), eps)
-    assert torch.allclose(COS.ddim_step(xt, t, -1, eps), x0, atol=1e-4)
+    s = DDIMSampler(COS)
+    assert torch.allclose(s.step(eps, t, -1, xt).prev_sample, x0, atol=1e-4)
     x_400 = COS.q_sample(x0, torch.full((3,), 400), eps)  # η = 0 keeps the same ε
-    assert torch.allclose(COS.ddim_step(xt, t, 400, eps), x_400, atol=1e-4)
+    assert torch.allclose(s.step(eps, t, 400, xt).prev_sample, x_400, atol=1e-4)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -98,12 +100,13 @@ def test_ddim_step_with_the_true_noise_lands_on_x0():
     (dict(t=10, t_prev=20), "t_prev must satisfy"),
     (dict(t=10, t_prev=-2), "t_prev must satisfy"),
     (dict(t=1000, t_prev=5), r"0 … 999"),
-    (dict(t=10, t_prev=5, eta=-0.1), "eta must be >= 0"),
 ])
 def test_ddim_step_bad_input(kwargs, match):
     x = torch.zeros(2, 3)
     with pytest.raises(ValueError, match=match):
-        LIN.ddim_step(x, eps=x, **kwargs)
+        DDIMSampler(LIN).step(x, x_t=x, **kwargs)
+    with pytest.raises(ValueError, match="eta must be >= 0"):
+        DDIMSampler(LIN, eta=-0.1)
 
 
 def test_ddim_timesteps_trailing():

@@ -8,11 +8,15 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib.checkpoints import CheckpointError
+from course_lib.files import CheckpointError
 from course_lib.data import DigitsSR, PhotosSR, to_uint8, upsample
 from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples
 from course_lib.metrics import psnr
-from course_lib.sr import consistency_psnr, load_sr_model, main, read_image, super_resolve, upscale
+from course_lib.images import read_image
+from course_lib.methods.sr3 import super_resolve
+from course_lib.operators import consistency_psnr
+from course_lib.pretrained import load_sr_model
+from course_lib.sr import main, upscale
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -31,7 +35,7 @@ def _digit_lr(n=4):
 @pytest.mark.parametrize("name,channels,scale", [("digits_sr3_concat", 1, 4), ("digits_sr3_encoder", 1, 4), ("photos_sr3", 3, 2)])
 def test_shipped_sr_models_load(name, channels, scale):
     model, diffusion, config = load_sr_model(name, "cpu")
-    assert model.channels == channels and model.scale == scale and model.prediction == config["prediction"] == "x0"
+    assert model.channels == channels and model.scale == scale and model.prediction == config.prediction == "x0"
     assert not model.training and diffusion.num_timesteps == 1000
 
 
@@ -46,7 +50,7 @@ def test_shipped_digits_model_beats_bicubic_on_consistency(digits_model):
 
 
 def test_not_an_sr_model_or_missing():
-    with pytest.raises(CheckpointError, match="not a super-resolution model"):
+    with pytest.raises(CheckpointError, match="not a super-resolution diffusion model"):
         load_sr_model("digits_unet", "cpu")
     with pytest.raises(CheckpointError, match="no shipped model named 'cats'"):
         load_sr_model("cats", "cpu")
@@ -56,10 +60,12 @@ def test_not_an_sr_model_or_missing():
 def test_upscale_grayscale_array(digits_model):
     _, lr = _digit_lr(1)
     arr = to_uint8(lr[0])[..., 0]  # (8, 8) uint8
-    out = upscale(arr, model=digits_model[:2], steps=3, seed=0, device="cpu", progress=False)
+    out = upscale(arr, model=digits_model, steps=3, seed=0, device="cpu", progress=False)
     assert out.shape == (32, 32) and out.dtype == np.uint8
-    again = upscale(arr, model=digits_model[:2], steps=3, seed=0, device="cpu", progress=False)
-    assert np.array_equal(out, again)  # seeded
+    again = upscale(arr, model=digits_model[:2], tile=digits_model[2].model.tile, steps=3, seed=0, device="cpu", progress=False)
+    assert np.array_equal(out, again)  # seeded; the tile comes from the model's config or from the caller
+    with pytest.raises(ValueError, match="tile: a model given without its config needs tile="):
+        upscale(arr, model=digits_model[:2], steps=3, progress=False)
     # consistent with its input at least as well as bicubic
     t_out = torch.from_numpy(out).float()[None, None] / 127.5 - 1
     t_in = torch.from_numpy(arr).float()[None, None] / 127.5 - 1

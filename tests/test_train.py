@@ -4,15 +4,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib import train as train_mod
-from course_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from course_lib.train import Trainer, load_pretrained
+from course_lib.datasets import load_training_set
+from course_lib.files import CheckpointError, load_checkpoint, save_checkpoint
+from course_lib.pretrained import load_pretrained
+from course_lib.train import Trainer
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TINY = {
     "name": "tiny", "dataset": "digits",
-    "model": {"kind": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-    "batch_size": 4, "steps": 10, "log_every": 2, "checkpoint_every": 3, "lr": 1e-3, "warmup_steps": 2,
+    "method": "ddpm", "model": {"network": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
+    "batch_size": 4, "steps": 10, "log_every": 2, "checkpoint_every": 3, "learning_rate": 1e-3, "warmup_steps": 2,
 }
 
 
@@ -38,8 +39,8 @@ def test_resume_is_exact(tmp_path, digits_small, device):
 
 
 def test_loss_falls_on_the_toy_spiral():
-    cfg = {"name": "toy", "dataset": "toy2d:spiral", "model": {"kind": "mlp", "hidden": 64},
-           "batch_size": 256, "steps": 300, "log_every": 50, "lr": 2e-3, "warmup_steps": 10}
+    cfg = {"name": "toy", "dataset": "toy2d:spiral", "method": "ddpm", "model": {"network": "mlp", "hidden": 64},
+           "batch_size": 256, "steps": 300, "log_every": 50, "learning_rate": 2e-3, "warmup_steps": 10}
     tr = Trainer(cfg, device="cpu").train(progress=False)
     assert tr.history[-1][1] < 0.7 * tr.history[0][1]
 
@@ -54,8 +55,10 @@ def test_periodic_checkpoints_and_time_limit(tmp_path, digits_small):
 def test_bad_config():
     with pytest.raises(ValueError, match="unknown config keys"):
         Trainer({**TINY, "epochs": 3})
-    with pytest.raises(ValueError, match="model.kind"):
-        Trainer({**TINY, "model": {"kind": "transformer"}})
+    with pytest.raises(ValueError, match="method must be one of"):
+        Trainer({**TINY, "method": "transformer"})
+    with pytest.raises(ValueError, match="model.network must be one of"):
+        Trainer({**TINY, "model": {"network": "transformer"}})
 
 
 @pytest.fixture
@@ -69,8 +72,8 @@ def data_copy(tmp_path, monkeypatch):
 
 def test_shipped_model_loads_and_denoises(data_copy):
     model, diffusion, config = load_pretrained("digits_unet", "cpu")
-    assert config["name"] == "digits_unet" and not model.training
-    hr = train_mod.load_dataset("digits")[:16]
+    assert config.name == "digits_unet" and not model.training
+    hr = load_training_set("digits")["x"][:16]
     t = torch.full((16,), 300)
     eps = torch.randn(hr.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -81,15 +81,19 @@ def trajectory():
 
 def test_cached_trajectory_is_what_ddpm_produces(trajectory):
     """Re-run the first recorded DDPM steps on the CPU: they match the cache (to one uint8 level)."""
-    from course_lib.train import load_pretrained
+    from course_lib.pretrained import load_pretrained
+
+    from course_lib.samplers import DDPMSampler, clip_x0
 
     model, d, _ = load_pretrained("digits_unet", "cpu")
+    sampler = DDPMSampler(d)
     n = trajectory["x_t"].shape[1]
     g = torch.Generator().manual_seed(TRAJECTORY_SEED)
     x = torch.randn((n, 1, 32, 32), generator=g)
     with torch.no_grad():
         for i, t in enumerate(range(999, 999 - TRAJECTORY_EVERY - 1, -1)):
-            x, x0 = d.p_sample(model, x, torch.full((n,), t), generator=g)
+            out = sampler.step(model(x, torch.full((n,), t), None), t, t - 1, x, generator=g, x0_transform=clip_x0)
+            x, x0 = out.prev_sample, out.pred_original_sample
             if i in (0, TRAJECTORY_EVERY):
                 k = i // TRAJECTORY_EVERY
                 assert trajectory["t"][k] == t

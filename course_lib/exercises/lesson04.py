@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..data import downsample, upsample
+from ..operators import downsample, upsample
 from . import Exercise, Mismatch, close, psnr01, register, run_check
 
 __all__ = ["check_conditioned_input", "check_consistency_psnr", "check_projection"]

@@ -1,4 +1,5 @@
-"""Denoising networks ε_θ(x_t, t, y) · 去噪网络: plain ``nn.Module``s called as ``model(x_t, t, cond)``.
+"""Networks · 去噪网络 (networks layer): plain ``nn.Module``s — denoisers called as ``model(x_t, t, cond)``, the
+one-shot baselines as ``model(y)``, the digit classifier as ``model(x)``.
 
 They know nothing about noise schedules; ``course_lib.diffusion`` knows nothing about them.
 """
@@ -7,6 +8,8 @@ from .baselines import RegressionUNet, SRCNN
 from .classifier import DigitClassifier
 from .conditioning import SR3
 from .toy import MLPDenoiser
+from .tiling import TiledDenoiser, pad_to_tile
 from .unet import LREncoder, UNet, count_parameters
 
-__all__ = ["UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "count_parameters"]
+__all__ = ["UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
+           "count_parameters"]

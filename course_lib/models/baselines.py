@@ -17,15 +17,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data import upsample
+from ..operators import upsample
 from .unet import UNet
 
 __all__ = ["SRCNN", "RegressionUNet"]
 
 
-def _check_lr(lr: torch.Tensor, channels: int) -> None:
-    if not isinstance(lr, torch.Tensor) or lr.dim() != 4 or lr.shape[1] != channels:
-        got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
+def _check_y(y: torch.Tensor, channels: int) -> None:
+    if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] != channels:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"y (the LR image) must have shape (B, {channels}, h, w), got {got}")
 
 
@@ -50,9 +50,9 @@ class SRCNN(nn.Module):
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        _check_lr(lr, self.channels)
-        up = upsample(lr, self.scale, "bicubic")
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        _check_y(y, self.channels)
+        up = upsample(y, self.scale, "bicubic")
         out = up + self.body(up)
         return out if self.training else out.clamp(-1.0, 1.0)  # no clip while training: it would stop gradients
 
@@ -74,9 +74,9 @@ class RegressionUNet(nn.Module):
         self.channels, self.scale = channels, scale
         self.config = dict(channels=channels, scale=scale, **{k: v for k, v in unet_kwargs.items() if k != "cond_channels"})
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        _check_lr(lr, self.channels)
-        up = upsample(lr, self.scale, "bicubic")
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        _check_y(y, self.channels)
+        up = upsample(y, self.scale, "bicubic")
         t = torch.zeros(up.shape[0], dtype=torch.long, device=up.device)  # ignored: no time embedding
         out = up + self.net(up, t)
         return out if self.training else out.clamp(-1.0, 1.0)

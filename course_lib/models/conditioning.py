@@ -16,11 +16,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data import upsample
+from .._compat import renamed_kwargs
+from ..operators import upsample
 from .unet import UNet
 
 __all__ = ["SR3"]
-
 
 class SR3(nn.Module):
     """ε_θ(x_t, t, y) for ×``scale`` super-resolution (see the module docstring).
@@ -50,35 +50,40 @@ class SR3(nn.Module):
         self.channels = net.cond_channels
         self.conditioning = net.conditioning
 
-    def _check_lr(self, lr: torch.Tensor) -> None:
-        if not isinstance(lr, torch.Tensor) or lr.dim() != 4 or lr.shape[1] != self.channels:
-            got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
+    def check_y(self, y: torch.Tensor) -> None:
+        """A ``ValueError`` naming y unless it is ``(B, C, h, w)`` with this model's C channels."""
+        if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] != self.channels:
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise ValueError(f"y (the LR image) must have shape (B, {self.channels}, h, w), got {got}")
 
-    def upsampled(self, lr: torch.Tensor) -> torch.Tensor:
+    @renamed_kwargs(lr="y")
+    def upsampled(self, y: torch.Tensor) -> torch.Tensor:
         """U(y): bicubic upsampling by ``scale``, ``(B, C, h, w) → (B, C, s·h, s·w)``."""
-        self._check_lr(lr)
-        return upsample(lr, self.scale, "bicubic")
+        self.check_y(y)
+        return upsample(y, self.scale, "bicubic")
 
-    def condition(self, lr: torch.Tensor) -> torch.Tensor:
+    @renamed_kwargs(lr="y")
+    def condition(self, y: torch.Tensor) -> torch.Tensor:
         """What the U-Net receives as ``cond`` (Eq. 04.1): U(y) for ``"concat"``, y itself for ``"encoder"``."""
-        self._check_lr(lr)
-        return self.upsampled(lr) if self.conditioning == "concat" else lr
+        self.check_y(y)
+        return self.upsampled(y) if self.conditioning == "concat" else y
 
-    def target(self, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        """x_0 for training, Eq. 04.3: ``hr`` ``(B, C, H, W)``, ``lr`` ``(B, C, H/s, W/s)`` → ``(B, C, H, W)``."""
-        self._check_lr(lr)
-        if hr.shape[:2] != lr.shape[:2] or hr.shape[-2:] != (lr.shape[-2] * self.scale, lr.shape[-1] * self.scale):
-            raise ValueError(f"hr must have shape {(*lr.shape[:2], lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)} "
-                             f"for y of shape {tuple(lr.shape)} at scale {self.scale}, got {tuple(hr.shape)}")
-        return (hr - self.upsampled(lr)) / self.residual_scale if self.residual else hr
+    @renamed_kwargs(lr="y")
+    def target(self, hr: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x_0 for training, Eq. 04.3: ``hr`` ``(B, C, H, W)``, ``y`` ``(B, C, H/s, W/s)`` → ``(B, C, H, W)``."""
+        self.check_y(y)
+        if hr.shape[:2] != y.shape[:2] or hr.shape[-2:] != (y.shape[-2] * self.scale, y.shape[-1] * self.scale):
+            raise ValueError(f"hr must have shape {(*y.shape[:2], y.shape[-2] * self.scale, y.shape[-1] * self.scale)} "
+                             f"for y of shape {tuple(y.shape)} at scale {self.scale}, got {tuple(hr.shape)}")
+        return (hr - self.upsampled(y)) / self.residual_scale if self.residual else hr
 
-    def to_image(self, x0: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+    @renamed_kwargs(lr="y")
+    def to_image(self, x0: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`target`: the HR image in [-1, 1] from a (sampled) x_0, ``(B, C, H, W)``."""
-        return (self.upsampled(lr) + self.residual_scale * x0 if self.residual else x0).clamp(-1.0, 1.0)
+        return (self.upsampled(y) + self.residual_scale * x0 if self.residual else x0).clamp(-1.0, 1.0)
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        return self.net(x_t, t, self.condition(lr))
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(x_t, t, self.condition(y))
 
     def extra_repr(self) -> str:
         return (f"scale={self.scale}, conditioning={self.conditioning!r}, residual={self.residual}, "

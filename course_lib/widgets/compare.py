@@ -14,9 +14,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..metrics import psnr, ssim
+from ..images import uint8_to_model
+from ..metrics import pixel_diversity, psnr, ssim
+from ..operators import consistency_psnr
 from ..plotting import figure_png, to_display
-from ..sr import consistency_psnr
 
 __all__ = ["comparer_view", "render_comparer_view", "ComparerWidget", "PICTURE_KEYS"]
 
@@ -27,7 +28,7 @@ _ONE_SHOT = (("bicubic", "bicubic"), ("SRCNN", "srcnn"), ("regression U-Net", "r
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, C) → float32 (1, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(a)).float().permute(2, 0, 1)[None] / 127.5 - 1.0
+    return uint8_to_model(a).permute(2, 0, 1)[None]
 
 
 def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: int = 4,
@@ -70,7 +71,7 @@ def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: in
     metrics = {name: {"psnr": float(psnr(x, hr)[0]), "ssim": float(ssim(x, hr)[0]),
                       "consistency": float(consistency_psnr(x, lr, scale)[0])} for name, x in panels}
     panels.append(("HR (truth)", hr))
-    diversity = float(((torch.cat(shown) + 1) / 2).std(dim=0).mean()) if len(shown) > 1 else 0.0
+    diversity = float(pixel_diversity(torch.stack(shown))[0]) if len(shown) > 1 else 0.0
     index = int(pictures["indices"][p]) if "indices" in pictures else p
     return {"index": index, "panels": panels, "lr": lr, "patch": (row, col, size), "scale": scale,
             "metrics": metrics, "diversity": diversity}

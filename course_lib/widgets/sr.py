@@ -13,20 +13,23 @@ from typing import Callable, Mapping
 import matplotlib.pyplot as plt
 import torch
 
-from ..data import upsample
+from .._compat import renamed_kwargs
 from ..diffusion import GaussianDiffusion
+from ..images import read_image, uint8_to_model
+from ..methods.sr3 import super_resolve
 from ..metrics import high_frequency_ratio, psnr
-from ..models import SR3
+from ..models import SR3, TiledDenoiser, pad_to_tile
+from ..operators import consistency_psnr, upsample
 from ..plotting import figure_png, to_display
-from ..sr import TiledDenoiser, consistency_psnr, pad_to_tile, read_image, super_resolve
 
 __all__ = ["sr_view", "render_sr_view", "SRWidget"]
 
 
+@renamed_kwargs(lr="y")
 def sr_view(
     model: SR3,
     diffusion: GaussianDiffusion,
-    lr: torch.Tensor,
+    y: torch.Tensor,
     hr: torch.Tensor | None = None,
     sampler: str = "ddim",
     steps: int = 20,
@@ -40,40 +43,37 @@ def sr_view(
 
     Args:
         model, diffusion: an :class:`SR3` and its diffusion (same device).
-        lr: ``(C, h, w)`` in [-1, 1]; hr: ``(C, s·h, s·w)`` or ``None`` (an uploaded image has no HR).
-        sampler, steps, eta, seed, project: as :func:`course_lib.sr.super_resolve`.
+        y: ``(C, h, w)`` the LR image in [-1, 1]; hr: ``(C, s·h, s·w)`` or ``None`` (an uploaded image has no HR).
+        sampler, steps, eta, seed, project: as :func:`course_lib.methods.sr3.super_resolve`.
         tile: tile larger inputs at this LR size (see :class:`TiledDenoiser`); smaller ones are padded to it.
-        on_step: called with the number of network evaluations so far.
+        on_step: called with the number of network evaluations so far (from the sampling loop's callback).
 
     Returns:
-        dict with ``lr``, ``bicubic``, ``sr``, ``hr`` (``(C, H, W)`` on the CPU, ``hr`` may be ``None``),
+        dict with ``y`` (also under its old name ``lr``, for one release), ``bicubic``, ``sr``, ``hr`` (``(C, H, W)`` on the CPU, ``hr`` may be ``None``),
         ``frames`` (x̂_0 at up to 6 recorded steps, ``(K, C, H, W)``) and ``frame_t``, ``evaluations``,
         ``seconds``, and ``metrics``: ``{"bicubic": {...}, "SR": {...}}`` with ``consistency`` (Eq. 04.5)
         and, given HR, ``psnr`` and ``hf_ratio`` (Eq. 04.6).
     """
-    if lr.dim() != 3 or lr.shape[0] != model.channels:
-        raise ValueError(f"lr must have shape ({model.channels}, h, w), got {tuple(lr.shape)}")
+    image = y
+    if image.dim() != 3 or image.shape[0] != model.channels:
+        raise ValueError(f"y must have shape ({model.channels}, h, w), got {tuple(image.shape)}")
     s = model.scale
-    if hr is not None and tuple(hr.shape) != (lr.shape[0], lr.shape[1] * s, lr.shape[2] * s):
-        raise ValueError(f"hr must have shape {(lr.shape[0], lr.shape[1] * s, lr.shape[2] * s)}, got {tuple(hr.shape)}")
+    if hr is not None and tuple(hr.shape) != (image.shape[0], image.shape[1] * s, image.shape[2] * s):
+        raise ValueError(f"hr must have shape {(image.shape[0], image.shape[1] * s, image.shape[2] * s)}, got {tuple(hr.shape)}")
     device = diffusion.betas.device
-    y = lr[None].to(device)
+    y = image[None].to(device)
     y_in, (h, w) = (y, tuple(y.shape[-2:])) if tile is None else pad_to_tile(y, tile)
     net = model if tile is None or max(y_in.shape[-2:]) <= tile else TiledDenoiser(model, tile)
     calls = [0]
 
-    def count(*_):  # a forward hook: once per network evaluation (per step, however many tiles)
-        calls[0] += 1
+    def count(step):  # a sampling-loop callback: the network evaluations so far (one per step, however many tiles)
+        calls[0] = step.nfe
         if on_step is not None:
-            on_step(calls[0])
+            on_step(step.nfe)
 
-    handle = net.register_forward_hook(count)
     start = time.perf_counter()
-    try:
-        sr, traj = super_resolve(net, diffusion, y_in, sampler=sampler, steps=steps, eta=eta, project=project, seed=seed,
-                                 record_every=max(1, (steps + 4) // 5), progress=False)
-    finally:
-        handle.remove()
+    sr, traj = super_resolve(net, diffusion, y_in, sampler=sampler, steps=steps, eta=eta, project=project, seed=seed,
+                             record_every=max(1, (steps + 4) // 5), progress=False, callback=count)
     sr = sr[..., : h * s, : w * s]
     traj["x0"] = traj["x0"][..., : h * s, : w * s]
     seconds = time.perf_counter() - start
@@ -87,7 +87,7 @@ def sr_view(
             m["hf_ratio"] = float(high_frequency_ratio(img, target, s)[0])
         metrics[name] = m
     return {
-        "lr": lr.float().cpu(), "bicubic": bicubic[0].float().cpu(), "sr": sr[0].float().cpu(),
+        "y": image.float().cpu(), "lr": image.float().cpu(), "bicubic": bicubic[0].float().cpu(), "sr": sr[0].float().cpu(),
         "hr": None if hr is None else hr.float().cpu(),
         "frames": traj["x0"][:, 0], "frame_t": list(traj["t"]), "evaluations": calls[0],
         "seconds": seconds, "metrics": metrics,
@@ -97,7 +97,7 @@ def sr_view(
 def render_sr_view(view: dict, dpi: int = 80) -> bytes:
     """PNG: LR (nearest), bicubic, SR, HR in one row; the x̂_0 frames below."""
     with plt.ioff():
-        panels = [("LR input", view["lr"]), ("bicubic", view["bicubic"]), ("SR sample", view["sr"])]
+        panels = [("LR input", view["y"]), ("bicubic", view["bicubic"]), ("SR sample", view["sr"])]
         if view["hr"] is not None:
             panels.append(("HR (truth)", view["hr"]))
         frames = view["frames"]
@@ -105,7 +105,7 @@ def render_sr_view(view: dict, dpi: int = 80) -> bytes:
         fig, axes = plt.subplots(2, ncol, figsize=(1.7 * ncol, 3.8), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
-        cmap = "gray" if view["lr"].shape[0] == 1 else None
+        cmap = "gray" if view["y"].shape[0] == 1 else None
         for ax, (name, img) in zip(axes[0], panels):
             ax.imshow(to_display(img), cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
             ax.set_title(name, fontsize=8)
@@ -121,7 +121,7 @@ class SRWidget:
 
     Args:
         model, diffusion: the SR model (e.g. ``load_sr_model("digits_sr3_concat")[:2]``).
-        images: name → ``(hr (C, H, W), lr (C, H/s, W/s))`` test pairs to pick from; an uploaded file joins
+        images: name → ``(hr (C, H, W), y (C, H/s, W/s))`` test pairs to pick from; an uploaded file joins
             them as ``"upload: NAME"`` with ``hr = None``.
         tile: LR tile size for uploaded images larger than the training size.
         max_pixels: refuse uploads whose output would exceed this many pixels.
@@ -137,7 +137,7 @@ class SRWidget:
         import ipywidgets as W
 
         if not images:
-            raise ValueError("images must name at least one (hr, lr) pair")
+            raise ValueError("images must name at least one (hr, y) pair")
         self.model, self.diffusion, self.tile, self.max_pixels = model, diffusion, tile, max_pixels
         self.images = {k: (v[0], v[1]) for k, v in images.items()}
         self.view, self.error = None, ""
@@ -167,7 +167,6 @@ class SRWidget:
 
     def load_upload(self, name: str, content: bytes) -> bool:
         """Use an uploaded image file (bytes) as the LR input; on a problem show it and return False."""
-        import numpy as np
         import tempfile
         from pathlib import Path
 
@@ -181,15 +180,14 @@ class SRWidget:
                     arr = read_image(path)
                 except ValueError as err:
                     raise ValueError(str(err).replace(repr(str(path)), repr(name))) from None
-            channels = 1 if arr.ndim == 2 else 3
+            channels = arr.shape[-1]
             if channels != self.model.channels:
                 raise ValueError(f"{name} has {channels} channel(s) but this model takes {self.model.channels}")
             out_pixels = arr.shape[0] * arr.shape[1] * self.model.scale**2
             if out_pixels > self.max_pixels:
                 raise ValueError(f"{name} would become {out_pixels:,} pixels, above this widget's limit of {self.max_pixels:,}; "
                                  "use course_lib.sr.upscale (or the command line) for large images")
-            x = torch.from_numpy(np.ascontiguousarray(arr)).float() / 127.5 - 1.0
-            x = x[None] if channels == 1 else x.permute(2, 0, 1)
+            x = uint8_to_model(arr).permute(2, 0, 1)
             factor = 2 ** (len(self.model.net.config["channel_mults"]) - 1)
             if self.tile is None and ((x.shape[-1] * self.model.scale) % factor or (x.shape[-2] * self.model.scale) % factor):
                 raise ValueError(f"{name} is {arr.shape[1]}x{arr.shape[0]}; without tiling its size times {self.model.scale} must be divisible by {factor}")
@@ -207,12 +205,12 @@ class SRWidget:
 
     def update(self) -> None:
         """Sample with the current controls and show the result (what the Run button does)."""
-        name, (hr, lr) = self.image.value, self.images[self.image.value]
+        name, (hr, y) = self.image.value, self.images[self.image.value]
         steps = int(self.steps.value)
         self.progress.max, self.progress.value = steps, 0
         self.run.disabled = True
         try:
-            self.view = v = sr_view(self.model, self.diffusion, lr, hr, self.sampler.value, steps, float(self.eta.value),
+            self.view = v = sr_view(self.model, self.diffusion, y, hr, self.sampler.value, steps, float(self.eta.value),
                                     int(self.seed.value), bool(self.project.value), tile=self.tile,
                                     on_step=lambda k: setattr(self.progress, "value", min(k, steps)))
         finally:

@@ -1,0 +1,145 @@
+"""Images in and out (ground layer): the one uint8 ↔ [-1, 1] conversion, the one image reader, the one writer.
+
+Conventions, said once: images in the model range **[-1, 1]** (uint8 ``v`` ↦ ``v / 127.5 − 1``), float32,
+channels first — one image ``(C, H, W)``, a batch ``(B, C, H, W)``; uint8 arrays are channels last,
+``(H, W, C)`` or ``(B, H, W, C)``, as Pillow and matplotlib want them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .files import atomic_write
+
+__all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "write_image"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def uint8_to_model(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 values to float32 in [-1, 1], shape unchanged: ``v / 127.5 − 1`` (the course's one conversion in)."""
+    t = torch.from_numpy(np.asarray(a).astype(np.float32)) if isinstance(a, np.ndarray) else a.to(torch.float32)
+    return t / 127.5 - 1.0
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 image(s) to float32 in [-1, 1], channels first.
+
+    Accepts ``(H, W)`` and ``(H, W, C)`` → ``(C, H, W)``; ``(N, H, W)`` is read as a
+    stack of grayscale images → ``(N, 1, H, W)``; ``(N, H, W, C)`` → ``(N, C, H, W)``.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        got = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
+        raise TypeError(f"image must be a uint8 numpy array, got {got}")
+    t = uint8_to_model(image)
+    if image.ndim == 2:
+        return t[None]
+    if image.ndim == 3 and image.shape[-1] in (1, 3):
+        return t.permute(2, 0, 1).contiguous()
+    if image.ndim == 3:
+        return t[:, None]
+    if image.ndim == 4 and image.shape[-1] in (1, 3):
+        return t.permute(0, 3, 1, 2).contiguous()
+    raise ValueError(f"image must have shape (H, W), (H, W, C), (N, H, W) or (N, H, W, C), got {image.shape}")
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] tensor ``(C, H, W)`` or ``(B, C, H, W)`` to uint8 channels-last ``(H, W, C)`` / ``(B, H, W, C)``.
+
+    Values are clipped to [-1, 1] and rounded to the nearest level (the course's one conversion out).
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
+        raise ValueError(f"x must be a tensor of shape (C, H, W) or (B, C, H, W), got {getattr(x, 'shape', x)}")
+    y = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return y.movedim(-3, -1).cpu().numpy()
+
+
+def read_image(image: str | os.PathLike | np.ndarray, channels: int | None = None) -> np.ndarray:
+    """An image file or array as uint8 ``(H, W, C)``, C = 1 (grayscale) or 3 (RGB), with clear errors.
+
+    Args:
+        image: a file (PNG, JPEG, … read by Pillow) or an array: uint8 ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)``,
+            or floats in [0, 1].
+        channels: ``None`` keeps what the file holds (palette images become RGB, ``LA`` becomes ``L``; 16-bit, float
+            and RGBA files are refused, since dropping alpha or bits silently would be a wrong answer); 1 or 3
+            converts with Pillow (``L`` / ``RGB``), e.g. for a dataset that needs one kind.
+
+    Returns:
+        uint8 ``(H, W, C)``.
+    """
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
+    if isinstance(image, (str, os.PathLike)):
+        arr = _read_file(Path(image), channels)
+    elif isinstance(image, np.ndarray):
+        arr = _check_array(image)
+        if channels is not None and arr.shape[-1] != channels:
+            raise ValueError(f"the image array has {arr.shape[-1]} channel(s), expected channels={channels}")
+    else:
+        raise TypeError(f"image must be a file path or a numpy array, got {type(image).__name__}")
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _read_file(path: Path, channels: int | None) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise FileNotFoundError(f"input image {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"input image {str(path)!r} is an empty file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if channels is not None:
+                return np.asarray(im.convert("L" if channels == 1 else "RGB")).copy()
+            if im.mode in ("P", "PA"):
+                im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
+            if im.mode == "LA":
+                im = im.convert("L")
+            if im.mode in ("I;16", "I", "F"):
+                raise ValueError(f"input image {str(path)!r} has {im.mode} pixels; save it as 8-bit grayscale or RGB")
+            if im.mode == "RGBA":
+                raise ValueError(f"input image {str(path)!r} has 4 channels (RGBA); the models take 1 (grayscale) "
+                                 "or 3 (RGB) channels: drop the alpha channel first")
+            if im.mode not in ("L", "RGB"):
+                im = im.convert("RGB")
+            return np.asarray(im).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"input image {str(path)!r} is not a readable image file ({err})") from err
+
+
+def _check_array(image: np.ndarray) -> np.ndarray:
+    arr = image
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3):
+        raise ValueError(f"image must have shape (H, W), (H, W, 1) or (H, W, 3) (1 or 3 channels), got {image.shape}")
+    if arr.size == 0:
+        raise ValueError(f"image is empty, shape {image.shape}")
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        if np.isnan(arr).any() or arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"a float image must lie in [0, 1] without NaN, got [{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]")
+        return np.round(arr * 255).astype(np.uint8)
+    raise ValueError(f"image must be uint8 or float in [0, 1], got dtype {arr.dtype}")
+
+
+def write_image(arr: np.ndarray, out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Save uint8 ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` to ``out`` atomically; an existing file is kept unless
+    ``overwrite`` (a ``FileExistsError`` says so), and ``out`` must have an image extension."""
+    from PIL import Image
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"output {str(out)!r} exists; pass --overwrite to replace it")
+    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"output {str(out)!r} needs an image extension (.png, .jpg, …)")
+    arr = np.asarray(arr)
+    with atomic_write(out) as tmp:
+        Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr).save(tmp)
+    return out

@@ -1,0 +1,19 @@
+"""Methods · 方法 (methods layer): where a network and the process meet, one module each, registered by name.
+
+* :mod:`~course_lib.methods.ddpm` — ``"ddpm"``, unconditional DDPM (lessons 02–03);
+* :mod:`~course_lib.methods.sr3` — ``"sr3"``, SR3-style conditioning, concat or encoder (lesson 04), and
+  :func:`super_resolve`;
+* :mod:`~course_lib.methods.regression` — ``"srcnn"``, ``"regression_unet"``, one-shot baselines (lesson 05);
+* :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
+
+:mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
+"""
+
+from .base import METHODS, Method, MethodConfig, get_method, legacy_method, register_method
+from .classifier import ClassifierMethod
+from .ddpm import DDPM
+from .regression import RegressionUNetMethod, SRCNNMethod
+from .sr3 import SR3Method, super_resolve
+
+__all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
+           "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve"]

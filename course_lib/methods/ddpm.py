@@ -1,0 +1,75 @@
+"""Unconditional DDPM (Ho, Jain & Abbeel, NeurIPS 2020) · 无条件扩散: lessons 02–03, and the prior DDNM builds on.
+
+The network ε_θ(x_t, t) — a :class:`~course_lib.models.UNet` for images or a :class:`~course_lib.models.MLPDenoiser`
+for 2-D points — is trained with L_simple (Eq. 02.4; or the x₀ / v target) and sampled by any registered sampler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..device import per_image_generators, randn
+from ..models import MLPDenoiser, UNet
+from ..samplers import ProgressBar, clip_x0, make_sampler, sample
+from .base import Method, MethodConfig, register_method
+
+__all__ = ["DDPMConfig", "DDPM", "NETWORKS"]
+
+NETWORKS = {"unet": UNet, "mlp": MLPDenoiser}
+
+
+@dataclass(frozen=True)
+class DDPMConfig(MethodConfig):
+    """``network``: ``"unet"`` (images) or ``"mlp"`` (points); ``args``: its constructor arguments (``T`` defaults to
+    the config's T)."""
+
+    network: str = "unet"
+    args: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.network not in NETWORKS:
+            raise ValueError(f"model.network must be one of {sorted(NETWORKS)}, got {self.network!r}")
+
+
+@register_method
+class DDPM(Method):
+    """ε_θ(x_t, t) trained with Eq. 02.4; :meth:`generate` samples it. ``prediction`` travels on the network."""
+
+    name = "ddpm"
+    Config = DDPMConfig
+    objective = "diffusion"
+    datasets = ("digits", "toy2d")
+    task = "generate"
+    legacy_kinds = ("unet", "mlp")
+
+    def build(self) -> nn.Module:
+        """The network of ``config.network`` with ``config.args`` (T from the config); ``model.prediction`` set."""
+        kwargs = dict(self.config.args)
+        kwargs.setdefault("T", self.train_config.T)
+        if "channel_mults" in kwargs:
+            kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+        model = NETWORKS[self.config.network](**kwargs)
+        model.prediction = self.prediction
+        return model
+
+    def loss(self, model, process, batch, generator):
+        """L_simple (Eq. 02.4) on ``batch["x"]``, or the x₀ / v target of ``prediction``."""
+        return process.loss(model, batch["x"], None, prediction=self.prediction, generator=generator)
+
+    @torch.no_grad()
+    def generate(self, model, process, seeds: Sequence[int], shape: Sequence[int], sampler: str = "ddim",
+                 steps: int | None = None, clip: bool = True, progress: bool = False, **options) -> torch.Tensor:
+        """``len(seeds)`` samples of ``shape`` ``(C, H, W)`` (or ``(D,)``), image i from its own generator.
+
+        ``options`` go to the sampler (e.g. ``eta``); ``clip`` clips x̂₀ to [-1, 1] at every step."""
+        gens = per_image_generators(seeds)
+        x_T = randn((len(gens), *shape), gens, process.betas.device)
+        s = make_sampler(sampler, process, steps, self.prediction, **options)
+        out = sample(model, s, x_T, None, x0_transform=clip_x0 if clip else None,
+                     callback=ProgressBar(f"{sampler} sampling", enabled=progress), generator=gens)
+        self.last_nfe = s.nfe
+        return out

@@ -1,0 +1,88 @@
+"""One-shot regression baselines · 回归基线 (lesson 05: CNN vs diffusion).
+
+Both map y straight to an HR estimate in one network evaluation and are trained with the mean squared error, so
+they approximate the posterior mean E[x | y] (Eq. 05.2): :class:`~course_lib.models.SRCNN` (Dong et al., ECCV 2014,
+with a global residual over bicubic) and :class:`~course_lib.models.RegressionUNet` (SR3's backbone without time,
+Eq. 05.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import SRCNN, RegressionUNet
+from .base import Method, MethodConfig, register_method
+
+__all__ = ["SRCNNConfig", "RegressionUNetConfig", "SRCNNMethod", "RegressionUNetMethod"]
+
+
+@dataclass(frozen=True)
+class SRCNNConfig(MethodConfig):
+    """SRCNN's image ``channels``, ``scale`` and the widths ``n1``, ``n2`` of its first two layers."""
+
+    channels: int = 1
+    scale: int = 4
+    n1: int = 64
+    n2: int = 32
+
+
+@dataclass(frozen=True)
+class RegressionUNetConfig(MethodConfig):
+    """``channels``, ``scale``; ``args``: the U-Net's widths (as SR3's backbone)."""
+
+    channels: int = 1
+    scale: int = 4
+    args: dict = field(default_factory=dict)
+
+
+class _Regression(Method):
+    """Shared by the one-shot baselines: MSE between f(y) and HR; :meth:`restore` is one evaluation."""
+
+    objective = "regression"
+    datasets = ("digits_sr", "photos_sr")
+    task = "sr"
+
+    def loss(self, model, process, batch, generator):
+        """MSE(f(y), x_HR) (Eq. 05.2: its minimiser is the posterior mean)."""
+        return F.mse_loss(model(batch["y"]).float(), batch["x"].float())
+
+    @torch.no_grad()
+    def restore(self, model, process, y, seeds=None, **options):
+        """f(y): one network evaluation, deterministic (``seeds`` are ignored)."""
+        self.last_nfe = 1
+        return model(y)
+
+
+@register_method
+class SRCNNMethod(_Regression):
+    """SRCNN 9-5-5 with a global residual over bicubic (VDSR-style), trained with MSE."""
+
+    name = "srcnn"
+    Config = SRCNNConfig
+    legacy_kinds = ("srcnn",)
+
+    def build(self) -> nn.Module:
+        """``SRCNN(channels, scale, n1, n2)``."""
+        c = self.config
+        return SRCNN(channels=c.channels, scale=c.scale, n1=c.n1, n2=c.n2)
+
+
+@register_method
+class RegressionUNetMethod(_Regression):
+    """x̂ = U(y) + g(U(y)) with SR3's U-Net backbone and no timestep (Eq. 05.1), trained with MSE."""
+
+    name = "regression_unet"
+    Config = RegressionUNetConfig
+    legacy_kinds = ("regression_unet",)
+
+    def build(self) -> nn.Module:
+        """``RegressionUNet(channels, scale, **args)`` (T from the config, unused: there is no time embedding)."""
+        kwargs = dict(self.config.args)
+        kwargs.setdefault("T", self.train_config.T)
+        if "channel_mults" in kwargs:
+            kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+        return RegressionUNet(channels=self.config.channels, scale=self.config.scale, **kwargs)

@@ -1,0 +1,229 @@
+"""Degradations and the linear SR operators A, A† · 退化与投影 (lessons 00 and 04; the core math DDNM and DiffBIR share).
+
+* **The degradation** that makes a low-resolution input y from a high-resolution image x, Eq. 00.1:
+  y = D_s(k_σ ⊛ x) + n, with k_σ an optional Gaussian blur (σ in HR pixels; 0: none), D_s downsampling by the
+  integer scale s — ``"area"`` (the mean of each s × s block: an exact box filter, the course default) or
+  ``"bicubic"`` (Keys cubic, a = −0.5, **with** antialiasing: the kernel is widened by s; identical to PIL's
+  ``Image.resize(..., BICUBIC)`` and the kernel of MATLAB's ``imresize``) — and n optional Gaussian noise of
+  standard deviation ``noise_std`` (in [-1, 1] units) drawn with an explicit generator; then clip to [-1, 1].
+* **The linear operator pair** of area SR, :class:`AreaOperator`: A = s × s average pooling and A† = nearest
+  (replicate) upsampling, *unscaled*, so that A A† = I exactly. Then
+  P(x) = x − A†(A x − y) = A†y + (I − A†A) x (Eq. 04.4) keeps x's null-space part (零空间, the detail A cannot
+  see) and replaces its range-space part by y's: A P(x) = y. SR3's consistency projection (lesson 04) and DDNM's
+  range–null-space step are this one map.
+* **Consistency**, Eq. 04.5: PSNR(A x̂, y), how well an SR output explains its own input.
+
+Shapes: batches ``(B, C, H, W)`` in [-1, 1]; y is ``(B, C, H/s, W/s)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .metrics import psnr
+
+__all__ = ["DOWNSAMPLE_KERNELS", "UPSAMPLE_MODES", "check_scale", "gaussian_blur", "downsample", "upsample", "degrade", "AreaOperator",
+           "consistency_projection", "consistency_psnr", "check_pair"]
+
+DOWNSAMPLE_KERNELS = ("area", "bicubic")
+UPSAMPLE_MODES = ("bicubic", "bilinear", "nearest")
+
+
+def _check_batch(x: torch.Tensor, name: str = "x") -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"{name} must have shape (B, C, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor in [-1, 1], got dtype {x.dtype}")
+
+
+def check_scale(scale: object) -> int:
+    """``scale`` as an int ≥ 1, or a ``ValueError`` naming it."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ValueError(f"scale must be a positive int, got {scale!r}")
+    return int(scale)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur with a normalised Gaussian k_σ (Eq. 00.1), radius ⌈3σ⌉, reflect padding.
+
+    Args:
+        x: ``(B, C, H, W)``.
+        sigma: standard deviation in pixels; 0 returns ``x`` unchanged.
+
+    Returns:
+        ``(B, C, H, W)`` in ``x``'s dtype.
+    """
+    _check_batch(x)
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if sigma == 0:
+        return x
+    radius = max(1, int(np.ceil(3 * sigma)))
+    if radius >= min(x.shape[-2:]):
+        raise ValueError(f"sigma={sigma} needs a {2 * radius + 1}-pixel kernel, too large for a {tuple(x.shape[-2:])} image")
+    coords = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
+    k = torch.exp(-(coords**2) / (2 * sigma**2))
+    k = (k / k.sum()).to(x.dtype)
+    c = x.shape[1]
+    xp = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    xp = F.conv2d(xp, k.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(xp, k.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def downsample(x: torch.Tensor, scale: int, kernel: str = "area") -> torch.Tensor:
+    """D_s of Eq. 00.1: downsample by the integer ``scale`` with the ``"area"`` or ``"bicubic"`` kernel.
+
+    Args:
+        x: ``(B, C, H, W)`` with H and W divisible by ``scale``.
+
+    Returns:
+        ``(B, C, H / scale, W / scale)``.
+    """
+    _check_batch(x)
+    scale = check_scale(scale)
+    if kernel not in DOWNSAMPLE_KERNELS:
+        raise ValueError(f"kernel must be one of {DOWNSAMPLE_KERNELS}, got {kernel!r}")
+    h, w = x.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"image size {h}x{w} is not divisible by scale={scale}; crop it to a multiple of {scale}")
+    if scale == 1:
+        return x
+    if kernel == "area":
+        return F.avg_pool2d(x, scale)
+    return F.interpolate(x, size=(h // scale, w // scale), mode="bicubic", align_corners=False, antialias=True)
+
+
+def degrade(
+    hr: torch.Tensor,
+    scale: int,
+    kernel: str = "area",
+    blur_sigma: float = 0.0,
+    noise_std: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The degradation of Eq. 00.1: y = clip(D_s(k_σ ⊛ x) + n, −1, 1).
+
+    Args:
+        hr: ``(B, C, H, W)`` in [-1, 1], H and W divisible by ``scale``.
+        scale: integer downsampling factor s (e.g. 2 or 4).
+        kernel: ``"area"`` (block mean) or ``"bicubic"`` (antialiased).
+        blur_sigma: σ of the Gaussian blur before downsampling, in HR pixels.
+        noise_std: standard deviation of the added Gaussian noise, in [-1, 1] units.
+        generator: torch generator on ``hr``'s device for the noise draw.
+
+    Returns:
+        ``(B, C, H / s, W / s)`` low-resolution images in [-1, 1]. Without blur and noise
+        the result is not clipped (area downsampling of [-1, 1] data stays in range).
+    """
+    _check_batch(hr, "hr")
+    if not noise_std >= 0:
+        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    y = downsample(gaussian_blur(hr, blur_sigma), scale, kernel)
+    if noise_std > 0:
+        y = y + noise_std * torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
+    if noise_std > 0 or kernel == "bicubic":
+        y = y.clamp(-1.0, 1.0)
+    return y
+
+
+def upsample(y: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor:
+    """Upsample by ``scale`` (the bicubic baseline U(y) with ``mode="bicubic"``), clipped to [-1, 1].
+
+    Args:
+        y: ``(B, C, h, w)``.
+        mode: ``"bicubic"`` (Keys, a = −0.5, pixel centres aligned as ``align_corners=False``: the
+            same as PIL's ``BICUBIC`` and MATLAB's ``imresize``), ``"bilinear"`` or ``"nearest"``.
+
+    Returns:
+        ``(B, C, h · scale, w · scale)``.
+    """
+    _check_batch(y, "y")
+    scale = check_scale(scale)
+    if mode not in UPSAMPLE_MODES:
+        raise ValueError(f"mode must be one of {UPSAMPLE_MODES}, got {mode!r}")
+    if scale == 1:
+        return y
+    size = (y.shape[-2] * scale, y.shape[-1] * scale)
+    if mode == "nearest":
+        return F.interpolate(y, size=size, mode="nearest")
+    # antialias=True selects the a = -0.5 cubic kernel (PIL / MATLAB); plain torch bicubic uses a = -0.75
+    return F.interpolate(y, size=size, mode=mode, align_corners=False, antialias=True).clamp(-1.0, 1.0)
+
+
+def check_pair(x: torch.Tensor, y: torch.Tensor, scale: int, name: str = "x") -> None:
+    """``x`` ``(B, C, s·h, s·w)`` and ``y`` ``(B, C, h, w)`` at ``scale``, or a ``ValueError`` naming what is wrong."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"{name} must be a (B, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(y, torch.Tensor) or y.dim() != 4:
+        raise ValueError(f"y (the LR image) must be a (B, C, h, w) tensor, got {getattr(y, 'shape', type(y).__name__)}")
+    expected = (*y.shape[:2], y.shape[-2] * scale, y.shape[-1] * scale)
+    if tuple(x.shape) != expected:
+        raise ValueError(f"{name} must have shape {expected} (y {tuple(y.shape)} at scale {scale}), got {tuple(x.shape)}")
+
+
+class AreaOperator:
+    """The degradation of area SR as a linear operator: A = s × s average pooling, A† = nearest upsampling.
+
+    A A† = I (each block of A†y is constant, and its mean is that LR pixel), so A† is a right inverse of A and
+    A†A is the orthogonal projection onto block-constant images (the range space, 值域空间); I − A†A keeps the
+    detail within each block (the null space, 零空间). ``A(x)`` ``(B, C, s·h, s·w) → (B, C, h, w)``;
+    ``A_pinv(y)`` the reverse.
+
+    Args:
+        scale: s.
+    """
+
+    def __init__(self, scale: int):
+        self.scale = check_scale(scale)
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        """A x: the mean of every s × s block (Eq. 00.1 with the area kernel, no blur or noise)."""
+        return downsample(x, self.scale, "area")
+
+    def A_pinv(self, y: torch.Tensor) -> torch.Tensor:
+        """A† y: every LR pixel repeated over its s × s block (nearest upsampling, unscaled)."""
+        return upsample(y, self.scale, "nearest")
+
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Eq. 04.4: x − A†(A x − y) = A†y + (I − A†A) x, the image closest to x (in L2) with A x = y."""
+        return x - self.A_pinv(self.A(x) - y)
+
+    def __repr__(self) -> str:
+        return f"AreaOperator(scale={self.scale})"
+
+
+def consistency_projection(x: torch.Tensor, y: torch.Tensor, scale: int, clip: bool = False, iterations: int = 1) -> torch.Tensor:
+    """Eq. 04.4: x − A†(A x − y), the closest image to x whose area-downsampling is y (投影).
+
+    A shifts each s × s block by the same amount so that its mean becomes the LR pixel; the detail within
+    the block is kept. With ``clip=True`` the result must also stay in [-1, 1]: the projection and the clip
+    alternate ``iterations`` times (projections onto two convex sets, POCS; both contain the true HR image,
+    so the alternation converges towards a point in both — about 43 dB of consistency after 10 rounds even
+    for a badly wrong x).
+
+    Args:
+        x: ``(B, C, H, W)`` an HR estimate; y: ``(B, C, H/s, W/s)`` the LR input; scale: s.
+        clip, iterations: see above.
+
+    Returns:
+        ``(B, C, H, W)``; without ``clip``, ``downsample(result, s, "area") == y`` up to rounding.
+    """
+    check_pair(x, y, scale)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    op = AreaOperator(scale)
+    for _ in range(iterations if clip else 1):
+        x = op.project(x, y)
+        if clip:
+            x = x.clamp(-1.0, 1.0)
+    return x
+
+
+def consistency_psnr(sr: torch.Tensor, y: torch.Tensor, scale: int) -> torch.Tensor:
+    """Eq. 04.5: PSNR(A x̂, y) in dB per image, ``(B,)`` (A = area downsampling, the degradation that made y)."""
+    check_pair(sr, y, scale, "sr")
+    return psnr(AreaOperator(scale).A(sr), y)

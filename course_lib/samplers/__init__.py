@@ -1,0 +1,21 @@
+"""Samplers of the reverse process · 采样器 (process layer): small objects, one loop.
+
+* :mod:`~course_lib.samplers.base` — :class:`Sampler`, :class:`StepOutput`, the x̂₀ hook (:class:`StepContext`,
+  :func:`clip_x0`, :func:`compose`);
+* :mod:`~course_lib.samplers.ddpm` — ancestral DDPM (Eq. 02.5); :mod:`~course_lib.samplers.ddim` — DDIM (Eq. 02.6);
+* :mod:`~course_lib.samplers.loop` — :func:`sample`, the one loop, and its callbacks (:class:`Trajectory`,
+  :class:`ProgressBar`);
+* :mod:`~course_lib.samplers.registry` — :data:`SAMPLERS` by name and :func:`make_sampler`.
+
+The samplers know the process (its buffers) but never a network: ``model(x_t, t, cond)`` is any callable.
+"""
+
+from .base import Sampler, StepContext, StepOutput, X0Transform, alpha_bar_at, clip_x0, compose
+from .registry import SAMPLERS, make_sampler, register_sampler
+from .ddim import DDIMSampler, ddim_timesteps  # noqa: E402  (registers "ddim")
+from .ddpm import DDPMSampler  # noqa: E402  (registers "ddpm")
+from .loop import ProgressBar, SampleStep, Trajectory, sample
+
+__all__ = ["Sampler", "StepOutput", "StepContext", "X0Transform", "alpha_bar_at", "clip_x0", "compose", "SAMPLERS",
+           "register_sampler", "make_sampler", "DDIMSampler", "DDPMSampler", "ddim_timesteps", "sample", "SampleStep",
+           "Trajectory", "ProgressBar"]

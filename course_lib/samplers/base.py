@@ -1,0 +1,182 @@
+"""What every sampler shares (process layer): the step's result, the x̂₀ hook, the base class, time travel.
+
+A sampler integrates the reverse process in **diffusers' vocabulary**: ``timesteps`` (the 0-based times at which
+the network is evaluated, decreasing), and ``step(model_output, t, t_prev, x_t, generator=…)`` that returns a
+:class:`StepOutput` with ``prev_sample`` (x at ``t_prev``) and ``pred_original_sample`` (the x̂₀ the step used).
+``t_prev = -1`` means "to x₀" (ᾱ = 1). One loop, :func:`course_lib.samplers.sample`, drives every sampler.
+
+**The x̂₀ hook.** Clipping x̂₀ to [-1, 1], SR3's consistency projection (Eq. 04.4) and DDNM's range–null-space step
+all change x̂₀ inside a step and let the step continue from the changed x̂₀. A sampler therefore takes one
+``x0_transform(x0, ctx) -> x0``, where ``ctx`` is the :class:`StepContext`: t, t_prev, x_t, the network's ε̂, ᾱ_t,
+ᾱ_{t_prev} and the noise level σ the step will add. A transform may also set ``ctx.sigma`` (DDNM+ rescales the
+noise of the step it corrects).
+
+**Randomness.** ``generator`` is one ``torch.Generator`` for the whole batch, or one per image
+(:func:`course_lib.device.per_image_generators`): then image i's noise comes from its own generator, so a result
+never depends on the batch it was sampled in (:func:`course_lib.device.randn`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Sequence
+
+import torch
+
+from ..device import randn
+from ..diffusion import GaussianDiffusion, _check_prediction, extract
+
+__all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at"]
+
+
+@dataclass
+class StepOutput:
+    """What one :meth:`Sampler.step` returns (the names of diffusers' ``SchedulerOutput``).
+
+    Attributes:
+        prev_sample: ``(B, ...)`` x at ``t_prev`` (for a multi-evaluation step: the state the next step starts from).
+        pred_original_sample: ``(B, ...)`` the x̂₀ the step used, after the x̂₀ transform.
+    """
+
+    prev_sample: torch.Tensor
+    pred_original_sample: torch.Tensor
+
+
+@dataclass
+class StepContext:
+    """What an x̂₀ transform sees of the step it acts in (shapes broadcast against x: ``(B, 1, …, 1)``).
+
+    Attributes:
+        t, t_prev: the step's times (0-based; ``t_prev = -1`` is x₀).
+        x_t: ``(B, ...)`` the current state; eps: ``(B, ...)`` ε̂ as the network implies it (Eq. 02.2).
+        alpha_bar, alpha_bar_prev: ᾱ_t and ᾱ_{t_prev} (1 at ``t_prev = -1``).
+        sigma: σ, the standard deviation of the fresh noise the step will add; a transform may set it.
+    """
+
+    t: int
+    t_prev: int
+    x_t: torch.Tensor
+    eps: torch.Tensor
+    alpha_bar: torch.Tensor
+    alpha_bar_prev: torch.Tensor
+    sigma: torch.Tensor
+
+
+#: ``x0_transform(x0 (B, ...), ctx) -> x0 (B, ...)``
+X0Transform = Callable[[torch.Tensor, StepContext], torch.Tensor]
+
+
+def clip_x0(x0: torch.Tensor, ctx: StepContext | None = None) -> torch.Tensor:
+    """The classic x̂₀ transform: clip to the data range [-1, 1] (DDPM's and diffusers' ``clip_sample``)."""
+    return x0.clamp(-1.0, 1.0)
+
+
+def compose(*transforms: X0Transform | None) -> X0Transform | None:
+    """One transform applying ``transforms`` left to right (``None`` entries skipped; ``None`` if none is left)."""
+    fns = [f for f in transforms if f is not None]
+    if not fns:
+        return None
+    if len(fns) == 1:
+        return fns[0]
+
+    def composed(x0: torch.Tensor, ctx: StepContext) -> torch.Tensor:
+        for f in fns:
+            x0 = f(x0, ctx)
+        return x0
+
+    return composed
+
+
+def alpha_bar_at(process: GaussianDiffusion, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """ᾱ at integer times ``t`` ``(B,)`` with ᾱ = 1 at ``t = -1`` (x₀), shaped ``(B, 1, …, 1)`` like ``like``."""
+    ab = torch.where(t >= 0, process.alpha_bars[t.clamp(min=0)], torch.ones_like(t, dtype=process.alpha_bars.dtype))
+    return ab.reshape(t.shape[0], *([1] * (like.dim() - 1))).to(like.dtype)
+
+
+class Sampler:
+    """Base class of the reverse-process samplers (register subclasses with ``@register_sampler``).
+
+    Args:
+        process: the :class:`~course_lib.diffusion.GaussianDiffusion` the network was trained with.
+        steps: number of steps (the sampler's default when ``None``: see ``default_steps``).
+        prediction: what the network outputs, ``"eps"``, ``"x0"`` or ``"v"`` (lesson 02) — read it off the model
+            (``model.prediction``), never assume it.
+
+    Attributes:
+        timesteps: the times at which the network is evaluated, in order (0-based ints).
+        nfe: network evaluations of the last :func:`~course_lib.samplers.sample` run (set by the loop).
+        stochastic: whether a step draws fresh noise (so seeds matter beyond x_T).
+    """
+
+    name: ClassVar[str] = ""
+    default_steps: ClassVar[int | None] = None  # None: all T steps
+    stochastic: ClassVar[bool] = False
+
+    def __init__(self, process: GaussianDiffusion, steps: int | None = None, prediction: str = "eps"):
+        if not isinstance(process, GaussianDiffusion):
+            raise TypeError(f"process must be a GaussianDiffusion, got {type(process).__name__}")
+        _check_prediction(prediction)
+        T = process.num_timesteps
+        if steps is None:
+            steps = T if self.default_steps is None else min(self.default_steps, T)
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+            raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+        self.process, self.steps, self.prediction = process, steps, prediction
+        self.nfe = 0
+        self.timesteps: list[int] = self.make_timesteps()
+
+    # ------------------------------------------------------------------ schedule
+    def make_timesteps(self) -> list[int]:
+        """The evaluation times for ``self.steps`` steps (default: every T − 1 … 0 when steps = T)."""
+        T = self.process.num_timesteps
+        if self.steps != T:
+            raise NotImplementedError(f"{type(self).__name__} defines no schedule for {self.steps} < T steps")
+        return list(range(T - 1, -1, -1))
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """The steps as ``(t, t_prev)``: consecutive timesteps, the last one to ``-1`` (x₀). A pair with
+        ``t_prev > t`` goes back up the chain (time travel: the loop calls :meth:`renoise`, no network)."""
+        ts = list(self.timesteps)
+        return list(zip(ts, ts[1:] + [-1]))
+
+    def reset(self) -> None:
+        """Forget the state of a previous run (multistep samplers keep a history); the loop calls it first."""
+
+    # ------------------------------------------------------------------ steps
+    def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,
+             generator: torch.Generator | Sequence[torch.Generator] | None = None,
+             x0_transform: X0Transform | None = None, model: Callable | None = None,
+             noise: torch.Tensor | None = None) -> StepOutput:
+        """One step from t to t_prev < t.
+
+        Args:
+            model_output: ``(B, ...)`` the network at ``(x_t, t)``, of type ``self.prediction``.
+            generator: for the step's noise (one, or one per image).
+            x0_transform: the x̂₀ hook (see the module docstring).
+            model: ``model(x, t) -> output``, for samplers that evaluate the network again within a step (Heun,
+                a warm-up); every call is counted as a network evaluation by the loop.
+            noise: ``(B, ...)`` the fresh noise itself instead of a draw from ``generator`` (tests, cross-checks).
+        """
+        raise NotImplementedError
+
+    def renoise(self, x: torch.Tensor, t: int, t_up: int,
+                generator: torch.Generator | Sequence[torch.Generator] | None = None) -> torch.Tensor:
+        """Go back up the chain, x_{t_up} ~ q(x_{t_up} | x_t) for t_up > t (RePaint's and DDNM's time travel):
+        x_{t_up} = √(ᾱ_{t_up}/ᾱ_t) x_t + √(1 − ᾱ_{t_up}/ᾱ_t) z, the forward process of Eq. 01.1 over t_up − t steps."""
+        B = x.shape[0]
+        ab_t = alpha_bar_at(self.process, torch.full((B,), t, dtype=torch.long, device=x.device), x)
+        ab_up = alpha_bar_at(self.process, torch.full((B,), t_up, dtype=torch.long, device=x.device), x)
+        ratio = ab_up / ab_t
+        return ratio.sqrt() * x + (1 - ratio).sqrt() * randn(x.shape, generator, x.device, x.dtype)
+
+    # ------------------------------------------------------------------ helpers
+    def _t(self, t: int, like: torch.Tensor) -> torch.Tensor:
+        return torch.full((like.shape[0],), t, dtype=torch.long, device=like.device)
+
+    def _context(self, t: int, t_prev: int, x_t: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor) -> StepContext:
+        ab = extract(self.process.alpha_bars, self._t(t, x_t), x_t)
+        ab_prev = alpha_bar_at(self.process, self._t(t_prev, x_t), x_t)
+        return StepContext(t, t_prev, x_t, eps, ab, ab_prev, sigma)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(steps={self.steps}, prediction={self.prediction!r})"

@@ -1,0 +1,118 @@
+"""DDIM · 确定性采样 (Song, Meng & Ermon, ICLR 2021): big deterministic jumps with the DDPM network (lesson 02).
+
+DDIM keeps DDPM's marginals q(x_t | x_0) but uses a non-Markovian forward process (the "implicit" model), whose
+reverse step from t to any earlier t' is their Eq. 12 — our Eq. 02.6:
+
+    x_{t'} = √ᾱ_{t'} · (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t  +  √(1 − ᾱ_{t'} − σ²) · ε̂  +  σ z
+             └── "predicted x₀" (Eq. 02.2) ──┘        └ "direction pointing to x_t" ┘  └ noise ┘
+
+with σ = η √((1 − ᾱ_{t'}) / (1 − ᾱ_t)) · √(1 − ᾱ_t / ᾱ_{t'}), their Eq. 16 (part of our Eq. 02.6). η = 0 is deterministic
+(the probability-flow ODE's first-order step); η = 1 gives DDPM's posterior variance on the sub-chain.
+Names follow diffusers' ``DDIMScheduler`` (``timesteps``, ``step``, ``prev_sample``, ``pred_original_sample``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from ..device import randn
+from ..diffusion import extract
+from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
+from .registry import register_sampler
+
+__all__ = ["DDIMSampler", "ddim_timesteps", "ddim_update", "SPACINGS"]
+
+SPACINGS = ("trailing", "leading")
+
+
+def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
+    """The DDIM timesteps, evenly spaced.
+
+    ``"trailing"`` (default): ``round(arange(T, 0, -T / steps)) − 1``, starting at T − 1 — for T = 1000, steps = 50:
+    999, 979, …, 19. Starting at T − 1 matters: the sampler then begins from (almost) pure noise, as training saw it.
+    ``"leading"`` (the DDIM paper's and older code's): 0, T // steps, … reversed — it starts at 980, where ᾱ is not yet ≈ 0.
+
+    Returns:
+        list of ``steps`` decreasing ints in ``0 … T-1``.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+        raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+    if spacing == "leading":
+        return list(range(0, T, T // steps))[:steps][::-1]
+    ts = torch.round(torch.arange(T, 0, -T / steps, dtype=torch.float64)).long() - 1
+    return ts.tolist()
+
+
+@register_sampler
+class DDIMSampler(Sampler):
+    """DDIM (Eq. 02.6; DDIM Eq. 12) with noise level η (σ(η) of Eq. 02.6; DDIM Eq. 16); one network evaluation per step.
+
+    Args:
+        process, steps, prediction: see :class:`~course_lib.samplers.base.Sampler` (default 50 steps).
+        eta: η ≥ 0; 0 is deterministic.
+        spacing: ``"trailing"`` or ``"leading"`` timesteps (:func:`ddim_timesteps`).
+        clip_sample: clip x̂₀ to [-1, 1] before anything else, as diffusers' ``DDIMScheduler(clip_sample=True)`` does
+            (with ``use_clipped_model_output``: ε̂ is re-derived from the clipped x̂₀). Lesson 02's images use it.
+    """
+
+    name = "ddim"
+    default_steps = 50
+
+    def __init__(self, process, steps: int | None = None, prediction: str = "eps", eta: float = 0.0, spacing: str = "trailing",
+                 clip_sample: bool = False):
+        if not eta >= 0:
+            raise ValueError(f"eta must be >= 0, got {eta}")
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+        self.eta, self.spacing, self.clip_sample = float(eta), spacing, bool(clip_sample)
+        super().__init__(process, steps, prediction)
+        self.stochastic = self.eta > 0
+
+    def make_timesteps(self) -> list[int]:
+        """``self.steps`` timesteps of :func:`ddim_timesteps` with this sampler's spacing."""
+        return ddim_timesteps(self.process.num_timesteps, self.steps, self.spacing)
+
+    def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,
+             generator: torch.Generator | Sequence[torch.Generator] | None = None,
+             x0_transform: X0Transform | None = None, model: Callable | None = None,
+             noise: torch.Tensor | None = None) -> StepOutput:
+        """One DDIM step from ``t`` to ``t_prev`` (−1 ≤ t_prev < t): Eq. 02.6 with its σ(η)."""
+        if not -1 <= t_prev < t:
+            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        p, t_vec = self.process, self._t(t, x_t)
+        eps, x0 = p.eps_and_x0(model_output, x_t, t_vec, self.prediction)                 # Eq. 02.2 (or 02.3 for v)
+        ab_t = extract(p.alpha_bars, t_vec, x_t)                                          # ᾱ_t
+        ab_prev = alpha_bar_at(p, self._t(t_prev, x_t), x_t)                              # ᾱ_{t'}, 1 at t' = −1
+        sigma = self.eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).clamp(min=0).sqrt()  # σ(η), DDIM Eq. 16
+        noisy, x0_step = self.eta > 0, None  # x0_step None: the update takes the x̂₀ that ε̂ implies (Eq. 12 as written)
+        if x0_transform is None:
+            if self.clip_sample:  # diffusers' clip_sample, as DDIMScheduler computes it
+                x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt() if self.prediction == "eps" else x0   # Eq. 02.2
+                x0 = x0.clamp(-1.0, 1.0)
+                eps = (x_t - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()                             # the ε̂ it implies
+            if self.clip_sample or self.prediction != "eps":
+                x0_step = x0  # an x₀- or v-network's own x̂₀: no round trip through ε̂, which loses digits where ᾱ_t ≈ 0
+        else:
+            ctx = self._context(t, t_prev, x_t, eps, sigma)
+            x0 = x0_transform(x0.clamp(-1.0, 1.0) if self.clip_sample else x0, ctx)         # the x̂₀ hook
+            noisy, sigma = noisy or ctx.sigma is not sigma, ctx.sigma
+            eps = p.predict_eps_from_x0(x_t, t_vec, x0)                                   # the ε̂ x̂₀ implies (Eq. 02.2)
+        z = (randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise) if noisy else None
+        return StepOutput(ddim_update(x_t, eps, ab_t, ab_prev, sigma, z, x0_step), x0)
+
+
+def ddim_update(x_t: torch.Tensor, eps: torch.Tensor, ab_t: torch.Tensor, ab_prev: torch.Tensor, sigma: torch.Tensor,
+                z: torch.Tensor | None = None, x0: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 02.6 (DDIM Eq. 12) written, as the paper does, in ε̂ alone: ``(B, ...)`` x at t' from x_t and ε̂.
+
+    ``ab_t``, ``ab_prev`` (ᾱ_t, ᾱ_{t'}) and ``sigma`` broadcast as ``(B, 1, …, 1)``; ``z`` is the fresh noise
+    (``None``: no noise term, as for η = 0); ``x0``: the predicted x₀ when it is given (clipped), else the one ε̂ implies."""
+    if x0 is None:
+        x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()                                # "predicted x₀"
+    direction = (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps                        # "direction pointing to x_t"
+    x_prev = ab_prev.sqrt() * x0 + direction                                              # Eq. 02.6 (DDIM 12)
+    return x_prev if z is None else x_prev + sigma * z                                    # + σ z
