@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate compare clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate compare harness table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -34,6 +34,8 @@ help:
 	@echo "make benchmark  print sampling and training speed on this machine"
 	@echo "make evaluate   recompute lesson 04's cached SR evaluation (data/cache/sr_eval.json)"
 	@echo "make compare    recompute lesson 05's cached CNN-vs-diffusion comparison (data/cache/cnn_vs_diffusion.json)"
+	@echo "make harness    recompute every method's row of the landscape table (data/cache/landscape.json)"
+	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
 $(STAMP): pyproject.toml
@@ -78,6 +80,7 @@ checkpoints: $(STAMP)
 	$(BIN)/python -m course_lib.cached
 	$(BIN)/python -m course_lib.evaluate
 	$(BIN)/python -m course_lib.compare
+	$(BIN)/python -m course_lib.harness
 
 benchmark: $(STAMP)
 	$(BIN)/python -m course_lib.benchmark
@@ -91,6 +94,12 @@ evaluate: $(STAMP)
 
 compare: $(STAMP)
 	$(BIN)/python -m course_lib.compare
+
+harness: $(STAMP)
+	$(BIN)/python -m course_lib.harness
+
+table: $(STAMP)
+	$(BIN)/python -m course_lib.harness --table
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -136,7 +136,7 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
     classifier = load_classifier(device=device)
     ds = DigitsSR("test", scale=4)
     indices = list(EVAL_INDICES)
-    hr, lr = (t.to(device) for t in ds.tensors(indices))
+    hr, y = (t.to(device) for t in ds.tensors(indices))
     ref_hr, _ = (t.to(device) for t in ds.tensors(list(REFERENCE_INDICES)))
     n = len(indices)
     curve_pos = [indices.index(i) for i in CURVE_INDICES]
@@ -147,13 +147,13 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
 
     outputs, seconds, nfes = {}, {}, {}
     for name, entry in DIGIT_ENTRIES.items():
-        outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, lr, indices, device, progress)
-    first = torch.stack([harness_outputs(DIGIT_ENTRIES["SR3 DDIM-50"], work, hr, lr, indices, device, progress, k=k)[0]
+        outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, y, indices, device, progress)
+    first = torch.stack([harness_outputs(DIGIT_ENTRIES["SR3 DDIM-50"], work, hr, y, indices, device, progress, k=k)[0]
                          for k in range(MEAN_K)])
     # samples k = MEAN_K … K_MAX − 1 for the curve digits only
     curve_work = Work(work.root.parent, "digits_x4_curve")
     extra = torch.stack([curve_work.get(f"{SR3_DIGITS}__ddim50__k{k}", lambda k=k: restore_batched(
-        shipped[SR3_DIGITS].restore, lr[curve_pos], CURVE_INDICES, k, 250, **DDIM50, progress=progress))[0]
+        shipped[SR3_DIGITS].restore, y[curve_pos], CURVE_INDICES, k, 250, **DDIM50, progress=progress))[0]
         for k in range(MEAN_K, K_MAX)])
     work.extra_seconds = curve_work.seconds
 
@@ -170,7 +170,7 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
             agree = (classifier(sr).argmax(1) == hr_calls).float()
         params, nfe = cost[name]
         entry = {
-            "psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, lr, 4)),
+            "psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, y, 4)),
             "hf_ratio": _stats(high_frequency_ratio(sr, hr, 4)), "agreement": _stats(agree),
             "frechet": round(float(digit_realism(classifier, sr, ref_hr)), 4),
             "patch_swd": round(float(patch_distance(sr, ref_hr)), 5),
@@ -215,7 +215,7 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
     pictures["curve_psnr_to_regression"] = to_reg.cpu().numpy().astype(np.float32)
     pictures["curve_psnr_to_hr"] = to_hr.cpu().numpy().astype(np.float32)
     pictures["hr"] = to_uint8(hr[curve_pos])
-    pictures["lr"] = to_uint8(lr[curve_pos])
+    pictures["lr"] = to_uint8(y[curve_pos])
     for key, name in (("bicubic", "bicubic"), ("srcnn", "SRCNN"), ("regression_unet", "regression U-Net")):
         pictures[key] = to_uint8(outputs[name][curve_pos])
     pictures["sr3_samples"] = np.stack([to_uint8(curve[k]) for k in range(MEAN_K)])
@@ -227,10 +227,10 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
 
 
 def _photos(device: torch.device, work: Work, result: dict) -> None:
-    hr, lr, indices, names = TASKS["photos_x2"].load(device)
+    hr, y, indices, names = TASKS["photos_x2"].load(device)
     outputs, seconds, nfes = {}, {}, {}
     for name, entry in PHOTO_ENTRIES.items():
-        outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, lr, indices, device)
+        outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, y, indices, device)
     params = {"bicubic": 0, "SRCNN": count_parameters(load("photos_srcnn", "cpu").model)}
     sr3_params = count_parameters(load(SR3_PHOTOS, "cpu").model)
     W = hr.shape[-1] // 2
@@ -244,7 +244,7 @@ def _photos(device: torch.device, work: Work, result: dict) -> None:
                         "sanity": {"patch_swd_hr_halves": round(realism(hr), 5)}}
     for name in PHOTO_METHODS:
         sr = outputs[name].to(device)
-        entry = {"psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, lr, 2)),
+        entry = {"psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, y, 2)),
                  "hf_ratio": _stats(high_frequency_ratio(sr, hr, 2)), "patch_swd": round(realism(sr), 5),
                  "parameters": params.get(name, sr3_params), "nfe": nfes[name],
                  "seconds_per_image": round(seconds[name] / len(indices), 3)}

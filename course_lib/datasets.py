@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .files import load_manifest, verify_file
-from .images import IMAGE_EXTENSIONS, read_image, to_tensor
+from .images import IMAGE_EXTENSIONS, image_size, read_image, to_tensor
 from .operators import DOWNSAMPLE_KERNELS, check_scale, degrade
 
 __all__ = ["load_digits", "photo_paths", "toy_points", "TOY_SETS", "DigitsSR", "ImageFolderSR", "PhotosSR",
@@ -159,6 +159,7 @@ class DigitsSR(_SRPairs):
         return self._hr_all[index]
 
     def tensors(self, indices: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """All (or the chosen) pairs at once: ``hr`` ``(N, 1, 32, 32)`` and ``y`` ``(N, 1, 32/s, 32/s)``."""
         hr = self._hr_all if indices is None else self._hr_all[torch.as_tensor(list(indices), dtype=torch.long)]
         if self.noise_std > 0:
             return super().tensors(indices)
@@ -199,7 +200,6 @@ class ImageFolderSR(_SRPairs):
         cache_images: int = 16,
     ):
         super().__init__(scale, kernel, blur_sigma, noise_std, seed)
-        from PIL import Image, UnidentifiedImageError
 
         if mode not in ("grid", "random"):
             raise ValueError(f"mode must be 'grid' or 'random', got {mode!r}")
@@ -226,11 +226,7 @@ class ImageFolderSR(_SRPairs):
         gen = torch.Generator().manual_seed(self.seed)
         self.positions: list[tuple[int, int, int]] = []
         for i, path in enumerate(self.paths):
-            try:
-                with Image.open(path) as im:
-                    w, h = im.size
-            except (UnidentifiedImageError, OSError) as err:
-                raise ValueError(f"{path} is not a readable image file ({err})") from err
+            w, h = image_size(path)
             if h < patch_size or w < patch_size:
                 raise ValueError(f"{path} is {w}x{h}, smaller than patch_size={patch_size}")
             if mode == "grid":

@@ -50,10 +50,12 @@ SYLLABUS = [
 
 
 def lesson_paths() -> list[Path]:
+    """The lesson notebooks ``notebooks/NN_*.ipynb``, sorted."""
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def cmd_workspace(_args) -> int:
+    """``devtools workspace``: copy each lesson into ``workspace/`` unless the learner already has a copy."""
     WORKSPACE.mkdir(exist_ok=True)
     for nb in lesson_paths():
         dest = WORKSPACE / nb.name
@@ -75,6 +77,7 @@ def strip_widget_state(path: Path) -> None:
 
 
 def execute(ipynb: Path, timeout: int = 600) -> float:
+    """Execute ``ipynb`` top to bottom in place (widget state stripped); returns the wall time in seconds."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -89,6 +92,7 @@ def execute(ipynb: Path, timeout: int = 600) -> float:
 
 
 def syllabus_table(timings: dict[str, float]) -> str:
+    """The Markdown syllabus table of README (lesson, what you learn, prerequisites, CPU run time)."""
     rows = ["| lesson | what you learn | prerequisites | CPU run time* |", "|---|---|---|---|"]
     for stem, title, learn, prereq in SYLLABUS:
         exists = (NOTEBOOKS / f"{stem}.ipynb").exists()
@@ -100,6 +104,7 @@ def syllabus_table(timings: dict[str, float]) -> str:
 
 
 def update_readme(timings: dict[str, float]) -> None:
+    """Rewrite README's syllabus table between its ``syllabus:start/end`` markers."""
     start, end = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
     if not README.exists():
         print("README.md not found; syllabus table not updated", file=sys.stderr)
@@ -114,6 +119,7 @@ def update_readme(timings: dict[str, float]) -> None:
 
 
 def cmd_execute(args) -> int:
+    """``devtools execute NB.py …``: sync, execute and store each lesson, record its time, refresh README."""
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
     for src in args.notebooks:
         py = Path(src).with_suffix(".py")
@@ -161,6 +167,7 @@ def student_notebook(nb):
 
 
 def cmd_student(args) -> int:
+    """``devtools student``: write the classroom edition (solutions removed) to ``--out``."""
     import nbformat
 
     out = Path(args.out)

@@ -290,6 +290,7 @@ ROW_FIELDS = ("label", "task", "model", "method", "psnr", "ssim", "consistency",
               "training_hardware", "noise", "options", "n")
 
 
+@torch.no_grad()
 def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tensor, y: torch.Tensor, device,
         classifier=None, reference: torch.Tensor | None = None, samples: torch.Tensor | None = None) -> dict:
     """One table row (:data:`ROW_FIELDS`): means of the per-image measures, the set-level realism measures against

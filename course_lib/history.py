@@ -28,6 +28,7 @@ class Paper:
 
     @property
     def preprint_year(self) -> int:
+        """The year of the first public version (the preprint, else the venue)."""
         return int(self.preprint[:4])
 
 

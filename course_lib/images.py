@@ -15,7 +15,7 @@ import torch
 
 from .files import atomic_write
 
-__all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "image_size", "write_image"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -82,6 +82,17 @@ def read_image(image: str | os.PathLike | np.ndarray, channels: int | None = Non
     else:
         raise TypeError(f"image must be a file path or a numpy array, got {type(image).__name__}")
     return arr[..., None] if arr.ndim == 2 else arr
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file, read from its header only (a ``ValueError`` if it is not an image)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path} is not a readable image file ({err})") from err
 
 
 def _read_file(path: Path, channels: int | None) -> np.ndarray:

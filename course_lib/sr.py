@@ -31,10 +31,10 @@ from ._compat import moved_names
 from .device import get_device, make_generator
 from .diffusion import GaussianDiffusion
 from .files import CheckpointError
-from .images import read_image, to_uint8, uint8_to_model, write_image
-from .methods.sr3 import restore_tiled, super_resolve
-from .models import SR3, TiledDenoiser
-from .pretrained import load_sr_model
+from .images import read_image as _read_image, to_uint8, uint8_to_model, write_image
+from .methods.sr3 import restore_tiled, super_resolve as _super_resolve
+from .models import SR3, TiledDenoiser as _TiledDenoiser
+from .pretrained import load_sr_model as _load_sr_model
 
 __all__ = ["DEFAULT_MODELS", "DEFAULT_MAX_PIXELS", "upscale", "estimate_seconds", "main"]
 
@@ -46,7 +46,7 @@ DEFAULT_MAX_PIXELS = 1024 * 1024
 def estimate_seconds(model: SR3, tile: int, y_shape: tuple[int, int], steps: int, device: torch.device, passes: int = 1) -> float:
     """Time one batch of tiles through the network here and scale it to ``steps`` steps over the whole image
     (``y_shape``: the LR image's ``(h, w)``; ``passes``: repeated runs for a power of the model's scale)."""
-    tiler = TiledDenoiser(model, tile)
+    tiler = _TiledDenoiser(model, tile)
     h, w = max(y_shape[0], tile), max(y_shape[1], tile)
     n_tiles = len(tiler.tiles(h, w))
     n = min(n_tiles, tiler.batch)
@@ -78,7 +78,7 @@ def _resolve_model(model, channels: int, tile: int | None, device: torch.device)
     if model is None:
         model = DEFAULT_MODELS[channels]
     if isinstance(model, str):
-        sr3, process, config = load_sr_model(model, device)
+        sr3, process, config = _load_sr_model(model, device)
         label = model
     elif isinstance(model, Pretrained):
         sr3, process, config, label = model.model, model.process, model.config, model.name
@@ -133,7 +133,7 @@ def upscale(
     Returns:
         uint8 ``(s·H, s·W)`` or ``(s·H, s·W, 3)``.
     """
-    arr = read_image(image)
+    arr = _read_image(image)
     channels = arr.shape[-1]
     device = get_device(device)
     sr3, diffusion, tile, label = _resolve_model(model, channels, tile, device)
@@ -159,7 +159,7 @@ def upscale(
     gen = make_generator(seed, device)
 
     def run(net, y):
-        return super_resolve(net, diffusion, y, sampler=sampler, steps=steps, eta=eta, project=project,
+        return _super_resolve(net, diffusion, y, sampler=sampler, steps=steps, eta=eta, project=project,
                              generator=gen, progress=progress)
 
     for _ in range(passes):  # images smaller than a tile are padded (replicate) and cropped after
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _read_image_compat(image):
     """The old ``sr.read_image``: uint8 ``(H, W)`` for grayscale, ``(H, W, 3)`` for RGB."""
-    arr = read_image(image)
+    arr = _read_image(image)
     return arr[..., 0] if arr.shape[-1] == 1 else arr
 
 

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from ._compat import moved_names, warn_renamed
-from .datasets import TRAIN_DIGITS, dihedral, load_training_set, training_lr_size
+from .datasets import TRAIN_DIGITS, dihedral as _dihedral, load_training_set, training_lr_size
 from .device import describe_hardware, get_device
 from .diffusion import GaussianDiffusion, _check_prediction
 from .files import data_dir, load_checkpoint, register_data_file, save_checkpoint
@@ -271,8 +271,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ steps
     def _lr(self) -> float:
-        w, lr = self.config.warmup_steps, self.config.learning_rate
-        return lr * min(1.0, (self.step + 1) / w) if w else lr
+        w, rate = self.config.warmup_steps, self.config.learning_rate
+        return rate * min(1.0, (self.step + 1) / w) if w else rate
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Draw the next batch: ``batch_size`` random items (and, with ``augment``, one random turn and flip per
@@ -283,7 +283,7 @@ class Trainer:
         if self.config.augment:
             k = torch.randint(0, 4, (B,), generator=self.gen_data).to(self.device)
             flip = (torch.randint(0, 2, (B,), generator=self.gen_data) == 1).to(self.device)
-            batch = {key: dihedral(v, k, flip) if v.dim() == 4 else v for key, v in batch.items()}
+            batch = {key: _dihedral(v, k, flip) if v.dim() == 4 else v for key, v in batch.items()}
         return batch
 
     def train_step(self) -> float:

@@ -39,6 +39,7 @@ class Exercise:
 
     @property
     def label(self) -> str:
+        """``Exercise LL.N (name)``, as the checks and the summary print it."""
         return f"Exercise {self.lesson}.{self.number} ({self.name})"
 
 
@@ -50,6 +51,7 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
+        """Whether the check passed."""
         return self.status == "pass"
 
     def __repr__(self) -> str:
@@ -63,6 +65,7 @@ _PROGRESS: dict[tuple[str, int], str] = {}
 
 
 def register(exercise: Exercise) -> Exercise:
+    """Add ``exercise`` to its lesson's list (once; kept in order of number) and return it."""
     _REGISTRY.setdefault(exercise.lesson, [])
     if all(e.number != exercise.number for e in _REGISTRY[exercise.lesson]):
         _REGISTRY[exercise.lesson].append(exercise)
@@ -114,6 +117,7 @@ class Summary:
 
     @property
     def passed(self) -> int:
+        """How many of the lesson's exercises pass."""
         return sum(status == "pass" for _, status in self.rows)
 
     def __repr__(self) -> str:

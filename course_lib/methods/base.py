@@ -84,6 +84,12 @@ class Method:
 
     # ------------------------------------------------------------------ interface
     @classmethod
+    def example(cls) -> dict:
+        """A tiny training config of this method (JSON form) that trains in seconds: the conformance tests and
+        ``docs/adding-a-method.md`` use it, so a new method is covered by them without editing any test."""
+        raise NotImplementedError(f"method {cls.name!r} gives no example config")
+
+    @classmethod
     def check(cls, config: Any) -> None:
         """Raise a ``ValueError`` naming the entry when ``config`` (a ``TrainConfig``) does not suit this method."""
         kind = str(config.dataset).split(":", 1)[0]

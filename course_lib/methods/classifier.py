@@ -81,6 +81,13 @@ class ClassifierMethod(Method):
     task = "classify"
     export_dtype = torch.float32  # BatchNorm statistics: keep full precision
 
+    @classmethod
+    def example(cls) -> dict:
+        """A width-8 classifier, two one-cycle steps."""
+        return {"name": "example_classifier", "dataset": "digits_labels", "method": "classifier",
+                "model": {"width": 8, "degrade_prob": 0.5}, "batch_size": 8, "steps": 2, "log_every": 1,
+                "warmup_steps": 0, "lr_schedule": "onecycle", "ema_decay": 0.0, "grad_clip": 0.0, "autocast": False}
+
     def build(self) -> nn.Module:
         """``DigitClassifier(width, dropout)``."""
         return DigitClassifier(self.config.width, self.config.dropout)

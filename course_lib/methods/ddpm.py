@@ -46,6 +46,13 @@ class DDPM(Method):
     task = "generate"
     legacy_kinds = ("unet", "mlp")
 
+    @classmethod
+    def example(cls) -> dict:
+        """A 2-level U-Net of width 8 on the digits, T = 100."""
+        return {"name": "example_ddpm", "dataset": "digits", "method": "ddpm", "T": 100,
+                "model": {"network": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
+                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+
     def build(self) -> nn.Module:
         """The network of ``config.network`` with ``config.args`` (T from the config); ``model.prediction`` set."""
         kwargs = dict(self.config.args)

@@ -65,6 +65,13 @@ class SRCNNMethod(_Regression):
     Config = SRCNNConfig
     legacy_kinds = ("srcnn",)
 
+    @classmethod
+    def example(cls) -> dict:
+        """SRCNN with 8 and 4 filters for digits ×4."""
+        return {"name": "example_srcnn", "dataset": "digits_sr:4", "method": "srcnn",
+                "model": {"channels": 1, "scale": 4, "n1": 8, "n2": 4}, "batch_size": 4, "steps": 2, "log_every": 1,
+                "warmup_steps": 1}
+
     def build(self) -> nn.Module:
         """``SRCNN(channels, scale, n1, n2)``."""
         c = self.config
@@ -78,6 +85,13 @@ class RegressionUNetMethod(_Regression):
     name = "regression_unet"
     Config = RegressionUNetConfig
     legacy_kinds = ("regression_unet",)
+
+    @classmethod
+    def example(cls) -> dict:
+        """A width-8 regression U-Net for digits ×4."""
+        return {"name": "example_regression_unet", "dataset": "digits_sr:4", "method": "regression_unet",
+                "model": {"channels": 1, "scale": 4, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
+                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
 
     def build(self) -> nn.Module:
         """``RegressionUNet(channels, scale, **args)`` (T from the config, unused: there is no time embedding)."""

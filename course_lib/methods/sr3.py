@@ -149,6 +149,14 @@ class SR3Method(Method):
     task = "sr"
     legacy_kinds = ("sr3",)
 
+    @classmethod
+    def example(cls) -> dict:
+        """A width-8 concat SR3 for digits ×4 with the residual x₀ target, T = 100."""
+        return {"name": "example_sr3", "dataset": "digits_sr:4", "method": "sr3", "T": 100, "prediction": "x0",
+                "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, "base_channels": 8,
+                          "channel_mults": [1, 2], "attention": False},
+                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+
     @property
     def tile(self) -> int:
         """The LR tile side: ``config.tile``, else the LR side of the training crops (the checkpoint's dataset)."""

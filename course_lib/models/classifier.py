@@ -29,6 +29,7 @@ class DigitClassifier(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, 10))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate activations ``(B, 4·width)`` after global average pooling (lesson 05's Fréchet features)."""
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"x must have shape (B, 1, H, W), got {tuple(x.shape)}")
         return self.body(x)

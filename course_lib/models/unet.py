@@ -34,6 +34,11 @@ def count_parameters(model: nn.Module) -> int:
 
 
 class ResBlock(nn.Module):
+    """GN → SiLU → conv → GN → (time: scale/shift, Eq. 03.3, or add, Eq. 03.4) → SiLU → dropout → conv, plus a skip.
+
+    ``forward(x (B, cin, H, W), temb (B, tdim) or None) → (B, cout, H, W)``; the last conv starts at zero, so a new
+    block starts as its skip connection."""
+
     def __init__(self, cin: int, cout: int, tdim: int | None, injection: str, groups: int, dropout: float):
         super().__init__()
         self.norm1 = nn.GroupNorm(min(groups, cin), cin)

@@ -43,7 +43,7 @@ def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: in
 
     Returns:
         dict with ``index`` (test-split index), ``panels`` (ordered ``[(name, (1, C, H, W) in [-1, 1])]``: the
-        methods, the samples, their mean, HR), ``lr`` ``(1, C, h, w)``, ``patch``, ``scale``, and ``metrics``
+        methods, the samples, their mean, HR), ``y`` ``(1, C, h, w)`` (also under its old name ``lr``), ``patch``, ``scale``, and ``metrics``
         ``{name: {"psnr", "ssim", "consistency"}}`` for every panel but HR (``course_lib.metrics`` on exactly
         the pictures shown), and ``diversity``: the mean per-pixel standard deviation of the shown samples.
     """
@@ -57,9 +57,9 @@ def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: in
         raise ValueError(f"samples must be in 1 … {k_max}, got {samples!r}")
     p = int(position)
     hr = _tensor(pictures["hr"][p])
-    lr = _tensor(pictures["lr"][p])
+    y = _tensor(pictures["lr"][p])
     H, W = hr.shape[-2:]
-    scale = H // lr.shape[-2]
+    scale = H // y.shape[-2]
     row, col, size = (int(v) for v in patch)
     if size < 1 or not (0 <= row <= H - size and 0 <= col <= W - size):
         raise ValueError(f"patch (row, col, size) must lie inside the {H}x{W} image, got {patch}")
@@ -69,11 +69,11 @@ def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: in
     mean = torch.cat(shown).mean(0, keepdim=True)
     panels.append((f"mean of {len(shown)} SR3 samples", mean))
     metrics = {name: {"psnr": float(psnr(x, hr)[0]), "ssim": float(ssim(x, hr)[0]),
-                      "consistency": float(consistency_psnr(x, lr, scale)[0])} for name, x in panels}
+                      "consistency": float(consistency_psnr(x, y, scale)[0])} for name, x in panels}
     panels.append(("HR (truth)", hr))
     diversity = float(pixel_diversity(torch.stack(shown))[0]) if len(shown) > 1 else 0.0
     index = int(pictures["indices"][p]) if "indices" in pictures else p
-    return {"index": index, "panels": panels, "lr": lr, "patch": (row, col, size), "scale": scale,
+    return {"index": index, "panels": panels, "y": y, "lr": y, "patch": (row, col, size), "scale": scale,
             "metrics": metrics, "diversity": diversity}
 
 
@@ -86,8 +86,8 @@ def render_comparer_view(view: dict, dpi: int = 80) -> bytes:
         fig, axes = plt.subplots(2, ncol, figsize=(1.25 * ncol, 3.0), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
-        cmap = "gray" if view["lr"].shape[1] == 1 else None
-        axes[0, 0].imshow(to_display(view["lr"][0]), cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
+        cmap = "gray" if view["y"].shape[1] == 1 else None
+        axes[0, 0].imshow(to_display(view["y"][0]), cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
         axes[0, 0].set_title("LR input", fontsize=7)
         for j, (name, img) in enumerate(panels, start=1):
             ax = axes[0, j]
@@ -143,6 +143,7 @@ class ComparerWidget:
         self.update()
 
     def update(self) -> None:
+        """Recompute :func:`comparer_view` for the current controls and redraw picture and readout."""
         if getattr(self, "_adjusting", False):
             return
         v = comparer_view(self.pictures, self.position.value, self.samples.value,
