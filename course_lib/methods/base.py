@@ -101,6 +101,15 @@ class Method:
         """The network, freshly initialised (the trainer seeds torch first)."""
         raise NotImplementedError
 
+    def network_args(self) -> dict:
+        """``config.args`` ready for a network constructor: ``T`` from the training config unless given, and
+        ``channel_mults`` as a tuple (JSON has lists)."""
+        kwargs = dict(getattr(self.config, "args", {}))
+        kwargs.setdefault("T", self.train_config.T)
+        if "channel_mults" in kwargs:
+            kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+        return kwargs
+
     def loss(self, model: nn.Module, process, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         """The training loss (float32 scalar) on ``batch`` (``{"x": …, "y": …, "label": …}`` as the dataset gives)."""
         raise NotImplementedError

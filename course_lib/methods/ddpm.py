@@ -55,10 +55,7 @@ class DDPM(Method):
 
     def build(self) -> nn.Module:
         """The network of ``config.network`` with ``config.args`` (T from the config); ``model.prediction`` set."""
-        kwargs = dict(self.config.args)
-        kwargs.setdefault("T", self.train_config.T)
-        if "channel_mults" in kwargs:
-            kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+        kwargs = self.network_args()
         model = NETWORKS[self.config.network](**kwargs)
         model.prediction = self.prediction
         return model

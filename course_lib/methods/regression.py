@@ -95,8 +95,5 @@ class RegressionUNetMethod(_Regression):
 
     def build(self) -> nn.Module:
         """``RegressionUNet(channels, scale, **args)`` (T from the config, unused: there is no time embedding)."""
-        kwargs = dict(self.config.args)
-        kwargs.setdefault("T", self.train_config.T)
-        if "channel_mults" in kwargs:
-            kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+        kwargs = self.network_args()
         return RegressionUNet(channels=self.config.channels, scale=self.config.scale, **kwargs)

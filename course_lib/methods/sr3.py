@@ -164,10 +164,7 @@ class SR3Method(Method):
 
     def build(self) -> nn.Module:
         """``SR3(UNet(**args), scale, residual, residual_scale, prediction)``."""
-        kwargs = dict(self.config.args)
-        kwargs.setdefault("T", self.train_config.T)
-        if "channel_mults" in kwargs:
-            kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
+        kwargs = self.network_args()
         return SR3(UNet(**kwargs), prediction=self.prediction, scale=self.config.scale, residual=self.config.residual,
                    residual_scale=self.config.residual_scale)
 

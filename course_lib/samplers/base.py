@@ -9,7 +9,9 @@ the network is evaluated, decreasing), and ``step(model_output, t, t_prev, x_t, 
 all change x̂₀ inside a step and let the step continue from the changed x̂₀. A sampler therefore takes one
 ``x0_transform(x0, ctx) -> x0``, where ``ctx`` is the :class:`StepContext`: t, t_prev, x_t, the network's ε̂, ᾱ_t,
 ᾱ_{t_prev} and the noise level σ the step will add. A transform may also set ``ctx.sigma`` (DDNM+ rescales the
-noise of the step it corrects).
+noise of the step it corrects). Plain clipping is also the samplers' ``clip_sample`` option, computed exactly as
+diffusers' schedulers do (lesson 02's pictures use it); :func:`clip_x0` is the same clip as a hook, to compose with
+others.
 
 **Randomness.** ``generator`` is one ``torch.Generator`` for the whole batch, or one per image
 (:func:`course_lib.device.per_image_generators`): then image i's noise comes from its own generator, so a result
