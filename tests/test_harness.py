@@ -1,0 +1,86 @@
+"""The one evaluation harness: its protocol, its statistics, and its cached table — which must agree with the
+numbers lessons 04 and 05 read from their own caches (they are views of the same outputs)."""
+
+import math
+
+import pytest
+import torch
+
+from course_lib import harness
+from course_lib.compare import load_comparison
+from course_lib.evaluate import load_sr_eval
+
+
+def test_seeds_and_noise_follow_the_protocol():
+    assert harness.image_seeds([0, 400], k=2) == [1000 + 200_000, 1000 + 400 + 200_000]
+    assert harness.image_seeds([0, 400]) == [1000, 1400]
+    a = harness.image_noise([4, 7], (1, 8, 8), "cpu")
+    b = torch.cat([harness.image_noise([7], (1, 8, 8), "cpu"), harness.image_noise([4], (1, 8, 8), "cpu")])
+    assert torch.equal(a, b.flip(0))  # an image's noise does not depend on the others
+    assert torch.equal(harness.sample_noise(4, 3, (1, 8, 8), "cpu")[0], a[0])
+
+
+def test_paired_bootstrap_is_a_paired_test():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(500, generator=g) * 3  # large differences between images
+    a, b = base + 0.1 + 0.05 * torch.randn(500, generator=g), base
+    r = harness.paired_bootstrap(a, b, draws=400)
+    assert abs(r["mean"] - 0.1) < 0.01 and r["share_below_zero"] == 0.0
+    assert r["se"] < 0.01  # the paired SE sees only the 0.05 noise, not the 3.0 spread between images
+    assert abs(r["bootstrap_sd"] - r["se"]) < 0.3 * r["se"]
+    unpaired_se = math.sqrt(a.var() / 500 + b.var() / 500)
+    assert unpaired_se > 20 * r["se"]
+
+
+def test_entries_are_unique_and_bad_entries_are_named():
+    keys = [(e.task, e.label) for e in harness.ENTRIES]
+    assert len(keys) == len(set(keys))
+    with pytest.raises(ValueError, match="task must be one of"):
+        harness.register_entry(harness.Entry("x", "faces_x8", None))
+    with pytest.raises(ValueError, match="already registered"):
+        harness.register_entry(harness.ENTRIES[0])
+
+
+@pytest.fixture(scope="module")
+def table():
+    return harness.load_table()
+
+
+def test_the_table_has_a_row_of_every_entry_with_the_schema(table):
+    rows = {(r["task"], r["label"]): r for r in table["rows"]}
+    assert set(rows) == {(e.task, e.label) for e in harness.ENTRIES}
+    for r in rows.values():
+        assert list(r) == list(harness.ROW_FIELDS)
+        assert r["nfe"] >= 0 and r["ms_per_image"] >= 0 and r["parameters"] >= 0 and r["patch_swd"] > 0
+    assert rows[("digits_x4", "SR3 concat DDPM-1000")]["nfe"] == 1000
+    assert rows[("digits_x4", "SR3 concat DDIM-50")]["nfe"] == 50
+    assert rows[("digits_x4", "mean of 8 SR3 concat samples")]["nfe"] == 400
+    assert rows[("digits_x4", "SRCNN")]["nfe"] == 1 and rows[("digits_x4", "bicubic")]["nfe"] == 0
+    assert rows[("digits_x4", "SR3 concat DDPM-1000")]["noise"] == "shared"
+
+
+def test_the_table_agrees_with_the_lessons_caches(table):
+    rows = {(r["task"], r["label"]): r for r in table["rows"]}
+    ev, cmp_ = load_sr_eval(), load_comparison()
+    pairs = [(("digits_x4", "SR3 concat DDIM-50"), ev["digits"]["digits_sr3_concat"]),
+             (("digits_x4", "SR3 encoder DDIM-50 + projection"), ev["digits"]["digits_sr3_encoder + projection"]),
+             (("photos_x2", "SR3 DDIM-50"), ev["photos"]["photos_sr3"]),
+             (("digits_x4", "regression U-Net"), cmp_["digits"]["methods"]["regression U-Net"]),
+             (("digits_x4", "SR3 concat DDPM-1000"), cmp_["digits"]["methods"]["SR3 DDPM-1000"]),
+             (("digits_x4", "mean of 8 SR3 concat samples"), cmp_["digits"]["methods"]["mean of 8 SR3 samples"]),
+             (("photos_x2", "SRCNN"), cmp_["photos"]["methods"]["SRCNN"])]
+    for key, cached in pairs:
+        for measure in ("psnr", "ssim", "consistency", "hf_ratio"):
+            assert rows[key][measure] == pytest.approx(cached[measure]["mean"], abs=1e-4), (key, measure)
+    for name in ("SRCNN", "regression U-Net", "SR3 DDIM-50", "SR3 DDPM-1000"):
+        label = {"SR3 DDIM-50": "SR3 concat DDIM-50", "SR3 DDPM-1000": "SR3 concat DDPM-1000"}.get(name, name)
+        assert rows[("digits_x4", label)]["patch_swd"] == cmp_["digits"]["methods"][name]["patch_swd"]
+        assert rows[("digits_x4", label)]["frechet"] == cmp_["digits"]["methods"][name]["frechet"]
+    assert rows[("digits_x4", "SR3 concat DDIM-50")]["diversity"] == pytest.approx(
+        cmp_["digits"]["methods"]["SR3 DDIM-50"]["diversity"]["mean"], abs=1e-4)
+
+
+def test_make_table_prints_every_row(table, capsys):
+    assert harness.main(["--table"]) == 0
+    out = capsys.readouterr().out
+    assert all(r["label"] in out for r in table["rows"]) and "patch SWD" in out
