@@ -40,7 +40,7 @@ TOY_STEPS, DIGIT_STEPS = 3000, 200
 
 @torch.no_grad()
 def heldout_loss(trainer: Trainer, x0: torch.Tensor, ts=EVAL_T, seed: int = 123) -> list[float]:
-    """L_simple of ``trainer.ema`` on held-out ``x0`` at each fixed t, with fixed noise."""
+    """The ε-MSE (L_simple's integrand, Eq. 02.4) of ``trainer.ema`` on held-out ``x0`` at each fixed t, with fixed noise."""
     g = torch.Generator().manual_seed(seed)
     out = []
     for t in ts:

@@ -23,6 +23,26 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def training_ms_per_step(config, device: torch.device | str | None = None, steps: int = 4, batch_size: int = 64,
+                         warmup: int = 1) -> float:
+    """Wall time of one training step of ``config`` (a :class:`~course_lib.train.TrainConfig`) at ``batch_size``, in
+    ms: a fresh :class:`Trainer`, ``warmup`` untimed steps, then the mean over ``steps`` (what lessons 04–05 and
+    ``make benchmark`` print; the lessons compare methods by it because recorded training times include whatever
+    else shared the machine)."""
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+    device = get_device(device)
+    config = {**config, "batch_size": batch_size} if isinstance(config, dict) else config.replace(batch_size=batch_size)
+    trainer = Trainer(config, device=device)
+    if warmup:
+        trainer.train(steps=warmup, progress=False)
+    _sync(device)
+    start = time.perf_counter()
+    trainer.train(steps=steps, progress=False)
+    _sync(device)
+    return 1000 * (time.perf_counter() - start) / steps
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_lib.benchmark``: print sampling, training and SR speed on this machine."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.benchmark", description=__doc__.splitlines()[0])
@@ -43,14 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DDIM-50, 64 digits:          {ddim:6.2f} s   ({ddim / 50 * 1000:.0f} ms per network evaluation; goal on a 2-core CPU: <= 15 s)")
     print(f"DDPM-1000, 64 digits (est.): {ddim / 50 * 1000:6.0f} s")
 
-    trainer = Trainer(config.replace(batch_size=64), device=device)
-    trainer.train(steps=3, progress=False)  # warm-up
-    _sync(device)
-    start = time.perf_counter()
-    trainer.train(steps=args.train_steps, progress=False)
-    _sync(device)
-    secs = time.perf_counter() - start
-    print(f"training, batch 64:          {args.train_steps * 64 / secs:6.0f} images/s ({secs / args.train_steps * 1000:.0f} ms per step)")
+    ms = training_ms_per_step(config, device, steps=args.train_steps, warmup=3)
+    print(f"training, batch 64:          {64_000 / ms:6.0f} images/s ({ms:.0f} ms per step)")
     _benchmark_sr(device)
     return 0
 

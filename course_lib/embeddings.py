@@ -4,8 +4,10 @@ The denoising network must know how much noise it faces, so t is turned into a v
 
 * Eq. 03.1  sinusoidal (正余弦编码), the notes' formula on the 0-based code index t:
             TE(t, 2i) = sin(t / 10000^{2i/d}),  TE(t, 2i+1) = cos(t / 10000^{2i/d}),  i = 0 … d/2 − 1
-* Eq. 03.2  the "halves" layout most libraries use, [sin(t ω_0) … sin(t ω_{d/2-1}) | cos(t ω_0) … ]:
-            the same numbers as Eq. 03.1, with the columns permuted
+* Eq. 03.2  the "halves" layout, [sin(t ω_0) … sin(t ω_{d/2-1}) | cos(t ω_0) … ], ω_i = 10000^{−2i/d}:
+            the same numbers as Eq. 03.1, with the columns permuted. Other codebases' conventions: diffusers'
+            ``UNet2DModel`` (``flip_sin_to_cos=True, freq_shift=0``) uses [cos | sin] with these ω_i (a permutation);
+            DDPM's original code uses [sin | cos] with ω_i = 10000^{−i/(d/2−1)} (other frequencies, not a permutation)
 * learnable (可学习嵌入): a table with one trained row per timestep, or an MLP on the scalar t / T.
 """
 
@@ -63,7 +65,8 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0)
 
 
 def sinusoidal_embedding_halves(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Eq. 03.2: the [sin | cos] halves layout of DDPM's and diffusers' code; a column permutation of Eq. 03.1.
+    """Eq. 03.2: the [sin | cos] halves layout (diffusers' ``get_timestep_embedding(t, d, flip_sin_to_cos=False,
+    downscale_freq_shift=0)``); a column permutation of Eq. 03.1.
 
     Returns:
         ``(B, dim)`` float32.

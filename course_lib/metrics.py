@@ -278,7 +278,8 @@ def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_leve
     """Random patches of a Laplacian pyramid, the features of a sliced-Wasserstein realism measure for photos.
 
     Level ℓ is the band x_ℓ − up(down(x_ℓ)) with x_0 = x (Y channel for RGB, on [0, 1]) and x_{ℓ+1} =
-    down(x_ℓ) by 2 × 2 averaging. From each level ``per_level`` patches of ``patch × patch`` are taken at random
+    down(x_ℓ) by 2 × 2 averaging, up by nearest-neighbour repetition: a box (Haar) pyramid, not the Gaussian-filtered
+    Laplacian pyramid of Burt & Adelson or Karras et al. — cruder band separation, the same idea. From each level ``per_level`` patches of ``patch × patch`` are taken at random
     positions of random images; every patch is normalised to zero mean (its texture, not its brightness).
 
     Args:

@@ -23,12 +23,22 @@
 # 2. load the course's two datasets — handwritten **digits** and **photos** — as (HR, LR) pairs at ×2 and ×4;
 # 3. compute PSNR (峰值信噪比) and SSIM (结构相似性) the way SR papers report them, and the **bicubic baseline**
 #    every method must beat;
-# 4. place the methods this course builds — DDPM, SR3, SRDiff, LDM, DDNM, … — on a fact-checked timeline.
+# 4. place the field's methods — DDPM, SR3, SRDiff, LDM, DDNM, … — on a fact-checked timeline, and see which lesson
+#    builds each (lessons 00–05 stand; 06–10, the landscape, are coming: see README's syllabus).
 #
 # **Prerequisites.** Python, and NumPy or PyTorch tensors (shapes, indexing, broadcasting). No prior
 # knowledge of diffusion models.
 #
 # **Run time.** Well under a minute on a laptop CPU. Every number and picture below is computed by the cells.
+#
+# **Where the course comes from: "the notes".** The course grew out of a set of Chinese study notes on diffusion models
+# for super-resolution (扩散模型超分辨率学习笔记; they are not part of this repository). Their outline: a lineage of
+# diffusion SR methods (DDPM → SR3 → CDM → LDM → SRDiff → …); four pillars — the forward process, the reverse process,
+# the timestep embedding, conditioning on the LR image; a comparison of CNNs and diffusion by module and by era; and a
+# list of research directions. Lessons 01–05 follow the pillars and the comparison, and later lessons the lineage. When
+# a lesson says "the notes", it means these notes, and it treats what they say as claims to check: every formula is
+# derived or tested, every number is measured here, and where the notes are wrong (some arrows and years of the
+# lineage, a few table entries) the lesson says so and shows the evidence — section 6 starts with the history.
 
 # %%
 import matplotlib.pyplot as plt
@@ -184,8 +194,8 @@ plt.show()
 # $z$, the image $z - A^+(Az - y)$ has *exactly* the input $y$: it keeps $z$'s detail inside each block and
 # takes each block's mean from $y$. Taking $z$ from other digits gives different "HR images" with the same LR
 # input. (They may leave [-1, 1]: they are points of the solution set, not all plausible images. Choosing the
-# plausible one is the job of a *prior* — and a diffusion model is a learned prior. DDNM, in the landscape
-# lesson (06), is built on exactly this projection.)
+# plausible one is the job of a *prior* (先验) — and a diffusion model is a learned prior. DDNM, in the landscape
+# lesson (08, coming), is built on exactly this projection (投影).)
 
 # %%
 target = test_hr[3:4]  # one test digit
@@ -310,8 +320,9 @@ display(Markdown(history.corrections_markdown()))
 display(Markdown("```mermaid\n" + history.mermaid() + "\n```"))
 
 # %% [markdown]
-# The same lineage since 2020 as a timeline (for viewers that do not render mermaid). Red: the SR methods this
-# course builds at toy scale.
+# The same lineage since 2020 as a timeline (for viewers that do not render mermaid). Red: the SR methods the course
+# builds at toy scale — SR3-style conditioning in lesson 04 (built); CDM in lesson 07, DDNM in lesson 08, SRDiff and
+# ResDiff in lesson 09 (coming).
 
 # %%
 fig = plotting.timeline_figure(history.PAPERS, history.LINEAGE, highlight=("sr3", "srdiff", "ddnm", "resdiff", "cdm"))

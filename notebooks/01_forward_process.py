@@ -27,7 +27,7 @@
 # **Prerequisites.** Lesson 00 (the data, [-1, 1] images). The sum of two independent Gaussians is Gaussian,
 # with the variances adding up.
 #
-# **Run time.** About half a minute on a laptop CPU.
+# **Run time.** Measured by `make notebooks` and listed in README's syllabus (well under a minute on a 2-core CPU).
 
 # %%
 import math
@@ -59,14 +59,14 @@ print("digit", tuple(digit.shape), "| cat", tuple(cat.shape))
 # %% [markdown]
 # ## 1. One step of noise
 #
-# The forward process is a fixed Markov chain: each step shrinks the image a little and adds a little
+# The forward process is a fixed Markov chain (马尔可夫链): each step shrinks the image a little and adds a little
 # Gaussian noise,
 #
 # $$q(x_t \mid x_{t-1}) = \mathcal N\big(x_t;\ \sqrt{1-\beta_t}\,x_{t-1},\ \beta_t I\big), \qquad
 # \text{i.e.}\quad x_t = \sqrt{1-\beta_t}\,x_{t-1} + \sqrt{\beta_t}\,\varepsilon_t,\ \ \varepsilon_t \sim \mathcal N(0, I) \qquad \text{(Eq. 01.1)}$$
 #
 # **Why the square root.** If $x_{t-1}$ has variance 1, then
-# $\mathrm{Var}(x_t) = (1-\beta_t)\cdot 1 + \beta_t = 1$: the chain is *variance preserving*. Without the shrink
+# $\mathrm{Var}(x_t) = (1-\beta_t)\cdot 1 + \beta_t = 1$: the chain is *variance preserving* (方差保持). Without the shrink
 # the variance would grow by $\beta_t$ at every step. Let us run the chain by hand for $T = 1000$ steps with
 # $\beta$ rising linearly from $10^{-4}$ to $0.02$ (the printed std comes from random draws; the cell asserts it):
 
@@ -102,19 +102,25 @@ print("q_step == Eq. 01.1 by hand at t =", t_vec.tolist())
 # %% [markdown]
 # ## 2. Noise schedules · 噪声调度
 #
-# **Linear** (Ho et al., 2020): $\beta$ rises linearly from $\beta_1 = 10^{-4}$ to $\beta_T = 0.02$ for $T = 1000$.
-# For another $T$ both ends are multiplied by $1000 / T$, so that the total noise stays about the same:
+# **Linear** (Ho et al., 2020): $\beta$ rises linearly from $\beta_\text{min} = 10^{-4}$ to $\beta_\text{max} = 0.02$
+# for $T = 1000$. For another $T$ both ends are multiplied by $1000 / T$, so that the total noise stays about the same:
 #
-# $$\beta_t = \frac{1000}{T}\Big(\beta_1 + \frac{t-1}{T-1}(\beta_T - \beta_1)\Big) \qquad \text{(Eq. 01.5)}$$
+# $$\beta_t = \frac{1000}{T}\Big(\beta_\text{min} + \frac{t-1}{T-1}(\beta_\text{max} - \beta_\text{min})\Big),
+# \quad t = 1 \dots T \qquad \text{(Eq. 01.5)}$$
 #
-# **Cosine** (Nichol & Dhariwal, 2021) specifies $\bar\alpha$ (section 3) instead of $\beta$, so that it falls
-# gently at both ends:
+# (so $\beta_1 = \frac{1000}{T}\beta_\text{min}$ and $\beta_T = \frac{1000}{T}\beta_\text{max}$: the constants and the
+# scaled values are different things when $T \ne 1000$).
+#
+# **Cosine** (Nichol & Dhariwal, 2021) specifies the cumulative product $\bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$
+# (Eq. 01.2, the amount of signal left after $t$ steps; section 3 studies it) instead of $\beta$, so that it falls
+# gently at both ends, and reads each $\beta_t$ back from the ratio of neighbours, $1 - \beta_t = \bar\alpha_t/\bar\alpha_{t-1}$:
 #
 # $$\bar\alpha_t = \frac{f(t)}{f(0)},\quad f(t) = \cos^2\!\Big(\frac{t/T + s}{1 + s}\cdot\frac{\pi}{2}\Big),\ s = 0.008,
 # \qquad \beta_t = \min\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_{t-1}},\ 0.999\Big) \qquad \text{(Eq. 01.6)}$$
 #
-# (The small offset $s$ keeps $\beta_1$ from being vanishingly small; the clip keeps the last step from being
-# a division by zero.) By hand, then compared with `make_beta_schedule`:
+# (The small offset $s$ keeps $\beta_1$ from being vanishingly small. The clip matters at the very end: without it
+# $\bar\alpha_T = 0$ and $\beta_T = 1$, so $\alpha_T = 0$, and the reverse step divides by $\sqrt{\alpha_T}$ (lesson 02,
+# Eq. 02.5) — "to prevent singularities near $t = T$", as Nichol & Dhariwal put it.) By hand, then compared with `make_beta_schedule`:
 
 # %%
 beta_linear = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)  # Eq. 01.5, T = 1000

@@ -27,7 +27,8 @@
 #
 # **Prerequisites.** Lesson 01 (β, ᾱ, $q(x_t \mid x_0)$). Products of Gaussians; what gradient descent does.
 #
-# **Run time.** About 50 s on a 2-core CPU, most of it a 20-second live training run. The pictures of good samples
+# **Run time.** Under a minute on a 2-core CPU (README's syllabus lists the measured time), most of it a 20-second
+# live training run. The pictures of good samples
 # come from a model trained beforehand (`data/checkpoints/digits_unet.pt`, how: section 5).
 
 # %%
@@ -77,6 +78,23 @@ print("computing on", describe_device(device))
 # (the precision is $\alpha_t/\beta_t + 1/(1-\bar\alpha_{t-1})$; its inverse simplifies to $\tilde\beta_t$). At the first
 # step, $\bar\alpha_{t-1} = 1$: the mean is $x_0$ and the variance 0.
 #
+# <details><summary><b>Derivation: completing the square</b> (click to open)</summary>
+#
+# Write $a = x_{t-1}$ and keep only the terms of the log-density that depend on $a$. From Eq. 01.1,
+# $q(x_t \mid a) \propto \exp\!\big(-\lVert x_t - \sqrt{\alpha_t}\,a\rVert^2 / 2\beta_t\big)$; from Eq. 01.3 at $t-1$,
+# $q(a \mid x_0) \propto \exp\!\big(-\lVert a - \sqrt{\bar\alpha_{t-1}}\,x_0\rVert^2 / 2(1-\bar\alpha_{t-1})\big)$. Their product is
+# $\exp(-\tfrac12 Q)$ with
+#
+# $$Q = \Big(\frac{\alpha_t}{\beta_t} + \frac{1}{1-\bar\alpha_{t-1}}\Big)\lVert a\rVert^2
+# - 2\Big\langle a,\ \frac{\sqrt{\alpha_t}}{\beta_t}\,x_t + \frac{\sqrt{\bar\alpha_{t-1}}}{1-\bar\alpha_{t-1}}\,x_0\Big\rangle + \text{const}.$$
+#
+# A Gaussian $\mathcal N(\mu, s^2 I)$ has $Q = \lVert a\rVert^2/s^2 - 2\langle a, \mu\rangle/s^2 + \text{const}$, so
+# $1/s^2$ is the first bracket and $\mu = s^2 \times$ the second. With $\alpha_t(1-\bar\alpha_{t-1}) + \beta_t = 1 - \bar\alpha_t$
+# (because $\alpha_t\bar\alpha_{t-1} = \bar\alpha_t$), the first bracket is $(1-\bar\alpha_t)/\big(\beta_t(1-\bar\alpha_{t-1})\big)$,
+# so $s^2 = \tilde\beta_t$, and multiplying out gives the two coefficients of $\tilde\mu_t$ in Eq. 02.1.
+#
+# </details>
+#
 # **Check it with samples.** Fix $x_0$, draw many pairs $(x_{t-1}, x_t)$ from the forward process, and regress $x_{t-1}$ on
 # $x_t$: the slope, the intercept and the residual variance must be the two coefficients and $\tilde\beta_t$.
 
@@ -125,7 +143,21 @@ print("q_posterior == Eq. 02.1; at t = 0 the mean is x0 and the variance", v0[0]
 # Substituting into Eq. 02.1 and simplifying,
 # $\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\varepsilon\Big)$. So a network
 # $\varepsilon_\theta(x_t, t)$ that *predicts the noise* defines the reverse mean. Two other targets are equivalent
-# up to Eq. 02.2: $x_0$ itself, and the "velocity" $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$ (Eq. 02.3).
+# *as parameterisations* up to Eq. 02.2: $x_0$ itself, and the "velocity" (v-prediction, 速度参数化)
+# $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$ (Eq. 02.3), from which
+# $x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,v$. Given $x_t$, any one of the three determines the others.
+#
+# They are **not equivalent as losses**. At a fixed $x_t$, an error in one prediction is a scaled error in the others,
+# and the scale depends on $t$ through the signal-to-noise ratio $\mathrm{SNR}(t) = \bar\alpha_t/(1-\bar\alpha_t)$
+# (Eq. 01.4):
+#
+# $$\lVert x_0 - \hat x_0\rVert^2 = \frac{\lVert \varepsilon - \hat\varepsilon\rVert^2}{\mathrm{SNR}(t)}, \qquad
+# \lVert v - \hat v\rVert^2 = \Big(1 + \frac{1}{\mathrm{SNR}(t)}\Big)\lVert \varepsilon - \hat\varepsilon\rVert^2 .$$
+#
+# So an unweighted MSE on $x_0$ is the ε-MSE *weighted by 1/SNR* — it puts little weight on noisy steps and a lot on the
+# nearly clean ones — and a v-MSE sits in between (never below the ε-MSE). Which target to train is a choice of
+# timestep weighting as much as of output; lesson 04 makes that choice for its SR models. The last cell of this section
+# checks both identities with `course_lib`'s conversions.
 #
 # **Where the loss comes from — honestly.** Training maximises the evidence lower bound (ELBO). It splits into one KL
 # term per step, $\mathrm{KL}\big(q(x_{t-1}\mid x_t, x_0)\,\|\,p_\theta(x_{t-1}\mid x_t)\big)$; between two Gaussians with the
@@ -135,6 +167,26 @@ print("q_posterior == Eq. 02.1; at t = 0 the mean is x0 and the variance", v0[0]
 #
 # $$L_\text{simple} = \mathbb E_{x_0,\ \varepsilon \sim \mathcal N(0, I),\ t \sim \mathcal U\{1..T\}}\ \big\|\varepsilon - \varepsilon_\theta(x_t, t)\big\|^2,
 # \qquad x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon \qquad \text{(Eq. 02.4)}$$
+#
+# <details><summary><b>Derivation: where the per-step KL terms come from</b> (click to open)</summary>
+#
+# The ELBO bounds the log-likelihood: $\log p_\theta(x_0) \ge \mathbb E_q\big[\log p_\theta(x_{0:T}) - \log q(x_{1:T} \mid x_0)\big]$
+# (Jensen's inequality on $p_\theta(x_0) = \mathbb E_q[p_\theta(x_{0:T})/q(x_{1:T}\mid x_0)]$). Both chains factorise,
+# $p_\theta = p(x_T)\prod_t p_\theta(x_{t-1}\mid x_t)$ and $q = \prod_t q(x_t \mid x_{t-1})$. The trick is to rewrite each forward
+# factor *conditioned on $x_0$* with Bayes: $q(x_t \mid x_{t-1}) = q(x_t \mid x_{t-1}, x_0) =
+# q(x_{t-1} \mid x_t, x_0)\,q(x_t \mid x_0)/q(x_{t-1} \mid x_0)$ (the first equality is the Markov property). The ratios
+# $q(x_t\mid x_0)/q(x_{t-1}\mid x_0)$ telescope, and the negative ELBO splits into
+#
+# $$\underbrace{\mathrm{KL}\big(q(x_T\mid x_0)\,\|\,p(x_T)\big)}_{L_T} + \sum_{t=2}^{T}\underbrace{\mathbb E_q\,\mathrm{KL}\big(q(x_{t-1}\mid x_t, x_0)\,\|\,p_\theta(x_{t-1}\mid x_t)\big)}_{L_{t-1}}
+# \ \underbrace{-\ \mathbb E_q \log p_\theta(x_0 \mid x_1)}_{L_0}.$$
+#
+# $L_T$ has no parameters (the schedule makes it ≈ 0); each $L_{t-1}$ compares the posterior of Eq. 02.1 — tractable
+# *because* it is conditioned on $x_0$ — with the model's step. Two Gaussians with the same variance $\sigma_t^2$:
+# $L_{t-1} = \frac{1}{2\sigma_t^2}\lVert\tilde\mu_t - \mu_\theta\rVert^2 + \text{const}$. Substitute the ε form of both means,
+# $\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon\big)$ and the same with $\varepsilon_\theta$:
+# the $x_t$ terms cancel and $L_{t-1} = \lambda_t \lVert\varepsilon - \varepsilon_\theta\rVert^2$ with the $\lambda_t$ above.
+#
+# </details>
 #
 # That is no longer the bound; it is a reweighting that gave better samples — an empirical choice, not a derivation.
 # The weights it drops are large at small $t$; let us see by how much:
@@ -171,12 +223,26 @@ oracle = lambda x, t_, c: diffusion.predict_eps_from_x0(x, t_, x0s)  # noqa: E73
 oracle_loss = diffusion.loss(oracle, x0s, generator=g).item()
 assert oracle_loss < 1e-4
 print("L_simple of a network that knows x0 is (numerically) zero:", oracle_loss < 1e-4)
+# the same error seen by the three targets: ε̂ = ε + δ, and the x̂0 and v̂ it implies at the same x_t
+eps_hat = eps + 0.1 * torch.randn(eps.shape, generator=g, device=device)
+x0_hat = diffusion.predict_x0_from_eps(xt4, t4, eps_hat)
+v_hat = diffusion.get_v(x0_hat, eps_hat, t4)
+per_image = lambda a, b: ((a - b) ** 2).flatten(1).sum(1).double()  # noqa: E731
+e_eps, e_x0, e_v = per_image(eps_hat, eps), per_image(x0_hat, x0s), per_image(v_hat, diffusion.get_v(x0s, eps, t4))
+snr = diffusion.snr(t4).double()
+assert torch.allclose(e_x0, e_eps / snr, rtol=1e-2) and torch.allclose(e_v, (1 + 1 / snr) * e_eps, rtol=1e-2)
+assert torch.allclose(diffusion.sqrt_alpha_bars[t4].view(-1, 1, 1, 1) * xt4
+                      - diffusion.sqrt_one_minus_alpha_bars[t4].view(-1, 1, 1, 1) * diffusion.get_v(x0s, eps, t4), x0s, atol=1e-4)
+print("t:", t4.tolist())
+print("x0-error / eps-error:", [f"{r:.3g}" for r in (e_x0 / e_eps).tolist()], "= 1/SNR(t):", [f"{r:.3g}" for r in (1 / snr).tolist()])
+print("v-error / eps-error: ", [f"{r:.3g}" for r in (e_v / e_eps).tolist()], "= 1 + 1/SNR(t)")
 
 # %% [markdown]
 # ## 4. A denoiser you can watch learn: 2-D points
 #
 # Before images, points in the plane: 20,000 samples of a spiral, scaled to about unit variance — the scale of the
-# noise they are mixed with (at a tenth of that scale the same network learns far more slowly: try it). The network
+# noise they are mixed with (at a tenth of that scale the same network learns far more slowly: try it by multiplying
+# the points by 0.1 before training). The network
 # is a small MLP on $[x_t, \mathrm{TE}(t)]$ (the timestep embedding is lesson 03's topic). `course_lib.train.Trainer` runs Algorithm 1 of DDPM: draw a batch,
 # a $t$ and an ε, take a gradient step on Eq. 02.4.
 
@@ -190,8 +256,19 @@ assert losses[-1] < 0.75 * losses[0], losses  # it learned something
 print(f"MLP denoiser, {count_parameters(toy.model):,} parameters: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {toy.step} steps, {toy.elapsed:.1f} s")
 
 # %% [markdown]
-# Now generate: start 2,000 points from $\mathcal N(0, I)$ and run the reverse chain — DDPM (Algorithm 2: all 1,000
-# ancestral steps, Eq. 02.5) — recording the points along the way.
+# Now generate: start 2,000 points from $\mathcal N(0, I)$ and run the reverse chain — DDPM's ancestral sampling
+# (祖先采样; Algorithm 2 of Ho et al.), all 1,000 steps, each a draw from the posterior of Eq. 02.1 with the network's
+# guess in place of $x_0$:
+#
+# $$x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\varepsilon_\theta(x_t, t)\Big)
+# + \sigma_t z, \qquad z \sim \mathcal N(0, I)\ (z = 0 \text{ at the last step}), \qquad
+# \sigma_t^2 \in \{\tilde\beta_t,\ \beta_t\} \qquad \text{(Eq. 02.5)}$$
+#
+# The mean is $\tilde\mu_t$ of Eq. 02.1 with $\hat x_0$ from Eq. 02.2 (the simplification above). For the variance Ho et
+# al. tried both $\sigma_t^2 = \tilde\beta_t$ (the posterior's, right when $x_0$ is one point) and $\sigma_t^2 = \beta_t$
+# (right when $x_0 \sim \mathcal N(0, I)$) and found similar samples; `course_lib` uses $\tilde\beta_t$ by default
+# (`DDPMSampler(variance="posterior")`, or `"beta"`). It forms the mean as $\tilde\mu_t(\hat x_0, x_t)$, so that $\hat x_0$
+# can be clipped to the data range (or changed by a hook, lesson 04) before the step. We record the points along the way.
 
 # %% tags=["nbval-ignore-output"]
 points, traj = toy.diffusion.sample(toy.ema, (2000, 2), sampler="ddpm", generator=make_generator(0, device),
@@ -284,7 +361,22 @@ if KEEP_TRAINING:
 # $$x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'} - \sigma^2}\,\hat\varepsilon + \sigma z,\qquad
 # \sigma = \eta\sqrt{\tfrac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}\sqrt{1-\tfrac{\bar\alpha_t}{\bar\alpha_{t'}}} \qquad \text{(Eq. 02.6)}$$
 #
-# With η = 0 it is deterministic; η = 1 gives DDPM's noise. Its 50 timesteps are evenly spaced and **start at $T-1$**
+# With η = 0 it is deterministic; η = 1 gives DDPM's noise.
+#
+# <details><summary><b>Why the same network may be used: non-Markovian processes with the same marginals</b> (click to open)</summary>
+#
+# The network was trained only through the marginals $q(x_t \mid x_0) = \mathcal N(\sqrt{\bar\alpha_t}x_0, (1-\bar\alpha_t)I)$: the
+# loss of Eq. 02.4 never looks at how $x_{t-1}$ and $x_t$ are joined. Song et al. therefore choose a *different* joint
+# process with the same marginals: for any $\sigma$, define
+# $q_\sigma(x_{t'} \mid x_t, x_0) = \mathcal N\big(\sqrt{\bar\alpha_{t'}}\,x_0 + \sqrt{1-\bar\alpha_{t'}-\sigma^2}\,\tfrac{x_t - \sqrt{\bar\alpha_t}x_0}{\sqrt{1-\bar\alpha_t}},\ \sigma^2 I\big)$.
+# If $x_t$ has the right marginal, so does $x_{t'}$: its mean is $\sqrt{\bar\alpha_{t'}}\,x_0$ and its variance
+# $(1-\bar\alpha_{t'}-\sigma^2) + \sigma^2 = 1 - \bar\alpha_{t'}$. The forward process this defines is not a Markov chain
+# (each $x_t$ depends on $x_0$), and $t'$ need not be $t - 1$. Sampling it with $x_0 \to \hat x_0$ and
+# $\frac{x_t - \sqrt{\bar\alpha_t}x_0}{\sqrt{1-\bar\alpha_t}} \to \hat\varepsilon$ is Eq. 02.6; its ELBO is again a weighted ε-MSE, so
+# the network trained with $L_\text{simple}$ serves every σ. With σ = 0 (η = 0) the step is deterministic: a first-order
+# step of an ordinary differential equation in $(\sqrt{(1-\bar\alpha)/\bar\alpha},\ x/\sqrt{\bar\alpha})$ — the view lesson 06 (coming) builds on.
+#
+# </details> Its 50 timesteps are evenly spaced and **start at $T-1$**
 # ("trailing" spacing, `course_lib.samplers.ddim_timesteps`): the first step must see what training saw at the end,
 # pure noise. The older "leading" spacing starts at $t = 980$ instead, where the image is not yet fully destroyed:
 

@@ -28,7 +28,7 @@
 # **Prerequisites.** Lesson 02 (ε-prediction, `Trainer`, the shipped digits model). The identity
 # $\cos(a - b) = \cos a\cos b + \sin a \sin b$.
 #
-# **Run time.** About 15 s on a 2-core CPU. The ablation took about 20 minutes, so its results are cached in `data/cache/`
+# **Run time.** Under half a minute on a 2-core CPU (README's syllabus lists the measured time). The ablation took about 20 minutes, so its results are cached in `data/cache/`
 # (regenerate them with `python -m course_lib.ablation`); the tests re-run part of it and compare.
 
 # %%
@@ -77,7 +77,7 @@ assert (est.mean(1).diff() > 0).all()  # the estimate rises with t
 
 # %% [markdown]
 # So an image denoiser *can* guess $t$ — but it has to spend capacity on it, and it guesses worst exactly where the
-# image itself is busy. Section 5 measures what giving it $t$ is worth.
+# image itself is busy. Section 6 measures what giving it $t$ is worth.
 
 # %% [markdown]
 # ## 2. The sinusoidal embedding · 正余弦编码
@@ -105,15 +105,30 @@ print("TE(0) =", sinusoidal_embedding(torch.tensor([0]), 8)[0].tolist(), "(sin 0
 print("by hand == course_lib.embeddings.sinusoidal_embedding for all 1000 timesteps, d = 64")
 
 # %% [markdown]
-# **Two layouts, one embedding.** DDPM's code and the diffusers library put all the sines first, then all the cosines:
-# $[\sin(t\omega_0), \dots, \sin(t\omega_{d/2-1}) \mid \cos(t\omega_0), \dots]$ (Eq. 03.2). Same numbers, columns permuted —
-# and since the next layer is a learned linear map, the network cannot tell the difference. (Loading weights trained
-# with one layout into code using the other *does* break: the first linear layer sees its inputs shuffled.)
+# **Two layouts, one embedding.** Many codebases put all the sines first, then all the cosines:
+# $[\sin(t\omega_0), \dots, \sin(t\omega_{d/2-1}) \mid \cos(t\omega_0), \dots]$ (Eq. 03.2), with the same frequencies
+# $\omega_i = 10000^{-2i/d}$ as Eq. 03.1. Same numbers, columns permuted — and since the next layer is a learned linear
+# map, the network cannot tell the difference. (Loading weights trained with one layout into code using the other
+# *does* break: the first linear layer sees its inputs shuffled.)
+#
+# The codebases you will read next each pick a convention, and not all of them are permutations of Eq. 03.1:
+#
+# * **diffusers' `UNet2DModel`** (defaults `flip_sin_to_cos=True, freq_shift=0`): $[\cos \mid \sin]$ with
+#   $\omega_i = 10000^{-2i/d}$ — Eq. 03.1 permuted (cosines first). Its function `get_timestep_embedding` with
+#   `flip_sin_to_cos=False, downscale_freq_shift=0` is exactly Eq. 03.2 (a test in `tests/` checks both).
+# * **DDPM's original code** (Ho et al.'s `get_timestep_embedding`): $[\sin \mid \cos]$ with
+#   $\omega_i = 10000^{-i/(d/2 - 1)}$ — its own comment says it "differs slightly" from the Transformer's. The
+#   frequencies themselves differ: the lowest is $10^{-4}$ instead of $10000^{-(d-2)/d}$. Not a permutation, so the same
+#   architecture with DDPM's embedding is a (slightly) different network.
 
 # %%
 inter, halves = sinusoidal_embedding(t_all, 64), sinusoidal_embedding_halves(t_all, 64)
 perm = list(range(0, 64, 2)) + list(range(1, 64, 2))  # even columns (sines), then odd (cosines)
 assert torch.equal(inter[:, perm], halves)
+i = torch.arange(32)
+ours, ddpm_code = 10000 ** (-2 * i / 64), 10000 ** (-i / (32 - 1))  # Eq. 03.1's ω_i vs DDPM's code
+print(f"lowest frequency, d = 64: Eq. 03.1 {ours[-1]:.3g}, DDPM's code {ddpm_code[-1]:.3g}; "
+      f"largest relative difference over i: {((ddpm_code - ours).abs() / ours).max():.0%}")
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 for ax, table, name in ((axes[0], inter, "interleaved, Eq. 03.1"), (axes[1], halves, "halves [sin | cos], Eq. 03.2")):
     im = ax.imshow(table.T, aspect="auto", cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
@@ -130,7 +145,7 @@ plt.show()
 #
 # $$\mathrm{TE}(t)\cdot\mathrm{TE}(t') = \sum_i \big(\sin t\omega_i \sin t'\omega_i + \cos t\omega_i \cos t'\omega_i\big) = \sum_i \cos\big((t - t')\,\omega_i\big).$$
 #
-# It is largest at $t = t'$ and falls off with $|t - t'|$: a smooth notion of "close in time" that the network gets for free.
+# It is largest at $t = t'$ and falls off, with ripples rather than monotonically, as $|t - t'|$ grows: a smooth notion of "close in time" that the network gets for free.
 
 # %%
 e = sinusoidal_embedding(t_all, 64)
@@ -184,11 +199,15 @@ plt.show()
 # ## 5. How the embedding enters the network
 #
 # Inside each residual block of the U-Net, the time vector $e$ is projected and either **added** to the normalised
-# features, or used to **scale and shift** them (FiLM; Perez et al., 2018; used by improved DDPM):
+# features, or used to **scale and shift** them (FiLM, 特征调制 / scale-shift; Perez et al., AAAI 2018; in diffusion
+# U-Nets since improved DDPM, and named **AdaGN** — adaptive group normalisation — by Dhariwal & Nichol, NeurIPS 2021,
+# who ablated it against addition and found it better):
 #
 # $$h \leftarrow \mathrm{GN}(h)\,\big(1 + s(e)\big) + b(e) \quad \text{(Eq. 03.3)} \qquad\qquad h \leftarrow \mathrm{GN}(h) + W e \quad \text{(Eq. 03.4)}$$
 #
-# Adding can only move features; scaling can also switch them on and off per timestep. `UNet(time_injection=
+# Both can gate a feature, because a SiLU follows: a large negative shift pushes a channel into the flat part of the
+# SiLU just as a zero scale does. What scaling adds is a *multiplicative* gate — it changes a channel's gain, its
+# response to the image, per timestep — where a shift only moves the operating point. `UNet(time_injection=
 # "scale_shift" | "add")` implements both. The shipped model uses Eq. 03.3; these are its per-channel scales in the
 # first block for three timesteps:
 
@@ -211,10 +230,13 @@ plt.show()
 # %% [markdown]
 # ## 6. The ablation: does the embedding matter? · 消融实验
 #
-# Four variants of the same denoiser — **no time input**, **sinusoidal**, **learned table**, **MLP on t/T** — each trained
-# with **3 seeds** on the same data for the same number of steps (`course_lib/ablation.py`). On the 2-D spiral the sample
-# quality is the sliced Wasserstein distance between 2,000 samples and 2,000 held-out points (lower is better); on digits
-# (a 0.3 M-parameter U-Net, short runs) the held-out L_simple. The runs took minutes, so they are **cached**:
+# Variants of the same denoiser — **no time input**, **sinusoidal**, **learned table**, **MLP on t/T** — each trained
+# with **3 seeds** on the same data for the same number of steps (`course_lib/ablation.py`): all four on the 2-D spiral,
+# the first three on digits (the MLP-on-t/T variant was left out there to keep the cached runs short). On the spiral the
+# sample quality is the sliced Wasserstein distance (切片 Wasserstein 距离) between 2,000 samples and 2,000 held-out points (lower is better);
+# on digits (a 0.3 M-parameter U-Net, short runs) the held-out ε-MSE at 13 fixed timesteps, averaged — the timesteps
+# 0, 25, 50, 100, 200, …, 900, 999 oversample small t, so this average is *not* L_simple (which draws t uniformly);
+# it is a loss-by-timestep curve summed up. The runs took minutes, so they are **cached**:
 
 # %%
 from course_lib.ablation import RESULTS, summarise
@@ -234,7 +256,7 @@ for v, runs in ablation["digits"].items():
     held = torch.tensor([r["heldout_by_t"] for r in runs]).mean(1)
     rows.append((v, f"{lm:.3f} ± {ls:.3f}", f"{held.mean():.3f} ± {held.std():.3f}"))
 display(Markdown(f"**Digits** (U-Net, {ablation['digit_steps']} steps of batch 64)\n\n"
-                 + plotting.markdown_table(["time input", "final training loss", "held-out L_simple (mean over t)"], rows)))
+                 + plotting.markdown_table(["time input", "final training loss", "held-out ε-MSE (mean over the 13 fixed t)"], rows)))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -252,10 +274,15 @@ plt.show()
 toy = {v: summarise(r, "swd")[0] for v, r in ablation["toy"].items()}
 assert toy["none"] > max(toy["sinusoidal"], toy["learned"], toy["mlp"]), toy  # in 2-D, t is indispensable
 print("2-D: every time-aware variant beats 'none' in sample quality:", toy["none"] > max(v for k, v in toy.items() if k != "none"))
+# like with like: the final training loss without t, relative to sinusoidal, on each data set
+toy_loss = {v: summarise(r, "final_loss")[0] for v, r in ablation["toy"].items()}
 digit_loss = {v: summarise(r, "final_loss")[0] for v, r in ablation["digits"].items()}
-assert digit_loss["none"] / digit_loss["sinusoidal"] < toy["none"] / toy["sinusoidal"]  # images suffer far less without t
-print("without t, the loss ratio to sinusoidal is %.2f on digits but the sample-quality ratio is %.1f in 2-D"
-      % (digit_loss["none"] / digit_loss["sinusoidal"], toy["none"] / toy["sinusoidal"]))
+loss_ratio = {"2-D": toy_loss["none"] / toy_loss["sinusoidal"], "digits": digit_loss["none"] / digit_loss["sinusoidal"]}
+assert loss_ratio["digits"] < loss_ratio["2-D"]  # images suffer less without t: the noise level is visible in x_t
+print("final training loss without t / with sinusoidal t: %.2f in 2-D, %.2f on digits"
+      % (loss_ratio["2-D"], loss_ratio["digits"]))
+print("(in 2-D the sample quality suffers far more than the loss: sliced Wasserstein ratio %.1f)"
+      % (toy["none"] / toy["sinusoidal"]))
 
 # %% [markdown]
 # **What the data show.** In 2-D the network without $t$ is clearly worse: it cannot know how far a point is from the

@@ -107,3 +107,32 @@ def test_leading_spacing_is_diffusers_leading(name):
         ddim = diffusers.DDIMScheduler(**kw, timestep_spacing="leading")
         ddim.set_timesteps(steps)
         assert ddim.timesteps.tolist() == ddim_timesteps(T, steps, "leading")
+
+
+# ------------------------------------------------------------------ timestep embeddings (lesson 03, Eq. 03.1–03.2)
+@pytest.mark.parametrize("dim", [8, 64, 128])
+def test_timestep_embedding_conventions_against_diffusers(dim):
+    from diffusers.models.embeddings import get_timestep_embedding
+
+    from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves
+
+    t = torch.arange(1000)
+    half = dim // 2
+    halves = sinusoidal_embedding_halves(t, dim)
+    # Eq. 03.2 is diffusers' function with no frequency shift and sines first …
+    assert torch.allclose(halves, get_timestep_embedding(t, dim, flip_sin_to_cos=False, downscale_freq_shift=0), atol=2e-4)
+    # … UNet2DModel's defaults (flip_sin_to_cos=True, freq_shift=0) put the cosines first: the halves swapped,
+    unet = get_timestep_embedding(t, dim, flip_sin_to_cos=True, downscale_freq_shift=0)
+    assert torch.allclose(unet, torch.cat([halves[:, half:], halves[:, :half]], 1), atol=2e-4)
+    # … which is Eq. 03.1 (interleaved) with its columns permuted: odd columns (cos), then even (sin)
+    inter = sinusoidal_embedding(t, dim)
+    assert torch.allclose(unet, inter[:, list(range(1, dim, 2)) + list(range(0, dim, 2))], atol=2e-4)
+    # DDPM's original code (diffusers' default downscale_freq_shift=1): ω_i = 10000^(−i/(d/2 − 1)), other frequencies
+    ddpm = get_timestep_embedding(t, dim, flip_sin_to_cos=False, downscale_freq_shift=1)
+    i = torch.arange(half, dtype=torch.float64)
+    omega = 10000 ** (-i / (half - 1))
+    angles = t[:, None].double() * omega[None]
+    assert torch.allclose(ddpm.double(), torch.cat([angles.sin(), angles.cos()], 1), atol=2e-4)
+    assert not torch.allclose(ddpm, halves, atol=1e-2)  # not a permutation of ours: the frequencies differ
+    assert omega[-1].item() == pytest.approx(1e-4)  # DDPM's lowest frequency, at any d
+    assert 10000 ** (-2 * (half - 1) / dim) > 1.1 * omega[-1].item()  # ours is higher (1.33e-4 at d = 64)

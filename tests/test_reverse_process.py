@@ -142,3 +142,30 @@ def test_sampling_is_seeded_and_bad_arguments_are_named(device):
                           (dict(record_every=0), "record_every")]:
         with pytest.raises(ValueError, match=match):
             d.sample(model, (2, 3), progress=False, **kwargs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(t=st.integers(0, 999), schedule=st.sampled_from(["linear", "cosine"]), seed=st.integers(0, 10_000))
+def test_target_errors_are_eps_errors_reweighted_by_snr(t, schedule, seed):
+    """Lesson 02 §3: at a fixed x_t, ‖x0 − x̂0‖² = ‖ε − ε̂‖² / SNR(t) and ‖v − v̂‖² = (1 + 1/SNR(t)) ‖ε − ε̂‖²;
+    x0 = √ᾱ x_t − √(1 − ᾱ) v."""
+    d = GaussianDiffusion(make_beta_schedule(schedule, 1000))
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(3, 1, 4, 4, generator=g, dtype=torch.float64) * 2 - 1
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    eps_hat = eps + 0.1 * torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    tt = torch.full((3,), t)
+    ab = d.alpha_bars.double()[t]
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps                      # Eq. 01.3, in float64
+    x0_hat = (x_t - (1 - ab).sqrt() * eps_hat) / ab.sqrt()            # Eq. 02.2
+    v, v_hat = ab.sqrt() * eps - (1 - ab).sqrt() * x0, ab.sqrt() * eps_hat - (1 - ab).sqrt() * x0_hat  # Eq. 02.3
+    e_eps, e_x0, e_v = (((a - b) ** 2).sum() for a, b in ((eps_hat, eps), (x0_hat, x0), (v_hat, v)))
+    snr = d.snr(tt)[0].double()
+    assert torch.isclose(snr, ab / (1 - ab), rtol=1e-5)
+    assert torch.isclose(e_x0, e_eps / snr, rtol=1e-4)
+    assert torch.isclose(e_v, (1 + 1 / snr) * e_eps, rtol=1e-4) and e_v >= e_eps
+    assert torch.allclose(ab.sqrt() * x_t - (1 - ab).sqrt() * v, x0, atol=1e-9)
+    # and course_lib's float32 conversions give the same x̂0 and v̂
+    x0_lib = d.predict_x0_from_eps(x_t.float(), tt, eps_hat.float()).double()
+    assert torch.allclose(x0_lib, x0_hat, atol=1e-3 * max(1.0, float((1 / ab).sqrt())))
+    assert torch.allclose(d.get_v(x0_hat.float(), eps_hat.float(), tt).double(), v_hat, atol=1e-4 * max(1.0, float((1 / ab).sqrt())))

@@ -105,3 +105,14 @@ def test_checkpoint_files(tmp_path):
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(CheckpointError, match="expected a dict"):
         load_checkpoint(tmp_path / "list.pt")
+
+
+def test_training_ms_per_step_times_real_steps_and_names_bad_arguments():
+    from course_lib.benchmark import training_ms_per_step
+
+    ms = training_ms_per_step({**TINY, "dataset": "digits"}, "cpu", steps=2, batch_size=4)
+    assert 0 < ms < 60_000
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        training_ms_per_step(TINY, "cpu", steps=0)
+    with pytest.raises(ValueError, match="warmup >= 0"):
+        training_ms_per_step(TINY, "cpu", warmup=-1)
