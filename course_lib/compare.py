@@ -4,11 +4,11 @@ Runs every method on the same test images, measures each the same way, and cache
 loads (and re-checks live on a few images):
 
 * ``data/cache/cnn_vs_diffusion.json`` — per method, on the 500 evaluation digits (:data:`EVAL_INDICES`, ×4) and
-  the 4 test photos (×2): distortion (PSNR, SSIM), consistency (Eq. 04.5), detail (HF ratio, Eq. 04.6),
-  fidelity (the digit classifier's agreement with its call on HR), **realism** (Eq. 05.4–05.5, against HR images
+  the 4 test photos (×2): distortion (PSNR, SSIM), consistency (Eq. 04.1), detail (HF ratio, Eq. 04.6),
+  fidelity (the digit classifier's agreement with its call on HR), **realism** (Eq. 05.3–05.4, against HR images
   the method never saw), **diversity** (per-pixel spread over 8 samples of one input), and **cost** (parameters,
   network evaluations, seconds per image on the machine that ran it); plus the k-sample-mean curve
-  (Eq. 05.3) and the realism sanity checks;
+  (Eq. 05.5) and the realism sanity checks;
 * ``data/cache/cnn_vs_diffusion.npz`` — uint8 pictures of :data:`CURVE_INDICES` through every method (8 SR3
   samples and the mean of 32 included) for the comparer widget, and the per-digit curve values.
 
@@ -95,7 +95,7 @@ def sr3_samples(model, diffusion, y: torch.Tensor, indices, ks, steps: int = 50,
 
 
 def running_mean_psnr(samples: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """PSNR of the mean of the first k samples to ``target``, for k = 1 … K (Eq. 05.3's experiment).
+    """PSNR of the mean of the first k samples to ``target``, for k = 1 … K (Eq. 05.5's experiment).
 
     Args:
         samples: ``(K, N, C, H, W)`` in [-1, 1]; target: ``(N, C, H, W)``.
@@ -112,7 +112,7 @@ def running_mean_psnr(samples: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 @torch.no_grad()
 def digit_realism(classifier, images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Eq. 05.4: Fréchet distance between the classifier's penultimate features of ``images`` and of ``reference``
+    """Eq. 05.3: Fréchet distance between the classifier's penultimate features of ``images`` and of ``reference``
     (both ``(N, 1, 32, 32)`` in [-1, 1]). Scalar float64; lower = closer to the data."""
     return frechet_distance(classifier.features(images), classifier.features(reference))
 
@@ -201,7 +201,7 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
         result["digits"]["sr3_minus_regression_patch_swd"] = _paired_bootstrap(
             lambda x, r: patch_distance(x, r, repeats=1), outputs["SR3 DDIM-50"].to(device), outputs["regression U-Net"].to(device), ref_hr)
 
-    # the k-sample curve (Eq. 05.3) on CURVE_INDICES
+    # the k-sample curve (Eq. 05.5) on CURVE_INDICES
     curve = torch.cat([first[:, curve_pos], extra]).to(device)  # (K_MAX, 100, 1, 32, 32)
     reg_out = outputs["regression U-Net"][curve_pos].to(device)
     to_reg = running_mean_psnr(curve, reg_out)
@@ -237,7 +237,7 @@ def _photos(device: torch.device, work: Work, result: dict) -> None:
     left, right = (slice(None), slice(None), slice(None), slice(0, W)), (slice(None), slice(None), slice(None), slice(W, None))
 
     def realism(x: torch.Tensor) -> float:
-        """Eq. 05.5 both ways round: left halves of x vs right halves of HR, and right vs left."""
+        """Eq. 05.4 both ways round: left halves of x vs right halves of HR, and right vs left."""
         return 0.5 * float(patch_distance(x[left], hr[right]) + patch_distance(x[right], hr[left]))
 
     result["photos"] = {"names": names, "methods": {},

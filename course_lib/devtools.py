@@ -31,13 +31,13 @@ SYLLABUS = [
      "why SR is ill-posed; the degradation y = D_s(k * x) + n; the two datasets; PSNR, SSIM; the bicubic baseline; the field's history, fact-checked",
      "Python, NumPy/PyTorch tensors"),
     ("01_forward_process", "The forward process · 前向扩散过程",
-     "β schedules (linear, cosine); q(x_t | x_{t-1}); the closed form q(x_t | x_0) with ᾱ_t, derived and checked; SNR; noise vs blur; the noising widget",
+     "q(x_t | x_{t-1}); the closed form q(x_t | x_0) with ᾱ_t, derived and checked; SNR; β schedules (linear, cosine); noise vs blur; the noising widget",
      "00"),
     ("02_reverse_process", "The reverse process and ε-prediction · 反向生成过程 / 噪声预测",
-     "the posterior q(x_{t-1} | x_t, x_0), derived and checked; ε-prediction and L_simple from the ELBO; a 2-D denoiser; live digits training; DDPM and DDIM sampling; the denoising widget",
+     "the chain as a graphical model; the posterior q(x_{t-1} | x_t, x_0), derived and checked; ε-prediction and L_simple from the ELBO; a 2-D denoiser; live digits training; DDPM and DDIM sampling; the denoising widget",
      "01"),
     ("03_timestep_embedding", "The timestep embedding · 时间步嵌入",
-     "why the denoiser needs t; the sinusoidal formula and its two layouts; similarity of nearby t; learnable embeddings; added vs scale/shift; a 3-seed ablation; the embedding explorer",
+     "why the denoiser needs t; the sinusoidal formula and its two layouts; similarity of nearby t; learnable embeddings; the U-Net and where t enters; added vs scale/shift; a 3-seed ablation; the embedding explorer",
      "02"),
     ("04_conditioning_sr3", "Conditioning on the LR image: SR3-style · 条件控制",
      "ε_θ(x_t, t, y); concatenation vs a condition encoder, trained alike and compared; the residual target; live SR training; diversity of samples; consistency and the projection; fidelity with a digit classifier; photos ×2 with tiling; the SR sampler widget; upscale your own image",
@@ -166,7 +166,8 @@ in one line: passed, not done yet, or what is wrong with a hint. The last code c
 def student_notebook(nb):
     """The classroom version of a lesson (an ``nbformat`` notebook, changed in place and returned):
     solution cells removed; outputs cleared between the "## Exercises" and "## Further reading" headings,
-    so no result of a removed solution shows."""
+    so no result of a removed solution shows, and of every cell tagged ``answer`` (a measurement that would give
+    away a prediction the lesson asks for before it, like lesson 05's k = 16)."""
     nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
     in_exercises = False
     for cell in nb.cells:
@@ -174,7 +175,7 @@ def student_notebook(nb):
             in_exercises = True
         if cell.cell_type == "markdown" and "## Further reading" in cell.source:
             in_exercises = False
-        if in_exercises and cell.cell_type == "code":
+        if cell.cell_type == "code" and (in_exercises or "answer" in cell.metadata.get("tags", [])):
             cell.outputs, cell.execution_count = [], None
     nb.metadata.pop("widgets", None)
     return nb

@@ -5,7 +5,7 @@ Sampling hundreds of test images takes longer than a lesson may, so this script 
 small files that lesson 04 loads (and re-checks live on a few images):
 
 * ``data/cache/sr_eval.json`` — per method (bicubic; each SR3 model raw and with the consistency projection) the
-  mean and standard deviation over the test images of PSNR and SSIM to HR, consistency PSNR (Eq. 04.5), the
+  mean and standard deviation over the test images of PSNR and SSIM to HR, consistency PSNR (Eq. 04.1), the
   high-frequency ratio (Eq. 04.6), the digit classifier's agreement with its call on HR (digits), the per-image
   values, and the wall time per image on the machine that ran it;
 * ``data/cache/sr_samples.npz`` — uint8 picture grids: one test digit of each class through every method,

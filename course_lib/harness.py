@@ -14,10 +14,10 @@ course_lib.evaluate``) and lesson 05's (``python -m course_lib.compare``) are vi
   (One row keeps the previous protocol for its stochastic steps — lesson 05's SR3 DDPM-1000, whose step noise came
   from one generator per run; its ``noise`` field says so.)
 * Batches: 250 digits or 1 photo at a time, on the threads of the machine (timings: ``ms_per_image``).
-* Measures (lessons 04–05): PSNR and SSIM to HR; consistency PSNR (Eq. 04.5); the high-frequency ratio (Eq. 04.6)
+* Measures (lessons 04–05): PSNR and SSIM to HR; consistency PSNR (Eq. 04.1); the high-frequency ratio (Eq. 04.6)
   and its error |1 − ratio|; the digit classifier's agreement with its call on HR; realism against HR images the
-  method never saw — the patch sliced-Wasserstein distance (Eq. 05.5, first: it separates close methods) and the
-  Fréchet distance on classifier features (Eq. 05.4); for multi-sample rows, the per-pixel diversity; the cost:
+  method never saw — the patch sliced-Wasserstein distance (Eq. 05.4, first: it separates close methods) and the
+  Fréchet distance on classifier features (Eq. 05.3); for multi-sample rows, the per-pixel diversity; the cost:
   network evaluations per image (NFE, counted by the sampling loop), ms per image, parameters, and the training
   CPU-minutes from the model's training record.
 * Comparisons between rows on the same images are paired: :func:`paired_bootstrap`.
@@ -263,7 +263,7 @@ def value_stats(v: torch.Tensor) -> dict:
 
 
 def measure(sr: torch.Tensor, hr: torch.Tensor, y: torch.Tensor, scale: int, classifier=None) -> dict[str, torch.Tensor]:
-    """The per-image measures of lessons 04–05: ``psnr``, ``ssim``, ``consistency`` (Eq. 04.5), ``hf_ratio``
+    """The per-image measures of lessons 04–05: ``psnr``, ``ssim``, ``consistency`` (Eq. 04.1), ``hf_ratio``
     (Eq. 04.6) and, with the digit classifier, ``agreement`` with its call on HR; each ``(N,)``."""
     m = {"psnr": psnr(sr, hr), "ssim": ssim(sr, hr), "consistency": consistency_psnr(sr, y, scale),
          "hf_ratio": high_frequency_ratio(sr, hr, scale)}
@@ -328,7 +328,7 @@ def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tens
 
 
 def _photo_realism(sr: torch.Tensor, hr: torch.Tensor) -> float:
-    """Eq. 05.5 both ways round: left halves of sr vs right halves of HR, and right vs left."""
+    """Eq. 05.4 both ways round: left halves of sr vs right halves of HR, and right vs left."""
     W = hr.shape[-1] // 2
     left, right = (..., slice(0, W)), (..., slice(W, None))
     return 0.5 * float(patch_distance(sr[left], hr[right]) + patch_distance(sr[right], hr[left]))

@@ -309,7 +309,7 @@ def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_leve
 
 def patch_distance(a: torch.Tensor, b: torch.Tensor, levels: int = 3, patch: int = 7, per_level: int = 1024,
                    projections: int = 128, repeats: int = 4, seed: int = 0) -> torch.Tensor:
-    """Realism of photos' texture (Eq. 05.5): sliced Wasserstein distance between Laplacian-pyramid patches of two image
+    """Realism of photos' texture (Eq. 05.4): sliced Wasserstein distance between Laplacian-pyramid patches of two image
     sets, averaged over ``repeats`` independent draws of patches and directions (seeded: the same call gives the
     same value). A stand-in for learned measures (LPIPS/FID) that needs no downloaded weights.
 

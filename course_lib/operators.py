@@ -8,10 +8,10 @@
   standard deviation ``noise_std`` (in [-1, 1] units) drawn with an explicit generator; then clip to [-1, 1].
 * **The linear operator pair** of area SR, :class:`AreaOperator`: A = s × s average pooling and A† = nearest
   (replicate) upsampling, *unscaled*, so that A A† = I exactly. Then
-  P(x) = x − A†(A x − y) = A†y + (I − A†A) x (Eq. 04.4) keeps x's null-space part (零空间, the detail A cannot
+  P(x) = x − A†(A x − y) = A†y + (I − A†A) x (Eq. 04.5) keeps x's null-space part (零空间, the detail A cannot
   see) and replaces its range-space part by y's: A P(x) = y. SR3's consistency projection (lesson 04) and DDNM's
   range–null-space step are this one map.
-* **Consistency**, Eq. 04.5: PSNR(A x̂, y), how well an SR output explains its own input.
+* **Consistency**, Eq. 04.1: PSNR(A x̂, y), how well an SR output explains its own input.
 
 Shapes: batches ``(B, C, H, W)`` in [-1, 1]; y is ``(B, C, H/s, W/s)``.
 """
@@ -189,7 +189,7 @@ class AreaOperator:
         return upsample(y, self.scale, "nearest")
 
     def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Eq. 04.4: x − A†(A x − y) = A†y + (I − A†A) x, the image closest to x (in L2) with A x = y."""
+        """Eq. 04.5: x − A†(A x − y) = A†y + (I − A†A) x, the image closest to x (in L2) with A x = y."""
         return x - self.A_pinv(self.A(x) - y)
 
     def __repr__(self) -> str:
@@ -197,7 +197,7 @@ class AreaOperator:
 
 
 def consistency_projection(x: torch.Tensor, y: torch.Tensor, scale: int, clip: bool = False, iterations: int = 1) -> torch.Tensor:
-    """Eq. 04.4: x − A†(A x − y), the closest image to x whose area-downsampling is y (投影).
+    """Eq. 04.5: x − A†(A x − y), the closest image to x whose area-downsampling is y (投影).
 
     A shifts each s × s block by the same amount so that its mean becomes the LR pixel; the detail within
     the block is kept. With ``clip=True`` the result must also stay in [-1, 1]: the projection and the clip
@@ -224,6 +224,6 @@ def consistency_projection(x: torch.Tensor, y: torch.Tensor, scale: int, clip: b
 
 
 def consistency_psnr(sr: torch.Tensor, y: torch.Tensor, scale: int) -> torch.Tensor:
-    """Eq. 04.5: PSNR(A x̂, y) in dB per image, ``(B,)`` (A = area downsampling, the degradation that made y)."""
+    """Eq. 04.1: PSNR(A x̂, y) in dB per image, ``(B,)`` (A = area downsampling, the degradation that made y)."""
     check_pair(sr, y, scale, "sr")
     return psnr(AreaOperator(scale).A(sr), y)

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--eta", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--project", action="store_true", help="consistency projection at every step (Eq. 04.4)")
+    parser.add_argument("--project", action="store_true", help="consistency projection at every step (Eq. 04.5)")
     parser.add_argument("--tile", type=int, default=None, help="LR tile side (default: the model's training size)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs (0: no limit)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: COURSE_DEVICE or the best available)")

@@ -19,9 +19,9 @@
 #
 # **Objectives.** After this lesson you can
 # 1. write one step of the forward process $q(x_t \mid x_{t-1})$ and explain the $\sqrt{1-\beta_t}$;
-# 2. build the **linear** and **cosine** noise schedules (噪声调度) $\beta_t$;
-# 3. derive $\bar\alpha_t$ (累积保留系数) and the closed form $q(x_t \mid x_0)$ — then check it numerically against the chain;
-# 4. read a schedule through its **signal-to-noise ratio** (信噪比) and say why the cosine schedule suits small images;
+# 2. derive $\bar\alpha_t$ (累积保留系数) and the closed form $q(x_t \mid x_0)$ — then check it numerically against the chain;
+# 3. read a schedule through its **signal-to-noise ratio** (信噪比);
+# 4. build the **linear** and **cosine** noise schedules (噪声调度) $\beta_t$ and say why the cosine schedule suits small images;
 # 5. see that Gaussian noise, like Gaussian blur, erases fine detail first.
 #
 # **Prerequisites.** Lesson 00 (the data, [-1, 1] images). The sum of two independent Gaussians is Gaussian,
@@ -100,57 +100,13 @@ assert torch.allclose(diffusion.q_step(x_prev, t_vec, noise=eps), by_hand, atol=
 print("q_step == Eq. 01.1 by hand at t =", t_vec.tolist())
 
 # %% [markdown]
-# ## 2. Noise schedules · 噪声调度
+# ## 2. The closed form · 闭式解
 #
-# **Linear** (Ho et al., 2020): $\beta$ rises linearly from $\beta_\text{min} = 10^{-4}$ to $\beta_\text{max} = 0.02$
-# for $T = 1000$. For another $T$ both ends are multiplied by $1000 / T$, so that the total noise stays about the same:
+# How much of $x_0$ survives $t$ steps? Write $\alpha_t = 1 - \beta_t$ and multiply the shrink factors:
 #
-# $$\beta_t = \frac{1000}{T}\Big(\beta_\text{min} + \frac{t-1}{T-1}(\beta_\text{max} - \beta_\text{min})\Big),
-# \quad t = 1 \dots T \qquad \text{(Eq. 01.5)}$$
+# $$\alpha_t = 1 - \beta_t, \qquad \bar\alpha_t = \prod_{s=1}^{t}\alpha_s \qquad \text{(Eq. 01.2)}$$
 #
-# (so $\beta_1 = \frac{1000}{T}\beta_\text{min}$ and $\beta_T = \frac{1000}{T}\beta_\text{max}$: the constants and the
-# scaled values are different things when $T \ne 1000$).
-#
-# **Cosine** (Nichol & Dhariwal, 2021) specifies the cumulative product $\bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$
-# (Eq. 01.2, the amount of signal left after $t$ steps; section 3 studies it) instead of $\beta$, so that it falls
-# gently at both ends, and reads each $\beta_t$ back from the ratio of neighbours, $1 - \beta_t = \bar\alpha_t/\bar\alpha_{t-1}$:
-#
-# $$\bar\alpha_t = \frac{f(t)}{f(0)},\quad f(t) = \cos^2\!\Big(\frac{t/T + s}{1 + s}\cdot\frac{\pi}{2}\Big),\ s = 0.008,
-# \qquad \beta_t = \min\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_{t-1}},\ 0.999\Big) \qquad \text{(Eq. 01.6)}$$
-#
-# (The small offset $s$ keeps $\beta_1$ from being vanishingly small. The clip matters at the very end: without it
-# $\bar\alpha_T = 0$ and $\beta_T = 1$, so $\alpha_T = 0$, and the reverse step divides by $\sqrt{\alpha_T}$ (lesson 02,
-# Eq. 02.5) — "to prevent singularities near $t = T$", as Nichol & Dhariwal put it.) By hand, then compared with `make_beta_schedule`:
-
-# %%
-beta_linear = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)  # Eq. 01.5, T = 1000
-s = 0.008
-u = torch.arange(T + 1, dtype=torch.float64) / T
-f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-beta_cosine = (1 - (f[1:] / f[0]) / (f[:-1] / f[0])).clamp(max=0.999)  # Eq. 01.6
-
-assert torch.allclose(beta_linear, make_beta_schedule("linear", T))
-assert torch.allclose(beta_cosine, make_beta_schedule("cosine", T))
-print("by hand == make_beta_schedule for both schedules; dtype", make_beta_schedule("cosine").dtype)
-print("linear T=1000: beta from %.1e to %.3f | linear T=250: beta from %.1e to %.3f"
-      % (*make_beta_schedule("linear", 1000)[[0, -1]].tolist(), *make_beta_schedule("linear", 250)[[0, -1]].tolist()))
-print("cosine: beta_1 = %.1e, largest beta = %.3f (clipped)" % (beta_cosine[0], beta_cosine.max()))
-
-# %%
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.semilogy(beta_linear, label="linear")
-ax.semilogy(beta_cosine, label="cosine")
-ax.set_xlabel("t (code index)")
-ax.set_ylabel("beta_t")
-ax.set_title("Per-step noise variance")
-ax.legend()
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# ## 3. The closed form · 闭式解
-#
-# Write $\alpha_t = 1 - \beta_t$ and $\bar\alpha_t = \prod_{s=1}^{t}\alpha_s$ (Eq. 01.2). Two steps of Eq. 01.1 give
+# ($\bar\alpha_t$ is the fraction of the signal's variance left after $t$ steps.) Two steps of Eq. 01.1 give
 #
 # $$x_t = \sqrt{\alpha_t}\big(\sqrt{\alpha_{t-1}}\,x_{t-2} + \sqrt{1-\alpha_{t-1}}\,\varepsilon_{t-1}\big) + \sqrt{1-\alpha_t}\,\varepsilon_t .$$
 #
@@ -165,7 +121,7 @@ plt.show()
 # `GaussianDiffusion.alpha_bars` and `q_sample`. First $\bar\alpha$ by hand:
 
 # %%
-alpha_bars_by_hand = torch.cumprod(1 - beta_linear, dim=0)  # Eq. 01.2
+alpha_bars_by_hand = torch.cumprod(1 - betas, dim=0)  # Eq. 01.2, the linear schedule of section 1
 assert torch.allclose(alpha_bars_by_hand.float(), diffusion.alpha_bars.cpu())
 print("alpha_bar at t = 0, 499, 999 (code):", [round(v, 4) for v in alpha_bars_by_hand[[0, 499, 999]].tolist()])
 print("sqrt(alpha_bar_T) = %.4f: almost nothing of x0 is left" % alpha_bars_by_hand[-1].sqrt())
@@ -212,7 +168,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 4. Signal-to-noise ratio · 信噪比
+# ## 3. Signal-to-noise ratio · 信噪比
 #
 # In $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ the signal has variance $\bar\alpha_t$ (for
 # unit-variance data) and the noise $1-\bar\alpha_t$. Their ratio
@@ -220,6 +176,62 @@ plt.show()
 # $$\mathrm{SNR}(t) = \frac{\bar\alpha_t}{1-\bar\alpha_t} \qquad \text{(Eq. 01.4)}$$
 #
 # falls monotonically from very large to almost 0; a schedule is really a choice of how fast $\log\mathrm{SNR}$ falls.
+# For the linear schedule of section 1, by hand and in code (`GaussianDiffusion.snr`):
+
+# %%
+snr_by_hand = alpha_bars_by_hand / (1 - alpha_bars_by_hand)  # Eq. 01.4, float64
+assert torch.allclose(snr_by_hand.float(), diffusion.snr().cpu(), rtol=1e-2)
+print("SNR(t) at t = 0, 249, 499, 999:", ["%.3g" % v for v in snr_by_hand[[0, 249, 499, 999]].tolist()])
+print("first t with SNR < 1:", int(torch.nonzero(snr_by_hand < 1)[0]))
+
+# %% [markdown]
+# ## 4. Noise schedules · 噪声调度
+#
+# **Linear** (Ho et al., 2020): $\beta$ rises linearly from $\beta_\text{min} = 10^{-4}$ to $\beta_\text{max} = 0.02$
+# for $T = 1000$. For another $T$ both ends are multiplied by $1000 / T$, so that the total noise stays about the same:
+#
+# $$\beta_t = \frac{1000}{T}\Big(\beta_\text{min} + \frac{t-1}{T-1}(\beta_\text{max} - \beta_\text{min})\Big),
+# \quad t = 1 \dots T \qquad \text{(Eq. 01.5)}$$
+#
+# (so $\beta_1 = \frac{1000}{T}\beta_\text{min}$ and $\beta_T = \frac{1000}{T}\beta_\text{max}$: the constants and the
+# scaled values are different things when $T \ne 1000$).
+#
+# **Cosine** (Nichol & Dhariwal, 2021) specifies the cumulative product $\bar\alpha_t$ (Eq. 01.2) instead of $\beta$,
+# so that $\bar\alpha_t$ — and with it $\log\mathrm{SNR}$ (Eq. 01.4) — falls
+# gently at both ends, and reads each $\beta_t$ back from the ratio of neighbours, $1 - \beta_t = \bar\alpha_t/\bar\alpha_{t-1}$:
+#
+# $$\bar\alpha_t = \frac{f(t)}{f(0)},\quad f(t) = \cos^2\!\Big(\frac{t/T + s}{1 + s}\cdot\frac{\pi}{2}\Big),\ s = 0.008,
+# \qquad \beta_t = \min\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_{t-1}},\ 0.999\Big) \qquad \text{(Eq. 01.6)}$$
+#
+# (The small offset $s$ keeps $\beta_1$ from being vanishingly small. The clip matters at the very end: without it
+# $\bar\alpha_T = 0$ and $\beta_T = 1$, so $\alpha_T = 0$, and the reverse step divides by $\sqrt{\alpha_T}$ (lesson 02,
+# Eq. 02.5) — "to prevent singularities near $t = T$", as Nichol & Dhariwal put it.) By hand, then compared with `make_beta_schedule`,
+# and then the two schedules side by side through $\bar\alpha_t$ and $\mathrm{SNR}(t)$:
+
+# %%
+beta_linear = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)  # Eq. 01.5, T = 1000
+s = 0.008
+u = torch.arange(T + 1, dtype=torch.float64) / T
+f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+beta_cosine = (1 - (f[1:] / f[0]) / (f[:-1] / f[0])).clamp(max=0.999)  # Eq. 01.6
+
+assert torch.allclose(beta_linear, make_beta_schedule("linear", T))
+assert torch.allclose(beta_cosine, make_beta_schedule("cosine", T))
+print("by hand == make_beta_schedule for both schedules; dtype", make_beta_schedule("cosine").dtype)
+print("linear T=1000: beta from %.1e to %.3f | linear T=250: beta from %.1e to %.3f"
+      % (*make_beta_schedule("linear", 1000)[[0, -1]].tolist(), *make_beta_schedule("linear", 250)[[0, -1]].tolist()))
+print("cosine: beta_1 = %.1e, largest beta = %.3f (clipped)" % (beta_cosine[0], beta_cosine.max()))
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.semilogy(beta_linear, label="linear")
+ax.semilogy(beta_cosine, label="cosine")
+ax.set_xlabel("t (code index)")
+ax.set_ylabel("beta_t")
+ax.set_title("Per-step noise variance")
+ax.legend()
+fig.tight_layout()
+plt.show()
 
 # %%
 schedules = {name: GaussianDiffusion(make_beta_schedule(name, T)).to(device) for name in ("linear", "cosine")}

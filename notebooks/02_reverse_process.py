@@ -27,7 +27,7 @@
 #
 # **Prerequisites.** Lesson 01 (β, ᾱ, $q(x_t \mid x_0)$). Products of Gaussians; what gradient descent does.
 #
-# **Run time.** Under a minute on a 2-core CPU (README's syllabus lists the measured time), most of it a 20-second
+# **Run time.** Under a minute on a 2-core CPU (README's syllabus lists the measured time), most of it a 15-second
 # live training run. The pictures of good samples
 # come from a model trained beforehand (`data/checkpoints/digits_unet.pt`, how: section 5).
 
@@ -65,6 +65,21 @@ print("computing on", describe_device(device))
 #
 # When each $\beta_t$ is small the true reverse step is (almost) Gaussian too, so this form loses little. What should
 # $\mu_\theta$ be? If we knew the clean image $x_0$, the answer would be exact — that is the posterior.
+#
+# The whole lesson in one picture: the chain as a **graphical model** (图模型; Figure 2 of Ho et al. 2020), drawn by
+# `course_lib.diagrams`, with one test digit at five of its nodes. Solid blue arrows are the learned steps $p_\theta$
+# towards the data, dashed grey ones the fixed noising steps $q$ of lesson 01, and the red dotted arrow is the
+# posterior of section 2: given $x_0$ *and* $x_t$, where $x_{t-1}$ lies — what training teaches $p_\theta$ to match.
+
+# %%
+from course_lib import data, diagrams
+
+zero = data.DigitsSR("test", scale=4).tensors([0])[0].to(device)  # a test zero, (1, 1, 32, 32)
+shown = [T - 1, 400, 399, 0]  # code indices of x_T, x_t, x_{t-1}, x_1
+noise = torch.randn(zero.shape, generator=make_generator(0, device), device=device)
+nodes = [diffusion.q_sample(zero, torch.tensor([t], device=device), noise=noise)[0].cpu() for t in shown] + [zero[0].cpu()]
+fig = diagrams.ddpm_chain_figure(nodes, t_shown=[*shown, "data"])
+plt.show()
 
 # %% [markdown]
 # ## 2. The posterior · 后验分布
@@ -144,8 +159,11 @@ print("q_posterior == Eq. 02.1; at t = 0 the mean is x0 and the variance", v0[0]
 # $\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\varepsilon\Big)$. So a network
 # $\varepsilon_\theta(x_t, t)$ that *predicts the noise* defines the reverse mean. Two other targets are equivalent
 # *as parameterisations* up to Eq. 02.2: $x_0$ itself, and the "velocity" (v-prediction, 速度参数化)
-# $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$ (Eq. 02.3), from which
-# $x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,v$. Given $x_t$, any one of the three determines the others.
+#
+# $$v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0, \qquad
+# x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,v \qquad \text{(Eq. 02.3)}$$
+#
+# Given $x_t$, any one of the three determines the others.
 #
 # They are **not equivalent as losses**. At a fixed $x_t$, an error in one prediction is a scaled error in the others,
 # and the scale depends on $t$ through the signal-to-noise ratio $\mathrm{SNR}(t) = \bar\alpha_t/(1-\bar\alpha_t)$
@@ -256,7 +274,7 @@ assert losses[-1] < 0.75 * losses[0], losses  # it learned something
 print(f"MLP denoiser, {count_parameters(toy.model):,} parameters: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {toy.step} steps, {toy.elapsed:.1f} s")
 
 # %% [markdown]
-# Now generate: start 2,000 points from $\mathcal N(0, I)$ and run the reverse chain — DDPM's ancestral sampling
+# Now generate: start 1,000 points from $\mathcal N(0, I)$ and run the reverse chain — DDPM's ancestral sampling
 # (祖先采样; Algorithm 2 of Ho et al.), all 1,000 steps, each a draw from the posterior of Eq. 02.1 with the network's
 # guess in place of $x_0$:
 #
@@ -271,9 +289,9 @@ print(f"MLP denoiser, {count_parameters(toy.model):,} parameters: loss {losses[0
 # can be clipped to the data range (or changed by a hook, lesson 04) before the step. We record the points along the way.
 
 # %% tags=["nbval-ignore-output"]
-points, traj = toy.diffusion.sample(toy.ema, (2000, 2), sampler="ddpm", generator=make_generator(0, device),
+points, traj = toy.diffusion.sample(toy.ema, (1000, 2), sampler="ddpm", generator=make_generator(0, device),
                                     record_every=100, clip_x0=False)  # points, not images: no clipping to [-1, 1]
-data_pts = toy_points("spiral", 2000, seed=1)
+data_pts = toy_points("spiral", 1000, seed=1)
 fig, axes = plt.subplots(1, 5, figsize=(13, 2.8))
 axes[0].plot(steps_logged, losses)
 axes[0].set_title("training loss")
@@ -294,7 +312,7 @@ plt.show()
 
 # how close are the samples to the spiral? (distance to the nearest data point, vs the same for pure noise)
 near = torch.cdist(points.cpu(), toy.data.cpu()).min(1).values.median().item()
-noise_near = torch.cdist(torch.randn(2000, 2, generator=torch.Generator().manual_seed(0)), toy.data.cpu()).min(1).values.median().item()
+noise_near = torch.cdist(torch.randn(1000, 2, generator=torch.Generator().manual_seed(0)), toy.data.cpu()).min(1).values.median().item()
 print(f"median distance to the nearest data point: samples {near:.3f}, pure noise {noise_near:.3f}")
 assert near < 0.5 * noise_near
 
@@ -302,16 +320,16 @@ assert near < 0.5 * noise_near
 # ## 5. Digits
 #
 # The same recipe on 32 × 32 digits, with a U-Net as $\varepsilon_\theta$ (residual blocks, GroupNorm, attention at
-# 8 × 8; its parts are lessons 03–04). First a **live run of 20 seconds** from scratch, with a smaller U-Net so that
-# it takes enough steps on a CPU: the loss falls fast, but 20 seconds is far from enough for good digits.
+# 8 × 8; its parts are lessons 03–04). First a **live run of 15 seconds** from scratch, with a smaller U-Net so that
+# it takes enough steps on a CPU: the loss falls fast, but 15 seconds is far from enough for good digits.
 
 # %% tags=["nbval-ignore-output"]
 model_cfg = {"network": "unet", "in_channels": 1, "base_channels": 16, "channel_mults": [1, 2, 2], "attention": True}
 live = Trainer({"name": "digits_live", "dataset": "digits", "method": "ddpm", "model": model_cfg, "batch_size": 32, "learning_rate": 1e-3,
                 "warmup_steps": 10, "log_every": 10, "steps": 100_000}, device=device)
-live.train(seconds=20)
+live.train(seconds=15)
 s_live, l_live = zip(*live.history)
-fig = plotting.loss_curve(live.history, "L_simple", f"20 s of live training ({live.step} steps)")
+fig = plotting.loss_curve(live.history, "L_simple", f"15 s of live training ({live.step} steps)")
 plt.show()
 assert l_live[-1] < 0.5 * l_live[0], (l_live[0], l_live[-1])
 print(f"U-Net with base width 16, {count_parameters(live.model):,} parameters: loss {l_live[0]:.3f} -> {l_live[-1]:.3f}")
@@ -392,10 +410,10 @@ print("SNR at the first step: trailing %.1e, leading %.1e" % (diffusion.snr()[99
 import time
 
 start = time.perf_counter()
-samples = diffusion.sample(model, (32, 1, 32, 32), sampler="ddim", steps=50, generator=make_generator(0, device))
+samples = diffusion.sample(model, (16, 1, 32, 32), sampler="ddim", steps=50, generator=make_generator(0, device))
 ddim_seconds = time.perf_counter() - start
 fig = plotting.show_images(list(samples.cpu()), ncols=16, size=0.8,
-                           suptitle=f"32 digits from the shipped model, DDIM-50 ({ddim_seconds:.1f} s on {device.type})")
+                           suptitle=f"16 digits from the shipped model, DDIM-50 ({ddim_seconds:.1f} s on {device.type})")
 plt.show()
 assert samples.min() >= -1 and samples.max() <= 1 and samples.std() > 0.3  # clipped, and not a blank
 

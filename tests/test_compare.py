@@ -46,7 +46,7 @@ def test_running_mean_psnr_is_the_psnr_of_each_running_mean():
 @settings(max_examples=25, deadline=None)
 @given(k=st.integers(1, 6), scale=st.floats(0.05, 0.5))
 def test_eq_05_3_the_mean_of_k_samples_keeps_the_bias_and_divides_the_variance(k, scale):
-    """E‖x̄_k − x‖² = ‖μ − x‖² + V / k (Eq. 05.3), checked by Monte Carlo for Gaussian samples around a biased μ."""
+    """E‖x̄_k − x‖² = ‖μ − x‖² + V / k (Eq. 05.5), checked by Monte Carlo for Gaussian samples around a biased μ."""
     g = torch.Generator().manual_seed(k)
     x = torch.zeros(64)
     mu = torch.full((64,), 0.2)

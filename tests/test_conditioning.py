@@ -67,13 +67,13 @@ def test_sr3_target_and_image_are_inverse():
         m = SR3(UNet(2, cond_channels=1, **SMALL), scale=4, residual=residual, residual_scale=2.0)
         x0 = m.target(hr, lr)
         assert torch.allclose(m.to_image(x0, lr), hr, atol=1e-6)
-        if residual:  # Eq. 04.3: the residual over bicubic, divided by c
+        if residual:  # Eq. 04.4: the residual over bicubic, divided by c
             assert torch.allclose(x0, (hr - upsample(lr, 4)) / 2.0)
             assert x0.abs().mean() < hr.abs().mean()
     concat = SR3(UNet(2, cond_channels=1, **SMALL), scale=4)
     encoder = SR3(UNet(1, cond_channels=1, conditioning="encoder", **SMALL), scale=4)
-    assert torch.equal(concat.condition(lr), upsample(lr, 4))  # Eq. 04.1: U(y) beside x_t
-    assert torch.equal(encoder.condition(lr), lr)  # Eq. 04.2: y at its own size
+    assert torch.equal(concat.condition(lr), upsample(lr, 4))  # Eq. 04.2: U(y) beside x_t
+    assert torch.equal(encoder.condition(lr), lr)  # Eq. 04.3: y at its own size
     with pytest.raises(ValueError, match=r"hr must have shape \(6, 1, 32, 32\)"):
         concat.target(hr[..., :16, :16], lr)
     with pytest.raises(ValueError, match=r"y \(the LR image\) must have shape \(B, 1, h, w\)"):

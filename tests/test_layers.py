@@ -23,7 +23,7 @@ LAYERS = [
     ("methods", {"methods"}),
     ("workflows", {"train", "pretrained", "harness", "evaluate", "compare", "sr", "benchmark", "cached", "ablation",
                    "classifier", "devtools"}),
-    ("teaching", {"plotting", "widgets", "exercises"}),
+    ("teaching", {"plotting", "diagrams", "widgets", "exercises"}),
 ]
 RANK = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}
 TEACHING = [i for i, (layer, _) in enumerate(LAYERS) if layer == "teaching"][0]

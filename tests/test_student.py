@@ -35,6 +35,26 @@ def test_every_lesson_is_there_without_solutions(edition):
         assert "passed" not in str([c.outputs for c in student.cells if c.cell_type == "code" and "check_" in c.source])
 
 
+def test_answers_to_predictions_are_not_given_away(edition):
+    """A cell tagged ``answer`` (lesson 05's measured k = 16) has outputs in the complete edition, where it starts
+    collapsed, and none in the classroom edition."""
+    tagged = 0
+    for lesson in LESSONS:
+        original = nbformat.read(lesson, as_version=4)
+        student = nbformat.read(edition / lesson.name, as_version=4)
+        for cell in original.cells:
+            if "answer" not in cell.metadata.get("tags", []):
+                continue
+            tagged += 1
+            assert cell.outputs and cell.metadata.get("jupyter", {}).get("outputs_hidden") is True
+            twin = next(c for c in student.cells if c.source == cell.source)
+            assert twin.outputs == [] and twin.execution_count is None
+    assert tagged >= 1
+    k16 = next(c for c in nbformat.read(edition / "05_cnn_vs_diffusion.ipynb", as_version=4).cells
+               if "answer" in c.metadata.get("tags", []))
+    assert "k = 16" in k16.source and not k16.outputs
+
+
 def _exercise_cells(nb):
     """Code cells between the "## Exercises" and "## Further reading" headings (stubs, checks, the summary and
     the imports they carry), preceded by any stub or check cell placed earlier in the lesson (lesson 05 asks

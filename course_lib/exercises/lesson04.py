@@ -1,5 +1,5 @@
-"""Exercises of lesson 04: the conditioned input (Eq. 04.1), the consistency check (Eq. 04.5) and the
-consistency projection (Eq. 04.4)."""
+"""Exercises of lesson 04: the conditioned input (Eq. 04.2), the consistency check (Eq. 04.1) and the
+consistency projection (Eq. 04.5)."""
 
 from __future__ import annotations
 
@@ -107,11 +107,11 @@ def _test_projection(fn) -> None:
         raise Mismatch("A⁺ must be nearest-neighbour upsampling: then A A⁺ = I and A of the result is exactly y; "
                        "bicubic spreads the correction over neighbouring blocks and leaves y unmatched.")
     if close(out, ref.clamp(-1, 1), atol=1e-5):
-        raise Mismatch("you clipped to [-1, 1]: write Eq. 04.4 alone (the sampler clips separately).")
+        raise Mismatch("you clipped to [-1, 1]: write Eq. 04.5 alone (the sampler clips separately).")
     if close(out, x - upsample(downsample(x, 4, "area"), 4, "nearest") + upsample(y, 4, "bicubic"), atol=1e-4):
         raise Mismatch("put back y with nearest upsampling (the block means), not bicubic: x − A⁺(A x) + A⁺ y.")
     got = psnr01(downsample(out, 4, "area"), y)
-    raise Mismatch(f"A(result) should equal y exactly; yours is {got.min().item():.1f} dB away. Eq. 04.4: x − A⁺(A x − y).")
+    raise Mismatch(f"A(result) should equal y exactly; yours is {got.min().item():.1f} dB away. Eq. 04.5: x − A⁺(A x − y).")
 
 
 CONDITIONED = register(Exercise("04", 1, "conditioned_input", _test_conditioned_input))
@@ -120,15 +120,15 @@ PROJECTION = register(Exercise("04", 3, "project", _test_projection))
 
 
 def check_conditioned_input(fn):
-    """Check ``fn(x_t (B,C,H,W), y (B,C,H/s,W/s), scale) -> (B, 2C, H, W)``: SR3's input [x_t, U(y)] (Eq. 04.1)."""
+    """Check ``fn(x_t (B,C,H,W), y (B,C,H/s,W/s), scale) -> (B, 2C, H, W)``: SR3's input [x_t, U(y)] (Eq. 04.2)."""
     return run_check(CONDITIONED, fn)
 
 
 def check_consistency_psnr(fn):
-    """Check ``fn(sr (B,C,H,W), y (B,C,H/s,W/s), scale) -> (B,)``: PSNR(A sr, y) in dB (Eq. 04.5)."""
+    """Check ``fn(sr (B,C,H,W), y (B,C,H/s,W/s), scale) -> (B,)``: PSNR(A sr, y) in dB (Eq. 04.1)."""
     return run_check(CONSISTENCY, fn)
 
 
 def check_projection(fn):
-    """Check ``fn(x (B,C,H,W), y, scale) -> (B,C,H,W)``: x − A⁺(A x − y) (Eq. 04.4)."""
+    """Check ``fn(x (B,C,H,W), y, scale) -> (B,C,H,W)``: x − A⁺(A x − y) (Eq. 04.5)."""
     return run_check(PROJECTION, fn)

@@ -1,6 +1,6 @@
 """Exercises of lesson 05: the MSE-optimal guess is the posterior mean (Eq. 05.2), the PSNR of an average of
 samples computed by hand (Eq. 00.2 on the mean image), and a numeric prediction of the k = 16 mean's PSNR
-(Eq. 05.3) made before the lesson measures it."""
+(Eq. 05.5) made before the lesson measures it."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _test_psnr_of_mean(fn) -> None:
     per_sample = torch.stack([psnr01(s, hr) for s in samples]).double()
     if close(out, per_sample.mean(0), atol=1e-3):
         raise Mismatch("you averaged the samples' PSNRs: average the images first, then measure the mean image. "
-                       "The two differ — averaging cancels the samples' disagreements, which is the point of Eq. 05.3.")
+                       "The two differ — averaging cancels the samples' disagreements, which is the point of Eq. 05.5.")
     if abs((out - ref).mean().item() + 20 * math.log10(2)) < 0.01:
         raise Mismatch("your PSNR is 6.02 dB too low: the images are in [-1, 1]; map them to [0, 1] first (MAX = 1).")
     if close(out, 2 * ref, atol=1e-3):
@@ -127,13 +127,13 @@ def _test_k16(fn) -> None:
                        "Predict the gain, 10 · log10(MSE_1 / MSE_16), and add it to one sample's per-image mean.")
     if value <= f["k1"] + 0.3:
         raise Mismatch(f"{value:.2f} dB is no better than one sample ({f['k1']:.2f} dB), but averaging helps: the samples "
-                       "disagree where the input is silent, and the mean cancels part of that disagreement. Eq. 05.3: "
+                       "disagree where the input is silent, and the mean cancels part of that disagreement. Eq. 05.5: "
                        "MSE_k = bias² + V / k, so MSE_16 = MSE_1 − (15/16) V; the gain is 10 · log10(MSE_1 / MSE_16) dB.")
     if value > f["k16"]:
         raise Mismatch(f"{value:.2f} dB is too optimistic. The mean of k samples tends to the sampler's own mean, whose error "
-                       "(the bias term of Eq. 05.3) does not average away: the gain is 10 · log10(MSE_1 / MSE_16) with "
+                       "(the bias term of Eq. 05.5) does not average away: the gain is 10 · log10(MSE_1 / MSE_16) with "
                        "MSE_16 = MSE_1 − (15/16) V.")
-    raise Mismatch(f"{value:.2f} dB: more gain than that. Eq. 05.3 with k = 16 removes 15/16 of the variance V from one "
+    raise Mismatch(f"{value:.2f} dB: more gain than that. Eq. 05.5 with k = 16 removes 15/16 of the variance V from one "
                    "sample's MSE. Compute the gain 10 · log10(MSE_1 / MSE_16) and add it to one sample's mean PSNR "
                    f"({f['k1']:.2f} dB).")
 

@@ -1,9 +1,9 @@
 """SR3-style super-resolution (Saharia et al., TPAMI 2022; arXiv 2021) · 条件扩散超分: lesson 04.
 
-The network ε_θ(x_t, t, y) (:class:`~course_lib.models.SR3`) sees y by concatenation (Eq. 04.1) or through an LR
-encoder (Eq. 04.2), and diffuses the HR image or the residual over bicubic (Eq. 04.3, SRDiff's target).
+The network ε_θ(x_t, t, y) (:class:`~course_lib.models.SR3`) sees y by concatenation (Eq. 04.2) or through an LR
+encoder (Eq. 04.3), and diffuses the HR image or the residual over bicubic (Eq. 04.4, SRDiff's target).
 :func:`super_resolve` samples x̂_HR ~ p_θ(x | y) with any sampler; its x̂₀ hook maps each step's x̂₀ to the image,
-clips it to [-1, 1] there, optionally applies the consistency projection (Eq. 04.4) and maps it back.
+clips it to [-1, 1] there, optionally applies the consistency projection (Eq. 04.5) and maps it back.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PROJECTION_ITERATIONS = 10
 
 @dataclass(frozen=True)
 class SR3Config(MethodConfig):
-    """``scale`` s; ``residual`` / ``residual_scale``: Eq. 04.3's target x₀ = (x_HR − U(y)) / c; ``tile``: the LR tile
+    """``scale`` s; ``residual`` / ``residual_scale``: Eq. 04.4's target x₀ = (x_HR − U(y)) / c; ``tile``: the LR tile
     side for images larger than the training crops (default: the training crops' LR side, from the dataset);
     ``args``: the :class:`~course_lib.models.UNet`'s arguments (``conditioning`` ``"concat"`` or ``"encoder"``)."""
 
@@ -42,7 +42,7 @@ class SR3Config(MethodConfig):
 
 
 def image_x0_transform(model: SR3, y: torch.Tensor, project: bool) -> Callable[[torch.Tensor, StepContext], torch.Tensor]:
-    """The x̂₀ hook of SR3 sampling: x̂₀ → image (clipped to [-1, 1]) → Eq. 04.4 if ``project`` → x̂₀, so that the clip
+    """The x̂₀ hook of SR3 sampling: x̂₀ → image (clipped to [-1, 1]) → Eq. 04.5 if ``project`` → x̂₀, so that the clip
     and the projection act on the HR image whatever the target (HR or residual)."""
 
     def transform(x0: torch.Tensor, ctx: StepContext) -> torch.Tensor:
@@ -73,7 +73,7 @@ def super_resolve(
     seeds: Sequence[int] | None = None,
     callback=None,
 ):
-    """Sample x̂_HR ~ p_θ(x | y) (Eq. 04.1–04.3), optionally with the consistency projection (Eq. 04.4) at every step.
+    """Sample x̂_HR ~ p_θ(x | y) (Eq. 04.2–04.4), optionally with the consistency projection (Eq. 04.5) at every step.
 
     Args:
         model: an :class:`~course_lib.models.SR3` (or a :class:`~course_lib.models.TiledDenoiser` around one), in eval mode.
@@ -82,7 +82,7 @@ def super_resolve(
         sampler, steps, eta: a registered sampler's name (``"ddim"``, ``"ddpm"``) with its number of steps
             (``None``: the sampler's default, 50 for DDIM, all T for DDPM) and DDIM's η — or a ready
             :class:`~course_lib.samplers.Sampler`.
-        project: apply Eq. 04.4 to every step's x̂₀.
+        project: apply Eq. 04.5 to every step's x̂₀.
         seeds: one seed per image: image i draws x_T and its noise from its own generator, so its result does not
             depend on the batch (the evaluation harness's protocol). Otherwise ``generator`` (one for the batch), or
             ``seed`` for a generator on the right device (default 0).
@@ -140,7 +140,7 @@ def restore_tiled(fn: Callable[[nn.Module, torch.Tensor], torch.Tensor], model: 
 
 @register_method
 class SR3Method(Method):
-    """SR3-style conditioning on y (concat, Eq. 04.1, or encoder, Eq. 04.2) with the target of Eq. 04.3."""
+    """SR3-style conditioning on y (concat, Eq. 04.2, or encoder, Eq. 04.3) with the target of Eq. 04.4."""
 
     name = "sr3"
     Config = SR3Config
@@ -169,7 +169,7 @@ class SR3Method(Method):
                    residual_scale=self.config.residual_scale)
 
     def loss(self, model, process, batch, generator):
-        """Eq. 02.4 on Eq. 04.3's target x₀ = target(HR, y), the network conditioned on y."""
+        """Eq. 02.4 on Eq. 04.4's target x₀ = target(HR, y), the network conditioned on y."""
         x0 = model.target(batch["x"], batch["y"])
         return process.loss(model, x0, batch["y"], prediction=self.prediction, generator=generator)
 

@@ -2,9 +2,9 @@
 
 :class:`SR3` wraps a :class:`~course_lib.models.unet.UNet` into ε_θ(x_t, t, y) for super-resolution:
 
-* the condition the network sees, Eq. 04.1: ``"concat"`` feeds [x_t, U(y)] (U = bicubic upsampling by s,
-  SR3); ``"encoder"`` feeds y at its own size to the U-Net's LR encoder (Eq. 04.2, SRDiff-style);
-* what x_0 means, Eq. 04.3: the HR image itself (``residual=False``, SR3), or the scaled residual
+* the condition the network sees, Eq. 04.2: ``"concat"`` feeds [x_t, U(y)] (U = bicubic upsampling by s,
+  SR3); ``"encoder"`` feeds y at its own size to the U-Net's LR encoder (Eq. 04.3, SRDiff-style);
+* what x_0 means, Eq. 04.4: the HR image itself (``residual=False``, SR3), or the scaled residual
   x_0 = (x_HR − U(y)) / c (``residual=True``, SRDiff), so the network only has to supply the detail bicubic
   misses. :meth:`SR3.target` maps (HR, y) to x_0 for training; :meth:`SR3.to_image` maps a sampled x_0 back.
 
@@ -29,8 +29,8 @@ class SR3(nn.Module):
         net: the U-Net; ``net.conditioning`` says how y enters (``"concat"`` or ``"encoder"``) and
             ``net.cond_channels`` must equal the image channels.
         scale: the SR factor s.
-        residual: predict the residual x_HR − U(y) (Eq. 04.3) instead of x_HR.
-        residual_scale: c in Eq. 04.3; the residual is divided by c so that x_0 stays roughly in [-1, 1].
+        residual: predict the residual x_HR − U(y) (Eq. 04.4) instead of x_HR.
+        residual_scale: c in Eq. 04.4; the residual is divided by c so that x_0 stays roughly in [-1, 1].
         prediction: what the network outputs, ``"eps"``, ``"x0"`` or ``"v"`` (lesson 02); kept here so that
             samplers can read it off the model.
     """
@@ -64,13 +64,13 @@ class SR3(nn.Module):
 
     @renamed_kwargs(lr="y")
     def condition(self, y: torch.Tensor) -> torch.Tensor:
-        """What the U-Net receives as ``cond`` (Eq. 04.1): U(y) for ``"concat"``, y itself for ``"encoder"``."""
+        """What the U-Net receives as ``cond`` (Eq. 04.2): U(y) for ``"concat"``, y itself for ``"encoder"``."""
         self.check_y(y)
         return self.upsampled(y) if self.conditioning == "concat" else y
 
     @renamed_kwargs(lr="y")
     def target(self, hr: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x_0 for training, Eq. 04.3: ``hr`` ``(B, C, H, W)``, ``y`` ``(B, C, H/s, W/s)`` → ``(B, C, H, W)``."""
+        """x_0 for training, Eq. 04.4: ``hr`` ``(B, C, H, W)``, ``y`` ``(B, C, H/s, W/s)`` → ``(B, C, H, W)``."""
         self.check_y(y)
         if hr.shape[:2] != y.shape[:2] or hr.shape[-2:] != (y.shape[-2] * self.scale, y.shape[-1] * self.scale):
             raise ValueError(f"hr must have shape {(*y.shape[:2], y.shape[-2] * self.scale, y.shape[-1] * self.scale)} "

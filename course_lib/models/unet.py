@@ -6,9 +6,9 @@ to them, Eq. 03.4: h ← h + W e; optional self-attention at the lowest resoluti
 
 A condition y enters in one of two ways (lesson 04):
 
-* ``conditioning="concat"`` (SR3), Eq. 04.1: the input is [x_t, y↑] on the channel axis; ``in_channels``
+* ``conditioning="concat"`` (SR3), Eq. 04.2: the input is [x_t, y↑] on the channel axis; ``in_channels``
   counts x_t's and y's channels, and ``cond`` must have x_t's height and width.
-* ``conditioning="encoder"`` (SRDiff-style), Eq. 04.2: a small convolutional encoder E reads y at its own
+* ``conditioning="encoder"`` (SRDiff-style), Eq. 04.3: a small convolutional encoder E reads y at its own
   (low) resolution; at every level ℓ of the way down, h_ℓ ← h_ℓ + P_ℓ(resize(E(y), size of h_ℓ)) with a
   zero-initialised 1 × 1 convolution P_ℓ. ``in_channels`` counts x_t's channels only.
 
@@ -88,7 +88,7 @@ class Attention(nn.Module):
 
 
 class LREncoder(nn.Module):
-    """E(y) of Eq. 04.2: a 3 × 3 convolution and ``blocks`` residual blocks at the LR resolution.
+    """E(y) of Eq. 04.3: a 3 × 3 convolution and ``blocks`` residual blocks at the LR resolution.
 
     ``forward(y (B, C_cond, h, w)) → (B, width, h, w)``; no timestep: y does not change during sampling,
     so E(y) could be computed once per image.
@@ -115,7 +115,7 @@ class UNet(nn.Module):
             (``"concat"``), x_t only (``"encoder"``).
         out_channels: channels predicted (default: x_t's channels).
         cond_channels: channels of ``cond`` (0: unconditional).
-        conditioning: ``"concat"`` (Eq. 04.1) or ``"encoder"`` (Eq. 04.2).
+        conditioning: ``"concat"`` (Eq. 04.2) or ``"encoder"`` (Eq. 04.3).
         encoder_channels, encoder_blocks: width and depth of the LR encoder (``"encoder"`` only).
         base_channels, channel_mults: widths per resolution level.
         num_res_blocks: residual blocks per level on the way down.
@@ -232,7 +232,7 @@ class UNet(nn.Module):
         h = self.inc(x.contiguous(memory_format=torch.channels_last))
         level = 0
         if features is not None:
-            h = h + self._injected(features, 0, h)  # Eq. 04.2 at level 0
+            h = h + self._injected(features, 0, h)  # Eq. 04.3 at level 0
         hs = [h]
         for layer in self.down:
             if isinstance(layer, ResBlock):
@@ -241,7 +241,7 @@ class UNet(nn.Module):
                 h = layer(h)
                 level += 1
                 if features is not None:
-                    h = h + self._injected(features, level, h)  # Eq. 04.2 at level ℓ
+                    h = h + self._injected(features, level, h)  # Eq. 04.3 at level ℓ
             hs.append(h)
         h = self.mid2(self.mid_attn(self.mid1(h, temb)), temb)
         for layer in self.up:

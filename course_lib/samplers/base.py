@@ -5,7 +5,7 @@ the network is evaluated, decreasing), and ``step(model_output, t, t_prev, x_t, 
 :class:`StepOutput` with ``prev_sample`` (x at ``t_prev``) and ``pred_original_sample`` (the x̂₀ the step used).
 ``t_prev = -1`` means "to x₀" (ᾱ = 1). One loop, :func:`course_lib.samplers.sample`, drives every sampler.
 
-**The x̂₀ hook.** Clipping x̂₀ to [-1, 1], SR3's consistency projection (Eq. 04.4) and DDNM's range–null-space step
+**The x̂₀ hook.** Clipping x̂₀ to [-1, 1], SR3's consistency projection (Eq. 04.5) and DDNM's range–null-space step
 all change x̂₀ inside a step and let the step continue from the changed x̂₀. A sampler therefore takes one
 ``x0_transform(x0, ctx) -> x0``, where ``ctx`` is the :class:`StepContext`: t, t_prev, x_t, the network's ε̂, ᾱ_t,
 ᾱ_{t_prev} and the noise level σ the step will add. A transform may also set ``ctx.sigma`` (DDNM+ rescales the

@@ -51,7 +51,7 @@ def sr_view(
     Returns:
         dict with ``y`` (also under its old name ``lr``, for one release), ``bicubic``, ``sr``, ``hr`` (``(C, H, W)`` on the CPU, ``hr`` may be ``None``),
         ``frames`` (x̂_0 at up to 6 recorded steps, ``(K, C, H, W)``) and ``frame_t``, ``evaluations``,
-        ``seconds``, and ``metrics``: ``{"bicubic": {...}, "SR": {...}}`` with ``consistency`` (Eq. 04.5)
+        ``seconds``, and ``metrics``: ``{"bicubic": {...}, "SR": {...}}`` with ``consistency`` (Eq. 04.1)
         and, given HR, ``psnr`` and ``hf_ratio`` (Eq. 04.6).
     """
     image = y
