@@ -184,7 +184,7 @@ plt.show()
 from course_lib.train import Trainer
 
 live_cfg = {"name": "sr_live", "dataset": "digits_sr:4", "method": "sr3", "prediction": "x0", "batch_size": 32, "learning_rate": 1e-3,
-            "warmup_steps": 10, "log_every": 10, "steps": 100_000,
+            "warmup_steps": 10, "log_every": 2, "steps": 100_000,
             "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1,
                       "base_channels": 16, "channel_mults": [1, 2, 4], "attention": True}}
 live = Trainer(live_cfg, device=device)
