@@ -66,8 +66,9 @@ class GaussianDiffusion(nn.Module):
     Args:
         betas: ``(T,)`` noise schedule, e.g. from :func:`course_lib.schedules.make_beta_schedule`.
             Values must lie in (0, 1).
+        dtype: the buffers' dtype (float32; float64 for the tests that compare formulas to 1e-12).
 
-    Buffers (float32, computed in float64 and moved with ``.to(device)``):
+    Buffers (float32 by default, computed in float64 and moved with ``.to(device)``):
         ``betas`` β, ``alphas`` α = 1 − β, ``alpha_bars`` ᾱ (Eq. 01.2),
         ``sqrt_alpha_bars`` √ᾱ and ``sqrt_one_minus_alpha_bars`` √(1 − ᾱ) (Eq. 01.3),
         ``alpha_bars_prev`` ᾱ_{t-1} (1 at t = 0), ``posterior_variance`` β̃ and the two
@@ -84,8 +85,10 @@ class GaussianDiffusion(nn.Module):
     posterior_mean_coef_x0: torch.Tensor
     posterior_mean_coef_xt: torch.Tensor
 
-    def __init__(self, betas: torch.Tensor):
+    def __init__(self, betas: torch.Tensor, dtype: torch.dtype = torch.float32):
         super().__init__()
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         if not isinstance(betas, torch.Tensor):
             raise TypeError(f"betas must be a torch.Tensor of shape (T,), got {type(betas).__name__}")
         if betas.dim() != 1 or betas.numel() < 2:
@@ -112,7 +115,7 @@ class GaussianDiffusion(nn.Module):
             "sqrt_alpha_bars": alpha_bars.sqrt(),
             "sqrt_one_minus_alpha_bars": (1.0 - alpha_bars).sqrt(),
         }.items():
-            self.register_buffer(name, value.to(torch.float32))
+            self.register_buffer(name, value.to(dtype))
 
     @property
     def num_timesteps(self) -> int:

@@ -59,9 +59,13 @@ def test_every_sampler_keeps_the_contract(name, steps, device):
     gens = per_image_generators([11, 12, 13])
     x_T = randn((3, 3), gens, device)
     out = sample(oracle, sampler, x_T, generator=gens)
-    # shape, device, NFE counted by the loop = network calls = steps that go down the chain
+    # shape, device, NFE counted by the loop = network calls ≥ steps that go down the chain (Heun's second
+    # evaluation and PNDM's warm-up call the network within a step: tests/test_new_samplers.py counts them exactly)
     assert out.shape == (3, 3) and out.device.type == torch.device(device).type
-    assert sampler.nfe == oracle.calls == sum(tp < t for t, tp in sampler.pairs())
+    down = sum(tp < t for t, tp in sampler.pairs())
+    assert sampler.nfe == oracle.calls >= down
+    if name not in ("heun", "pndm"):
+        assert sampler.nfe == down
     # it samples the data: with one data point every sampler must end on it
     assert torch.allclose(out, TARGET.to(device).expand(3, 3), atol=5e-3)
     # image i's result does not depend on its batch: each alone, from its own seed, gives the same

@@ -18,7 +18,7 @@ LAYERS = [
     ("ground", {"_compat", "device", "files", "images", "checkpoints"}),
     ("math", {"schedules", "embeddings", "metrics", "operators", "history"}),
     ("data", {"datasets", "data"}),
-    ("process", {"diffusion", "samplers"}),
+    ("process", {"diffusion", "sde", "samplers"}),
     ("networks", {"models"}),
     ("methods", {"methods"}),
     ("workflows", {"train", "pretrained", "harness", "evaluate", "compare", "sr", "benchmark", "cached", "ablation",

@@ -137,7 +137,7 @@ def test_sampling_is_seeded_and_bad_arguments_are_named(device):
     model = lambda x, t, c: 0.1 * x  # noqa: E731
     a = d.sample(model, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False)
     assert torch.equal(a, d.sample(model, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False))
-    for kwargs, match in [(dict(sampler="euler"), "sampler must be one of"), (dict(steps=0), "steps must be an int in 1 … 1000"),
+    for kwargs, match in [(dict(sampler="rk45"), "sampler must be one of"), (dict(steps=0), "steps must be an int in 1 … 1000"),
                           (dict(steps=1001), "steps must be"), (dict(eta=-1.0), "eta must be >= 0"),
                           (dict(record_every=0), "record_every")]:
         with pytest.raises(ValueError, match=match):

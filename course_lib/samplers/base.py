@@ -172,6 +172,18 @@ class Sampler:
         return ratio.sqrt() * x + (1 - ratio).sqrt() * randn(x.shape, generator, x.device, x.dtype)
 
     # ------------------------------------------------------------------ helpers
+    def predict(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor,
+                x0_transform: X0Transform | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ε̂, x̂₀) at ``(x_t, t)`` from the network's output (Eq. 02.2, or 02.3 for v), after the x̂₀ hook: when
+        ``x0_transform`` changes x̂₀, ε̂ is re-derived from it (Eq. 02.2 solved for ε). Samplers other than DDPM and
+        DDIM (which keep their diffusers-exact arithmetic) take their predictions from here."""
+        t_vec = self._t(t, x_t)
+        eps, x0 = self.process.eps_and_x0(model_output, x_t, t_vec, self.prediction)
+        if x0_transform is not None:
+            x0 = x0_transform(x0, self._context(t, t_prev, x_t, eps, x_t.new_zeros(x_t.shape[0], *([1] * (x_t.dim() - 1)))))
+            eps = self.process.predict_eps_from_x0(x_t, t_vec, x0)
+        return eps, x0
+
     def _t(self, t: int, like: torch.Tensor) -> torch.Tensor:
         return torch.full((like.shape[0],), t, dtype=torch.long, device=like.device)
 
