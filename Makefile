@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate compare harness table clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate compare harness race table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -35,6 +35,7 @@ help:
 	@echo "make evaluate   recompute lesson 04's cached SR evaluation (data/cache/sr_eval.json)"
 	@echo "make compare    recompute lesson 05's cached CNN-vs-diffusion comparison (data/cache/cnn_vs_diffusion.json)"
 	@echo "make harness    recompute every method's row of the landscape table (data/cache/landscape.json)"
+	@echo "make race       recompute lesson 06's sampler race (data/cache/sampler_race.json)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -97,6 +98,9 @@ compare: $(STAMP)
 
 harness: $(STAMP)
 	$(BIN)/python -m course_lib.harness
+
+race: $(STAMP)
+	$(BIN)/python -m course_lib.race
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table

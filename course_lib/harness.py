@@ -192,6 +192,27 @@ for _e in (
 ):
     register_entry(_e)
 
+#: lesson 06: the SR3-style digits model with every sampler at a few NFE, and its consistency-distilled student
+SAMPLER_ENTRIES = (
+    Entry("SR3 concat DDIM-1", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 1}),
+    Entry("SR3 concat DDIM-4", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 4}),
+    Entry("SR3 concat DDIM-10", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 10}),
+    Entry("SR3 concat DDIM-20", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 20}),
+    Entry("SR3 concat PLMS 10 NFE", "digits_x4", "digits_sr3_concat",
+          {"sampler": "pndm", "steps": 9, "sampler_options": {"warmup": "plms"}}),
+    Entry("SR3 concat PLMS 20 NFE", "digits_x4", "digits_sr3_concat",
+          {"sampler": "pndm", "steps": 19, "sampler_options": {"warmup": "plms"}}),
+    Entry("SR3 concat DPM-Solver++(2M) 10", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 10}),
+    Entry("SR3 concat DPM-Solver++(2M) 20", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 20}),
+    Entry("SR3 concat Heun 19 NFE", "digits_x4", "digits_sr3_concat", {"sampler": "heun", "steps": 10}),
+    Entry("SR3 concat Euler-Maruyama 100", "digits_x4", "digits_sr3_concat", {"sampler": "euler_maruyama", "steps": 100}),
+    Entry("consistency student 1 step", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 1}),
+    Entry("consistency student 2 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 2}),
+    Entry("consistency student 4 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 4}),
+)
+for _e in SAMPLER_ENTRIES:
+    register_entry(_e)
+
 
 # ------------------------------------------------------------------ outputs (resumable)
 class Work:
@@ -251,7 +272,10 @@ def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices
 
 
 def _options_tag(options: dict) -> str:
-    return "_".join(f"{k}-{options[k]}" for k in sorted(options)) or "default"
+    def fmt(v):
+        return "_".join(f"{k}-{fmt(v[k])}" for k in sorted(v)) if isinstance(v, dict) else str(v)
+
+    return fmt(options) or "default"
 
 
 # ------------------------------------------------------------------ measures
@@ -386,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--work", default=str(WORK), help="folder for per-output files (resumable)")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--only", nargs="+", default=None, metavar="LABEL",
+                        help="compute only the rows whose label starts with one of these, and merge them into the cached table")
     args = parser.parse_args(argv)
     if args.table:
         table = load_table()
@@ -394,9 +420,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     device = get_device(args.device)
     hardware = describe_hardware(device)
-    print(f"evaluating {len(ENTRIES)} entries on {hardware}", flush=True)
+    entries = ENTRIES if args.only is None else [e for e in ENTRIES if any(e.label.startswith(o) for o in args.only)]
+    if not entries:
+        parser.error(f"--only {args.only} matches no entry; labels: {sorted({e.label for e in ENTRIES})}")
+    print(f"evaluating {len(entries)} entries on {hardware}", flush=True)
     start = time.perf_counter()
-    rows = run(ENTRIES, device, args.work, args.progress)
+    rows = run(entries, device, args.work, args.progress)
+    if args.only is not None:  # merge: the new rows replace theirs, the others stay, in the order of ENTRIES
+        fresh = {(r["task"], r["label"]): r for r in rows}
+        old = {(r["task"], r["label"]): r for r in load_table()["rows"]}
+        rows = [fresh.get((e.task, e.label)) or old.get((e.task, e.label)) for e in ENTRIES]
+        rows = [r for r in rows if r is not None]
     source = f"python -m course_lib.harness ({hardware})"
     result = {"hardware": hardware, "source": source, "seed_base": SEED_BASE, "sample_offset": SAMPLE_OFFSET,
               "rows": rows, "seconds": round(time.perf_counter() - start)}

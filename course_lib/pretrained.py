@@ -111,7 +111,7 @@ def init_from_pretrained(model: nn.Module, name: str) -> nn.Module:
     used = set()
     with torch.no_grad():
         for key, value in target.items():
-            skey = key[len(prefix):] if key.startswith(prefix) else key
+            skey = key if key in src else key[len(prefix):] if key.startswith(prefix) else key  # SR3 from SR3, or from a UNet
             if skey not in src:
                 continue
             w = src[skey].to(value.dtype)

@@ -231,6 +231,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig | dict, device: torch.device | str | None = None, data=None):
         from .pretrained import init_from_pretrained
+        from .pretrained import load as load_shipped
 
         self.config = c = as_config(config)
         self.device = get_device(device)
@@ -240,6 +241,7 @@ class Trainer:
         if c.init_from:
             init_from_pretrained(self.model, c.init_from)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.method.setup(lambda name: load_shipped(name, self.device).model, self.device)
         self.diffusion = (GaussianDiffusion(make_beta_schedule(c.schedule, c.T)).to(self.device)
                           if self.method.objective == "diffusion" else None)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)

@@ -2,7 +2,8 @@
 
 Opens lesson 01, runs all cells, moves the noising widget's t slider and checks that the picture changes and
 that the readout matches ``course_lib`` for the new t; then the same for lesson 02's denoising widget (which
-plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race widget
+runs in a one-cell driver notebook (NFE budget up, "race", the counted NFE in its table). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
 Python package (no browser download). Without them the test is skipped with the reason, unless
@@ -55,6 +56,27 @@ if REASON and os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 
+RACE_DRIVER = """\
+from course_lib.datasets import DigitsSR
+from course_lib.harness import image_seeds
+from course_lib.pretrained import load
+from course_lib.widgets import RaceWidget
+
+teacher = load("digits_sr3_concat", "cpu")
+hr, y = DigitsSR("test", scale=4).tensors([0, 100])
+RaceWidget({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0, 100]), samplers=("DDIM", "Heun"), nfe=3)
+"""
+
+
+def _write_race_driver(path: Path) -> None:
+    """Lesson 06's race widget in a one-cell driver notebook (not a second Run All of the lesson)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RACE_DRIVER)])
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,6 +89,7 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     for name in ("01_forward_process.ipynb", "02_reverse_process.ipynb", "05_cnn_vs_diffusion.ipynb"):
         shutil.copy(ROOT / "notebooks" / name, root / name)
+    _write_race_driver(root / "race_driver.ipynb")
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page
@@ -208,4 +231,26 @@ def test_comparer_widget_in_the_browser(lab, browser):
     for name in ("bicubic", "regression U-Net", f"mean of {samples} SR3 samples"):
         shown = _number(re.escape(name) + r"\s+([0-9.]+)", after)  # the table's first number: PSNR (dB)
         assert abs(shown - view["metrics"][name]["psnr"]) <= 0.005 + 1e-9, name
+    page.close()
+
+
+def test_race_widget_in_the_browser(lab, browser):
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, url, token, "race_driver.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="NFE budget")).first
+    widget.wait_for(timeout=60_000)
+    readout = widget.locator(".widget-html").first
+    assert _number(r"DDIM\s+\d+\s+(\d+)", readout.inner_text()) == 3  # steps, then the counted NFE
+    picture = widget.locator("img").first
+    before_src = picture.get_attribute("src")
+    widget.scroll_into_view_if_needed()
+    widget.locator(".widget-slider .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")  # NFE 3 -> 4; the race runs when "race" is clicked
+    widget.locator("button", has_text="race").click()
+    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=60_000)
+    text = readout.inner_text()
+    assert _number(r"DDIM\s+\d+\s+(\d+)", text) == 4 and _number(r"Heun\s+\d+\s+(\d+)", text) == 3  # Heun: 2 steps
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / "06-race-widget.png"))
     page.close()

@@ -362,3 +362,70 @@ def test_check_k16_prediction_compares_with_the_measurement():
     _expect(check_k16_prediction(k16 + 3), "fail", "too optimistic")
     _expect(check_k16_prediction("23 dB"), "fail", "number of dB")
     _expect(check_k16_prediction(float("nan")), "fail", "number of dB")
+
+
+# ---------------------------------------------------------------- lesson 06
+from course_lib.exercises.lesson06 import check_consistency_output, check_pndm_nfe, check_score, check_time_to_index  # noqa: E402
+
+SCORE_CASES = [
+    (lambda e, ab: -e / (1 - ab).sqrt(), "pass", ()),
+    (stub, "todo", ()),
+    (lambda e, ab: e / (1 - ab).sqrt(), "fail", ("sign is flipped",)),
+    (lambda e, ab: -e / (1 - ab), "fail", ("variance",)),
+    (lambda e, ab: -e / ab.sqrt(), "fail", ("wrong scale",)),
+    (lambda e, ab: None, "fail", ("return",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", SCORE_CASES)
+def test_check_score(fn, status, fragments):
+    _expect(check_score(fn), status, *fragments)
+
+
+TIME_CASES = [
+    (lambda t, ab, sde: (ab.log()[None, :] - sde.log_alpha_bar(t)[:, None]).abs().argmin(1), "pass", ()),
+    (lambda t, ab, sde: (ab[None, :] - sde.alpha_bar(t)[:, None]).abs().argmin(1), "pass", ()),
+    (stub, "todo", ()),
+    (lambda t, ab, sde: torch.round(t * 999).long(), "fail", ("t · (T − 1)",)),
+    (lambda t, ab, sde: torch.round(t * 1000).long(), "fail", ("off by one",)),
+    (lambda t, ab, sde: (ab.log()[None, :] - sde.log_alpha_bar(t)[:, None]).abs().argmin(1).float(), "fail", ("integer",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", TIME_CASES)
+def test_check_time_to_index(fn, status, fragments):
+    _expect(check_time_to_index(fn), status, *fragments)
+
+
+NFE_CASES = [
+    (lambda n, w: n + 3 * min(3, n - 1) if w == "prk" else n + min(1, n - 1), "pass", ()),
+    (stub, "todo", ()),
+    (lambda n, w: n, "fail", ("warm-up",)),
+    (lambda n, w: n + 12 if w == "prk" else n + 1, "fail", ("adds* 9",)),
+    (lambda n, w: float(n), "fail", ("an int",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", NFE_CASES)
+def test_check_pndm_nfe(fn, status, fragments):
+    _expect(check_pndm_nfe(fn), status, *fragments)
+
+
+def _cons(x, t, F, scale=10.0, swap=False):
+    st = (scale * t.double()).view(-1, 1, 1, 1)
+    c_skip, c_out = 0.25 / (st**2 + 0.25), st / (st**2 + 0.25).sqrt()
+    return (c_out * x + c_skip * F) if swap else (c_skip * x + c_out * F)
+
+
+CONS_CASES = [
+    (_cons, "pass", ()),
+    (stub, "todo", ()),
+    (lambda x, t, F: F, "fail", ("f(x, 0) ≠ x",)),
+    (lambda x, t, F: _cons(x, t, F, swap=True), "fail", ("swapped",)),
+    (lambda x, t, F: _cons(x, t, F, scale=1.0), "fail", ("scale the timestep",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", CONS_CASES)
+def test_check_consistency_output(fn, status, fragments):
+    _expect(check_consistency_output(fn), status, *fragments)

@@ -84,3 +84,15 @@ def test_make_table_prints_every_row(table, capsys):
     assert harness.main(["--table"]) == 0
     out = capsys.readouterr().out
     assert all(r["label"] in out for r in table["rows"]) and "patch SWD" in out
+
+
+def test_only_names_the_labels_it_does_not_know(capsys):
+    with pytest.raises(SystemExit):
+        harness.main(["--only", "no such method"])
+    assert "matches no entry" in capsys.readouterr().err
+
+
+def test_lesson_06_rows_are_registered_for_digits():
+    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in harness.SAMPLER_ENTRIES} <= labels
+    assert any(e.model == "digits_sr_consistency" for e in harness.SAMPLER_ENTRIES)

@@ -383,3 +383,22 @@ def test_x0_and_v_networks_give_the_eps_networks_answer(name):
 
 def test_the_registry_holds_the_new_samplers():
     assert set(NEW) <= set(SAMPLERS)
+
+
+@pytest.mark.parametrize("name,options", [("pndm", {"warmup": "prk"}), ("pndm", {"warmup": "plms"}), ("heun", {}),
+                                          ("ddim", {}), ("dpmpp_2m", {}), ("consistency", {})])
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 9])
+def test_nfe_for_is_what_the_loop_counts(name, options, steps):
+    p = _process()
+    s = make_sampler(name, p, steps, prediction="x0" if name == "consistency" else "eps", **options)
+    sample(Toy(p, s.prediction), s, _x_T(15), generator=torch.Generator().manual_seed(0))
+    assert type(s).nfe_for(steps, **options) == s.nfe
+
+
+def test_steps_for_nfe():
+    from course_lib.samplers import steps_for_nfe
+
+    assert steps_for_nfe("heun", 19) == 10 and steps_for_nfe("pndm", 20, warmup="plms") == 19
+    assert steps_for_nfe("pndm", 20, warmup="prk") == 11 and steps_for_nfe("ddim", 7) == 7
+    with pytest.raises(ValueError, match="nfe must be"):
+        steps_for_nfe("ddim", 0)

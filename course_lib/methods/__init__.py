@@ -4,6 +4,8 @@
 * :mod:`~course_lib.methods.sr3` — ``"sr3"``, SR3-style conditioning, concat or encoder (lesson 04), and
   :func:`super_resolve`;
 * :mod:`~course_lib.methods.regression` — ``"srcnn"``, ``"regression_unet"``, one-shot baselines (lesson 05);
+* :mod:`~course_lib.methods.consistency` — ``"consistency_sr"``, consistency distillation of the SR3-style model
+  (lesson 06);
 * :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
 
 :mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
@@ -14,6 +16,8 @@ from .classifier import ClassifierMethod
 from .ddpm import DDPM
 from .regression import RegressionUNetMethod, SRCNNMethod
 from .sr3 import SR3Method, super_resolve
+from .consistency import ConsistencySRMethod  # noqa: E402  (after sr3: it extends it)
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
-           "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve"]
+           "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
+           "ConsistencySRMethod"]

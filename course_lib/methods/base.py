@@ -110,6 +110,10 @@ class Method:
             kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
         return kwargs
 
+    def setup(self, load_model, device: torch.device) -> None:
+        """Called by the trainer before the first step. A method that trains against another shipped network (a
+        distillation teacher) loads it here with ``load_model(name) -> nn.Module`` (eval mode, on ``device``)."""
+
     def loss(self, model: nn.Module, process, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         """The training loss (float32 scalar) on ``batch`` (``{"x": …, "y": …, "label": …}`` as the dataset gives)."""
         raise NotImplementedError

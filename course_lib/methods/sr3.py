@@ -72,6 +72,7 @@ def super_resolve(
     x_T: torch.Tensor | None = None,
     seeds: Sequence[int] | None = None,
     callback=None,
+    sampler_options: dict | None = None,
 ):
     """Sample x̂_HR ~ p_θ(x | y) (Eq. 04.2–04.4), optionally with the consistency projection (Eq. 04.5) at every step.
 
@@ -89,6 +90,7 @@ def super_resolve(
         prediction: the network's output type (default: the model's ``prediction``).
         x_T: the starting noise ``(B, C, s·h, s·w)`` instead of a draw.
         callback: extra :func:`course_lib.samplers.sample` callbacks (a widget's step counter).
+        sampler_options: more options of a named sampler (PNDM's ``warmup``, a ``spacing``; lesson 06).
 
     Returns:
         ``(B, C, s·h, s·w)`` in [-1, 1]; with ``record_every``, ``(sr, trajectory)`` where the trajectory's ``x0``
@@ -114,8 +116,8 @@ def super_resolve(
     if isinstance(sampler, Sampler):
         s, label = sampler, sampler.name
     else:
-        s, label = make_sampler(sampler, diffusion, steps, prediction or sr3.prediction,
-                                **({"eta": eta} if sampler == "ddim" else {})), sampler
+        options = {**({"eta": eta} if sampler == "ddim" else {}), **(sampler_options or {})}
+        s, label = make_sampler(sampler, diffusion, steps, prediction or sr3.prediction, **options), sampler
     trajectory = None if record_every is None else Trajectory(record_every)
     callbacks = [ProgressBar(f"{label} sampling", enabled=progress)] + ([trajectory] if trajectory else [])
     callbacks += [] if callback is None else [callback] if callable(callback) else list(callback)

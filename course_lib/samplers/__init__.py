@@ -5,7 +5,7 @@
 * :mod:`~course_lib.samplers.ddpm` — ancestral DDPM (Eq. 02.5); :mod:`~course_lib.samplers.ddim` — DDIM (Eq. 02.6);
 * :mod:`~course_lib.samplers.pndm` — PNDM/PLMS (Eq. 06.8); :mod:`~course_lib.samplers.dpm_solver` — DPM-Solver++(2M)
   (Eq. 06.9); :mod:`~course_lib.samplers.continuous` — Euler–Maruyama on the reverse SDE, Euler and Heun on the
-  probability-flow ODE (Eq. 06.5–06.7);
+  probability-flow ODE (Eq. 06.5–06.7); :mod:`~course_lib.samplers.consistency` — multistep consistency sampling;
 * :mod:`~course_lib.samplers.loop` — :func:`sample`, the one loop, and its callbacks (:class:`Trajectory`,
   :class:`ProgressBar`);
 * :mod:`~course_lib.samplers.registry` — :data:`SAMPLERS` by name and :func:`make_sampler`.
@@ -14,15 +14,17 @@ The samplers know the process (its buffers) but never a network: ``model(x_t, t,
 """
 
 from .base import Sampler, StepContext, StepOutput, X0Transform, alpha_bar_at, clip_x0, compose
-from .registry import SAMPLERS, make_sampler, register_sampler
-from .ddim import DDIMSampler, ddim_timesteps  # noqa: E402  (registers "ddim")
+from .registry import SAMPLERS, make_sampler, register_sampler, steps_for_nfe
+from .ddim import DDIMSampler, ddim_invert, ddim_timesteps, karras_timesteps  # noqa: E402  (registers "ddim")
 from .ddpm import DDPMSampler  # noqa: E402  (registers "ddpm")
 from .pndm import PNDMSampler  # noqa: E402  (registers "pndm")
 from .dpm_solver import DPMSolverPP2MSampler  # noqa: E402  (registers "dpmpp_2m")
 from .continuous import EulerMaruyamaSampler, EulerSampler, HeunSampler, ProbabilityFlowEulerSampler  # noqa: E402
+from .consistency import ConsistencySampler  # noqa: E402  (registers "consistency")
 from .loop import ProgressBar, SampleStep, Trajectory, sample
 
 __all__ = ["Sampler", "StepOutput", "StepContext", "X0Transform", "alpha_bar_at", "clip_x0", "compose", "SAMPLERS",
-           "register_sampler", "make_sampler", "DDIMSampler", "DDPMSampler", "PNDMSampler",
-           "DPMSolverPP2MSampler", "EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler", "ddim_timesteps", "sample", "SampleStep",
+           "register_sampler", "make_sampler", "steps_for_nfe", "DDIMSampler", "DDPMSampler", "PNDMSampler", "ddim_invert", "karras_timesteps",
+           "DPMSolverPP2MSampler", "EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler",
+           "ConsistencySampler", "ddim_timesteps", "sample", "SampleStep",
            "Trajectory", "ProgressBar"]

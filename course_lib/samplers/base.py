@@ -127,6 +127,13 @@ class Sampler:
         self.nfe = 0
         self.timesteps: list[int] = self.make_timesteps()
 
+    # ------------------------------------------------------------------ cost
+    @classmethod
+    def nfe_for(cls, steps: int, **options) -> int:
+        """Network evaluations of a run of ``steps`` steps (one per step unless the sampler says otherwise: Heun,
+        PNDM's warm-up). The race of lesson 06 matches samplers by this number, never by their steps."""
+        return int(steps)
+
     # ------------------------------------------------------------------ schedule
     def make_timesteps(self) -> list[int]:
         """The evaluation times for ``self.steps`` steps (default: every T − 1 … 0 when steps = T)."""

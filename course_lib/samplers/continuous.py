@@ -184,6 +184,11 @@ class HeunSampler(_SigmaSampler):
 
     name = "heun"
     default_steps = 25
+
+    @classmethod
+    def nfe_for(cls, steps: int, **options) -> int:
+        """2 evaluations per step, 1 for the last: 2·steps − 1."""
+        return 2 * int(steps) - 1
     default_spacing = "karras"  # from σ̃ = 80, as Karras et al.: from σ̃ ≈ 2·10⁴ the correction (σ̃' − σ̃)(d' − d)/2 explodes
 
     def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,

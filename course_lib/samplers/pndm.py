@@ -82,6 +82,13 @@ class PNDMSampler(Sampler):
         super().__init__(process, steps, prediction)
         self.ets: list[torch.Tensor] = []
 
+    @classmethod
+    def nfe_for(cls, steps: int, warmup: str = "prk", **options) -> int:
+        """steps + 9 for ``"prk"`` (3 warm-up steps of 4 evaluations; fewer when the run is shorter), steps + 1 for
+        ``"plms"`` — the last step, to x₀, never evaluates the network a second time."""
+        steps = int(steps)
+        return steps + (3 * min(3, steps - 1) if warmup == "prk" else min(1, steps - 1))
+
     def make_timesteps(self) -> list[int]:
         """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""
         return make_timesteps(self.process, self.steps, self.spacing)

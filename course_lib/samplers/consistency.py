@@ -1,0 +1,64 @@
+"""Multistep consistency sampling · 一致性模型采样 (Song, Dhariwal, Chen & Sutskever, "Consistency Models", ICML 2023,
+Algorithm 1; Luo et al., "Latent Consistency Models", 2023; lesson 06).
+
+A consistency model f_θ(x_t, t) maps any point of a probability-flow trajectory to the trajectory's start, x̂₀, in one
+evaluation. One step: x̂₀ = f_θ(x_T, T). More steps trade time for quality: **re-noise** x̂₀ to the next, lower time
+with fresh noise, x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'}) z (Eq. 01.3), and apply f_θ again; the last step returns x̂₀
+(no noise). The network must output x̂₀ (``prediction="x0"``): the consistency parameterisation (Eq. 06.10) lives
+in the model, not here.
+
+Reference: ``openai/consistency_models`` ``cm/karras_diffusion.py`` (``stochastic_iterative_sampler``); diffusers'
+``schedulers/scheduling_lcm.py`` (``step``: denoise, then ``add_noise`` to the previous timestep unless last).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from ..device import randn
+from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
+from .ddim import SPACINGS, make_timesteps
+from .registry import register_sampler
+
+__all__ = ["ConsistencySampler"]
+
+
+@register_sampler
+class ConsistencySampler(Sampler):
+    """Multistep consistency sampling: x̂₀ = f_θ(x_t, t), then re-noise to t' (one evaluation per step).
+
+    Args:
+        process, steps, prediction: see :class:`~course_lib.samplers.base.Sampler` (default 1 step; the network
+            must predict x₀).
+        spacing: ``"trailing"`` (default: 999, 749, 499, 249 for 4 steps), ``"leading"`` or ``"karras"``.
+    """
+
+    name = "consistency"
+    default_steps = 1
+    stochastic = True
+
+    def __init__(self, process, steps: int | None = None, prediction: str = "x0", spacing: str = "trailing"):
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+        self.spacing = spacing
+        super().__init__(process, steps, prediction)
+
+    def make_timesteps(self) -> list[int]:
+        """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""
+        return make_timesteps(self.process, self.steps, self.spacing)
+
+    def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,
+             generator: torch.Generator | Sequence[torch.Generator] | None = None,
+             x0_transform: X0Transform | None = None, model: Callable | None = None,
+             noise: torch.Tensor | None = None) -> StepOutput:
+        """x̂₀ from the model; to ``t_prev = -1`` return it, else x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'}) z."""
+        if not -1 <= t_prev < t:
+            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        _, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
+        if t_prev < 0:
+            return StepOutput(x0, x0)
+        ab = alpha_bar_at(self.process, self._t(t_prev, x_t), x_t)
+        z = randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise
+        return StepOutput(ab.sqrt() * x0 + (1 - ab).sqrt() * z, x0)
