@@ -44,6 +44,7 @@ class ConsistencySampler(Sampler):
             raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
         self.spacing = spacing
         super().__init__(process, steps, prediction)
+        self.stochastic = self.steps > 1  # one step draws no noise after x_T
 
     def make_timesteps(self) -> list[int]:
         """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""

@@ -1,0 +1,83 @@
+"""Lesson 06's race (course_lib/race.py) and its widget: paired seeds, the set-level bootstrap, the cache's schema,
+and the race view on a tiny run."""
+
+import pytest
+import torch
+
+from course_lib import race
+from course_lib.diffusion import GaussianDiffusion
+from course_lib.schedules import make_beta_schedule
+
+
+def test_start_seeds_are_per_image_and_distinct_across_seeds():
+    a, b = race.start_seeds(0, 5), race.start_seeds(1, 5)
+    assert a == race.start_seeds(0, 5) and len(set(a + b)) == 10 and a[0] == race.RACE_SEED_BASE
+
+
+class Damped:
+    prediction = "eps"
+
+    def __call__(self, x, t, cond=None):
+        return 0.5 * x
+
+
+def test_generation_is_batch_independent_and_counts_nfe():
+    process = GaussianDiffusion(make_beta_schedule("cosine", 50))
+    full, _, nfe = race.generate(Damped(), process, "ddim", 5, {}, seed=0, n=6, batch=6)
+    halves, _, _ = race.generate(Damped(), process, "ddim", 5, {}, seed=0, n=6, batch=3)
+    assert torch.equal(full, halves) and nfe == 5 and full.shape == (6, 1, 32, 32)
+    _, _, nfe_heun = race.generate(Damped(), process, "heun", 5, {}, seed=0, n=2)
+    assert nfe_heun == 9  # every evaluation counted
+
+
+def test_the_set_level_bootstrap_is_paired():
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(40, 1, 32, 32, generator=g) * 2 - 1
+    a = torch.rand(40, 1, 32, 32, generator=g) * 2 - 1
+    same = race.bootstrap_set_difference(a, a.clone(), ref, draws=20)
+    assert same["mean"] == 0 and same["bootstrap_sd"] == 0
+    blurred = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
+    d = race.bootstrap_set_difference(blurred, a, ref, draws=50)
+    assert d["mean"] != 0 and 0 <= d["share_below_zero"] <= 1 and d["bootstrap_sd"] > 0
+
+
+def test_margins_are_fixed_in_the_module():
+    assert set(race.MARGINS) == {"generation_patch_swd", "generation_frechet", "sr_psnr_db", "sr_consistency_db"}
+    assert race.MARGINS["sr_psnr_db"] == 3.0 and race.MARGINS["sr_consistency_db"] == 40.0
+
+
+def test_the_cached_race_has_every_config_and_the_floor():
+    data = race.load_race()
+    gen = data["generation"]
+    labels = [c["label"] for c in gen["configs"]]
+    assert labels == [c[0] for c in race.GEN_CONFIGS]
+    assert len(gen["floor"]) == len(race.SEEDS)
+    for c in gen["configs"]:
+        seeds = [r["seed"] for r in c["runs"]]
+        assert seeds == list(race.DDPM_SEEDS if c["sampler"] == "ddpm" else race.SEEDS)
+        for r in c["runs"]:
+            assert r["patch_swd"] > 0 and r["frechet"] > 0 and r["nfe"] >= 1
+    # more evaluations of one sampler give more realistic digits, and DDIM-10 is far above the floor of real digits
+    mean = {c["label"]: sum(r["patch_swd"] for r in c["runs"]) / len(c["runs"]) for c in gen["configs"]}
+    floor = sum(f["patch_swd"] for f in gen["floor"]) / len(gen["floor"])
+    assert mean["DDIM-10"] > mean["DDIM-20"] > mean["DDIM-50"] and mean["DDIM-10"] > 1.2 * floor
+    assert data["margins"] == race.MARGINS
+    assert {p["a"] for p in data["sr"]["pairs"]} >= {"consistency student 1 step", "consistency student 4 steps"}
+
+
+def test_race_view_runs_each_sampler_within_the_budget(device):
+    from course_lib.pretrained import load
+    from course_lib.datasets import DigitsSR
+    from course_lib.harness import image_seeds
+    from course_lib.widgets import race_view, render_race_view
+
+    teacher = load("digits_sr3_concat", device)
+    hr, y = (t.to(device) for t in DigitsSR("test", scale=4).tensors([0, 100]))
+    view = race_view({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0, 100]), ["DDIM", "Heun", "PLMS"], 5)
+    by = {r["label"]: r for r in view["rows"]}
+    assert by["DDIM"]["nfe"] == 5 and by["Heun"]["nfe"] == 5 and by["PLMS"]["nfe"] == 5
+    assert all(r["images"].shape == (2, 1, 32, 32) and r["consistency"].min() > 20 for r in view["rows"])
+    assert by["DDIM"]["consistency"].min() > 40  # (Heun's 2 + 1 steps on Karras's grid explain y less well: ~26-31 dB)
+    assert render_race_view(view)[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="samplers must be among"):
+        race_view({"teacher": (teacher.model, teacher.process)}, y, hr, [1, 2], ["RK45"], 5)
