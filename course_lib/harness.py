@@ -22,7 +22,8 @@ course_lib.evaluate``) and lesson 05's (``python -m course_lib.compare``) are vi
   CPU-minutes from the model's training record.
 * Comparisons between rows on the same images are paired: :func:`paired_bootstrap`.
 
-Intermediate outputs go to ``runs/harness/TASK/`` (one file per output), so an interrupted run resumes.
+Intermediate outputs go to ``runs/harness/TASK/`` (one file per output, named by the model, the first 8 hex digits of
+its checkpoint's sha256, the options and the sample), so an interrupted run resumes and a retrained model is rerun.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import torch
 
 from .datasets import DigitsSR, PhotosSR
 from .device import describe_hardware, get_device, per_image_generators, randn
-from .files import data_dir, verify_file, write_cached
+from .files import data_dir, load_manifest, verify_file, write_cached
 from .metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
 from .models import count_parameters
 from .operators import consistency_psnr, upsample
@@ -259,8 +260,11 @@ def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices
     shipped = load(entry.model, device)
     options = {**entry.options, "progress": progress} if shipped.method.objective == "diffusion" else dict(entry.options)
 
+    # the checkpoint's hash is part of the tag: outputs of a retrained model are never mistaken for the old ones
+    sha = load_manifest()["files"].get(f"checkpoints/{entry.model}.pt", {}).get("sha256", "")[:8]
+
     def one(j: int):
-        tag = f"{entry.model}__{_options_tag(entry.options)}__{entry.noise}__k{j}"
+        tag = f"{entry.model}-{sha}__{_options_tag(entry.options)}__{entry.noise}__k{j}"
         gen = torch.Generator(device=torch.device(device)).manual_seed(0) if entry.noise == "shared" else None
         return work.get(tag, lambda: restore_batched(shipped.restore, y, indices, j, task.batch, shared_generator=gen,
                                                      scale=task.scale, **options), lambda: shipped.method.last_nfe)
