@@ -430,14 +430,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"evaluating {len(entries)} entries on {hardware}", flush=True)
     start = time.perf_counter()
     rows = run(entries, device, args.work, args.progress)
+    elapsed = round(time.perf_counter() - start)
     if args.only is not None:  # merge: the new rows replace theirs, the others stay, in the order of ENTRIES
+        previous = load_table()
+        elapsed += previous.get("seconds", 0)  # the table's compute time, not this partial run's alone
         fresh = {(r["task"], r["label"]): r for r in rows}
-        old = {(r["task"], r["label"]): r for r in load_table()["rows"]}
+        old = {(r["task"], r["label"]): r for r in previous["rows"]}
         rows = [fresh.get((e.task, e.label)) or old.get((e.task, e.label)) for e in ENTRIES]
         rows = [r for r in rows if r is not None]
     source = f"python -m course_lib.harness ({hardware})"
     result = {"hardware": hardware, "source": source, "seed_base": SEED_BASE, "sample_offset": SAMPLE_OFFSET,
-              "rows": rows, "seconds": round(time.perf_counter() - start)}
+              "rows": rows, "seconds": elapsed}
     write_cached(TABLE_PATH, result, None, None, source,
                  ("the landscape table: every method's row on the same test images (python -m course_lib.harness)",))
     print(format_table(rows))

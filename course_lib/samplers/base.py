@@ -179,6 +179,12 @@ class Sampler:
         return ratio.sqrt() * x + (1 - ratio).sqrt() * randn(x.shape, generator, x.device, x.dtype)
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def check_pair(t: int, t_prev: int) -> None:
+        """A step goes down the chain: −1 ≤ t_prev < t (a ``ValueError`` naming both otherwise)."""
+        if not -1 <= t_prev < t:
+            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+
     def predict(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor,
                 x0_transform: X0Transform | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(ε̂, x̂₀) at ``(x_t, t)`` from the network's output (Eq. 02.2, or 02.3 for v), after the x̂₀ hook: when

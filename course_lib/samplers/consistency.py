@@ -18,15 +18,15 @@ from typing import Callable, Sequence
 import torch
 
 from ..device import randn
-from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
-from .ddim import SPACINGS, make_timesteps
+from .base import StepOutput, X0Transform, alpha_bar_at
+from .ddim import SpacedSampler
 from .registry import register_sampler
 
 __all__ = ["ConsistencySampler"]
 
 
 @register_sampler
-class ConsistencySampler(Sampler):
+class ConsistencySampler(SpacedSampler):
     """Multistep consistency sampling: x̂₀ = f_θ(x_t, t), then re-noise to t' (one evaluation per step).
 
     Args:
@@ -40,23 +40,15 @@ class ConsistencySampler(Sampler):
     stochastic = True
 
     def __init__(self, process, steps: int | None = None, prediction: str = "x0", spacing: str = "trailing"):
-        if spacing not in SPACINGS:
-            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
-        self.spacing = spacing
-        super().__init__(process, steps, prediction)
+        super().__init__(process, steps, prediction, spacing)
         self.stochastic = self.steps > 1  # one step draws no noise after x_T
-
-    def make_timesteps(self) -> list[int]:
-        """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""
-        return make_timesteps(self.process, self.steps, self.spacing)
 
     def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,
              generator: torch.Generator | Sequence[torch.Generator] | None = None,
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """x̂₀ from the model; to ``t_prev = -1`` return it, else x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'}) z."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         _, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
         if t_prev < 0:
             return StepOutput(x0, x0)

@@ -27,7 +27,7 @@ from ..device import randn
 from ..diffusion import GaussianDiffusion, extract
 from ..sde import VPSDE, em_step, pf_ode_derivative, score_from_eps
 from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
-from .ddim import SPACINGS, ddim_timesteps, make_timesteps
+from .ddim import SpacedSampler, ddim_timesteps
 from .registry import register_sampler
 
 __all__ = ["EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler", "last_unclipped_index"]
@@ -87,8 +87,7 @@ class EulerMaruyamaSampler(_VPTimeSampler):
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """x' = x + [½βx + βs] dt + √(β dt) z with s = −ε̂/σ_t (Eq. 06.3); to ``t_prev = -1``: x̂₀ (no noise)."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         eps, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
         if t_prev < 0:
             return StepOutput(x0, x0)                                                     # the final denoise
@@ -109,8 +108,7 @@ class ProbabilityFlowEulerSampler(_VPTimeSampler):
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """x' = x − dt · dx/dt with dx/dt = −½β(t)(x − ε̂/σ_t) (Eq. 06.6); to ``t_prev = -1``: x̂₀."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         eps, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
         if t_prev < 0:
             return StepOutput(x0, x0)
@@ -118,22 +116,10 @@ class ProbabilityFlowEulerSampler(_VPTimeSampler):
         return StepOutput(x_t - dt * pf_ode_derivative(x_t, score_from_eps(eps, std), beta), x0)
 
 
-class _SigmaSampler(Sampler):
+class _SigmaSampler(SpacedSampler):
     """Shared by the samplers in the variables x̃ = x/α, σ̃ = σ/α of Eq. 06.7 (Karras et al. 2022)."""
 
     default_steps = 50
-    default_spacing = "trailing"
-
-    def __init__(self, process, steps: int | None = None, prediction: str = "eps", spacing: str | None = None):
-        spacing = self.default_spacing if spacing is None else spacing
-        if spacing not in SPACINGS:
-            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
-        self.spacing = spacing
-        super().__init__(process, steps, prediction)
-
-    def make_timesteps(self) -> list[int]:
-        """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""
-        return make_timesteps(self.process, self.steps, self.spacing)
 
     def _alpha_sigma(self, t: int, like: torch.Tensor):
         """(α_t, σ̃_t) shaped like ``like``: α = √ᾱ, σ̃ = √((1 − ᾱ)/ᾱ) (0 at t = −1)."""
@@ -162,8 +148,7 @@ class EulerSampler(_SigmaSampler):
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """x̃' = x̃ + (σ̃' − σ̃) · (x̃ − x̂₀)/σ̃, back to x' = α' x̃' (Eq. 06.7)."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         _, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
         a, s = self._alpha_sigma(t, x_t)
         a2, s2 = self._alpha_sigma(t_prev, x_t)
@@ -196,8 +181,7 @@ class HeunSampler(_SigmaSampler):
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """Predictor x̃_E = x̃ + (σ̃' − σ̃) d, corrector x̃' = x̃ + (σ̃' − σ̃)(d + d')/2 with d' at (x_E, t')."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         _, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
         a, s = self._alpha_sigma(t, x_t)
         a2, s2 = self._alpha_sigma(t_prev, x_t)

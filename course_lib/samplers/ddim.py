@@ -22,7 +22,7 @@ from ..diffusion import extract
 from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
 from .registry import register_sampler
 
-__all__ = ["DDIMSampler", "ddim_timesteps", "karras_timesteps", "make_timesteps", "ddim_update", "ddim_invert", "SPACINGS"]
+__all__ = ["DDIMSampler", "SpacedSampler", "ddim_timesteps", "karras_timesteps", "make_timesteps", "ddim_update", "ddim_invert", "SPACINGS"]
 
 SPACINGS = ("trailing", "leading", "karras")
 
@@ -86,8 +86,26 @@ def make_timesteps(process, steps: int, spacing: str = "trailing") -> list[int]:
     return ddim_timesteps(process.num_timesteps, steps, spacing)
 
 
+class SpacedSampler(Sampler):
+    """Base of the samplers whose timesteps are ``steps`` points of a named spacing (:func:`make_timesteps`): DDIM,
+    PNDM, DPM-Solver++, Euler, Heun, consistency. ``spacing=None`` takes the class's ``default_spacing``."""
+
+    default_spacing: str = "trailing"
+
+    def __init__(self, process, steps: int | None = None, prediction: str = "eps", spacing: str | None = None):
+        spacing = self.default_spacing if spacing is None else spacing
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+        self.spacing = spacing
+        super().__init__(process, steps, prediction)
+
+    def make_timesteps(self) -> list[int]:
+        """``self.steps`` timesteps with this sampler's spacing (:func:`make_timesteps`)."""
+        return make_timesteps(self.process, self.steps, self.spacing)
+
+
 @register_sampler
-class DDIMSampler(Sampler):
+class DDIMSampler(SpacedSampler):
     """DDIM (Eq. 02.6; DDIM Eq. 12) with noise level η (σ(η) of Eq. 02.6; DDIM Eq. 16); one network evaluation per step.
 
     Args:
@@ -105,23 +123,16 @@ class DDIMSampler(Sampler):
                  clip_sample: bool = False):
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
-        if spacing not in SPACINGS:
-            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
-        self.eta, self.spacing, self.clip_sample = float(eta), spacing, bool(clip_sample)
-        super().__init__(process, steps, prediction)
+        self.eta, self.clip_sample = float(eta), bool(clip_sample)
+        super().__init__(process, steps, prediction, spacing)
         self.stochastic = self.eta > 0
-
-    def make_timesteps(self) -> list[int]:
-        """``self.steps`` timesteps with this sampler's spacing (:func:`make_timesteps`)."""
-        return make_timesteps(self.process, self.steps, self.spacing)
 
     def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,
              generator: torch.Generator | Sequence[torch.Generator] | None = None,
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """One DDIM step from ``t`` to ``t_prev`` (−1 ≤ t_prev < t): Eq. 02.6 with its σ(η)."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         p, t_vec = self.process, self._t(t, x_t)
         eps, x0 = p.eps_and_x0(model_output, x_t, t_vec, self.prediction)                 # Eq. 02.2 (or 02.3 for v)
         ab_t = extract(p.alpha_bars, t_vec, x_t)                                          # ᾱ_t

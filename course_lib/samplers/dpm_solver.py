@@ -26,15 +26,15 @@ from typing import Callable, Sequence
 import torch
 
 from ..diffusion import extract
-from .base import Sampler, StepOutput, X0Transform
-from .ddim import SPACINGS, make_timesteps
+from .base import StepOutput, X0Transform
+from .ddim import SpacedSampler
 from .registry import register_sampler
 
 __all__ = ["DPMSolverPP2MSampler"]
 
 
 @register_sampler
-class DPMSolverPP2MSampler(Sampler):
+class DPMSolverPP2MSampler(SpacedSampler):
     """DPM-Solver++(2M): the multistep second-order ODE solver in data prediction (Eq. 06.9); one evaluation per step.
 
     Args:
@@ -46,15 +46,8 @@ class DPMSolverPP2MSampler(Sampler):
     default_steps = 20
 
     def __init__(self, process, steps: int | None = None, prediction: str = "eps", spacing: str = "trailing"):
-        if spacing not in SPACINGS:
-            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
-        self.spacing = spacing
-        super().__init__(process, steps, prediction)
+        super().__init__(process, steps, prediction, spacing)
         self._prev: tuple[torch.Tensor, torch.Tensor] | None = None  # (x̂₀, λ) of the previous step
-
-    def make_timesteps(self) -> list[int]:
-        """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""
-        return make_timesteps(self.process, self.steps, self.spacing)
 
     def reset(self) -> None:
         """Forget the previous step's x̂₀."""
@@ -65,8 +58,7 @@ class DPMSolverPP2MSampler(Sampler):
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """One DPM-Solver++(2M) step from ``t`` to ``t_prev`` (Eq. 06.9)."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         _, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
         ab_t = extract(self.process.alpha_bars, self._t(t, x_t), x_t)
         lam_t = 0.5 * (ab_t.log() - (1 - ab_t).log())                                   # λ_t = log(α_t/σ_t)

@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 import torch
 
 from ..diffusion import extract
-from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
-from .ddim import SPACINGS, make_timesteps
+from .base import StepOutput, X0Transform, alpha_bar_at
+from .ddim import SpacedSampler
 from .registry import register_sampler
 
 __all__ = ["PNDMSampler", "transfer", "adams_bashforth", "WARMUPS"]
@@ -54,7 +54,7 @@ def transfer(x_t: torch.Tensor, eps: torch.Tensor, ab_t: torch.Tensor, ab_prev: 
 
 
 @register_sampler
-class PNDMSampler(Sampler):
+class PNDMSampler(SpacedSampler):
     """PNDM (F-PNDM, ``warmup="prk"``) or PLMS (``warmup="plms"``): Eq. 06.8 on the history of ε̂, DDIM's transfer.
 
     Args:
@@ -76,10 +76,8 @@ class PNDMSampler(Sampler):
                  spacing: str = "leading"):
         if warmup not in WARMUPS:
             raise ValueError(f"warmup must be one of {WARMUPS}, got {warmup!r}")
-        if spacing not in SPACINGS:
-            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
-        self.warmup, self.spacing = warmup, spacing
-        super().__init__(process, steps, prediction)
+        self.warmup = warmup
+        super().__init__(process, steps, prediction, spacing)
         self.ets: list[torch.Tensor] = []
 
     @classmethod
@@ -88,10 +86,6 @@ class PNDMSampler(Sampler):
         ``"plms"`` — the last step, to x₀, never evaluates the network a second time."""
         steps = int(steps)
         return steps + (3 * min(3, steps - 1) if warmup == "prk" else min(1, steps - 1))
-
-    def make_timesteps(self) -> list[int]:
-        """``self.steps`` timesteps with this sampler's spacing (:func:`~course_lib.samplers.ddim.make_timesteps`)."""
-        return make_timesteps(self.process, self.steps, self.spacing)
 
     def reset(self) -> None:
         """Forget the ε history (a new run starts a new warm-up)."""
@@ -110,8 +104,7 @@ class PNDMSampler(Sampler):
              x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
         """One PNDM step from ``t`` to ``t_prev``: a warm-up step (more evaluations through ``model``) or Eq. 06.8."""
-        if not -1 <= t_prev < t:
-            raise ValueError(f"t_prev must satisfy -1 <= t_prev < t, got t_prev={t_prev} for t={t}")
+        self.check_pair(t, t_prev)
         eps, x0 = self.predict(model_output, t, t_prev, x_t, x0_transform)
 
         def eps_at(x, s):
