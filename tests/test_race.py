@@ -46,6 +46,50 @@ def test_margins_are_fixed_in_the_module():
     assert race.MARGINS["sr_psnr_db"] == 3.0 and race.MARGINS["sr_consistency_db"] == 40.0
 
 
+def runs(values, seeds=None):
+    return [{"seed": s, "m": v} for s, v in zip(seeds or range(len(values)), values)]
+
+
+def test_paired_seed_difference_pairs_by_seed_not_position():
+    a = runs([1.0, 2.0, 3.0], seeds=[2, 0, 1])
+    b = runs([0.5, 1.0, 1.5])  # seeds 0, 1, 2
+    d, se, n = race.paired_seed_difference(a, b, "m")
+    # by seed: 2.0-0.5, 3.0-1.0, 1.0-1.5 -> 1.5, 2.0, -0.5
+    assert n == 3 and d == pytest.approx(1.0) and se == pytest.approx(torch.tensor([1.5, 2.0, -0.5]).std().item() / 3**0.5)
+    with pytest.raises(ValueError, match="runs_a and runs_b: expected at least one common seed"):
+        race.paired_seed_difference(runs([1.0], [7]), runs([1.0], [8]), "m")
+
+
+def test_relative_verdict_passes_within_and_flags_worse():
+    ref = runs([1.00, 1.02, 0.98, 1.01, 0.99])
+    close = runs([1.01, 1.01, 0.99, 1.02, 0.99])  # differences +0.01, −0.01, +0.01, +0.01, 0: within 5 % of ~1.0
+    far = runs([1.10, 1.13, 1.07, 1.12, 1.09])  # +0.10: beyond it, and measurably worse
+    v = race.relative_verdict(close, ref, "m", 0.05)
+    assert v["as_good"] and not v["worse"] and v["margin"] == pytest.approx(0.05) and v["seeds"] == 5
+    v = race.relative_verdict(far, ref, "m", 0.05)
+    assert not v["as_good"] and v["worse"]
+    # a small but consistent difference is within the margin and still measurably worse: both can hold
+    slightly = runs([1.01, 1.03, 0.99, 1.015, 1.00])
+    v = race.relative_verdict(slightly, ref, "m", 0.05)
+    assert v["as_good"] and v["worse"]
+    # a noisy difference is neither as good nor worse: the verdict needs both the mean and its spread
+    noisy = runs([1.3, 0.7, 1.25, 0.75, 1.0])
+    v = race.relative_verdict(noisy, ref, "m", 0.05)
+    assert not v["as_good"] and not v["worse"]
+    assert not race.relative_verdict(runs([1.0]), runs([1.0]), "m", 0.05)["as_good"]  # one seed: no SE, no claim
+    with pytest.raises(ValueError, match="share: expected a fraction"):
+        race.relative_verdict(close, ref, "m", 5)
+
+
+def test_the_confirmation_uses_fresh_seeds_and_fixed_margins():
+    assert not set(race.CONFIRM_SEEDS) & set(race.SEEDS)
+    assert not set(race.start_seeds(race.CONFIRM_SEEDS[0])) & {s for k in race.SEEDS for s in race.start_seeds(k)}
+    conf = race.load_race()["confirmation"]
+    assert conf["margins"] == race.CONFIRM_MARGINS and conf["seeds"] == list(race.CONFIRM_SEEDS)
+    assert [c["label"] for c in conf["configs"]] == [c[0] for c in race.CONFIRM_CONFIGS]
+    assert all([r["seed"] for r in c["runs"]] == list(race.CONFIRM_SEEDS) for c in conf["configs"])
+
+
 def test_the_cached_race_has_every_config_and_the_floor():
     data = race.load_race()
     gen = data["generation"]
