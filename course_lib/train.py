@@ -43,6 +43,7 @@ from torch import nn
 from ._compat import moved_names, warn_renamed
 from .datasets import TRAIN_DIGITS, dihedral as _dihedral, load_training_set, training_lr_size
 from .device import describe_hardware, get_device
+from .distributed import DistContext, SliceModel, agree, init, shutdown
 from .diffusion import GaussianDiffusion, _check_prediction
 from .files import data_dir, load_checkpoint, register_data_file, save_checkpoint
 from .methods import MethodConfig, get_method, legacy_method
@@ -229,12 +230,14 @@ class Trainer:
         done; history: list of ``(step, mean loss over the last log_every steps)``.
     """
 
-    def __init__(self, config: TrainConfig | dict, device: torch.device | str | None = None, data=None):
+    def __init__(self, config: TrainConfig | dict, device: torch.device | str | None = None, data=None,
+                 dist: DistContext | None = None):
         from .pretrained import init_from_pretrained
         from .pretrained import load as load_shipped
 
         self.config = c = as_config(config)
         self.device = get_device(device)
+        self.dist = dist or DistContext()
         self.method = get_method(c.method)(c)
         torch.manual_seed(c.seed)  # parameter initialisation
         self.model = self.method.build().to(self.device)
@@ -253,6 +256,14 @@ class Trainer:
         if len(sizes) != 1:
             raise ValueError(f"the training tensors must have the same number of items, got {sorted(sizes)}")
         self.n_items = sizes.pop()
+        # many processes (course_lib.distributed): DDP averages the ranks' gradients; every rank draws the global
+        # batch and the network sees the rank's slice of it
+        self._loss_model = self.model
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self._loss_model = SliceModel(ddp, self.dist, c.batch_size)
         self.gen_data = torch.Generator().manual_seed(c.seed + 1)  # batch indices and augmentation (CPU)
         self.gen_noise = torch.Generator(device=self.device).manual_seed(c.seed + 2)  # what the loss draws: t and ε
         self.step = 0
@@ -288,17 +299,24 @@ class Trainer:
             batch = {key: _dihedral(v, k, flip) if v.dim() == 4 else v for key, v in batch.items()}
         return batch
 
-    def train_step(self) -> float:
-        """One optimisation step on the next batch: the method's loss, AdamW, clipping, the LR schedule, the EMA.
-        Returns the batch's loss."""
-        c = self.config
+    def backward(self) -> torch.Tensor:
+        """Draw the next batch, compute the method's loss on it and its gradient (left in the parameters' ``.grad``;
+        with N processes, every rank holds the global batch's gradient). Returns the loss (detached)."""
         batch = self.next_batch()
         self.model.train()
-        use_amp = c.autocast and self.device.type == "cuda"
+        use_amp = self.config.autocast and self.device.type == "cuda"
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = self.method.loss(self.model, self.diffusion, batch, self.gen_noise)
+            loss = self.method.loss(self._loss_model, self.diffusion, batch, self.gen_noise)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # with N processes each rank's gradient holds only its slice's items and DDP averages them: scale by N
+        (loss * self.dist.world_size if self.dist.active else loss).backward()
+        return loss.detach()
+
+    def train_step(self) -> float:
+        """One optimisation step on the next batch: the method's loss (:meth:`backward`), AdamW, clipping, the LR
+        schedule, the EMA. Returns the batch's loss."""
+        c = self.config
+        loss = self.backward()
         if c.grad_clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
         if self.scheduler is None:
@@ -329,13 +347,13 @@ class Trainer:
         from tqdm.auto import tqdm
 
         target = self.config.steps if steps is None else self.step + steps
-        bar = tqdm(total=target, initial=self.step, desc=f"training {self.config.name}", disable=not progress,
-                   leave=False, mininterval=0.5)
+        bar = tqdm(total=target, initial=self.step, desc=f"training {self.config.name}",
+                   disable=not progress or not self.dist.is_main, leave=False, mininterval=0.5)
         start = began = time.perf_counter()
         try:
             while self.step < target:
-                if seconds is not None and time.perf_counter() - began >= seconds:
-                    break
+                if seconds is not None and agree(self.dist, time.perf_counter() - began >= seconds):
+                    break  # (every rank stops at the same step)
                 loss = self.train_step()
                 bar.update(1)
                 if self.step % 10 == 0:
@@ -385,14 +403,23 @@ class Trainer:
         self.gen_noise.set_state(state["rng_noise"].cpu())
 
     def save(self, path: str | Path) -> Path:
-        """Write the full training state atomically (resumable with :meth:`resume`)."""
-        return save_checkpoint(self.state_dict(), path)
+        """Write the full training state atomically (resumable with :meth:`resume`). With many processes rank 0
+        writes it (the state is the same on every rank) and the others wait until it is written."""
+        path = Path(path)
+        if self.dist.is_main:
+            save_checkpoint(self.state_dict(), path)
+        if self.dist.active:
+            import torch.distributed
+
+            torch.distributed.barrier()
+        return path
 
     @classmethod
-    def resume(cls, path: str | Path, device: torch.device | str | None = None, data=None) -> "Trainer":
-        """A trainer in exactly the state :meth:`save` wrote."""
+    def resume(cls, path: str | Path, device: torch.device | str | None = None, data=None,
+               dist: DistContext | None = None) -> "Trainer":
+        """A trainer in exactly the state :meth:`save` wrote (on any number of processes: the state is global)."""
         state = load_checkpoint(path)
-        trainer = cls(TrainConfig.from_dict(json.loads(state["config"]), warn=False), device=device, data=data)
+        trainer = cls(TrainConfig.from_dict(json.loads(state["config"]), warn=False), device=device, data=data, dist=dist)
         trainer.load_state_dict(state)
         return trainer
 
@@ -419,36 +446,57 @@ class Trainer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_lib.train --config FILE``: train (or resume) a course model, then export and register it."""
+    """``python -m course_lib.train --config FILE``: train (or resume) a course model, then export and register it.
+
+    Under ``torchrun --standalone --nproc_per_node=N`` the same command trains on N processes
+    (:mod:`course_lib.distributed`): rank 0 logs, saves and exports; the others train in step."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.train", description="Train (or resume) a course model from its config, then export it.")
     parser.add_argument("--config", required=True, help="JSON config, e.g. data/checkpoints/digits_unet.json")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this much wall time (resume later)")
+    parser.add_argument("--until", type=int, default=None, metavar="STEP", help="stop at this step (resume later)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: COURSE_DEVICE or the best available)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing runs/NAME/state.pt and start over")
     parser.add_argument("--no-export", action="store_true", help="train only; do not write data/checkpoints/NAME.pt")
+    parser.add_argument("--runs", default=str(ROOT / "runs"), help="folder of the resumable states (default: runs/)")
     args = parser.parse_args(argv)
 
     config_path = Path(args.config)
     if not config_path.is_file():
         parser.error(f"--config {config_path} does not exist")
+    if args.until is not None and args.until < 1:
+        parser.error(f"--until: expected a positive step, got {args.until}")
     config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-    state_path = ROOT / "runs" / config.name / "state.pt"
-    device = get_device(args.device)
-    if state_path.exists() and not args.fresh:
-        trainer = Trainer.resume(state_path, device=device)
-        print(f"resumed {config.name} at step {trainer.step} from {state_path}")
-    else:
-        trainer = Trainer(config, device=device)
-    print(f"training {config.name} ({config.method}) on {describe_hardware(device)} to step {config.steps}")
-    trainer.train(seconds=args.seconds, checkpoint_path=state_path)
-    print(f"step {trainer.step}, last logged loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}, {trainer.elapsed:.0f} s in all")
-    if args.no_export or trainer.step < config.steps:
-        print("not exported (unfinished or --no-export); run the same command again to resume")
+    state_path = Path(args.runs) / config.name / "state.pt"
+    ctx, device = init(get_device(args.device))
+    say = print if ctx.is_main else (lambda *a, **k: None)
+    try:
+        if state_path.exists() and not args.fresh:
+            trainer = Trainer.resume(state_path, device=device, dist=ctx)
+            say(f"resumed {config.name} at step {trainer.step} from {state_path}")
+        else:
+            trainer = Trainer(config, device=device, dist=ctx)
+        where = describe_hardware(device) + (f", {ctx.world_size} processes" if ctx.active else "")
+        target = config.steps if args.until is None else min(args.until, config.steps)
+        say(f"training {config.name} ({config.method}) on {where} to step {target}")
+        trainer.train(steps=max(target - trainer.step, 0), seconds=args.seconds, checkpoint_path=state_path)
+        say(f"step {trainer.step}, last logged loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}, "
+            f"{trainer.elapsed:.0f} s in all")
+        if args.no_export or trainer.step < config.steps:
+            say("not exported (unfinished or --no-export); run the same command again to resume")
+            return 0
+        if ctx.is_main:
+            _export(trainer, config, config_path, where)
         return 0
+    finally:
+        shutdown(ctx)
+
+
+def _export(trainer: Trainer, config: TrainConfig, config_path: Path, where: str) -> None:
+    """Write data/checkpoints/NAME.pt and its training record, and register both in the manifest."""
     out = data_dir() / "checkpoints" / f"{config.name}.pt"
     trainer.export(out)
     log = {"name": config.name, "method": config.method, "steps": trainer.step, "training_seconds": round(trainer.elapsed, 1),
-           "hardware": describe_hardware(device), "parameters": sum(p.numel() for p in trainer.model.parameters()),
+           "hardware": where, "parameters": sum(p.numel() for p in trainer.model.parameters()),
            **trainer.method.record(trainer.ema),
            "loss_curve": [[s, round(v, 5)] for s, v in trainer.history]}
     log_path = out.with_suffix(".log.json")
@@ -461,7 +509,6 @@ def main(argv: list[str] | None = None) -> int:
             "licence": "MIT (trained by the course from the data above)",
         })
     print(f"exported {out} ({out.stat().st_size / 1e6:.1f} MB) and registered it in data/manifest.json")
-    return 0
 
 
 __getattr__ = moved_names(__name__, {

@@ -32,6 +32,21 @@
 # come from a model trained beforehand (`data/checkpoints/digits_unet.pt`, how: section 5).
 
 # %%
+# On Colab only: fetch the course (data/ comes with it) and make course_lib importable; elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/diffusion-sr-course"):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/diffusion-sr-course/diffusion-sr-course", "/content/diffusion-sr-course"], check=True)
+        # Colab's own torch, numpy, matplotlib and ipywidgets are used: install course_lib without the course's pins
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "/content/diffusion-sr-course"], check=True)
+    sys.path.insert(0, "/content/diffusion-sr-course")
+    os.chdir("/content/diffusion-sr-course/notebooks")
+
+# %%
 import math
 
 import matplotlib.pyplot as plt

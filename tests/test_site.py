@@ -1,0 +1,215 @@
+"""The course website (``make site``, ``course_lib/site.py``): how it is staged, and the built site in a real browser
+with every non-loopback request blocked — so "offline" is tested, not assumed.
+
+The browser part builds the site from the committed notebooks (about 15 s), serves it on 127.0.0.1 and opens every
+page in headless Chromium: no console error, no blocked request, no broken internal link or image; math typeset by
+the vendored MathJax; lesson 00's lineage drawn as an SVG by the vendored mermaid; a lesson's figure visible; a Chinese
+term drawn with real glyphs (the machine needs a CJK font: ``.ci/run`` installs Debian's ``fonts-noto-cjk``); offline
+search finds a lesson. Screenshots go to ``test-artifacts/site/`` (or ``$COURSE_ARTIFACTS/site``). Skipped without
+Chromium or playwright, unless ``COURSE_REQUIRE_BROWSER=1`` (``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import nbformat
+import pytest
+
+from course_lib import site
+from course_lib.devtools import lesson_paths
+
+from test_browser import CHROMIUM_FLAGS, REASON, _chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts")) / "site"
+
+
+# ---------------------------------------------------------------- staging (no browser)
+
+def test_repository_url_is_configured_once_and_checked(tmp_path):
+    url = site.repository_url()
+    assert url.startswith("https://github.com/") and not url.endswith("/")
+    bad = tmp_path / "pyproject.toml"
+    bad.write_text('[project.urls]\nRepository = "https://gitlab.com/a/b"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"Repository: expected https://github.com/OWNER/NAME, got 'https://gitlab.com/a/b'"):
+        site.repository_url(bad)
+
+
+def test_every_lesson_carries_the_colab_cell_for_the_configured_repository():
+    """Colab opens the repository's own notebook, so the set-up cell must be in it — and name this repository."""
+    want = site.colab_cell(site.repository_url())
+    for ipynb in lesson_paths():
+        nb = nbformat.read(ipynb, as_version=4)
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        assert first_code.source == want, f"{ipynb.name}: its first code cell is not site.colab_cell(repository_url())"
+        assert not first_code.outputs  # it does nothing off Colab
+    # and it really does nothing here: no clone, no chdir
+    cwd = os.getcwd()
+    exec(compile(want, "colab_cell", "exec"), {})
+    assert os.getcwd() == cwd
+
+
+def test_launch_links_point_at_the_lesson_in_the_repository():
+    links = site.launch_links("04_conditioning_sr3.ipynb", "https://github.com/o/r")
+    assert links["colab"] == "https://colab.research.google.com/github/o/r/blob/main/notebooks/04_conditioning_sr3.ipynb"
+    assert links["binder"] == "https://mybinder.org/v2/gh/o/r/main?labpath=notebooks%2F04_conditioning_sr3.ipynb"
+
+
+def test_links_of_repository_documents_are_rewritten_to_pages():
+    text = ("[lesson](notebooks/02_reverse_process.ipynb) [g](docs/glossary.md#top) [d](data/README.md) "
+            "[web](https://example.org/x) [here](#section) [code](course_lib/train.py)")
+    out = site._rewrite_links(text, "README.md", "https://github.com/o/r")
+    assert "[lesson](lessons/02_reverse_process.ipynb)" in out and "[g](glossary.md#top)" in out
+    assert "[d](data.md)" in out and "[web](https://example.org/x)" in out and "[here](#section)" in out
+    assert "[code](https://github.com/o/r/blob/main/course_lib/train.py)" in out
+    # relative to the document's own folder
+    assert "[r](readme.md)" in site._rewrite_links("[r](../README.md)", "docs/instructors.md", "https://github.com/o/r")
+
+
+def test_staged_lessons_keep_outputs_drop_solutions_and_link_out(tmp_path):
+    out = site.stage(tmp_path / "src")
+    repo = site.repository_url()
+    for ipynb in lesson_paths():
+        original = nbformat.read(ipynb, as_version=4)
+        staged = nbformat.read(out / "lessons" / ipynb.name, as_version=4)
+        assert not any("solution" in c.metadata.get("tags", []) for c in staged.cells)
+        n_solutions = sum("solution" in c.metadata.get("tags", []) for c in original.cells)
+        assert len(staged.cells) == len(original.cells) - n_solutions + 1  # + the launch-links cell
+        assert site.launch_links(ipynb.name, repo)["colab"] in staged.cells[1].source
+        # outputs before the exercises are the committed ones, untouched (nothing is re-executed)
+        first_out = next(c for c in original.cells if c.cell_type == "code" and c.outputs)
+        assert any(c.cell_type == "code" and c.outputs == first_out.outputs for c in staged.cells)
+        for c in staged.cells:  # measurements that answer a prediction stay, collapsed
+            if "answer" in c.metadata.get("tags", []):
+                assert c.outputs and "hide-output" in c.metadata["tags"]
+    index = (out / "index.md").read_text(encoding="utf-8")
+    assert all(f"lessons/{p.stem}.ipynb" in index for p in lesson_paths())
+    assert "(coming)" in index  # planned lessons are listed without a link
+
+
+# ---------------------------------------------------------------- the built site in a browser
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    out = site.build(tmp_path_factory.mktemp("site") / "html")
+    handler = functools.partial(_Quiet, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield out, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+CJK_GLYPHS = """(sel) => {
+  // Two different Chinese characters drawn in the element's font: real glyphs differ, missing-glyph boxes do not.
+  const el = document.querySelector(sel);
+  const font = getComputedStyle(el).fontFamily;
+  const draw = (ch) => { const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+    const g = c.getContext('2d'); g.font = `48px ${font}`; g.fillText(ch, 4, 52);
+    return Array.from(g.getImageData(0, 0, 64, 64).data); };
+  const a = draw('中'), b = draw('文');
+  let diff = 0; for (let i = 3; i < a.length; i += 4) diff += Math.abs(a[i] - b[i]) > 64;
+  return {font, diff, ink: a.filter((v, i) => i % 4 === 3 && v > 64).length};
+}"""
+
+
+@pytest.mark.skipif(REASON is not None, reason=REASON or "")
+def test_every_page_works_offline_in_a_browser(served):
+    from playwright.sync_api import sync_playwright
+
+    out, base = served
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html") if "_static" not in p.parts)
+    assert {"index.html", "glossary.html", "instructors.html", "readme.html", "search.html"} <= set(pages)
+    assert all(f"lessons/{p.stem}.html" in pages for p in lesson_paths())
+    blocked, problems = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+        def route(r):
+            host = urlparse(r.request.url).hostname
+            if host in ("127.0.0.1", "localhost") or r.request.url.startswith(("data:", "blob:")):
+                r.continue_()
+            else:
+                blocked.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        for name in pages:
+            errors.clear()
+            page.goto(base + name, wait_until="load")
+            if name.startswith("lessons/") or name == "index.html":
+                page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=20_000)
+                page.evaluate("() => window.MathJax && MathJax.startup.promise")
+            # internal links resolve to files of the site; images load
+            hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+            for href in hrefs:
+                url = urljoin(base + name, href)
+                if urlparse(url).hostname != "127.0.0.1" or href.startswith(("mailto:", "javascript:")):
+                    continue
+                target = out / unquote(urlparse(url).path).lstrip("/")
+                if target.is_dir():
+                    target = target / "index.html"
+                if not target.exists():
+                    problems.append(f"{name}: broken link {href}")
+            broken = page.eval_on_selector_all("img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0))"
+                                                      ".map(e => e.getAttribute('src'))")
+            problems += [f"{name}: image not loaded {src}" for src in broken]
+            problems += [f"{name}: {e}" for e in errors]
+        # math typeset as SVG by the vendored MathJax, on a lesson full of it
+        page.goto(base + "lessons/01_forward_process.html", wait_until="load")
+        page.evaluate("() => MathJax.startup.promise")
+        n_math = page.locator("mjx-container svg").count()
+        assert n_math > 20, f"MathJax rendered {n_math} formulas on lesson 01"
+        page.screenshot(path=str(ARTIFACTS / "lesson01_math.png"))
+        # lesson 00: the lineage as a mermaid SVG, a figure visible, a Chinese term drawn with real glyphs
+        page.goto(base + "lessons/00_super_resolution.html", wait_until="load")
+        page.wait_for_selector(".mermaid svg", timeout=30_000)
+        box = page.locator(".mermaid svg").first.bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 100, box
+        page.locator(".mermaid svg").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "lesson00_mermaid.png"))
+        figure = page.locator(".cell_output img").first
+        figure.scroll_into_view_if_needed()
+        assert figure.is_visible() and figure.evaluate("e => e.naturalWidth") > 100
+        glyphs = page.evaluate(CJK_GLYPHS, "h1")
+        assert glyphs["ink"] > 50 and glyphs["diff"] > 50, (
+            f"Chinese drawn as boxes (font {glyphs['font']}): install a CJK font, e.g. Debian's fonts-noto-cjk")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / "lesson00_top.png"))
+        # offline search finds a lesson
+        page.goto(base + "search.html?q=Tweedie", wait_until="load")
+        page.wait_for_selector("#search-results li", timeout=20_000)
+        found = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
+        assert any("06_faster_sampling" in h for h in found), found
+        page.screenshot(path=str(ARTIFACTS / "search.png"))
+        browser.close()
+    assert not blocked, f"requests that left the machine: {blocked[:5]}"
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_vendored_scripts_match_their_recorded_hashes():
+    import hashlib
+    import re
+
+    table = (ROOT / "docs" / "_vendor" / "README.md").read_text(encoding="utf-8")
+    recorded = dict(re.findall(r"^\| `([^`]+)` \|.*\| `([0-9a-f]{64})` \|$", table, re.M))
+    assert set(recorded) == {"mermaid.min.js", "mathjax/tex-svg-full.js"}
+    for name, digest in recorded.items():
+        assert hashlib.sha256((ROOT / "docs" / "_vendor" / name).read_bytes()).hexdigest() == digest, name
