@@ -15,4 +15,4 @@ Layers, bottom to top (a layer imports only the layers below it; ``tests/test_la
 Import the modules you need, e.g. ``from course_lib.samplers import DDIMSampler, sample``.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -285,7 +285,8 @@ def dihedral(x: torch.Tensor, k: torch.Tensor, flip: torch.Tensor) -> torch.Tens
 
 
 #: the forms of a config's ``dataset`` entry (see :func:`load_training_set`)
-DATASET_NAMES = ("digits", "digits_labels", "toy2d:NAME", "digits_sr:SCALE", "photos_sr:SCALE:PATCH")
+DATASET_NAMES = ("digits", "digits_labels", "toy2d:NAME", "digits_sr:SCALE", "photos_sr:SCALE:PATCH",
+                 "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER")
 
 
 def load_training_set(name: str) -> dict[str, torch.Tensor]:
@@ -296,6 +297,9 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
     * ``"digits_sr:S"``: ``{"x": hr (4000, 1, 32, 32), "y": (4000, 1, 32/S, 32/S)}``, all training digits;
     * ``"photos_sr:S:P"``: ``{"x": hr (8192, 3, P, P), "y": (8192, 3, P/S, P/S)}``, 1,024 random P × P crops of
       each training photo (positions fixed by seed 0).
+    * ``"folder_sr:S:P:K:FOLDER"``: your own RGB images (every image file under FOLDER, e.g. DIV2K's 800 HR images):
+      K random P × P crops of each (positions fixed by seed 0), held in memory — N·K·3·P²·4 bytes for the HR crops
+      (800 images, K = 32, P = 64: 1.3 GB). FOLDER may contain ":" (it is everything after the fourth).
     """
     if name in ("digits", "digits_labels"):
         images, labels = load_digits("train")
@@ -313,6 +317,10 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
         if parts and parts[0] == "photos_sr" and len(parts) == 3:
             hr, y = PhotosSR("train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024).tensors()
             return {"x": hr, "y": y}
+        if parts and parts[0] == "folder_sr" and len(parts) >= 5:
+            hr, y = ImageFolderSR(":".join(parts[4:]), scale=int(parts[1]), patch_size=int(parts[2]), mode="random",
+                                  samples_per_image=int(parts[3])).tensors()
+            return {"x": hr, "y": y}
     except ValueError as err:
         raise ValueError(f"dataset {name!r}: {err}") from err
     raise ValueError(f"dataset must be one of the forms {', '.join(repr(n) for n in DATASET_NAMES)}, got {name!r}")
@@ -324,6 +332,6 @@ def training_lr_size(name: str) -> int | None:
     parts = name.split(":") if isinstance(name, str) else []
     if parts and parts[0] == "digits_sr" and len(parts) == 2:
         return 32 // int(parts[1])
-    if parts and parts[0] == "photos_sr" and len(parts) == 3:
+    if parts and parts[0] in ("photos_sr", "folder_sr") and len(parts) >= 3:
         return int(parts[2]) // int(parts[1])
     return None

@@ -36,6 +36,7 @@ CONF = ROOT / "docs" / "site"
 #: (repository path, page in the site): the documents beside the lessons
 PAGES = (("README.md", "readme.md"), ("docs/glossary.md", "glossary.md"), ("docs/instructors.md", "instructors.md"),
          ("docs/errata.md", "errata.md"), ("docs/adding-a-method.md", "adding-a-method.md"),
+         ("docs/train-on-your-photos.md", "train-on-your-photos.md"),
          ("data/README.md", "data.md"), ("CHANGELOG.md", "changelog.md"))
 WIDGET_NOTE = ("On this page the widgets are shown through their static views (the pictures beneath each widget); "
                "they come alive when you run the lesson in JupyterLab (`make lab`).")
@@ -179,6 +180,7 @@ Terms: the [glossary](glossary.md) (English ↔ 中文 ↔ symbol). For teachers
 readme
 glossary
 instructors
+train-on-your-photos
 adding-a-method
 data
 errata

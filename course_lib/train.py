@@ -479,8 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         target = config.steps if args.until is None else min(args.until, config.steps)
         say(f"training {config.name} ({config.method}) on {where} to step {target}")
         trainer.train(steps=max(target - trainer.step, 0), seconds=args.seconds, checkpoint_path=state_path)
-        say(f"step {trainer.step}, last logged loss {trainer.history[-1][1] if trainer.history else float('nan'):.4f}, "
-            f"{trainer.elapsed:.0f} s in all")
+        logged = f"last logged loss {trainer.history[-1][1]:.4f}" if trainer.history else f"no loss logged yet (every {config.log_every} steps)"
+        say(f"step {trainer.step}, {logged}, {trainer.elapsed:.0f} s in all")
         if args.no_export or trainer.step < config.steps:
             say("not exported (unfinished or --no-export); run the same command again to resume")
             return 0

@@ -147,7 +147,7 @@ class SR3Method(Method):
     name = "sr3"
     Config = SR3Config
     objective = "diffusion"
-    datasets = ("digits_sr", "photos_sr")
+    datasets = ("digits_sr", "photos_sr", "folder_sr")
     task = "sr"
     legacy_kinds = ("sr3",)
 
