@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 from .devtools import NOTEBOOKS, ROOT, SYLLABUS, lesson_paths, student_notebook
@@ -44,9 +45,7 @@ WIDGET_NOTE = ("On this page the widgets are shown through their static views (t
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     """The one configured repository URL (``[project.urls] Repository``), without a trailing slash."""
-    # (a line match, not tomllib: that is Python >= 3.11 and the course promises 3.10)
-    m = re.search(r'^\s*Repository\s*=\s*"([^"]*)"', pyproject.read_text(encoding="utf-8"), re.M)
-    url = m.group(1) if m else ""
+    url = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("urls", {}).get("Repository", "")
     m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)/?", url)
     if not m:
         raise ValueError(f"pyproject.toml [project.urls] Repository: expected https://github.com/OWNER/NAME, got {url!r}")
@@ -201,6 +200,8 @@ def stage(out: Path = STAGE) -> Path:
         nbformat.write(_lesson(ipynb, repo), out / "lessons" / ipynb.name)
     for src, dst in PAGES:
         text = (ROOT / src).read_text(encoding="utf-8")
+        if src == "README.md":  # the front page has the course's title; this page is the README
+            text = re.sub(r"\A# .*\n", "# README: install, commands, how the code is organised\n", text)
         (out / dst).write_text(_rewrite_links(text, src, repo), encoding="utf-8")
     (out / "index.md").write_text(_index(repo), encoding="utf-8")
     return out

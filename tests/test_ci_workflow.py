@@ -67,9 +67,9 @@ def test_python_versions_match_pyproject():
     low = requires_python()
     for name, job in workflow()["jobs"].items():
         versions = [tuple(int(x) for x in str(v).split(".")) for v in job["strategy"]["matrix"]["python"]]
-        assert all(isinstance(v, str) for v in job["strategy"]["matrix"]["python"]), f"{name}: quote versions (3.10 reads as 3.1)"
+        assert all(isinstance(v, str) for v in job["strategy"]["matrix"]["python"]), f"{name}: quote versions (YAML reads 3.10 as 3.1)"
         assert min(versions) == low, f"{name}: the lowest Python tested must be requires-python's {low}"
-        assert (3, 11) in versions and all(v >= low for v in versions)
+        assert len(versions) >= 2 and all(v >= low for v in versions)  # the lowest supported and a newer one
 
 
 def test_a_second_os_runs_the_unit_tests_with_a_pip_cache():

@@ -1,10 +1,7 @@
 """The two install routes (pip via pyproject.toml, conda via environment.yml) and the documented commands agree."""
 
 import re
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, as pip vendors it
-    from pip._vendor import tomli as tomllib
+import tomllib
 from pathlib import Path
 
 import yaml
