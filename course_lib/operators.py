@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .metrics import psnr
 
 __all__ = ["DOWNSAMPLE_KERNELS", "UPSAMPLE_MODES", "check_scale", "gaussian_blur", "downsample", "upsample", "degrade", "AreaOperator",
+           "MaskOperator", "FourierOperator", "kspace_mask",
            "consistency_projection", "consistency_psnr", "check_pair"]
 
 DOWNSAMPLE_KERNELS = ("area", "bicubic")
@@ -227,3 +228,112 @@ def consistency_psnr(sr: torch.Tensor, y: torch.Tensor, scale: int) -> torch.Ten
     """Eq. 04.1: PSNR(A x̂, y) in dB per image, ``(B,)`` (A = area downsampling, the degradation that made y)."""
     check_pair(sr, y, scale, "sr")
     return psnr(AreaOperator(scale).A(sr), y)
+
+
+class MaskOperator:
+    """Inpainting as a linear operator: A = A† = multiplication by a 0/1 mask (1: the pixel is observed).
+
+    y lives in image space (the masked image, zeros where unobserved), A A† = A (a projection: on the observed pixels
+    the identity), A†A the observed part of x and I − A†A the missing part — the null space the prior must fill.
+
+    Args:
+        mask: ``(H, W)``, ``(1, 1, H, W)`` or ``(B, C, H, W)`` of 0/1 (bool or float), broadcast against x.
+    """
+
+    def __init__(self, mask: torch.Tensor):
+        if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 4):
+            raise ValueError(f"mask must be a (H, W) or (B, C, H, W) tensor of 0/1, got {getattr(mask, 'shape', type(mask).__name__)}")
+        m = mask.float()
+        if not torch.all((m == 0) | (m == 1)):
+            raise ValueError("mask must hold only 0 (missing) and 1 (observed)")
+        self.mask = m[None, None] if m.dim() == 2 else m
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        """A x: the observed pixels (zeros elsewhere), ``(B, C, H, W)``."""
+        _check_batch(x)
+        return x * self.mask.to(x)
+
+    def A_pinv(self, y: torch.Tensor) -> torch.Tensor:
+        """A† y = the mask applied again (a 0/1 diagonal is its own pseudo-inverse)."""
+        return y * self.mask.to(y)
+
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x − A†(A x − y): y on the observed pixels, x elsewhere (Eq. 04.5's map for this A)."""
+        return x - self.A_pinv(self.A(x) - y)
+
+    def __repr__(self) -> str:
+        return f"MaskOperator(observed={self.mask.mean().item():.0%})"
+
+
+def kspace_mask(size: int, fraction: float, center: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A **conjugate-symmetric** random sampling mask of the 2-D frequency plane (``(size, size)`` bool, unshifted FFT
+    order): the lowest frequencies |f| ≤ center // 2 in both directions always (a square of (2·(center // 2) + 1)²,
+    symmetric about 0), then random frequencies until about ``fraction`` of the plane is measured, each frequency k
+    together with −k (mod size). Symmetry keeps A†(A x − y) real for a real image — the undersampled-MRI setting of
+    lesson 08.
+
+    Args:
+        size: side of the image (and of its spectrum); fraction: share of frequencies measured, in (0, 1] (more if
+        the low square alone is larger); center: see above (0: only f = 0); generator: the random draw.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+        raise ValueError(f"size must be an int >= 2, got {size!r}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+    if isinstance(center, bool) or not isinstance(center, int) or not 0 <= center <= size:
+        raise ValueError(f"center must be an int in 0 … {size}, got {center!r}")
+    k = torch.arange(size)
+    freq = torch.where(k <= size // 2, k, k - size)  # signed frequency of each FFT index
+    low = (freq.abs() <= center // 2)[:, None] & (freq.abs() <= center // 2)[None, :]
+    mask = low.clone()
+    neg = (-k) % size
+    order = torch.randperm(size * size, generator=generator)
+    target = round(fraction * size * size)
+    for flat in order.tolist():
+        if int(mask.sum()) >= target:
+            break
+        i, j = divmod(flat, size)
+        mask[i, j] = mask[neg[i], neg[j]] = True
+    return mask
+
+
+class FourierOperator:
+    """Undersampled Fourier measurements (compressed-sensing MRI, 磁共振欠采样): A x = M ⊙ F x with F the **orthonormal**
+    2-D FFT (``norm="ortho"``, so F⁻¹ = Fᴴ) and M a 0/1 mask of measured frequencies; A† y = Re Fᴴ(M ⊙ y).
+
+    y is complex, ``(B, C, H, W)`` with zeros at unmeasured frequencies. A A† = M on measured data, so the step
+    x − A†(A x − y) gives an x̂ with A x̂ = y exactly; with a conjugate-symmetric mask (:func:`kspace_mask`) and data of
+    a real image, Fᴴ(M ⊙ (F x − y)) is real, so taking the real part loses nothing.
+
+    Args:
+        mask: ``(H, W)`` bool or 0/1 of measured frequencies (unshifted FFT order).
+    """
+
+    def __init__(self, mask: torch.Tensor):
+        if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
+            raise ValueError(f"mask must be an (H, W) tensor of 0/1, got {getattr(mask, 'shape', type(mask).__name__)}")
+        m = mask.float()
+        if not torch.all((m == 0) | (m == 1)):
+            raise ValueError("mask must hold only 0 (not measured) and 1 (measured)")
+        self.mask = m
+
+    def symmetric(self) -> bool:
+        """Whether the mask is conjugate-symmetric (M[k] = M[−k]), the condition for a real A†."""
+        flipped = torch.roll(torch.flip(self.mask, (0, 1)), shifts=(1, 1), dims=(0, 1))
+        return bool(torch.equal(flipped, self.mask))
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        """A x = M ⊙ F x, complex ``(B, C, H, W)``."""
+        _check_batch(x)
+        return torch.fft.fft2(x, norm="ortho") * self.mask.to(x.device)
+
+    def A_pinv(self, y: torch.Tensor) -> torch.Tensor:
+        """A† y = Re Fᴴ(M ⊙ y), real ``(B, C, H, W)`` (the zero-filled inverse FFT for y = A x)."""
+        return torch.fft.ifft2(y * self.mask.to(y.device), norm="ortho").real
+
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x − A†(A x − y): the measured frequencies replaced by y's, the others kept from x."""
+        return x - self.A_pinv(self.A(x) - y)
+
+    def __repr__(self) -> str:
+        return f"FourierOperator(measured={self.mask.mean().item():.0%})"

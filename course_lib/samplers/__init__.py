@@ -6,6 +6,7 @@
 * :mod:`~course_lib.samplers.pndm` — PNDM/PLMS (Eq. 06.8); :mod:`~course_lib.samplers.dpm_solver` — DPM-Solver++(2M)
   (Eq. 06.9); :mod:`~course_lib.samplers.continuous` — Euler–Maruyama on the reverse SDE, Euler and Heun on the
   probability-flow ODE (Eq. 06.5–06.7); :mod:`~course_lib.samplers.consistency` — multistep consistency sampling;
+  :mod:`~course_lib.samplers.ddnm` — the posterior sampler, DDNM's range–null-space hook, RePaint's time travel;
 * :mod:`~course_lib.samplers.loop` — :func:`sample`, the one loop, and its callbacks (:class:`Trajectory`,
   :class:`ProgressBar`);
 * :mod:`~course_lib.samplers.registry` — :data:`SAMPLERS` by name and :func:`make_sampler`.
@@ -21,10 +22,12 @@ from .pndm import PNDMSampler  # noqa: E402  (registers "pndm")
 from .dpm_solver import DPMSolverPP2MSampler  # noqa: E402  (registers "dpmpp_2m")
 from .continuous import EulerMaruyamaSampler, EulerSampler, HeunSampler, ProbabilityFlowEulerSampler  # noqa: E402
 from .consistency import ConsistencySampler  # noqa: E402  (registers "consistency")
+from .ddnm import PosteriorSampler, ddnm_transform, posterior_coefficients, repaint_schedule  # noqa: E402  ("posterior")
 from .loop import ProgressBar, SampleStep, Trajectory, sample
 
 __all__ = ["Sampler", "StepOutput", "StepContext", "X0Transform", "alpha_bar_at", "clip_x0", "compose", "SAMPLERS",
            "register_sampler", "make_sampler", "steps_for_nfe", "DDIMSampler", "DDPMSampler", "PNDMSampler", "ddim_invert", "karras_timesteps",
            "DPMSolverPP2MSampler", "EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler",
-           "ConsistencySampler", "ddim_timesteps", "sample", "SampleStep",
+           "ConsistencySampler", "PosteriorSampler", "ddnm_transform", "posterior_coefficients", "repaint_schedule",
+           "ddim_timesteps", "sample", "SampleStep",
            "Trajectory", "ProgressBar"]
