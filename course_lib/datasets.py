@@ -25,7 +25,7 @@ from .images import IMAGE_EXTENSIONS, image_size, read_image, to_tensor
 from .operators import DOWNSAMPLE_KERNELS, check_scale, degrade
 
 __all__ = ["load_digits", "photo_paths", "toy_points", "TOY_SETS", "DigitsSR", "ImageFolderSR", "PhotosSR",
-           "load_training_set", "training_lr_size", "DATASET_NAMES",
+           "load_training_set", "training_lr_size", "DATASET_NAMES", "BLIND_SEED_BASE",
            "TRAIN_DIGITS", "dihedral"]
 
 
@@ -286,7 +286,30 @@ def dihedral(x: torch.Tensor, k: torch.Tensor, flip: torch.Tensor) -> torch.Tens
 
 #: the forms of a config's ``dataset`` entry (see :func:`load_training_set`)
 DATASET_NAMES = ("digits", "digits_labels", "toy2d:NAME", "digits_sr:SCALE", "photos_sr:SCALE:PATCH",
-                 "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER")
+                 "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER", "digits_blind:COPIES[:N]")
+#: digits_blind's per-image seeds: copy k of training digit i is degraded with seed BLIND_SEED_BASE + 4000·k + i
+BLIND_SEED_BASE = 500_000
+
+
+@functools.lru_cache(maxsize=2)
+def _digits_blind(copies: int, first: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``copies`` degraded copies of the training digits (the ``first`` ones only, for quick examples), cached: the
+    JPEG round trips take a while. Copy k of digit i always has the seed ``BLIND_SEED_BASE + 4000·k + i``."""
+    from .operators import BlindDegradation
+
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    hr = to_tensor(load_digits("train")[0])
+    n = hr.shape[0]
+    if first is not None:
+        if not 1 <= first <= n:
+            raise ValueError(f"the number of digits must be in 1 … {n}, got {first}")
+        seeds = [BLIND_SEED_BASE + n * k + i for k in range(copies) for i in range(first)]
+        x = hr[:first].repeat(copies, 1, 1, 1)
+        return x, BlindDegradation().apply(x, seeds)[0]
+    seeds = [BLIND_SEED_BASE + n * k + i for k in range(copies) for i in range(n)]
+    x = hr.repeat(copies, 1, 1, 1)
+    return x, BlindDegradation().apply(x, seeds)[0]
 
 
 def load_training_set(name: str) -> dict[str, torch.Tensor]:
@@ -297,6 +320,9 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
     * ``"digits_sr:S"``: ``{"x": hr (4000, 1, 32, 32), "y": (4000, 1, 32/S, 32/S)}``, all training digits;
     * ``"photos_sr:S:P"``: ``{"x": hr (8192, 3, P, P), "y": (8192, 3, P/S, P/S)}``, 1,024 random P × P crops of
       each training photo (positions fixed by seed 0).
+    * ``"digits_blind:K"``: ``{"x": hr (4000·K, 1, 32, 32), "y": degraded (4000·K, 1, 32, 32)}``, K differently
+      degraded copies of every training digit by :class:`~course_lib.operators.BlindDegradation` (lesson 08),
+      copy k of digit i with seed ``BLIND_SEED_BASE + 4000·k + i``; ``"digits_blind:K:N"``: of the first N only;
     * ``"folder_sr:S:P:K:FOLDER"``: your own RGB images (every image file under FOLDER, e.g. DIV2K's 800 HR images):
       K random P × P crops of each (positions fixed by seed 0), held in memory — N·K·3·P²·4 bytes for the HR crops
       (800 images, K = 32, P = 64: 1.3 GB). FOLDER may contain ":" (it is everything after the fourth).
@@ -317,6 +343,9 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
         if parts and parts[0] == "photos_sr" and len(parts) == 3:
             hr, y = PhotosSR("train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024).tensors()
             return {"x": hr, "y": y}
+        if parts and parts[0] == "digits_blind" and len(parts) in (2, 3):
+            x, y = _digits_blind(int(parts[1]), int(parts[2]) if len(parts) == 3 else None)
+            return {"x": x.clone(), "y": y.clone()}
         if parts and parts[0] == "folder_sr" and len(parts) >= 5:
             hr, y = ImageFolderSR(":".join(parts[4:]), scale=int(parts[1]), patch_size=int(parts[2]), mode="random",
                                   samples_per_image=int(parts[3])).tensors()

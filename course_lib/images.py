@@ -15,7 +15,8 @@ import torch
 
 from .files import atomic_write
 
-__all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "image_size", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "image_size", "write_image",
+           "jpeg_round_trip"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -154,3 +155,19 @@ def write_image(arr: np.ndarray, out: str | os.PathLike, overwrite: bool = False
     with atomic_write(out) as tmp:
         Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr).save(tmp)
     return out
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode a uint8 image ``(H, W)`` or ``(H, W, 3)`` as JPEG at ``quality`` (1 … 100, Pillow's scale) and decode
+    it again: the compression artefacts of a real-world degradation (lesson 08), same shape and dtype."""
+    import io
+
+    from PIL import Image
+
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise TypeError(f"image must be a uint8 array (H, W) or (H, W, 3), got {getattr(image, 'shape', type(image).__name__)}")
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be an int in 1 … 100, got {quality!r}")
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L" if image.ndim == 2 else "RGB"))

@@ -18,6 +18,8 @@ Shapes: batches ``(B, C, H, W)`` in [-1, 1]; y is ``(B, C, H/s, W/s)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 from .metrics import psnr
 
 __all__ = ["DOWNSAMPLE_KERNELS", "UPSAMPLE_MODES", "check_scale", "gaussian_blur", "downsample", "upsample", "degrade", "AreaOperator",
-           "MaskOperator", "FourierOperator", "kspace_mask",
+           "MaskOperator", "FourierOperator", "kspace_mask", "BlindDegradation",
            "consistency_projection", "consistency_psnr", "check_pair"]
 
 DOWNSAMPLE_KERNELS = ("area", "bicubic")
@@ -337,3 +339,63 @@ class FourierOperator:
 
     def __repr__(self) -> str:
         return f"FourierOperator(measured={self.mask.mean().item():.0%})"
+
+
+@dataclass(frozen=True)
+class BlindDegradation:
+    """A real-world-style degradation at toy scale (DiffBIR's pipeline, ``dataset/codeformer.py``, scaled to 32 × 32
+    digits; lesson 08): blur k_σ → downsample ×s → Gaussian noise → JPEG → resize back to the input size. Each image
+    draws its own σ, s, noise level and JPEG quality, uniformly from the ranges below, from its own generator — so a
+    degraded set is reproducible image by image (:meth:`apply`).
+
+    Attributes:
+        blur: σ range of the Gaussian blur, in HR pixels; scale: range of the (real-valued) downsampling factor;
+        noise: range of the noise's standard deviation on the [0, 1] scale; jpeg: range of Pillow's JPEG quality
+        (an int; 100 is nearly lossless).
+    """
+
+    blur: tuple[float, float] = (0.1, 2.0)
+    scale: tuple[float, float] = (1.0, 4.0)
+    noise: tuple[float, float] = (0.0, 0.06)
+    jpeg: tuple[int, int] = (40, 95)
+
+    def __post_init__(self):
+        for name, lo, hi in (("blur", 0, None), ("scale", 1, None), ("noise", 0, None), ("jpeg", 1, 100)):
+            a, b = getattr(self, name)
+            if not (a <= b and a >= lo and (hi is None or b <= hi)):
+                raise ValueError(f"{name}: expected a range (low, high) with {lo} <= low <= high"
+                                 f"{'' if hi is None else f' <= {hi}'}, got {(a, b)}")
+
+    def draw(self, generator: torch.Generator) -> dict:
+        """One image's parameters: ``{"blur", "scale", "noise", "jpeg"}``, drawn from ``generator`` (CPU)."""
+        u = torch.rand(4, generator=generator, dtype=torch.float64).tolist()
+        lerp = lambda r, v: r[0] + (r[1] - r[0]) * v  # noqa: E731
+        return {"blur": lerp(self.blur, u[0]), "scale": lerp(self.scale, u[1]), "noise": lerp(self.noise, u[2]),
+                "jpeg": int(round(lerp(self.jpeg, u[3])))}
+
+    def apply(self, x: torch.Tensor, seeds) -> tuple[torch.Tensor, list[dict]]:
+        """Degrade ``x`` ``(B, C, H, W)`` in [-1, 1], image i with the generator seeded by ``seeds[i]``: the degraded
+        images (same size, in [-1, 1]) and each image's parameters."""
+        from .images import jpeg_round_trip, to_tensor, to_uint8
+
+        _check_batch(x)
+        if len(seeds) != x.shape[0]:
+            raise ValueError(f"seeds: expected one per image ({x.shape[0]}), got {len(seeds)}")
+        H, W = x.shape[-2:]
+        outs, params = [], []
+        for xi, seed in zip(x, seeds):
+            g = torch.Generator().manual_seed(int(seed))
+            p = self.draw(g)
+            z = gaussian_blur(xi[None].float().cpu(), p["blur"])
+            h, w = max(1, round(H / p["scale"])), max(1, round(W / p["scale"]))
+            if (h, w) != (H, W):
+                z = F.interpolate(z, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
+            z = z + 2 * p["noise"] * torch.randn(z.shape, generator=g)  # [0, 1]-scale σ is 2σ on [-1, 1]
+            arr = to_uint8(z.clamp(-1, 1)[0])  # (h, w, C) uint8
+            arr = jpeg_round_trip(arr[..., 0] if arr.shape[-1] == 1 else arr, p["jpeg"])
+            z = to_tensor(arr)[None]
+            if (h, w) != (H, W):
+                z = F.interpolate(z, size=(H, W), mode="bicubic", align_corners=False)
+            outs.append(z.clamp(-1, 1)[0].to(x))
+            params.append(p)
+        return torch.stack(outs), params

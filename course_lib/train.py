@@ -243,6 +243,7 @@ class Trainer:
         self.model = self.method.build().to(self.device)
         if c.init_from:
             init_from_pretrained(self.model, c.init_from)
+        self.method.initialise(self.model, lambda name: load_shipped(name, self.device).model)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.method.setup(lambda name: load_shipped(name, self.device).model, self.device)
         self.diffusion = (GaussianDiffusion(make_beta_schedule(c.schedule, c.T)).to(self.device)

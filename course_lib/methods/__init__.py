@@ -6,6 +6,8 @@
 * :mod:`~course_lib.methods.regression` — ``"srcnn"``, ``"regression_unet"``, one-shot baselines (lesson 05);
 * :mod:`~course_lib.methods.consistency` — ``"consistency_sr"``, consistency distillation of the SR3-style model
   (lesson 06);
+* :mod:`~course_lib.methods.diffbir` — ``"diffbir"``, blind restoration: a frozen restorer, then the frozen digits
+  model steered by a ControlNet (lesson 08);
 * :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
 
 :mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
@@ -17,7 +19,8 @@ from .ddpm import DDPM
 from .regression import RegressionUNetMethod, SRCNNMethod
 from .sr3 import SR3Method, super_resolve
 from .consistency import ConsistencySRMethod  # noqa: E402  (after sr3: it extends it)
+from .diffbir import DiffBIRMethod  # noqa: E402
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
-           "ConsistencySRMethod"]
+           "ConsistencySRMethod", "DiffBIRMethod"]

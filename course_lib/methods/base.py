@@ -62,7 +62,8 @@ class Method:
         name: the registry key (``"sr3"``); Config: its :class:`MethodConfig` subclass;
         objective: ``"diffusion"`` (it trains against a :class:`~course_lib.diffusion.GaussianDiffusion`),
         ``"regression"`` or ``"classification"`` (no process); datasets: the ``dataset`` forms it trains on (the part
-        before the first ``:``); task: ``"sr"`` for methods with :meth:`restore`, ``"generate"``, ``"classify"``;
+        before the first ``:``); task: ``"sr"`` for methods with :meth:`restore`, ``"blind"`` for a restore() from a
+        degraded image of the output's size, ``"generate"``, ``"classify"``;
         legacy_kinds: the ``model.kind`` values that named it in configs of the previous release.
     """
 
@@ -109,6 +110,11 @@ class Method:
         if "channel_mults" in kwargs:
             kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
         return kwargs
+
+    def initialise(self, model: nn.Module, load_model) -> None:
+        """Called by the trainer right after :meth:`build` (before the EMA copy and the optimiser): a method whose
+        network starts from shipped weights — a ControlNet's frozen base — loads them here with
+        ``load_model(name) -> nn.Module``."""
 
     def setup(self, load_model, device: torch.device) -> None:
         """Called by the trainer before the first step. A method that trains against another shipped network (a

@@ -43,7 +43,7 @@ class _Regression(Method):
     """Shared by the one-shot baselines: MSE between f(y) and HR; :meth:`restore` is one evaluation."""
 
     objective = "regression"
-    datasets = ("digits_sr", "photos_sr", "folder_sr")
+    datasets = ("digits_sr", "photos_sr", "folder_sr", "digits_blind")
     task = "sr"
 
     def loss(self, model, process, batch, generator):

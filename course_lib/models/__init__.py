@@ -10,6 +10,7 @@ from .conditioning import SR3
 from .toy import MLPDenoiser
 from .tiling import TiledDenoiser, pad_to_tile
 from .unet import LREncoder, UNet, count_parameters
+from .controlnet import ControlledUNet, ControlNet
 
-__all__ = ["UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
+__all__ = ["ControlNet", "ControlledUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
            "count_parameters"]
