@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race table clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -37,6 +37,7 @@ help:
 	@echo "make compare    recompute lesson 05's cached CNN-vs-diffusion comparison (data/cache/cnn_vs_diffusion.json)"
 	@echo "make harness    recompute every method's row of the landscape table (data/cache/landscape.json)"
 	@echo "make race       recompute lesson 06's sampler race (data/cache/sampler_race.json)"
+	@echo "make zeroshot   recompute lesson 08's zero-shot evaluation (data/cache/zero_shot.json)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -106,6 +107,9 @@ harness: $(STAMP)
 
 race: $(STAMP)
 	$(BIN)/python -m course_lib.race
+
+zeroshot: $(STAMP)
+	$(BIN)/python -m course_lib.zeroshot
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table
