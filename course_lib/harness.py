@@ -29,6 +29,7 @@ its checkpoint's sha256, the options and the sample), so an interrupted run resu
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import time
@@ -48,7 +49,7 @@ from .operators import consistency_psnr, upsample
 
 __all__ = ["SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "DIVERSITY_INDEX",
            "REFERENCE_INDICES", "CURVE_INDICES", "image_seeds", "image_noise", "sample_noise", "restore_batched", "Entry",
-           "ENTRIES", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
+           "ENTRIES", "ZERO_SHOT_ENTRIES", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
            "ROW_FIELDS", "load_table", "format_table", "main"]
 
 SEED_BASE = 1000
@@ -214,6 +215,15 @@ SAMPLER_ENTRIES = (
 for _e in SAMPLER_ENTRIES:
     register_entry(_e)
 
+#: lesson 08's zero-shot rows: the unconditional digits model restores ×4 by DDNM (DDPM.restore), same digits and seeds
+ZERO_SHOT_ENTRIES = (
+    Entry("DDNM (unconditional digits_unet, 100 steps)", "digits_x4", "digits_unet", {"scale": 4, "steps": 100}),
+    Entry("DDNM time travel (L 10, r 3)", "digits_x4", "digits_unet",
+          {"scale": 4, "steps": 100, "travel_length": 10, "travel_repeat": 3}),
+)
+for _e in ZERO_SHOT_ENTRIES:
+    register_entry(_e)
+
 
 # ------------------------------------------------------------------ outputs (resumable)
 class Work:
@@ -263,10 +273,15 @@ def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices
     # the checkpoint's hash is part of the tag: outputs of a retrained model are never mistaken for the old ones
     sha = load_manifest()["files"].get(f"checkpoints/{entry.model}.pt", {}).get("sha256", "")[:8]
 
+    # a restore that must be told the factor (DDNM with an unconditional model) takes it from the entry's options
+    restore = shipped.restore
+    if "scale" in options:
+        restore = functools.partial(shipped.restore, scale=options.pop("scale"))
+
     def one(j: int):
         tag = f"{entry.model}-{sha}__{_options_tag(entry.options)}__{entry.noise}__k{j}"
         gen = torch.Generator(device=torch.device(device)).manual_seed(0) if entry.noise == "shared" else None
-        return work.get(tag, lambda: restore_batched(shipped.restore, y, indices, j, task.batch, shared_generator=gen,
+        return work.get(tag, lambda: restore_batched(restore, y, indices, j, task.batch, shared_generator=gen,
                                                      scale=task.scale, **options), lambda: shipped.method.last_nfe)
 
     if k is not None or entry.samples == 1:

@@ -96,3 +96,13 @@ def test_lesson_06_rows_are_registered_for_digits():
     labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
     assert {e.label for e in harness.SAMPLER_ENTRIES} <= labels
     assert any(e.model == "digits_sr_consistency" for e in harness.SAMPLER_ENTRIES)
+
+
+def test_lesson_08_rows_are_registered_for_digits(table):
+    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in harness.ZERO_SHOT_ENTRIES} <= labels
+    rows = {r["label"]: r for r in table["rows"] if r["task"] == "digits_x4"}
+    ddnm, travel = rows["DDNM (unconditional digits_unet, 100 steps)"], rows["DDNM time travel (L 10, r 3)"]
+    assert ddnm["nfe"] == 100 and travel["nfe"] > 100 and ddnm["model"] == "digits_unet"
+    # DDNM explains y (its step makes A x = y; the clip to [-1, 1] and nothing else costs a little), like SR3
+    assert ddnm["consistency"] > 40
