@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot table clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -38,6 +38,7 @@ help:
 	@echo "make harness    recompute every method's row of the landscape table (data/cache/landscape.json)"
 	@echo "make race       recompute lesson 06's sampler race (data/cache/sampler_race.json)"
 	@echo "make zeroshot   recompute lesson 08's zero-shot evaluation (data/cache/zero_shot.json)"
+	@echo "make blind      recompute lesson 08's blind-restoration evaluation (data/cache/blind_restoration.json)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -110,6 +111,9 @@ race: $(STAMP)
 
 zeroshot: $(STAMP)
 	$(BIN)/python -m course_lib.zeroshot
+
+blind: $(STAMP)
+	$(BIN)/python -m course_lib.blind
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table

@@ -1,0 +1,46 @@
+"""Lesson 08's blind-restoration evaluation (course_lib/blind.py): the strength rule, fixed before measuring, and the
+cache it wrote — the issue's DiffBIR criteria as measured."""
+
+import pytest
+
+from course_lib import blind
+
+
+def test_the_rule_takes_the_most_realistic_strength_within_the_fidelity_bounds():
+    stage1 = {"psnr": 24.0, "agreement": 1.0, "patch_swd": 0.009}
+    rows = {0.5: {"psnr": 15.0, "agreement": 0.6, "patch_swd": 0.005},   # most realistic, but far from faithful
+            1.0: {"psnr": 20.0, "agreement": 0.95, "patch_swd": 0.006},
+            2.0: {"psnr": 21.5, "agreement": 0.99, "patch_swd": 0.0065},  # within 3 dB and 1 point
+            3.0: {"psnr": 22.5, "agreement": 1.0, "patch_swd": 0.007}}
+    assert blind.choose_strength(rows, stage1) == 2.0
+    assert blind.choose_strength({1.5: rows[0.5]}, stage1) == 1.0  # none keeps the bounds: the trained strength
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return blind.load_blind()
+
+
+def test_the_cache_follows_the_protocol(cache):
+    assert cache["strengths"] == list(blind.STRENGTHS) and cache["rule"] == blind.RULE
+    val = cache["validation"]
+    assert not set(val["indices"]) & set(cache["indices"])  # chosen on digits never evaluated
+    rows = {float(s): r for s, r in val["rows"].items()}
+    assert val["chosen"] == blind.choose_strength(rows, val["stage1"])
+    for name in ("seen", "unseen"):
+        labels = set(cache["evaluation"][name]["rows"])
+        assert {"degraded input", "stage 1", "SR3-style x4 on the degraded image at 8x8"} <= labels
+
+
+def test_the_issue_criteria_hold_at_the_chosen_strength(cache):
+    """DiffBIR's pipeline beats stage 1 alone on patch SWD, seen and unseen, keeping fidelity: agreement no more than
+    1 point below and PSNR within 3 dB (means over the same digits; patch SWD by the paired set-level bootstrap)."""
+    label = f"pipeline, strength {cache['validation']['chosen']} (chosen)"
+    for name in ("seen", "unseen"):
+        pair = cache["evaluation"][name]["pairs_vs_stage1"][label]
+        assert pair["patch_swd"]["mean"] < 0 and pair["patch_swd"]["share_below_zero"] > 0.975, name
+        assert pair["psnr"]["mean"] >= -cache["rule"]["psnr_below_stage1_db"], name
+        assert pair["agreement"]["mean"] >= -cache["rule"]["agreement_below_stage1"] - 1e-9, name
+    # and the one-line alternative does not come close: SR3-style on the degraded image, downsampled to its input size
+    seen = cache["evaluation"]["seen"]["rows"]
+    assert seen["SR3-style x4 on the degraded image at 8x8"]["psnr"] < seen["stage 1"]["psnr"] - 5
