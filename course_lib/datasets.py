@@ -301,14 +301,11 @@ def _digits_blind(copies: int, first: int | None = None) -> tuple[torch.Tensor, 
         raise ValueError(f"copies must be >= 1, got {copies}")
     hr = to_tensor(load_digits("train")[0])
     n = hr.shape[0]
-    if first is not None:
-        if not 1 <= first <= n:
-            raise ValueError(f"the number of digits must be in 1 … {n}, got {first}")
-        seeds = [BLIND_SEED_BASE + n * k + i for k in range(copies) for i in range(first)]
-        x = hr[:first].repeat(copies, 1, 1, 1)
-        return x, BlindDegradation().apply(x, seeds)[0]
-    seeds = [BLIND_SEED_BASE + n * k + i for k in range(copies) for i in range(n)]
-    x = hr.repeat(copies, 1, 1, 1)
+    used = n if first is None else first
+    if not 1 <= used <= n:
+        raise ValueError(f"the number of digits must be in 1 … {n}, got {first}")
+    seeds = [BLIND_SEED_BASE + n * k + i for k in range(copies) for i in range(used)]
+    x = hr[:used].repeat(copies, 1, 1, 1)
     return x, BlindDegradation().apply(x, seeds)[0]
 
 

@@ -37,12 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from .datasets import DigitsSR, PhotosSR
 from .device import describe_hardware, get_device, per_image_generators, randn
-from .files import data_dir, load_manifest, verify_file, write_cached
+from .files import load_manifest, verify_file, write_cached
 from .metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
 from .models import count_parameters
 from .operators import consistency_psnr, upsample

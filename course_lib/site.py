@@ -19,6 +19,7 @@ The builder stages the pages in ``_build/site-src/``:
 from __future__ import annotations
 
 import argparse
+import posixpath
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from .devtools import NOTEBOOKS, ROOT, SYLLABUS, lesson_paths, student_notebook
+from .devtools import ROOT, SYLLABUS, lesson_paths, student_notebook
 
 __all__ = ["SITE", "STAGE", "repository_url", "launch_links", "colab_cell", "stage", "build", "main"]
 
@@ -84,22 +85,14 @@ def _rewrite_links(text: str, source: str, repo: str) -> str:
     """Markdown links of a repository document, made to work in the site: lessons → their pages, the other staged
     documents → theirs, anything else in the repository → its page on the repository (readers online)."""
     pages = {src: dst for src, dst in PAGES}
-    base = Path(source).parent
+    base = posixpath.dirname(source)
 
     def fix(m: re.Match) -> str:
         label, target = m.group(1), m.group(2)
         if re.match(r"^[a-z]+:|^#", target):
             return m.group(0)
         path, _, anchor = target.partition("#")
-        resolved = (base / path).as_posix()
-        resolved = str(Path(resolved)).replace("\\", "/")
-        parts = []
-        for p in resolved.split("/"):
-            if p == "..":
-                parts = parts[:-1]
-            elif p not in ("", "."):
-                parts.append(p)
-        resolved = "/".join(parts)
+        resolved = posixpath.normpath(posixpath.join(base, path))
         frag = f"#{anchor}" if anchor else ""
         if resolved.startswith("notebooks/") and resolved.endswith(".ipynb"):
             return f"[{label}](lessons/{Path(resolved).name}{frag})"

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import nn

@@ -66,35 +66,43 @@ class DDPM(Method):
 
     @torch.no_grad()
     @torch.no_grad()
-    def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, scale: int | None = None,
-                sampler: str = "posterior", steps: int | None = 100, sigma_y: float = 0.0, progress: bool = False,
-                **options) -> torch.Tensor:
-        """Zero-shot SR with DDNM (lesson 08): the unconditional model restores y = A x, A = area downsampling ×
-        ``scale``, by the range–null-space step at every evaluation
+    def restore_linear(self, model, process, operator, y: torch.Tensor, shape: Sequence[int],
+                       seeds: Sequence[int] | None = None, sampler: str = "posterior", steps: int | None = 100,
+                       sigma_y: float = 0.0, progress: bool = False, **options) -> torch.Tensor:
+        """Zero-shot restoration with DDNM (lesson 08): the unconditional model restores y = A x for any linear
+        ``operator`` (``A``, ``A_pinv``) by the range–null-space step at every evaluation
         (:func:`~course_lib.samplers.ddnm.ddnm_transform`; DDNM+ when ``sigma_y`` > 0, in y's units).
 
         Args:
-            y: ``(B, C, h, w)`` in [-1, 1]; scale: s (required); seeds: image i's x_T and noise from its own generator.
+            y: the measurements (the operator's output); shape: one restored image's ``(C, H, W)``; seeds: image i's
+                x_T and noise from its own generator.
             sampler, steps, options: the sampler (default the posterior sampler, 100 steps; ``travel_length`` and
                 ``travel_repeat`` for time travel).
 
         Returns:
-            ``(B, C, s·h, s·w)`` clipped to [-1, 1] (before the clip, A x̂ = y to float precision).
+            ``(B, C, H, W)`` **before** any clip (A x̂ = y to float precision); ``last_nfe`` holds the NFE.
         """
-        from ..operators import AreaOperator
         from ..samplers import ddnm_transform
+
+        gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
+        x_T = randn((y.shape[0], *shape), gens, y.device)
+        s = make_sampler(sampler, process, steps, self.prediction, **options)
+        out = sample(model, s, x_T, None, x0_transform=ddnm_transform(operator, y, sigma_y),
+                     callback=ProgressBar(f"DDNM {sampler}", enabled=progress), generator=gens)
+        self.last_nfe = s.nfe
+        return out
+
+    def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, scale: int | None = None,
+                **options) -> torch.Tensor:
+        """Zero-shot SR with DDNM: :meth:`restore_linear` with A = area downsampling × ``scale`` (required), the
+        result ``(B, C, s·h, s·w)`` clipped to [-1, 1]. ``options`` as :meth:`restore_linear`."""
+        from ..operators import AreaOperator
 
         if scale is None:
             raise ValueError("scale: expected the SR factor (an int), got None — DDNM needs the degradation A")
         op = AreaOperator(scale)
         B, C, h, w = y.shape
-        gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
-        x_T = randn((B, C, h * op.scale, w * op.scale), gens, y.device)
-        s = make_sampler(sampler, process, steps, self.prediction, **options)
-        out = sample(model, s, x_T, None, x0_transform=ddnm_transform(op, y, sigma_y),
-                     callback=ProgressBar(f"DDNM {sampler}", enabled=progress), generator=gens)
-        self.last_nfe = s.nfe
-        return out.clamp(-1, 1)
+        return self.restore_linear(model, process, op, y, (C, h * op.scale, w * op.scale), seeds, **options).clamp(-1, 1)
 
     def generate(self, model, process, seeds: Sequence[int], shape: Sequence[int], sampler: str = "ddim",
                  steps: int | None = None, clip: bool = True, progress: bool = False, **options) -> torch.Tensor:

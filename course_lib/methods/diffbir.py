@@ -28,7 +28,7 @@ from torch import nn
 from ..device import per_image_generators, randn
 from ..models import RegressionUNet, UNet
 from ..models.controlnet import ControlledUNet, ControlNet
-from ..samplers import make_sampler, sample
+from ..samplers import clip_x0, make_sampler, sample
 from .base import MethodConfig, Method, register_method
 
 __all__ = ["DiffBIRConfig", "DiffBIRNet", "DiffBIRMethod"]
@@ -148,8 +148,7 @@ class DiffBIRMethod(Method):
             gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
             x_T = randn(y.shape, gens, y.device)
             smp = make_sampler(sampler, process, steps, "eps", **options)
-            out = sample(model, smp, x_T, cond=cleaned, generator=gens,
-                         x0_transform=lambda x0, ctx: x0.clamp(-1, 1))
+            out = sample(model, smp, x_T, cond=cleaned, generator=gens, x0_transform=clip_x0)
             self.last_nfe = smp.nfe
             return out.clamp(-1, 1)
         finally:

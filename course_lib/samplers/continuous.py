@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..device import randn
-from ..diffusion import GaussianDiffusion, extract
+from ..diffusion import GaussianDiffusion
 from ..sde import VPSDE, em_step, pf_ode_derivative, score_from_eps
 from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
 from .ddim import SpacedSampler, ddim_timesteps
