@@ -48,7 +48,7 @@ from .operators import consistency_psnr, upsample
 
 __all__ = ["SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "DIVERSITY_INDEX",
            "REFERENCE_INDICES", "CURVE_INDICES", "image_seeds", "image_noise", "sample_noise", "restore_batched", "Entry",
-           "ENTRIES", "ZERO_SHOT_ENTRIES", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
+           "ENTRIES", "ZERO_SHOT_ENTRIES", "BLIND_ENTRIES", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
            "ROW_FIELDS", "load_table", "format_table", "main"]
 
 SEED_BASE = 1000
@@ -223,6 +223,17 @@ ZERO_SHOT_ENTRIES = (
 for _e in ZERO_SHOT_ENTRIES:
     register_entry(_e)
 
+#: lesson 08's blind rows: DiffBIR's stage 1 alone and the full pipeline, told nothing about the degradation — each is
+#: given the bicubic-upsampled y (a 32 × 32 image, the input a blind restorer expects; area ×4 lies inside the training
+#: degradations' range of scale and blur)
+BLIND_ENTRIES = (
+    Entry("DiffBIR stage 1 alone (blind, given bicubic y)", "digits_x4", "digits_blind_restorer", {"input": "bicubic"}),
+    Entry("DiffBIR (blind, given bicubic y; strength 2, DDIM-20)", "digits_x4", "digits_diffbir",
+          {"input": "bicubic", "sampler": "ddim", "steps": 20, "strength": 2.0}),
+)
+for _e in BLIND_ENTRIES:
+    register_entry(_e)
+
 
 # ------------------------------------------------------------------ outputs (resumable)
 class Work:
@@ -276,6 +287,10 @@ def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices
     restore = shipped.restore
     if "scale" in options:
         restore = functools.partial(shipped.restore, scale=options.pop("scale"))
+    # a blind restorer maps an image to one of the same size: it is given y upsampled ("input": the mode)
+    if "input" in options:
+        mode, inner = options.pop("input"), restore
+        restore = lambda yb, **kw: inner(upsample(yb, task.scale, mode), **kw)  # noqa: E731
 
     def one(j: int):
         tag = f"{entry.model}-{sha}__{_options_tag(entry.options)}__{entry.noise}__k{j}"
@@ -338,7 +353,7 @@ def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tens
     """One table row (:data:`ROW_FIELDS`): means of the per-image measures, the set-level realism measures against
     ``reference`` (digits: HR of the other half of the test split; photos: the other half of each HR photo), and the
     cost. ``samples`` ``(K, N, …)``: several samples per image, for the diversity."""
-    from .pretrained import load
+    from .pretrained import load, training_record
 
     task = TASKS[entry.task]
     sr = sr.to(device)
@@ -362,8 +377,12 @@ def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tens
     else:
         shipped = load(entry.model, "cpu")
         record = shipped.record
+        seconds = record.get("training_seconds", 0.0)
+        stage1 = getattr(shipped.method.config, "stage1", None)  # a two-stage method: its frozen stage 1 was trained too
+        if stage1:
+            seconds += training_record(stage1).get("training_seconds", 0.0)
         out.update(method=shipped.config.method, parameters=count_parameters(shipped.model),
-                   training_minutes=round(record.get("training_seconds", 0.0) / 60, 1), training_hardware=record.get("hardware"))
+                   training_minutes=round(seconds / 60, 1), training_hardware=record.get("hardware"))
     out["noise"] = entry.noise if entry.model is not None and entry.options.get("sampler") else None
     out["options"] = dict(entry.options) or None
     return {k: out.get(k) for k in ROW_FIELDS}

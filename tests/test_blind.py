@@ -32,15 +32,27 @@ def test_the_cache_follows_the_protocol(cache):
         assert {"degraded input", "stage 1", "SR3-style x4 on the degraded image at 8x8"} <= labels
 
 
-def test_the_issue_criteria_hold_at_the_chosen_strength(cache):
-    """DiffBIR's pipeline beats stage 1 alone on patch SWD, seen and unseen, keeping fidelity: agreement no more than
-    1 point below and PSNR within 3 dB (means over the same digits; patch SWD by the paired set-level bootstrap)."""
+def test_the_issue_criteria_as_the_lesson_states_them(cache):
+    """DiffBIR's pipeline beats stage 1 alone on patch SWD, seen and unseen, with PSNR within 3 dB (means over the same
+    digits; patch SWD by the paired set-level bootstrap); agreement no more than 1 point below stage 1 holds on seen
+    degradations and is **missed** on unseen ones in the 100-digit evaluation (3 digits, about 1.3 paired SEs) — the
+    lesson says so; the 400-digit follow-up estimates the gap within the bound but changes no verdict."""
     label = f"pipeline, strength {cache['validation']['chosen']} (chosen)"
+    bound = -cache["rule"]["agreement_below_stage1"] - 1e-9
     for name in ("seen", "unseen"):
         pair = cache["evaluation"][name]["pairs_vs_stage1"][label]
         assert pair["patch_swd"]["mean"] < 0 and pair["patch_swd"]["share_below_zero"] > 0.975, name
         assert pair["psnr"]["mean"] >= -cache["rule"]["psnr_below_stage1_db"], name
-        assert pair["agreement"]["mean"] >= -cache["rule"]["agreement_below_stage1"] - 1e-9, name
+    seen_agr = cache["evaluation"]["seen"]["pairs_vs_stage1"][label]["agreement"]
+    unseen_agr = cache["evaluation"]["unseen"]["pairs_vs_stage1"][label]["agreement"]
+    assert seen_agr["mean"] >= bound and unseen_agr["mean"] < bound
+    assert abs(unseen_agr["mean"]) < 2 * unseen_agr["se"]  # not a significant loss either
+    f = cache["followup"]
+    assert f["strength"] == cache["validation"]["chosen"] and len(f["indices"]) == 400
+    assert not set(f["indices"]) & (set(cache["indices"]) | set(cache["validation"]["indices"]))  # fresh digits
+    for name in ("seen", "unseen"):
+        d = f[name]["pipeline − stage 1"]
+        assert d["agreement"]["mean"] >= bound and d["patch_swd"]["share_below_zero"] > 0.975 and d["psnr"]["mean"] > -3, name
     # and the one-line alternative does not come close: SR3-style on the degraded image, downsampled to its input size
     seen = cache["evaluation"]["seen"]["rows"]
     assert seen["SR3-style x4 on the degraded image at 8x8"]["psnr"] < seen["stage 1"]["psnr"] - 5

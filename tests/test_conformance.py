@@ -244,6 +244,10 @@ def test_every_method_keeps_the_contract(name, device):
     config = TrainConfig.from_dict(cls.example())
     assert config.method == name and TrainConfig.from_dict(config.to_dict()) == config  # JSON round trip
     trainer = Trainer(config, device=device)
+    if cls.task == "blind":  # the adapter's encoder copy is trainable; the frozen parts are not
+        net = trainer.model
+        assert all(p.requires_grad for p in net.unet.control.parameters())
+        assert not any(p.requires_grad for p in [*net.unet.base.parameters(), *net.stage1.parameters()])
     before = [p.detach().clone() for p in trainer.model.parameters()]
     trainer.train(progress=False)
     assert trainer.step == config.steps and all(torch.isfinite(torch.tensor(v)) for _, v in trainer.history)

@@ -40,6 +40,9 @@ def test_training_moves_the_control_only_and_the_control_can_change_the_output()
     controlled = ControlledUNet(base, cond_channels=1)
     trainable = [p for p in controlled.parameters() if p.requires_grad]
     assert trainable and all(not p.requires_grad for p in controlled.base.parameters())
+    # the whole copy trains, not only its zero convolutions (a deepcopy of the frozen base would be frozen too)
+    assert all(p.requires_grad for p in controlled.control.parameters())
+    copy_before = {k: v.clone() for k, v in controlled.control.down.state_dict().items()}
     opt = torch.optim.Adam(trainable, lr=1e-2)
     g = torch.Generator().manual_seed(2)
     x, c, target = (torch.randn(4, 1, 16, 16, generator=g) for _ in range(3))
@@ -54,6 +57,8 @@ def test_training_moves_the_control_only_and_the_control_can_change_the_output()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
     assert all(torch.equal(frozen[k], v) for k, v in controlled.base.state_dict().items())
+    # the encoder copy moved (from the second step on: the zero convolutions pass no gradient back at first)
+    assert any(not torch.equal(copy_before[k], v) for k, v in controlled.control.down.state_dict().items())
     assert controlled.base.training is False  # the frozen base stays in eval mode
     with torch.no_grad():
         controlled.eval()

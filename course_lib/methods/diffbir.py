@@ -28,7 +28,7 @@ from torch import nn
 from ..device import per_image_generators, randn
 from ..models import RegressionUNet, UNet
 from ..models.controlnet import ControlledUNet, ControlNet
-from ..samplers import clip_x0, make_sampler, sample
+from ..samplers import ProgressBar, clip_x0, make_sampler, sample
 from .base import MethodConfig, Method, register_method
 
 __all__ = ["DiffBIRConfig", "DiffBIRNet", "DiffBIRMethod"]
@@ -137,9 +137,11 @@ class DiffBIRMethod(Method):
 
     @torch.no_grad()
     def restore(self, model: DiffBIRNet, process, y: torch.Tensor, seeds: Sequence[int] | None = None,
-                sampler: str = "ddim", steps: int = 50, strength: float | None = None, **options) -> torch.Tensor:
+                sampler: str = "ddim", steps: int = 50, strength: float | None = None, progress: bool = False,
+                **options) -> torch.Tensor:
         """Stage 1, then stage 2: ``steps`` of ``sampler`` (image i from its own generator when ``seeds`` are
-        given) with the control at ``strength`` (default: as trained). ``y`` is the degraded image, full size."""
+        given) with the control at ``strength`` (default: as trained). ``y`` is the degraded image, full size;
+        ``progress`` shows a progress bar."""
         old = model.strength
         if strength is not None:
             model.strength = strength
@@ -148,7 +150,8 @@ class DiffBIRMethod(Method):
             gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
             x_T = randn(y.shape, gens, y.device)
             smp = make_sampler(sampler, process, steps, "eps", **options)
-            out = sample(model, smp, x_T, cond=cleaned, generator=gens, x0_transform=clip_x0)
+            out = sample(model, smp, x_T, cond=cleaned, generator=gens, x0_transform=clip_x0,
+                         callback=ProgressBar(f"DiffBIR {sampler}", enabled=progress))
             self.last_nfe = smp.nfe
             return out.clamp(-1, 1)
         finally:

@@ -6,7 +6,7 @@ restored image) through a trainable copy of the U-Net's encoder:
 * the copy starts as an exact copy of the frozen encoder (time MLP, input convolution, down path, middle), its input
   convolution widened to read [x_t, c] — the new channels' weights zero-initialised, as DiffBIR's IRControlNet does;
 * each of its skip features and its middle feature passes through a **zero-initialised** 1 × 1 convolution and is
-  added, times a control ``strength``, to the frozen U-Net's matching skip and middle feature.
+  added, times a control ``strength``, to the frozen U-Net's matching skip and middle feature (Eq. 08.6).
 
 At initialisation every zero convolution outputs exactly 0, so :class:`ControlledUNet` returns the frozen U-Net's
 output **exactly** (a test checks it bit for bit); training moves only the copy and the zero convolutions (the base's
@@ -62,6 +62,8 @@ class ControlNet(nn.Module):
         widths = [old.out_channels] + [_out_channels(layer) for layer in base.down]
         self.zero_skips = nn.ModuleList(_zero_conv(w) for w in widths)
         self.zero_mid = _zero_conv(widths[-1])
+        # the copy is trainable whatever the base's state: a deepcopy of a frozen base is frozen too
+        self.requires_grad_(True)
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
