@@ -7,7 +7,7 @@
   ``Image.resize(..., BICUBIC)`` and the kernel of MATLAB's ``imresize``) — and n optional Gaussian noise of
   standard deviation ``noise_std`` (in [-1, 1] units) drawn with an explicit generator; then clip to [-1, 1].
 * **The linear operator pair** of area SR, :class:`AreaOperator`: A = s × s average pooling and A† = nearest
-  (replicate) upsampling, *unscaled*, so that A A† = I exactly. Then
+  (replicate) upsampling, *unscaled*, so that A A† = I exactly (Eq. 08.2; the split x = A†A x + (I − A†A) x is Eq. 08.1). Then
   P(x) = x − A†(A x − y) = A†y + (I − A†A) x (Eq. 04.5) keeps x's null-space part (零空间, the detail A cannot
   see) and replaces its range-space part by y's: A P(x) = y. SR3's consistency projection (lesson 04) and DDNM's
   range–null-space step are this one map.

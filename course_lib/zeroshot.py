@@ -27,7 +27,7 @@ import torch
 from .device import get_device
 from .files import verify_file, write_cached
 
-__all__ = ["N_DIGITS", "INDICES", "MARGINS", "CONFIGS", "run", "load_zero_shot", "main"]
+__all__ = ["N_DIGITS", "INDICES", "MARGINS", "CONFIGS", "operator_for", "measurement_consistency", "run", "load_zero_shot", "main"]
 
 CACHE = "cache/zero_shot.json"
 WORK = Path("runs/zeroshot")
@@ -81,8 +81,9 @@ def operator_for(task: str, device=None):
     raise ValueError(f"task: expected srS, inpaint:… or kspace:FRACTION, got {task!r}")
 
 
-def _consistency(op, x, y):
-    """PSNR(A x, y) per image in dB, capped at 300 (an exact match: float round-off only, or none at all)."""
+def measurement_consistency(op, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eq. 04.1 for any linear operator: PSNR(A x, y) per image in dB (x on [-1, 1]; for complex k-space data the
+    mean squared error over the measured frequencies), capped at 300 (an exact match: float round-off only, or none)."""
     from .metrics import psnr
 
     ax = op.A(x)
@@ -112,8 +113,8 @@ def run(device, work: Path = WORK) -> dict:
     def measures(x_float, op, y):
         x = x_float.clamp(-1, 1)
         q = uint8_to_model(torch.from_numpy(to_uint8(x))).movedim(-1, -3).to(device)  # the uint8 round trip
-        return {"psnr": psnr(x, hr), "consistency_float": _consistency(op, x_float, y),
-                "consistency_uint8": _consistency(op, q, y),
+        return {"psnr": psnr(x, hr), "consistency_float": measurement_consistency(op, x_float, y),
+                "consistency_uint8": measurement_consistency(op, q, y),
                 "agreement": (classifier(x).argmax(1) == call).float()}, x
 
     results, per_image = {}, {}

@@ -3,7 +3,8 @@
 Opens lesson 01, runs all cells, moves the noising widget's t slider and checks that the picture changes and
 that the readout matches ``course_lib`` for the new t; then the same for lesson 02's denoising widget (which
 plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race widget
-runs in a one-cell driver notebook (NFE budget up, "race", the counted NFE in its table). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+runs in a one-cell driver notebook (NFE budget up, "race", the counted NFE in its table), and so does lesson 08's DDNM
+widget (another degradation picked, the step slider moved, the readout against ``course_lib``). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
 Python package (no browser download). Without them the test is skipped with the reason, unless
@@ -68,13 +69,30 @@ RaceWidget({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0,
 """
 
 
-def _write_race_driver(path: Path) -> None:
-    """Lesson 06's race widget in a one-cell driver notebook (not a second Run All of the lesson)."""
+DDNM_DRIVER = """\
+from course_lib.datasets import DigitsSR
+from course_lib.harness import image_seeds
+from course_lib.pretrained import load
+from course_lib.widgets.ddnm import DDNMWidget
+
+prior = load("digits_unet", "cpu")
+hr = DigitsSR("test", scale=4).tensors([0, 300])[0]
+DDNMWidget(prior.model, prior.process, hr, image_seeds([0, 300]), task="sr4", steps=10)
+"""
+
+
+def _write_driver(path: Path, source: str) -> None:
+    """A widget in a one-cell driver notebook (not a second Run All of its lesson)."""
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RACE_DRIVER)])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nbformat.write(nb, path)
+
+
+def _write_race_driver(path: Path) -> None:
+    """Lesson 06's race widget in a one-cell driver notebook."""
+    _write_driver(path, RACE_DRIVER)
 
 
 def _free_port() -> int:
@@ -90,6 +108,7 @@ def lab(tmp_path_factory):
     for name in ("01_forward_process.ipynb", "02_reverse_process.ipynb", "05_cnn_vs_diffusion.ipynb"):
         shutil.copy(ROOT / "notebooks" / name, root / name)
     _write_race_driver(root / "race_driver.ipynb")
+    _write_driver(root / "ddnm_driver.ipynb", DDNM_DRIVER)
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page
@@ -253,4 +272,38 @@ def test_race_widget_in_the_browser(lab, browser):
     assert _number(r"DDIM\s+\d+\s+(\d+)", text) == 4 and _number(r"Heun\s+\d+\s+(\d+)", text) == 3  # Heun: 2 steps
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "06-race-widget.png"))
+    page.close()
+
+
+def test_ddnm_widget_in_the_browser(lab, browser):
+    from course_lib.datasets import DigitsSR
+    from course_lib.harness import image_seeds
+    from course_lib.pretrained import load
+    from course_lib.widgets.ddnm import ddnm_view
+
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _run_all(page, url, token, "ddnm_driver.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-dropdown", has_text="degradation")).first
+    widget.wait_for(timeout=60_000)
+    readout, picture = widget.locator(".widget-html").first, widget.locator("img").first
+    assert "step 10 of 10" in readout.inner_text()
+    before_src, before_text = picture.get_attribute("src"), readout.inner_text()
+    widget.scroll_into_view_if_needed()
+    widget.locator(".widget-dropdown select").first.select_option(label="inpainting: right half")  # re-runs DDNM
+    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=60_000)
+    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=60_000)
+    text = readout.inner_text()
+    prior = load("digits_unet", "cpu")
+    hr = DigitsSR("test", scale=4).tensors([0, 300])[0]
+    view = ddnm_view(prior.model, prior.process, hr, image_seeds([0, 300]), "inpaint:half", steps=10)
+    assert abs(_number(r"final PSNR to HR ([0-9.]+) dB", text) - float(view["psnr"].mean())) <= 0.005 + 1e-9
+    assert _number(r"([0-9.]+) dB after", text) >= 70  # the observed half is y's exactly
+    before_text = readout.inner_text()
+    widget.locator(".widget-slider", has_text="step").locator(".noUi-handle").first.focus()
+    page.keyboard.press("ArrowLeft")  # step 10 -> 9: a redraw, no new run
+    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    assert "step 9 of 10" in readout.inner_text() and f"(t = {int(view['t'][8])})" in readout.inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / "08-ddnm-widget.png"))
     page.close()

@@ -429,3 +429,105 @@ CONS_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", CONS_CASES)
 def test_check_consistency_output(fn, status, fragments):
     _expect(check_consistency_output(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 08
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from course_lib.exercises.lesson08 import check_area_pinv, check_ddnm_loop, check_ddnm_plus, check_zero_conv  # noqa: E402
+from course_lib.samplers.ddnm import posterior_coefficients  # noqa: E402
+
+_rep = lambda y, s: y.repeat_interleave(s, -1).repeat_interleave(s, -2)  # noqa: E731
+PINV_CASES = [
+    (_rep, "pass", ()),
+    (lambda y, s: F.interpolate(y, scale_factor=s, mode="nearest"), "pass", ()),
+    (stub, "todo", ()),
+    (lambda y, s: F.interpolate(y, scale_factor=s, mode="bicubic", align_corners=False), "fail", ("bicubic",)),
+    (lambda y, s: _rep(y, s) / s**2, "fail", ("transpose",)),
+    (lambda y, s: _rep(y, s) * s**2, "fail", ("scaled by s²",)),
+    (lambda y, s: y, "fail", ("HR size",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PINV_CASES)
+def test_check_area_pinv(fn, status, fragments):
+    _expect(check_area_pinv(fn), status, *fragments)
+
+
+def _ddnm(eps_model, x_T, y, op, alpha_bars, timesteps, noises, where="x0"):
+    x = x_T
+    for i, t in enumerate(timesteps):
+        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
+        ab = alpha_bars[t]
+        ab_prev = alpha_bars[t_prev] if t_prev >= 0 else torch.ones_like(ab)
+        x0 = (x - (1 - ab).sqrt() * eps_model(x, t)) / ab.sqrt()
+        if where == "x0":
+            x0 = x0 - op.A_pinv(op.A(x0) - y)
+        a, b, sigma = posterior_coefficients(ab, ab_prev)
+        x = a * x0 + b * x + (sigma * noises[i] if t_prev >= 0 else 0)
+        if where == "x_t":
+            x = x - op.A_pinv(op.A(x) - y)
+    return x - op.A_pinv(op.A(x) - y) if where == "last" else x
+
+
+LOOP_CASES = [
+    (_ddnm, "pass", ()),
+    (stub, "todo", ()),
+    (lambda *a: _ddnm(*a, where="last"), "fail", ("only the final image",)),
+    (lambda *a: _ddnm(*a, where="x_t"), "fail", ("noisy x_{t'}",)),
+    (lambda *a: _ddnm(*a, where="none"), "fail", ("unconditional",)),
+    (lambda *a: _ddnm(*a)[:1], "fail", ("shaped like x_T",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", LOOP_CASES)
+def test_check_ddnm_loop(fn, status, fragments):
+    _expect(check_ddnm_loop(fn), status, *fragments)
+
+
+def _plus(st, a, s01, k=2.0, sqrt=True):
+    s = a * k * s01
+    hidden = st >= s
+    g = (st**2 - s**2).clamp(min=0)
+    return torch.where(hidden, torch.ones_like(st), st / s), torch.where(hidden, g.sqrt() if sqrt else g, torch.zeros_like(st))
+
+
+PLUS_CASES = [
+    (_plus, "pass", ()),
+    (stub, "todo", ()),
+    (lambda *a: _plus(*a, k=1.0), "fail", ("[0, 1] scale",)),
+    (lambda st, a, s: (torch.ones_like(st), st), "fail", ("plain DDNM",)),
+    (lambda st, a, s: (_plus(st, a, s)[0], st), "fail", ("noise is unchanged",)),
+    (lambda *a: _plus(*a, sqrt=False), "fail", ("square root",)),
+    (lambda st, a, s: _plus(st, a, s)[0], "fail", ("pair of tensors",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PLUS_CASES)
+def test_check_ddnm_plus(fn, status, fragments):
+    _expect(check_ddnm_plus(fn), status, *fragments)
+
+
+def _zero(c, bias=True, frozen=False, kernel=1):
+    conv = nn.Conv2d(c, c, kernel, padding=kernel // 2)
+    nn.init.zeros_(conv.weight)
+    if bias:
+        nn.init.zeros_(conv.bias)
+    return conv.requires_grad_(not frozen)
+
+
+ZERO_CASES = [
+    (_zero, "pass", ()),
+    (stub, "todo", ()),
+    (lambda c: nn.Conv2d(c, c, 1), "fail", ("not zero-initialised", "frozen model's ε̂")),
+    (lambda c: _zero(c, bias=False), "fail", ("bias is not",)),
+    (lambda c: _zero(c, frozen=True), "fail", ("trainable",)),
+    (lambda c: nn.Conv2d(c, c, 3), "fail", ("keep the feature's shape",)),
+    (lambda c: 0, "fail", ("nn.Module",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", ZERO_CASES)
+def test_check_zero_conv(fn, status, fragments):
+    _expect(check_zero_conv(fn), status, *fragments)

@@ -63,3 +63,58 @@ def test_the_issue_criteria_as_measured(cache):
             for k, v in p.items() if "A†y" in k}
     assert beat == {"DDNM inpaint centre − A†y inpaint:center": False, "DDNM inpaint half − A†y inpaint:half": True,
                     "DDNM k-space 25% − A†y kspace:0.25": True, "DDNM k-space 12.5% − A†y kspace:0.125": False}
+
+
+# ------------------------------------------------------------------ lesson 08's DDNM widget
+def test_noisy_measurements_have_the_stated_noise_in_y_units():
+    from course_lib.widgets.ddnm import measure_y
+
+    g = torch.Generator().manual_seed(3)
+    hr = torch.rand(8, 1, 32, 32, generator=g) * 2 - 1
+    for task in ("sr2", "inpaint:half", "kspace:0.25"):
+        op = zeroshot.operator_for(task)
+        clean, noisy = op.A(hr), measure_y(op, hr, 0.1)
+        assert torch.equal(measure_y(op, hr, 0.0), clean) and torch.equal(noisy, measure_y(op, hr, 0.1))  # seeded
+        n = noisy - clean
+        measured = n[op.A(torch.ones_like(hr)).abs() > 0] if task != "sr2" else n.flatten()
+        # σ = 0.1 on the [0, 1] scale is 0.2 on [-1, 1]; complex k-space noise: E|n|² = σ² per measured frequency
+        assert abs(measured.abs().pow(2).mean().sqrt().item() - 0.2) < 0.01, task
+        if task == "inpaint:half":
+            assert torch.equal(n[..., 16:], torch.zeros_like(n[..., 16:]))  # nothing measured, no noise
+    with pytest.raises(ValueError, match="noise must be >= 0"):
+        measure_y(zeroshot.operator_for("sr2"), hr, -0.1)
+
+
+def test_ddnm_view_records_each_step_before_and_after_the_projection(device):
+    from course_lib.datasets import DigitsSR
+    from course_lib.harness import image_seeds
+    from course_lib.pretrained import load
+    from course_lib.widgets.ddnm import DDNMWidget, ddnm_frame, ddnm_view, render_ddnm_frame
+
+    prior = load("digits_unet", device)
+    hr = DigitsSR("test", scale=4).tensors([0, 300])[0].to(device)
+    seeds = image_seeds([0, 300])
+    view = ddnm_view(prior.model, prior.process, hr, seeds, "sr4", steps=8)
+    assert view["nfe"] == 8 and view["x0"].shape == (8, 2, 1, 32, 32) and len(view["t"]) == 8
+    assert list(view["t"]) == sorted(view["t"].tolist(), reverse=True)
+    # after the step A x̂₀′ = y to float precision; before it, far from it
+    assert view["consistency_after"].min() > 70 and view["consistency_before"][0].max() < 40
+    # the final image is the library's DDNM with the same seeds
+    lib = prior.method.restore_linear(prior.model, prior.process, AreaOperator(4), AreaOperator(4).A(hr), (1, 32, 32), seeds, steps=8)
+    assert torch.allclose(view["final"], lib.clamp(-1, 1).cpu(), atol=1e-5)
+    f = ddnm_frame(view, 3)
+    assert f["t"] == int(view["t"][3]) and torch.equal(f["x_t"], view["x_t"][3])
+    assert render_ddnm_frame(view, 3)[:8] == b"\x89PNG\r\n\x1a\n"
+    plus = ddnm_view(prior.model, prior.process, hr, seeds, "sr2", noise=0.1, plus=True, steps=8)
+    assert plus["consistency_after"][-1].max() < 40  # DDNM+ does not fit noisy y exactly
+    with pytest.raises(ValueError, match="task must be one of"):
+        ddnm_view(prior.model, prior.process, hr, seeds, "jpeg", steps=8)
+    with pytest.raises(ValueError, match="k must be an int in 0 … 7"):
+        ddnm_frame(view, 8)
+    w = DDNMWidget(prior.model, prior.process, hr, seeds, task="sr2", steps=6)
+    assert w.view["task"] == "sr2" and "step 6 of 6" in w.readout.value
+    before = w.picture.value
+    w.step.value = 1
+    assert "step 1 of 6" in w.readout.value and w.picture.value != before
+    w.task.value = "kspace:0.25"
+    assert w.view["task"] == "kspace:0.25" and w.view["pinv"].shape == (2, 1, 32, 32)

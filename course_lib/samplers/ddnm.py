@@ -4,16 +4,16 @@ the posterior sampler it needs, and RePaint's time travel.
 **DDNM** (Wang, Yu & Zhang, ICLR 2023). For a linear degradation y = A x (+ n) with a pseudo-inverse A† (A A† = I on
 y's space), any image splits into a range part A†A x, fixed by y, and a null-space part (I − A†A) x, invisible to A:
 x = A†A x + (I − A†A) x. At every step of an unconditional sampler DDNM keeps the network's null-space part and puts
-y's range part in its place (DDNM Eq. 13):
+y's range part in its place (Eq. 08.3; DDNM Eq. 13):
 
     x̂₀′ = x̂₀ − A†(A x̂₀ − y) = A†y + (I − A†A) x̂₀,         so A x̂₀′ = y exactly,
 
-then continues the step from x̂₀′: x_{t'} ~ q(x_{t'} | x_t, x̂₀′). For area SR this is lesson 04's projection
+then continues the step from x̂₀′: x_{t'} ~ q(x_{t'} | x_t, x̂₀′) (Eq. 08.4). For area SR this is lesson 04's projection
 (Eq. 04.5) — what differs is the prior, an unconditional model that never saw y.
 
 **DDNM+** (noisy y = A x + n, n ~ N(0, σ_y² I)): the correction carries n into x̂₀′ with the weight a_t of x̂₀ in the
 posterior mean, so DDNM+ corrects only as much as the step's own noise can hide (DDNM Eq. 19): with σ_t the posterior
-standard deviation of the step,
+standard deviation of the step (Eq. 08.5),
 
     σ_t ≥ a_t σ_y:  λ_t = 1,                 γ_t = √(σ_t² − a_t² σ_y²)
     σ_t < a_t σ_y:  λ_t = σ_t / (a_t σ_y),   γ_t = 0
@@ -64,7 +64,7 @@ def repaint_schedule(steps: int, jump_length: int = 10, jump_n_sample: int = 10)
 
 
 def posterior_coefficients(alpha_bar: torch.Tensor, alpha_bar_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """DDPM's posterior q(x_{t'} | x_t, x₀) = N(a x₀ + b x_t, σ² I) between two grid points t' < t (Eq. 02.1 with
+    """DDPM's posterior q(x_{t'} | x_t, x₀) = N(a x₀ + b x_t, σ² I) between two grid points t' < t (Eq. 08.4: Eq. 02.1 with
     α = ᾱ_t/ᾱ_{t'} for the whole stride): ``(a, b, σ)``, each shaped like its inputs; at t' = −1 (ᾱ_{t'} = 1),
     a = 1, b = 0, σ = 0."""
     alpha = alpha_bar / alpha_bar_prev
