@@ -354,6 +354,7 @@ class GaussianDiffusion(nn.Module):
         prediction: str = "eps",
         generator: torch.Generator | None = None,
         reduction: str = "mean",
+        norm: str = "l2",
     ) -> torch.Tensor:
         """The training loss, Eq. 02.4: L_simple = E ‖ε − ε_θ(x_t, t, y)‖² (or the x_0 / v target).
 
@@ -366,6 +367,7 @@ class GaussianDiffusion(nn.Module):
             prediction: what the network predicts: ``"eps"`` (L_simple), ``"x0"`` or ``"v"``.
             generator: for the draws of ``t`` and ``noise``.
             reduction: ``"mean"`` (a scalar) or ``"none"`` (one loss per sample, ``(B,)``).
+            norm: ``"l2"`` (the squared error of Eq. 02.4) or ``"l1"`` (the absolute error; SRDiff's choice).
 
         Returns:
             float32 scalar, or ``(B,)`` with ``reduction="none"``.
@@ -373,6 +375,8 @@ class GaussianDiffusion(nn.Module):
         _check_prediction(prediction)
         if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        if norm not in ("l2", "l1"):
+            raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
         self._check_x(x0, "x0")
         if t is None:
             t = torch.randint(0, self.num_timesteps, (x0.shape[0],), generator=generator, device=x0.device)
@@ -384,7 +388,8 @@ class GaussianDiffusion(nn.Module):
         target = {"eps": noise, "x0": x0}.get(prediction)
         if target is None:
             target = self.get_v(x0, noise, t)
-        per_sample = F.mse_loss(out.float(), target.float(), reduction="none").flatten(1).mean(dim=1)
+        error = F.mse_loss if norm == "l2" else F.l1_loss
+        per_sample = error(out.float(), target.float(), reduction="none").flatten(1).mean(dim=1)
         return per_sample.mean() if reduction == "mean" else per_sample
 
     # ---------------------------------------------------------- sampling front doors

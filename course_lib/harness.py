@@ -48,7 +48,7 @@ from .operators import consistency_psnr, upsample
 
 __all__ = ["SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "DIVERSITY_INDEX",
            "REFERENCE_INDICES", "CURVE_INDICES", "image_seeds", "image_noise", "sample_noise", "restore_batched", "Entry",
-           "ENTRIES", "ZERO_SHOT_ENTRIES", "BLIND_ENTRIES", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
+           "ENTRIES", "ZERO_SHOT_ENTRIES", "BLIND_ENTRIES", "RESIDUAL_ENTRIES", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
            "ROW_FIELDS", "load_table", "format_table", "main"]
 
 SEED_BASE = 1000
@@ -234,6 +234,16 @@ BLIND_ENTRIES = (
 for _e in BLIND_ENTRIES:
     register_entry(_e)
 
+#: lesson 09's residual methods: SRDiff (T = 100: DDPM's 100 steps, and DDIM-50 at SR3-style's NFE) and its RRDB
+#: encoder as a one-shot baseline
+RESIDUAL_ENTRIES = (
+    Entry("RRDB (L1; SRDiff's frozen encoder)", "digits_x4", "digits_rrdb"),
+    Entry("SRDiff DDPM-100", "digits_x4", "digits_srdiff", {"sampler": "ddpm"}),
+    Entry("SRDiff DDIM-50", "digits_x4", "digits_srdiff", DDIM50),
+)
+for _e in RESIDUAL_ENTRIES:
+    register_entry(_e)
+
 
 # ------------------------------------------------------------------ outputs (resumable)
 class Work:
@@ -378,7 +388,8 @@ def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tens
         shipped = load(entry.model, "cpu")
         record = shipped.record
         seconds = record.get("training_seconds", 0.0)
-        stage1 = getattr(shipped.method.config, "stage1", None)  # a two-stage method: its frozen stage 1 was trained too
+        # a method built on a network trained for it (DiffBIR's stage 1, SRDiff's encoder): that training counts too
+        stage1 = getattr(shipped.method.config, "stage1", None) or getattr(shipped.method.config, "encoder", None)
         if stage1:
             seconds += training_record(stage1).get("training_seconds", 0.0)
         out.update(method=shipped.config.method, parameters=count_parameters(shipped.model),

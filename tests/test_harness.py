@@ -106,3 +106,34 @@ def test_lesson_08_rows_are_registered_for_digits(table):
     assert ddnm["nfe"] == 100 and travel["nfe"] > 100 and ddnm["model"] == "digits_unet"
     # DDNM explains y (its step makes A x = y; the clip to [-1, 1] and nothing else costs a little), like SR3
     assert ddnm["consistency"] > 40
+
+
+def test_lesson_08_blind_rows_give_a_blind_method_the_upsampled_y(table):
+    from course_lib.pretrained import training_record
+
+    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in harness.BLIND_ENTRIES} <= labels
+    assert all(e.options.get("input") == "bicubic" for e in harness.BLIND_ENTRIES)
+    rows = {r["model"]: r for r in table["rows"] if r["task"] == "digits_x4" and r["label"].startswith("DiffBIR")}
+    stage1, pipeline = rows["digits_blind_restorer"], rows["digits_diffbir"]
+    assert stage1["nfe"] == 1 and pipeline["nfe"] == 20
+    assert pipeline["patch_swd"] < stage1["patch_swd"]  # the ordering of lesson 08's own evaluation, on 500 digits
+    # a two-stage method's training minutes count its stage 1 too
+    seconds = training_record("digits_diffbir")["training_seconds"] + training_record("digits_blind_restorer")["training_seconds"]
+    assert pipeline["training_minutes"] == round(seconds / 60, 1)
+
+
+def test_lesson_09_residual_rows(table):
+    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in harness.RESIDUAL_ENTRIES} <= labels
+    rows = {r["label"]: r for r in table["rows"] if r["task"] == "digits_x4"}
+    rrdb, ddpm, ddim = rows["RRDB (L1; SRDiff's frozen encoder)"], rows["SRDiff DDPM-100"], rows["SRDiff DDIM-50"]
+    bicubic = rows["bicubic"]
+    assert rrdb["nfe"] == 1 and rrdb["psnr"] > bicubic["psnr"] + 4  # a real baseline, not bicubic
+    assert ddpm["nfe"] == 100 and ddim["nfe"] == 50 and ddpm["method"] == "srdiff"
+    # the residual over bicubic, added back: SRDiff explains y better than bicubic itself
+    assert min(ddpm["consistency"], ddim["consistency"]) > bicubic["consistency"]
+    from course_lib.pretrained import training_record
+
+    seconds = training_record("digits_srdiff")["training_seconds"] + training_record("digits_rrdb")["training_seconds"]
+    assert ddpm["training_minutes"] == round(seconds / 60, 1)  # the frozen encoder was trained for it

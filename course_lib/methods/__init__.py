@@ -3,11 +3,13 @@
 * :mod:`~course_lib.methods.ddpm` — ``"ddpm"``, unconditional DDPM (lessons 02–03);
 * :mod:`~course_lib.methods.sr3` — ``"sr3"``, SR3-style conditioning, concat or encoder (lesson 04), and
   :func:`super_resolve`;
-* :mod:`~course_lib.methods.regression` — ``"srcnn"``, ``"regression_unet"``, one-shot baselines (lesson 05);
+* :mod:`~course_lib.methods.regression` — ``"srcnn"``, ``"regression_unet"``, one-shot baselines (lesson 05), and
+  ``"rrdb"`` (lesson 09: a baseline and SRDiff's encoder);
 * :mod:`~course_lib.methods.consistency` — ``"consistency_sr"``, consistency distillation of the SR3-style model
   (lesson 06);
 * :mod:`~course_lib.methods.diffbir` — ``"diffbir"``, blind restoration: a frozen restorer, then the frozen digits
   model steered by a ControlNet (lesson 08);
+* :mod:`~course_lib.methods.srdiff` — ``"srdiff"``, residual diffusion with a frozen RRDB encoder (lesson 09);
 * :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
 
 :mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
@@ -16,11 +18,12 @@
 from .base import METHODS, Method, MethodConfig, get_method, legacy_method, register_method
 from .classifier import ClassifierMethod
 from .ddpm import DDPM
-from .regression import RegressionUNetMethod, SRCNNMethod
+from .regression import RegressionUNetMethod, RRDBMethod, SRCNNMethod
 from .sr3 import SR3Method, super_resolve
 from .consistency import ConsistencySRMethod  # noqa: E402  (after sr3: it extends it)
 from .diffbir import DiffBIRMethod  # noqa: E402
+from .srdiff import SRDiffMethod  # noqa: E402
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
-           "ConsistencySRMethod", "DiffBIRMethod"]
+           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod"]

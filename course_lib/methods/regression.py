@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import SRCNN, RegressionUNet
+from ..models import SRCNN, RegressionUNet, RRDBNet
 from .base import Method, MethodConfig, register_method
 
-__all__ = ["SRCNNConfig", "RegressionUNetConfig", "SRCNNMethod", "RegressionUNetMethod"]
+__all__ = ["SRCNNConfig", "RegressionUNetConfig", "RRDBConfig", "SRCNNMethod", "RegressionUNetMethod", "RRDBMethod"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,19 @@ class RegressionUNetConfig(MethodConfig):
     channels: int = 1
     scale: int = 4
     args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RRDBConfig(MethodConfig):
+    """:class:`~course_lib.models.RRDBNet`'s ``channels``, ``scale``, trunk width ``nf``, ``blocks`` and growth ``gc``;
+    ``loss``: ``"l1"`` (SRDiff's pretraining) or ``"mse"``."""
+
+    channels: int = 1
+    scale: int = 4
+    nf: int = 32
+    blocks: int = 4
+    gc: int = 16
+    loss: str = "l1"
 
 
 class _Regression(Method):
@@ -97,3 +110,32 @@ class RegressionUNetMethod(_Regression):
         """``RegressionUNet(channels, scale, **args)`` (T from the config, unused: there is no time embedding)."""
         kwargs = self.network_args()
         return RegressionUNet(channels=self.config.channels, scale=self.config.scale, **kwargs)
+
+
+@register_method
+class RRDBMethod(_Regression):
+    """ESRGAN's RRDB network as a one-shot baseline, trained with L1 (SRDiff's pretraining of its LR encoder; lesson 09)
+    or MSE. The shipped ``digits_rrdb`` is both a baseline row and SRDiff's frozen encoder."""
+
+    name = "rrdb"
+    Config = RRDBConfig
+
+    @classmethod
+    def example(cls) -> dict:
+        """A width-8, 2-block RRDB for digits ×4."""
+        return {"name": "example_rrdb", "dataset": "digits_sr:4", "method": "rrdb",
+                "model": {"channels": 1, "scale": 4, "nf": 8, "blocks": 2, "gc": 4}, "batch_size": 4, "steps": 2,
+                "log_every": 1, "warmup_steps": 1}
+
+    def build(self) -> nn.Module:
+        """``RRDBNet(channels, scale, nf, blocks, gc)``."""
+        c = self.config
+        if c.loss not in ("l1", "mse"):
+            raise ValueError(f"model.loss must be 'l1' or 'mse', got {c.loss!r}")
+        return RRDBNet(channels=c.channels, scale=c.scale, nf=c.nf, blocks=c.blocks, gc=c.gc)
+
+    def loss(self, model, process, batch, generator):
+        """L1 (or MSE) between f(y) and HR."""
+        if self.config.loss == "mse":
+            return super().loss(model, process, batch, generator)
+        return F.l1_loss(model(batch["y"]).float(), batch["x"].float())

@@ -30,13 +30,15 @@ PROJECTION_ITERATIONS = 10
 
 @dataclass(frozen=True)
 class SR3Config(MethodConfig):
-    """``scale`` s; ``residual`` / ``residual_scale``: Eq. 04.4's target x₀ = (x_HR − U(y)) / c; ``tile``: the LR tile
+    """``scale`` s; ``residual`` / ``residual_scale``: Eq. 04.4's target x₀ = (x_HR − U(y)) / c (``clip_residual``:
+    clipped to [-1, 1], as SRDiff does); ``tile``: the LR tile
     side for images larger than the training crops (default: the training crops' LR side, from the dataset);
     ``args``: the :class:`~course_lib.models.UNet`'s arguments (``conditioning`` ``"concat"`` or ``"encoder"``)."""
 
     scale: int = 4
     residual: bool = False
     residual_scale: float = 1.0
+    clip_residual: bool = False
     tile: int | None = None
     args: dict = field(default_factory=dict)
 
@@ -168,7 +170,7 @@ class SR3Method(Method):
         """``SR3(UNet(**args), scale, residual, residual_scale, prediction)``."""
         kwargs = self.network_args()
         return SR3(UNet(**kwargs), prediction=self.prediction, scale=self.config.scale, residual=self.config.residual,
-                   residual_scale=self.config.residual_scale)
+                   residual_scale=self.config.residual_scale, clip_residual=self.config.clip_residual)
 
     def loss(self, model, process, batch, generator):
         """Eq. 02.4 on Eq. 04.4's target x₀ = target(HR, y), the network conditioned on y."""

@@ -11,6 +11,8 @@ from .toy import MLPDenoiser
 from .tiling import TiledDenoiser, pad_to_tile
 from .unet import LREncoder, UNet, count_parameters
 from .controlnet import ControlledUNet, ControlNet
+from .rrdb import RRDBNet
+from .srdiff import SRDiffUNet
 
-__all__ = ["ControlNet", "ControlledUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
+__all__ = ["ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
            "count_parameters"]

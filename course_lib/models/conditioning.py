@@ -33,9 +33,11 @@ class SR3(nn.Module):
         residual_scale: c in Eq. 04.4; the residual is divided by c so that x_0 stays roughly in [-1, 1].
         prediction: what the network outputs, ``"eps"``, ``"x0"`` or ``"v"`` (lesson 02); kept here so that
             samplers can read it off the model.
+        clip_residual: clip the scaled residual target to [-1, 1] (SRDiff's ``img2res``: clip(2(x_HR − U(y)))).
     """
 
-    def __init__(self, net: UNet, scale: int, residual: bool = False, residual_scale: float = 1.0, prediction: str = "eps"):
+    def __init__(self, net: UNet, scale: int, residual: bool = False, residual_scale: float = 1.0, prediction: str = "eps",
+                 clip_residual: bool = False):
         super().__init__()
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise ValueError(f"scale must be a positive int, got {scale!r}")
@@ -44,6 +46,7 @@ class SR3(nn.Module):
         if not residual_scale > 0:
             raise ValueError(f"residual_scale must be > 0, got {residual_scale}")
         self.net, self.scale, self.residual, self.residual_scale = net, scale, bool(residual), float(residual_scale)
+        self.clip_residual = bool(clip_residual)
         if prediction not in ("eps", "x0", "v"):
             raise ValueError(f"prediction must be 'eps', 'x0' or 'v', got {prediction!r}")
         self.prediction = prediction
@@ -75,7 +78,10 @@ class SR3(nn.Module):
         if hr.shape[:2] != y.shape[:2] or hr.shape[-2:] != (y.shape[-2] * self.scale, y.shape[-1] * self.scale):
             raise ValueError(f"hr must have shape {(*y.shape[:2], y.shape[-2] * self.scale, y.shape[-1] * self.scale)} "
                              f"for y of shape {tuple(y.shape)} at scale {self.scale}, got {tuple(hr.shape)}")
-        return (hr - self.upsampled(y)) / self.residual_scale if self.residual else hr
+        if not self.residual:
+            return hr
+        x0 = (hr - self.upsampled(y)) / self.residual_scale
+        return x0.clamp(-1.0, 1.0) if self.clip_residual else x0
 
     @renamed_kwargs(lr="y")
     def to_image(self, x0: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -87,4 +93,4 @@ class SR3(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"scale={self.scale}, conditioning={self.conditioning!r}, residual={self.residual}, "
-                f"residual_scale={self.residual_scale}, prediction={self.prediction!r}")
+                f"residual_scale={self.residual_scale}, clip_residual={self.clip_residual}, prediction={self.prediction!r}")
