@@ -109,15 +109,5 @@ class ControlledUNet(nn.Module):
         if not self.strength >= 0:
             raise ValueError(f"strength must be >= 0, got {self.strength!r}")
         skips, mid = self.control(x, t, cond)
-        b, s = self.base, self.strength
-        temb = None if b.time_mlp is None else b.time_mlp(t)
-        h = b.inc(x.contiguous(memory_format=torch.channels_last))
-        hs = [h]
-        for layer in b.down:
-            h = layer(h, temb) if isinstance(layer, ResBlock) else layer(h)
-            hs.append(h)
-        h = b.mid2(b.mid_attn(b.mid1(h, temb)), temb) + s * mid
-        hs = [h_ + s * r for h_, r in zip(hs, skips)]
-        for layer in b.up:
-            h = layer(torch.cat([h, hs.pop()], dim=1), temb) if isinstance(layer, ResBlock) else layer(h)
-        return b.out(h).contiguous()
+        s = self.strength
+        return self.base.steered(x, t, skips=[s * r for r in skips], mid=s * mid)

@@ -77,17 +77,5 @@ class SRDiffUNet(nn.Module):
             raise ValueError(f"y: expected the LR image ({x.shape[0]}, {self.cond_channels}, {x.shape[-2] // self.encoder.scale}, "
                              f"{x.shape[-1] // self.encoder.scale}), got {None if y is None else tuple(y.shape)}")
         cond = self.condition(y).contiguous(memory_format=torch.channels_last)
-        temb = None if b.time_mlp is None else b.time_mlp(t)
-        h = b.inc(x.contiguous(memory_format=torch.channels_last))
-        if self.inject_after < 0:
-            h = h + cond
-        hs = [h]
-        for i, layer in enumerate(b.down):
-            h = layer(h, temb) if isinstance(layer, ResBlock) else layer(h)
-            if i == self.inject_after:
-                h = h + cond  # SRDiff: after the first stage, so the first skip carries it too
-            hs.append(h)
-        h = b.mid2(b.mid_attn(b.mid1(h, temb)), temb)
-        for layer in b.up:
-            h = layer(torch.cat([h, hs.pop()], dim=1), temb) if isinstance(layer, ResBlock) else layer(h)
-        return b.out(h).contiguous()
+        # SRDiff: added after the first stage, so the first skip carries it too
+        return b.steered(x, t, after_down=lambda i, h: h + cond if i == self.inject_after else h)

@@ -251,6 +251,29 @@ class UNet(nn.Module):
                 h = layer(h)
         return self.out(h).contiguous()
 
+    def steered(self, x: torch.Tensor, t: torch.Tensor, after_down=None, skips=None, mid=None) -> torch.Tensor:
+        """The U-Net's pass on x_t alone with additions from outside (a ControlNet's, SRDiff's encoder's):
+        ``after_down(i, h) -> h`` after down layer i, then ``skips[k]`` added to the k-th skip feature and ``mid`` to the
+        middle feature (each ``None``: nothing added)."""
+        temb = None if self.time_mlp is None else self.time_mlp(t)
+        h = self.inc(x.contiguous(memory_format=torch.channels_last))
+        if after_down is not None:
+            h = after_down(-1, h)
+        hs = [h]
+        for i, layer in enumerate(self.down):
+            h = layer(h, temb) if isinstance(layer, ResBlock) else layer(h)
+            if after_down is not None:
+                h = after_down(i, h)
+            hs.append(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, temb)), temb)
+        if mid is not None:
+            h = h + mid
+        if skips is not None:
+            hs = [h_ + r for h_, r in zip(hs, skips)]
+        for layer in self.up:
+            h = layer(torch.cat([h, hs.pop()], dim=1), temb) if isinstance(layer, ResBlock) else layer(h)
+        return self.out(h).contiguous()
+
     def _injected(self, features: torch.Tensor, level: int, like: torch.Tensor) -> torch.Tensor:
         if features.shape[-2:] != like.shape[-2:]:
             features = F.interpolate(features, size=like.shape[-2:], mode="bilinear", align_corners=False)
