@@ -50,8 +50,15 @@ def test_tiles_come_from_the_configs_under_the_old_name():
 
     with pytest.warns(DeprecationWarning, match=r"model\.tile"):
         tiles = sr.DEFAULT_TILES
-    # the previous release's table, and every SR model shipped since (lesson 06's consistency student)
-    assert tiles == {"digits_sr3_concat": 8, "digits_sr3_encoder": 8, "photos_sr3": 16, "digits_sr_consistency": 8}
+    # the previous release's table, and every SR model shipped since (lesson 06's consistency student,
+    # lesson 09's SRDiff)
+    assert tiles == {
+        "digits_sr3_concat": 8,
+        "digits_sr3_encoder": 8,
+        "photos_sr3": 16,
+        "digits_sr_consistency": 8,
+        "digits_srdiff": 8,
+    }
 
 
 def test_old_image_readers_keep_their_shapes(tmp_path):
