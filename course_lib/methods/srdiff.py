@@ -28,13 +28,13 @@ __all__ = ["SRDiffConfig", "SRDiffMethod"]
 @dataclass(frozen=True)
 class SRDiffConfig(SR3Config):
     """SR3's fields with SRDiff's defaults (residual, ×2 rescale, clipped), plus ``encoder``: the shipped RRDB to
-    freeze, ``encoder_args``: its architecture (must match the shipped one), ``every``: which feature maps (every
+    freeze (``None``: no encoder, y concatenated to x_t as SR3 does — lesson 09's ablation), ``encoder_args``: its architecture (must match the shipped one), ``every``: which feature maps (every
     third), ``loss``: ``"l1"`` (the paper's) or ``"l2"``; ``args``: the U-Net's (unconditional) arguments."""
 
     residual: bool = True
     residual_scale: float = 0.5
     clip_residual: bool = True
-    encoder: str = "digits_rrdb"
+    encoder: str | None = "digits_rrdb"
     encoder_args: dict = field(default_factory=dict)
     every: int = 3
     loss: str = "l1"
@@ -62,6 +62,10 @@ class SRDiffMethod(SR3Method):
         c = self.config
         if c.loss not in ("l1", "l2"):
             raise ValueError(f"model.loss must be 'l1' or 'l2', got {c.loss!r}")
+        if c.encoder is None:  # the ablation: y concatenated (args must say in_channels 2, cond_channels 1)
+            net = UNet(**self.network_args())
+            return SR3(net, scale=c.scale, residual=c.residual, residual_scale=c.residual_scale,
+                       prediction=self.prediction, clip_residual=c.clip_residual)
         encoder = RRDBNet(**{"channels": 1, "scale": c.scale, **c.encoder_args})
         net = SRDiffUNet(UNet(**self.network_args()), encoder, every=c.every)
         return SR3(net, scale=c.scale, residual=c.residual, residual_scale=c.residual_scale, prediction=self.prediction,
@@ -69,6 +73,8 @@ class SRDiffMethod(SR3Method):
 
     def initialise(self, model: nn.Module, load_model) -> None:
         """The frozen encoder from the shipped ``encoder`` model (pretrained with L1), before the EMA copy."""
+        if self.config.encoder is None:
+            return
         encoder = model.net.encoder
         shipped = load_model(self.config.encoder)
         try:

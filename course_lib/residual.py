@@ -1,0 +1,151 @@
+"""Lesson 09's ablations and training curves: ``python -m course_lib.residual`` (resumable; about an hour on this CPU).
+
+Question of the lesson: **how much of the image does the diffusion model have to generate?** Every variant below is
+trained from scratch for the same :data:`STEPS` steps of batch 64 (one thread, so that its CPU time is comparable),
+and every :data:`EVAL_EVERY` steps its EMA restores the 100 curve digits (:data:`course_lib.harness.CURVE_INDICES`,
+image i from its harness seed) — quality against training CPU-minutes, the curves of the lesson:
+
+* ``srdiff``: SRDiff as the paper has it — the residual over bicubic, doubled and clipped (``residual_scale`` 0.5),
+  ε-prediction with L1, T = 100, the frozen ``digits_rrdb`` features (the shipped ``digits_srdiff``'s config);
+* ``no_rescale``: the same, the residual not doubled (``residual_scale`` 1, clipped to [-1, 1]);
+* ``direct_hr``: the same network generating the whole HR image (no residual);
+* ``concat_lr``: the residual ×2, y concatenated to x_t instead of the frozen RRDB features;
+* ``x0_rescale`` / ``x0_no_rescale``: ``srdiff`` and ``no_rescale`` with x₀-prediction (lesson 04's target);
+* ``sr3_style``: the shipped ``digits_sr3_concat``'s recipe (T = 1000, x₀, MSE, concat, residual ×1).
+
+Each snapshot is sampled with DDIM-50 (every variant at the same NFE, the harness's protocol). Stored per snapshot:
+per-image PSNR and consistency (paired comparisons), set-level patch SWD and Fréchet distance against the reference
+half of the test split, and the training CPU-seconds (``time.process_time`` of the training alone). Results go to
+``data/cache/residual_ablation.json`` (registered in the manifest); outputs of each run are kept in
+``runs/residual/`` so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .datasets import DigitsSR
+from .device import describe_hardware
+from .files import data_dir, save_checkpoint, write_cached
+from .harness import CURVE_INDICES, REFERENCE_INDICES, image_seeds, measure, value_stats
+from .metrics import frechet_distance, patch_distance
+from .train import Trainer
+
+__all__ = ["VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "variant_config", "evaluate", "run_variant", "main"]
+
+STEPS, EVAL_EVERY = 1000, 250
+RESULTS = "cache/residual_ablation.json"
+WORK = Path("runs/residual")
+SAMPLER = {"sampler": "ddim", "steps": 50}
+
+#: variant → (what it changes, the changes to the shipped digits_srdiff config; ``base`` names another shipped config)
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "srdiff": ("SRDiff: residual ×2 clipped, ε with L1, T = 100, frozen RRDB features", {}),
+    "no_rescale": ("residual ×1 (clipped to [-1, 1])", {"model": {"residual_scale": 1.0}}),
+    "direct_hr": ("the whole HR image (no residual)", {"model": {"residual": False, "residual_scale": 1.0,
+                                                                  "clip_residual": False}}),
+    "concat_lr": ("y concatenated instead of RRDB features", {"model": {"encoder": None, "in_channels": 2,
+                                                                         "cond_channels": 1, "conditioning": "concat"}}),
+    "x0_rescale": ("x₀-prediction, residual ×2 clipped", {"prediction": "x0"}),
+    "x0_no_rescale": ("x₀-prediction, residual ×1", {"prediction": "x0", "model": {"residual_scale": 1.0}}),
+    "sr3_style": ("SR3-style: digits_sr3_concat's recipe (T = 1000, x₀, MSE, concat)", {"base": "digits_sr3_concat"}),
+}
+
+
+def variant_config(name: str, steps: int = STEPS) -> dict:
+    """The training config (JSON form) of variant ``name``: a shipped config with the variant's changes."""
+    if name not in VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {name!r}")
+    changes = copy.deepcopy(VARIANTS[name][1])
+    base = changes.pop("base", "digits_srdiff")
+    config = json.loads((data_dir() / "checkpoints" / f"{base}.json").read_text())
+    model = {**config["model"], **changes.pop("model", {})}
+    config.update(changes)
+    config.update(model=model, name=f"ablation_{name}", steps=steps, checkpoint_every=EVAL_EVERY,
+                  description=f"lesson 09 ablation: {VARIANTS[name][0]}")
+    return config
+
+
+def _evaluation_set() -> dict:
+    hr, y = DigitsSR("test", scale=4).tensors(list(CURVE_INDICES))
+    reference, _ = DigitsSR("test", scale=4).tensors(list(REFERENCE_INDICES))
+    return {"hr": hr, "y": y, "reference": reference}
+
+
+@torch.no_grad()
+def evaluate(trainer: Trainer, data: dict, classifier) -> dict:
+    """The trainer's EMA on the curve digits with DDIM-50 (image i from its harness seed): per-image PSNR and
+    consistency, patch SWD and Fréchet distance against the reference digits, sampling seconds."""
+    start = time.perf_counter()
+    sr = trainer.method.restore(trainer.ema, trainer.diffusion, data["y"], seeds=image_seeds(CURVE_INDICES), **SAMPLER)
+    seconds = time.perf_counter() - start
+    m = measure(sr, data["hr"], data["y"], 4, classifier)
+    return {"psnr": value_stats(m["psnr"]), "consistency": value_stats(m["consistency"]),
+            "agreement": round(float(m["agreement"].mean()), 4),
+            "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
+            "frechet": round(float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4),
+            "sampling_seconds": round(seconds, 2), "nfe": trainer.method.last_nfe}
+
+
+def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
+    """Train variant ``name`` (resuming from ``runs/residual/NAME/``), evaluating every :data:`EVAL_EVERY` steps."""
+    from .pretrained import load
+
+    torch.set_num_threads(1)
+    folder = WORK / name
+    folder.mkdir(parents=True, exist_ok=True)
+    state, log = folder / "state.pt", folder / "curve.json"
+    trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(variant_config(name, steps), "cpu")
+    curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": 0.0}
+    classifier = load("digit_classifier", "cpu").model.eval()
+    data = _evaluation_set()
+    while trainer.step < steps:
+        started = time.process_time()
+        trainer.train(steps=EVAL_EVERY - trainer.step % EVAL_EVERY, progress=progress)
+        curve["cpu_seconds"] += time.process_time() - started
+        trainer.save(state)
+        point = {"step": trainer.step, "cpu_seconds": round(curve["cpu_seconds"], 1), **evaluate(trainer, data, classifier)}
+        curve["points"].append(point)
+        curve["loss"] = [list(h) for h in trainer.history]
+        log.write_text(json.dumps(curve))
+        print(f"{name} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
+              f"({curve['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)
+    return {"description": VARIANTS[name][0], "config": variant_config(name, steps), **curve,
+            "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_lib.residual [--only NAME …]``: run (or resume) the variants, then write the cache."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="run only these variants")
+    parser.add_argument("--write", action="store_true", help="only collect the finished runs into the cache")
+    args = parser.parse_args(argv)
+    if not args.write:
+        for name in args.only or VARIANTS:
+            run_variant(name)
+    results = {}
+    for name in VARIANTS:
+        log = WORK / name / "curve.json"
+        if log.exists():
+            curve = json.loads(log.read_text())
+            if curve["points"] and curve["points"][-1]["step"] >= STEPS:
+                results[name] = {"description": VARIANTS[name][0], "config": variant_config(name), **curve}
+    out = {"question": "how much of the image does the diffusion model generate?", "steps": STEPS,
+           "eval_every": EVAL_EVERY, "batch_size": 64, "indices": list(CURVE_INDICES), "sampler": SAMPLER,
+           "hardware": describe_hardware("cpu").replace("2 threads", "1 thread") + " per run", "command": "python -m course_lib.residual",
+           "variants": results}
+    write_cached(RESULTS, out, None, None, source=f"python -m course_lib.residual on {out['hardware']}",
+                 descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",))
+    print(f"wrote data/{RESULTS} ({len(results)} of {len(VARIANTS)} variants)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
