@@ -23,7 +23,8 @@ from .sr3 import SR3Method, super_resolve
 from .consistency import ConsistencySRMethod  # noqa: E402  (after sr3: it extends it)
 from .diffbir import DiffBIRMethod  # noqa: E402
 from .srdiff import SRDiffMethod  # noqa: E402
+from .diffir import DiffIRMethod  # noqa: E402
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
-           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod"]
+           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod"]

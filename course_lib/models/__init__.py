@@ -13,6 +13,7 @@ from .unet import LREncoder, UNet, count_parameters
 from .controlnet import ControlledUNet, ControlNet
 from .rrdb import RRDBNet
 from .srdiff import SRDiffUNet
+from .diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer
 
-__all__ = ["ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
+__all__ = ["CPEN", "PriorDenoiser", "PriorDiffusion", "PriorRestorer", "ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
            "count_parameters"]

@@ -251,11 +251,18 @@ class UNet(nn.Module):
                 h = layer(h)
         return self.out(h).contiguous()
 
-    def steered(self, x: torch.Tensor, t: torch.Tensor, after_down=None, skips=None, mid=None) -> torch.Tensor:
+    def steered(self, x: torch.Tensor, t: torch.Tensor | None, after_down=None, skips=None, mid=None,
+                emb: torch.Tensor | None = None) -> torch.Tensor:
         """The U-Net's pass on x_t alone with additions from outside (a ControlNet's, SRDiff's encoder's):
         ``after_down(i, h) -> h`` after down layer i, then ``skips[k]`` added to the k-th skip feature and ``mid`` to the
-        middle feature (each ``None``: nothing added)."""
-        temb = None if self.time_mlp is None else self.time_mlp(t)
+        middle feature (each ``None``: nothing added). ``emb`` ``(B, 4·base_channels)``: the vector every ResBlock's
+        scale and shift are read from, in place of the time embedding of ``t`` (DiffIR's prior, lesson 09)."""
+        if emb is not None:
+            if emb.dim() != 2 or emb.shape[0] != x.shape[0]:
+                raise ValueError(f"emb must have shape ({x.shape[0]}, D), got {tuple(emb.shape)}")
+            temb = emb
+        else:
+            temb = None if self.time_mlp is None else self.time_mlp(t)
         h = self.inc(x.contiguous(memory_format=torch.channels_last))
         if after_down is not None:
             h = after_down(-1, h)
