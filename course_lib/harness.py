@@ -235,11 +235,14 @@ for _e in BLIND_ENTRIES:
     register_entry(_e)
 
 #: lesson 09's residual methods: SRDiff (T = 100: DDPM's 100 steps, and DDIM-50 at SR3-style's NFE) and its RRDB
-#: encoder as a one-shot baseline
+#: encoder as a one-shot baseline; ResDiff (DDIM-50) and its CNN; DiffIR (its stage 2: the prior sampled in 4 steps)
 RESIDUAL_ENTRIES = (
     Entry("RRDB (L1; SRDiff's frozen encoder)", "digits_x4", "digits_rrdb"),
     Entry("SRDiff DDPM-100", "digits_x4", "digits_srdiff", {"sampler": "ddpm"}),
     Entry("SRDiff DDIM-50", "digits_x4", "digits_srdiff", DDIM50),
+    Entry("ResDiff's CNN (MSE + FFT + DWT)", "digits_x4", "digits_resdiff_cnn"),
+    Entry("ResDiff DDIM-50", "digits_x4", "digits_resdiff", DDIM50),
+    Entry("DiffIR (4-step prior + one restorer pass)", "digits_x4", "digits_diffir", diversity=8),
 )
 for _e in RESIDUAL_ENTRIES:
     register_entry(_e)
@@ -388,8 +391,10 @@ def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tens
         shipped = load(entry.model, "cpu")
         record = shipped.record
         seconds = record.get("training_seconds", 0.0)
-        # a method built on a network trained for it (DiffBIR's stage 1, SRDiff's encoder): that training counts too
-        stage1 = getattr(shipped.method.config, "stage1", None) or getattr(shipped.method.config, "encoder", None)
+        # a method built on a network trained for it (DiffBIR's and DiffIR's stage 1, SRDiff's encoder, ResDiff's CNN):
+        # that training counts too
+        mc = shipped.method.config
+        stage1 = getattr(mc, "stage1", None) or getattr(mc, "encoder", None) or getattr(mc, "cnn", None)
         if stage1:
             seconds += training_record(stage1).get("training_seconds", 0.0)
         out.update(method=shipped.config.method, parameters=count_parameters(shipped.model),

@@ -11,7 +11,9 @@ image i from its harness seed) — quality against training CPU-minutes, the cur
 * ``direct_hr``: the same network generating the whole HR image (no residual);
 * ``concat_lr``: the residual ×2, y concatenated to x_t instead of the frozen RRDB features;
 * ``x0_rescale`` / ``x0_no_rescale``: ``srdiff`` and ``no_rescale`` with x₀-prediction (lesson 04's target);
-* ``sr3_style``: the shipped ``digits_sr3_concat``'s recipe (T = 1000, x₀, MSE, concat, residual ×1).
+* ``sr3_style``: the shipped ``digits_sr3_concat``'s recipe (T = 1000, x₀, MSE, concat, residual ×1);
+* ``resdiff`` / ``resdiff_no_hf``: the shipped ``digits_resdiff``'s recipe (the residual over the frozen CNN), with
+  and without the high-pass input.
 
 Each snapshot is sampled with DDIM-50 (every variant at the same NFE, the harness's protocol). Stored per snapshot:
 per-image PSNR and consistency (paired comparisons), set-level patch SWD and Fréchet distance against the reference
@@ -38,7 +40,8 @@ from .harness import CURVE_INDICES, REFERENCE_INDICES, image_seeds, measure, val
 from .metrics import frechet_distance, patch_distance
 from .train import Trainer
 
-__all__ = ["VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "variant_config", "evaluate", "run_variant", "main"]
+__all__ = ["VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "SPECTRUM", "variant_config", "evaluate", "run_variant",
+           "error_spectra", "run_spectrum", "main"]
 
 STEPS, EVAL_EVERY = 1000, 250
 RESULTS = "cache/residual_ablation.json"
@@ -56,6 +59,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "x0_rescale": ("x₀-prediction, residual ×2 clipped", {"prediction": "x0"}),
     "x0_no_rescale": ("x₀-prediction, residual ×1", {"prediction": "x0", "model": {"residual_scale": 1.0}}),
     "sr3_style": ("SR3-style: digits_sr3_concat's recipe (T = 1000, x₀, MSE, concat)", {"base": "digits_sr3_concat"}),
+    "resdiff": ("ResDiff: the residual over the frozen CNN, given its output and high-pass (SR3-style's recipe)",
+                {"base": "digits_resdiff"}),
+    "resdiff_no_hf": ("ResDiff without the high-pass input", {"base": "digits_resdiff",
+                                                              "model": {"hf_input": False, "in_channels": 2,
+                                                                        "cond_channels": 1}}),
 }
 
 
@@ -121,12 +129,57 @@ def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
             "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
 
 
+SPECTRUM = "cache/resdiff_spectrum.json"
+
+
+@torch.no_grad()
+def error_spectra(models: dict, bins: int = 12) -> dict:
+    """The radial power spectrum (:func:`course_lib.frequency.radial_power_spectrum`) of each one-shot model's error
+    SR − HR on the 500 evaluation digits, and of bicubic's; ``models``: name → ``f(y)``."""
+    from .frequency import radial_power_spectrum
+    from .harness import EVAL_INDICES
+    from .operators import upsample
+
+    hr, y = DigitsSR("test", scale=4).tensors(list(EVAL_INDICES))
+    out = {}
+    for name, f in {"bicubic": lambda y_: upsample(y_, 4, "bicubic"), **models}.items():
+        centres, power = radial_power_spectrum(f(y) - hr, bins)
+        out[name] = [round(float(p), 6) for p in power]
+    return {"frequency": [round(float(c), 4) for c in centres], "power": out}
+
+
+def run_spectrum(steps: int = 1500) -> dict:
+    """ResDiff's CNN (shipped ``digits_resdiff_cnn``, MSE + FFT + DWT) against the same network trained with MSE
+    alone (same seed, steps and data; only its evaluation is kept): their errors' radial power spectra."""
+    from .pretrained import load
+
+    torch.set_num_threads(1)
+    config = json.loads((data_dir() / "checkpoints" / "digits_resdiff_cnn.json").read_text())
+    config.update(name="ablation_cnn_mse", steps=steps, model={**config["model"], "loss": "mse"})
+    state = WORK / "cnn_mse" / "state.pt"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(config, "cpu")
+    trainer.train(checkpoint_path=state)
+    shipped = load("digits_resdiff_cnn", "cpu").model.eval()
+    twin = trainer.ema.eval()
+    return error_spectra({"MSE + FFT + DWT (digits_resdiff_cnn)": shipped, "MSE alone (same network)": twin})
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_lib.residual [--only NAME …]``: run (or resume) the variants, then write the cache."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="run only these variants")
     parser.add_argument("--write", action="store_true", help="only collect the finished runs into the cache")
+    parser.add_argument("--spectrum", action="store_true", help="only ResDiff's CNN-loss comparison (its own cache)")
     args = parser.parse_args(argv)
+    if args.spectrum:
+        out = {**run_spectrum(), "indices": "harness EVAL_INDICES (500 test digits)",
+               "hardware": describe_hardware("cpu").replace("2 threads", "1 thread"),
+               "command": "python -m course_lib.residual --spectrum"}
+        write_cached(SPECTRUM, out, None, None, source=f"python -m course_lib.residual --spectrum on {out['hardware']}",
+                     descriptions=("lesson 09: radial power spectra of the CNN errors, ResDiff's loss vs MSE",))
+        print(f"wrote data/{SPECTRUM}")
+        return 0
     if not args.write:
         for name in args.only or VARIANTS:
             run_variant(name)

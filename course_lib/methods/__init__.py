@@ -24,7 +24,8 @@ from .consistency import ConsistencySRMethod  # noqa: E402  (after sr3: it exten
 from .diffbir import DiffBIRMethod  # noqa: E402
 from .srdiff import SRDiffMethod  # noqa: E402
 from .diffir import DiffIRMethod  # noqa: E402
+from .resdiff import ResDiffMethod  # noqa: E402
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
-           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod"]
+           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod", "ResDiffMethod"]

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..frequency import resdiff_cnn_loss
 from ..models import SRCNN, RegressionUNet, RRDBNet
 from .base import Method, MethodConfig, register_method
 
@@ -42,7 +43,8 @@ class RegressionUNetConfig(MethodConfig):
 @dataclass(frozen=True)
 class RRDBConfig(MethodConfig):
     """:class:`~course_lib.models.RRDBNet`'s ``channels``, ``scale``, trunk width ``nf``, ``blocks`` and growth ``gc``;
-    ``loss``: ``"l1"`` (SRDiff's pretraining) or ``"mse"``."""
+    ``loss``: ``"l1"`` (SRDiff's pretraining), ``"mse"`` or ``"mse_fft_dwt"`` (ResDiff's CNN: MSE + 0.2 · FFT +
+    0.1 · Haar DWT, :func:`course_lib.frequency.resdiff_cnn_loss`)."""
 
     channels: int = 1
     scale: int = 4
@@ -130,12 +132,14 @@ class RRDBMethod(_Regression):
     def build(self) -> nn.Module:
         """``RRDBNet(channels, scale, nf, blocks, gc)``."""
         c = self.config
-        if c.loss not in ("l1", "mse"):
-            raise ValueError(f"model.loss must be 'l1' or 'mse', got {c.loss!r}")
+        if c.loss not in ("l1", "mse", "mse_fft_dwt"):
+            raise ValueError(f"model.loss must be 'l1', 'mse' or 'mse_fft_dwt', got {c.loss!r}")
         return RRDBNet(channels=c.channels, scale=c.scale, nf=c.nf, blocks=c.blocks, gc=c.gc)
 
     def loss(self, model, process, batch, generator):
-        """L1 (or MSE) between f(y) and HR."""
+        """L1 (or MSE, or ResDiff's MSE + FFT + DWT) between f(y) and HR."""
         if self.config.loss == "mse":
             return super().loss(model, process, batch, generator)
+        if self.config.loss == "mse_fft_dwt":
+            return resdiff_cnn_loss(model(batch["y"]), batch["x"])
         return F.l1_loss(model(batch["y"]).float(), batch["x"].float())
