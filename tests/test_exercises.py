@@ -1,5 +1,6 @@
 """Every check accepts the reference solution and rejects the classic mistakes with the matching hint."""
 
+import copy
 import math
 
 import pytest
@@ -531,3 +532,81 @@ ZERO_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", ZERO_CASES)
 def test_check_zero_conv(fn, status, fragments):
     _expect(check_zero_conv(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 09
+from course_lib.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image,  # noqa: E402
+                                           check_srdiff_target, check_unrolled_prior_loss)
+
+TARGET_CASES = [
+    (lambda hr, up: (2 * (hr - up)).clamp(-1, 1), "pass", ()),
+    (stub, "todo", ()),
+    (lambda hr, up: hr - up, "fail", ("plain residual",)),
+    (lambda hr, up: 2 * (hr - up), "fail", ("not clipped",)),
+    (lambda hr, up: (2 * (up - hr)).clamp(-1, 1), "fail", ("sign is flipped",)),
+    (lambda hr, up: ((hr - up) / 2).clamp(-1, 1), "fail", ("halved",)),
+    (lambda hr, up: (2 * hr).clamp(-1, 1), "fail", ("HR image rescaled",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", TARGET_CASES)
+def test_check_srdiff_target(fn, status, fragments):
+    _expect(check_srdiff_target(fn), status, *fragments)
+
+
+TO_IMAGE_CASES = [
+    (lambda xr, up: (up + xr / 2).clamp(-1, 1), "pass", ()),
+    (stub, "todo", ()),
+    (lambda xr, up: xr / 2, "fail", ("forgot to add up(y) back",)),
+    (lambda xr, up: (up + xr).clamp(-1, 1), "fail", ("not undone",)),
+    (lambda xr, up: (up + 2 * xr).clamp(-1, 1), "fail", ("doubled again",)),
+    (lambda xr, up: up + xr / 2, "fail", ("not clipped",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", TO_IMAGE_CASES)
+def test_check_residual_to_image(fn, status, fragments):
+    _expect(check_residual_to_image(fn), status, *fragments)
+
+
+FREEZE_CASES = [
+    (lambda e: e.requires_grad_(False).eval(), "pass", ()),
+    (stub, "todo", ()),
+    (lambda e: e.eval(), "fail", ("requires_grad_(False)",)),
+    (lambda e: e.requires_grad_(False), "fail", ("train mode",)),
+    (lambda e: copy.deepcopy(e).requires_grad_(False).eval(), "fail", ("the encoder you were given",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", FREEZE_CASES)
+def test_check_frozen_encoder(fn, status, fragments):
+    _expect(check_frozen_encoder(fn), status, *fragments)
+
+
+def _chain(den, prior, z_s1, c, noise, start="q", loss=F.l1_loss, detach=False):
+    z = prior.q_sample(z_s1, noise) if start == "q" else noise
+    z = prior.reverse(den, z, c)
+    return loss(z.detach() if detach else z, z_s1)
+
+
+def _random_t(den, prior, z_s1, c, noise):
+    t = torch.full((z_s1.shape[0],), 2)
+    a = prior.alpha_bars[2]
+    z_t = a.sqrt() * z_s1 + (1 - a).sqrt() * noise
+    return F.l1_loss(den(z_t, t, c), z_s1)
+
+
+PRIOR_CASES = [
+    (_chain, "pass", ()),
+    (stub, "todo", ()),
+    (_random_t, "fail", ("random-t loss",)),
+    (lambda *a: _chain(*a, start="noise"), "fail", ("pure noise",)),
+    (lambda *a: _chain(*a, loss=F.mse_loss), "fail", ("MSE",)),
+    (lambda *a: _chain(*a, detach=True), "fail", ("no gradient",)),
+    (lambda *a: _chain(*a).reshape(1), "fail", ("scalar",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PRIOR_CASES)
+def test_check_unrolled_prior_loss(fn, status, fragments):
+    _expect(check_unrolled_prior_loss(fn), status, *fragments)
