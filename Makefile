@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind table clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -39,6 +39,7 @@ help:
 	@echo "make race       recompute lesson 06's sampler race (data/cache/sampler_race.json)"
 	@echo "make zeroshot   recompute lesson 08's zero-shot evaluation (data/cache/zero_shot.json)"
 	@echo "make blind      recompute lesson 08's blind-restoration evaluation (data/cache/blind_restoration.json)"
+	@echo "make residual   recompute lesson 09's ablation curves, CNN-loss spectra and shipped-model evaluation (data/cache/residual_ablation.json)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -78,7 +79,7 @@ data: $(STAMP)
 
 # Every shipped model, from its config; resumes from runs/NAME/state.pt when interrupted.
 checkpoints: $(STAMP)
-	for cfg in $(filter-out %.log.json,$(wildcard data/checkpoints/*.json)); do \
+	for cfg in $$($(BIN)/python -m course_lib.train --order data/checkpoints); do \
 	  $(BIN)/python -m course_lib.train --config $$cfg || exit 1; \
 	done
 	$(BIN)/python -m course_lib.cached
@@ -114,6 +115,12 @@ zeroshot: $(STAMP)
 
 blind: $(STAMP)
 	$(BIN)/python -m course_lib.blind
+
+# lesson 09: the ablations' training curves (resumable: runs/residual/), the CNN-loss spectra, the shipped models
+residual: $(STAMP)
+	$(BIN)/python -m course_lib.residual
+	$(BIN)/python -m course_lib.residual --spectrum
+	$(BIN)/python -m course_lib.residual --shipped
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table

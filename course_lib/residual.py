@@ -41,8 +41,8 @@ from .harness import CURVE_INDICES, REFERENCE_INDICES, image_seeds, measure, val
 from .metrics import frechet_distance, patch_distance
 from .train import Trainer
 
-__all__ = ["MARGINS", "VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "SPECTRUM", "variant_config", "evaluate", "run_variant",
-           "error_spectra", "run_spectrum", "main"]
+__all__ = ["MARGINS", "VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "SPECTRUM", "SHIPPED", "variant_config", "evaluate",
+           "run_variant", "swd_interval", "evaluate_shipped", "sr3_quality", "error_spectra", "run_spectrum", "main"]
 
 STEPS, EVAL_EVERY = 1000, 200
 #: the lesson's judgements. The harness rows of ResDiff and DiffIR were measured after these were committed; the
@@ -140,6 +140,85 @@ def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
             "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
 
 
+#: the shipped models the lesson judges on the curve digits: label → (model, restore options)
+SHIPPED: dict[str, tuple[str, dict]] = {
+    "SR3-style DDIM-50": ("digits_sr3_concat", SAMPLER),
+    "SRDiff DDIM-50": ("digits_srdiff", SAMPLER),
+    "ResDiff DDIM-50": ("digits_resdiff", SAMPLER),
+    "ResDiff's CNN": ("digits_resdiff_cnn", {}),
+    "DiffIR (sampled prior)": ("digits_diffir", {}),
+    "DiffIR (stage 1's prior from HR: the ceiling)": ("digits_diffir", {"prior": "stage1"}),
+}
+
+
+def swd_interval(sr: torch.Tensor, reference: torch.Tensor, draws: int = 200, level: float = 0.95, seed: int = 0) -> list[float]:
+    """The bootstrap interval of patch SWD (Eq. 05.4) over the restored digits: ``draws`` resamples of ``sr`` with
+    replacement (seeded), each against the same reference; the central ``level`` share of the values."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    g = torch.Generator().manual_seed(seed)
+    values = torch.stack([patch_distance(sr[torch.randint(0, sr.shape[0], (sr.shape[0],), generator=g)], reference,
+                                         repeats=1, seed=seed + k) for k in range(draws)])
+    lo, hi = torch.quantile(values.double(), torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
+    return [round(float(lo), 5), round(float(hi), 5)]
+
+
+@torch.no_grad()
+def evaluate_shipped(draws: int = 200) -> dict:
+    """Every :data:`SHIPPED` model on the 100 curve digits (image i from its harness seed; one thread, all 100 in one
+    batch, so that the milliseconds compare): per-image PSNR and consistency (paired comparisons), patch SWD with its
+    bootstrap interval, Fréchet distance, agreement, NFE, ms/image (best of two timed runs) and the training record."""
+    from .pretrained import load
+
+    torch.set_num_threads(1)
+    data = _evaluation_set()
+    classifier = load("digit_classifier", "cpu").model.eval()
+    out = {}
+    for label, (name, options) in SHIPPED.items():
+        shipped = load(name, "cpu")
+        opts = {**options, **({"hr": data["hr"]} if options.get("prior") == "stage1" else {})}
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            sr = shipped.restore(data["y"], seeds=image_seeds(CURVE_INDICES), **opts).float()
+            times.append(time.perf_counter() - start)
+        m = measure(sr, data["hr"], data["y"], 4, classifier)
+        record = shipped.record or {}
+        out[label] = {"model": name, "options": options, "psnr": value_stats(m["psnr"]),
+                      "consistency": value_stats(m["consistency"]), "agreement": round(float(m["agreement"].mean()), 4),
+                      "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
+                      "patch_swd_interval": swd_interval(sr, data["reference"], draws),
+                      "frechet": round(float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4),
+                      "nfe": shipped.method.last_nfe, "ms_per_image": round(1000 * min(times) / sr.shape[0], 2),
+                      "training_seconds": record.get("training_seconds"), "training_hardware": record.get("hardware"),
+                      "steps": record.get("steps")}
+        print(f"{label}: {out[label]['psnr']['mean']:.2f} dB, patch SWD {out[label]['patch_swd']:.4f} "
+              f"{out[label]['patch_swd_interval']}, {out[label]['ms_per_image']:.1f} ms/image", flush=True)
+    return out
+
+
+def sr3_quality(psnr_values: torch.Tensor, patch_swd: float, reference: dict, draws: int = 1000, seed: int = 0) -> dict:
+    """Whether a result reaches "SR3-style quality" (:data:`MARGINS`): its mean PSNR at or above the lower end of the
+    95 % bootstrap interval of SR3-style's mean PSNR (resampling digits, ``draws``, seeded), and its patch SWD at or
+    below the upper end of SR3-style's interval (``reference["patch_swd_interval"]``).
+
+    Args:
+        psnr_values: ``(N,)`` per-image PSNR on the curve digits; patch_swd: its patch SWD; reference: SR3-style's
+            entry of :func:`evaluate_shipped` (``psnr.values``, ``patch_swd_interval``).
+    """
+    ref = torch.tensor(reference["psnr"]["values"], dtype=torch.float64)
+    values = torch.as_tensor(psnr_values, dtype=torch.float64)
+    if values.shape != ref.shape:
+        raise ValueError(f"psnr_values: expected {tuple(ref.shape)} values (the curve digits), got {tuple(values.shape)}")
+    g = torch.Generator().manual_seed(seed)
+    means = torch.stack([ref[torch.randint(0, ref.numel(), (ref.numel(),), generator=g)].mean() for _ in range(draws)])
+    level = MARGINS["sr3_quality_interval"]
+    psnr_low = float(torch.quantile(means, (1 - level) / 2))
+    swd_high = float(reference["patch_swd_interval"][1])
+    return {"psnr_low": round(psnr_low, 3), "swd_high": swd_high, "psnr_ok": bool(values.mean() >= psnr_low),
+            "swd_ok": bool(patch_swd <= swd_high), "reached": bool(values.mean() >= psnr_low and patch_swd <= swd_high)}
+
+
 SPECTRUM = "cache/resdiff_spectrum.json"
 
 
@@ -182,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="run only these variants")
     parser.add_argument("--write", action="store_true", help="only collect the finished runs into the cache")
     parser.add_argument("--spectrum", action="store_true", help="only ResDiff's CNN-loss comparison (its own cache)")
+    parser.add_argument("--shipped", action="store_true", help="only the shipped models on the curve digits (merged into the cache)")
     args = parser.parse_args(argv)
     if args.spectrum:
         out = {**run_spectrum(), "indices": "harness EVAL_INDICES (500 test digits)",
@@ -191,10 +271,20 @@ def main(argv: list[str] | None = None) -> int:
                      descriptions=("lesson 09: radial power spectra of the CNN errors, ResDiff's loss vs MSE",))
         print(f"wrote data/{SPECTRUM}")
         return 0
+    path = data_dir() / RESULTS
+    cached = json.loads(path.read_text()) if path.exists() else {}
+    if args.shipped:
+        out = {**cached, "shipped": evaluate_shipped(), "shipped_command": "python -m course_lib.residual --shipped",
+               "shipped_hardware": describe_hardware("cpu").replace("2 threads", "1 thread")}
+        write_cached(RESULTS, out, None, None, source=f"python -m course_lib.residual on {out['shipped_hardware']}",
+                     descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",))
+        print(f"wrote the shipped models' evaluation into data/{RESULTS}")
+        return 0
     if not args.write:
         for name in args.only or VARIANTS:
             run_variant(name)
-    results = {}
+    # variants finished in an earlier checkout (no runs/residual/NAME here) keep their cached curves: nothing is lost
+    results = dict(cached.get("variants", {}))
     for name in VARIANTS:
         log = WORK / name / "curve.json"
         if log.exists():
@@ -204,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"question": "how much of the image does the diffusion model generate?", "steps": STEPS,
            "eval_every": EVAL_EVERY, "batch_size": 64, "indices": list(CURVE_INDICES), "sampler": SAMPLER,
            "hardware": describe_hardware("cpu").replace("2 threads", "1 thread") + " per run", "command": "python -m course_lib.residual",
-           "variants": results}
+           "variants": results, **{k: v for k, v in cached.items() if k.startswith("shipped")}}
     write_cached(RESULTS, out, None, None, source=f"python -m course_lib.residual on {out['hardware']}",
                  descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",))
     print(f"wrote data/{RESULTS} ({len(results)} of {len(VARIANTS)} variants)")

@@ -49,7 +49,7 @@ from .files import data_dir, load_checkpoint, register_data_file, save_checkpoin
 from .methods import MethodConfig, get_method, legacy_method
 from .schedules import make_beta_schedule
 
-__all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "main"]
+__all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "checkpoint_order", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LR_SCHEDULES = ("warmup", "onecycle")
@@ -446,13 +446,45 @@ class Trainer:
         }, path)
 
 
+def checkpoint_order(folder: str | Path) -> list[Path]:
+    """The configs ``folder/*.json`` (training records excluded) in an order that trains every model after the shipped
+    models it starts from or reads (``init_from``, and any name in ``model`` — SRDiff's ``encoder``, ResDiff's
+    ``cnn``, DiffIR's ``stage1``, a distillation ``teacher``): alphabetical otherwise, so a stage-2 model is never
+    retrained from a stale stage 1."""
+    paths = sorted(p for p in Path(folder).glob("*.json") if not p.name.endswith(".log.json"))
+    names = {p.stem: p for p in paths}
+    needs: dict[str, set[str]] = {}
+    for p in paths:
+        config = json.loads(p.read_text(encoding="utf-8"))
+        refs = {config.get("init_from")} | {v for v in (config.get("model") or {}).values() if isinstance(v, str)}
+        needs[p.stem] = {r for r in refs if r in names and r != p.stem}
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValueError(f"the configs in {folder} refer to each other in a cycle through {name!r}")
+        visiting.add(name)
+        for dep in sorted(needs[name]):
+            visit(dep)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return [names[n] for n in order]
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_lib.train --config FILE``: train (or resume) a course model, then export and register it.
 
     Under ``torchrun --standalone --nproc_per_node=N`` the same command trains on N processes
     (:mod:`course_lib.distributed`): rank 0 logs, saves and exports; the others train in step."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.train", description="Train (or resume) a course model from its config, then export it.")
-    parser.add_argument("--config", required=True, help="JSON config, e.g. data/checkpoints/digits_unet.json")
+    parser.add_argument("--config", help="JSON config, e.g. data/checkpoints/digits_unet.json")
+    parser.add_argument("--order", metavar="FOLDER", help="print FOLDER's configs in training order (dependencies first) and stop")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this much wall time (resume later)")
     parser.add_argument("--until", type=int, default=None, metavar="STEP", help="stop at this step (resume later)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: COURSE_DEVICE or the best available)")
@@ -460,7 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-export", action="store_true", help="train only; do not write data/checkpoints/NAME.pt")
     parser.add_argument("--runs", default=str(ROOT / "runs"), help="folder of the resumable states (default: runs/)")
     args = parser.parse_args(argv)
-
+    if args.order:
+        print("\n".join(str(p) for p in checkpoint_order(args.order)))
+        return 0
+    if not args.config:
+        parser.error("--config is required (or --order FOLDER)")
     config_path = Path(args.config)
     if not config_path.is_file():
         parser.error(f"--config {config_path} does not exist")

@@ -135,3 +135,17 @@ def test_stage2_samples_one_prior_per_seed_independent_of_the_batch():
     assert torch.allclose(method.restore(net, None, y[1:2], seeds=[6])[0], out[1], atol=1e-5)
     assert torch.equal(out, method.restore(net, None, y, seeds=[5, 6, 7]))
     assert not torch.allclose(out, method.restore(net, None, y, seeds=[8, 9, 10]))
+
+
+def test_the_shipped_prior_schedule_is_exact_not_the_exports_float16():
+    """The prior chain's coefficients are recomputed from (T, β) on load, not read back rounded from the fp16 file."""
+    from course_lib.models.diffir import PriorDiffusion
+    from course_lib.pretrained import load
+
+    prior = load("digits_diffir", "cpu").model.prior
+    betas = torch.linspace(0.1, 0.99, prior.T, dtype=torch.float64)
+    abar = torch.cumprod(1 - betas, 0)
+    abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
+    assert torch.allclose(prior.coef_z0.double(), betas * abar_prev.sqrt() / (1 - abar), atol=1e-6)
+    assert torch.allclose(prior.alpha_bars.double(), abar, atol=1e-6)
+    assert "alpha_bars" not in PriorDiffusion().state_dict()  # buffers that follow .to(), not saved

@@ -16,13 +16,13 @@ PKG = Path(course_lib.__file__).resolve().parent
 #: the layers, bottom to top (README's "How the code is organised")
 LAYERS = [
     ("ground", {"_compat", "device", "files", "images", "checkpoints"}),
-    ("math", {"schedules", "embeddings", "metrics", "operators", "history"}),
+    ("math", {"schedules", "embeddings", "metrics", "operators", "history", "frequency"}),
     ("data", {"datasets", "data"}),
     ("process", {"diffusion", "sde", "samplers"}),
     ("networks", {"models"}),
     ("methods", {"methods"}),
     ("workflows", {"train", "pretrained", "harness", "evaluate", "compare", "sr", "benchmark", "cached", "ablation",
-                   "classifier", "devtools", "race", "site", "distributed", "zeroshot", "blind"}),
+                   "classifier", "devtools", "race", "site", "distributed", "zeroshot", "blind", "residual"}),
     ("teaching", {"plotting", "diagrams", "widgets", "exercises"}),
 ]
 RANK = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}

@@ -116,3 +116,23 @@ def test_training_ms_per_step_times_real_steps_and_names_bad_arguments():
         training_ms_per_step(TINY, "cpu", steps=0)
     with pytest.raises(ValueError, match="warmup >= 0"):
         training_ms_per_step(TINY, "cpu", warmup=-1)
+
+
+def test_checkpoint_order_trains_every_model_after_the_models_it_reads(tmp_path):
+    import json as _json
+
+    from course_lib.files import data_dir
+    from course_lib.train import checkpoint_order, main as train_main
+
+    order = [p.stem for p in checkpoint_order(data_dir() / "checkpoints")]
+    for first, then in (("digits_diffir_s1", "digits_diffir"), ("digits_resdiff_cnn", "digits_resdiff"),
+                        ("digits_rrdb", "digits_srdiff"), ("digits_sr3_concat", "digits_sr_consistency"),
+                        ("digits_unet", "digits_diffbir"), ("digits_blind_restorer", "digits_diffbir")):
+        assert order.index(first) < order.index(then), (first, then)
+    assert not any(name.endswith(".log") for name in order) and len(order) == len(set(order))
+    (tmp_path / "a.json").write_text(_json.dumps({"name": "a", "model": {"stage1": "b"}}))
+    (tmp_path / "b.json").write_text(_json.dumps({"name": "b", "init_from": "a"}))
+    with pytest.raises(ValueError, match="cycle"):
+        checkpoint_order(tmp_path)
+    with pytest.raises(SystemExit):
+        train_main([])  # neither --config nor --order

@@ -123,10 +123,18 @@ class PriorDiffusion(nn.Module):
         abar = torch.cumprod(alphas, 0)
         abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
         self.T = T
-        self.register_buffer("alpha_bars", abar.float())
+        # buffers (they follow .to(device)) but not saved: recomputed in float64 from (T, β), never rounded by an
+        # export to float16
+        self.register_buffer("alpha_bars", abar.float(), persistent=False)
         # μ̃_t(z_t, z₀) = coef_z0 · z₀ + coef_zt · z_t (Eq. 02.6's posterior mean)
-        self.register_buffer("coef_z0", (betas * abar_prev.sqrt() / (1 - abar)).float())
-        self.register_buffer("coef_zt", ((1 - abar_prev) * alphas.sqrt() / (1 - abar)).float())
+        self.register_buffer("coef_z0", (betas * abar_prev.sqrt() / (1 - abar)).float(), persistent=False)
+        self.register_buffer("coef_zt", ((1 - abar_prev) * alphas.sqrt() / (1 - abar)).float(), persistent=False)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written before the buffers were made non-persistent hold them (rounded): ignore those copies
+        for name in ("alpha_bars", "coef_z0", "coef_zt"):
+            state_dict.pop(prefix + name, None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def q_sample(self, z0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """z_T = √ᾱ_T z₀ + √(1 − ᾱ_T) ε: where training starts the chain (from the stage-1 prior)."""
