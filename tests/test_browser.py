@@ -4,7 +4,8 @@ Opens lesson 01, runs all cells, moves the noising widget's t slider and checks 
 that the readout matches ``course_lib`` for the new t; then the same for lesson 02's denoising widget (which
 plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race widget
 runs in a one-cell driver notebook (NFE budget up, "race", the counted NFE in its table), and so does lesson 08's DDNM
-widget (another degradation picked, the step slider moved, the readout against ``course_lib``). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+widget (another degradation picked, the step slider moved, the readout against ``course_lib``) and lesson 09's
+generation widget (the next digit, the second sample, the readout against ``course_lib``). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
 Python package (no browser download). Without them the test is skipped with the reason, unless
@@ -80,6 +81,15 @@ hr = DigitsSR("test", scale=4).tensors([0, 300])[0]
 DDNMWidget(prior.model, prior.process, hr, image_seeds([0, 300]), task="sr4", steps=10)
 """
 
+GENERATION_DRIVER = """\
+from course_lib.datasets import DigitsSR
+from course_lib.harness import image_seeds
+from course_lib.widgets import GenerationWidget, generation_view
+
+hr, y = DigitsSR("test", scale=4).tensors([0, 300])
+GenerationWidget(generation_view(hr, y, [image_seeds([0, 300], 0), image_seeds([0, 300], 1)], steps=4))
+"""
+
 
 def _write_driver(path: Path, source: str) -> None:
     """A widget in a one-cell driver notebook (not a second Run All of its lesson)."""
@@ -109,6 +119,7 @@ def lab(tmp_path_factory):
         shutil.copy(ROOT / "notebooks" / name, root / name)
     _write_race_driver(root / "race_driver.ipynb")
     _write_driver(root / "ddnm_driver.ipynb", DDNM_DRIVER)
+    _write_driver(root / "generation_driver.ipynb", GENERATION_DRIVER)
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page
@@ -306,4 +317,33 @@ def test_ddnm_widget_in_the_browser(lab, browser):
     assert "step 9 of 10" in readout.inner_text() and f"(t = {int(view['t'][8])})" in readout.inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "08-ddnm-widget.png"))
+    page.close()
+
+
+def test_generation_widget_in_the_browser(lab, browser):
+    from course_lib.datasets import DigitsSR
+    from course_lib.harness import image_seeds
+    from course_lib.widgets import generation_view
+
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _run_all(page, url, token, "generation_driver.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-toggle-buttons")).first
+    widget.wait_for(timeout=60_000)
+    readout = widget.locator(".widget-html").first
+    assert "digit 0, sample 1" in readout.inner_text()
+    _, after = _move_slider(page, widget, "09-generation")  # digit 0 -> 1: a redraw of the precomputed view
+    assert "digit 1, sample 1" in after
+    picture = widget.locator("img").first
+    before_src, before_text = picture.get_attribute("src"), readout.inner_text()
+    widget.locator(".widget-toggle-buttons button", has_text="sample 2").first.click()
+    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000)
+    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    text = readout.inner_text()
+    assert "digit 1, sample 2" in text
+    hr, y = DigitsSR("test", scale=4).tensors([0, 300])
+    view = generation_view(hr, y, [image_seeds([0, 300], 0), image_seeds([0, 300], 1)], steps=4)
+    for label in view["labels"]:
+        assert abs(_number(label + r" ([0-9.]+) dB", text) - float(view["psnr"][label][1, 1])) <= 0.05 + 1e-9
+    widget.screenshot(path=str(ARTIFACTS / "09-generation-widget.png"))
     page.close()

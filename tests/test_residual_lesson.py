@@ -39,12 +39,12 @@ def test_sr3_quality_needs_the_same_digits():
 
 
 def test_swd_interval_is_seeded_ordered_and_checks_its_level():
-    hr, _ = DigitsSR("test", scale=4).tensors(list(range(0, 40, 2)))
+    hr, y = DigitsSR("test", scale=4).tensors(list(range(0, 40, 2)))
     ref, _ = DigitsSR("test", scale=4).tensors(list(range(1, 41, 2)))
-    noisy = (hr + 0.3 * torch.randn(hr.shape, generator=torch.Generator().manual_seed(1))).clamp(-1, 1)
     a, b = swd_interval(hr, ref, draws=20), swd_interval(hr, ref, draws=20)
     assert a == b and a[0] <= a[1]
-    assert swd_interval(noisy, ref, draws=20)[0] > a[1]  # noise is far less realistic than the digits themselves
+    blurred = upsample(y, 4, "bicubic").clamp(-1, 1)
+    assert swd_interval(blurred, ref, draws=20)[0] > 2 * a[1]  # bicubic blur is far less realistic than the digits
     with pytest.raises(ValueError, match="level"):
         swd_interval(hr, ref, draws=5, level=1.5)
 
@@ -64,7 +64,7 @@ def test_the_cache_holds_every_variant_and_shipped_model_on_the_curve_digits():
         assert steps == list(range(residual.EVAL_EVERY, STEPS + 1, residual.EVAL_EVERY)), name
         assert all(len(p["psnr"]["values"]) == len(CURVE_INDICES) for p in v["points"])
         cpu = [p["cpu_seconds"] for p in v["points"]]
-        assert cpu == sorted(cpu) and v["cpu_seconds"] >= cpu[-1] > 0
+        assert cpu == sorted(cpu) and v["cpu_seconds"] >= cpu[-1] - 0.05 > 0  # snapshots store 0.1 s
     assert set(cache["shipped"]) == set(SHIPPED)
     for label, e in cache["shipped"].items():
         assert len(e["psnr"]["values"]) == len(CURVE_INDICES)

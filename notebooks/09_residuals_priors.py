@@ -1,0 +1,756 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 — Residuals and compact priors: SRDiff, ResDiff, DiffIR · 残差扩散与紧凑先验
+#
+# The SR3-style model of lesson 04 generates a whole 32 × 32 image from noise, fifty network calls at a time, although
+# y already fixes most of it. Three papers in the notes' history take that work away from the diffusion model, each a
+# little more: **SRDiff** (2022) generates only the residual over bicubic, **ResDiff** (2023/24) only the residual over
+# a CNN's estimate, and **DiffIR** (2023) generates no image at all — a vector of 64 numbers, a **compact prior**
+# (紧凑先验), that steers a one-pass restorer. This lesson builds the three at toy scale on the course's pluggable core
+# and asks one question of them: **how much of the image does the diffusion model have to generate?**
+#
+# **Objectives.** After this lesson you can
+# 1. write SRDiff's residual target — doubled and clipped — and the image back from it, and measure what the clip
+#    costs on digits, where the residual is not small;
+# 2. read the ablations of SRDiff's choices (residual or whole image, frozen encoder or concatenated y, the ×2, ε or
+#    x₀) from training curves of quality against CPU-minutes, with paired intervals;
+# 3. explain ResDiff's two ideas — diffusion over a CNN's residual, a frequency-aware CNN loss — and show with
+#    Parseval's theorem why one of its losses is the plain MSE in disguise;
+# 4. build DiffIR's two stages — a prior read from HR, then a 4-step diffusion that makes it from y — train a prior
+#    network through the whole unrolled chain, and measure its cost and its (lack of) diversity;
+# 5. put all of them in the landscape table beside SR3-style and judge them by margins fixed before measuring.
+#
+# **Prerequisites.** Lesson 02 (x̂₀ and the posterior mean, Eq. 02.2 and 02.6), lesson 04 (the SR3-style model, the
+# residual target of Eq. 04.4, the RRDB regression baseline), lesson 05 (patch SWD, agreement, diversity, the paired
+# bootstrap), lesson 06 (DDIM, NFE).
+#
+# **Run time.** About 35 s on a 2-core CPU (README's syllabus lists the measured time). Everything slow is cached:
+# the ablations' training curves (`python -m course_lib.residual`, about 90 CPU-minutes), the shipped models on the
+# same 100 digits (`python -m course_lib.residual --shipped`, about 5 minutes), the CNN-loss spectra
+# (`--spectrum`) and the landscape rows (`python -m course_lib.harness`). The lesson recomputes parts of them live.
+
+# %%
+# On Colab only: fetch the course (data/ comes with it) and make course_lib importable; elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/diffusion-sr-course"):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/diffusion-sr-course/diffusion-sr-course", "/content/diffusion-sr-course"], check=True)
+        # Colab's own torch, numpy, matplotlib and ipywidgets are used: install course_lib without the course's pins
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "/content/diffusion-sr-course"], check=True)
+    sys.path.insert(0, "/content/diffusion-sr-course")
+    os.chdir("/content/diffusion-sr-course/notebooks")
+
+# %%
+import json
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+from course_lib import plotting
+from course_lib.datasets import DigitsSR
+from course_lib.device import get_device, per_image_generators, randn
+from course_lib.files import data_dir
+from course_lib.frequency import dwt_loss, fft_loss, gaussian_highpass, haar_dwt, radial_power_spectrum
+from course_lib.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table, paired_bootstrap
+from course_lib.metrics import pixel_diversity, psnr
+from course_lib.operators import upsample
+from course_lib.pretrained import load
+from course_lib.residual import MARGINS, SHIPPED, sr3_quality
+
+device = get_device()
+torch.manual_seed(0)
+print(f"running on {device}")
+
+# %% [markdown]
+# ## 1. How big is the residual? · 残差有多大
+#
+# Bicubic upsampling of y gets the coarse digit right. What is left, the **residual** (残差) r = HR − up(y), is what a
+# residual method asks its diffusion model for. SRDiff (Li et al., 2022) takes it from photos, where r is small — a
+# few hundredths of the image range — and so it rescales and clips it to fill the [−1, 1] range the noise schedule
+# assumes:
+#
+# $$x_r = \operatorname{clip}\big(2\,(\mathrm{HR} - \operatorname{up}(y)),\,-1,\,1\big) \qquad \text{(Eq. 09.1)}$$
+#
+# and turns a generated x̂_r back into an image by undoing the ×2 and adding the bicubic image again:
+#
+# $$\hat x = \operatorname{clip}\big(\operatorname{up}(y) + \tfrac12\,\hat x_r,\,-1,\,1\big) \qquad \text{(Eq. 09.2)}$$
+#
+# Lesson 04's Eq. 04.4 is the same with c = 1/2 and no clip. The clip is not free: wherever |r| > 1/2, x_r loses
+# what lies beyond, and Eq. 09.2 cannot give it back. Digits at ×4 are stroke on black: measure r on the 500
+# evaluation digits, and the best any SRDiff could do — the *true* x_r put through Eq. 09.2 — with the ×2 and with
+# ×1 (clipped to [−1, 1], which cuts nothing).
+
+# %%
+hr_eval, y_eval = DigitsSR("test", scale=4).tensors(list(EVAL_INDICES))
+up_eval = upsample(y_eval, 4, "bicubic")
+r = hr_eval - up_eval
+
+
+def my_residual_target(hr, up, c=0.5):  # Eq. 09.1 (c = 1/2: the ×2)
+    return ((hr - up) / c).clamp(-1, 1)
+
+
+def my_image_from_residual(x_r, up, c=0.5):  # Eq. 09.2
+    return (up + c * x_r).clamp(-1, 1)
+
+
+ceiling = {c: psnr(my_image_from_residual(my_residual_target(hr_eval, up_eval, c), up_eval, c), hr_eval) for c in (0.5, 1.0)}
+print(f"residual HR − up(y) on 500 digits: sd {r.std():.3f}; |r| > 1/2 (cut by the ×2's clip) on "
+      f"{(r.abs() > 0.5).float().mean():.1%} of pixels")
+print(f"the oracle ceiling (true residual through Eq. 09.1 and 09.2): ×2 {ceiling[0.5].mean():.1f} dB, "
+      f"×1 {ceiling[1.0].mean():.1f} dB; bicubic alone {psnr(up_eval.clamp(-1, 1), hr_eval).mean():.1f} dB")
+assert (r.abs() > 0.5).float().mean() > 0.1 and ceiling[0.5].mean() < 24 < 34 < ceiling[1.0].mean()
+
+# %% [markdown]
+# The course's SR3 class does the same (the shipped `digits_srdiff` model carries `residual_scale` 0.5 and
+# `clip_residual`): our hand versions agree with its `target` and `to_image` to float precision.
+
+# %%
+srdiff = load("digits_srdiff", device)
+hr16, y16 = DigitsSR("test", scale=4).tensors(list(LIVE_INDICES))
+hr16, y16 = hr16.to(device), y16.to(device)
+up16 = upsample(y16, 4, "bicubic")
+x_r16 = srdiff.model.target(hr16, y16)
+assert torch.allclose(x_r16, my_residual_target(hr16, up16), atol=1e-6)
+assert torch.allclose(srdiff.model.to_image(x_r16, y16), my_image_from_residual(x_r16, up16), atol=1e-6)
+print(f"SR3.target and SR3.to_image = Eq. 09.1 and 09.2 (residual_scale {srdiff.model.residual_scale}, clip {srdiff.model.clip_residual})")
+fig = plotting.image_rows({"HR": list(hr16[:6]), "bicubic up(y)": list(up16[:6].clamp(-1, 1)), "x_r (Eq. 09.1)": list(x_r16[:6]),
+                           "back (Eq. 09.2)": list(srdiff.model.to_image(x_r16, y16)[:6])}, size=1.0)
+plt.show()
+
+# %% [markdown]
+# In the third row mid-grey is zero: most of x_r is the stroke's edges, saturated white or black where the clip cut
+# it — and the fourth row shows the cost, thinner, greyer strokes. On photos (lesson 04's crops) r is a few times
+# smaller and the ×2 helps; on digits it caps SRDiff's PSNR near 23 dB, below what SR3-style reaches (section 3).
+#
+# ## 2. SRDiff: the residual, ε with L1, a frozen encoder · SRDiff
+#
+# SRDiff's recipe, as the shipped `digits_srdiff` follows it: T = 100 steps of a cosine schedule, ε-prediction trained
+# with L1 instead of L2, and y read by a small **RRDB encoder** (the regression network of lesson 05, trained first
+# with L1) whose features, not y itself, enter the U-Net — **frozen** (冻结编码器): no weight moves while the
+# diffusion model trains, and it stays in eval mode. Check both on the shipped model:
+
+# %%
+rrdb = load("digits_rrdb", device)
+encoder = srdiff.model.net.encoder
+same = all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(), rrdb.model.state_dict().values()))
+frozen = sum(p.numel() for p in encoder.parameters())
+trained = sum(p.numel() for p in srdiff.model.parameters()) - frozen
+print(f"the encoder is digits_rrdb's weights unchanged: {same}; frozen {frozen:,} parameters, trained {trained:,}")
+assert same and trained < frozen
+print(f"SRDiff: T = {srdiff.process.num_timesteps}, {srdiff.config.prediction}-prediction, "
+      f"loss {srdiff.method.config.loss}, {srdiff.record['steps']:,} steps in {srdiff.record['training_seconds'] / 60:.0f} minutes on {srdiff.record['hardware']}")
+
+# %% [markdown]
+# ## 3. How much must it generate? The ablations · 消融实验
+#
+# Each variant below was trained from scratch for 1,000 steps of batch 64 on one thread, and every 200 steps its EMA
+# restored the same 100 test digits with DDIM-50 (image i from its own seed) — quality against training CPU-minutes.
+# They differ from SRDiff's recipe in one thing each; `sr3_style` is lesson 04's shipped recipe (T = 1000, x₀, MSE,
+# y concatenated, residual ×1) and `resdiff` ResDiff's (section 4).
+
+# %%
+cache = json.loads((data_dir() / "cache" / "residual_ablation.json").read_text())
+V, S = cache["variants"], cache["shipped"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+styles = {"srdiff": "k-o", "no_rescale": "k--o", "direct_hr": "k:o", "concat_lr": "C7-o", "x0_rescale": "C0-s",
+          "x0_no_rescale": "C0--s", "sr3_style": "C3-^", "resdiff": "C2-D", "resdiff_no_hf": "C2--D"}
+for name, v in V.items():
+    minutes = [p["cpu_seconds"] / 60 for p in v["points"]]
+    axes[0].plot(minutes, [p["psnr"]["mean"] for p in v["points"]], styles[name], label=name, markersize=4)
+    axes[1].plot(minutes, [p["patch_swd"] for p in v["points"]], styles[name], label=name, markersize=4)
+ref = S["SR3-style DDIM-50"]
+target = sr3_quality(torch.tensor(ref["psnr"]["values"]), ref["patch_swd"], ref)
+axes[0].axhline(target["psnr_low"], color="C3", lw=0.8, ls=":", label="shipped SR3-style: lower end")
+axes[1].axhline(target["swd_high"], color="C3", lw=0.8, ls=":")
+axes[1].text(9.9, target["swd_high"] * 1.05, "shipped SR3-style: upper end", color="C3", fontsize=7, ha="right")
+axes[0].set(xlabel="training CPU-minutes", ylabel="PSNR (dB), 100 digits", ylim=(8, 23))
+axes[1].set(xlabel="training CPU-minutes", ylabel="patch SWD ↓", yscale="log")
+axes[0].legend(fontsize=7, ncol=2)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The judgement, fixed before the shipped rows were measured (`course_lib.residual.MARGINS`; the ablation curves
+# had been computed a few hours earlier, and the rule was written down, not tuned, after them): a result has
+# **SR3-style quality** when its mean PSNR is at or above the lower end of the 95 % bootstrap interval of the shipped
+# SR3-style DDIM-50 model's mean PSNR on the same 100 digits, *and* its patch SWD is at or below the upper end of
+# SR3-style's interval. (Resampling digits with replacement repeats some, which raises SWD: that interval lies above
+# SR3-style's own value, so the realism bar is a lenient one.) An ablation **matters** when the 95 % interval of the
+# paired PSNR difference lies beyond ±0.5 dB.
+
+# %%
+def final(name):
+    return V[name]["points"][-1]
+
+
+def paired(a, b):
+    """The paired difference a − b of per-image PSNR at the last snapshot, with a 95 % interval."""
+    d = paired_bootstrap(torch.tensor(final(a)["psnr"]["values"]), torch.tensor(final(b)["psnr"]["values"]))
+    return d["mean"], d["mean"] - 1.96 * d["bootstrap_sd"], d["mean"] + 1.96 * d["bootstrap_sd"]
+
+
+effect = MARGINS["ablation_effect_db"]
+questions = [("residual, not the whole image (ε, L1, T = 100)", "srdiff", "direct_hr"),
+             ("frozen RRDB features, not y concatenated", "srdiff", "concat_lr"),
+             ("the ×2 rescale, ε-prediction", "srdiff", "no_rescale"),
+             ("the ×2 rescale, x₀-prediction", "x0_rescale", "x0_no_rescale"),
+             ("x₀- instead of ε-prediction (residual ×1)", "x0_no_rescale", "no_rescale"),
+             ("ResDiff's high-pass input", "resdiff", "resdiff_no_hf")]
+rows, verdict = [], {}
+for text, a, b in questions:
+    mean, lo, hi = paired(a, b)
+    verdict[(a, b)] = "helps" if lo > effect else "hurts" if hi < -effect else "within ±0.5 dB" if -effect < lo and hi < effect else "unclear"
+    rows.append([text, f"{a} − {b}", f"{mean:+.2f} [{lo:+.2f}, {hi:+.2f}]",
+                 f"{final(a)['patch_swd']:.4f} vs {final(b)['patch_swd']:.4f}", verdict[(a, b)]])
+display(Markdown(plotting.markdown_table(["question", "paired", "Δ PSNR (dB), 95 %", "patch SWD ↓", "verdict"], rows)))
+first_reach = {}
+for name, v in V.items():
+    hits = [p for p in v["points"] if sr3_quality(torch.tensor(p["psnr"]["values"]), p["patch_swd"], ref)["reached"]]
+    first_reach[name] = (hits[0]["step"], hits[0]["cpu_seconds"] / 60) if hits else None
+print(f"SR3-style quality (≥ {target['psnr_low']:.2f} dB and patch SWD ≤ {target['swd_high']:.4f}) within 1,000 steps: "
+      + "; ".join(f"{n} at step {s_} ({m:.1f} CPU-min)" for n, hit in first_reach.items() if hit for s_, m in [hit])
+      + f"; not reached: {', '.join(n for n, hit in first_reach.items() if not hit)}")
+sr3_record = load("digits_sr3_concat").record
+print(f"the shipped SR3-style model: {sr3_record['steps']:,} steps, {sr3_record['training_seconds'] / 60:.0f} minutes on {sr3_record['hardware']}")
+
+# %%
+# what the text below states, checked on the cache
+assert verdict[("srdiff", "direct_hr")] == "helps" and verdict[("srdiff", "no_rescale")] == "hurts"
+assert verdict[("x0_rescale", "x0_no_rescale")] == "hurts" and verdict[("x0_no_rescale", "no_rescale")] == "helps"
+assert [n for n, hit in first_reach.items() if hit] == ["x0_no_rescale"] and first_reach["x0_no_rescale"][0] == 800
+assert first_reach["x0_no_rescale"][1] < V["sr3_style"]["cpu_seconds"] / 60 < sr3_record["training_seconds"] / 60
+assert final("resdiff")["patch_swd"] < V["resdiff"]["points"][0]["patch_swd"]
+assert verdict[("srdiff", "concat_lr")] in ("within ±0.5 dB", "unclear") and verdict[("resdiff", "resdiff_no_hf")] in ("within ±0.5 dB", "unclear")
+assert final("x0_no_rescale")["psnr"]["mean"] > final("sr3_style")["psnr"]["mean"] > final("srdiff")["psnr"]["mean"] + 1.5
+assert final("srdiff")["patch_swd"] > 3 * final("sr3_style")["patch_swd"]
+
+# %% [markdown]
+# What the curves say, at equal training CPU-minutes:
+#
+# * **The residual matters most where the model is weakest.** With SRDiff's ε-prediction, generating the residual
+#   beats generating the whole image by a wide margin at every snapshot: the model need not first learn to copy the
+#   coarse digit that y already fixes.
+# * **On digits the ×2 hurts**, for ε- and for x₀-prediction alike: it clips the large residuals of stroke edges
+#   (section 1's ceiling), and the clipped pixels come back grey. SRDiff designed it for photos' small residuals.
+# * **x₀-prediction is what lesson 04's model does right.** It works without any rescale because the network
+#   predicts the residual itself and the loss weighs every t alike; ε-prediction with T = 100 must recover a small
+#   signal from the difference of two large ones at low noise. The best curve here is x₀ with the residual ×1 — the
+#   SR3-style recipe with T = 100 and L1.
+# * **Realism** tells the same story more sharply: every ε-prediction variant stays at several times SR3-style's
+#   patch SWD (noisy, speckled strokes) — SWD first, PSNR second.
+# * **One recipe reaches SR3-style quality within the budget**: SRDiff's residual over bicubic and frozen encoder
+#   with x₀-prediction and no ×2 — at 800 steps, under 8 CPU-minutes. SR3-style's own recipe does not in 1,000 steps;
+#   the shipped SR3-style model needed 3,000 (37 minutes on two threads). So a residual method *can* get there in
+#   fewer training CPU-minutes — when its target is right; SRDiff's paper recipe does not.
+# * **ResDiff starts from its CNN**: after 200 steps its PSNR is already near the CNN's own, because a barely trained
+#   residual adds little; it then dips while the model learns to add detail, and its patch SWD falls — realism bought
+#   with a little PSNR. Neither its high-pass input nor SRDiff's frozen encoder is shown to matter at this budget:
+#   neither paired interval lies beyond ±0.5 dB.
+#
+# ## 4. ResDiff: the residual over a CNN, and frequency · ResDiff
+#
+# ResDiff (Shang et al., AAAI 2024) puts a better base under the residual: a CNN trained first, then a diffusion
+# model on what the CNN misses, given the CNN's output and its high frequencies:
+#
+# $$x_0 = \mathrm{HR} - \mathrm{CNN}(y), \qquad \epsilon_\theta\big(x_t,\,t,\,[\mathrm{CNN}(y),\ \mathcal H_\sigma(\mathrm{CNN}(y))]\big), \qquad \hat x = \mathrm{CNN}(y) + \hat x_0 \qquad \text{(Eq. 09.3)}$$
+#
+# where 𝓗_σ is a Gaussian **high-pass filter** (高通滤波) in the **frequency domain** (频域) with a learned σ. The
+# paper steers the U-Net with frequency-domain guided attention and a high-frequency-guided diffusion; the toy keeps
+# the idea — the model is *told* where the CNN's output has its edges — as two input channels. Its CNN is trained
+# with MSE plus an FFT loss and a DWT loss, meant to make it mind high frequencies. One of those is not what it
+# seems: with an orthonormal FFT, **Parseval's theorem** says the squared error in frequency equals the squared error
+# in pixels.
+
+# %%
+g = torch.Generator().manual_seed(9)
+a, b = torch.randn(4, 1, 32, 32, generator=g), torch.randn(4, 1, 32, 32, generator=g)
+by_hand = (torch.fft.fft2(a - b, norm="ortho").abs() ** 2).mean()  # the squared error of every frequency
+print(f"FFT loss {fft_loss(a, b):.6f} = by hand {by_hand:.6f} = pixel MSE {F.mse_loss(a, b):.6f}")
+assert torch.allclose(fft_loss(a, b), F.mse_loss(a, b), rtol=1e-5) and torch.allclose(by_hand, F.mse_loss(a, b), rtol=1e-5)
+bands = haar_dwt(a - b)  # one Haar level: LL, LH, HL, HH at half size, orthonormal
+print(f"one Haar level keeps the energy too: {(bands ** 2).sum():.3f} vs {((a - b) ** 2).sum():.3f}; the DWT loss "
+      f"(4 levels, each band's mean) = {dwt_loss(a, b):.3f} — it up-weights the coarse bands, as ResDiff's code does")
+
+# %% [markdown]
+# So the FFT term only scales the MSE, and the DWT term, which averages every band of four levels alike, gives the
+# *coarse* detail bands more weight per coefficient, not the fine ones. Did the combined loss change what the CNN gets
+# wrong? The radial power spectrum (功率谱) of its error on the 500 evaluation digits, against the same network
+# trained with MSE alone (same seed, data and steps; `python -m course_lib.residual --spectrum`):
+
+# %%
+spec = json.loads((data_dir() / "cache" / "resdiff_spectrum.json").read_text())
+fig, ax = plt.subplots(figsize=(5.5, 3.2))
+for name, power in spec["power"].items():
+    ax.semilogy(spec["frequency"], power, "-o", markersize=3, label=name)
+ax.set(xlabel="radial frequency (cycles/pixel)", ylabel="error power")
+ax.legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+mse_only, resdiff_loss = spec["power"]["MSE alone (same network)"], spec["power"]["MSE + FFT + DWT (digits_resdiff_cnn)"]
+ratio = torch.tensor(resdiff_loss) / torch.tensor(mse_only)
+print(f"error power, ResDiff's loss / MSE alone, per frequency band: {ratio.min():.2f} … {ratio.max():.2f}")
+assert 0.9 < ratio.min() and ratio.max() < 1.15
+
+# %% [markdown]
+# Within a few per cent of each other at every frequency: at this scale the frequency terms change nothing visible in
+# the error (both CNNs remove most of bicubic's mid-frequency error, and both leave the finest bands). What matters
+# more is the base itself: the CNN leaves a residual far smaller than bicubic's, so the diffusion model has less to
+# generate. The shipped model's learned σ, and the three images it works with:
+
+# %%
+resdiff = load("digits_resdiff", device)
+with torch.no_grad():
+    base16 = resdiff.model.upsampled(y16)
+    high16 = resdiff.model.highpass(base16)
+sigma = float(resdiff.model.log_sigma.detach().exp())
+print(f"learned high-pass σ = {sigma:.3f} cycles/pixel (started at 0.15); residual sd over the CNN "
+      f"{(hr16 - base16).std():.3f} vs over bicubic {(hr16 - up16).std():.3f} (16 digits)")
+assert (hr16 - base16).std() < 0.7 * (hr16 - up16).std()
+assert torch.allclose(high16, gaussian_highpass(base16, sigma), atol=1e-5)
+fig = plotting.image_rows({"CNN(y)": list(base16[:6]), "high-pass ×4": list((4 * high16[:6]).clamp(-1, 1)),
+                           "HR − CNN(y)": list((hr16 - base16)[:6].clamp(-1, 1)), "HR": list(hr16[:6])}, size=1.0)
+plt.show()
+
+# %% [markdown]
+# ## 5. DiffIR: diffuse 64 numbers, not an image · DiffIR：只扩散紧凑先验
+#
+# DiffIR (Xia et al., ICCV 2023) goes all the way. **Stage 1** trains a restorer that maps y to x̂ in one pass,
+# steered by a vector z ∈ ℝ⁶⁴ that a small network, CPEN_S1, reads from HR *and* y: z_S1 = CPEN_S1(HR, y). With HR's
+# help the restorer is very good — but HR is what we do not have. **Stage 2** trains a tiny diffusion model to make z
+# from y alone: a conditioning network c = CPEN_S2(y), an MLP denoiser ẑ₀(z_t, t, c), T = 4 steps with β from 0.1 to
+# 0.99, each step the deterministic posterior mean of Eq. 02.6. Because its own outputs feed each next step at
+# sampling, DiffIR trains the prior network through the **whole unrolled chain** (展开的反向链) — not lesson 02's
+# random-t loss — jointly with the restorer:
+#
+# $$z_T = \sqrt{\bar\alpha_T}\,z_{S1} + \sqrt{1-\bar\alpha_T}\,\epsilon,\quad z_{t-1} = \tilde\mu_t\big(z_t,\,\hat z_0(z_t, t, c)\big)\ (t = T,\dots,1),\quad \mathcal L = \big\lVert R(y, \hat z) - \mathrm{HR}\big\rVert_1 + \lVert \hat z - z_{S1} \rVert_1,\ \ \hat z = z_0 \qquad \text{(Eq. 09.4)}$$
+#
+# The chain by hand, checked against `PriorDiffusion.reverse` of the shipped model:
+
+# %%
+diffir = load("digits_diffir", device)
+net = diffir.model
+prior = net.prior
+print(f"ᾱ_t = {[round(float(a), 4) for a in prior.alpha_bars]}: after 4 steps z_T is almost pure noise")
+
+
+def my_prior_chain(denoiser, z, c, alpha_bars):
+    """The deterministic reverse chain of Eq. 09.4 (z_{t−1} = μ̃_t(z_t, ẑ₀), Eq. 02.6 with no noise)."""
+    T = alpha_bars.shape[0]
+    for i in reversed(range(T)):
+        ab, ab_prev = alpha_bars[i], (alpha_bars[i - 1] if i > 0 else torch.ones(()))
+        beta = 1 - ab / ab_prev
+        z0 = denoiser(z, torch.full((z.shape[0],), i, dtype=torch.long), c)
+        z = (ab_prev.sqrt() * beta / (1 - ab)) * z0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab)) * z
+    return z
+
+
+with torch.no_grad():
+    z_T = randn((16, net.prior_dim), per_image_generators(image_seeds(LIVE_INDICES)), device)
+    c16 = net.cpen2(y16)
+    mine = my_prior_chain(net.denoiser.cpu(), z_T.cpu(), c16.cpu(), prior.alpha_bars.cpu())
+    net.to(device)
+    z_hat = net.prior_s2(y16, z_T)
+    z_s1 = net.prior_s1(hr16, y16)
+assert torch.allclose(mine.to(device), z_hat, atol=1e-4)
+cos = F.cosine_similarity(z_hat, z_s1).mean()
+print(f"my chain = prior.reverse; sampled ẑ vs stage 1's z_S1 (from HR): cosine {cos:.3f}, "
+      f"mean |ẑ − z_S1| {(z_hat - z_s1).abs().mean():.3f} (|z_S1| {z_s1.abs().mean():.3f})")
+
+# %% [markdown]
+# Does stage 2 reach stage 1? Stage 1's prior needs HR, so it is a ceiling, not a method. The same restorer with
+# either prior, on the 16 live digits (paired), and on the cached 100:
+
+# %%
+with torch.no_grad():
+    x_s2 = diffir.restore(y16, seeds=image_seeds(LIVE_INDICES))
+    x_s1 = diffir.restore(y16, prior="stage1", hr=hr16)
+d_live = paired_bootstrap(psnr(x_s2, hr16), psnr(x_s1, hr16))
+s2_c, s1_c = S["DiffIR (sampled prior)"], S["DiffIR (stage 1's prior from HR: the ceiling)"]
+d_cached = paired_bootstrap(torch.tensor(s2_c["psnr"]["values"]), torch.tensor(s1_c["psnr"]["values"]))
+print(f"16 digits: stage 2 {psnr(x_s2, hr16).mean():.2f} dB, stage 1's prior {psnr(x_s1, hr16).mean():.2f} dB")
+print(f"100 digits (cache): stage 2 {s2_c['psnr']['mean']:.2f} dB, stage 1's prior {s1_c['psnr']['mean']:.2f} dB, "
+      f"paired Δ {d_cached['mean']:+.2f} ± {1.96 * d_cached['bootstrap_sd']:.2f} dB (95 %)")
+assert abs(float(psnr(x_s2, hr16).mean()) - 22.0) < 2.5 and -1.5 < d_live["mean"] < 0.5
+fig = plotting.image_rows({"bicubic": list(up16[:6].clamp(-1, 1)), "DiffIR, sampled ẑ": list(x_s2[:6]),
+                           "stage 1's z (HR)": list(x_s1[:6]), "HR": list(hr16[:6])}, size=1.0)
+plt.show()
+
+# %% [markdown]
+# **What sampling costs.** One restorer pass and four calls of an MLP on 64 numbers — NFE 5, but four of the five are
+# almost free. Against SR3-style DDIM-50 on the same 16 digits, in one batch, with the same threads (timings vary
+# from machine to machine; the cached ones below are on one thread, 100 digits in one batch):
+
+# %% tags=["nbval-ignore-output"]
+sr3 = load("digits_sr3_concat", device)
+
+
+def best_ms(f, repeats=2):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times) / 16
+
+
+with torch.no_grad():
+    ms_diffir = best_ms(lambda: diffir.restore(y16, seeds=image_seeds(LIVE_INDICES)))
+    ms_sr3 = best_ms(lambda: sr3.restore(y16, seeds=image_seeds(LIVE_INDICES), sampler="ddim", steps=50), repeats=1)
+print(f"live, {torch.get_num_threads()} threads: DiffIR {ms_diffir:.1f} ms/image, SR3-style DDIM-50 {ms_sr3:.0f} ms/image "
+      f"({ms_sr3 / ms_diffir:.0f}× more)")
+
+# %%
+cost = S["SR3-style DDIM-50"]["ms_per_image"] / S["DiffIR (sampled prior)"]["ms_per_image"]
+print(f"cached (1 thread, batch 100): DiffIR {S['DiffIR (sampled prior)']['ms_per_image']:.1f} ms/image with NFE "
+      f"{S['DiffIR (sampled prior)']['nfe']}, SR3-style DDIM-50 {S['SR3-style DDIM-50']['ms_per_image']:.0f} ms/image "
+      f"with NFE {S['SR3-style DDIM-50']['nfe']}: about {round(cost, -1):.0f}× cheaper")
+assert cost > 20 and S["DiffIR (sampled prior)"]["nfe"] == 5
+
+# %% [markdown]
+# **And diversity.** z_T is random, but four deterministic steps from a strongly conditioned start leave little of
+# it: eight samples of one digit, and the pixel diversity of lesson 05 (the per-pixel standard deviation across
+# samples):
+
+# %%
+k8 = 8
+hr1, y1 = hr16[8:9], y16[8:9]
+with torch.no_grad():
+    samples_diffir = torch.stack([diffir.restore(y1, seeds=[image_seeds([LIVE_INDICES[8]], k)[0]]) for k in range(k8)])
+    samples_sr3 = torch.stack([sr3.restore(y1, seeds=[image_seeds([LIVE_INDICES[8]], k)[0]], sampler="ddim", steps=20)
+                               for k in range(k8)])
+div_diffir, div_sr3 = float(pixel_diversity(samples_diffir)[0]), float(pixel_diversity(samples_sr3)[0])
+print(f"pixel diversity over {k8} samples: DiffIR {div_diffir:.4f}, SR3-style (DDIM-20) {div_sr3:.4f}")
+assert div_diffir < 0.2 * div_sr3
+fig = plotting.image_rows({"DiffIR": list(samples_diffir[:, 0]), "SR3-style": list(samples_sr3[:, 0])}, size=0.9)
+plt.show()
+
+# %% [markdown]
+# DiffIR is nearly a regression model that happens to be trained with a diffusion prior: one answer per y. That is
+# its point — fast, faithful restoration — and its limit: where y leaves the digit undecided, it cannot show you the
+# alternatives the way SR3-style's samples do.
+#
+# **Train a prior network yourself (≈ 15 s).** A fresh CPEN_S2 and denoiser, the shipped restorer and CPEN_S1 frozen:
+# the prior loss of Eq. 09.4 through the whole 4-step chain. It falls quickly, because 64 numbers are much easier to
+# generate than 1,024 pixels.
+
+# %%
+from course_lib.models.diffir import CPEN, PriorDenoiser  # noqa: E402
+
+torch.manual_seed(0)
+cfg = diffir.method.config
+cpen2 = CPEN(1, net.prior_dim, cfg.cpen_width, cfg.cpen_blocks).to(device)
+denoiser = PriorDenoiser(net.prior_dim, cfg.denoiser_hidden, cfg.denoiser_layers, prior.T).to(device)
+opt = torch.optim.Adam([*cpen2.parameters(), *denoiser.parameters()], lr=1e-3)
+train_hr, train_y = DigitsSR("train", scale=4).tensors(list(range(2048)))
+gen = torch.Generator().manual_seed(0)
+live_losses, start = [], time.perf_counter()
+for step in range(150):
+    idx = torch.randint(0, train_hr.shape[0], (64,), generator=gen)
+    hr_b, y_b = train_hr[idx].to(device), train_y[idx].to(device)
+    with torch.no_grad():
+        target_z = net.prior_s1(hr_b, y_b)  # frozen CPEN_S1: the prior to reach
+    noise = randn(target_z.shape, gen, device)
+    z = prior.reverse(denoiser, prior.q_sample(target_z, noise), cpen2(y_b))  # all four steps, differentiable
+    loss = F.l1_loss(z, target_z)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    live_losses.append(loss.item())
+seconds = time.perf_counter() - start
+plt.figure(figsize=(5, 2.4))
+plt.plot(live_losses)
+plt.xlabel("step")
+plt.ylabel("L1(ẑ, z_S1)")
+plt.title("the prior loss of Eq. 09.4, live")
+plt.tight_layout()
+plt.show()
+first, last = sum(live_losses[:10]) / 10, sum(live_losses[-10:]) / 10
+print(f"150 steps: prior loss {first:.2f} → {last:.2f}")
+assert last < 0.8 * first
+
+# %% [markdown]
+# ## 6. The table · 全景表
+#
+# The shared harness measures every method on the same 500 test digits with per-image seeds; the shipped models of
+# this lesson sit beside SR3-style, the regression models and the rows of lessons 06–08. ("training min" is
+# wall-clock on this CPU; SR3-style, RRDB and SRDiff trained on two threads, ResDiff and DiffIR on one. SRDiff's
+# minutes include its RRDB encoder's, ResDiff's its CNN's, DiffIR's both stages'.)
+
+# %%
+land = {r["label"]: r for r in load_table()["rows"] if r["task"] == "digits_x4"}
+land_labels = ["bicubic", "regression U-Net", "RRDB (L1; SRDiff's frozen encoder)", "SR3 concat DDIM-50", "SRDiff DDPM-100",
+               "SRDiff DDIM-50", "ResDiff's CNN (MSE + FFT + DWT)", "ResDiff DDIM-50", "DiffIR (4-step prior + one restorer pass)",
+               "DiffBIR (blind, given bicubic y; strength 2, DDIM-20)"]
+display(Markdown(plotting.markdown_table(
+    ["row", "PSNR", "consistency", "agreement", "patch SWD ↓", "Fréchet ↓", "diversity", "NFE", "ms/image", "parameters", "training min"],
+    [[lab, f"{land[lab]['psnr']:.2f}", f"{land[lab]['consistency']:.1f}", f"{land[lab]['agreement']:.3f}", f"{land[lab]['patch_swd']:.4f}",
+      f"{land[lab]['frechet']:.2f}", "" if land[lab]["diversity"] is None else f"{land[lab]['diversity']:.4f}", land[lab]["nfe"],
+      f"{land[lab]['ms_per_image']:.1f}", f"{land[lab]['parameters']:,}", f"{land[lab]['training_minutes']:.1f}"] for lab in land_labels])))
+
+# %% [markdown]
+# The harness's milliseconds come from different runs and machine loads; for the comparison the issue asks for —
+# each method against SR3-style DDIM-50 at the same batch and threads — and for paired intervals, the shipped models
+# were run once more on the 100 curve digits, one after another, on one thread (`--shipped`):
+
+# %%
+sr3_values = torch.tensor(S["SR3-style DDIM-50"]["psnr"]["values"])
+rows, judged = [], {}
+for label in SHIPPED:
+    e = S[label]
+    d = paired_bootstrap(torch.tensor(e["psnr"]["values"]), sr3_values)
+    q = sr3_quality(torch.tensor(e["psnr"]["values"]), e["patch_swd"], S["SR3-style DDIM-50"])
+    judged[label] = {**q, "delta": d["mean"], "half": 1.96 * d["bootstrap_sd"]}
+    rows.append([label, f"{e['psnr']['mean']:.2f}", "—" if label.startswith("SR3") else f"{d['mean']:+.2f} ± {1.96 * d['bootstrap_sd']:.2f}",
+                 f"{e['patch_swd']:.4f} [{e['patch_swd_interval'][0]:.4f}, {e['patch_swd_interval'][1]:.4f}]", f"{e['agreement']:.2f}",
+                 e["nfe"], f"{e['ms_per_image']:.1f}", "✓" if q["reached"] else "✗"])
+display(Markdown(plotting.markdown_table(["shipped model (100 digits)", "PSNR", "Δ vs SR3-style (95 %)", "patch SWD ↓ [95 %]",
+                                         "agreement", "NFE", "ms/image", "SR3-style quality"], rows)))
+print(f"SR3-style quality: mean PSNR ≥ {target['psnr_low']:.2f} dB and patch SWD ≤ {target['swd_high']:.4f}")
+
+# %%
+ok_diffir = judged["DiffIR (sampled prior)"]["delta"] >= -MARGINS["diffir_psnr_below_sr3_db"]
+print(f"DiffIR: paired PSNR − SR3-style {judged['DiffIR (sampled prior)']['delta']:+.2f} dB "
+      f"(margin −{MARGINS['diffir_psnr_below_sr3_db']} dB): {'met' if ok_diffir else 'missed'}")
+# what the text below states, checked on the cache
+assert ok_diffir and judged["DiffIR (sampled prior)"]["reached"] and judged["ResDiff DDIM-50"]["reached"]
+assert not judged["SRDiff DDIM-50"]["reached"] and judged["SRDiff DDIM-50"]["delta"] < -2
+cnn_only = judged["ResDiff's CNN"]
+assert cnn_only["psnr_ok"] and not cnn_only["swd_ok"] and 1.5 < S["ResDiff's CNN"]["patch_swd"] / S["SR3-style DDIM-50"]["patch_swd"] < 2.5
+assert judged["DiffIR (sampled prior)"]["delta"] - judged["DiffIR (sampled prior)"]["half"] > 0
+
+# %% [markdown]
+# The answer to the lesson's question, from these measurements:
+#
+# * **All of the image** (SR3-style): the reference — good realism, some diversity, 50 network calls.
+# * **The residual over bicubic, SRDiff's way**: worse on every measure here. The ×2 clip and ε-prediction, both made
+#   for photos, cost it more than the residual saves (section 3). With x₀-prediction and no ×2 the same idea is as
+#   good as SR3-style (section 3's curves).
+# * **Nothing at all** (ResDiff's CNN alone, one pass): SR3-style's PSNR already, but about twice its patch SWD —
+#   the regression blur of lesson 05. The diffusion models earn their place on realism, not on PSNR.
+# * **The residual over a CNN** (ResDiff): reaches SR3-style quality — PSNR and realism within its intervals — at the
+#   same NFE: its diffusion model starts from a better base but still has to generate the residual's detail.
+# * **64 numbers** (DiffIR): reaches SR3-style quality and beats its PSNR, at five network calls of which four are
+#   an MLP's — tens of times cheaper — and with almost no diversity: the answer is nearly deterministic.
+#
+# In training CPU-minutes, the ablation curves of section 3 give the comparison at equal budgets: only the residual
+# with x₀-prediction and no ×2 reached SR3-style quality sooner than SR3-style's own recipe. The shipped models were
+# trained longer (25–55 minutes; SR3-style 37), so their rows show where each recipe ends up;
+# DiffIR's saving is at sampling time.
+#
+# ## 7. What the notes say, and what we measured · 笔记中的说法与实测
+#
+# The course notes summarise these papers in a line each; at toy scale, and after reading the papers, several lines
+# need correcting:
+
+# %%
+claims = [
+    ["DiffIR is \"Transformer-guided diffusion\"", "the other way round: a diffusion model on a 64-d **compact prior** guides a "
+     "one-pass restorer (a Transformer in the paper, the course's U-Net here)", "section 5"],
+    ["DiffIR samples in \"50 steps\"", f"the paper's prior diffusion uses **4** steps; here NFE {S['DiffIR (sampled prior)']['nfe']} "
+     "(4 MLP calls + 1 restorer pass)", "section 5"],
+    ["SRDiff came after LDM", "SRDiff (arXiv 2021, Neurocomputing 2022) predates LDM's CVPR 2022 paper", "history.py"],
+    ["ResDiff is ResShift", "two papers: ResDiff (Shang et al., AAAI 2024) diffuses a CNN's residual; ResShift (Yue et al., "
+     "NeurIPS 2023) shifts the residual between y and HR in 15 steps", "section 4"],
+    ["the residual makes diffusion SR better", f"only with the right target: SRDiff's ×2 clip caps it at "
+     f"{ceiling[0.5].mean():.1f} dB on digits; residual ×1 with x₀-prediction is what works", "sections 1, 3"],
+    ["frequency losses sharpen the CNN", f"an orthonormal FFT loss *is* the MSE (Parseval); the error spectra differ by "
+     f"{ratio.min():.2f}–{ratio.max():.2f}×", "section 4"],
+]
+display(Markdown(plotting.markdown_table(["the notes (or a common summary)", "what the papers and our measurements say", "where"], claims)))
+
+# %% [markdown]
+# ## 8. What does each method generate? · 每种方法生成了什么
+#
+# For one digit, side by side: each method's base (bicubic, or the CNN's output), what its diffusion model generated
+# — a residual image, shown signed (red positive, blue negative), for SRDiff the doubled, clipped one; for DiffIR its
+# 64 numbers beside stage 1's z — and the final image, for two samples. Move the digit slider; switch the sample to
+# see what each method leaves to chance (the readout gives how far the two samples differ).
+
+# %%
+from course_lib.widgets.residual import GenerationWidget, generation_view, render_generation  # noqa: E402
+
+widget_idx = list(LIVE_INDICES[:4])
+view = generation_view(hr16[:4], y16[:4], [image_seeds(widget_idx, 0), image_seeds(widget_idx, 1)], device=device, steps=20)
+generation_widget = GenerationWidget(view)
+generation_widget
+
+# %% tags=["nbval-ignore-output"]
+# a static copy of the widget's view (what the widget shows above, as a picture)
+from IPython.display import Image  # noqa: E402
+
+Image(render_generation(view, 1, 0))
+
+# %% [markdown]
+# ## Recap · 小结
+#
+# * A residual method generates HR − base instead of HR. **SRDiff**'s base is bicubic, its target doubled and
+#   clipped (Eq. 09.1), undone at the end (Eq. 09.2); on digits the clip cuts stroke edges and caps it near 23 dB.
+# * Training curves at equal CPU-minutes with paired intervals answer the ablations: the residual helps ε-prediction
+#   a lot; the ×2 hurts on digits; x₀-prediction with the residual ×1 is the best recipe.
+# * **ResDiff** diffuses the residual over a CNN, told the CNN's output and its high frequencies (Eq. 09.3). An
+#   orthonormal FFT loss equals the MSE (Parseval), and the combined loss left the CNN's error spectrum unchanged here.
+# * **DiffIR** diffuses a 64-d compact prior in 4 deterministic steps, trained through the whole unrolled chain
+#   (Eq. 09.4), and restores in one pass: SR3-style quality and better PSNR at a small fraction of the cost — and
+#   almost no diversity.
+# * Only the residual with x₀-prediction and no ×2 reached SR3-style quality in fewer training CPU-minutes than
+#   SR3-style's own recipe; DiffIR's saving is at sampling time.
+#
+# ## Exercises · 练习
+#
+# **Exercise 09.1 — SRDiff's target.** Write `my_srdiff_target(hr, up)`: x_r of Eq. 09.1 from HR and the bicubic
+# image.
+
+# %%
+from course_lib.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image, check_srdiff_target,  # noqa: E402
+                                           check_unrolled_prior_loss)
+
+
+# %%
+def my_srdiff_target(hr, up):
+    """hr, up (B, C, H, W) in [-1, 1] -> x_r (B, C, H, W) in [-1, 1]."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_srdiff_target(my_srdiff_target)
+
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_srdiff_target(hr, up):
+    """hr, up (B, C, H, W) in [-1, 1] -> x_r (B, C, H, W) in [-1, 1]."""
+    return (2 * (hr - up)).clamp(-1, 1)  # Eq. 09.1: double, then clip
+
+
+check_srdiff_target(my_srdiff_target)
+
+
+# %% [markdown]
+# **Exercise 09.2 — the image back.** Write `my_residual_to_image(x_r, up)`: the image of Eq. 09.2 from a generated
+# x̂_r.
+
+# %%
+def my_residual_to_image(x_r, up):
+    """x_r, up (B, C, H, W) -> the restored image in [-1, 1]."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_residual_to_image(my_residual_to_image)
+
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_residual_to_image(x_r, up):
+    """x_r, up (B, C, H, W) -> the restored image in [-1, 1]."""
+    return (up + x_r / 2).clamp(-1, 1)  # Eq. 09.2: undo the ×2, add up(y) back
+
+
+check_residual_to_image(my_residual_to_image)
+
+
+# %% [markdown]
+# **Exercise 09.3 — freeze an encoder.** Write `my_freeze(encoder)`: make a pretrained encoder stay exactly as it is
+# while the rest of the model trains (the check runs an optimiser step through it), and return it.
+
+# %%
+def my_freeze(encoder):
+    """encoder (nn.Module) -> the same module, frozen in place."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_frozen_encoder(my_freeze)
+
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_freeze(encoder):
+    """encoder (nn.Module) -> the same module, frozen in place."""
+    return encoder.requires_grad_(False).eval()  # no gradients for its weights, and no BatchNorm statistics updates
+
+
+check_frozen_encoder(my_freeze)
+
+
+# %% [markdown]
+# **Exercise 09.4 — DiffIR's prior loss.** Write `my_prior_loss(denoiser, prior, z_s1, c, noise)`: the prior term of
+# Eq. 09.4 — start the chain at z_T from q(z_T | z_S1) with the given noise, run all T reverse steps, return
+# L1(ẑ, z_S1). `prior.q_sample` and `prior.reverse` may help (or write the steps yourself).
+
+# %%
+def my_prior_loss(denoiser, prior, z_s1, c, noise):
+    """-> a scalar tensor with a gradient for the denoiser."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_unrolled_prior_loss(my_prior_loss)
+
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_prior_loss(denoiser, prior, z_s1, c, noise):
+    """-> a scalar tensor with a gradient for the denoiser."""
+    z_T = prior.q_sample(z_s1, noise)  # from q(z_T | z_S1), not pure noise
+    z_hat = prior.reverse(denoiser, z_T, c)  # all T steps, kept differentiable
+    return F.l1_loss(z_hat, z_s1)
+
+
+check_unrolled_prior_loss(my_prior_loss)
+
+# %% [markdown]
+# **Exercise 09.5 (open).** In the widget, find a digit where SRDiff's final image has grey, broken strokes: are they
+# where its generated residual is saturated (deep red or blue)? Then look at DiffIR's bars: which of the 64 numbers
+# differ most between the sampled ẑ and stage 1's z, and does the final image differ where you would expect?
+
+# %%
+from course_lib import exercises  # noqa: E402
+
+exercises.summary("09")
+
+# %% [markdown]
+# ## Further reading · 延伸阅读
+#
+# * H. Li, Y. Yang, M. Chang, S. Chen, H. Feng, Z. Xu, Q. Li, Y. Chen, *SRDiff: Single Image Super-Resolution with
+#   Diffusion Probabilistic Models*, Neurocomputing 2022 — Eq. 09.1 and 09.2; code `LeiaLi/SRDiff`.
+# * S. Shang, Z. Shan, G. Liu, L. Wang, X. Wang, Z. Zhang, J. Zhang, *ResDiff: Combining CNN and Diffusion Model for
+#   Image Super-Resolution*, AAAI 2024 — Eq. 09.3; code `LYL1015/ResDiff`.
+# * B. Xia, Y. Zhang, S. Wang, Y. Wang, X. Wu, Y. Tian, W. Yang, L. Van Gool, *DiffIR: Efficient Diffusion Model for
+#   Image Restoration*, ICCV 2023 — Eq. 09.4; code `Zj-BinXia/DiffIR`.
+# * Z. Yue, J. Wang, C. C. Loy, *ResShift: Efficient Diffusion Model for Image Super-resolution by Residual Shifting*,
+#   NeurIPS 2023 — not ResDiff: a Markov chain that shifts the residual between y and HR, 15 steps.
+# * Y. Wang, W. Yang, X. Chen, Y. Wang, L. Guo, L.-P. Chau, Z. Liu, Y. Qiao, A. C. Kot, B. Wen, *SinSR: Diffusion-Based
+#   Image Super-Resolution in a Single Step*, CVPR 2024 — ResShift distilled to one step.
+# * R. Wu, L. Sun, Z. Ma, L. Zhang, *One-Step Effective Diffusion Network for Real-World Image Super-Resolution*
+#   (OSEDiff), NeurIPS 2024 — one step from a pretrained text-to-image model.
+#
+# What the toys drop: DiffIR's real-world SR models add perceptual (VGG) and adversarial losses to the L1 terms in
+# both stages — the toys keep only the L1 terms; SRDiff (L1 on ε) and ResDiff (a CNN on MSE + FFT + DWT, then the
+# diffusion loss) train without them. Also dropped: DiffIR's Transformer restorer (the course's U-Net here) and
+# ResDiff's frequency-guided attention (two input channels here).
+#
+# **Next:** 10 — backbones and the field's table (coming): DiT, U-ViT.
