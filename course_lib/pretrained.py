@@ -28,7 +28,7 @@ from .models import SR3
 from .schedules import make_beta_schedule
 from .train import TrainConfig
 
-__all__ = ["Pretrained", "load", "load_pretrained", "load_sr_model", "shipped_models", "training_record",
+__all__ = ["Pretrained", "load", "borrowed_weights", "load_pretrained", "load_sr_model", "shipped_models", "training_record",
            "init_from_pretrained"]
 
 
@@ -66,6 +66,24 @@ def training_record(name: str) -> dict:
     return json.loads(verify_file(rel).read_text(encoding="utf-8"))
 
 
+def borrowed_weights(name: str, borrowed: dict, files: dict) -> dict[str, torch.Tensor]:
+    """The frozen parts model ``name`` borrows from other shipped models (see :meth:`Method.borrowed`), read from
+    those models — after checking that each is still the file ``name`` was trained with (its sha256)."""
+    out = {}
+    for prefix, b in borrowed.items():
+        now = files.get(f"checkpoints/{b['model']}.pt", {}).get("sha256")
+        if now is None:
+            raise CheckpointError(f"{name!r} borrows its frozen part {prefix!r} from the shipped {b['model']!r}, which is "
+                                  "missing: restore it with `git checkout -- data/`")
+        if now != b["sha256"]:
+            raise CheckpointError(f"{name!r} was trained with {b['model']!r} of sha256 {b['sha256'][:12]}…, but the shipped "
+                                  f"{b['model']!r} is now {now[:12]}…: retrain {name!r} (`make checkpoints` trains it after "
+                                  f"{b['model']!r}) or restore the old file")
+        source = load(b["model"], "cpu").model.state_dict()
+        out.update({prefix + k[len(b["prefix"]):]: v for k, v in source.items() if k.startswith(b["prefix"])})
+    return out
+
+
 def load(name: str, device: torch.device | str | None = None) -> Pretrained:
     """The shipped model ``name`` on ``device`` (see the module docstring)."""
     device = get_device(device)
@@ -78,6 +96,7 @@ def load(name: str, device: torch.device | str | None = None) -> Pretrained:
     method = get_method(config.method)(config)
     model = method.build()
     weights = state["ema"] if "ema" in state else state["state"]  # "state": the previous release's classifier files
+    weights = {**weights, **borrowed_weights(name, json.loads(state.get("borrowed", "{}")), files)}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
     process = GaussianDiffusion(make_beta_schedule(config.schedule, config.T)).to(device) if method.objective == "diffusion" else None
     return Pretrained(name, method, model.to(device).eval(), process, config, training_record(name))

@@ -49,7 +49,7 @@ from .files import data_dir, load_checkpoint, register_data_file, save_checkpoin
 from .methods import MethodConfig, get_method, legacy_method
 from .schedules import make_beta_schedule
 
-__all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "checkpoint_order", "main"]
+__all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "strip_borrowed", "checkpoint_order", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LR_SCHEDULES = ("warmup", "onecycle")
@@ -437,13 +437,36 @@ class Trainer:
         return trainer
 
     def export(self, path: str | Path) -> Path:
-        """Write the shipped form: EMA weights (in the method's export dtype, float16 by default) and the config."""
+        """Write the shipped form: EMA weights (in the method's export dtype, float16 by default) and the config;
+        frozen parts borrowed from other shipped models (:meth:`Method.borrowed`) are left out and named instead."""
         dtype = self.method.export_dtype
-        return save_checkpoint({
-            "config": json.dumps(self.config.to_dict()),
-            "ema": {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in self.ema.state_dict().items()},
-            "step": self.step,
-        }, path)
+        ema = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in self.ema.state_dict().items()}
+        ema, borrowed = strip_borrowed(ema, self.method.borrowed())
+        return save_checkpoint({"config": json.dumps(self.config.to_dict()), "ema": ema, "step": self.step,
+                                **({"borrowed": json.dumps(borrowed)} if borrowed else {})}, path)
+
+
+def strip_borrowed(weights: dict[str, torch.Tensor], borrowed: dict[str, tuple[str, str]]) -> tuple[dict, dict]:
+    """``weights`` without the parts ``borrowed`` from shipped models, and what to write instead: per prefix the
+    model, its prefix and the sha256 of its file now. Refuses (``ValueError``) when a part differs from the shipped
+    model's — a part that moved in training is not borrowed and must be stored."""
+    if not borrowed:
+        return weights, {}
+    from .files import load_manifest
+    from .pretrained import load
+
+    files, kept, record = load_manifest()["files"], dict(weights), {}
+    for prefix, (name, source_prefix) in borrowed.items():
+        source = {k[len(source_prefix):]: v for k, v in load(name, "cpu").model.state_dict().items() if k.startswith(source_prefix)}
+        mine = {k[len(prefix):]: kept.pop(k) for k in list(kept) if k.startswith(prefix)}
+        if set(mine) != set(source):
+            raise ValueError(f"borrowed part {prefix!r}: expected the tensors of {name!r} ({len(source)}), got {len(mine)}")
+        moved = [k for k, v in mine.items() if not torch.equal(v.float(), source[k].float())]
+        if moved:
+            raise ValueError(f"borrowed part {prefix!r} differs from the shipped {name!r} in {moved[:3]}: it trained, so "
+                             "it must be stored (remove it from the method's borrowed())")
+        record[prefix] = {"model": name, "prefix": source_prefix, "sha256": files[f"checkpoints/{name}.pt"]["sha256"]}
+    return kept, record
 
 
 def checkpoint_order(folder: str | Path) -> list[Path]:

@@ -489,7 +489,7 @@ assert 0.6 < C["DDNM x2 noisy 0.1"]["agreement"] < 0.72 and C["DDNM+ x2 noisy 0.
 # own seed:
 
 # %%
-diffbir = load("digits_diffbir", device)  # frozen stage 1 + frozen digits_unet + the trained ControlNet, one file
+diffbir = load("digits_diffbir", device)  # the trained ControlNet, with frozen stage 1 and digits_unet filled in
 net, method = diffbir.model, diffbir.method
 blind = load_blind()
 deg_idx = [INDICES[k] for k in range(5, 100, 12)]  # eight cached evaluation digits

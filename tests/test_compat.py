@@ -51,13 +51,14 @@ def test_tiles_come_from_the_configs_under_the_old_name():
     with pytest.warns(DeprecationWarning, match=r"model\.tile"):
         tiles = sr.DEFAULT_TILES
     # the previous release's table, and every SR model shipped since (lesson 06's consistency student,
-    # lesson 09's SRDiff)
+    # lesson 09's SRDiff and ResDiff)
     assert tiles == {
         "digits_sr3_concat": 8,
         "digits_sr3_encoder": 8,
         "photos_sr3": 16,
         "digits_sr_consistency": 8,
         "digits_srdiff": 8,
+        "digits_resdiff": 8,
     }
 
 

@@ -260,7 +260,11 @@ def test_every_method_keeps_the_contract(name, device):
         out = method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3], steps=4) if cls.objective == "diffusion" \
             else method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3])
         assert out.shape == (3, 1, 32, 32) and out.device.type == torch.device(device).type and out.abs().max() <= 1
-        assert method.last_nfe == (4 if cls.objective == "diffusion" else 1)
+        # a diffusion method: the 4 steps asked for; a one-shot method: one pass, unless its network says otherwise
+        # (DiffIR: one restorer pass plus its prior's T steps)
+        assert method.last_nfe == (4 if cls.objective == "diffusion" else getattr(model, "nfe", 1))
+        if cls.name == "diffir":
+            assert method.last_nfe == 1 + model.prior.T
         for i, seed in enumerate([1, 2, 3]):  # the same image gives the same result in any batch
             kw = {"steps": 4} if cls.objective == "diffusion" else {}
             alone = method.restore(model, trainer.diffusion, y[i : i + 1], seeds=[seed], **kw)

@@ -111,6 +111,13 @@ class Method:
             kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
         return kwargs
 
+    def borrowed(self) -> dict[str, tuple[str, str]]:
+        """Frozen parts copied unchanged from other shipped models, ``{prefix in this model's state_dict: (shipped
+        model, prefix in its state_dict)}``: an export leaves them out (no weights stored twice in ``data/``) and
+        :func:`course_lib.pretrained.load` fills them back from those models, checking that they are still the files
+        this model was trained with. None by default."""
+        return {}
+
     def initialise(self, model: nn.Module, load_model) -> None:
         """Called by the trainer right after :meth:`build` (before the EMA copy and the optimiser): a method whose
         network starts from shipped weights — a ControlNet's frozen base — loads them here with

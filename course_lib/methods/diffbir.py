@@ -111,6 +111,10 @@ class DiffBIRMethod(Method):
         stage1 = RegressionUNet(**{"channels": 1, "scale": 1, **c.stage1_args})
         return DiffBIRNet(UNet(**self.network_args()), stage1, c.strength)
 
+    def borrowed(self) -> dict[str, tuple[str, str]]:
+        """The frozen base U-Net and the frozen stage-1 restorer are the shipped ``base`` and ``stage1``, unchanged."""
+        return {"unet.base.": (self.config.base, ""), "stage1.": (self.config.stage1, "")}
+
     def initialise(self, model: nn.Module, load_model) -> None:
         """The frozen parts from the shipped ``base`` and ``stage1`` models, then the control as a fresh copy of the
         trained base's encoder (zero convolutions, so the pipeline starts as the base exactly)."""

@@ -136,6 +136,10 @@ class DiffIRMethod(Method):
         """``DiffIRNet(config)``; a stage-2 model's CPEN_S1 and restorer come from ``stage1`` in :meth:`initialise`."""
         return DiffIRNet(self.config)
 
+    def borrowed(self) -> dict[str, tuple[str, str]]:
+        """Stage 2's frozen CPEN_S1 is stage 1's, unchanged (its restorer trains on: it is stored)."""
+        return {"cpen1.": (self.config.stage1, "cpen1.")} if self.config.stage == 2 else {}
+
     def initialise(self, model: nn.Module, load_model) -> None:
         """Stage 2: CPEN_S1 (frozen) and the restorer (trained on) from the shipped stage-1 model."""
         if self.config.stage != 2:

@@ -63,6 +63,10 @@ class ResDiffMethod(SR3Method):
         return ResDiffSR(UNet(**self.network_args()), cnn, hf_input=c.hf_input, sigma=c.sigma,
                          prediction=self.prediction, residual_scale=c.residual_scale)
 
+    def borrowed(self) -> dict[str, tuple[str, str]]:
+        """The frozen CNN is the shipped ``cnn`` model, unchanged."""
+        return {"cnn.": (self.config.cnn, "")}
+
     def initialise(self, model: nn.Module, load_model) -> None:
         """The frozen CNN from the shipped ``cnn`` model, before the EMA copy."""
         shipped = load_model(self.config.cnn)

@@ -71,6 +71,10 @@ class SRDiffMethod(SR3Method):
         return SR3(net, scale=c.scale, residual=c.residual, residual_scale=c.residual_scale, prediction=self.prediction,
                    clip_residual=c.clip_residual)
 
+    def borrowed(self) -> dict[str, tuple[str, str]]:
+        """The frozen RRDB encoder is the shipped ``encoder`` model, unchanged."""
+        return {"net.encoder.": (self.config.encoder, "")} if self.config.encoder else {}
+
     def initialise(self, model: nn.Module, load_model) -> None:
         """The frozen encoder from the shipped ``encoder`` model (pretrained with L1), before the EMA copy."""
         if self.config.encoder is None:
