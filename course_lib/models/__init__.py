@@ -14,6 +14,7 @@ from .controlnet import ControlledUNet, ControlNet
 from .rrdb import RRDBNet
 from .srdiff import SRDiffUNet
 from .diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer
+from .guidance import GuidedModel, classifier_free_guidance, diffusers_guidance_scale
 
-__all__ = ["CPEN", "PriorDenoiser", "PriorDiffusion", "PriorRestorer", "ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
+__all__ = ["GuidedModel", "classifier_free_guidance", "diffusers_guidance_scale", "CPEN", "PriorDenoiser", "PriorDiffusion", "PriorRestorer", "ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
            "count_parameters"]

@@ -74,10 +74,11 @@ def sample(model: Callable, sampler: Sampler, x_T: torch.Tensor, cond=None, x0_t
     device = sampler.process.betas.device
     x = x_T.to(device)
     nfe = 0
+    per_call = int(getattr(model, "nfe_per_call", 1))  # a guided model runs its network twice (two branches)
 
     def evaluate(x_: torch.Tensor, t_: int) -> torch.Tensor:
         nonlocal nfe
-        nfe += 1
+        nfe += per_call
         return model(x_, torch.full((x_.shape[0],), t_, dtype=torch.long, device=device), cond)
 
     sampler.reset()
