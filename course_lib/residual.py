@@ -14,9 +14,12 @@ image i from its harness seed) — quality against training CPU-minutes, the cur
 * ``x0_rescale`` / ``x0_no_rescale``: ``srdiff`` and ``no_rescale`` with x₀-prediction (lesson 04's target);
 * ``sr3_style``: the shipped ``digits_sr3_concat``'s recipe (T = 1000, x₀, MSE, concat, residual ×1);
 * ``resdiff`` / ``resdiff_no_hf``: the shipped ``digits_resdiff``'s recipe (the residual over the frozen CNN), with
-  and without the high-pass input.
+  and without the high-pass input;
+* ``diffir``: the shipped ``digits_diffir``'s stage 2, from the shipped stage 1, its clock starting at stage 1's
+  recorded training time (one thread).
 
-Each snapshot is sampled with DDIM-50 (every variant at the same NFE, the harness's protocol). Stored per snapshot:
+Each snapshot of a diffusion variant is sampled with DDIM-50 (every variant at the same NFE, the harness's protocol;
+DiffIR restores in its own 5 network calls). Stored per snapshot:
 per-image PSNR and consistency (paired comparisons), set-level patch SWD and Fréchet distance against the reference
 half of the test split, and the training CPU-seconds (``time.process_time`` of the training alone). Results go to
 ``data/cache/residual_ablation.json`` (registered in the manifest); outputs of each run are kept in
@@ -74,6 +77,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "resdiff_no_hf": ("ResDiff without the high-pass input", {"base": "digits_resdiff",
                                                               "model": {"hf_input": False, "in_channels": 2,
                                                                         "cond_channels": 1}}),
+    "diffir": ("DiffIR stage 2 from the shipped stage 1 (its CPU time counted from stage 1's)",
+               {"base": "digits_diffir", "after": "digits_diffir_s1"}),
 }
 
 
@@ -83,6 +88,7 @@ def variant_config(name: str, steps: int = STEPS) -> dict:
         raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {name!r}")
     changes = copy.deepcopy(VARIANTS[name][1])
     base = changes.pop("base", "digits_srdiff")
+    changes.pop("after", None)
     config = json.loads((data_dir() / "checkpoints" / f"{base}.json").read_text())
     model = {**config["model"], **changes.pop("model", {})}
     config.update(changes)
@@ -103,7 +109,8 @@ def evaluate(trainer: Trainer, data: dict, classifier) -> dict:
     """The trainer's EMA on the curve digits with DDIM-50 (image i from its harness seed): per-image PSNR and
     consistency, patch SWD and Fréchet distance against the reference digits, sampling seconds."""
     start = time.perf_counter()
-    sr = trainer.method.restore(trainer.ema, trainer.diffusion, data["y"], seeds=image_seeds(CURVE_INDICES), **SAMPLER)
+    options = SAMPLER if trainer.method.objective == "diffusion" else {}
+    sr = trainer.method.restore(trainer.ema, trainer.diffusion, data["y"], seeds=image_seeds(CURVE_INDICES), **options)
     seconds = time.perf_counter() - start
     m = measure(sr, data["hr"], data["y"], 4, classifier)
     return {"psnr": value_stats(m["psnr"]), "consistency": value_stats(m["consistency"]),
@@ -122,7 +129,10 @@ def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     state, log = folder / "state.pt", folder / "curve.json"
     trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(variant_config(name, steps), "cpu")
-    curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": 0.0}
+    # a stage-2 variant's clock starts where its shipped stage 1's training ended (one thread: wall ≈ CPU time)
+    after = VARIANTS[name][1].get("after")
+    start = float(load(after, "cpu").record["training_seconds"]) if after else 0.0
+    curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": start, "cpu_offset": start}
     classifier = load("digit_classifier", "cpu").model.eval()
     data = _evaluation_set()
     while trainer.step < steps:
