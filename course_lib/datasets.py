@@ -285,7 +285,7 @@ def dihedral(x: torch.Tensor, k: torch.Tensor, flip: torch.Tensor) -> torch.Tens
 
 
 #: the forms of a config's ``dataset`` entry (see :func:`load_training_set`)
-DATASET_NAMES = ("digits", "digits_labels", "toy2d:NAME", "digits_sr:SCALE", "photos_sr:SCALE:PATCH",
+DATASET_NAMES = ("digits", "digits_labels", "digits_labels:FACTOR", "toy2d:NAME", "digits_sr:SCALE", "photos_sr:SCALE:PATCH",
                  "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER", "digits_blind:COPIES[:N]")
 #: digits_blind's per-image seeds: copy k of training digit i is degraded with seed BLIND_SEED_BASE + 4000·k + i
 BLIND_SEED_BASE = 500_000
@@ -313,6 +313,7 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
     """The training set a config names, as tensors whose first dimension indexes the items.
 
     * ``"digits"``: ``{"x": (4000, 1, 32, 32)}``; ``"digits_labels"``: the same plus ``"label"`` ``(4000,)`` int64;
+      ``"digits_labels:S"``: the digits area-downsampled by S (``"digits_labels:4"``: 8 × 8, a cascade's base), with labels;
     * ``"toy2d:NAME"``: ``{"x": (20000, 2)}`` points of :func:`toy_points` (seed 0);
     * ``"digits_sr:S"``: ``{"x": hr (4000, 1, 32, 32), "y": (4000, 1, 32/S, 32/S)}``, all training digits;
     * ``"photos_sr:S:P"``: ``{"x": hr (8192, 3, P, P), "y": (8192, 3, P/S, P/S)}``, 1,024 random P × P crops of
@@ -334,6 +335,13 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
         return {"x": toy_points(name.split(":", 1)[1], 20_000, seed=0)}
     parts = name.split(":") if isinstance(name, str) else []
     try:
+        if parts and parts[0] == "digits_labels" and len(parts) == 2:
+            s = int(parts[1])
+            if s < 1 or 32 % s:
+                raise ValueError(f"the downsampling factor must divide 32, got {s}")
+            images, labels = load_digits("train")
+            x = torch.nn.functional.avg_pool2d(to_tensor(images), s) if s > 1 else to_tensor(images)
+            return {"x": x, "label": torch.as_tensor(labels).long()}
         if parts and parts[0] == "digits_sr" and len(parts) == 2:
             hr, y = DigitsSR("train", scale=int(parts[1])).tensors()
             return {"x": hr, "y": y}

@@ -79,3 +79,37 @@ def test_one_batched_pass_equals_the_two_branches_and_counts_two_evaluations():
         GuidedModel(net, torch.tensor([10]), 1.0)  # the null label is not a class to ask for
     with pytest.raises(ValueError, match="class-conditional"):
         GuidedModel(UNet(in_channels=1, base_channels=16, channel_mults=(1, 2)), label, 1.0)
+
+
+def test_the_cfg_method_drops_labels_at_its_rate_and_generates_the_classes_asked_for():
+    from course_lib.datasets import load_training_set
+    from course_lib.methods import get_method
+    from course_lib.train import TrainConfig
+
+    config = TrainConfig.from_dict({**get_method("cfg").example(), "model": {**get_method("cfg").example()["model"], "label_dropout": 0.25}})
+    method = get_method("cfg")(config)
+    labels = torch.arange(10).repeat(400)
+    dropped = method.drop_labels(labels, torch.Generator().manual_seed(0))
+    share = float((dropped == 10).float().mean())
+    assert abs(share - 0.25) < 0.03 and torch.equal(dropped[dropped != 10], labels[dropped != 10])
+    model = method.build().eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    process = GaussianDiffusion(make_beta_schedule("cosine", 100))
+    a = method.generate(model, process, [1, 2], (1, 8, 8), labels=[3, 7], w=1.5, steps=4)
+    assert method.last_nfe == 8 and a.shape == (2, 1, 8, 8) and a.abs().max() <= 1
+    alone = method.generate(model, process, [2], (1, 8, 8), labels=[7], w=1.5, steps=4)
+    assert torch.allclose(a[1:], alone, atol=1e-5)  # per-image seeds: batch-independent
+    raw = method.generate(model, process, [1, 2], (1, 8, 8), labels=[3, 7], w=1.5, steps=4, clip=False)
+    other = method.generate(model, process, [1, 2], (1, 8, 8), labels=[5, 7], w=1.5, steps=4, clip=False)
+    assert not torch.allclose(other[0], raw[0]) and torch.allclose(other[1], raw[1], atol=1e-5)  # only image 0's class changed
+    method.generate(model, process, [1, 2], (1, 8, 8), steps=4)
+    assert method.last_nfe == 4  # unconditional: one branch
+    with pytest.raises(ValueError, match="labels: expected one class per seed"):
+        method.generate(model, process, [1, 2], (1, 8, 8), labels=[3], w=1.0, steps=4)
+    data = load_training_set("digits_labels:4")
+    assert data["x"].shape == (4000, 1, 8, 8) and data["label"].shape == (4000,)
+    with pytest.raises(ValueError, match="divide 32"):
+        load_training_set("digits_labels:3")
+    with pytest.raises(ValueError, match="label_dropout"):
+        TrainConfig.from_dict({**get_method("cfg").example(), "model": {"label_dropout": 1.0}})

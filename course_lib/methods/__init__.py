@@ -25,7 +25,9 @@ from .diffbir import DiffBIRMethod  # noqa: E402
 from .srdiff import SRDiffMethod  # noqa: E402
 from .diffir import DiffIRMethod  # noqa: E402
 from .resdiff import ResDiffMethod  # noqa: E402
+from .cfg import ClassConditionalDDPM  # noqa: E402
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
-           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod", "ResDiffMethod"]
+           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod", "ResDiffMethod",
+           "ClassConditionalDDPM"]
