@@ -55,7 +55,7 @@ SYLLABUS = [
      "range–null-space decomposition and A†, checked; the DDNM loop by hand; one unconditional model for ×2/×4 SR, inpainting and undersampled Fourier data, against A†y, bicubic and SR3-style; why ×4 is hard; time travel; DDNM+ on noisy y; a blind degradation pipeline, a stage-1 restorer and a ControlNet on the frozen model; the strength knob chosen on validation digits; seen and unseen degradations; the DDNM widget",
      "06"),
     ("09_residuals_priors", "Residuals and compact priors: SRDiff, ResDiff, DiffIR · 残差扩散与紧凑先验",
-     "how much of the image the diffusion model must generate: SRDiff's residual target by hand and what its ×2 clip costs on digits; a frozen RRDB encoder; nine ablations as quality-against-CPU-minutes curves with paired intervals; ResDiff's residual over a CNN, Parseval's FFT loss and the error spectrum; DiffIR's 64-number prior, its 4-step chain trained live through every step, its cost and diversity; all in the table against SR3-style; the generation widget",
+     "how much of the image the diffusion model must generate: SRDiff's residual target by hand and what its ×2 clip costs on digits; a frozen RRDB encoder; nine ablations and DiffIR's stage 2 as quality-against-CPU-minutes curves with paired intervals; ResDiff's residual over a CNN, Parseval's FFT loss and the error spectrum; DiffIR's 64-number prior, its 4-step chain trained live through every step, its cost and diversity; all in the table against SR3-style; the generation widget",
      "06"),
     ("10_backbones_table", "Backbones and the field's table: DiT, U-ViT (coming)",
      "Transformer denoisers at toy scale; every method of the course in one measured table",
