@@ -113,3 +113,22 @@ def test_the_cfg_method_drops_labels_at_its_rate_and_generates_the_classes_asked
         load_training_set("digits_labels:3")
     with pytest.raises(ValueError, match="label_dropout"):
         TrainConfig.from_dict({**get_method("cfg").example(), "model": {"label_dropout": 1.0}})
+
+
+def test_the_shipped_base_model_draws_the_digit_asked_for():
+    """digits8_cfg (lesson 07's cascade base): guided samples are the class asked for (judged by the digit classifier
+    on their bicubic ×4 upsampling, which reads true 8 × 8 test digits so); unconditional ones match only by chance."""
+    from course_lib.operators import upsample
+    from course_lib.pretrained import load
+
+    base, classifier = load("digits8_cfg", "cpu"), load("digit_classifier", "cpu").model.eval()
+    labels, seeds = torch.arange(10).repeat(4), list(range(2000, 2040))
+
+    def accuracy(images):
+        with torch.no_grad():
+            return float((classifier(upsample(images, 4, "bicubic").clamp(-1, 1)).argmax(1) == labels).float().mean())
+
+    guided = base.method.generate(base.model, base.process, seeds, (1, 8, 8), labels=labels, w=1.0, steps=20)
+    assert base.method.last_nfe == 40 and guided.shape == (40, 1, 8, 8)
+    unconditional = base.method.generate(base.model, base.process, seeds, (1, 8, 8), steps=20)
+    assert accuracy(guided) >= 0.9 and accuracy(unconditional) < 0.4
