@@ -122,7 +122,7 @@ def evaluate(trainer: Trainer, data: dict, classifier) -> dict:
 
 def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     """Train variant ``name`` (resuming from ``runs/residual/NAME/``), evaluating every :data:`EVAL_EVERY` steps."""
-    from .pretrained import load
+    from .pretrained import load, training_record
 
     torch.set_num_threads(1)
     folder = WORK / name
@@ -131,7 +131,7 @@ def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(variant_config(name, steps), "cpu")
     # a stage-2 variant's clock starts where its shipped stage 1's training ended (one thread: wall ≈ CPU time)
     after = VARIANTS[name][1].get("after")
-    start = float(load(after, "cpu").record["training_seconds"]) if after else 0.0
+    start = float(training_record(after)["training_seconds"]) if after else 0.0
     curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": start, "cpu_offset": start}
     classifier = load("digit_classifier", "cpu").model.eval()
     data = _evaluation_set()

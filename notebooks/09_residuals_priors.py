@@ -77,7 +77,7 @@ from course_lib.frequency import dwt_loss, fft_loss, gaussian_highpass, haar_dwt
 from course_lib.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table, paired_bootstrap
 from course_lib.metrics import pixel_diversity, psnr
 from course_lib.operators import upsample
-from course_lib.pretrained import load
+from course_lib.pretrained import load, training_record
 from course_lib.residual import MARGINS, SHIPPED, sr3_quality
 
 device = get_device()
@@ -236,7 +236,7 @@ for name, v in V.items():
 print(f"SR3-style quality (≥ {target['psnr_low']:.2f} dB and patch SWD ≤ {target['swd_high']:.4f}) within 1,000 steps: "
       + "; ".join(f"{n} at step {s_} ({m:.1f} CPU-min)" for n, hit in first_reach.items() if hit for s_, m in [hit])
       + f"; not reached: {', '.join(n for n, hit in first_reach.items() if not hit)}")
-sr3_record = load("digits_sr3_concat").record
+sr3_record = training_record("digits_sr3_concat")  # the record alone: no need to load the model
 print(f"the shipped SR3-style model: {sr3_record['steps']:,} steps, {sr3_record['training_seconds'] / 60:.0f} minutes on {sr3_record['hardware']}")
 
 # %%

@@ -15,10 +15,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..device import per_image_generators, randn
 from ..models import GuidedModel, UNet
-from ..samplers import ProgressBar, clip_x0, make_sampler, sample
 from .base import Method, MethodConfig, register_method
+from .ddpm import DDPM
 
 __all__ = ["CFGConfig", "ClassConditionalDDPM"]
 
@@ -82,18 +81,11 @@ class ClassConditionalDDPM(Method):
         """``len(seeds)`` samples of ``shape`` ``(C, H, W)``, image i from its own generator, of class ``labels[i]``
         guided with weight ``w`` (``labels=None``: unconditional, the null label). ``last_nfe`` counts both
         branches of a guided step."""
-        gens = per_image_generators(seeds)
-        device = process.betas.device
-        x_T = randn((len(gens), *shape), gens, device)
-        if labels is None:
-            net = lambda x, t, cond: model(x, t, cond)  # noqa: E731  (the null label: unconditional)
-        else:
-            label = torch.as_tensor(labels, dtype=torch.long, device=device)
-            if label.shape != (len(gens),):
-                raise ValueError(f"labels: expected one class per seed ({len(gens)}), got shape {tuple(label.shape)}")
+        net = model  # labels=None: the null label, the unconditional branch
+        if labels is not None:
+            label = torch.as_tensor(labels, dtype=torch.long, device=process.betas.device)
+            if label.shape != (len(seeds),):
+                raise ValueError(f"labels: expected one class per seed ({len(seeds)}), got shape {tuple(label.shape)}")
             net = GuidedModel(model, label, w)
-        s = make_sampler(sampler, process, steps, self.prediction, **options)
-        out = sample(net, s, x_T, None, x0_transform=clip_x0 if clip else None,
-                     callback=ProgressBar(f"{sampler} sampling (w = {w:g})", enabled=progress), generator=gens)
-        self.last_nfe = s.nfe
-        return out
+        # DDPM's sampling (per-image x_T, x̂₀ clip, progress, last_nfe) with the guided network in the model's place
+        return DDPM.generate(self, net, process, seeds, shape, sampler, steps, clip, progress, **options)

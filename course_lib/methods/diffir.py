@@ -182,10 +182,16 @@ class DiffIRMethod(Method):
             z = model.prior_s1(hr, y)
             self.last_nfe = 1
         else:
-            gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
-            z = model.prior_s2(y, randn((y.shape[0], model.prior_dim), gens, y.device))
+            z = self.sample_prior(model, y, seeds)
             self.last_nfe = model.nfe
         return model(y, z)
+
+    @torch.no_grad()
+    def sample_prior(self, model, y: torch.Tensor, seeds: Sequence[int] | None = None) -> torch.Tensor:
+        """Stage 2's ẑ for y ``(B, D)``: z_T from image i's ``seeds[i]`` (one generator for all when ``None``), then
+        the four deterministic steps — the prior :meth:`restore` steers the restorer with."""
+        gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
+        return model.prior_s2(y, randn((y.shape[0], model.prior_dim), gens, y.device))
 
 
 #: the shipped model's architecture (data/checkpoints/digits_diffir_s1.json), for the example config

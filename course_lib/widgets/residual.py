@@ -63,14 +63,10 @@ def generation_view(hr: torch.Tensor, y: torch.Tensor, seeds: Sequence[Sequence[
         view["residual_scale"][label] = float(getattr(model, "residual_scale", 1.0))
         if label == "DiffIR":
             view["base"][label] = None
-            from ..device import per_image_generators, randn
-
-            view["prior"] = torch.stack([model.prior_s2(y, randn((y.shape[0], model.prior_dim),
-                                                                  per_image_generators(list(s)), y.device))
-                                         for s in seeds]).cpu()
+            view["prior"] = torch.stack([shipped.method.sample_prior(model, y, list(s)) for s in seeds]).cpu()
             view["prior_s1"] = model.prior_s1(hr, y).cpu()
         elif label == "ResDiff":
-            view["base"][label] = model.cnn(y).cpu()
+            view["base"][label] = model.upsampled(y).cpu()  # its base is CNN(y)
         else:
             view["base"][label] = upsample(y, 4, "bicubic").clamp(-1, 1).cpu()
     return view
