@@ -26,6 +26,9 @@ from .srdiff import SRDiffMethod  # noqa: E402
 from .diffir import DiffIRMethod  # noqa: E402
 from .resdiff import ResDiffMethod  # noqa: E402
 from .cfg import ClassConditionalDDPM  # noqa: E402
+from .cdm import CascadeSRMethod  # noqa: E402
+from .autoencoder import AutoencoderMethod  # noqa: E402
+from .latent import LatentSRMethod  # noqa: E402
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",

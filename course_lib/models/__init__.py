@@ -15,6 +15,8 @@ from .rrdb import RRDBNet
 from .srdiff import SRDiffUNet
 from .diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer
 from .guidance import GuidedModel, classifier_free_guidance, diffusers_guidance_scale
+from .cascade import CascadeSR, augment_lr
+from .autoencoder import Autoencoder, LatentSR, kl_to_standard_normal
 
-__all__ = ["GuidedModel", "classifier_free_guidance", "diffusers_guidance_scale", "CPEN", "PriorDenoiser", "PriorDiffusion", "PriorRestorer", "ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
+__all__ = ["Autoencoder", "LatentSR", "kl_to_standard_normal", "CascadeSR", "augment_lr", "GuidedModel", "classifier_free_guidance", "diffusers_guidance_scale", "CPEN", "PriorDenoiser", "PriorDiffusion", "PriorRestorer", "ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
            "count_parameters"]

@@ -126,6 +126,9 @@ class UNet(nn.Module):
         num_classes: > 0 for a class-conditional network: a learned embedding of the label (one more row, index
             ``num_classes``, for "no label": classifier-free guidance's unconditional branch) added to the
             timestep's, as in Ho & Salimans' class-conditional models; 0 (default) for none.
+        aug_level_embedding: embed a second level, the conditioning-augmentation level s of a cascade's SR stage
+            (lesson 07, Eq. 07.3), exactly as t is embedded (its own embedding and MLP) and add it to the timestep's;
+            ``forward`` then needs ``aug_level``.
     """
 
     def __init__(
@@ -146,6 +149,7 @@ class UNet(nn.Module):
         encoder_channels: int = 32,
         encoder_blocks: int = 2,
         num_classes: int = 0,
+        aug_level_embedding: bool = False,
     ):
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
@@ -162,7 +166,8 @@ class UNet(nn.Module):
                            base_channels=base_channels, channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
                            attention=attention, time_embedding=time_embedding, time_injection=time_injection, T=T,
                            groups=groups, dropout=dropout, conditioning=conditioning,
-                           encoder_channels=encoder_channels, encoder_blocks=encoder_blocks, num_classes=num_classes)
+                           encoder_channels=encoder_channels, encoder_blocks=encoder_blocks, num_classes=num_classes,
+                           aug_level_embedding=bool(aug_level_embedding))
         self.cond_channels = cond_channels
         self.conditioning = conditioning
         concat = cond_channels if conditioning == "concat" else 0
@@ -178,6 +183,13 @@ class UNet(nn.Module):
         self.num_classes = num_classes
         # row num_classes is the null label ("no class"), trained by label dropout
         self.label_emb = nn.Embedding(num_classes + 1, tdim) if num_classes else None
+        if aug_level_embedding and emb is None:
+            raise ValueError("aug_level_embedding needs a time embedding to add the level's to (time_embedding='none' given)")
+        # s is embedded like t (Eq. 07.3): its own copy of the time embedding and MLP, the result added to t's
+        self.aug_mlp = None
+        if aug_level_embedding:
+            self.aug_mlp = nn.Sequential(make_time_embedding(time_embedding, base_channels, T), nn.Linear(base_channels, tdim),
+                                         nn.SiLU(), nn.Linear(tdim, tdim))
 
         def block(cin: int, cout: int) -> ResBlock:
             return ResBlock(cin, cout, tdim_or_none, time_injection, groups, dropout)
@@ -219,7 +231,7 @@ class UNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
-                label: torch.Tensor | None = None) -> torch.Tensor:
+                label: torch.Tensor | None = None, aug_level: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.x_channels:
             raise ValueError(f"x must have shape (B, {self.x_channels}, H, W), got {tuple(x.shape)}")
         features = None
@@ -245,6 +257,14 @@ class UNet(nn.Module):
             temb = temb + self.label_emb(self._labels(label, x.shape[0], x.device))
         elif label is not None:
             raise ValueError("label: this UNet is not class-conditional (num_classes=0); pass num_classes > 0 to build one")
+        if self.aug_mlp is not None:
+            if not isinstance(aug_level, torch.Tensor) or aug_level.shape != (x.shape[0],):
+                got = tuple(aug_level.shape) if isinstance(aug_level, torch.Tensor) else type(aug_level).__name__
+                raise ValueError(f"aug_level: this UNet embeds the conditioning-augmentation level s; expected a ({x.shape[0]},) "
+                                 f"integer tensor, got {got}")
+            temb = temb + self.aug_mlp(aug_level)  # Eq. 07.3
+        elif aug_level is not None:
+            raise ValueError("aug_level: this UNet does not embed an augmentation level (aug_level_embedding=False)")
         h = self.inc(x.contiguous(memory_format=torch.channels_last))
         level = 0
         if features is not None:
