@@ -21,7 +21,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual table clean
+.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -39,6 +39,8 @@ help:
 	@echo "make race       recompute lesson 06's sampler race (data/cache/sampler_race.json)"
 	@echo "make zeroshot   recompute lesson 08's zero-shot evaluation (data/cache/zero_shot.json)"
 	@echo "make blind      recompute lesson 08's blind-restoration evaluation (data/cache/blind_restoration.json)"
+	@echo "make cascade    recompute lesson 07's cascade experiment (data/cache/cascade.json)"
+	@echo "make latents    recompute lesson 07's latent-vs-pixel curves and costs (data/cache/latent_sr.json)"
 	@echo "make residual   recompute lesson 09's ablation curves, CNN-loss spectra and shipped-model evaluation (data/cache/residual_ablation.json)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
@@ -115,6 +117,16 @@ zeroshot: $(STAMP)
 
 blind: $(STAMP)
 	$(BIN)/python -m course_lib.blind
+
+# lesson 07: the cascade on base-generated LR (resumable: runs/cascade/); the latent SR curve (it also exports
+# digits_latent_sr), the unscaled-latent curve, then the costs
+cascade: $(STAMP)
+	$(BIN)/python -m course_lib.cascade
+
+latents: $(STAMP)
+	$(BIN)/python -m course_lib.latents
+	$(BIN)/python -m course_lib.latents --unscaled
+	$(BIN)/python -m course_lib.latents --write
 
 # lesson 09: the ablations' training curves (resumable: runs/residual/), the CNN-loss spectra, the shipped models
 residual: $(STAMP)

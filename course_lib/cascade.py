@@ -42,10 +42,11 @@ from .harness import REFERENCE_INDICES
 from .images import to_tensor
 from .metrics import patch_distance
 from .operators import downsample, upsample
+from .train import Trainer
 
 __all__ = ["MARGINS", "W_GRID", "S_GRID", "VAL_SEED", "TEST_SEED", "RESULTS", "MODELS", "draw_labels",
            "generate_base", "upscale", "run_cascade", "class_accuracy", "choose_w", "choose_s", "paired_interval",
-           "swd_paired_interval", "main"]
+           "swd_paired_interval", "step_costs", "main"]
 
 #: the rules of the lesson, fixed before measuring
 MARGINS = {
@@ -141,6 +142,29 @@ def swd_paired_interval(a: torch.Tensor, b: torch.Tensor, reference: torch.Tenso
     return {"mean": round(point, 5), "interval": [round(float(lo), 5), round(float(hi), 5)], "draws": draws}
 
 
+def step_costs(steps: int = 8) -> dict:
+    """Training compute in network-step seconds: each model's CPU seconds per training step (batch of its config, one
+    thread, measured here one after the other after 2 warm-up steps) times its configured steps — the base and the
+    augmented SR stage together against the single stage (wall-clock records of runs that shared the machine would
+    not compare)."""
+    from .files import data_dir
+
+    torch.set_num_threads(1)
+    out = {}
+    for role in ("base", "augmented", "single"):
+        config = json.loads((data_dir() / "checkpoints" / f"{MODELS[role]}.json").read_text())
+        trainer = Trainer({**config, "name": f"cost_{role}"}, "cpu")
+        trainer.train(steps=2, progress=False)
+        start = time.process_time()
+        trainer.train(steps=steps, progress=False)
+        per_step = (time.process_time() - start) / steps
+        out[role] = {"seconds_per_step": round(per_step, 4), "steps": config["steps"],
+                     "seconds": round(per_step * config["steps"], 1)}
+    out["cascade_seconds"] = round(out["base"]["seconds"] + out["augmented"]["seconds"], 1)
+    out["single_over_cascade"] = round(out["single"]["seconds"] / out["cascade_seconds"], 3)
+    return out
+
+
 def _references() -> dict[str, torch.Tensor]:
     train = to_tensor(load_digits("train")[0])[::8]  # 500 training digits: the validation reference
     test, _ = DigitsSR("test", 4).tensors(list(REFERENCE_INDICES))
@@ -232,6 +256,7 @@ def evaluate(single: bool = True) -> dict:
 
     if single:
         out["single"] = _single_stage(splits, ref, classifier, a, labels)
+        out["compute"] = step_costs()
     out["training_seconds"] = {role: training_record(name).get("training_seconds") for role, name in out["models"].items()}
     return out
 

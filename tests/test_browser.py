@@ -90,6 +90,15 @@ hr, y = DigitsSR("test", scale=4).tensors([0, 300])
 GenerationWidget(generation_view(hr, y, [image_seeds([0, 300], 0), image_seeds([0, 300], 1)], steps=4))
 """
 
+CASCADE_DRIVER = """\
+from course_lib.pretrained import load
+from course_lib.widgets import CascadeExplorer
+
+stages = {"augmented": load("digits_cascade_sr", "cpu"), "unaugmented": load("digits_cascade_sr_noaug", "cpu")}
+CascadeExplorer(load("digits8_cfg", "cpu"), stages, load("digit_classifier", "cpu").model.eval(), label=7, w=1.0,
+                aug_level=100, seed=3, steps=4)
+"""
+
 
 def _write_driver(path: Path, source: str) -> None:
     """A widget in a one-cell driver notebook (not a second Run All of its lesson)."""
@@ -120,6 +129,7 @@ def lab(tmp_path_factory):
     _write_race_driver(root / "race_driver.ipynb")
     _write_driver(root / "ddnm_driver.ipynb", DDNM_DRIVER)
     _write_driver(root / "generation_driver.ipynb", GENERATION_DRIVER)
+    _write_driver(root / "cascade_driver.ipynb", CASCADE_DRIVER)
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page
@@ -346,4 +356,30 @@ def test_generation_widget_in_the_browser(lab, browser):
     for label in view["labels"]:
         assert abs(_number(label + r" ([0-9.]+) dB", text) - float(view["psnr"][label][1, 1])) <= 0.05 + 1e-9
     widget.screenshot(path=str(ARTIFACTS / "09-generation-widget.png"))
+    page.close()
+
+
+def test_cascade_explorer_in_the_browser(lab, browser):
+    from course_lib.pretrained import load
+    from course_lib.widgets import cascade_view
+
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _run_all(page, url, token, "cascade_driver.ipynb")
+    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-toggle-buttons")).first
+    widget.wait_for(timeout=60_000)
+    readout = widget.locator(".widget-html").first
+    assert "asked for a 7, w = 1, s = 100 (augmented, told s)" in readout.inner_text()
+    _, after = _move_slider(page, widget, "07-cascade")  # the first slider is w: 1 -> 1.5, a new run of the cascade
+    assert "w = 1.5, s = 100 (augmented" in after
+    base, sr = load("digits8_cfg", "cpu"), load("digits_cascade_sr", "cpu")
+    v = cascade_view(base, sr, load("digit_classifier", "cpu").model.eval(), 7, 1.5, 100, 3, steps=4)
+    assert f"reads the base as a {v['base_reads']} and the result as a {v['sr_reads']} (p = {v['sr_confidence']:.2f})" in after
+    picture = widget.locator("img").first
+    before_src, before_text = picture.get_attribute("src"), readout.inner_text()
+    widget.locator(".widget-toggle-buttons button", has_text="unaugmented").first.click()
+    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000)
+    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    assert "unaugmented, never told s" in readout.inner_text()
+    widget.screenshot(path=str(ARTIFACTS / "07-cascade-explorer.png"))
     page.close()

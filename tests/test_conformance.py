@@ -285,6 +285,13 @@ def test_every_method_keeps_the_contract(name, device):
         assert out.shape == (2, 1, 32, 32) and method.last_nfe == 3
         alone = method.generate(model, trainer.diffusion, [2], (1, 32, 32), steps=3)
         assert torch.allclose(alone[0], out[1], atol=1e-5)
+    elif cls.task == "autoencode":  # an image in, its latent and its reconstruction out
+        x = load_training_set(config.dataset)["x"][:3].to(device)
+        mean, logvar = model.encode(x)
+        assert mean.shape == logvar.shape == (3, model.latent_channels, 32 // model.factor, 32 // model.factor)
+        rec = model.reconstruct(x)
+        assert rec.shape == x.shape and rec.abs().max() <= 1
+        assert torch.allclose(model.reconstruct(x[1:2])[0], rec[1], atol=1e-5)
     else:
         x = load_training_set(config.dataset)["x"][:5].to(device)
         assert model(x).shape == (5, 10)

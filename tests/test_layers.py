@@ -22,7 +22,8 @@ LAYERS = [
     ("networks", {"models"}),
     ("methods", {"methods"}),
     ("workflows", {"train", "pretrained", "harness", "evaluate", "compare", "sr", "benchmark", "cached", "ablation",
-                   "classifier", "devtools", "race", "site", "distributed", "zeroshot", "blind", "residual"}),
+                   "classifier", "devtools", "race", "site", "distributed", "zeroshot", "blind", "residual",
+                   "cascade", "latents"}),
     ("teaching", {"plotting", "diagrams", "widgets", "exercises"}),
 ]
 RANK = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}

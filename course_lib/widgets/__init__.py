@@ -4,6 +4,7 @@ Each widget is a small class over a pure function that computes what it shows: t
 function is tested without a browser, the widget by setting its controls.
 """
 
+from .cascade import CascadeExplorer, cascade_view, render_cascade
 from .compare import ComparerWidget, comparer_view, render_comparer_view
 from .denoising import DenoisingWidget, trajectory_strip, trajectory_view
 from .embedding import EmbeddingExplorer, embedding_view
@@ -15,4 +16,5 @@ from .sr import SRWidget, render_sr_view, sr_view
 __all__ = ["NoisingWidget", "noising_view", "noising_strip", "DenoisingWidget", "trajectory_view", "trajectory_strip",
            "EmbeddingExplorer", "embedding_view", "SRWidget", "sr_view", "render_sr_view",
            "ComparerWidget", "comparer_view", "render_comparer_view", "RaceWidget", "race_view", "render_race_view",
-           "GenerationWidget", "generation_view", "generation_frame", "render_generation"]
+           "GenerationWidget", "generation_view", "generation_frame", "render_generation",
+           "CascadeExplorer", "cascade_view", "render_cascade"]
