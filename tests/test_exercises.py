@@ -610,3 +610,76 @@ PRIOR_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", PRIOR_CASES)
 def test_check_unrolled_prior_loss(fn, status, fragments):
     _expect(check_unrolled_prior_loss(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 07
+from course_lib.exercises.lesson07 import (check_corrupt_lr, check_evaluation_inputs,  # noqa: E402
+                                           check_guided_eps, check_latent_scale)
+
+GUIDED_CASES = [
+    (lambda c, u, w: (1 + w) * c - w * u, "pass", ()),
+    (lambda c, u, w: c + w * (c - u), "pass", ()),
+    (stub, "todo", ()),
+    (lambda c, u, w: (1 + w) * u - w * c, "fail", ("branches are swapped",)),
+    (lambda c, u, w: c - w * (c - u), "fail", ("wrong sign",)),
+    (lambda c, u, w: u + w * (c - u), "fail", ("guidance_scale = w",)),
+    (lambda c, u, w: (1 + w) * c, "fail", ("not guidance",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", GUIDED_CASES)
+def test_check_guided_eps(fn, status, fragments):
+    _expect(check_guided_eps(fn), status, *fragments)
+
+
+def _corrupt(y, s, a, noise, how="right"):
+    a = a.view(-1, 1, 1, 1)
+    z = {"right": a.sqrt() * y + (1 - a).sqrt() * noise, "variance": a * y + (1 - a) * noise,
+         "swapped": (1 - a).sqrt() * y + a.sqrt() * noise, "unshrunk": y + (1 - a).sqrt() * noise}[how]
+    return z, s
+
+
+CORRUPT_CASES = [
+    (_corrupt, "pass", ()),
+    (stub, "todo", ()),
+    (lambda y, s, a, n: _corrupt(y, s, a, n)[0], "fail", ("never told s",)),
+    (lambda y, s, a, n: _corrupt(y, s, a, n, "variance"), "fail", ("square roots",)),
+    (lambda y, s, a, n: _corrupt(y, s, a, n, "swapped"), "fail", ("swapped",)),
+    (lambda y, s, a, n: _corrupt(y, s, a, n, "unshrunk"), "fail", ("not shrunk",)),
+    (lambda y, s, a, n: (_corrupt(y, s, a, n)[0], s * 0), "fail", ("levels s themselves",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", CORRUPT_CASES)
+def test_check_corrupt_lr(fn, status, fragments):
+    _expect(check_corrupt_lr(fn), status, *fragments)
+
+
+SCALE_CASES = [
+    (lambda z: z / z.std(), "pass", ()),
+    (stub, "todo", ()),
+    (lambda z: z, "fail", ("unscaled latents",)),
+    (lambda z: z * z.std(), "fail", ("multiplied",)),
+    (lambda z: z / z.var(), "fail", ("variance",)),
+    (lambda z: z / z.flatten(1).std(dim=1).view(-1, 1, 1, 1), "fail", ("one number",)),
+    (lambda z: z / z.std(dim=(0, 2, 3), keepdim=True), "fail", ("one number",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", SCALE_CASES)
+def test_check_latent_scale(fn, status, fragments):
+    _expect(check_latent_scale(fn), status, *fragments)
+
+
+INPUT_CASES = [
+    (lambda true, base: {"base": base}, "pass", ()),
+    (lambda true, base: {"base": base, "true": true}, "pass", ()),
+    (stub, "todo", ()),
+    (lambda true, base: {"true": true}, "fail", ("testing on true LR only",)),
+    (lambda true, base: [base], "fail", ("dict",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", INPUT_CASES)
+def test_check_evaluation_inputs(fn, status, fragments):
+    _expect(check_evaluation_inputs(fn), status, *fragments)
