@@ -459,7 +459,7 @@ rows = [["training images / s (one thread)", f"{tp['pixel_training_images_per_se
          "not reached" if eq["latent_cpu_seconds"] is None else f"{eq['latent_cpu_seconds'] / 60:.1f}",
          "—" if eq["ratio_without_autoencoder"] is None else f"{eq['ratio_without_autoencoder']:.1f}×"],
         ["… counting the autoencoder's training", "—",
-         "—" if eq["latent_cpu_seconds"] is None else f"{(eq['latent_cpu_seconds'] + L['ceiling']['training_seconds']) / 60:.1f}",
+         "—" if eq["latent_cpu_seconds"] is None else f"{(eq['latent_cpu_seconds'] + tp['autoencoder_cpu_seconds']) / 60:.1f}",
          "—" if eq["ratio_with_autoencoder"] is None else f"{eq['ratio_with_autoencoder']:.1f}×"]]
 display(Markdown(plotting.markdown_table(["cost", "pixel SR3-style", "latent SR", "latent saves"], rows)))
 print(f"pixel curve's last snapshot: step {eq['pixel_step']}, {eq['pixel_psnr']:.2f} dB, patch SWD {eq['pixel_patch_swd']:.4f}; "
