@@ -251,7 +251,7 @@ for _e in RESIDUAL_ENTRIES:
 #: ``course_lib.cascade``): the SR stages with and without conditioning augmentation — the augmented one at the level
 #: s chosen on validation draws (``data/cache/cascade.json``, ``validation.chosen_s``; a test keeps them equal) and at
 #: s = 0 — and latent SR on the f = 4 autoencoder
-CASCADE_SAMPLING_LEVEL = 100
+CASCADE_SAMPLING_LEVEL = 200
 CASCADE_ENTRIES = (
     Entry("cascade SR stage, no augmentation (DDIM-50)", "digits_x4", "digits_cascade_sr_noaug", DDIM50),
     Entry(f"cascade SR stage, augmented, s = {CASCADE_SAMPLING_LEVEL} (DDIM-50)", "digits_x4", "digits_cascade_sr",
