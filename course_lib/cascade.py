@@ -158,9 +158,10 @@ def step_costs(steps: int = 8) -> dict:
     for role in ("base", "augmented", "single"):
         config = json.loads((data_dir() / "checkpoints" / f"{MODELS[role]}.json").read_text())
         trainer = Trainer({**config, "name": f"cost_{role}"}, "cpu")
-        trainer.train(steps=2, progress=False)
-        start = time.process_time()
-        trainer.train(steps=steps, progress=False)
+        with torch.enable_grad():  # called from the evaluation, which runs without gradients
+            trainer.train(steps=2, progress=False)
+            start = time.process_time()
+            trainer.train(steps=steps, progress=False)
         per_step = (time.process_time() - start) / steps
         out[role] = {"seconds_per_step": round(per_step, 4), "steps": config["steps"],
                      "seconds": round(per_step * config["steps"], 1)}

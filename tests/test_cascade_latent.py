@@ -250,3 +250,16 @@ def test_cascade_view_runs_every_stage_and_reads_the_results():
     assert render_cascade(v)[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="label"):
         cascade_view(base, sr, clf, 10, 1.0, 0, 0)
+
+
+def test_the_history_correction_of_the_10x_claim_states_what_the_cache_holds():
+    from course_lib import history
+
+    L = json.loads((data_dir() / "cache" / "latent_sr.json").read_text())
+    text = dict(history.CORRECTIONS)["'10× less compute' (LDM)"]
+    tp = L["throughput"]
+    assert f"{tp['latent_training_images_per_second'] / tp['pixel_training_images_per_second']:.1f}× more images/s" in text
+    assert f"{tp['pixel_sampling_ms_per_image'] / tp['latent_sampling_ms_per_image']:.1f}× faster" in text
+    assert round(max(p["ratio"] for p in L["psnr_only"] if p["ratio"])) == 2 and "about 2× sooner" in text
+    assert L["equal_quality"]["latent_step"] is None and L["ceiling"]["patch_swd"] > L["equal_quality"]["pixel_patch_swd"]
+    assert tp["autoencoder_cpu_seconds"] > max(L["latent"]["points"][-1]["cpu_seconds"], L["pixel"]["points"][-1]["cpu_seconds"])
