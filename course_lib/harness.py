@@ -500,9 +500,14 @@ def main(argv: list[str] | None = None) -> int:
         elapsed += previous.get("seconds", 0)  # the table's compute time, not this partial run's alone
         fresh = {(r["task"], r["label"]): r for r in rows}
         old = {(r["task"], r["label"]): r for r in previous["rows"]}
+        if previous["hardware"] != hardware:  # the table keeps its machine; rows measured elsewhere say where
+            for r in fresh.values():
+                r["hardware"] = hardware
         rows = [fresh.get((e.task, e.label)) or old.get((e.task, e.label)) for e in ENTRIES]
         rows = [r for r in rows if r is not None]
-    source = f"python -m course_lib.harness ({hardware})"
+        hardware, source = previous["hardware"], previous["source"]
+    else:
+        source = f"python -m course_lib.harness ({hardware})"
     result = {"hardware": hardware, "source": source, "seed_base": SEED_BASE, "sample_offset": SAMPLE_OFFSET,
               "rows": rows, "seconds": elapsed}
     write_cached(TABLE_PATH, result, None, None, source,

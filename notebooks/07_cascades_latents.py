@@ -601,7 +601,9 @@ assert tp["autoencoder_cpu_seconds"] > 60 * 5
 # The lesson's rows of the one evaluation harness (500 true-LR test digits, per-image seeds, the lesson-05 measures;
 # `python -m course_lib.harness`), beside the SR3-style model they are measured against. Training minutes are the
 # recorded wall-clock of each shipped model (on one thread of this kind of CPU; the SR stages shared the machine with
-# other training runs, so theirs overstate the CPU time).
+# other training runs, so theirs overstate the CPU time). This lesson's rows were measured on one thread (each row's
+# `hardware` says so), the rest of the table on two: compare milliseconds within the lesson's rows, or with the costs
+# of section 4, which were measured side by side.
 
 # %%
 mine = [r for r in table["rows"] if r["task"] == "digits_x4" and (r["label"].startswith(("cascade", "latent SR")) or r["label"] == "SR3 concat DDIM-50")]

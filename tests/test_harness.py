@@ -50,7 +50,8 @@ def test_the_table_has_a_row_of_every_entry_with_the_schema(table):
     rows = {(r["task"], r["label"]): r for r in table["rows"]}
     assert set(rows) == {(e.task, e.label) for e in harness.ENTRIES}
     for r in rows.values():
-        assert list(r) == list(harness.ROW_FIELDS)
+        # a row merged by --only from another machine (or thread count) than the table's says where it was measured
+        assert list(r) == list(harness.ROW_FIELDS) or (list(r) == [*harness.ROW_FIELDS, "hardware"] and r["hardware"] != table["hardware"])
         assert r["nfe"] >= 0 and r["ms_per_image"] >= 0 and r["parameters"] >= 0 and r["patch_swd"] > 0
     assert rows[("digits_x4", "SR3 concat DDPM-1000")]["nfe"] == 1000
     assert rows[("digits_x4", "SR3 concat DDIM-50")]["nfe"] == 50
