@@ -34,7 +34,7 @@ from .device import describe_hardware
 from .files import data_dir, write_cached
 from .harness import CURVE_INDICES, image_seeds
 from .metrics import patch_distance, psnr
-from .residual import _evaluation_set, evaluate
+from .residual import _evaluation_set, train_with_curve
 from .train import Trainer
 
 __all__ = ["MARGINS", "EVAL_EVERY", "RESULTS", "latent_config", "run_curve", "first_reaching", "throughput",
@@ -60,8 +60,6 @@ def latent_config(unscaled: bool = False) -> dict:
 def run_curve(unscaled: bool = False, progress: bool = True) -> dict:
     """Train (resuming from ``runs/latents/NAME/``), evaluating every :data:`EVAL_EVERY` steps; export the shipped
     model at the end unless ``unscaled``."""
-    from .pretrained import load
-
     torch.set_num_threads(1)
     config = latent_config(unscaled)
     folder = WORK / config["name"]
@@ -69,19 +67,7 @@ def run_curve(unscaled: bool = False, progress: bool = True) -> dict:
     state, log = folder / "state.pt", folder / "curve.json"
     trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(config, "cpu")
     curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": 0.0}
-    classifier = load("digit_classifier", "cpu").model.eval()
-    data = _evaluation_set()
-    while trainer.step < config["steps"]:
-        started = time.process_time()
-        trainer.train(steps=EVAL_EVERY - trainer.step % EVAL_EVERY, progress=progress)
-        curve["cpu_seconds"] += time.process_time() - started
-        trainer.save(state)
-        point = {"step": trainer.step, "cpu_seconds": round(curve["cpu_seconds"], 1), **evaluate(trainer, data, classifier)}
-        curve["points"].append(point)
-        curve["loss"] = [list(h) for h in trainer.history]
-        log.write_text(json.dumps(curve))
-        print(f"{config['name']} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
-              f"({curve['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)
+    curve = train_with_curve(trainer, curve, config["steps"], EVAL_EVERY, state, log, config["name"], progress)
     curve["latent_scale"] = float(trainer.model.latent_scale)
     if not unscaled and not (data_dir() / "checkpoints" / "digits_latent_sr.pt").exists():
         from .train import TrainConfig, _export

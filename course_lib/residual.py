@@ -45,7 +45,7 @@ from .metrics import frechet_distance, patch_distance
 from .train import Trainer
 
 __all__ = ["MARGINS", "VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "SPECTRUM", "SHIPPED", "variant_config", "evaluate",
-           "run_variant", "swd_interval", "evaluate_shipped", "sr3_quality", "error_spectra", "run_spectrum", "main"]
+           "run_variant", "train_with_curve", "swd_interval", "evaluate_shipped", "sr3_quality", "error_spectra", "run_spectrum", "main"]
 
 STEPS, EVAL_EVERY = 1000, 200
 #: the lesson's judgements. The harness rows of ResDiff and DiffIR were measured after these were committed; the
@@ -120,9 +120,32 @@ def evaluate(trainer: Trainer, data: dict, classifier) -> dict:
             "sampling_seconds": round(seconds, 2), "nfe": trainer.method.last_nfe}
 
 
+def train_with_curve(trainer: Trainer, curve: dict, steps: int, every: int, state: Path, log: Path, name: str,
+                     progress: bool = True) -> dict:
+    """Train to ``steps``, and every ``every`` steps save the state, evaluate the EMA (:func:`evaluate`) and append the
+    point to ``curve`` (``points``, ``cpu_seconds``: the training's ``time.process_time``), written to ``log`` — the
+    loop of lesson 09's curves and lesson 07's latent curve (resumable: ``curve`` and ``trainer`` may be mid-run)."""
+    from .pretrained import load
+
+    classifier = load("digit_classifier", "cpu").model.eval()
+    data = _evaluation_set()
+    while trainer.step < steps:
+        started = time.process_time()
+        trainer.train(steps=every - trainer.step % every, progress=progress)
+        curve["cpu_seconds"] += time.process_time() - started
+        trainer.save(state)
+        point = {"step": trainer.step, "cpu_seconds": round(curve["cpu_seconds"], 1), **evaluate(trainer, data, classifier)}
+        curve["points"].append(point)
+        curve["loss"] = [list(h) for h in trainer.history]
+        log.write_text(json.dumps(curve))
+        print(f"{name} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
+              f"({curve['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)
+    return curve
+
+
 def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     """Train variant ``name`` (resuming from ``runs/residual/NAME/``), evaluating every :data:`EVAL_EVERY` steps."""
-    from .pretrained import load, training_record
+    from .pretrained import training_record
 
     torch.set_num_threads(1)
     folder = WORK / name
@@ -133,19 +156,7 @@ def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     after = VARIANTS[name][1].get("after")
     start = float(training_record(after)["training_seconds"]) if after else 0.0
     curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": start, "cpu_offset": start}
-    classifier = load("digit_classifier", "cpu").model.eval()
-    data = _evaluation_set()
-    while trainer.step < steps:
-        started = time.process_time()
-        trainer.train(steps=EVAL_EVERY - trainer.step % EVAL_EVERY, progress=progress)
-        curve["cpu_seconds"] += time.process_time() - started
-        trainer.save(state)
-        point = {"step": trainer.step, "cpu_seconds": round(curve["cpu_seconds"], 1), **evaluate(trainer, data, classifier)}
-        curve["points"].append(point)
-        curve["loss"] = [list(h) for h in trainer.history]
-        log.write_text(json.dumps(curve))
-        print(f"{name} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
-              f"({curve['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)
+    curve = train_with_curve(trainer, curve, steps, EVAL_EVERY, state, log, name, progress)
     return {"description": VARIANTS[name][0], "config": variant_config(name, steps), **curve,
             "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
 

@@ -249,21 +249,26 @@ print(f"15 samples through the cascade here: {seconds_live:.1f} s on {device}")
 # accuracy — its samples upsampled by bicubic — is the ceiling of what an SR stage can keep.
 
 # %%
+def plot_sweep(sweep, base_accuracy, title, s_mark=None):
+    """Class accuracy and patch SWD of both SR stages against the level s (one cached sweep)."""
+    fig, ax = plt.subplots(1, 2, figsize=(9, 2.8))
+    for role, style in (("augmented", "o-"), ("unaugmented", "s--")):
+        ax[0].plot(cascade.S_GRID, [sweep[role][str(s)]["accuracy"] for s in cascade.S_GRID], style, label=role)
+        ax[1].plot(cascade.S_GRID, [sweep[role][str(s)]["patch_swd"] for s in cascade.S_GRID], style, label=role)
+    ax[0].axhline(base_accuracy, color="grey", ls=":", label="base stage (ceiling)")
+    for a in ax:
+        if s_mark is not None:
+            a.axvline(s_mark, color="C3", ls=":", lw=1, label=f"s chosen on validation = {s_mark}")
+        a.set_xlabel("augmentation level s at sampling")
+    ax[0].set(ylabel="class accuracy", title=title)
+    ax[1].set(ylabel="patch SWD ↓", title="realism of the 32 × 32 outputs")
+    ax[0].legend(fontsize=7)
+    fig.tight_layout()
+    plt.show()
+
+
 T_ = C["test"]
-fig, ax = plt.subplots(1, 2, figsize=(9, 2.8))
-for role, style in (("augmented", "o-"), ("unaugmented", "s--")):
-    sw = T_["sweep"][role]
-    ax[0].plot(cascade.S_GRID, [sw[str(s)]["accuracy"] for s in cascade.S_GRID], style, label=role)
-    ax[1].plot(cascade.S_GRID, [sw[str(s)]["patch_swd"] for s in cascade.S_GRID], style, label=role)
-ax[0].axhline(T_["base"]["accuracy"], color="grey", ls=":", label="base stage (ceiling)")
-for a in ax:
-    a.axvline(s_star, color="C3", ls=":", lw=1, label=f"s chosen on validation = {s_star}")
-    a.set_xlabel("augmentation level s at sampling")
-ax[0].set(ylabel="class accuracy", title=f"{T_['n']} test draws: asked-for class")
-ax[1].set(ylabel="patch SWD ↓", title="realism of the 32 × 32 outputs")
-ax[0].legend(fontsize=7)
-fig.tight_layout()
-plt.show()
+plot_sweep(T_["sweep"], T_["base"]["accuracy"], f"{T_['n']} test draws: asked-for class", s_star)
 
 # %%
 cmp = T_["comparison"]
@@ -312,19 +317,7 @@ assert abs(float((1 - process.alpha_bars[199]).sqrt()) - 0.32) < 0.005 and s_sta
 
 # %%
 X = C["exploratory"]
-fig, ax = plt.subplots(1, 2, figsize=(9, 2.8))
-for role, style in (("augmented", "o-"), ("unaugmented", "s--")):
-    sw = X["sweep"][role]
-    ax[0].plot(cascade.S_GRID, [sw[str(s)]["accuracy"] for s in cascade.S_GRID], style, label=role)
-    ax[1].plot(cascade.S_GRID, [sw[str(s)]["patch_swd"] for s in cascade.S_GRID], style, label=role)
-ax[0].axhline(X["base"]["accuracy"], color="grey", ls=":", label="base stage")
-for a in ax:
-    a.set_xlabel("augmentation level s at sampling")
-ax[0].set(ylabel="class accuracy", title=f"exploratory: base at w = {X['w']:g}")
-ax[1].set(ylabel="patch SWD ↓", title="realism of the 32 × 32 outputs")
-ax[0].legend(fontsize=7)
-fig.tight_layout()
-plt.show()
+plot_sweep(X["sweep"], X["base"]["accuracy"], f"exploratory: base at w = {X['w']:g}")
 xa, xd = X["accuracy_difference"], X["patch_swd_difference"]
 print(f"w = {X['w']:g}, augmented (s = {X['s']}) − unaugmented (s = 0): accuracy {xa['mean']:+.3f} "
       f"[{xa['interval'][0]:+.3f}, {xa['interval'][1]:+.3f}], patch SWD {xd['mean']:+.4f} [{xd['interval'][0]:+.4f}, {xd['interval'][1]:+.4f}]")
