@@ -18,6 +18,8 @@ Protocol (the rules in :data:`MARGINS` were committed before anything here was m
   draws.
 * **Exploratory** (added after the main comparison was seen, and labelled so in the cache and the lesson): the same
   test draws with the base at w = 4, where its samples are visibly off the data, both stages at every s.
+* **Confirmatory** (``--confirm``; its rule :data:`CONFIRM` committed before it ran): the exploratory arm's
+  hypothesis tested on fresh validation and test seeds.
 * **Single stage**: ``digits32_cfg`` (a 32 × 32 class-conditional model trained for about the cascade's two stages'
   CPU time together), its w chosen by the same rule on the same validation draws, judged on the same test labels.
 
@@ -48,7 +50,7 @@ from .train import Trainer
 
 __all__ = ["MARGINS", "W_GRID", "S_GRID", "VAL_SEED", "TEST_SEED", "RESULTS", "MODELS", "draw_labels",
            "generate_base", "upscale", "run_cascade", "class_accuracy", "choose_w", "choose_s", "paired_interval",
-           "swd_paired_interval", "step_costs", "main"]
+           "swd_paired_interval", "step_costs", "choose_s_confirm", "confirm", "CONFIRM", "main"]
 
 #: the rules of the lesson, fixed before measuring
 MARGINS = {
@@ -56,6 +58,10 @@ MARGINS = {
     "s_choice": "min_patch_swd", # s: the level of S_GRID with the lowest validation patch SWD (augmented stage)
     "interval": 0.95,            # "beats": the paired bootstrap interval of the difference excludes 0 on the right side
 }
+#: the confirmatory test of the exploratory arm's hypothesis, fixed (and committed) before it ran: the base at w = 4
+#: on fresh validation and test seeds; s chosen on validation as the lowest patch SWD among the levels whose accuracy
+#: stays at ``min_accuracy``; "beats" as in MARGINS
+CONFIRM = {"w": 4.0, "val_seed": 7_500_000, "test_seed": 9_000_000, "min_accuracy": 0.95}
 W_GRID = (0.0, 0.5, 1.0, 2.0, 4.0)
 #: the exploratory arm's guidance weight (see :func:`_strong_guidance`)
 EXPLORATORY_W = 4.0
@@ -293,6 +299,55 @@ def _strong_guidance(base, stages: dict, split, reference: torch.Tensor, classif
             "patch_swd_difference": swd_paired_interval(a["images"], b["images"], reference)}
 
 
+def choose_s_confirm(sweep: dict) -> int:
+    """:data:`CONFIRM`'s rule: the lowest patch SWD among the levels whose accuracy reaches ``min_accuracy`` (ties:
+    the smaller level; s = 0 if none reaches it). ``sweep``: level → ``{"accuracy", "patch_swd"}``."""
+    ok = {int(s): v["patch_swd"] for s, v in sweep.items() if v["accuracy"] >= CONFIRM["min_accuracy"]}
+    return choose_s(ok) if ok else 0
+
+
+@torch.no_grad()
+def confirm() -> dict:
+    """The confirmatory test of :data:`CONFIRM` (``python -m course_lib.cascade --confirm``): validation draws choose s,
+    then fresh test draws compare the augmented stage at that s with the unaugmented one at s = 0."""
+    from .pretrained import load
+
+    torch.set_num_threads(1)
+    classifier = load("digit_classifier", "cpu").model.eval()
+    base = load(MODELS["base"], "cpu")
+    stages = {role: load(MODELS[role], "cpu") for role in ("augmented", "unaugmented")}
+    ref = _references()
+    w = CONFIRM["w"]
+    out = {"rule": CONFIRM}
+    labels = draw_labels(VAL_PER_CLASS)
+    seeds = [CONFIRM["val_seed"] + k for k in range(len(labels))]
+    y = _cached("confirm_val_base", lambda: generate_base(base, labels, seeds, w))
+    sweep = {}
+    for s in S_GRID:
+        x = _cached(f"confirm_val_augmented_s{s}", lambda: upscale(stages["augmented"], y, [k + SR_SEED_OFFSET for k in seeds], s))
+        sweep[str(s)] = {"accuracy": round(float(class_accuracy(x, labels, classifier).mean()), 4),
+                         "patch_swd": round(float(patch_distance(x, ref["val"])), 5)}
+        print(f"confirm val s = {s}: {sweep[str(s)]}", flush=True)
+    s_star = choose_s_confirm(sweep)
+    out["validation"] = {"sweep": sweep, "chosen_s": s_star}
+    labels = draw_labels(TEST_PER_CLASS)
+    seeds = [CONFIRM["test_seed"] + k for k in range(len(labels))]
+    y = _cached("confirm_test_base", lambda: generate_base(base, labels, seeds, w))
+    a = _cached(f"confirm_test_augmented_s{s_star}", lambda: upscale(stages["augmented"], y, [k + SR_SEED_OFFSET for k in seeds], s_star))
+    b = _cached("confirm_test_unaugmented_s0", lambda: upscale(stages["unaugmented"], y, [k + SR_SEED_OFFSET for k in seeds], 0))
+    acc_a, acc_b = class_accuracy(a, labels, classifier), class_accuracy(b, labels, classifier)
+    acc_diff, swd_diff = paired_interval(acc_a, acc_b), swd_paired_interval(a, b, ref["test"])
+    out["test"] = {"n": len(labels), "s": s_star,
+                   "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4)},
+                   "augmented": {"accuracy": round(float(acc_a.mean()), 4), "patch_swd": round(float(patch_distance(a, ref["test"])), 5)},
+                   "unaugmented": {"accuracy": round(float(acc_b.mean()), 4), "patch_swd": round(float(patch_distance(b, ref["test"])), 5)},
+                   "accuracy_difference": acc_diff, "patch_swd_difference": swd_diff,
+                   "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
+                   "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0}
+    print(f"confirm test (s = {s_star}): {out['test']}", flush=True)
+    return out
+
+
 def _single_stage(splits, ref, classifier, cascade_test: dict, test_labels) -> dict:
     """The 32 × 32 class-conditional model: w chosen by the same rule, then judged on the same test labels."""
     from .pretrained import load
@@ -322,7 +377,17 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m course_lib.cascade [--no-single]``: run (or resume) the protocol and write the cache."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-single", action="store_true", help="leave out the single-stage comparison")
+    parser.add_argument("--confirm", action="store_true", help="only the confirmatory test (merged into the cache)")
     args = parser.parse_args(argv)
+    if args.confirm:
+        from .files import data_dir
+
+        cached = json.loads((data_dir() / RESULTS).read_text())
+        out = {**cached, "confirmatory": confirm()}
+        write_cached(RESULTS, out, None, None, source=f"python -m course_lib.cascade on {cached['hardware']}",
+                     descriptions=("lesson 07: the cascade with and without conditioning augmentation, on base-generated LR",))
+        print(f"wrote the confirmatory test into data/{RESULTS}")
+        return 0
     out = evaluate(single=not args.no_single)
     hardware = describe_hardware("cpu").replace("2 threads", "1 thread")
     out.update(hardware=hardware, command="python -m course_lib.cascade")
