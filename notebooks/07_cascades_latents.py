@@ -330,7 +330,31 @@ assert X["sweep"]["unaugmented"]["400"]["patch_swd"] > 2 * X["sweep"]["augmented
 # the corruption washes out the saturated strokes and the stage, told s, redraws them as digits look. The lesson's
 # honest summary: **conditioning augmentation buys robustness to a base model's mistakes and costs fidelity to what
 # the base got right**; whether it pays depends on how wrong the base is, and s is the knob. (This arm was added after
-# the main result was seen: treat it as a hypothesis for the next pre-registered test, not as its proof.)
+# the main result was seen: a hypothesis, not its proof.)
+#
+# **Confirmatory test.** So the hypothesis was tested again with its rule committed before it ran
+# (`cascade.CONFIRM`): the base at w = 4 on *fresh* validation and test seeds, s chosen on validation as the lowest
+# patch SWD among the levels that keep 95 % accuracy, the same paired comparison on 200 new test draws:
+
+# %%
+K = C["confirmatory"]
+kt = K["test"]
+display(Markdown(plotting.markdown_table(
+    ["confirmatory (w = 4, fresh seeds)", "class accuracy", "patch SWD ↓"],
+    [["base stage (bicubic ×4)", f"{kt['base']['accuracy']:.3f}", "—"],
+     [f"augmented, s = {kt['s']} (chosen on validation)", f"{kt['augmented']['accuracy']:.3f}", f"{kt['augmented']['patch_swd']:.4f}"],
+     ["unaugmented, s = 0", f"{kt['unaugmented']['accuracy']:.3f}", f"{kt['unaugmented']['patch_swd']:.4f}"],
+     ["augmented − unaugmented (paired 95 %)", "{:+.3f} [{:+.3f}, {:+.3f}]".format(kt["accuracy_difference"]["mean"], *kt["accuracy_difference"]["interval"]),
+      "{:+.4f} [{:+.4f}, {:+.4f}]".format(kt["patch_swd_difference"]["mean"], *kt["patch_swd_difference"]["interval"])]])))
+print("validation sweep of the augmented stage:", {k: (v["accuracy"], v["patch_swd"]) for k, v in K["validation"]["sweep"].items()})
+assert kt["augmented_beats_on_patch_swd"] and not kt["augmented_beats_on_accuracy"] and kt["accuracy_difference"]["interval"][1] < 0
+
+# %% [markdown]
+# Confirmed, both halves: with a base that errs, the augmented stage gives **more realistic** digits (the interval
+# lies below 0), and it still **costs a little class fidelity** (a few points, interval below 0) — the noise that
+# hides the base's artefacts also hides some of what made the digit a 4. On this toy conditioning augmentation is a
+# trade, not a free win; the issue's hope that it would beat the unaugmented stage on both measures at once was not
+# borne out.
 
 # %% [markdown]
 # ### Testing on true LR only · 只在真实低分辨率图上测试
@@ -638,8 +662,9 @@ claims = [
     ["SR3 → CDM → LDM is one line", "CDM cascades SR3-style stages; LDM builds on autoencoders (VQ-GAN), not on CDM", "lesson 00"],
     ["a cascade is base model + SR model", f"+ conditioning augmentation, which trades fidelity for robustness: with a good base "
      f"(w = {w_star:g}) it cost class accuracy ({T_['sweep']['augmented'][str(s_star)]['accuracy']:.2f} vs "
-     f"{T_['sweep']['unaugmented']['0']['accuracy']:.2f}); with a poor one (w = {X['w']:g}, exploratory) it gave more realistic "
-     f"outputs (patch SWD {X['sweep']['augmented'][str(X['s'])]['patch_swd']:.4f} vs {X['sweep']['unaugmented']['0']['patch_swd']:.4f})", "section 2"],
+     f"{T_['sweep']['unaugmented']['0']['accuracy']:.2f}); with a poor one (w = {X['w']:g}) it gave more realistic "
+     f"outputs (patch SWD {kt['augmented']['patch_swd']:.4f} vs {kt['unaugmented']['patch_swd']:.4f} in the confirmatory test) at "
+     f"{-100 * kt['accuracy_difference']['mean']:.1f} points of accuracy", "section 2"],
     ["CDM uses guidance", "CDM is class-conditional without guidance; cascade + classifier-free guidance + noise augmentation is Imagen's recipe", "history.py"],
 ]
 display(Markdown(plotting.markdown_table(["the notes (or a common summary)", "what the papers and our measurements say", "where"], claims)))
@@ -653,7 +678,8 @@ display(Markdown(plotting.markdown_table(["the notes (or a common summary)", "wh
 #   realism here. **Conditioning augmentation** — the LR input corrupted to level s (Eq. 07.2), s embedded like t
 #   (Eq. 07.3) — makes the SR stage robust to a corrupted input and costs it fidelity to a clean one: with this good
 #   8 × 8 base (w = 0.5) it lost class accuracy and did not win by the rules fixed beforehand; with a saturated base
-#   (w = 4, an exploratory arm) it gave more realistic outputs. Judge a stage on base-generated LR, with s and w chosen
+#   (w = 4: found in an exploratory arm, confirmed on fresh seeds) it gave more realistic outputs at a small cost in
+#   class accuracy. Judge a stage on base-generated LR, with s and w chosen
 #   on validation draws — on true LR the unaugmented stage always looks better.
 # * An **autoencoder** (Eq. 07.4–07.5) gives the latent space; its reconstructions cap every latent model, in PSNR and
 #   in realism; scale its latents to unit variance (Eq. 07.6) or the schedule's SNR shifts (mildly here, std 0.6).

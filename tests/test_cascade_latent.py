@@ -263,3 +263,20 @@ def test_the_history_correction_of_the_10x_claim_states_what_the_cache_holds():
     assert round(max(p["ratio"] for p in L["psnr_only"] if p["ratio"])) == 2 and "about 2× sooner" in text
     assert L["equal_quality"]["latent_step"] is None and L["ceiling"]["patch_swd"] > L["equal_quality"]["pixel_patch_swd"]
     assert tp["autoencoder_cpu_seconds"] > max(L["latent"]["points"][-1]["cpu_seconds"], L["pixel"]["points"][-1]["cpu_seconds"])
+
+
+def test_the_confirmatory_test_follows_its_rule():
+    assert cascade.choose_s_confirm({"0": {"accuracy": 1.0, "patch_swd": 0.010}, "200": {"accuracy": 0.96, "patch_swd": 0.009},
+                                     "400": {"accuracy": 0.60, "patch_swd": 0.007}}) == 200  # 400 fails the accuracy bar
+    assert cascade.choose_s_confirm({"0": {"accuracy": 0.5, "patch_swd": 0.01}}) == 0
+    C = json.loads((data_dir() / "cache" / "cascade.json").read_text())
+    K = C["confirmatory"]
+    assert K["rule"] == cascade.CONFIRM and K["validation"]["chosen_s"] == cascade.choose_s_confirm(K["validation"]["sweep"])
+    t = K["test"]
+    assert t["s"] == K["validation"]["chosen_s"] and t["n"] == 10 * cascade.TEST_PER_CLASS
+    assert t["augmented_beats_on_patch_swd"] == (t["patch_swd_difference"]["interval"][1] < 0)
+    assert t["augmented_beats_on_accuracy"] == (t["accuracy_difference"]["interval"][0] > 0)
+    assert abs(t["accuracy_difference"]["mean"] - (t["augmented"]["accuracy"] - t["unaugmented"]["accuracy"])) < 1e-3
+    # fresh seeds: none of the main experiment's draws is reused
+    assert cascade.CONFIRM["test_seed"] >= cascade.TEST_SEED + 10 * cascade.TEST_PER_CLASS
+    assert cascade.CONFIRM["val_seed"] >= cascade.VAL_SEED + 10 * cascade.VAL_PER_CLASS
