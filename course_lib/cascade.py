@@ -41,7 +41,7 @@ import torch
 
 from .datasets import DigitsSR, load_digits
 from .device import describe_hardware
-from .files import write_cached
+from .files import data_dir, write_cached
 from .harness import REFERENCE_INDICES
 from .images import to_tensor
 from .metrics import patch_distance
@@ -96,12 +96,10 @@ def run_cascade(base, sr, label: int, w: float, aug_level: int, seed: int, steps
     """One image through the cascade, stage by stage (what the lesson's explorer shows): ``base`` (8 × 8),
     ``upsampled`` (its bicubic ×4), ``corrupted`` (z_s of Eq. 07.2, upsampled: what the SR network sees) and
     ``sr`` (32 × 32), each ``(1, 1, H, W)``; the SR stage's seed is ``seed + SR_SEED_OFFSET``."""
-    from .device import per_image_generators, randn
-    from .models import augment_lr
+    from .device import per_image_generators
 
     y = base.method.generate(base.model, base.process, [seed], (1, 8, 8), labels=[label], w=w, sampler="ddim", steps=steps)
-    s = torch.tensor([int(aug_level)])
-    z = augment_lr(sr.process, y, s, randn(tuple(y.shape), per_image_generators([seed + SR_SEED_OFFSET]), y.device))
+    z, _ = sr.method.corrupt(sr.process, y, int(aug_level), per_image_generators([seed + SR_SEED_OFFSET]))  # restore's draw
     out = sr.method.restore(sr.model, sr.process, y, seeds=[seed + SR_SEED_OFFSET], aug_level=int(aug_level),
                             sampler="ddim", steps=steps)
     return {"base": y, "upsampled": upsample(y, 4, "bicubic").clamp(-1, 1), "corrupted": upsample(z, 4, "bicubic").clamp(-1, 1),
@@ -157,8 +155,6 @@ def step_costs(steps: int = 8) -> dict:
     thread, measured here one after the other after 2 warm-up steps) times its configured steps — the base and the
     augmented SR stage together against the single stage (wall-clock records of runs that shared the machine would
     not compare)."""
-    from .files import data_dir
-
     torch.set_num_threads(1)
     out = {}
     for role in ("base", "augmented", "single"):
@@ -174,6 +170,56 @@ def step_costs(steps: int = 8) -> dict:
     out["cascade_seconds"] = round(out["base"]["seconds"] + out["augmented"]["seconds"], 1)
     out["single_over_cascade"] = round(out["single"]["seconds"] / out["cascade_seconds"], 3)
     return out
+
+
+def _load_models() -> tuple:
+    """The digit classifier, the base and the two SR stages (one thread, on the CPU)."""
+    from .pretrained import load
+
+    torch.set_num_threads(1)
+    classifier = load("digit_classifier", "cpu").model.eval()
+    stages = {role: load(MODELS[role], "cpu") for role in ("augmented", "unaugmented")}
+    return classifier, load(MODELS["base"], "cpu"), stages
+
+
+def _base_swd(y: torch.Tensor, reference_base: torch.Tensor) -> float:
+    """The base stage's realism: patch SWD of its bicubic ×4 against real digits put through area ↓4, bicubic ↑4."""
+    return float(patch_distance(upsample(y, 4, "bicubic").clamp(-1, 1), reference_base))
+
+
+def _judged(x: torch.Tensor, labels, classifier, reference: torch.Tensor) -> dict:
+    """``{"images", "accuracy" (per draw), "patch_swd"}`` of SR outputs ``x``."""
+    return {"images": x, "accuracy": class_accuracy(x, labels, classifier), "patch_swd": float(patch_distance(x, reference))}
+
+
+def _sweep(stages: dict, y: torch.Tensor, labels, seeds, reference: torch.Tensor, classifier, key: str, tag: str) -> dict:
+    """Every stage at every level of :data:`S_GRID` on ``y`` (outputs kept in ``runs/cascade/`` under
+    ``key.format(role=…, s=…)``): ``{(role, s): _judged(…)}``."""
+    out = {}
+    for role, sr in stages.items():
+        for s in S_GRID:
+            start = time.perf_counter()
+            x = _cached(key.format(role=role, s=s), lambda: upscale(sr, y, [k + SR_SEED_OFFSET for k in seeds], s))
+            out[(role, s)] = r = _judged(x, labels, classifier, reference)
+            print(f"{tag} {role} s = {s}: accuracy {r['accuracy'].mean():.3f}, patch SWD {r['patch_swd']:.4f} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    return out
+
+
+def _summary(results: dict, roles) -> dict:
+    """``{role: {s: {"accuracy", "patch_swd"}}}`` of a :func:`_sweep`, rounded as the cache stores it."""
+    return {role: {str(s): {"accuracy": round(float(results[(role, s)]["accuracy"].mean()), 4),
+                            "patch_swd": round(results[(role, s)]["patch_swd"], 5)} for s in S_GRID} for role in roles}
+
+
+def _compare(a: dict, b: dict, reference: torch.Tensor) -> dict:
+    """The paired comparison of two judged outputs on the same draws: a − b in accuracy and in patch SWD, and whether a
+    beats b on each (:data:`MARGINS`)."""
+    acc_diff = paired_interval(a["accuracy"], b["accuracy"])
+    swd_diff = swd_paired_interval(a["images"], b["images"], reference)
+    return {"accuracy_difference": acc_diff, "patch_swd_difference": swd_diff,
+            "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
+            "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0}
 
 
 def _references() -> dict[str, torch.Tensor]:
@@ -197,12 +243,9 @@ def _cached(name: str, fn):
 @torch.no_grad()
 def evaluate(single: bool = True) -> dict:
     """The whole protocol of the module docstring; returns the cache's content."""
-    from .pretrained import load, training_record
+    from .pretrained import training_record
 
-    torch.set_num_threads(1)
-    classifier = load("digit_classifier", "cpu").model.eval()
-    base = load(MODELS["base"], "cpu")
-    stages = {role: load(MODELS[role], "cpu") for role in ("augmented", "unaugmented")}
+    classifier, base, stages = _load_models()
     ref = _references()
     out: dict = {"margins": MARGINS, "w_grid": list(W_GRID), "s_grid": list(S_GRID), "sampler": SAMPLER,
                  "models": {k: v for k, v in MODELS.items() if single or k != "single"}}
@@ -210,62 +253,41 @@ def evaluate(single: bool = True) -> dict:
 
     # -- the base stage: accuracy and realism against w (validation), then w chosen
     base_by_w = {}
+    labels, seed0 = splits["val"]
+    seeds = [seed0 + k for k in range(len(labels))]
     for w in W_GRID:
-        labels, seed0 = splits["val"]
-        seeds = [seed0 + k for k in range(len(labels))]
         y = _cached(f"val_base_w{w}", lambda: generate_base(base, labels, seeds, w))
         acc = class_accuracy(y, labels, classifier)
-        base_by_w[str(w)] = {"accuracy": round(float(acc.mean()), 4),
-                             "patch_swd": round(float(patch_distance(upsample(y, 4, "bicubic").clamp(-1, 1), ref["val_base"])), 5)}
+        base_by_w[str(w)] = {"accuracy": round(float(acc.mean()), 4), "patch_swd": round(_base_swd(y, ref["val_base"]), 5)}
         print(f"base w = {w}: accuracy {acc.mean():.3f}, patch SWD {base_by_w[str(w)]['patch_swd']:.4f}", flush=True)
     w = choose_w({k: v["accuracy"] for k, v in base_by_w.items()})
     out["validation"] = {"base": base_by_w, "chosen_w": w}
 
     # -- the SR stages on base-generated LR, every s, validation then test
-    results = {}
+    results, base_out = {}, {}
     for split in ("val", "test"):
         labels, seed0 = splits[split]
         seeds = [seed0 + k for k in range(len(labels))]
         y = _cached(f"{split}_base_w{w}", lambda: generate_base(base, labels, seeds, w))
-        results[split] = {"base_accuracy": class_accuracy(y, labels, classifier),
-                          "base_patch_swd": float(patch_distance(upsample(y, 4, "bicubic").clamp(-1, 1), ref[f"{split}_base"]))}
-        for role, sr in stages.items():
-            for s in S_GRID:
-                start = time.perf_counter()
-                x = _cached(f"{split}_{role}_w{w}_s{s}", lambda: upscale(sr, y, [k + SR_SEED_OFFSET for k in seeds], s))
-                acc = class_accuracy(x, labels, classifier)
-                swd = float(patch_distance(x, ref[split]))
-                results[split][(role, s)] = {"images": x, "accuracy": acc, "patch_swd": swd}
-                print(f"{split} {role} s = {s}: accuracy {acc.mean():.3f}, patch SWD {swd:.4f} "
-                      f"({time.perf_counter() - start:.0f} s)", flush=True)
-    val = results["val"]
+        base_out[split] = {"accuracy": class_accuracy(y, labels, classifier), "patch_swd": _base_swd(y, ref[f"{split}_base"])}
+        results[split] = _sweep(stages, y, labels, seeds, ref[split], classifier, f"{split}_{{role}}_w{w}_s{{s}}", split)
+    val, test = results["val"], results["test"]
     s_star = choose_s({s: val[("augmented", s)]["patch_swd"] for s in S_GRID})
-    out["validation"]["chosen_s"] = s_star
-    out["validation"]["sweep"] = {role: {str(s): {"accuracy": round(float(val[(role, s)]["accuracy"].mean()), 4),
-                                                   "patch_swd": round(val[(role, s)]["patch_swd"], 5)} for s in S_GRID}
-                                  for role in stages}
-    out["validation"]["base_accuracy"] = round(float(val["base_accuracy"].mean()), 4)
-    test = results["test"]
+    out["validation"].update(chosen_s=s_star, sweep=_summary(val, stages),
+                             base_accuracy=round(float(base_out["val"]["accuracy"].mean()), 4))
     labels = splits["test"][0]
+    a, b = test[("augmented", s_star)], test[("unaugmented", 0)]
     out["test"] = {
         "n": len(labels), "w": w, "s": s_star,
-        "base": {"accuracy": round(float(test["base_accuracy"].mean()), 4), "patch_swd": round(test["base_patch_swd"], 5)},
-        "sweep": {role: {str(s): {"accuracy": round(float(test[(role, s)]["accuracy"].mean()), 4),
-                                  "patch_swd": round(test[(role, s)]["patch_swd"], 5)} for s in S_GRID} for role in stages},
-        "augmented": {"s": s_star, "correct": [int(v) for v in test[("augmented", s_star)]["accuracy"]]},
-        "unaugmented": {"s": 0, "correct": [int(v) for v in test[("unaugmented", 0)]["accuracy"]]},
+        "base": {"accuracy": round(float(base_out["test"]["accuracy"].mean()), 4), "patch_swd": round(base_out["test"]["patch_swd"], 5)},
+        "sweep": _summary(test, stages),
+        "augmented": {"s": s_star, "correct": [int(v) for v in a["accuracy"]]},
+        "unaugmented": {"s": 0, "correct": [int(v) for v in b["accuracy"]]},
+        "comparison": _compare(a, b, ref["test"]),
     }
-    a, b = test[("augmented", s_star)], test[("unaugmented", 0)]
-    acc_diff = paired_interval(a["accuracy"], b["accuracy"])
-    swd_diff = swd_paired_interval(a["images"], b["images"], ref["test"])
-    out["test"]["comparison"] = {
-        "accuracy_difference": acc_diff, "patch_swd_difference": swd_diff,
-        "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
-        "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0,
-    }
-    print(f"test: augmented (s = {s_star}) − unaugmented: accuracy {acc_diff}, patch SWD {swd_diff}", flush=True)
+    print(f"test: augmented (s = {s_star}) − unaugmented: {out['test']['comparison']}", flush=True)
 
-    out["exploratory"] = _strong_guidance(base, stages, splits["test"], ref["test"], classifier, s_star)
+    out["exploratory"] = _strong_guidance(base, stages, splits["test"], ref, classifier, s_star)
     if single:
         out["single"] = _single_stage(splits, ref, classifier, a, labels)
         out["compute"] = step_costs()
@@ -273,7 +295,7 @@ def evaluate(single: bool = True) -> dict:
     return out
 
 
-def _strong_guidance(base, stages: dict, split, reference: torch.Tensor, classifier, s_star: int) -> dict:
+def _strong_guidance(base, stages: dict, split, ref: dict, classifier, s_star: int) -> dict:
     """**Exploratory, added after the main comparison was seen** (not one of the rules above): the same test labels and
     seeds with the base at w = :data:`EXPLORATORY_W`, whose samples are visibly off the data (saturated strokes) — the
     situation conditioning augmentation is meant for. Both stages at every s; the paired comparison at the s chosen
@@ -282,21 +304,13 @@ def _strong_guidance(base, stages: dict, split, reference: torch.Tensor, classif
     seeds = [seed0 + k for k in range(len(labels))]
     w = EXPLORATORY_W
     y = _cached(f"test_base_w{w}", lambda: generate_base(base, labels, seeds, w))
-    res = {}
-    for role, sr in stages.items():
-        for s in S_GRID:
-            x = _cached(f"test_{role}_w{w}_s{s}", lambda: upscale(sr, y, [k + SR_SEED_OFFSET for k in seeds], s))
-            res[(role, s)] = {"images": x, "accuracy": class_accuracy(x, labels, classifier), "patch_swd": float(patch_distance(x, reference))}
-            print(f"exploratory w = {w} {role} s = {s}: accuracy {res[(role, s)]['accuracy'].mean():.3f}, "
-                  f"patch SWD {res[(role, s)]['patch_swd']:.4f}", flush=True)
-    a, b = res[("augmented", s_star)], res[("unaugmented", 0)]
+    res = _sweep(stages, y, labels, seeds, ref["test"], classifier, f"test_{{role}}_w{w}_s{{s}}", f"exploratory w = {w}")
+    c = _compare(res[("augmented", s_star)], res[("unaugmented", 0)], ref["test"])
     return {"w": w, "note": "exploratory: added after the main comparison was seen; not judged by MARGINS",
             "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4),
-                     "patch_swd": round(float(patch_distance(upsample(y, 4, "bicubic").clamp(-1, 1), upsample(downsample(reference, 4, "area"), 4, "bicubic").clamp(-1, 1))), 5)},
-            "sweep": {role: {str(s): {"accuracy": round(float(res[(role, s)]["accuracy"].mean()), 4),
-                                      "patch_swd": round(res[(role, s)]["patch_swd"], 5)} for s in S_GRID} for role in stages},
-            "s": s_star, "accuracy_difference": paired_interval(a["accuracy"], b["accuracy"]),
-            "patch_swd_difference": swd_paired_interval(a["images"], b["images"], reference)}
+                     "patch_swd": round(_base_swd(y, ref["test_base"]), 5)},
+            "sweep": _summary(res, stages), "s": s_star,
+            "accuracy_difference": c["accuracy_difference"], "patch_swd_difference": c["patch_swd_difference"]}
 
 
 def choose_s_confirm(sweep: dict) -> int:
@@ -310,42 +324,27 @@ def choose_s_confirm(sweep: dict) -> int:
 def confirm() -> dict:
     """The confirmatory test of :data:`CONFIRM` (``python -m course_lib.cascade --confirm``): validation draws choose s,
     then fresh test draws compare the augmented stage at that s with the unaugmented one at s = 0."""
-    from .pretrained import load
-
-    torch.set_num_threads(1)
-    classifier = load("digit_classifier", "cpu").model.eval()
-    base = load(MODELS["base"], "cpu")
-    stages = {role: load(MODELS[role], "cpu") for role in ("augmented", "unaugmented")}
+    classifier, base, stages = _load_models()
     ref = _references()
     w = CONFIRM["w"]
-    out = {"rule": CONFIRM}
     labels = draw_labels(VAL_PER_CLASS)
     seeds = [CONFIRM["val_seed"] + k for k in range(len(labels))]
     y = _cached("confirm_val_base", lambda: generate_base(base, labels, seeds, w))
-    sweep = {}
-    for s in S_GRID:
-        x = _cached(f"confirm_val_augmented_s{s}", lambda: upscale(stages["augmented"], y, [k + SR_SEED_OFFSET for k in seeds], s))
-        sweep[str(s)] = {"accuracy": round(float(class_accuracy(x, labels, classifier).mean()), 4),
-                         "patch_swd": round(float(patch_distance(x, ref["val"])), 5)}
-        print(f"confirm val s = {s}: {sweep[str(s)]}", flush=True)
+    augmented = {"augmented": stages["augmented"]}
+    sweep = _summary(_sweep(augmented, y, labels, seeds, ref["val"], classifier, "confirm_val_{role}_s{s}", "confirm val"), augmented)["augmented"]
     s_star = choose_s_confirm(sweep)
-    out["validation"] = {"sweep": sweep, "chosen_s": s_star}
     labels = draw_labels(TEST_PER_CLASS)
     seeds = [CONFIRM["test_seed"] + k for k in range(len(labels))]
     y = _cached("confirm_test_base", lambda: generate_base(base, labels, seeds, w))
-    a = _cached(f"confirm_test_augmented_s{s_star}", lambda: upscale(stages["augmented"], y, [k + SR_SEED_OFFSET for k in seeds], s_star))
-    b = _cached("confirm_test_unaugmented_s0", lambda: upscale(stages["unaugmented"], y, [k + SR_SEED_OFFSET for k in seeds], 0))
-    acc_a, acc_b = class_accuracy(a, labels, classifier), class_accuracy(b, labels, classifier)
-    acc_diff, swd_diff = paired_interval(acc_a, acc_b), swd_paired_interval(a, b, ref["test"])
-    out["test"] = {"n": len(labels), "s": s_star,
-                   "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4)},
-                   "augmented": {"accuracy": round(float(acc_a.mean()), 4), "patch_swd": round(float(patch_distance(a, ref["test"])), 5)},
-                   "unaugmented": {"accuracy": round(float(acc_b.mean()), 4), "patch_swd": round(float(patch_distance(b, ref["test"])), 5)},
-                   "accuracy_difference": acc_diff, "patch_swd_difference": swd_diff,
-                   "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
-                   "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0}
-    print(f"confirm test (s = {s_star}): {out['test']}", flush=True)
-    return out
+    judged = {}
+    for role, s in (("augmented", s_star), ("unaugmented", 0)):
+        x = _cached(f"confirm_test_{role}_s{s}", lambda: upscale(stages[role], y, [k + SR_SEED_OFFSET for k in seeds], s))
+        judged[role] = _judged(x, labels, classifier, ref["test"])
+    test = {"n": len(labels), "s": s_star, "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4)},
+            **{role: {"accuracy": round(float(j["accuracy"].mean()), 4), "patch_swd": round(j["patch_swd"], 5)} for role, j in judged.items()},
+            **_compare(judged["augmented"], judged["unaugmented"], ref["test"])}
+    print(f"confirm test (s = {s_star}): {test}", flush=True)
+    return {"rule": CONFIRM, "validation": {"sweep": sweep, "chosen_s": s_star}, "test": test}
 
 
 def _single_stage(splits, ref, classifier, cascade_test: dict, test_labels) -> dict:
@@ -380,8 +379,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confirm", action="store_true", help="only the confirmatory test (merged into the cache)")
     args = parser.parse_args(argv)
     if args.confirm:
-        from .files import data_dir
-
         cached = json.loads((data_dir() / RESULTS).read_text())
         out = {**cached, "confirmatory": confirm()}
         write_cached(RESULTS, out, None, None, source=f"python -m course_lib.cascade on {cached['hardware']}",

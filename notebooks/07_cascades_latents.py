@@ -73,7 +73,7 @@ from IPython.display import Markdown, display
 
 from course_lib import cascade, plotting
 from course_lib.datasets import DigitsSR, load_training_set
-from course_lib.device import get_device, per_image_generators, randn
+from course_lib.device import get_device, per_image_generators
 from course_lib.files import data_dir
 from course_lib.harness import CURVE_INDICES, LIVE_INDICES, image_seeds, load_table
 from course_lib.metrics import psnr
@@ -228,7 +228,7 @@ y5 = cascade.generate_base(base, show, seeds, w_star)
 out_aug = cascade.upscale(sr_aug, y5, [s + cascade.SR_SEED_OFFSET for s in seeds], s_star)
 out_noaug = cascade.upscale(sr_noaug, y5, [s + cascade.SR_SEED_OFFSET for s in seeds], 0)
 seconds_live = time.perf_counter() - start
-z5 = augment_lr(process, y5, torch.full((5,), s_star, device=device), randn((5, 1, 8, 8), per_image_generators([s + cascade.SR_SEED_OFFSET for s in seeds]), device))
+z5, _ = sr_aug.method.corrupt(process, y5, s_star, per_image_generators([s + cascade.SR_SEED_OFFSET for s in seeds]))  # restore's first draw
 fig = plotting.image_rows({"base 8 × 8": list(y5.cpu()), f"z_s (s = {s_star})": list(upsample(z5, 4, "bicubic").clamp(-1, 1).cpu()),
                            "augmented": list(out_aug.cpu()), "unaugmented": list(out_noaug.cpu())},
                           col_titles=[f"asked {k}" for k in show], size=1.2, suptitle=f"the cascade stage by stage (w = {w_star:g})")

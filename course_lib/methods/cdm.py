@@ -90,15 +90,21 @@ class CascadeSRMethod(Method):
         z = augment_lr(process, y, s, noise)
         return process.loss(model, model.target(batch["x"], y), (z, s), prediction=self.prediction, generator=generator)
 
+    def corrupt(self, process, y: torch.Tensor, aug_level: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 07.2 at sampling: ``(z_s, s)`` with y corrupted to the fixed level ``aug_level`` (0: not corrupted), ε drawn
+        from ``generator`` (one per image, or one for the batch) — the first draw :meth:`restore` makes."""
+        if isinstance(aug_level, bool) or not isinstance(aug_level, int) or not 0 <= aug_level <= process.num_timesteps - 1:
+            raise ValueError(f"aug_level must be an int in 0 … {process.num_timesteps - 1}, got {aug_level!r}")
+        s = torch.full((y.shape[0],), aug_level, dtype=torch.long, device=y.device)
+        return augment_lr(process, y, s, randn(tuple(y.shape), generator, y.device)), s
+
     @torch.no_grad()
     def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, aug_level: int = 0,
                 sampler: str = "ddim", steps: int | None = None, progress: bool = False, callback=None,
                 **options) -> torch.Tensor:
         """The HR image from ``y`` (a base model's output or a true LR image) corrupted to level ``aug_level``
-        (Eq. 07.2; 0: not corrupted): image i draws the corruption's ε, then its x_T and its steps' noise, from
-        ``seeds[i]`` (default: one generator seeded 0). ``options`` go to the sampler (DDIM's ``eta``)."""
-        if isinstance(aug_level, bool) or not isinstance(aug_level, int) or not 0 <= aug_level <= process.num_timesteps - 1:
-            raise ValueError(f"aug_level must be an int in 0 … {process.num_timesteps - 1}, got {aug_level!r}")
+        (:meth:`corrupt`, Eq. 07.2; 0: not corrupted): image i draws the corruption's ε, then its x_T and its steps'
+        noise, from ``seeds[i]`` (default: one generator seeded 0). ``options`` go to the sampler (DDIM's ``eta``)."""
         model.check_y(y)
         device = process.betas.device
         y = y.to(device)
@@ -108,8 +114,7 @@ class CascadeSRMethod(Method):
             gens = per_image_generators(seeds)
         else:
             gens = make_generator(0, device)
-        s = torch.full((y.shape[0],), aug_level, dtype=torch.long, device=device)
-        z = augment_lr(process, y, s, randn(tuple(y.shape), gens, device))
+        z, s = self.corrupt(process, y, aug_level, gens)
         x_T = randn((y.shape[0], y.shape[1], y.shape[2] * model.scale, y.shape[3] * model.scale), gens, device)
         smp = make_sampler(sampler, process, steps, self.prediction, **options)
         cbs = [ProgressBar(f"{sampler} sampling", enabled=progress)] + ([] if callback is None else [callback])
