@@ -43,7 +43,7 @@ from torch import nn
 from ._compat import moved_names, warn_renamed
 from .datasets import TRAIN_DIGITS, dihedral as _dihedral, load_training_set, training_lr_size
 from .device import describe_hardware, get_device
-from .distributed import DistContext, SliceModel, agree, init, shutdown
+from .distributed import DistContext, SliceModel, agree, all_reduce_gradients, broadcast_state, init, shutdown
 from .diffusion import GaussianDiffusion, _check_prediction
 from .files import data_dir, load_checkpoint, register_data_file, save_checkpoint
 from .methods import MethodConfig, get_method, legacy_method
@@ -257,14 +257,13 @@ class Trainer:
         if len(sizes) != 1:
             raise ValueError(f"the training tensors must have the same number of items, got {sorted(sizes)}")
         self.n_items = sizes.pop()
-        # many processes (course_lib.distributed): DDP averages the ranks' gradients; every rank draws the global
-        # batch and the network sees the rank's slice of it
+        # many processes (course_lib.distributed): every rank draws the global batch, the network sees the rank's
+        # slice of it, and the ranks' gradients are summed after backward()
         self._loss_model = self.model
         if self.dist.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-            self._loss_model = SliceModel(ddp, self.dist, c.batch_size)
+            broadcast_state(self.model, self.dist)
+            self.ema.load_state_dict(self.model.state_dict())
+            self._loss_model = SliceModel(self.model, self.dist, c.batch_size)
         self.gen_data = torch.Generator().manual_seed(c.seed + 1)  # batch indices and augmentation (CPU)
         self.gen_noise = torch.Generator(device=self.device).manual_seed(c.seed + 2)  # what the loss draws: t and ε
         self.step = 0
@@ -309,8 +308,9 @@ class Trainer:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=use_amp):
             loss = self.method.loss(self._loss_model, self.diffusion, batch, self.gen_noise)
         self.opt.zero_grad(set_to_none=True)
-        # with N processes each rank's gradient holds only its slice's items and DDP averages them: scale by N
-        (loss * self.dist.world_size if self.dist.active else loss).backward()
+        loss.backward()
+        # with N processes each rank's gradient holds only its slice's items: their sum is the global batch's
+        all_reduce_gradients(self.model, self.dist)
         return loss.detach()
 
     def train_step(self) -> float:
@@ -326,6 +326,7 @@ class Trainer:
         self.opt.step()
         if self.scheduler is not None:
             self.scheduler.step()
+        broadcast_state(self.model, self.dist, buffers_only=True)  # BatchNorm's statistics: rank 0's on every rank
         with torch.no_grad():
             for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
                 pe.lerp_(pm, 1 - c.ema_decay)

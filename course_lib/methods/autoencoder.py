@@ -65,10 +65,9 @@ class AutoencoderMethod(Method):
     def loss(self, model, process, batch, generator):
         """Eq. 07.5: MSE(D(μ + σε), x) + kl_weight · KL / (pixels per image)."""
         x = batch["x"].float()
-        net = getattr(model, "module", model)
-        mean, logvar = net.encode(x)
+        mean, logvar = model.encode(x)
         z = mean + (0.5 * logvar).exp() * randn(mean.shape, generator, mean.device)
-        rec = F.mse_loss(net.decode(z).float(), x)
+        rec = F.mse_loss(model.decode(z).float(), x)
         return rec + self.config.kl_weight * kl_to_standard_normal(mean.float(), logvar.float()).mean() / x[0].numel()
 
     @torch.no_grad()

@@ -157,15 +157,14 @@ class DiffIRMethod(Method):
     def loss(self, model, process, batch, generator):
         """Stage 1: L1(restorer(y, z_S1), HR). Stage 2: the whole reverse chain from z_T ~ q(z_T | z_S1), then
         L1(restorer(y, ẑ), HR) + prior_weight · L1(ẑ, z_S1)."""
-        net = getattr(model, "module", model)
         hr, y = batch["x"].float(), batch["y"].float()
-        if net.stage == 1:
-            return F.l1_loss(net(y, net.prior_s1(hr, y)), hr)
+        if model.stage == 1:
+            return F.l1_loss(model(y, model.prior_s1(hr, y)), hr)
         with torch.no_grad():
-            z_s1 = net.prior_s1(hr, y)
+            z_s1 = model.prior_s1(hr, y)
         noise = randn(z_s1.shape, generator, z_s1.device)
-        z = net.prior_s2(y, net.prior.q_sample(z_s1, noise))
-        return F.l1_loss(net(y, z), hr) + self.config.prior_weight * F.l1_loss(z, z_s1)
+        z = model.prior_s2(y, model.prior.q_sample(z_s1, noise))
+        return F.l1_loss(model(y, z), hr) + self.config.prior_weight * F.l1_loss(z, z_s1)
 
     @torch.no_grad()
     def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, prior: str = "sampled",

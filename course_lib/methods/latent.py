@@ -103,8 +103,7 @@ class LatentSRMethod(Method):
 
     def loss(self, model, process, batch, generator):
         """Eq. 02.4 on z₀ = λ μ(x_HR) (Eq. 07.6), y concatenated."""
-        net = getattr(model, "module", model)
-        return process.loss(model, net.to_latent(batch["x"]), batch["y"], prediction=self.prediction, generator=generator)
+        return process.loss(model, model.to_latent(batch["x"]), batch["y"], prediction=self.prediction, generator=generator)
 
     @torch.no_grad()
     def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, sampler: str = "ddim",
