@@ -39,6 +39,7 @@ from typing import Sequence
 
 import torch
 
+from . import stats
 from .datasets import DigitsSR, load_digits
 from .device import describe_hardware
 from .files import data_dir, write_cached
@@ -128,26 +129,19 @@ def choose_s(swd_by_s: dict) -> int:
 def paired_interval(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: int = 0) -> dict:
     """Mean of a − b over the same draws with its paired bootstrap interval (:data:`MARGINS` level)."""
     d = (a.double() - b.double()).cpu()
-    g = torch.Generator().manual_seed(seed)
-    means = torch.stack([d[torch.randint(0, d.numel(), (d.numel(),), generator=g)].mean() for _ in range(draws)])
-    q = (1 - MARGINS["interval"]) / 2
-    lo, hi = torch.quantile(means, torch.tensor([q, 1 - q], dtype=torch.float64))
-    return {"mean": round(float(d.mean()), 5), "interval": [round(float(lo), 5), round(float(hi), 5)], "draws": draws}
+    lo, hi = stats.percentile(stats.bootstrap_means(d, draws, seed), MARGINS["interval"])
+    return {"mean": round(float(d.mean()), 5), "interval": [round(lo, 5), round(hi, 5)], "draws": draws}
 
 
 def swd_paired_interval(a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 200, seed: int = 0) -> dict:
     """Patch SWD(a) − patch SWD(b) against the same ``reference``, with the interval of resampling the draws jointly
     (the same resampled indices for a and b: a paired bootstrap of a set-level measure)."""
-    g = torch.Generator().manual_seed(seed)
-    diffs = []
-    for k in range(draws):
-        idx = torch.randint(0, a.shape[0], (a.shape[0],), generator=g)
-        diffs.append(patch_distance(a[idx], reference, repeats=1, seed=seed + k) - patch_distance(b[idx], reference, repeats=1, seed=seed + k))
-    diffs = torch.stack(diffs).double()
-    q = (1 - MARGINS["interval"]) / 2
-    lo, hi = torch.quantile(diffs, torch.tensor([q, 1 - q], dtype=torch.float64))
+    diffs = torch.stack([patch_distance(a[idx], reference, repeats=1, seed=seed + k)
+                         - patch_distance(b[idx], reference, repeats=1, seed=seed + k)
+                         for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed))]).double()
+    lo, hi = stats.percentile(diffs, MARGINS["interval"])
     point = float(patch_distance(a, reference) - patch_distance(b, reference))
-    return {"mean": round(point, 5), "interval": [round(float(lo), 5), round(float(hi), 5)], "draws": draws}
+    return {"mean": round(point, 5), "interval": [round(lo, 5), round(hi, 5)], "draws": draws}
 
 
 def step_costs(steps: int = 8) -> dict:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .classifier import load_classifier
+from . import stats
 from .datasets import DigitsSR
 from .device import describe_hardware, get_device
 from .files import verify_file, write_cached
@@ -121,11 +122,9 @@ def _paired_bootstrap(distance, a: torch.Tensor, b: torch.Tensor, reference: tor
                       seed: int = 0) -> dict:
     """Bootstrap ``distance(a, ref) − distance(b, ref)`` over images: each draw resamples the judged images (the same
     indices for ``a`` and ``b``: paired) and the reference. Returns the mean, sd and share of draws below zero."""
-    g = torch.Generator().manual_seed(seed)
     diffs = []
-    for _ in range(draws):
-        i = torch.randint(0, a.shape[0], (a.shape[0],), generator=g).to(a.device)
-        j = torch.randint(0, reference.shape[0], (reference.shape[0],), generator=g).to(a.device)
+    for i, j in stats.resamples(a.shape[0], draws, seed, m=reference.shape[0]):
+        i, j = i.to(a.device), j.to(a.device)
         diffs.append(float(distance(a[i], reference[j]) - distance(b[i], reference[j])))
     d = torch.tensor(diffs)
     return {"mean": round(float(d.mean()), 5), "sd": round(float(d.std()), 5), "share_below_zero": round(float((d < 0).float().mean()), 3),

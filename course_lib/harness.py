@@ -39,6 +39,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from . import stats
 from .datasets import DigitsSR, PhotosSR
 from .device import describe_hardware, get_device, per_image_generators, randn
 from .files import load_manifest, verify_file, write_cached
@@ -361,12 +362,7 @@ def measure(sr: torch.Tensor, hr: torch.Tensor, y: torch.Tensor, scale: int, cla
 def paired_bootstrap(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: int = 0) -> dict:
     """The mean of ``a − b`` over the same images (``(N,)`` each: a paired comparison) with its bootstrap sd and the
     share of resamples below zero; ``se`` is the paired standard error sd(a − b) / √N."""
-    d = (a.double() - b.double()).cpu()
-    g = torch.Generator().manual_seed(seed)
-    means = torch.stack([d[torch.randint(0, d.numel(), (d.numel(),), generator=g)].mean() for _ in range(draws)])
-    return {"mean": round(float(d.mean()), 5), "se": round(float(d.std() / d.numel() ** 0.5), 5),
-            "bootstrap_sd": round(float(means.std()), 5), "share_below_zero": round(float((means < 0).double().mean()), 4),
-            "draws": draws}
+    return stats.bootstrap_summary(a, b, draws, seed)
 
 
 #: the columns of a row, in order

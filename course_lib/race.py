@@ -33,6 +33,7 @@ from typing import Sequence
 
 import torch
 
+from . import stats
 from .datasets import DigitsSR
 from .device import describe_hardware, get_device, per_image_generators, randn
 from .files import verify_file, write_cached
@@ -158,8 +159,7 @@ def relative_verdict(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, s
     d, se, n = paired_seed_difference(runs_a, runs_b, key)
     common = {r["seed"] for r in runs_a}
     margin = share * sum(r[key] for r in runs_b if r["seed"] in common) / n
-    return {"difference": d, "se": se, "seeds": n, "margin": margin,
-            "as_good": bool(n > 1 and d + 2 * se <= margin), "worse": bool(n > 1 and d - 2 * se > 0)}
+    return {"difference": d, "se": se, "seeds": n, "margin": margin, **stats.two_se_rule(d, se, n, margin)}
 
 
 def bootstrap_set_difference(a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 100,
@@ -169,11 +169,9 @@ def bootstrap_set_difference(a: torch.Tensor, b: torch.Tensor, reference: torch.
 
     ``mean`` is the difference of the full measures (Eq. 05.4, 4 repeats); each resample uses one repeat with the same
     patch positions and directions for a and b (paired patches), so the spread also holds the patch-sampling noise."""
-    g = torch.Generator().manual_seed(seed)
     diff = float(patch_distance(a, reference) - patch_distance(b, reference))
     ds = []
-    for k in range(draws):
-        idx = torch.randint(0, a.shape[0], (a.shape[0],), generator=g)
+    for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed)):
         ds.append(float(patch_distance(a[idx], reference, repeats=1, seed=7 * k) - patch_distance(b[idx], reference, repeats=1, seed=7 * k)))
     d = torch.tensor(ds, dtype=torch.float64)
     return {"mean": round(diff, 6), "bootstrap_sd": round(float(d.std()), 6),

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from . import stats
 from .datasets import DigitsSR
 from .device import describe_hardware
 from .files import data_dir, save_checkpoint, write_cached
@@ -177,11 +178,9 @@ def swd_interval(sr: torch.Tensor, reference: torch.Tensor, draws: int = 200, le
     replacement (seeded), each against the same reference; the central ``level`` share of the values."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    g = torch.Generator().manual_seed(seed)
-    values = torch.stack([patch_distance(sr[torch.randint(0, sr.shape[0], (sr.shape[0],), generator=g)], reference,
-                                         repeats=1, seed=seed + k) for k in range(draws)])
-    lo, hi = torch.quantile(values.double(), torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
-    return [round(float(lo), 5), round(float(hi), 5)]
+    values = torch.stack([patch_distance(sr[idx], reference, repeats=1, seed=seed + k)
+                          for k, idx in enumerate(stats.resamples(sr.shape[0], draws, seed))])
+    return [round(x, 5) for x in stats.percentile(values, level)]
 
 
 @torch.no_grad()
@@ -231,10 +230,8 @@ def sr3_quality(psnr_values: torch.Tensor, patch_swd: float, reference: dict, dr
     values = torch.as_tensor(psnr_values, dtype=torch.float64)
     if values.shape != ref.shape:
         raise ValueError(f"psnr_values: expected {tuple(ref.shape)} values (the curve digits), got {tuple(values.shape)}")
-    g = torch.Generator().manual_seed(seed)
-    means = torch.stack([ref[torch.randint(0, ref.numel(), (ref.numel(),), generator=g)].mean() for _ in range(draws)])
     level = MARGINS["sr3_quality_interval"]
-    psnr_low = float(torch.quantile(means, (1 - level) / 2))
+    psnr_low = stats.percentile(stats.bootstrap_means(ref, draws, seed), level)[0]
     swd_high = float(reference["patch_swd_interval"][1])
     return {"psnr_low": round(psnr_low, 3), "swd_high": swd_high, "psnr_ok": bool(values.mean() >= psnr_low),
             "swd_ok": bool(patch_swd <= swd_high), "reached": bool(values.mean() >= psnr_low and patch_swd <= swd_high)}

@@ -361,3 +361,47 @@ def judge(interval: Interval, higher_is_better: bool, margin: float | None = Non
     else:
         word = "undecided"
     return Verdict(word, difference, within, None if margin is None else float(margin), higher_is_better, interval)
+
+
+# ------------------------------------------------------------------ the previous protocol
+# The caches of lessons 04–09 were judged before this module existed, by bootstraps and "± 2 SE" rules written in
+# each experiment. Their arithmetic lives here now, bit for bit, so that those caches and the lessons that read them
+# stay reproducible until each is re-judged by the protocol above (docs/errata.md lists what changes then). No new
+# comparison uses them.
+def resamples(n: int, draws: int, seed: int = 0, m: int | None = None):
+    """Draw by draw, ``draws`` bootstrap resamples of n indices (with ``m``: each followed by a resample of m reference
+    indices) from one generator seeded ``seed`` — the order the course's earlier caches were made in."""
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(draws):
+        i = torch.randint(0, n, (n,), generator=g)
+        yield i if m is None else (i, torch.randint(0, m, (m,), generator=g))
+
+
+def bootstrap_means(values, draws: int = 1000, seed: int = 0) -> torch.Tensor:
+    """``(draws,)`` float64: the means of ``draws`` resamples of ``values`` (:func:`resamples`' order)."""
+    v = torch.as_tensor(values, dtype=torch.float64).detach().cpu().reshape(-1)
+    return torch.stack([v[i].mean() for i in resamples(v.numel(), draws, seed)])
+
+
+def percentile(values, level: float = LEVEL) -> list[float]:
+    """The central ``level`` share of resampled ``values``: ``[low, high]`` (the percentile bootstrap interval)."""
+    level = _check_level(level)
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    return [float(x) for x in torch.quantile(torch.as_tensor(values, dtype=torch.float64), q)]
+
+
+def bootstrap_summary(a, b, draws: int = 1000, seed: int = 0) -> dict:
+    """The earlier per-image summary of a − b over the same images: its mean, the paired standard error
+    sd(a − b)/√N, the bootstrap sd of the mean and the share of resamples below zero (rounded as the caches hold them)."""
+    d = (torch.as_tensor(a).double() - torch.as_tensor(b).double()).cpu()
+    means = bootstrap_means(d, draws, seed)
+    return {"mean": round(float(d.mean()), 5), "se": round(float(d.std() / d.numel() ** 0.5), 5),
+            "bootstrap_sd": round(float(means.std()), 5), "share_below_zero": round(float((means < 0).double().mean()), 4),
+            "draws": draws}
+
+
+def two_se_rule(difference: float, se: float, n: int, margin: float) -> dict:
+    """Lesson 06's earlier rule on a difference over n seeds (lower is better): as good when difference + 2 SE stays
+    within ``margin``, worse when difference − 2 SE is above 0 (at n = 5 the t quantile is 2.78, not 2: the protocol
+    above replaces it)."""
+    return {"as_good": bool(n > 1 and difference + 2 * se <= margin), "worse": bool(n > 1 and difference - 2 * se > 0)}
