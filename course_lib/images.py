@@ -16,9 +16,46 @@ import torch
 from .files import atomic_write
 
 __all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "image_size", "write_image",
-           "jpeg_round_trip"]
+           "jpeg_round_trip", "MODEL_RANGE", "RANGE_SLACK", "to_model_range", "check_model_range"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: the range every network of the course sees its images in
+MODEL_RANGE = (-1.0, 1.0)
+#: how far beyond it an input may stray (a resize's overshoot, rounding) before it is taken for another range
+RANGE_SLACK = 0.1
+
+
+def to_model_range(x: torch.Tensor, low: float = 0.0, high: float = 255.0) -> torch.Tensor:
+    """Values in [``low``, ``high``] (8-bit ``[0, 255]`` by default; ``low=0, high=1`` for [0, 1] floats) mapped to the
+    model range [-1, 1]: ``2 (x − low) / (high − low) − 1`` (for uint8 this is :func:`uint8_to_model`)."""
+    if not high > low:
+        raise ValueError(f"high: expected a number above low = {low!r}, got {high!r}")
+    return (torch.as_tensor(x).to(torch.float32) - low) * (2.0 / (high - low)) - 1.0
+
+
+def check_model_range(x: torch.Tensor, name: str = "y", noise: float = 0.0) -> torch.Tensor:
+    """Refuse an input a model would silently misread: a ``ValueError`` naming ``name`` when ``x`` holds NaN or ±inf,
+    or values outside [-1, 1] by more than :data:`RANGE_SLACK` (plus 6 σ for inputs with Gaussian noise of ``noise``
+    = σ on the [-1, 1] scale), with the range found, the range expected and the fix. Returns ``x``."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"{name}: expected a floating-point tensor in the model range [-1, 1], got {got}; "
+                        f"convert 8-bit images with course_lib.images.to_model_range({name})")
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected at least one pixel, got shape {tuple(x.shape)}")
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        nan = int(torch.isnan(x).sum())
+        raise ValueError(f"{name}: expected finite values in [-1, 1], got {nan} NaN and {int((~finite).sum()) - nan} "
+                         f"infinite of {x.numel()}; find where they came from (a division by zero, a failed read)")
+    low, high = float(x.min()), float(x.max())
+    slack = RANGE_SLACK + 6 * float(noise)
+    if low < MODEL_RANGE[0] - slack or high > MODEL_RANGE[1] + slack:
+        guess = " (8-bit values?)" if high > 2 and low >= 0 else ""
+        raise ValueError(f"{name}: expected values in the model range [-1, 1] (± {slack:g}), got [{low:.4g}, {high:.4g}]"
+                         f"{guess}; convert with course_lib.images.to_model_range({name}, low, high), e.g. "
+                         f"to_model_range({name}, 0, 255) for 8-bit values or to_model_range({name}, 0, 1) for [0, 1]")
+    return x
 
 
 def uint8_to_model(a: np.ndarray | torch.Tensor) -> torch.Tensor:

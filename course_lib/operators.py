@@ -43,6 +43,21 @@ def _check_batch(x: torch.Tensor, name: str = "x") -> None:
         raise TypeError(f"{name} must be a floating-point tensor in [-1, 1], got dtype {x.dtype}")
 
 
+def _check_masked(x: torch.Tensor, mask: torch.Tensor, name: str, what: str, complex_ok: bool = False) -> None:
+    """``x`` ``(B, C, H, W)`` whose last two sizes are the mask's (and B, C where the mask has them)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"{name}: expected {what} of shape (B, C, {mask.shape[-2]}, {mask.shape[-1]}), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    if not (x.is_floating_point() or (complex_ok and x.is_complex())):
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    lead = mask.shape[:-2] if mask.dim() == 4 else ()
+    fits = tuple(x.shape[-2:]) == tuple(mask.shape[-2:]) and all(m in (1, s) for m, s in zip(lead, x.shape[:2]))
+    if not fits:
+        shape = ", ".join(str(m) if m != 1 else "B" if i == 0 else "C" for i, m in enumerate(lead or (1, 1)))
+        raise ValueError(f"{name}: expected {what} of shape ({shape}, {mask.shape[-2]}, {mask.shape[-1]}) to match "
+                         f"the operator's mask, got {tuple(x.shape)}")
+
+
 def check_scale(scale: object) -> int:
     """``scale`` as an int ≥ 1, or a ``ValueError`` naming it."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
@@ -252,11 +267,12 @@ class MaskOperator:
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """A x: the observed pixels (zeros elsewhere), ``(B, C, H, W)``."""
-        _check_batch(x)
+        _check_masked(x, self.mask, "x", "an image")
         return x * self.mask.to(x)
 
     def A_pinv(self, y: torch.Tensor) -> torch.Tensor:
         """A† y = the mask applied again (a 0/1 diagonal is its own pseudo-inverse)."""
+        _check_masked(y, self.mask, "y", "the masked image")
         return y * self.mask.to(y)
 
     def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -326,11 +342,12 @@ class FourierOperator:
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """A x = M ⊙ F x, complex ``(B, C, H, W)``."""
-        _check_batch(x)
+        _check_masked(x, self.mask, "x", "an image")
         return torch.fft.fft2(x, norm="ortho") * self.mask.to(x.device)
 
     def A_pinv(self, y: torch.Tensor) -> torch.Tensor:
         """A† y = Re Fᴴ(M ⊙ y), real ``(B, C, H, W)`` (the zero-filled inverse FFT for y = A x)."""
+        _check_masked(y, self.mask, "y", "the measured spectrum", complex_ok=True)
         return torch.fft.ifft2(y * self.mask.to(y.device), norm="ortho").real
 
     def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

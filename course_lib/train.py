@@ -41,13 +41,14 @@ import torch
 from torch import nn
 
 from ._compat import moved_names, warn_renamed
+from .checks import check_int, check_number
 from .datasets import TRAIN_DIGITS, dihedral as _dihedral, load_training_set, training_lr_size
 from .device import describe_hardware, get_device
 from .distributed import DistContext, SliceModel, agree, all_reduce_gradients, broadcast_state, init, shutdown
 from .diffusion import GaussianDiffusion, _check_prediction
 from .files import data_dir, load_checkpoint, register_data_file, save_checkpoint
 from .methods import MethodConfig, get_method, legacy_method
-from .schedules import make_beta_schedule
+from .schedules import SCHEDULES, make_beta_schedule
 
 __all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "strip_borrowed", "checkpoint_order", "main"]
 
@@ -89,14 +90,25 @@ class TrainConfig:
     description: str = ""
 
     def __post_init__(self):
+        """Every number checked where it is read: a ``ValueError`` names the field, what it expects and what came."""
         for key in ("batch_size", "steps", "log_every", "checkpoint_every", "T"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key} must be a positive int, got {value!r}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+            check_int(getattr(self, key), key, low=1)
+        check_int(self.warmup_steps, "warmup_steps", low=0)
+        check_int(self.seed, "seed")
+        check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
+        check_number(self.weight_decay, "weight_decay", low=0)
+        check_number(self.grad_clip, "grad_clip", low=0)  # 0: no clipping
+        check_number(self.ema_decay, "ema_decay", low=0, high=1, high_open=True)
+        for key in ("name", "dataset"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ValueError(f"{key}: expected a non-empty string, got {getattr(self, key)!r}")
+        for key in ("autocast", "augment"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key}: expected true or false, got {getattr(self, key)!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {sorted(SCHEDULES)}, got {self.schedule!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+            raise ValueError(f"lr_schedule: expected one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         _check_prediction(self.prediction)
         cls = get_method(self.method)
         if not isinstance(self.model, cls.Config):
@@ -526,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--config {config_path} does not exist")
     if args.until is not None and args.until < 1:
         parser.error(f"--until: expected a positive step, got {args.until}")
-    config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    config = _read_config(config_path, parser)
     state_path = Path(args.runs) / config.name / "state.pt"
     ctx, device = init(get_device(args.device))
     say = print if ctx.is_main else (lambda *a, **k: None)
@@ -535,7 +547,10 @@ def main(argv: list[str] | None = None) -> int:
             trainer = Trainer.resume(state_path, device=device, dist=ctx)
             say(f"resumed {config.name} at step {trainer.step} from {state_path}")
         else:
-            trainer = Trainer(config, device=device, dist=ctx)
+            try:  # what only building the run can check (the dataset, the network's arguments, a borrowed model)
+                trainer = Trainer(config, device=device, dist=ctx)
+            except (ValueError, TypeError, KeyError) as err:
+                _config_error(parser, config_path, err)
         where = describe_hardware(device) + (f", {ctx.world_size} processes" if ctx.active else "")
         target = config.steps if args.until is None else min(args.until, config.steps)
         say(f"training {config.name} ({config.method}) on {where} to step {target}")
@@ -550,6 +565,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         shutdown(ctx)
+
+
+def _read_config(path: Path, parser: argparse.ArgumentParser) -> TrainConfig:
+    """The config in ``path``, or one line on stderr naming the file, the field and what was expected (exit 2)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        parser.exit(2, f"{parser.prog}: error: {path}: not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})\n")
+    except (OSError, UnicodeDecodeError) as err:
+        parser.exit(2, f"{parser.prog}: error: {path}: cannot be read: {err}\n")
+    try:
+        return TrainConfig.from_dict(raw)
+    except (ValueError, TypeError, KeyError) as err:
+        _config_error(parser, path, err)
+
+
+def _config_error(parser: argparse.ArgumentParser, path: Path, err: Exception) -> None:
+    """Exit with one line naming the config file and the error (a KeyError's message without its quotes)."""
+    message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    parser.exit(2, f"{parser.prog}: error: {path}: {str(message).replace(chr(10), ' ')}\n")
 
 
 def _export(trainer: Trainer, config: TrainConfig, config_path: Path, where: str) -> None:

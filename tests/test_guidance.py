@@ -97,7 +97,7 @@ def test_the_cfg_method_drops_labels_at_its_rate_and_generates_the_classes_asked
         torch.nn.init.normal_(p, std=0.05)
     process = GaussianDiffusion(make_beta_schedule("cosine", 100))
     a = method.generate(model, process, [1, 2], (1, 8, 8), labels=[3, 7], w=1.5, steps=4)
-    assert method.last_nfe == 8 and a.shape == (2, 1, 8, 8) and a.abs().max() <= 1
+    assert method.last_nfe == 8 and a.shape == (2, 1, 8, 8) and a.abs().max() <= 1 + 1e-6  # x̂₀ clipped; float32 rounding
     alone = method.generate(model, process, [2], (1, 8, 8), labels=[7], w=1.5, steps=4)
     assert torch.allclose(a[1:], alone, atol=1e-5)  # per-image seeds: batch-independent
     raw = method.generate(model, process, [1, 2], (1, 8, 8), labels=[3, 7], w=1.5, steps=4, clip=False)

@@ -15,7 +15,7 @@ import course_lib
 PKG = Path(course_lib.__file__).resolve().parent
 #: the layers, bottom to top (README's "How the code is organised")
 LAYERS = [
-    ("ground", {"_compat", "device", "files", "images", "checkpoints"}),
+    ("ground", {"_compat", "checks", "device", "files", "images", "checkpoints"}),
     ("math", {"schedules", "embeddings", "metrics", "operators", "history", "frequency", "stats"}),
     ("data", {"datasets", "data"}),
     ("process", {"diffusion", "sde", "samplers"}),

@@ -16,13 +16,32 @@ adding a method touches no other module (``docs/adding-a-method.md``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
 
+from ..images import check_model_range
+
 __all__ = ["MethodConfig", "Method", "METHODS", "register_method", "get_method", "legacy_method"]
+
+
+def _checked_restore(restore):
+    """``restore`` with its y checked first (the third positional argument or ``y=``)."""
+    if getattr(restore, "_checks_y", False):
+        return restore
+
+    @functools.wraps(restore)
+    def inner(self, model, process, *args, **kwargs):
+        y = args[0] if args else kwargs.get("y")
+        if y is not None:
+            check_model_range(y, "y", noise=kwargs.get("sigma_y", 0.0) or 0.0)
+        return restore(self, model, process, *args, **kwargs)
+
+    inner._checks_y = True
+    return inner
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,13 @@ class Method:
     legacy_kinds: ClassVar[tuple[str, ...]] = ()
     #: dtype of the weights in the shipped file (float16 halves the size where it does not matter)
     export_dtype: ClassVar[torch.dtype] = torch.float16
+
+    def __init_subclass__(cls, **kwargs):
+        """Every method's front door checks its input: a subclass's :meth:`restore` refuses a y that is not finite or
+        not in the model range (:func:`course_lib.images.check_model_range`, noise allowed by its ``sigma_y``)."""
+        super().__init_subclass__(**kwargs)
+        if "restore" in vars(cls):
+            cls.restore = _checked_restore(vars(cls)["restore"])
 
     def __init__(self, config: Any):
         self.train_config = config

@@ -28,7 +28,7 @@ import torch
 from ..device import randn
 from ..diffusion import GaussianDiffusion, _check_prediction, extract
 
-__all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at"]
+__all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at", "fresh_noise"]
 
 
 @dataclass
@@ -207,3 +207,14 @@ class Sampler:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(steps={self.steps}, prediction={self.prediction!r})"
+
+
+def fresh_noise(x_t: torch.Tensor, generator, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """The fresh noise z ~ N(0, I) a stochastic step adds: ``noise`` when given (tests, cross-checks), checked to have
+    x_t's shape, else a draw from ``generator`` (one, or one per image)."""
+    if noise is None:
+        return randn(x_t.shape, generator, x_t.device, x_t.dtype)
+    if not isinstance(noise, torch.Tensor) or noise.shape != x_t.shape:
+        got = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+        raise ValueError(f"noise: expected the fresh noise of x_t's shape {tuple(x_t.shape)}, got {got}")
+    return noise

@@ -17,8 +17,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import randn
-from .base import StepOutput, X0Transform, alpha_bar_at
+from .base import StepOutput, X0Transform, alpha_bar_at, fresh_noise
 from .ddim import SpacedSampler
 from .registry import register_sampler
 
@@ -53,5 +52,5 @@ class ConsistencySampler(SpacedSampler):
         if t_prev < 0:
             return StepOutput(x0, x0)
         ab = alpha_bar_at(self.process, self._t(t_prev, x_t), x_t)
-        z = randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise
+        z = fresh_noise(x_t, generator, noise)
         return StepOutput(ab.sqrt() * x0 + (1 - ab).sqrt() * z, x0)

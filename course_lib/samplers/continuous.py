@@ -23,10 +23,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import randn
 from ..diffusion import GaussianDiffusion
 from ..sde import VPSDE, em_step, pf_ode_derivative, score_from_eps
-from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
+from .base import Sampler, StepOutput, X0Transform, alpha_bar_at, fresh_noise
 from .ddim import SpacedSampler, ddim_timesteps
 from .registry import register_sampler
 
@@ -92,7 +91,7 @@ class EulerMaruyamaSampler(_VPTimeSampler):
         if t_prev < 0:
             return StepOutput(x0, x0)                                                     # the final denoise
         beta, dt, std = self._vp(t, t_prev, x_t)
-        z = randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise
+        z = fresh_noise(x_t, generator, noise)
         x_prev, _ = em_step(x_t, score_from_eps(eps, std), beta, dt, z)                  # Eq. 06.5
         return StepOutput(x_prev, x0)
 

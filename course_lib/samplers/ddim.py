@@ -17,9 +17,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import randn
 from ..diffusion import extract
-from .base import Sampler, StepOutput, X0Transform, alpha_bar_at
+from .base import Sampler, StepOutput, X0Transform, alpha_bar_at, fresh_noise
 from .registry import register_sampler
 
 __all__ = ["DDIMSampler", "SpacedSampler", "ddim_timesteps", "karras_timesteps", "make_timesteps", "ddim_update", "ddim_invert", "SPACINGS"]
@@ -151,7 +150,7 @@ class DDIMSampler(SpacedSampler):
             x0 = x0_transform(x0.clamp(-1.0, 1.0) if self.clip_sample else x0, ctx)         # the x̂₀ hook
             noisy, sigma = noisy or ctx.sigma is not sigma, ctx.sigma
             eps = p.predict_eps_from_x0(x_t, t_vec, x0)                                   # the ε̂ x̂₀ implies (Eq. 02.2)
-        z = (randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise) if noisy else None
+        z = fresh_noise(x_t, generator, noise) if noisy else None                           # z ~ N(0, I), or the noise given
         return StepOutput(ddim_update(x_t, eps, ab_t, ab_prev, sigma, z, x0_step), x0)
 
 

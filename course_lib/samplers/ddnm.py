@@ -34,9 +34,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import randn
 from ..diffusion import extract
-from .base import StepContext, StepOutput, X0Transform, alpha_bar_at
+from .base import StepContext, StepOutput, X0Transform, alpha_bar_at, fresh_noise
 from .ddim import SpacedSampler
 from .registry import register_sampler
 
@@ -134,7 +133,7 @@ class PosteriorSampler(SpacedSampler):
         mean = a * x0 + b * x_t
         if t_prev < 0:
             return StepOutput(mean, x0)
-        z = randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise
+        z = fresh_noise(x_t, generator, noise)
         return StepOutput(mean + sigma * z, x0)
 
 

@@ -15,9 +15,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import randn
 from ..diffusion import extract
-from .base import Sampler, StepOutput, X0Transform
+from .base import Sampler, StepOutput, X0Transform, fresh_noise
 from .ddim import DDIMSampler, ddim_timesteps
 from .registry import register_sampler
 
@@ -76,6 +75,6 @@ class DDPMSampler(Sampler):
             x0 = x0_transform(x0, ctx)                                                   # the x̂₀ hook
             sigma = ctx.sigma
         mean, _ = p.q_posterior(x0, x_t, t_vec)                                          # μ̃_t(x̂₀, x_t), Eq. 02.1
-        z = randn(x_t.shape, generator, x_t.device, x_t.dtype) if noise is None else noise  # z ~ N(0, I)
+        z = fresh_noise(x_t, generator, noise)  # z ~ N(0, I)
         nonzero = (t_vec > 0).reshape(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)        # no noise at the last step
         return StepOutput(mean + nonzero * sigma * z, x0)                                # Eq. 02.5
