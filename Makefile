@@ -96,7 +96,7 @@ benchmark: $(STAMP)
 student: sync
 	$(BIN)/python -m course_lib.devtools student --out _build/student
 
-# The website: every lesson rendered from its executed notebook (nothing re-executed), offline (course_lib/site.py).
+# The website: every lesson rendered from its executed notebook (nothing re-executed), offline (course_lib/tools/site.py).
 site: sync
 	$(BIN)/python -m course_lib.site
 

@@ -15,4 +15,8 @@ Layers, bottom to top (a layer imports only the layers below it; ``tests/test_la
 Import the modules you need, e.g. ``from course_lib.samplers import DDIMSampler, sample``.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
+
+from ._compat import install_module_aliases as _install
+
+_install()  # the previous release's module names (course_lib.engine.train, …) keep working for one release

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._compat import moved_names as _moved_names
+from ._compat import legacy_attribute
 from .device import randn
 
 __all__ = ["GaussianDiffusion", "extract", "PREDICTIONS"]
@@ -334,7 +334,7 @@ class GaussianDiffusion(nn.Module):
         self, model_out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, prediction: str = "eps"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Turn a network output of the given parameterisation into (ε̂, x̂_0) (Eq. 02.2, Eq. 02.3)."""
-        _check_prediction(prediction)
+        check_prediction(prediction)
         if model_out.shape != x_t.shape:
             raise ValueError(f"the model returned shape {tuple(model_out.shape)}, expected x_t's shape {tuple(x_t.shape)}")
         out = model_out.to(x_t.dtype)
@@ -372,7 +372,7 @@ class GaussianDiffusion(nn.Module):
         Returns:
             float32 scalar, or ``(B,)`` with ``reduction="none"``.
         """
-        _check_prediction(prediction)
+        check_prediction(prediction)
         if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         if norm not in ("l2", "l1"):
@@ -394,133 +394,14 @@ class GaussianDiffusion(nn.Module):
 
     # ---------------------------------------------------------- sampling front doors
     @torch.no_grad()
-    def sample(
-        self,
-        model: Callable,
-        shape: tuple[int, ...],
-        cond=None,
-        sampler: str = "ddpm",
-        steps: int | None = None,
-        eta: float = 0.0,
-        generator: torch.Generator | None = None,
-        progress: bool = True,
-        record_every: int | None = None,
-        prediction: str | None = None,
-        clip_x0: bool = True,
-        x_T: torch.Tensor | None = None,
-        x0_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ):
-        """Generate samples with a sampler named by a string — lesson 02's front door to :func:`course_lib.samplers.sample`.
+    def __getattr__(self, name: str):
+        """Buffers and submodules (nn.Module's lookup), then the names of earlier releases (``_compat``)."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return legacy_attribute(self, "GaussianDiffusion", name)
 
-        Builds ``make_sampler(sampler, self, steps, prediction)`` (DDPM, Eq. 02.5, or DDIM with ``eta``, Eq. 02.6),
-        draws x_T from ``generator``, clips x̂₀ to [-1, 1] when ``clip_x0``, and runs the one loop.
-
-        Args:
-            model: ``model(x_t, t, cond)``; put it in ``eval()`` mode first.
-            shape: ``(B, ...)`` of the samples (on the diffusion's device).
-            sampler: ``"ddpm"`` (ancestral; all T steps, or with ``steps < T`` the respaced version, i.e. DDIM with
-                η = 1) or ``"ddim"`` (``steps`` trailing timesteps, η as given); any registered sampler name.
-            steps: number of network evaluations, 1 … T (default: the sampler's: T for DDPM, 50 for DDIM).
-            generator: seeds x_T and every step's noise (one generator on the diffusion's device, or one per image).
-            progress: show a progress bar.
-            record_every: also return the trajectory, recording x_t and x̂_0 every this many steps (and at the last
-                step) — :class:`course_lib.samplers.Trajectory` does the recording.
-            prediction: what the network outputs; default: the model's ``prediction`` attribute (set by the method
-                that built it), else ``"eps"``.
-            x_T: start from this ``(B, ...)`` instead of fresh noise.
-            x0_fn: applied to every step's x̂_0 (after clipping); the step continues from the changed x̂_0.
-
-        Returns:
-            ``x_0`` ``(B, ...)``, or ``(x_0, trajectory)`` when ``record_every`` is set, where
-            ``trajectory = {"t": [int], "x_t": (K, B, ...), "x0": (K, B, ...)}`` on the CPU.
-        """
-        from .samplers import SAMPLERS, ProgressBar, Trajectory, clip_x0 as clip, compose, make_sampler, sample
-
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {tuple(SAMPLERS)}, got {sampler!r}")
-        if not eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
-        if record_every is not None and (isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1):
-            raise ValueError(f"record_every must be a positive int or None, got {record_every!r}")
-        prediction = prediction or getattr(model, "prediction", "eps")
-        import inspect
-
-        accepts = inspect.signature(SAMPLERS[sampler]).parameters
-        options = {key: value for key, value in (("clip_sample", clip_x0), ("eta", eta)) if key in accepts}
-        s = make_sampler(sampler, self, steps, prediction, **options)
-        shape = tuple(int(v) for v in shape)
-        if x_T is None:
-            x_T = randn(shape, generator, self.betas.device)
-        elif tuple(x_T.shape) != shape:
-            raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
-        transform = None if x0_fn is None else (lambda x0, ctx: x0_fn(x0))
-        if clip_x0 and "clip_sample" not in accepts:  # a sampler without diffusers' option: clip through the hook
-            transform = compose(clip, transform)
-        trajectory = None if record_every is None else Trajectory(record_every)
-        callbacks = [ProgressBar(f"{sampler} sampling", enabled=progress)] + ([trajectory] if trajectory else [])
-        x = sample(model, s, x_T, cond, x0_transform=transform, callback=callbacks, generator=generator)
-        return x if trajectory is None else (x, trajectory.as_dict())
-
-    def p_sample(self, model: Callable, x_t: torch.Tensor, t: torch.Tensor, cond=None, prediction: str = "eps",
-                 variance: str = "posterior", clip_x0: bool = True, noise: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None, x0_fn: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Deprecated: one ancestral step, Eq. 02.5 — use :class:`course_lib.samplers.DDPMSampler` ``.step``.
-
-        ``t`` is ``(B,)`` (images may sit at different t). Returns ``(x_prev, x0_hat)``, both ``(B, ...)``.
-        """
-        from ._compat import warn_renamed
-        from .samplers import DDPMSampler
-
-        warn_renamed("GaussianDiffusion.p_sample", "course_lib.samplers.DDPMSampler(process).step")
-        self._check_x(x_t, "x_t")
-        t = self._check_t(t, x_t.shape[0])
-        s = DDPMSampler(self, prediction=prediction, variance=variance, clip_sample=clip_x0)
-        transform = None if x0_fn is None else (lambda x0, ctx: x0_fn(x0))
-        z = self._noise_like(x_t, noise, generator)  # one draw for the batch, as the step would make it
-        out = model(x_t, t, cond)
-        x_prev, x0 = torch.empty_like(x_t), torch.empty_like(x_t)
-        for value in t.unique().tolist():
-            sel = t == value
-            step = s.step(out[sel], value, value - 1, x_t[sel], x0_transform=transform, noise=z[sel])
-            x_prev[sel], x0[sel] = step.prev_sample, step.pred_original_sample
-        return x_prev, x0
-
-    def ddim_step(self, x_t: torch.Tensor, t: int | torch.Tensor, t_prev: int | torch.Tensor, eps: torch.Tensor,
-                  eta: float = 0.0, noise: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                  clip_x0: bool = False) -> torch.Tensor:
-        """Deprecated: one DDIM step from ε̂, Eq. 02.6 (DDIM Eq. 12, σ(η) of their Eq. 16) — use
-        :class:`course_lib.samplers.DDIMSampler` ``.step``. ``t_prev = -1`` means "to x_0". Returns ``(B, ...)``."""
-        from ._compat import warn_renamed
-        from .samplers import DDIMSampler
-
-        warn_renamed("GaussianDiffusion.ddim_step", "course_lib.samplers.DDIMSampler(process).step")
-        self._check_x(x_t, "x_t")
-        if not eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
-        if eps.shape != x_t.shape:
-            raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-        t_int = self._one_t(t, x_t.shape[0])
-        tp = self._one_t(t_prev, x_t.shape[0], check=False)
-        s = DDIMSampler(self, steps=1, prediction="eps", eta=eta, clip_sample=clip_x0)
-        return s.step(eps, t_int, tp, x_t, generator=generator, noise=noise).prev_sample
-
-    def _one_t(self, t: int | torch.Tensor, batch: int, check: bool = True) -> int:
-        """A timestep given as an int or a ``(B,)`` tensor of one value, as an int (in 0 … T − 1 when ``check``)."""
-        if isinstance(t, torch.Tensor):
-            if t.dim() != 1 or t.numel() == 0 or t.is_floating_point() or bool((t != t[0]).any()):
-                raise ValueError(f"t must be an int or a ({batch},) integer tensor of one value, got {t.tolist()}")
-            t = int(t[0])
-        if isinstance(t, bool) or not isinstance(t, int):
-            raise TypeError(f"t must be an int, got {type(t).__name__}")
-        if check and not 0 <= t < self.num_timesteps:
-            raise ValueError(f"t must lie in 0 … {self.num_timesteps - 1} (0-based; T = {self.num_timesteps}), got {t}")
-        return t
-
-
-def _check_prediction(prediction: str) -> None:
+def check_prediction(prediction: str) -> None:
+    """A ``ValueError`` naming ``prediction`` unless it is one of :data:`PREDICTIONS` (``"eps"``, ``"x0"``, ``"v"``)."""
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
-
-
-__getattr__ = _moved_names(__name__, {"ddim_timesteps": "course_lib.samplers.ddim:ddim_timesteps",
-                                      "SAMPLERS": "course_lib.samplers.registry:SAMPLERS"})

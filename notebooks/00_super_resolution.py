@@ -61,7 +61,8 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import data, history, metrics, plotting
+from course_lib import data, metrics
+from course_lib.teaching import history, plotting
 from course_lib.device import describe_device, get_device, seed_everything
 
 seed_everything(0)
@@ -326,7 +327,7 @@ plt.show()
 #
 # The course's source notes draw the history of diffusion SR as a chain. Checked against the papers, several
 # arrows and venues need fixing — the table lists each correction. The lineage below is generated from
-# `course_lib.history`, whose records a test checks (every arrow points forward in time).
+# `course_lib.teaching.history`, whose records a test checks (every arrow points forward in time).
 
 # %%
 display(Markdown(history.corrections_markdown()))
@@ -361,7 +362,7 @@ plt.show()
 # one PSNR in dB per image (Eq. 00.2).
 
 # %%
-from course_lib.exercises.lesson00 import check_area_downsample, check_psnr
+from course_lib.teaching.exercises.lesson00 import check_area_downsample, check_psnr
 
 
 def my_psnr(pred, target):
@@ -413,14 +414,14 @@ check_area_downsample(my_area_downsample)
 # image so little at σ = 1?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("00")
 
 # %% [markdown]
 # ## Further reading · 延伸阅读
 #
-# Generated from `course_lib.history` (first preprint and venue checked):
+# Generated from `course_lib.teaching.history` (first preprint and venue checked):
 
 # %%
 display(Markdown(history.bibliography_markdown()))

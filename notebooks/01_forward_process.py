@@ -52,7 +52,8 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import data, plotting
+from course_lib import data
+from course_lib.teaching import plotting
 from course_lib.device import get_device, make_generator, seed_everything
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.schedules import make_beta_schedule
@@ -345,7 +346,7 @@ plt.show()
 # digit? Is it the same $t$ for both schedules? (The widget needs a running kernel; a static strip follows.)
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.widgets import NoisingWidget, noising_strip
+from course_lib.teaching.widgets import NoisingWidget, noising_strip
 
 images = {
     "digit 0": digit[0],
@@ -389,7 +390,7 @@ plt.show()
 # **Exercise 01.1 — ᾱ from β.** Write `alpha_bars_from_betas(betas)`: `(T,)` → `(T,)`, Eq. 01.2.
 
 # %%
-from course_lib.exercises.lesson01 import check_alpha_bars, check_q_sample, check_snr_crossing
+from course_lib.teaching.exercises.lesson01 import check_alpha_bars, check_q_sample, check_snr_crossing
 
 
 def alpha_bars_from_betas(betas):
@@ -460,7 +461,7 @@ check_snr_crossing(snr_crossing)
 # its SNR cross 1, as a fraction of $T$? Why does the $1000/T$ scaling of Eq. 01.5 keep that fraction about the same?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("01")
 

@@ -53,14 +53,15 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import plotting
+from course_lib.teaching import plotting
 from course_lib.data import toy_points
 from course_lib.device import describe_device, get_device, make_generator, seed_everything
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.models import count_parameters
+from course_lib.samplers import generate
 from course_lib.schedules import make_beta_schedule
-from course_lib.pretrained import load_pretrained
-from course_lib.train import Trainer
+from course_lib.engine.pretrained import load_pretrained
+from course_lib.engine.train import Trainer
 
 seed_everything(0)
 device = get_device()
@@ -82,12 +83,13 @@ print("computing on", describe_device(device))
 # $\mu_\theta$ be? If we knew the clean image $x_0$, the answer would be exact — that is the posterior.
 #
 # The whole lesson in one picture: the chain as a **graphical model** (图模型; Figure 2 of Ho et al. 2020), drawn by
-# `course_lib.diagrams`, with one test digit at five of its nodes. Solid blue arrows are the learned steps $p_\theta$
+# `course_lib.teaching.diagrams`, with one test digit at five of its nodes. Solid blue arrows are the learned steps $p_\theta$
 # towards the data, dashed grey ones the fixed noising steps $q$ of lesson 01, and the red dotted arrow is the
 # posterior of section 2: given $x_0$ *and* $x_t$, where $x_{t-1}$ lies — what training teaches $p_\theta$ to match.
 
 # %%
-from course_lib import data, diagrams
+from course_lib import data
+from course_lib.teaching import diagrams
 
 zero = data.DigitsSR("test", scale=4).tensors([0])[0].to(device)  # a test zero, (1, 1, 32, 32)
 shown = [T - 1, 400, 399, 0]  # code indices of x_T, x_t, x_{t-1}, x_1
@@ -276,7 +278,7 @@ print("v-error / eps-error: ", [f"{r:.3g}" for r in (e_v / e_eps).tolist()], "= 
 # Before images, points in the plane: 20,000 samples of a spiral, scaled to about unit variance — the scale of the
 # noise they are mixed with (at a tenth of that scale the same network learns far more slowly: try it by multiplying
 # the points by 0.1 before training). The network
-# is a small MLP on $[x_t, \mathrm{TE}(t)]$ (the timestep embedding is lesson 03's topic). `course_lib.train.Trainer` runs Algorithm 1 of DDPM: draw a batch,
+# is a small MLP on $[x_t, \mathrm{TE}(t)]$ (the timestep embedding is lesson 03's topic). `course_lib.engine.train.Trainer` runs Algorithm 1 of DDPM: draw a batch,
 # a $t$ and an ε, take a gradient step on Eq. 02.4.
 
 # %% tags=["nbval-ignore-output"]
@@ -304,7 +306,7 @@ print(f"MLP denoiser, {count_parameters(toy.model):,} parameters: loss {losses[0
 # can be clipped to the data range (or changed by a hook, lesson 04) before the step. We record the points along the way.
 
 # %% tags=["nbval-ignore-output"]
-points, traj = toy.diffusion.sample(toy.ema, (1000, 2), sampler="ddpm", generator=make_generator(0, device),
+points, traj = generate(toy.ema, toy.diffusion, (1000, 2), sampler="ddpm", generator=make_generator(0, device),
                                     record_every=100, clip_x0=False)  # points, not images: no clipping to [-1, 1]
 data_pts = toy_points("spiral", 1000, seed=1)
 fig, axes = plt.subplots(1, 5, figsize=(13, 2.8))
@@ -425,7 +427,7 @@ print("SNR at the first step: trailing %.1e, leading %.1e" % (diffusion.snr()[99
 import time
 
 start = time.perf_counter()
-samples = diffusion.sample(model, (16, 1, 32, 32), sampler="ddim", steps=50, generator=make_generator(0, device))
+samples = generate(model, diffusion, (16, 1, 32, 32), sampler="ddim", steps=50, generator=make_generator(0, device))
 ddim_seconds = time.perf_counter() - start
 fig = plotting.show_images(list(samples.cpu()), ncols=16, size=0.8,
                            suptitle=f"16 digits from the shipped model, DDIM-50 ({ddim_seconds:.1f} s on {device.type})")
@@ -441,8 +443,8 @@ assert samples.min() >= -1 and samples.max() <= 1 and samples.std() > 0.3  # cli
 # $\hat x_0$ (Eq. 02.2): the guess is a blurry average early on and commits to one digit as $t$ falls.
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.cached import load_ddpm_trajectory
-from course_lib.widgets import DenoisingWidget, trajectory_strip
+from course_lib.experiments.cached import load_ddpm_trajectory
+from course_lib.teaching.widgets import DenoisingWidget, trajectory_strip
 
 cpu_diffusion = GaussianDiffusion(make_beta_schedule(config.schedule, config.T))
 trajectory = load_ddpm_trajectory()
@@ -475,7 +477,7 @@ plt.show()
 # $L_\text{simple}$ (Eq. 02.4) as one number. `model(x_t, t)` returns ε̂ with $x_t$'s shape.
 
 # %%
-from course_lib.exercises.lesson02 import check_loss, check_reverse_mean
+from course_lib.teaching.exercises.lesson02 import check_loss, check_reverse_mean
 
 
 def my_loss(model, x0, t, noise, alpha_bars):
@@ -527,7 +529,7 @@ check_reverse_mean(my_reverse_mean)
 # steps on do the digits stop changing? Then try `eta=1.0`: what changes, and why?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("02")
 

@@ -54,10 +54,11 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import data, plotting
+from course_lib import data
+from course_lib.teaching import plotting
 from course_lib.device import get_device, make_generator, seed_everything
 from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves
-from course_lib.pretrained import load_pretrained
+from course_lib.engine.pretrained import load_pretrained
 
 seed_everything(0)
 device = get_device()
@@ -222,7 +223,7 @@ plt.show()
 # resulting vector $e$ goes to *every* residual block (orange). Drawn from the shipped model's own config:
 
 # %%
-from course_lib import diagrams
+from course_lib.teaching import diagrams
 
 fig = diagrams.unet_figure(model.config, image_size=32, title=f"The shipped digits U-Net ({sum(p.numel() for p in model.parameters()):,} parameters): where t enters")
 plt.show()
@@ -261,7 +262,7 @@ plt.show()
 # ## 6. The ablation: does the embedding matter? · 消融实验
 #
 # Variants of the same denoiser — **no time input**, **sinusoidal**, **learned table**, **MLP on t/T** — each trained
-# with **3 seeds** on the same data for the same number of steps (`course_lib/ablation.py`): all four on the 2-D spiral,
+# with **3 seeds** on the same data for the same number of steps (`course_lib/experiments/ablation.py`): all four on the 2-D spiral,
 # the first three on digits (the MLP-on-t/T variant was left out there to keep the cached runs short). On the spiral the
 # sample quality is the sliced Wasserstein distance (切片 Wasserstein 距离) between 2,000 samples and 2,000 held-out points (lower is better);
 # on digits (a 0.3 M-parameter U-Net, short runs) the held-out ε-MSE at 13 fixed timesteps, averaged — the timesteps
@@ -269,7 +270,7 @@ plt.show()
 # it is a loss-by-timestep curve summed up. The runs took minutes, so they are **cached**:
 
 # %%
-from course_lib.ablation import RESULTS, summarise
+from course_lib.experiments.ablation import RESULTS, summarise
 from course_lib.data import verify_file
 
 ablation = json.loads(verify_file(RESULTS).read_text())
@@ -329,7 +330,7 @@ print("(in 2-D the sample quality suffers far more than the loss: sliced Wassers
 # quickly the similarity to the neighbours drops. Try: what happens to that width when $d$ grows?
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.widgets import EmbeddingExplorer, embedding_view
+from course_lib.teaching.widgets import EmbeddingExplorer, embedding_view
 
 explorer = EmbeddingExplorer(t=250, dim=32)
 explorer
@@ -355,7 +356,7 @@ print(f"explorer at t = 700, d = 64: similarity stays above 0.5 within {v['half_
 # **Exercise 03.1 — the formula.** Write `my_sinusoidal(t, d)`: `(B,)` timesteps → `(B, d)`, Eq. 03.1 (interleaved).
 
 # %%
-from course_lib.exercises.lesson03 import buggy_embedding, check_fixed_embedding, check_sinusoidal
+from course_lib.teaching.exercises.lesson03 import buggy_embedding, check_fixed_embedding, check_sinusoidal
 
 
 def my_sinusoidal(t, d):
@@ -378,7 +379,7 @@ def my_sinusoidal(t, d):
 check_sinusoidal(my_sinusoidal)
 
 # %% [markdown]
-# **Exercise 03.2 — find the bug.** `buggy_embedding` (from `course_lib.exercises.lesson03`) looks right but has one bug.
+# **Exercise 03.2 — find the bug.** `buggy_embedding` (from `course_lib.teaching.exercises.lesson03`) looks right but has one bug.
 # Run the check on it to see the symptom, read its source (`buggy_embedding??`), then write the repaired `fixed_embedding`.
 
 # %%
@@ -406,13 +407,13 @@ check_fixed_embedding(fixed_embedding)
 
 # %% [markdown]
 # **Exercise 03.3 (open).** Train the toy variants for a third of the ablation's 3,000 steps, from a cell — no file to
-# edit: `from course_lib.ablation import run_toy`, then `run_toy("learned", 0, steps=1000)` and
+# edit: `from course_lib.experiments.ablation import run_toy`, then `run_toy("learned", 0, steps=1000)` and
 # `run_toy("sinusoidal", 0, steps=1000)` (each returns its final loss, held-out loss per $t$ and sample SWD; about
 # 20 s each on a 2-core CPU). A row of the learned table is trained only when its $t$ is drawn: how does that show
 # in the learned table's result at short training, and at which $t$?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("03")
 

@@ -59,17 +59,18 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import plotting
-from course_lib.classifier import load_classifier
+from course_lib.teaching import plotting
+from course_lib.engine.pretrained import load_classifier
 from course_lib.data import DigitsSR, PhotosSR, data_dir, downsample, upsample
 from course_lib.device import get_device, make_generator, seed_everything
-from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples, sample_noise
-from course_lib.harness import paired_bootstrap
+from course_lib.experiments.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples, sample_noise
+from course_lib.engine.harness import paired_bootstrap
 from course_lib.metrics import high_frequency_ratio, psnr
 from course_lib.models import count_parameters
 from course_lib.methods.sr3 import super_resolve
+from course_lib.samplers import generate
 from course_lib.operators import consistency_projection, consistency_psnr
-from course_lib.pretrained import load_pretrained, load_sr_model
+from course_lib.engine.pretrained import load_pretrained, load_sr_model
 
 seed_everything(0)
 device = get_device()
@@ -99,7 +100,7 @@ cached = load_sr_eval()
 
 # %% tags=["nbval-ignore-output"]
 uncond, udiff, _ = load_pretrained("digits_unet", device)
-x_u = udiff.sample(uncond, (8, 1, 32, 32), sampler="ddim", steps=20, generator=make_generator(0, device), progress=False)
+x_u = generate(uncond, udiff, (8, 1, 32, 32), sampler="ddim", steps=20, generator=make_generator(0, device), progress=False)
 c_uncond = consistency_psnr(x_u, lr16[:8], 4).mean().item()
 c_bicubic = consistency_psnr(upsample(lr16[:8], 4), lr16[:8], 4).mean().item()
 fig = plotting.image_rows({"LR input y": list(lr16[:8]), "unconditional": list(x_u), "HR": list(hr16[:8])}, size=1.0)
@@ -147,7 +148,7 @@ display(Markdown(plotting.markdown_table(["model", "parameters", "of which encod
 # it at 8 × 8 and adds its features at the top of every level on the way down.
 
 # %%
-from course_lib import diagrams
+from course_lib.teaching import diagrams
 
 fig = diagrams.conditioning_figure(concat.net.config, encoder.net.config, image_size=32, scale=4)
 plt.show()
@@ -196,7 +197,7 @@ plt.show()
 # A small concat model from scratch:
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.train import Trainer
+from course_lib.engine.train import Trainer
 
 live_cfg = {"name": "sr_live", "dataset": "digits_sr:4", "method": "sr3", "prediction": "x0", "batch_size": 32, "learning_rate": 1e-3,
             "warmup_steps": 10, "log_every": 2, "steps": 100_000,
@@ -445,7 +446,7 @@ print("in standard errors: " + ", ".join(f"{k} {v:+.1f}" for k, v in z.items()))
 # with other work), so here is the cost of one training step of each, measured now on this machine:
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.benchmark import training_ms_per_step
+from course_lib.tools.benchmark import training_ms_per_step
 
 step_ms = {name: training_ms_per_step(cfg, device, steps=3) for name, cfg in (("concat", concat_cfg), ("encoder", encoder_cfg))}
 print(", ".join(f"{k}: {v:.0f} ms per training step (batch 64)" for k, v in step_ms.items()))
@@ -466,7 +467,7 @@ print(", ".join(f"{k}: {v:.0f} ms per training step (batch 64)" for k, v in step
 # The photo model (`photos_sr3`) is the concat SR3 with a residual target, trained on random 32 × 32 crops of the 8
 # training photos (flips and 90° turns as augmentation). Why ×2: with only 8 photos and a CPU hour, ×4 asks the model
 # to invent textures it has seen too little of; at ×2 the LR still carries most of the structure and the residual is
-# fine texture. At test time `course_lib.sr.upscale` covers a whole photo with overlapping 16 × 16 LR tiles (分块, tiling) whose
+# fine texture. At test time `course_lib.tools.sr.upscale` covers a whole photo with overlapping 16 × 16 LR tiles (分块, tiling) whose
 # outputs are blended **at every step** (`TiledDenoiser`), so neighbouring tiles agree and no seam appears.
 #
 # Per test photo (whole 256 × 256 images, cached):
@@ -524,7 +525,7 @@ assert high_frequency_ratio(psr, phr, 2).item() > high_frequency_ratio(upsample(
 # digit whose raw sample misreads the input.
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.widgets import SRWidget
+from course_lib.teaching.widgets import SRWidget
 
 widget = SRWidget(concat, diffusion, {f"test digit {i} (a {int(test.labels[i])})": (hr16[k], lr16[k]) for k, i in enumerate(LIVE_INDICES)}, tile=8)
 widget
@@ -539,7 +540,7 @@ print("widget:", v["evaluations"], "network evaluations,", tuple(v["sr"].shape),
 # %% [markdown]
 # ## 11. Upscale your own image
 #
-# `course_lib.sr.upscale` takes a file or an array of any size: grayscale goes to the digits model (×4), RGB to the
+# `course_lib.tools.sr.upscale` takes a file or an array of any size: grayscale goes to the digits model (×4), RGB to the
 # photos model (×2; ask for `scale=4` and it runs twice). Larger inputs are tiled as above; a pixel limit with a time
 # estimate guards against hour-long runs. From a terminal:
 #
@@ -553,7 +554,7 @@ print("widget:", v["evaluations"], "network evaluations,", tuple(v["sr"].shape),
 
 # %% tags=["nbval-ignore-output"]
 from course_lib.data import to_uint8
-from course_lib.sr import upscale
+from course_lib.tools.sr import upscale
 
 mosaic = torch.cat([torch.cat([lr16[0], lr16[1]], -1), torch.cat([lr16[2], lr16[3]], -1)], -2)  # (1, 16, 16)
 arr = to_uint8(mosaic)[..., 0]
@@ -581,7 +582,7 @@ assert out.shape == (64, 64) and out.dtype.name == "uint8"
 # input, Eq. 04.2 (use `upsample` from `course_lib.data`).
 
 # %%
-from course_lib.exercises.lesson04 import check_conditioned_input, check_consistency_psnr, check_projection
+from course_lib.teaching.exercises.lesson04 import check_conditioned_input, check_consistency_psnr, check_projection
 
 
 def my_conditioned_input(x_t, y, scale):
@@ -650,7 +651,7 @@ check_projection(my_project)
 # error comes from — the network or the sampler?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("04")
 

@@ -64,18 +64,18 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import plotting
-from course_lib.classifier import load_classifier
-from course_lib.compare import REFERENCE_INDICES, load_comparison, load_comparison_samples, running_mean_psnr
+from course_lib.teaching import plotting
+from course_lib.engine.pretrained import load_classifier
+from course_lib.experiments.compare import REFERENCE_INDICES, load_comparison, load_comparison_samples, running_mean_psnr
 from course_lib.data import DigitsSR, PhotosSR, data_dir, upsample
 from course_lib.device import get_device, seed_everything
-from course_lib.evaluate import DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, cached_values, image_noise, sample_noise
+from course_lib.experiments.evaluate import DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, cached_values, image_noise, sample_noise
 from course_lib.files import verify_file
 from course_lib.metrics import frechet_distance, patch_distance, psnr, sliced_wasserstein
 from course_lib.operators import gaussian_blur
 from course_lib.models import count_parameters
 from course_lib.methods.sr3 import super_resolve
-from course_lib.pretrained import load_pretrained, load_sr_model
+from course_lib.engine.pretrained import load_pretrained, load_sr_model
 
 seed_everything(0)
 device = get_device()
@@ -162,7 +162,7 @@ assert abs(mse_mean - 1) < 1e-6 and abs(mse_sample / mse_mean - 2) < 0.03
 # it starts *as* bicubic):
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.train import Trainer
+from course_lib.engine.train import Trainer
 
 live_cfg = {"name": "regression_live", "dataset": "digits_sr:4", "method": "regression_unet", "batch_size": 32, "learning_rate": 1e-3,
             "warmup_steps": 10, "log_every": 2, "steps": 100_000,
@@ -193,7 +193,7 @@ display(Markdown(plotting.markdown_table(
 # compute is the cost of one training step of each, measured now, on this machine, one after the other:
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.benchmark import training_ms_per_step
+from course_lib.tools.benchmark import training_ms_per_step
 
 _, _, sr3_cfg = load_sr_model("digits_sr3_concat", device)
 step_ms = {n: training_ms_per_step(c, device, steps=2) for n, c in (("regression U-Net", reg_cfg), ("SR3", sr3_cfg))}
@@ -569,7 +569,7 @@ print(f"one SR3 sample: MSE {mse1:.5f} (PSNR of the mean MSE {10 * math.log10(1 
 # (within 0.5 dB passes):
 
 # %%
-from course_lib.exercises.lesson05 import check_k16_prediction, check_mse_optimal_guess, check_psnr_of_mean
+from course_lib.teaching.exercises.lesson05 import check_k16_prediction, check_mse_optimal_guess, check_psnr_of_mean
 
 
 def my_prediction_k16():
@@ -666,7 +666,7 @@ assert all(abs(a - b) < 0.1 for a, b in zip(live_curve.tolist(), to_hr[:8]))
 
 # %%
 t = cached["digits"]["methods"]
-from course_lib.ablation import RESULTS as ABLATION, summarise
+from course_lib.experiments.ablation import RESULTS as ABLATION, summarise
 
 abl = json.loads(verify_file(ABLATION).read_text())
 abl_loss = {v: summarise(r, "final_loss")[0] for v, r in abl["digits"].items()}
@@ -702,7 +702,7 @@ display(Markdown(plotting.markdown_table(["dimension", "CNN era", "Transformer e
 # regression output there.
 
 # %% tags=["nbval-ignore-output"]
-from course_lib.widgets import ComparerWidget
+from course_lib.teaching.widgets import ComparerWidget
 
 comparer = ComparerWidget(pictures, position=int(list(pictures["indices"]).index(DIVERSITY_INDEX)), samples=4)
 comparer
@@ -714,7 +714,7 @@ comparer
 # %%
 from IPython.display import Image
 
-from course_lib.widgets import render_comparer_view
+from course_lib.teaching.widgets import render_comparer_view
 
 v = comparer.view
 display(Image(render_comparer_view(v)))
@@ -795,7 +795,7 @@ check_psnr_of_mean(my_psnr_of_mean)
 # medical image and a photo?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("05")
 

@@ -68,18 +68,18 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from course_lib import plotting
+from course_lib.teaching import plotting
 from course_lib.datasets import DigitsSR
 from course_lib.device import get_device, per_image_generators, randn
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.embeddings import sinusoidal_embedding
-from course_lib.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table
+from course_lib.engine.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table
 from course_lib.methods.consistency import boundary_scalings
 from course_lib.methods.sr3 import super_resolve
 from course_lib.metrics import psnr, sliced_wasserstein
 from course_lib.operators import consistency_psnr
-from course_lib.pretrained import load
-from course_lib.race import load_race
+from course_lib.engine.pretrained import load
+from course_lib.experiments.race import load_race
 from course_lib.samplers import (DDIMSampler, Trajectory, clip_x0, ddim_invert, make_sampler, sample, steps_for_nfe)
 from course_lib.samplers.ddim import ddim_update
 from course_lib.samplers.pndm import adams_bashforth, transfer
@@ -564,7 +564,7 @@ plt.show()
 #
 # ## 6. The race · 采样器竞速
 #
-# **Margins, fixed before measuring** (`course_lib.race.MARGINS`, written before the cache was computed): a sampler is
+# **Margins, fixed before measuring** (`course_lib.experiments.race.MARGINS`, written before the cache was computed): a sampler is
 # "as good as" a reference when the paired difference of its realism stays within 25 % of the reference's distance
 # above the floor (the distance of real digits at the same sample size, which is not zero: both measures are biased
 # upwards at small sizes). Realism first by patch SWD, then Fréchet; NFE counts every network call, warm-ups included.
@@ -668,14 +668,14 @@ assert not any(worse[("DDIM-50", "DDPM-1000")])
 #   a claim chosen after the data must be tested on new data.
 # * **DDIM-50 against DDPM-1000** (the 2 seeds DDPM ran): 20 times fewer evaluations and not measurably worse.
 #
-# **The confirmation, on fresh seeds** (验证性实验). Before the next run, `course_lib.race.CONFIRM_MARGINS` fixed margins
+# **The confirmation, on fresh seeds** (验证性实验). Before the next run, `course_lib.experiments.race.CONFIRM_MARGINS` fixed margins
 # that cannot degenerate — a share of DDIM-50's own mean: 5 % for patch SWD (less than the seed-to-seed spread of
 # real 100-digit sets, computed below) and 25 % for the noisier Fréchet — and the 20-NFE rows ran again on seeds 5–9
 # (new starts, a new floor). A row passes when its paired difference plus two standard errors stays within the margin
-# (`course_lib.race.relative_verdict`). These are the verdicts the lesson stands on:
+# (`course_lib.experiments.race.relative_verdict`). These are the verdicts the lesson stands on:
 
 # %%
-from course_lib.race import relative_verdict  # noqa: E402
+from course_lib.experiments.race import relative_verdict  # noqa: E402
 
 conf = race["confirmation"]
 conf_by = {c["label"]: c for c in conf["configs"]}
@@ -897,7 +897,7 @@ assert all(v[1] < v[0] for nfe, v in sde_vs_ode.items() if nfe >= 20)  # at 10 b
 # Click **race** after changing the controls. Its view for DDIM, DPM-Solver++ and the student at 4 NFE:
 
 # %%
-from course_lib.widgets import RaceWidget, race_view, render_race_view
+from course_lib.teaching.widgets import RaceWidget, race_view, render_race_view
 
 models = {"teacher": (teacher_sr.model, teacher_sr.process), "student": (student_sr.model, student_sr.process)}
 race_widget = RaceWidget(models, y16[:4], hr16[:4], seeds16[:4], nfe=4)
@@ -944,7 +944,7 @@ Image(render_race_view(view))
 # **Exercise 06.1 — the score.** Write `my_score(eps, alpha_bar)`: the score of Eq. 06.3 from ε̂ and ᾱ_t.
 
 # %%
-from course_lib.exercises.lesson06 import check_consistency_output, check_pndm_nfe, check_score, check_time_to_index
+from course_lib.teaching.exercises.lesson06 import check_consistency_output, check_pndm_nfe, check_score, check_time_to_index
 
 # %%
 def my_score(eps, alpha_bar):
@@ -1041,7 +1041,7 @@ check_consistency_output(my_consistency_output)
 # is that the NFE at which the race's figure (a) puts them within the margin?
 
 # %%
-from course_lib import exercises
+from course_lib.teaching import exercises
 
 exercises.summary("06")
 

@@ -71,16 +71,17 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from course_lib import cascade, plotting
+from course_lib.experiments import cascade
+from course_lib.teaching import plotting
 from course_lib.datasets import DigitsSR, load_training_set
 from course_lib.device import get_device, per_image_generators
 from course_lib.files import data_dir
-from course_lib.harness import CURVE_INDICES, LIVE_INDICES, image_seeds, load_table
+from course_lib.engine.harness import CURVE_INDICES, LIVE_INDICES, image_seeds, load_table
 from course_lib.metrics import psnr
 from course_lib.models import GuidedModel, augment_lr, classifier_free_guidance, diffusers_guidance_scale, kl_to_standard_normal
 from course_lib.operators import upsample
-from course_lib.pretrained import load, training_record
-from course_lib.train import Trainer
+from course_lib.engine.pretrained import load, training_record
+from course_lib.engine.train import Trainer
 
 device = get_device()
 torch.manual_seed(0)
@@ -637,7 +638,7 @@ display(Markdown(plotting.markdown_table(["row", "PSNR", "SSIM", "agreement", "p
 # the unaugmented stage go wrong, and what does a large s cost the augmented one?
 
 # %%
-from course_lib.widgets.cascade import CascadeExplorer, cascade_view, render_cascade  # noqa: E402
+from course_lib.teaching.widgets.cascade import CascadeExplorer, cascade_view, render_cascade  # noqa: E402
 
 explorer = CascadeExplorer(base, {"augmented": sr_aug, "unaugmented": sr_noaug}, classifier, label=7, w=w_star, aug_level=s_star, seed=3)
 explorer
@@ -691,7 +692,7 @@ display(Markdown(plotting.markdown_table(["the notes (or a common summary)", "wh
 # **Exercise 07.1 — guidance.** Write `my_guided_eps(eps_c, eps_u, w)`: Eq. 07.1 with the paper's weight.
 
 # %%
-from course_lib.exercises.lesson07 import check_corrupt_lr, check_evaluation_inputs, check_guided_eps, check_latent_scale  # noqa: E402
+from course_lib.teaching.exercises.lesson07 import check_corrupt_lr, check_evaluation_inputs, check_guided_eps, check_latent_scale  # noqa: E402
 
 
 # %%
@@ -793,7 +794,7 @@ check_evaluation_inputs(my_evaluation_inputs)
 # plot, why the latent model with unscaled latents spends most of its timesteps on nearly pure noise.
 
 # %%
-from course_lib import exercises  # noqa: E402
+from course_lib.teaching import exercises  # noqa: E402
 
 exercises.summary("07")
 

@@ -66,20 +66,20 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from course_lib import plotting
-from course_lib.blind import load_blind
-from course_lib.classifier import load_classifier
+from course_lib.teaching import plotting
+from course_lib.experiments.blind import load_blind
+from course_lib.engine.pretrained import load_classifier
 from course_lib.datasets import DigitsSR
 from course_lib.device import get_device, per_image_generators, randn
-from course_lib.harness import image_seeds, load_table
+from course_lib.engine.harness import image_seeds, load_table
 from course_lib.images import to_uint8, uint8_to_model
 from course_lib.metrics import psnr
 from course_lib.operators import (AreaOperator, BlindDegradation, FourierOperator, MaskOperator, consistency_projection,
                                   kspace_mask, upsample)
-from course_lib.pretrained import load
+from course_lib.engine.pretrained import load
 from course_lib.samplers import StepContext, ddnm_transform, make_sampler, repaint_schedule, sample
 from course_lib.samplers.ddnm import posterior_coefficients
-from course_lib.zeroshot import INDICES, load_zero_shot, measurement_consistency, operator_for
+from course_lib.experiments.zeroshot import INDICES, load_zero_shot, measurement_consistency, operator_for
 
 device = get_device()
 torch.manual_seed(0)
@@ -494,7 +494,7 @@ net, method = diffbir.model, diffbir.method
 blind = load_blind()
 deg_idx = [INDICES[k] for k in range(5, 100, 12)]  # eight cached evaluation digits
 hr8 = test.tensors(deg_idx)[0].to(device)
-deg_seeds = [920_000 + i for i in deg_idx]  # the cached evaluation's seeds (course_lib.blind.SEED_EVAL + index)
+deg_seeds = [920_000 + i for i in deg_idx]  # the cached evaluation's seeds (course_lib.experiments.blind.SEED_EVAL + index)
 degraded, params = BlindDegradation().apply(hr8, deg_seeds)
 with torch.no_grad():
     cleaned = net.restore_stage1(degraded)
@@ -674,7 +674,7 @@ assert round(ev["unseen"]["rows"]["SR3-style x4 on the degraded image at 8x8"]["
 # is from the retrained adapter. On the unseen degradation, live:
 
 # %%
-from course_lib.blind import UNSEEN  # noqa: E402
+from course_lib.experiments.blind import UNSEEN  # noqa: E402
 
 with torch.no_grad():
     harsh = BlindDegradation(**UNSEEN).apply(hr8[:4], deg_seeds[:4])[0]
@@ -735,7 +735,7 @@ assert diffbir_row["training_minutes"] == round((record["training_seconds"] + st
 # 10 of ×4:
 
 # %%
-from course_lib.widgets.ddnm import DDNMWidget, ddnm_frame, ddnm_view, render_ddnm_frame  # noqa: E402
+from course_lib.teaching.widgets.ddnm import DDNMWidget, ddnm_frame, ddnm_view, render_ddnm_frame  # noqa: E402
 
 ddnm_widget = DDNMWidget(unet, process, hr4, seeds4, task="sr4", steps=50)
 ddnm_widget
@@ -774,7 +774,7 @@ Image(render_ddnm_frame(view, 9))
 # pooling (Eq. 08.2).
 
 # %%
-from course_lib.exercises.lesson08 import check_area_pinv, check_ddnm_loop, check_ddnm_plus, check_zero_conv  # noqa: E402
+from course_lib.teaching.exercises.lesson08 import check_area_pinv, check_ddnm_loop, check_ddnm_plus, check_zero_conv  # noqa: E402
 
 # %%
 def my_area_pinv(y, scale):
@@ -886,7 +886,7 @@ check_zero_conv(my_zero_conv)
 # put there instead (hint: λ_t of Eq. 08.5 as σ_t → 0)?
 
 # %%
-from course_lib import exercises  # noqa: E402
+from course_lib.teaching import exercises  # noqa: E402
 
 exercises.summary("08")
 

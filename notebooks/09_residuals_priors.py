@@ -69,16 +69,16 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from course_lib import plotting
+from course_lib.teaching import plotting
 from course_lib.datasets import DigitsSR
 from course_lib.device import get_device, per_image_generators, randn
 from course_lib.files import data_dir
 from course_lib.frequency import dwt_loss, fft_loss, gaussian_highpass, haar_dwt, radial_power_spectrum
-from course_lib.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table, paired_bootstrap
+from course_lib.engine.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table, paired_bootstrap
 from course_lib.metrics import pixel_diversity, psnr
 from course_lib.operators import upsample
-from course_lib.pretrained import load, training_record
-from course_lib.residual import MARGINS, SHIPPED, sr3_quality
+from course_lib.engine.pretrained import load, training_record
+from course_lib.experiments.residual import MARGINS, SHIPPED, sr3_quality
 
 device = get_device()
 torch.manual_seed(0)
@@ -196,7 +196,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The judgement, fixed before the shipped rows were measured (`course_lib.residual.MARGINS`; the ablation curves
+# The judgement, fixed before the shipped rows were measured (`course_lib.experiments.residual.MARGINS`; the ablation curves
 # had been computed a few hours earlier, and the rule was written down, not tuned, after them): a result has
 # **SR3-style quality** when its mean PSNR is at or above the lower end of the 95 % bootstrap interval of the shipped
 # SR3-style DDIM-50 model's mean PSNR on the same 100 digits, *and* its patch SWD is at or below the upper end of
@@ -599,7 +599,7 @@ display(Markdown(plotting.markdown_table(["the notes (or a common summary)", "wh
 # see what each method leaves to chance (the readout gives how far the two samples differ).
 
 # %%
-from course_lib.widgets.residual import GenerationWidget, generation_view, render_generation  # noqa: E402
+from course_lib.teaching.widgets.residual import GenerationWidget, generation_view, render_generation  # noqa: E402
 
 widget_idx = list(LIVE_INDICES[:4])
 view = generation_view(hr16[:4], y16[:4], [image_seeds(widget_idx, 0), image_seeds(widget_idx, 1)], device=device, steps=20)
@@ -634,7 +634,7 @@ Image(render_generation(view, 1, 0))
 # image.
 
 # %%
-from course_lib.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image, check_srdiff_target,  # noqa: E402
+from course_lib.teaching.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image, check_srdiff_target,  # noqa: E402
                                            check_unrolled_prior_loss)
 
 
@@ -738,7 +738,7 @@ check_unrolled_prior_loss(my_prior_loss)
 # differ most between the sampled ẑ and stage 1's z, and does the final image differ where you would expect?
 
 # %%
-from course_lib import exercises  # noqa: E402
+from course_lib.teaching import exercises  # noqa: E402
 
 exercises.summary("09")
 

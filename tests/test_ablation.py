@@ -1,10 +1,10 @@
-"""The cached ablation of lesson 03 is what course_lib.ablation computes (one run re-done here)."""
+"""The cached ablation of lesson 03 is what course_lib.experiments.ablation computes (one run re-done here)."""
 
 import json
 
 import pytest
 
-from course_lib.ablation import RESULTS, SEEDS, VARIANTS, run_toy, summarise
+from course_lib.experiments.ablation import RESULTS, SEEDS, VARIANTS, run_toy, summarise
 from course_lib.data import verify_file
 
 

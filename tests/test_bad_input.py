@@ -5,7 +5,6 @@ training config at the command line (one line, no traceback) and in TrainConfig,
 import json
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ import torch
 from course_lib.images import RANGE_SLACK, check_model_range, to_model_range, uint8_to_model
 from course_lib.methods import METHODS
 from course_lib.operators import FourierOperator, MaskOperator, kspace_mask
-from course_lib.pretrained import load
-from course_lib.train import TrainConfig
+from course_lib.engine.pretrained import load
+from course_lib.engine.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 EIGHT_BIT = torch.linspace(0, 255, 64).reshape(1, 1, 8, 8)
@@ -92,15 +91,15 @@ def test_the_linear_operators_name_the_shape_they_expected():
     assert fourier.A_pinv(fourier.A(torch.zeros(1, 1, 16, 16))).shape == (1, 1, 16, 16)
 
 
-def test_the_deprecated_ddim_step_names_noise_of_the_wrong_shape():
+def test_a_step_names_noise_of_the_wrong_shape():
     from course_lib.diffusion import GaussianDiffusion
+    from course_lib.samplers import DDIMSampler, DDPMSampler
     from course_lib.schedules import make_beta_schedule
 
     process = GaussianDiffusion(make_beta_schedule("cosine", 10))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    for sampler in (DDIMSampler(process, steps=5, eta=1.0), DDPMSampler(process)):
         with pytest.raises(ValueError, match=r"noise: expected the fresh noise of x_t's shape \(4, 2\), got \(2, 2\)"):
-            process.ddim_step(torch.zeros(4, 2), 5, 3, torch.zeros(4, 2), eta=1.0, noise=torch.zeros(2, 2))
+            sampler.step(torch.zeros(4, 2), 5, 4, torch.zeros(4, 2), noise=torch.zeros(2, 2))
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -129,7 +128,7 @@ def test_the_training_command_prints_one_line_naming_file_and_field(tmp_path, te
 
     path = tmp_path / "bad.json"
     path.write_text(text, encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "course_lib.train", "--config", str(path), "--no-export", "--runs",
+    out = subprocess.run([sys.executable, "-m", "course_lib.engine.train", "--config", str(path), "--no-export", "--runs",
                           str(tmp_path / "runs")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     lines = out.stderr.strip().splitlines()

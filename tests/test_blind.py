@@ -1,9 +1,9 @@
-"""Lesson 08's blind-restoration evaluation (course_lib/blind.py): the strength rule, fixed before measuring, and the
+"""Lesson 08's blind-restoration evaluation (course_lib/experiments/blind.py): the strength rule, fixed before measuring, and the
 cache it wrote — the issue's DiffBIR criteria as measured."""
 
 import pytest
 
-from course_lib import blind
+from course_lib.experiments import blind
 
 
 def test_the_rule_takes_the_most_realistic_strength_within_the_fidelity_bounds():

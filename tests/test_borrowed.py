@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from course_lib.files import CheckpointError, data_dir, load_checkpoint, load_manifest
-from course_lib.pretrained import borrowed_weights, load
-from course_lib.train import strip_borrowed
+from course_lib.engine.pretrained import borrowed_weights, load
+from course_lib.engine.train import strip_borrowed
 
 #: model → (its prefix, the shipped model lent, that model's prefix)
 BORROWERS = {
@@ -57,7 +57,7 @@ def test_strip_borrowed_refuses_a_part_that_moved():
 
 def test_an_export_leaves_the_borrowed_part_out_and_load_restores_it(tmp_path):
     from course_lib.methods import get_method
-    from course_lib.train import Trainer
+    from course_lib.engine.train import Trainer
 
     config = get_method("resdiff").example()
     config.update(steps=1, batch_size=4, log_every=1)

@@ -60,9 +60,9 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 RACE_DRIVER = """\
 from course_lib.datasets import DigitsSR
-from course_lib.harness import image_seeds
-from course_lib.pretrained import load
-from course_lib.widgets import RaceWidget
+from course_lib.engine.harness import image_seeds
+from course_lib.engine.pretrained import load
+from course_lib.teaching.widgets import RaceWidget
 
 teacher = load("digits_sr3_concat", "cpu")
 hr, y = DigitsSR("test", scale=4).tensors([0, 100])
@@ -72,9 +72,9 @@ RaceWidget({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0,
 
 DDNM_DRIVER = """\
 from course_lib.datasets import DigitsSR
-from course_lib.harness import image_seeds
-from course_lib.pretrained import load
-from course_lib.widgets.ddnm import DDNMWidget
+from course_lib.engine.harness import image_seeds
+from course_lib.engine.pretrained import load
+from course_lib.teaching.widgets.ddnm import DDNMWidget
 
 prior = load("digits_unet", "cpu")
 hr = DigitsSR("test", scale=4).tensors([0, 300])[0]
@@ -83,16 +83,16 @@ DDNMWidget(prior.model, prior.process, hr, image_seeds([0, 300]), task="sr4", st
 
 GENERATION_DRIVER = """\
 from course_lib.datasets import DigitsSR
-from course_lib.harness import image_seeds
-from course_lib.widgets import GenerationWidget, generation_view
+from course_lib.engine.harness import image_seeds
+from course_lib.teaching.widgets import GenerationWidget, generation_view
 
 hr, y = DigitsSR("test", scale=4).tensors([0, 300])
 GenerationWidget(generation_view(hr, y, [image_seeds([0, 300], 0), image_seeds([0, 300], 1)], steps=4))
 """
 
 CASCADE_DRIVER = """\
-from course_lib.pretrained import load
-from course_lib.widgets import CascadeExplorer
+from course_lib.engine.pretrained import load
+from course_lib.teaching.widgets import CascadeExplorer
 
 stages = {"augmented": load("digits_cascade_sr", "cpu"), "unaugmented": load("digits_cascade_sr_noaug", "cpu")}
 CascadeExplorer(load("digits8_cfg", "cpu"), stages, load("digit_classifier", "cpu").model.eval(), label=7, w=1.0,
@@ -237,7 +237,7 @@ def test_noising_widget_in_the_browser(lab, browser):
 
 
 def test_denoising_widget_in_the_browser(lab, browser):
-    from course_lib.cached import load_ddpm_trajectory
+    from course_lib.experiments.cached import load_ddpm_trajectory
     from course_lib.diffusion import GaussianDiffusion
     from course_lib.schedules import make_beta_schedule
 
@@ -256,8 +256,8 @@ def test_denoising_widget_in_the_browser(lab, browser):
 
 
 def test_comparer_widget_in_the_browser(lab, browser):
-    from course_lib.compare import CURVE_INDICES, load_comparison_samples
-    from course_lib.widgets import comparer_view
+    from course_lib.experiments.compare import CURVE_INDICES, load_comparison_samples
+    from course_lib.teaching.widgets import comparer_view
 
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -298,9 +298,9 @@ def test_race_widget_in_the_browser(lab, browser):
 
 def test_ddnm_widget_in_the_browser(lab, browser):
     from course_lib.datasets import DigitsSR
-    from course_lib.harness import image_seeds
-    from course_lib.pretrained import load
-    from course_lib.widgets.ddnm import ddnm_view
+    from course_lib.engine.harness import image_seeds
+    from course_lib.engine.pretrained import load
+    from course_lib.teaching.widgets.ddnm import ddnm_view
 
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -332,8 +332,8 @@ def test_ddnm_widget_in_the_browser(lab, browser):
 
 def test_generation_widget_in_the_browser(lab, browser):
     from course_lib.datasets import DigitsSR
-    from course_lib.harness import image_seeds
-    from course_lib.widgets import generation_view
+    from course_lib.engine.harness import image_seeds
+    from course_lib.teaching.widgets import generation_view
 
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -360,8 +360,8 @@ def test_generation_widget_in_the_browser(lab, browser):
 
 
 def test_cascade_explorer_in_the_browser(lab, browser):
-    from course_lib.pretrained import load
-    from course_lib.widgets import cascade_view
+    from course_lib.engine.pretrained import load
+    from course_lib.teaching.widgets import cascade_view
 
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1100})

@@ -8,7 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib import cascade, harness, latents
+from course_lib.experiments import cascade, latents
+from course_lib.engine import harness
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.files import data_dir
 from course_lib.models import Autoencoder, CascadeSR, LatentSR, UNet, augment_lr, kl_to_standard_normal
@@ -78,7 +79,7 @@ def test_the_cdm_method_draws_levels_and_corrupts_before_sampling():
     from course_lib.device import per_image_generators, randn
     from course_lib.methods import get_method
     from course_lib.samplers import clip_x0, make_sampler, sample
-    from course_lib.train import TrainConfig
+    from course_lib.engine.train import TrainConfig
 
     config = TrainConfig.from_dict(get_method("cdm").example())
     method = get_method("cdm")(config)
@@ -156,7 +157,7 @@ def test_latent_sr_decodes_its_scaled_latent_back_and_needs_f_equal_to_the_scale
 def test_the_shipped_autoencoder_record_and_latent_scale_are_what_they_claim():
     from course_lib.datasets import DigitsSR, load_training_set
     from course_lib.metrics import psnr
-    from course_lib.pretrained import load, training_record
+    from course_lib.engine.pretrained import load, training_record
 
     ae = load("digits_autoencoder", "cpu").model
     record = training_record("digits_autoencoder")
@@ -204,7 +205,7 @@ def test_the_cascade_cache_follows_its_rules_and_the_harness_uses_its_level():
 
 
 def test_the_first_cascade_test_draws_reproduce_from_the_shipped_models():
-    from course_lib.pretrained import load
+    from course_lib.engine.pretrained import load
 
     C = json.loads((data_dir() / "cache" / "cascade.json").read_text())
     w, s, k = C["test"]["w"], C["test"]["s"], 6
@@ -234,8 +235,8 @@ def test_the_latent_cache_states_equal_quality_by_its_rule():
 
 # ------------------------------------------------------------------ the explorer's pure function
 def test_cascade_view_runs_every_stage_and_reads_the_results():
-    from course_lib.pretrained import load
-    from course_lib.widgets import cascade_view, render_cascade
+    from course_lib.engine.pretrained import load
+    from course_lib.teaching.widgets import cascade_view, render_cascade
 
     base, sr = load("digits8_cfg", "cpu"), load("digits_cascade_sr", "cpu")
     clf = load("digit_classifier", "cpu").model.eval()
@@ -253,7 +254,7 @@ def test_cascade_view_runs_every_stage_and_reads_the_results():
 
 
 def test_the_history_correction_of_the_10x_claim_states_what_the_cache_holds():
-    from course_lib import history
+    from course_lib.teaching import history
 
     L = json.loads((data_dir() / "cache" / "latent_sr.json").read_text())
     text = dict(history.CORRECTIONS)["'10× less compute' (LDM)"]

@@ -11,7 +11,7 @@ import yaml
 
 import test_browser
 import test_site
-from course_lib import devtools
+from course_lib.tools import devtools
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"

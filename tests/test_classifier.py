@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from course_lib.classifier import load_classifier
+from course_lib.engine.pretrained import load_classifier
 from course_lib.methods.classifier import accuracy, augment, degrade_some
 from course_lib.data import downsample, load_digits, to_tensor, upsample
 from course_lib.models import DigitClassifier
-from course_lib.train import Trainer
+from course_lib.engine.train import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib.classifier import load_classifier
-from course_lib.compare import (CURVE_INDICES, K_MAX, MEAN_K, REFERENCE_INDICES, digit_realism, load_comparison,
+from course_lib.engine.pretrained import load_classifier
+from course_lib.experiments.compare import (CURVE_INDICES, K_MAX, MEAN_K, REFERENCE_INDICES, digit_realism, load_comparison,
                                 load_comparison_samples, running_mean_psnr, sample_seeds, sr3_samples)
 from course_lib.data import DigitsSR, PhotosSR, upsample
-from course_lib.evaluate import EVAL_INDICES, LIVE_INDICES, SEED_BASE, cached_values, image_noise
+from course_lib.experiments.evaluate import EVAL_INDICES, LIVE_INDICES, SEED_BASE, cached_values, image_noise
 from course_lib.metrics import patch_distance, psnr, ssim
 from course_lib.methods.sr3 import super_resolve
 from course_lib.operators import consistency_psnr
-from course_lib.pretrained import load_pretrained, load_sr_model
+from course_lib.engine.pretrained import load_pretrained, load_sr_model
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_cached_pictures_match_the_curve(cached, pictures):
 
 # ---------------------------------------------------------------- the widget
 def test_comparer_shows_what_course_lib_metrics_compute(pictures):
-    from course_lib.widgets import ComparerWidget, comparer_view
+    from course_lib.teaching.widgets import ComparerWidget, comparer_view
 
     w = ComparerWidget(pictures, position=0, samples=2)
     w.position.value, w.samples.value, w.size.value = 7, 5, 8

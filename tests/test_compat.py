@@ -1,93 +1,101 @@
 """The previous release's names keep working for one release, each with a DeprecationWarning naming the new one
-(learners' copies of the lessons in workspace/ are never overwritten), and give the same results as the new names."""
+(learners' copies of the lessons in workspace/ are never overwritten), and give the same objects as the new names;
+the names of two releases ago are gone (CHANGELOG 0.5.0), and the configs of earlier releases are still read (shipped
+checkpoints store them)."""
 
+import importlib
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from course_lib.datasets import DigitsSR
+from course_lib._compat import MOVED_MODULES
 from course_lib.diffusion import GaussianDiffusion
-from course_lib.methods.sr3 import super_resolve
-from course_lib.operators import consistency_projection
-from course_lib.pretrained import load_sr_model
-from course_lib.samplers import DDIMSampler, DDPMSampler
+from course_lib.engine.config import TrainConfig
 from course_lib.schedules import make_beta_schedule
-from course_lib.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("old,new", [
-    ("course_lib.sr:consistency_projection", "course_lib.operators:consistency_projection"),
-    ("course_lib.sr:consistency_psnr", "course_lib.operators:consistency_psnr"),
-    ("course_lib.sr:super_resolve", "course_lib.methods.sr3:super_resolve"),
-    ("course_lib.sr:TiledDenoiser", "course_lib.models:TiledDenoiser"),
-    ("course_lib.sr:load_sr_model", "course_lib.pretrained:load_sr_model"),
-    ("course_lib.train:load_pretrained", "course_lib.pretrained:load_pretrained"),
-    ("course_lib.train:init_from_pretrained", "course_lib.pretrained:init_from_pretrained"),
-    ("course_lib.train:dihedral", "course_lib.datasets:dihedral"),
-    ("course_lib.train:hardware", "course_lib.device:describe_hardware"),
-    ("course_lib.diffusion:ddim_timesteps", "course_lib.samplers:ddim_timesteps"),
-    ("course_lib.checkpoints:save_checkpoint", "course_lib.files:save_checkpoint"),
-    ("course_lib.checkpoints:CheckpointError", "course_lib.files:CheckpointError"),
-    ("course_lib.classifier:augment", "course_lib.methods.classifier:augment"),
-])
-def test_moved_names_still_import_and_warn(old, new):
-    import importlib
-
-    old_mod, old_name = old.split(":")
-    new_mod, new_name = new.split(":")
-    with pytest.warns(DeprecationWarning, match=new_name):
-        value = getattr(importlib.import_module(old_mod), old_name)
-    assert value is getattr(importlib.import_module(new_mod), new_name)
+def _fresh(name: str) -> None:
+    """Forget an old module name so that importing it again goes through the alias (and warns again)."""
+    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+        del sys.modules[key]
+    parent, _, child = name.rpartition(".")
+    if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
+        delattr(sys.modules[parent], child)  # ``from package import child`` looks here first
 
 
-def test_tiles_come_from_the_configs_under_the_old_name():
-    import course_lib.sr as sr
-
-    with pytest.warns(DeprecationWarning, match=r"model\.tile"):
-        tiles = sr.DEFAULT_TILES
-    # the previous release's table, and every SR model shipped since (lesson 06's consistency student,
-    # lesson 09's SRDiff and ResDiff)
-    assert tiles == {
-        "digits_sr3_concat": 8,
-        "digits_sr3_encoder": 8,
-        "photos_sr3": 16,
-        "digits_sr_consistency": 8,
-        "digits_srdiff": 8,
-        "digits_resdiff": 8,
-    }
+@pytest.mark.parametrize("old,new", sorted(MOVED_MODULES.items()))
+def test_every_moved_module_imports_from_its_old_name_with_a_warning(old, new):
+    _fresh(old)
+    with pytest.warns(DeprecationWarning, match=f"the module {old} is deprecated .* use {new}"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
 
 
-def test_old_image_readers_keep_their_shapes(tmp_path):
-    import numpy as np
-    from PIL import Image
+def test_the_three_forms_a_learner_wrote():
+    for name in ("course_lib.plotting", "course_lib.race", "course_lib.widgets", "course_lib.widgets.sr"):
+        _fresh(name)
+    with pytest.warns(DeprecationWarning, match="course_lib.teaching.plotting"):
+        from course_lib import plotting
+    from course_lib.teaching import plotting as new_plotting
 
-    import course_lib.data as data
-    import course_lib.sr as sr
+    assert plotting is new_plotting
+    with pytest.warns(DeprecationWarning, match="course_lib.experiments.race"):
+        import course_lib.race
+    assert course_lib.race.relative_verdict is importlib.import_module("course_lib.experiments.race").relative_verdict
+    with pytest.warns(DeprecationWarning, match="course_lib.teaching.widgets.sr"):
+        from course_lib.widgets.sr import SRWidget  # a submodule of a moved package: the same class, not a copy
+    assert SRWidget.__module__ == "course_lib.teaching.widgets.sr"
 
-    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "g.png")
-    with pytest.warns(DeprecationWarning):
-        assert sr.read_image(tmp_path / "g.png").shape == (8, 8)
-    with pytest.warns(DeprecationWarning, match="read_image"):
-        assert data.load_image(tmp_path / "g.png").shape == (8, 8, 3)  # channels=3 was its default
+
+def test_the_old_commands_run_the_new_modules():
+    """``python -m course_lib.cascade`` (and every command of README and of data/'s provenance lines) still runs."""
+    for command in ("cascade", "train", "harness"):
+        out = subprocess.run([sys.executable, "-m", f"course_lib.{command}", "--help"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and "usage:" in out.stdout, (command, out.stderr[-2000:])
 
 
-def test_the_lr_keyword_is_y_now():
-    model, diffusion, _ = load_sr_model("digits_sr3_concat", "cpu")
-    hr, y = DigitsSR("test", 4).tensors([0, 1])
-    new = super_resolve(model, diffusion, y, steps=2, seed=0, progress=False)
-    with pytest.warns(DeprecationWarning, match="y="):
-        old = super_resolve(model, diffusion, lr=y, steps=2, seed=0, progress=False)
+def test_process_sample_moved_to_samplers_generate():
+    from course_lib.samplers import generate
+
+    process = GaussianDiffusion(make_beta_schedule("cosine", 50))
+
+    def model(x, t, cond):
+        return 0.1 * x
+
+    new = generate(model, process, (3, 2), sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0),
+                   progress=False)
+    with pytest.warns(DeprecationWarning, match=r"GaussianDiffusion\.sample .* use course_lib\.samplers\.generate"):
+        old = process.sample(model, (3, 2), sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0),
+                             progress=False)
     assert torch.equal(new, old)
-    with pytest.warns(DeprecationWarning):
-        assert torch.equal(model.target(hr, lr=y), model.target(hr, y))
-    with pytest.raises(TypeError, match="multiple values for argument 'y'"):
-        super_resolve(model, diffusion, y, lr=y)
-    assert torch.equal(consistency_projection(hr, y, 4), consistency_projection(hr, y=y, scale=4))
+    assert process.betas.shape == (50,)  # buffers still come through nn.Module's lookup
+    with pytest.raises(AttributeError, match="'GaussianDiffusion' object has no attribute 'no_such_thing'"):
+        process.no_such_thing
+
+
+@pytest.mark.parametrize("gone", ["course_lib.checkpoints", "course_lib.diffusion:ddim_step",
+                                  "course_lib.diffusion:p_sample", "course_lib.tools.sr:DEFAULT_TILES",
+                                  "course_lib.data:load_image"])
+def test_the_names_of_two_releases_ago_are_gone(gone):
+    """Deprecated in 0.2.0 and kept through 0.3.0 and 0.4.0: removed in 0.5.0 (CHANGELOG)."""
+    module, _, name = gone.partition(":")
+    if not name:
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(module)
+        return
+    holder = importlib.import_module(module)
+    if module == "course_lib.diffusion":
+        holder = GaussianDiffusion(make_beta_schedule("cosine", 10))
+    with pytest.raises(AttributeError):
+        getattr(holder, name)
 
 
 def test_previous_release_configs_read_as_the_new_ones():
@@ -109,30 +117,4 @@ def test_previous_release_configs_read_as_the_new_ones():
     legacy_classifier = {"name": "c", "task": "classifier", "width": 8, "epochs": 2, "batch_size": 100, "lr": 1e-3}
     c = TrainConfig.from_dict(legacy_classifier, warn=False)
     assert (c.method, c.steps, c.lr_schedule, c.ema_decay, c.model.width) == ("classifier", 80, "onecycle", 0.0, 8)
-
-
-def test_a_config_reads_like_the_old_dict_with_a_warning():
-    c = TrainConfig.from_dict({"name": "x", "method": "ddpm", "T": 100})
-    with pytest.warns(DeprecationWarning, match=r"config\.T"):
-        assert c["T"] == 100
-    with pytest.warns(DeprecationWarning, match=r"config\.learning_rate"):
-        assert c["lr"] == c.learning_rate
-    with pytest.warns(DeprecationWarning):
-        assert {**c, "batch_size": 3}["batch_size"] == 3
-    assert c.replace(batch_size=3).batch_size == 3 and c.batch_size == 128
-
-
-def test_the_old_step_methods_are_the_samplers_steps():
-    d = GaussianDiffusion(make_beta_schedule("cosine"))
-    g = torch.Generator().manual_seed(0)
-    x, eps, z = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)
-    with pytest.warns(DeprecationWarning, match="DDIMSampler"):
-        old = d.ddim_step(x, 500, 300, eps, eta=0.5, noise=z, clip_x0=True)
-    assert torch.equal(old, DDIMSampler(d, eta=0.5, clip_sample=True).step(eps, 500, 300, x, noise=z).prev_sample)
-    model = lambda x_, t_, c: eps  # noqa: E731
-    t = torch.tensor([500, 500, 3])  # images may sit at different t
-    with pytest.warns(DeprecationWarning, match="DDPMSampler"):
-        x_prev, x0 = d.p_sample(model, x, t, noise=z)
-    s = DDPMSampler(d, clip_sample=True)
-    assert torch.equal(x_prev[:2], s.step(eps[:2], 500, 499, x[:2], noise=z[:2]).prev_sample)
-    assert torch.equal(x0[2:], s.step(eps[2:], 3, 2, x[2:], noise=z[2:]).pred_original_sample)
+    assert c.replace(batch_size=3).batch_size == 3 and c.batch_size == 100

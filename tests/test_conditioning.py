@@ -14,8 +14,8 @@ from course_lib.datasets import dihedral
 from course_lib.methods.sr3 import super_resolve
 from course_lib.models.tiling import TiledDenoiser, _window
 from course_lib.operators import consistency_projection, consistency_psnr
-from course_lib.pretrained import init_from_pretrained
-from course_lib.train import Trainer
+from course_lib.engine.pretrained import init_from_pretrained
+from course_lib.engine.train import Trainer
 
 SMALL = dict(base_channels=8, channel_mults=(1, 2), attention=False)
 
@@ -217,7 +217,7 @@ def test_sr_training_runs_and_learns(device):
 def test_init_from_the_unconditional_model():
     model = SR3(UNet(2, cond_channels=1, base_channels=32, channel_mults=(1, 2, 2)), scale=4)
     init_from_pretrained(model, "digits_unet")
-    from course_lib.pretrained import load_pretrained
+    from course_lib.engine.pretrained import load_pretrained
 
     uncond, _, _ = load_pretrained("digits_unet", "cpu")
     x, t = torch.randn(2, 1, 32, 32), torch.tensor([10, 500])

@@ -15,11 +15,11 @@ from course_lib.datasets import DigitsSR, load_training_set
 from course_lib.device import per_image_generators, randn
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.methods import METHODS, Method, MethodConfig, register_method
-from course_lib.samplers import (SAMPLERS, DDIMSampler, Sampler, StepOutput, alpha_bar_at, make_sampler, register_sampler,
+from course_lib.samplers import (SAMPLERS, DDIMSampler, Sampler, StepOutput, alpha_bar_at, generate, make_sampler, register_sampler,
                                  sample)
 from course_lib.samplers.ddim import ddim_update
 from course_lib.schedules import make_beta_schedule
-from course_lib.train import TrainConfig, Trainer
+from course_lib.engine.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 50
@@ -133,12 +133,12 @@ def test_a_throwaway_sampler_runs_through_the_loop_and_every_front_door(scratch_
     assert sampler.nfe == oracle.calls == 2 * 10 - 1
     assert torch.allclose(out, TARGET.to(device).expand(4, 3), atol=5e-3)
     # lesson 02's front door finds it by name
-    again = process.sample(oracle, (4, 3), sampler="heun_ddim_test", steps=10, progress=False, clip_x0=False,
+    again = generate(oracle, process, (4, 3), sampler="heun_ddim_test", steps=10, progress=False, clip_x0=False,
                            generator=torch.Generator(device=device).manual_seed(0))
     assert again.shape == (4, 3)
     # and so does SR sampling (a shipped SR3 with 3 Heun steps)
     from course_lib.methods.sr3 import super_resolve
-    from course_lib.pretrained import load_sr_model
+    from course_lib.engine.pretrained import load_sr_model
 
     model, diffusion, _ = load_sr_model("digits_sr3_concat", device)
     _, y = DigitsSR("test", 4).tensors([0, 100])
@@ -308,9 +308,9 @@ def data_copy(tmp_path, monkeypatch):
 def test_a_throwaway_method_trains_ships_loads_and_gets_a_harness_row(scratch_registries, data_copy, tmp_path, device):
     from dataclasses import dataclass
 
-    from course_lib import harness
+    from course_lib.engine import harness
     from course_lib.files import register_data_file
-    from course_lib.pretrained import load
+    from course_lib.engine.pretrained import load
 
     @dataclass(frozen=True)
     class NearestConfig(MethodConfig):

@@ -12,7 +12,7 @@ from course_lib.methods.consistency import ConsistencySR3, boundary_scalings
 from course_lib.models import UNet
 from course_lib.samplers import make_sampler, sample
 from course_lib.schedules import make_beta_schedule
-from course_lib.train import Trainer
+from course_lib.engine.train import Trainer
 
 diffusers = pytest.importorskip("diffusers")
 T = 1000
@@ -73,7 +73,7 @@ def test_multistep_consistency_sampling_is_lcm_schedulers():
 
 def test_consistency_requires_an_x0_model_and_a_teacher():
     cls = get_method("consistency_sr")
-    from course_lib.train import TrainConfig
+    from course_lib.engine.train import TrainConfig
 
     cfg = dict(cls.example())
     with pytest.raises(ValueError, match="prediction must be 'x0'"):

@@ -1,4 +1,4 @@
-from course_lib import devtools
+from course_lib.tools import devtools
 
 
 def test_workspace_copies_missing_lessons_and_never_overwrites(tmp_path, monkeypatch, capsys):

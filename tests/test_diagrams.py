@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_lib import diagrams  # noqa: E402
+from course_lib.teaching import diagrams  # noqa: E402
 from course_lib.models import UNet  # noqa: E402
 
 

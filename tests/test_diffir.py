@@ -9,7 +9,7 @@ from course_lib.datasets import DigitsSR
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.methods.diffir import DiffIRConfig, DiffIRMethod, DiffIRNet
 from course_lib.models.diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer, pixel_unshuffle_pair
-from course_lib.train import TrainConfig
+from course_lib.engine.train import TrainConfig
 
 SMALL = {"base_channels": 8, "channel_mults": (1, 2), "attention": False}
 
@@ -140,7 +140,7 @@ def test_stage2_samples_one_prior_per_seed_independent_of_the_batch():
 def test_the_shipped_prior_schedule_is_exact_not_the_exports_float16():
     """The prior chain's coefficients are recomputed from (T, β) on load, not read back rounded from the fp16 file."""
     from course_lib.models.diffir import PriorDiffusion
-    from course_lib.pretrained import load
+    from course_lib.engine.pretrained import load
 
     prior = load("digits_diffir", "cpu").model.prior
     betas = torch.linspace(0.1, 0.99, prior.T, dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""Training on many processes (course_lib/distributed.py): ``python -m course_lib.train`` under ``torchrun`` with 2 CPU
+"""Training on many processes (course_lib/engine/distributed.py): ``python -m course_lib.train`` under ``torchrun`` with 2 CPU
 processes (gloo) gives weights identical on both ranks and equal to a single-process run on the same global batch, and
 a run resumes on a different number of processes. The conformance test does it for every registered method's
 ``example()`` config in one ``torchrun`` launch (a launch costs 6–27 s here).
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib import distributed
-from course_lib.distributed import DistContext, SliceModel
+from course_lib.engine import distributed
+from course_lib.engine.distributed import DistContext, SliceModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,8 @@ CONFIG = {
 
 SCRIPT = """\
 import sys, torch
-from course_lib import distributed
-from course_lib.train import Trainer
+from course_lib.engine import distributed
+from course_lib.engine.train import Trainer
 ctx, device = distributed.init(torch.device("cpu"))
 trainer = Trainer.resume(sys.argv[1], device=device, dist=ctx) if sys.argv[3] == "resume" else Trainer(
     __import__("json").loads(open(sys.argv[1]).read()), device=device, dist=ctx)
@@ -48,9 +48,9 @@ distributed.shutdown(ctx)
 
 CONFORMANCE_SCRIPT = """\
 import sys, torch
-from course_lib import distributed
+from course_lib.engine import distributed
 from course_lib.methods import METHODS
-from course_lib.train import Trainer
+from course_lib.engine.train import Trainer
 ctx, device = distributed.init(torch.device("cpu"))
 out = {}
 for name in sorted(METHODS):
@@ -96,7 +96,7 @@ def config_file(tmp_path_factory):
 
 
 def test_two_processes_equal_each_other_and_one_process(tmp_path, config_file):
-    from course_lib.train import Trainer
+    from course_lib.engine.train import Trainer
 
     script = tmp_path / "run.py"
     script.write_text(SCRIPT, encoding="utf-8")
@@ -123,16 +123,16 @@ def test_two_processes_equal_each_other_and_one_process(tmp_path, config_file):
 def test_the_cli_under_torchrun_resumes_on_another_number_of_processes(tmp_path, config_file):
     """``python -m course_lib.train`` to step 3 on 2 processes, then to step 6 on 1: the same as 6 steps on 1."""
     from course_lib.files import load_checkpoint
-    from course_lib.train import Trainer
+    from course_lib.engine.train import Trainer
 
     runs = tmp_path / "runs"
-    first = _torchrun(2, "-m", "course_lib.train", "--config", str(config_file), "--until", "3", "--no-export",
+    first = _torchrun(2, "-m", "course_lib.engine.train", "--config", str(config_file), "--until", "3", "--no-export",
                       "--runs", str(runs))
     assert first.stdout.count("training ddp_check") == 1  # rank 0 alone speaks
     assert "2 processes" in first.stdout
     state = runs / "ddp_check" / "state.pt"
     assert load_checkpoint(state)["step"] == 3
-    subprocess.run([sys.executable, "-m", "course_lib.train", "--config", str(config_file), "--no-export",
+    subprocess.run([sys.executable, "-m", "course_lib.engine.train", "--config", str(config_file), "--no-export",
                     "--runs", str(runs)], cwd=ROOT, env=_env(), check=True, capture_output=True, text=True, timeout=300)
     resumed = load_checkpoint(state)
     assert resumed["step"] == 6
@@ -188,7 +188,7 @@ def test_every_method_trains_on_two_processes_as_on_one(name, two_process_runs):
     ~0 turns float noise into a step of up to the learning rate; measured ≤ 2 %). A gradient of one slice, or N times
     the sum, fails all but the last by orders of magnitude."""
     from course_lib.methods import METHODS
-    from course_lib.train import Trainer
+    from course_lib.engine.train import Trainer
 
     r0, r1 = (runs[name] for runs in two_process_runs)
     for key in ("model", "grad"):

@@ -26,7 +26,7 @@ def test_every_excerpt_is_in_its_source_file(source, block):
 
 def test_the_page_has_excerpts_of_the_sampler_the_method_and_the_harness():
     sources = {s for s, _ in _excerpts()}
-    assert {"course_lib/samplers/ddim.py", "course_lib/methods/sr3.py", "course_lib/harness.py"} <= sources
+    assert {"course_lib/samplers/ddim.py", "course_lib/methods/sr3.py", "course_lib/engine/harness.py"} <= sources
 
 
 def test_one_version_everywhere():

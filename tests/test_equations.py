@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.devtools import SYLLABUS
+from course_lib.tools.devtools import SYLLABUS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

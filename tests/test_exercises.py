@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import exercises
-from course_lib.exercises.lesson00 import check_area_downsample, check_psnr
-from course_lib.exercises.lesson01 import check_alpha_bars, check_q_sample, check_snr_crossing
+from course_lib.teaching import exercises
+from course_lib.teaching.exercises.lesson00 import check_area_downsample, check_psnr
+from course_lib.teaching.exercises.lesson01 import check_alpha_bars, check_q_sample, check_snr_crossing
 
 
 def stub(*args):
@@ -147,7 +147,7 @@ def test_summary_tracks_progress():
 
 
 # ---------------------------------------------------------------- lesson 02
-from course_lib.exercises.lesson02 import check_loss, check_reverse_mean  # noqa: E402
+from course_lib.teaching.exercises.lesson02 import check_loss, check_reverse_mean  # noqa: E402
 
 
 def _loss(target="noise", sqrt=True, reduce="mean"):
@@ -198,7 +198,7 @@ def test_check_reverse_mean(fn, status, fragments):
 
 # ---------------------------------------------------------------- lesson 03
 from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves  # noqa: E402
-from course_lib.exercises.lesson03 import buggy_embedding, check_fixed_embedding, check_sinusoidal  # noqa: E402
+from course_lib.teaching.exercises.lesson03 import buggy_embedding, check_fixed_embedding, check_sinusoidal  # noqa: E402
 
 
 def _te(exponent=2, divide=True):
@@ -238,7 +238,7 @@ def test_check_sinusoidal_and_the_bug_hunt(fn, status, fragments):
 # ---------------------------------------------------------------- lesson 04
 from course_lib.data import downsample as _down  # noqa: E402
 from course_lib.data import upsample as _up  # noqa: E402
-from course_lib.exercises.lesson04 import check_conditioned_input, check_consistency_psnr, check_projection  # noqa: E402
+from course_lib.teaching.exercises.lesson04 import check_conditioned_input, check_consistency_psnr, check_projection  # noqa: E402
 
 COND_CASES = [
     (lambda x, y, s: torch.cat([x, _up(y, s)], dim=1), "pass", ()),
@@ -294,8 +294,8 @@ def test_check_projection(fn, status, fragments):
 
 
 # ---------------------------------------------------------------- lesson 05
-from course_lib.compare import load_comparison  # noqa: E402
-from course_lib.exercises.lesson05 import K16_TOLERANCE_DB, check_k16_prediction, check_mse_optimal_guess, check_psnr_of_mean  # noqa: E402
+from course_lib.experiments.compare import load_comparison  # noqa: E402
+from course_lib.teaching.exercises.lesson05 import K16_TOLERANCE_DB, check_k16_prediction, check_mse_optimal_guess, check_psnr_of_mean  # noqa: E402
 
 
 def _wmean(c, w):
@@ -344,7 +344,7 @@ def test_check_psnr_of_mean(fn, status, fragments):
 def test_check_k16_prediction_compares_with_the_measurement():
     import numpy as np
 
-    from course_lib.compare import load_comparison_samples
+    from course_lib.experiments.compare import load_comparison_samples
 
     curve = load_comparison()["curve"]
     k1, k16 = curve["psnr_to_hr"][0], curve["psnr_to_hr"][15]
@@ -366,7 +366,7 @@ def test_check_k16_prediction_compares_with_the_measurement():
 
 
 # ---------------------------------------------------------------- lesson 06
-from course_lib.exercises.lesson06 import check_consistency_output, check_pndm_nfe, check_score, check_time_to_index  # noqa: E402
+from course_lib.teaching.exercises.lesson06 import check_consistency_output, check_pndm_nfe, check_score, check_time_to_index  # noqa: E402
 
 SCORE_CASES = [
     (lambda e, ab: -e / (1 - ab).sqrt(), "pass", ()),
@@ -436,7 +436,7 @@ def test_check_consistency_output(fn, status, fragments):
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from course_lib.exercises.lesson08 import check_area_pinv, check_ddnm_loop, check_ddnm_plus, check_zero_conv  # noqa: E402
+from course_lib.teaching.exercises.lesson08 import check_area_pinv, check_ddnm_loop, check_ddnm_plus, check_zero_conv  # noqa: E402
 from course_lib.samplers.ddnm import posterior_coefficients  # noqa: E402
 
 _rep = lambda y, s: y.repeat_interleave(s, -1).repeat_interleave(s, -2)  # noqa: E731
@@ -535,7 +535,7 @@ def test_check_zero_conv(fn, status, fragments):
 
 
 # ---------------------------------------------------------------- lesson 09
-from course_lib.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image,  # noqa: E402
+from course_lib.teaching.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image,  # noqa: E402
                                            check_srdiff_target, check_unrolled_prior_loss)
 
 TARGET_CASES = [
@@ -613,7 +613,7 @@ def test_check_unrolled_prior_loss(fn, status, fragments):
 
 
 # ---------------------------------------------------------------- lesson 07
-from course_lib.exercises.lesson07 import (check_corrupt_lr, check_evaluation_inputs,  # noqa: E402
+from course_lib.teaching.exercises.lesson07 import (check_corrupt_lr, check_evaluation_inputs,  # noqa: E402
                                            check_guided_eps, check_latent_scale)
 
 GUIDED_CASES = [

@@ -84,7 +84,7 @@ def test_one_batched_pass_equals_the_two_branches_and_counts_two_evaluations():
 def test_the_cfg_method_drops_labels_at_its_rate_and_generates_the_classes_asked_for():
     from course_lib.datasets import load_training_set
     from course_lib.methods import get_method
-    from course_lib.train import TrainConfig
+    from course_lib.engine.train import TrainConfig
 
     config = TrainConfig.from_dict({**get_method("cfg").example(), "model": {**get_method("cfg").example()["model"], "label_dropout": 0.25}})
     method = get_method("cfg")(config)
@@ -119,7 +119,7 @@ def test_the_shipped_base_model_draws_the_digit_asked_for():
     """digits8_cfg (lesson 07's cascade base): guided samples are the class asked for (judged by the digit classifier
     on their bicubic ×4 upsampling, which reads true 8 × 8 test digits so); unconditional ones match only by chance."""
     from course_lib.operators import upsample
-    from course_lib.pretrained import load
+    from course_lib.engine.pretrained import load
 
     base, classifier = load("digits8_cfg", "cpu"), load("digit_classifier", "cpu").model.eval()
     labels, seeds = torch.arange(10).repeat(4), list(range(2000, 2040))

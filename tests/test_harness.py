@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from course_lib import harness
-from course_lib.compare import load_comparison
-from course_lib.evaluate import load_sr_eval
+from course_lib.engine import harness
+from course_lib.experiments.compare import load_comparison
+from course_lib.experiments.evaluate import load_sr_eval
 
 
 def test_seeds_and_noise_follow_the_protocol():
@@ -110,7 +110,7 @@ def test_lesson_08_rows_are_registered_for_digits(table):
 
 
 def test_lesson_08_blind_rows_give_a_blind_method_the_upsampled_y(table):
-    from course_lib.pretrained import training_record
+    from course_lib.engine.pretrained import training_record
 
     labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
     assert {e.label for e in harness.BLIND_ENTRIES} <= labels
@@ -134,7 +134,7 @@ def test_lesson_09_residual_rows(table):
     assert ddpm["nfe"] == 100 and ddim["nfe"] == 50 and ddpm["method"] == "srdiff"
     # the residual over bicubic, added back: SRDiff explains y better than bicubic itself
     assert min(ddpm["consistency"], ddim["consistency"]) > bicubic["consistency"]
-    from course_lib.pretrained import training_record
+    from course_lib.engine.pretrained import training_record
 
     seconds = training_record("digits_srdiff")["training_seconds"] + training_record("digits_rrdb")["training_seconds"]
     assert ddpm["training_minutes"] == round(seconds / 60, 1)  # the frozen encoder was trained for it

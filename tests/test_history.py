@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from course_lib import history
+from course_lib.teaching import history
 
 
 def test_checked_venues():

@@ -13,21 +13,24 @@ import pytest
 import course_lib
 
 PKG = Path(course_lib.__file__).resolve().parent
-#: the layers, bottom to top (README's "How the code is organised")
+#: the layers, bottom to top (README's "How the code is organised"). A folder is one layer; the flat core modules at the
+#: top of course_lib/ are ranked among themselves (ground < math < data < process), all below the folders above them.
 LAYERS = [
-    ("ground", {"_compat", "checks", "device", "files", "images", "checkpoints"}),
-    ("math", {"schedules", "embeddings", "metrics", "operators", "history", "frequency", "stats"}),
+    ("ground", {"_compat", "checks", "device", "files", "images"}),
+    ("math", {"schedules", "embeddings", "metrics", "operators", "frequency", "stats"}),
     ("data", {"datasets", "data"}),
     ("process", {"diffusion", "sde", "samplers"}),
     ("networks", {"models"}),
     ("methods", {"methods"}),
-    ("workflows", {"train", "pretrained", "harness", "evaluate", "compare", "sr", "benchmark", "cached", "ablation",
-                   "classifier", "devtools", "race", "site", "distributed", "zeroshot", "blind", "residual",
-                   "cascade", "latents"}),
-    ("teaching", {"plotting", "diagrams", "widgets", "exercises"}),
+    ("engine", {"engine"}),
+    ("experiments", {"experiments"}),
+    ("tools", {"tools"}),
+    ("teaching", {"teaching"}),
 ]
+#: the folders; everything else at the top of course_lib/ is a flat core module
+FOLDERS = {"samplers", "models", "methods", "engine", "experiments", "tools", "teaching"}
 RANK = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}
-TEACHING = [i for i, (layer, _) in enumerate(LAYERS) if layer == "teaching"][0]
+TEACHING = RANK["teaching"]
 MODULES = sorted(p for p in PKG.rglob("*.py"))
 
 
@@ -36,33 +39,62 @@ def _top(path: Path) -> str:
     return rel[0]
 
 
-def _imports(path: Path) -> set[str]:
-    """The top-level course_lib modules a file imports (anywhere in it, lazily or not)."""
+def _module(path: Path) -> str:
+    parts = path.relative_to(PKG).with_suffix("").parts
+    return ".".join(("course_lib",) + (parts[:-1] if parts[-1] == "__init__" else parts))
+
+
+def _targets(path: Path) -> set[str]:
+    """The course_lib modules a file imports, anywhere in it (lazily or not), as absolute dotted names; ``from pkg
+    import name`` counts ``pkg.name`` when that is a module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    depth = len(path.relative_to(PKG).parts) - 1  # 0 for course_lib/x.py, 1 for course_lib/pkg/x.py
+    package = _module(path) if path.name == "__init__.py" else _module(path).rsplit(".", 1)[0]
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolve against the package
-                up = node.level - 1
-                if up < depth:  # inside the same subpackage
-                    base = path.relative_to(PKG).parts[: depth - up]
-                    out.add(base[0])
-                    continue
-                if node.module:
-                    out.add(node.module.split(".")[0])
-                else:
-                    out.update(a.name for a in node.names)
-            elif node.module and node.module.startswith("course_lib."):
-                out.add(node.module.split(".")[1])
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif node.module and node.module.split(".")[0] == "course_lib":
+                target = node.module
+            else:
+                continue
+            out.add(target)
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if (PKG.parent / Path(*sub.split("."))).with_suffix(".py").exists() or (PKG.parent / Path(*sub.split("."))).is_dir():
+                    out.add(sub)
         elif isinstance(node, ast.Import):
-            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("course_lib."))
-    return {m for m in out if m in RANK}
+            out.update(a.name for a in node.names if a.name.split(".")[0] == "course_lib")
+    return out
+
+
+def _imports(path: Path) -> set[str]:
+    """The layer units (a folder or a flat core module) a file imports."""
+    return {t.split(".")[1] for t in _targets(path) if t.count(".") >= 1 and t.split(".")[1] in RANK}
 
 
 def test_every_module_has_a_layer():
     tops = {_top(p) for p in MODULES if p.name != "__init__.py" or p.parent != PKG}
     assert tops <= set(RANK), sorted(tops - set(RANK))
+    flat = {t for t in tops if (PKG / f"{t}.py").exists()}
+    assert not flat & FOLDERS and {t for t in tops if (PKG / t).is_dir()} == FOLDERS
+
+
+def test_readme_draws_the_layers_the_test_enforces():
+    """README's "How the code is organised" names every folder and core module, in this order, top layer first."""
+    readme = (PKG.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("## How the code is organised"):]
+    block = block[block.index("```") + 3:]
+    block = block[: block.index("```")]
+    order = []
+    for line in block.splitlines():
+        for name in re.findall(r"\b[a-z_]+\b", line):
+            if name in RANK and name not in order and (line.strip().startswith(name) or f"{name}/" in line):
+                order.append(name)
+    folders_in_order = [n for n in order if n in FOLDERS]
+    assert folders_in_order == sorted(FOLDERS, key=lambda n: -RANK[n]), folders_in_order
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PKG)))
@@ -72,6 +104,46 @@ def test_arrows_point_down_only(path):
     me = _top(path)
     above = {m for m in _imports(path) if RANK[m] > RANK[me]}
     assert not above, f"{path.relative_to(PKG)} ({LAYERS[RANK[me]][0]}) imports from higher layers: {sorted(above)}"
+
+
+def test_no_import_cycle_lazy_imports_included():
+    """Module to module (``course_lib.engine.train`` → ``course_lib.engine.pretrained``), every import statement
+    counted wherever it stands; a package's ``__init__`` re-exporting its modules is not a cycle with them."""
+    graph = {}
+    for path in MODULES:
+        me = _module(path)
+        graph[me] = {t for t in _targets(path) if t != me and not me.startswith(t + ".")
+                     and not (path.name == "__init__.py" and t.startswith(me + "."))}
+    modules = set(graph)
+    graph = {m: {t for t in ts if t in modules} for m, ts in graph.items()}
+    state, stack, cycles = {}, [], []
+
+    def visit(m):
+        state[m] = 1
+        stack.append(m)
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                cycles.append(stack[stack.index(t):] + [t])
+            elif t not in state:
+                visit(t)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+    assert not cycles, "import cycles: " + "; ".join(" → ".join(c) for c in cycles)
+
+
+def test_no_module_imports_another_modules_private_name():
+    offenders = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("course_lib")):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__") and node.module != "_compat":
+                        offenders.append(f"{path.relative_to(PKG)}: {alias.name} from {'.' * node.level}{node.module or ''}")
+    assert not offenders, offenders
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if RANK.get(_top(p), 99) < TEACHING],

@@ -1,10 +1,10 @@
-"""Lesson 06's race (course_lib/race.py) and its widget: paired seeds, the set-level bootstrap, the cache's schema,
+"""Lesson 06's race (course_lib/experiments/race.py) and its widget: paired seeds, the set-level bootstrap, the cache's schema,
 and the race view on a tiny run."""
 
 import pytest
 import torch
 
-from course_lib import race
+from course_lib.experiments import race
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.schedules import make_beta_schedule
 
@@ -110,10 +110,10 @@ def test_the_cached_race_has_every_config_and_the_floor():
 
 
 def test_race_view_runs_each_sampler_within_the_budget(device):
-    from course_lib.pretrained import load
+    from course_lib.engine.pretrained import load
     from course_lib.datasets import DigitsSR
-    from course_lib.harness import image_seeds
-    from course_lib.widgets import race_view, render_race_view
+    from course_lib.engine.harness import image_seeds
+    from course_lib.teaching.widgets import race_view, render_race_view
 
     teacher = load("digits_sr3_concat", device)
     hr, y = (t.to(device) for t in DigitsSR("test", scale=4).tensors([0, 100]))

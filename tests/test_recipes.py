@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from course_lib.datasets import load_training_set, training_lr_size
-from course_lib.train import TrainConfig
+from course_lib.engine.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "train-on-your-photos.md"
@@ -63,7 +63,7 @@ def test_the_recipe_runs_end_to_end_on_a_tiny_folder(tmp_path):
     config.write_text(json.dumps(raw), encoding="utf-8")
     runs = tmp_path / "runs"
     env = {"COURSE_DEVICE": "cpu", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-m", "course_lib.train", "--config", str(config), "--no-export", "--runs", str(runs)],
+    subprocess.run([sys.executable, "-m", "course_lib.engine.train", "--config", str(config), "--no-export", "--runs", str(runs)],
                    cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
     block = re.search(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S).group(1)
     line = 'STATE, HELD_OUT, N = "runs/my_photos_sr/state.pt", "path/to/DIV2K_valid_HR", 64'

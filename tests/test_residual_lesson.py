@@ -1,4 +1,4 @@
-"""Lesson 09's evaluation module (course_lib.residual: the judgement rules, the cache, nothing lost on --write) and
+"""Lesson 09's evaluation module (course_lib.experiments.residual: the judgement rules, the cache, nothing lost on --write) and
 its "what does each method generate?" widget (pure functions first, then the widget by setting its controls)."""
 
 import json
@@ -7,12 +7,12 @@ import shutil
 import pytest
 import torch
 
-from course_lib import residual
+from course_lib.experiments import residual
 from course_lib.datasets import DigitsSR
-from course_lib.harness import CURVE_INDICES, image_seeds
+from course_lib.engine.harness import CURVE_INDICES, image_seeds
 from course_lib.metrics import psnr
 from course_lib.operators import upsample
-from course_lib.residual import MARGINS, SHIPPED, STEPS, VARIANTS, sr3_quality, swd_interval
+from course_lib.experiments.residual import MARGINS, SHIPPED, STEPS, VARIANTS, sr3_quality, swd_interval
 
 
 # ------------------------------------------------------------------ the rules and the cache
@@ -71,7 +71,7 @@ def test_the_cache_holds_every_variant_and_shipped_model_on_the_curve_digits():
         lo, hi = e["patch_swd_interval"]
         assert lo <= hi and e["nfe"] >= 1 and e["ms_per_image"] > 0
     # the cached SR3-style values are what the shipped model gives on those digits with those seeds (4 of them, live)
-    from course_lib.pretrained import load
+    from course_lib.engine.pretrained import load
 
     idx = [0, 1, 2, 3]
     hr, y = DigitsSR("test", scale=4).tensors([CURVE_INDICES[i] for i in idx])
@@ -97,7 +97,7 @@ def test_write_keeps_cached_variants_whose_runs_are_gone(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ the widget
 @pytest.fixture(scope="module")
 def view():
-    from course_lib.widgets.residual import generation_view
+    from course_lib.teaching.widgets.residual import generation_view
 
     idx = [0, 300]
     hr, y = DigitsSR("test", scale=4).tensors(idx)
@@ -105,8 +105,8 @@ def view():
 
 
 def test_generation_view_is_what_each_shipped_model_gives(view):
-    from course_lib.pretrained import load
-    from course_lib.widgets.residual import GENERATION_METHODS
+    from course_lib.engine.pretrained import load
+    from course_lib.teaching.widgets.residual import GENERATION_METHODS
 
     hr, y = view["hr"], view["y"]
     assert view["labels"] == list(GENERATION_METHODS)
@@ -125,7 +125,7 @@ def test_generation_view_is_what_each_shipped_model_gives(view):
 
 
 def test_generation_frame_shows_the_generated_residual_at_its_own_scale(view):
-    from course_lib.widgets.residual import generation_frame
+    from course_lib.teaching.widgets.residual import generation_frame
 
     f = generation_frame(view, 1, 0)
     srdiff = f["rows"]["SRDiff"]
@@ -141,7 +141,7 @@ def test_generation_frame_shows_the_generated_residual_at_its_own_scale(view):
 
 
 def test_generation_view_rejects_seeds_of_the_wrong_length():
-    from course_lib.widgets.residual import generation_view
+    from course_lib.teaching.widgets.residual import generation_view
 
     hr, y = DigitsSR("test", scale=4).tensors([0, 1])
     with pytest.raises(ValueError, match="seeds"):
@@ -151,7 +151,7 @@ def test_generation_view_rejects_seeds_of_the_wrong_length():
 
 
 def test_render_and_widget_controls(view):
-    from course_lib.widgets import GenerationWidget, render_generation
+    from course_lib.teaching.widgets import GenerationWidget, render_generation
 
     png = render_generation(view, 0, 1)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

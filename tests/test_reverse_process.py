@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from course_lib.device import make_generator
 from course_lib.diffusion import GaussianDiffusion
-from course_lib.samplers import DDIMSampler, ddim_timesteps
+from course_lib.samplers import DDIMSampler, ddim_timesteps, generate
 from course_lib.schedules import make_beta_schedule
 
 LIN = GaussianDiffusion(make_beta_schedule("linear"))
@@ -124,7 +124,7 @@ def test_samplers_recover_a_single_data_point_with_an_oracle(sampler, steps, eta
     d = GaussianDiffusion(make_beta_schedule("cosine")).to(device)
     target = torch.tensor([[0.5, -0.25, 0.9]], device=device)
     oracle = lambda xt, t, c: d.predict_eps_from_x0(xt, t, target.expand_as(xt))  # noqa: E731
-    out, traj = d.sample(oracle, (4, 3), sampler=sampler, steps=steps, eta=eta, generator=make_generator(0, device),
+    out, traj = generate(oracle, d, (4, 3), sampler=sampler, steps=steps, eta=eta, generator=make_generator(0, device),
                          progress=False, record_every=5)
     assert torch.allclose(out, target.expand(4, 3), atol=2e-3)
     n = steps or 1000
@@ -135,13 +135,13 @@ def test_samplers_recover_a_single_data_point_with_an_oracle(sampler, steps, eta
 def test_sampling_is_seeded_and_bad_arguments_are_named(device):
     d = GaussianDiffusion(make_beta_schedule("linear")).to(device)
     model = lambda x, t, c: 0.1 * x  # noqa: E731
-    a = d.sample(model, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False)
-    assert torch.equal(a, d.sample(model, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False))
+    a = generate(model, d, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False)
+    assert torch.equal(a, generate(model, d, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False))
     for kwargs, match in [(dict(sampler="rk45"), "sampler must be one of"), (dict(steps=0), "steps must be an int in 1 … 1000"),
                           (dict(steps=1001), "steps must be"), (dict(eta=-1.0), "eta must be >= 0"),
                           (dict(record_every=0), "record_every")]:
         with pytest.raises(ValueError, match=match):
-            d.sample(model, (2, 3), progress=False, **kwargs)
+            generate(model, d, (2, 3), progress=False, **kwargs)
 
 
 @settings(max_examples=40, deadline=None)

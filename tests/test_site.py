@@ -1,4 +1,4 @@
-"""The course website (``make site``, ``course_lib/site.py``): how it is staged, and the built site in a real browser
+"""The course website (``make site``, ``course_lib/tools/site.py``): how it is staged, and the built site in a real browser
 with every non-loopback request blocked — so "offline" is tested, not assumed.
 
 The browser part builds the site from the committed notebooks (about 15 s), serves it on 127.0.0.1 and opens every
@@ -21,8 +21,8 @@ from urllib.parse import unquote, urljoin, urlparse
 import nbformat
 import pytest
 
-from course_lib import site
-from course_lib.devtools import lesson_paths
+from course_lib.tools import site
+from course_lib.tools.devtools import lesson_paths
 
 from test_browser import CHROMIUM_FLAGS, REASON, _chromium
 
@@ -63,11 +63,11 @@ def test_launch_links_point_at_the_lesson_in_the_repository():
 
 def test_links_of_repository_documents_are_rewritten_to_pages():
     text = ("[lesson](notebooks/02_reverse_process.ipynb) [g](docs/glossary.md#top) [d](data/README.md) "
-            "[web](https://example.org/x) [here](#section) [code](course_lib/train.py)")
+            "[web](https://example.org/x) [here](#section) [code](course_lib/engine/train.py)")
     out = site._rewrite_links(text, "README.md", "https://github.com/o/r")
     assert "[lesson](lessons/02_reverse_process.ipynb)" in out and "[g](glossary.md#top)" in out
     assert "[d](data.md)" in out and "[web](https://example.org/x)" in out and "[here](#section)" in out
-    assert "[code](https://github.com/o/r/blob/main/course_lib/train.py)" in out
+    assert "[code](https://github.com/o/r/blob/main/course_lib/engine/train.py)" in out
     # relative to the document's own folder
     assert "[r](readme.md)" in site._rewrite_links("[r](../README.md)", "docs/instructors.md", "https://github.com/o/r")
 

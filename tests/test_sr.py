@@ -10,13 +10,13 @@ from PIL import Image
 
 from course_lib.files import CheckpointError
 from course_lib.data import DigitsSR, PhotosSR, to_uint8, upsample
-from course_lib.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples
+from course_lib.experiments.evaluate import LIVE_INDICES, cached_values, image_noise, load_sr_eval, load_sr_samples
 from course_lib.metrics import psnr
 from course_lib.images import read_image
 from course_lib.methods.sr3 import super_resolve
 from course_lib.operators import consistency_psnr
-from course_lib.pretrained import load_sr_model
-from course_lib.sr import main, upscale
+from course_lib.engine.pretrained import load_sr_model
+from course_lib.tools.sr import main, upscale
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -165,7 +165,7 @@ def test_cli_corrupt_checkpoint(tmp_path, monkeypatch, capsys):
 def test_sr_widget_shows_what_course_lib_computes(digits_model):
     import io
 
-    from course_lib.widgets import SRWidget, sr_view
+    from course_lib.teaching.widgets import SRWidget, sr_view
 
     model, diffusion, _ = digits_model
     hr, lr = _digit_lr(2)

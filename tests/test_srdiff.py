@@ -103,8 +103,8 @@ def test_the_l1_loss_on_eps():
 
 def test_the_method_starts_from_the_shipped_encoder_frozen():
     from course_lib.methods import SRDiffMethod
-    from course_lib.pretrained import load
-    from course_lib.train import TrainConfig, Trainer
+    from course_lib.engine.pretrained import load
+    from course_lib.engine.train import TrainConfig, Trainer
 
     trainer = Trainer(TrainConfig.from_dict(SRDiffMethod.example()), device="cpu")
     encoder, shipped = trainer.model.net.encoder, load("digits_rrdb", "cpu").model

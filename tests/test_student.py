@@ -6,7 +6,8 @@ import re
 import nbformat
 import pytest
 
-from course_lib import devtools, exercises
+from course_lib.tools import devtools
+from course_lib.teaching import exercises
 
 LESSONS = devtools.lesson_paths()
 

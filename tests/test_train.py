@@ -6,8 +6,8 @@ import torch
 
 from course_lib.datasets import load_training_set
 from course_lib.files import CheckpointError, load_checkpoint, save_checkpoint
-from course_lib.pretrained import load_pretrained
-from course_lib.train import Trainer
+from course_lib.engine.pretrained import load_pretrained
+from course_lib.engine.train import Trainer
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TINY = {
@@ -108,7 +108,7 @@ def test_checkpoint_files(tmp_path):
 
 
 def test_training_ms_per_step_times_real_steps_and_names_bad_arguments():
-    from course_lib.benchmark import training_ms_per_step
+    from course_lib.tools.benchmark import training_ms_per_step
 
     ms = training_ms_per_step({**TINY, "dataset": "digits"}, "cpu", steps=2, batch_size=4)
     assert 0 < ms < 60_000
@@ -122,7 +122,7 @@ def test_checkpoint_order_trains_every_model_after_the_models_it_reads(tmp_path)
     import json as _json
 
     from course_lib.files import data_dir
-    from course_lib.train import checkpoint_order, main as train_main
+    from course_lib.engine.train import checkpoint_order, main as train_main
 
     order = [p.stem for p in checkpoint_order(data_dir() / "checkpoints")]
     for first, then in (("digits_diffir_s1", "digits_diffir"), ("digits_resdiff_cnn", "digits_resdiff"),

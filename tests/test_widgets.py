@@ -5,8 +5,8 @@ import torch
 
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.schedules import make_beta_schedule
-from course_lib.widgets import NoisingWidget, noising_view
-from course_lib.widgets.noising import HIST_BINS
+from course_lib.teaching.widgets import NoisingWidget, noising_view
+from course_lib.teaching.widgets.noising import HIST_BINS
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_widget_bad_arguments(schedules):
 
 
 # ------------------------------------------------------------ denoising widget
-from course_lib.cached import TRAJECTORY_EVERY, TRAJECTORY_SEED, load_ddpm_trajectory  # noqa: E402
-from course_lib.widgets import DenoisingWidget, trajectory_view  # noqa: E402
+from course_lib.experiments.cached import TRAJECTORY_EVERY, TRAJECTORY_SEED, load_ddpm_trajectory  # noqa: E402
+from course_lib.teaching.widgets import DenoisingWidget, trajectory_view  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def trajectory():
 
 def test_cached_trajectory_is_what_ddpm_produces(trajectory):
     """Re-run the first recorded DDPM steps on the CPU: they match the cache (to one uint8 level)."""
-    from course_lib.pretrained import load_pretrained
+    from course_lib.engine.pretrained import load_pretrained
 
     from course_lib.samplers import DDPMSampler, clip_x0
 
@@ -118,7 +118,7 @@ def test_denoising_widget_shows_the_recorded_frames(trajectory):
 
 # ------------------------------------------------------------ embedding explorer
 from course_lib.embeddings import sinusoidal_embedding, sinusoidal_embedding_halves  # noqa: E402
-from course_lib.widgets import EmbeddingExplorer, embedding_view  # noqa: E402
+from course_lib.teaching.widgets import EmbeddingExplorer, embedding_view  # noqa: E402
 
 
 def test_embedding_view_is_the_formula():

@@ -1,10 +1,10 @@
-"""Lesson 08's zero-shot evaluation (course_lib/zeroshot.py) and its cache: the margins fixed in the module, every
+"""Lesson 08's zero-shot evaluation (course_lib/experiments/zeroshot.py) and its cache: the margins fixed in the module, every
 config measured, DDNM's consistency float-exact, and the comparisons the lesson states."""
 
 import pytest
 import torch
 
-from course_lib import zeroshot
+from course_lib.experiments import zeroshot
 from course_lib.operators import AreaOperator, FourierOperator, MaskOperator
 
 
@@ -67,7 +67,7 @@ def test_the_issue_criteria_as_measured(cache):
 
 # ------------------------------------------------------------------ lesson 08's DDNM widget
 def test_noisy_measurements_have_the_stated_noise_in_y_units():
-    from course_lib.widgets.ddnm import measure_y
+    from course_lib.teaching.widgets.ddnm import measure_y
 
     g = torch.Generator().manual_seed(3)
     hr = torch.rand(8, 1, 32, 32, generator=g) * 2 - 1
@@ -87,9 +87,9 @@ def test_noisy_measurements_have_the_stated_noise_in_y_units():
 
 def test_ddnm_view_records_each_step_before_and_after_the_projection(device):
     from course_lib.datasets import DigitsSR
-    from course_lib.harness import image_seeds
-    from course_lib.pretrained import load
-    from course_lib.widgets.ddnm import DDNMWidget, ddnm_frame, ddnm_view, render_ddnm_frame
+    from course_lib.engine.harness import image_seeds
+    from course_lib.engine.pretrained import load
+    from course_lib.teaching.widgets.ddnm import DDNMWidget, ddnm_frame, ddnm_view, render_ddnm_frame
 
     prior = load("digits_unet", device)
     hr = DigitsSR("test", scale=4).tensors([0, 300])[0].to(device)

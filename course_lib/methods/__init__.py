@@ -33,4 +33,4 @@ from .latent import LatentSRMethod  # noqa: E402
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
            "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
            "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod", "ResDiffMethod",
-           "ClassConditionalDDPM"]
+           "ClassConditionalDDPM", "CascadeSRMethod", "AutoencoderMethod", "LatentSRMethod"]

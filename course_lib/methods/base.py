@@ -8,8 +8,8 @@ regression baselines, the digit classifier — and each landscape method to come
 * :meth:`Method.loss` — ``loss(model, process, batch, generator)``, the objective the trainer minimises,
 * its entry point: :meth:`Method.restore` (an HR image from y: the SR methods) or :meth:`Method.generate`,
 
-registered by name with ``@register_method``. The trainer (``course_lib.train``), the shipped-model loader
-(``course_lib.pretrained``) and the evaluation harness (``course_lib.harness``) are generic over the registry, so
+registered by name with ``@register_method``. The trainer (``course_lib.engine.train``), the shipped-model loader
+(``course_lib.engine.pretrained``) and the evaluation harness (``course_lib.engine.harness``) are generic over the registry, so
 adding a method touches no other module (``docs/adding-a-method.md``).
 """
 
@@ -74,7 +74,7 @@ class MethodConfig:
 
 
 class Method:
-    """Base of the methods. ``Method(config)`` with a :class:`course_lib.train.TrainConfig` (the method reads its own
+    """Base of the methods. ``Method(config)`` with a :class:`course_lib.engine.train.TrainConfig` (the method reads its own
     ``config.model`` and the process settings it needs: ``prediction``, ``T``, ``dataset``).
 
     Class attributes a subclass sets:
@@ -140,7 +140,7 @@ class Method:
     def borrowed(self) -> dict[str, tuple[str, str]]:
         """Frozen parts copied unchanged from other shipped models, ``{prefix in this model's state_dict: (shipped
         model, prefix in its state_dict)}``: an export leaves them out (no weights stored twice in ``data/``) and
-        :func:`course_lib.pretrained.load` fills them back from those models, checking that they are still the files
+        :func:`course_lib.engine.pretrained.load` fills them back from those models, checking that they are still the files
         this model was trained with. None by default."""
         return {}
 

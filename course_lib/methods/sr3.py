@@ -14,7 +14,6 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .._compat import renamed_kwargs
 from ..datasets import training_lr_size
 from ..device import make_generator, per_image_generators, randn
 from ..models import SR3, TiledDenoiser, UNet, pad_to_tile
@@ -57,7 +56,6 @@ def image_x0_transform(model: SR3, y: torch.Tensor, project: bool) -> Callable[[
 
 
 @torch.no_grad()
-@renamed_kwargs(lr="y")
 def super_resolve(
     model: SR3 | TiledDenoiser,
     diffusion,

@@ -18,7 +18,6 @@ distributions.py`` (``DiagonalGaussianDistribution``), ``ldm/models/diffusion/dd
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .unet import ResBlock, UNet

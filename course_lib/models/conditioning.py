@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._compat import renamed_kwargs
 from ..operators import upsample
 from .unet import UNet
 
@@ -58,20 +57,14 @@ class SR3(nn.Module):
         if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] != self.channels:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise ValueError(f"y (the LR image) must have shape (B, {self.channels}, h, w), got {got}")
-
-    @renamed_kwargs(lr="y")
     def upsampled(self, y: torch.Tensor) -> torch.Tensor:
         """U(y): bicubic upsampling by ``scale``, ``(B, C, h, w) → (B, C, s·h, s·w)``."""
         self.check_y(y)
         return upsample(y, self.scale, "bicubic")
-
-    @renamed_kwargs(lr="y")
     def condition(self, y: torch.Tensor) -> torch.Tensor:
         """What the U-Net receives as ``cond`` (Eq. 04.2): U(y) for ``"concat"``, y itself for ``"encoder"``."""
         self.check_y(y)
         return self.upsampled(y) if self.conditioning == "concat" else y
-
-    @renamed_kwargs(lr="y")
     def target(self, hr: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x_0 for training, Eq. 04.4: ``hr`` ``(B, C, H, W)``, ``y`` ``(B, C, H/s, W/s)`` → ``(B, C, H, W)``."""
         self.check_y(y)
@@ -82,8 +75,6 @@ class SR3(nn.Module):
             return hr
         x0 = (hr - self.upsampled(y)) / self.residual_scale
         return x0.clamp(-1.0, 1.0) if self.clip_residual else x0
-
-    @renamed_kwargs(lr="y")
     def to_image(self, x0: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`target`: the HR image in [-1, 1] from a (sampled) x_0, ``(B, C, H, W)``."""
         return (self.upsampled(y) + self.residual_scale * x0 if self.residual else x0).clamp(-1.0, 1.0)

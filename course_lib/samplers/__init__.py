@@ -9,7 +9,8 @@
   :mod:`~course_lib.samplers.ddnm` — the posterior sampler, DDNM's range–null-space hook, RePaint's time travel;
 * :mod:`~course_lib.samplers.loop` — :func:`sample`, the one loop, and its callbacks (:class:`Trajectory`,
   :class:`ProgressBar`);
-* :mod:`~course_lib.samplers.registry` — :data:`SAMPLERS` by name and :func:`make_sampler`.
+* :mod:`~course_lib.samplers.registry` — :data:`SAMPLERS` by name and :func:`make_sampler`;
+* :mod:`~course_lib.samplers.generate` — :func:`generate`, samples from a sampler named by a string (lesson 02).
 
 The samplers know the process (its buffers) but never a network: ``model(x_t, t, cond)`` is any callable.
 """
@@ -24,10 +25,11 @@ from .continuous import EulerMaruyamaSampler, EulerSampler, HeunSampler, Probabi
 from .consistency import ConsistencySampler  # noqa: E402  (registers "consistency")
 from .ddnm import PosteriorSampler, ddnm_transform, posterior_coefficients, repaint_schedule  # noqa: E402  ("posterior")
 from .loop import ProgressBar, SampleStep, Trajectory, sample
+from .generate import generate
 
 __all__ = ["Sampler", "StepOutput", "StepContext", "X0Transform", "alpha_bar_at", "clip_x0", "compose", "SAMPLERS",
            "register_sampler", "make_sampler", "steps_for_nfe", "DDIMSampler", "DDPMSampler", "PNDMSampler", "ddim_invert", "karras_timesteps",
            "DPMSolverPP2MSampler", "EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler",
            "ConsistencySampler", "PosteriorSampler", "ddnm_transform", "posterior_coefficients", "repaint_schedule",
-           "ddim_timesteps", "sample", "SampleStep",
+           "ddim_timesteps", "sample", "generate", "SampleStep",
            "Trajectory", "ProgressBar"]

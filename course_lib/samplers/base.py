@@ -26,7 +26,7 @@ from typing import Callable, ClassVar, Sequence
 import torch
 
 from ..device import randn
-from ..diffusion import GaussianDiffusion, _check_prediction, extract
+from ..diffusion import GaussianDiffusion, check_prediction, extract
 
 __all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at", "fresh_noise"]
 
@@ -117,7 +117,7 @@ class Sampler:
     def __init__(self, process: GaussianDiffusion, steps: int | None = None, prediction: str = "eps"):
         if not isinstance(process, GaussianDiffusion):
             raise TypeError(f"process must be a GaussianDiffusion, got {type(process).__name__}")
-        _check_prediction(prediction)
+        check_prediction(prediction)
         T = process.num_timesteps
         if steps is None:
             steps = T if self.default_steps is None else min(self.default_steps, T)

@@ -1,0 +1,520 @@
+"""The one evaluation harness (workflow layer): every method, the same test images, the same measures, one table.
+
+``python -m course_lib.harness`` runs every registered :class:`Entry` (a method with its options) on its task's test
+images, measures it and writes one row per entry to ``data/cache/landscape.json``; ``make table``
+(``python -m course_lib.harness --table``) prints the rows so far. Lesson 04's cache (``python -m
+course_lib.evaluate``) and lesson 05's (``python -m course_lib.compare``) are views of the same outputs and measures.
+
+**Protocol.**
+
+* Tasks: ``digits_x4`` — the 500 evaluation digits :data:`EVAL_INDICES` (every other test digit, 50 per class),
+  ×4 area downsampling; ``photos_x2`` — the 4 whole 256 × 256 test photos, ×2.
+* Seeds: sample k of test image i draws x_T and every step's noise from its own CPU generator seeded
+  :func:`image_seeds` = ``SEED_BASE + i + SAMPLE_OFFSET · k``, so a result never depends on the batch or the device.
+  (One row keeps the previous protocol for its stochastic steps — lesson 05's SR3 DDPM-1000, whose step noise came
+  from one generator per run; its ``noise`` field says so.)
+* Batches: 250 digits or 1 photo at a time, on the threads of the machine (timings: ``ms_per_image``).
+* Measures (lessons 04–05): PSNR and SSIM to HR; consistency PSNR (Eq. 04.1); the high-frequency ratio (Eq. 04.6)
+  and its error |1 − ratio|; the digit classifier's agreement with its call on HR; realism against HR images the
+  method never saw — the patch sliced-Wasserstein distance (Eq. 05.4, first: it separates close methods) and the
+  Fréchet distance on classifier features (Eq. 05.3); for multi-sample rows, the per-pixel diversity; the cost:
+  network evaluations per image (NFE, counted by the sampling loop), ms per image, parameters, and the training
+  CPU-minutes from the model's training record.
+* Comparisons between rows on the same images are paired: :func:`paired_bootstrap`.
+
+Intermediate outputs go to ``runs/harness/TASK/`` (one file per output, named by the model, the first 8 hex digits of
+its checkpoint's sha256, the options and the sample), so an interrupted run resumes and a retrained model is rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .. import stats
+from ..datasets import DigitsSR, PhotosSR
+from ..device import describe_hardware, get_device, per_image_generators, randn
+from ..files import load_manifest, verify_file, write_cached
+from ..metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
+from ..models import count_parameters
+from ..operators import consistency_psnr, upsample
+
+__all__ = ["SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "DIVERSITY_INDEX",
+           "REFERENCE_INDICES", "CURVE_INDICES", "image_seeds", "image_noise", "sample_noise", "restore_batched", "Entry",
+           "ENTRIES", "ZERO_SHOT_ENTRIES", "BLIND_ENTRIES", "RESIDUAL_ENTRIES", "CASCADE_ENTRIES", "CASCADE_SAMPLING_LEVEL", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
+           "ROW_FIELDS", "load_table", "format_table", "curve_set", "main"]
+
+SEED_BASE = 1000
+SAMPLE_OFFSET = 100_000  # sample k of image i starts from seed SEED_BASE + i + k · SAMPLE_OFFSET
+#: the test split is sorted by digit (100 of each): every other image gives 500 digits, 50 of each class
+EVAL_INDICES = tuple(range(0, 1000, 2))
+#: one test digit of each class (picture grids), and 16 for the lessons' live runs (all in EVAL_INDICES)
+SHOW_INDICES = tuple(100 * k for k in range(10))
+LIVE_INDICES = tuple(100 * (k % 10) + 2 * (k // 10) for k in range(16))
+DIVERSITY_INDEX = 400  # the test digit (a 4 with an open top) whose samples the lessons show
+#: the realism reference: the other half of the test split (odd indices, 50 of each class)
+REFERENCE_INDICES = tuple(range(1, 1000, 2))
+#: lesson 05's k-sample curve digits: every 5th evaluation digit, 10 of each class
+CURVE_INDICES = EVAL_INDICES[::5]
+TABLE_PATH = "cache/landscape.json"
+WORK = Path("runs/harness")
+
+
+# ------------------------------------------------------------------ seeds and noise
+def image_seeds(indices: Sequence[int], k: int = 0) -> list[int]:
+    """The seeds of sample ``k`` (0, 1, …) of test images ``indices``: ``SEED_BASE + i + SAMPLE_OFFSET · k``."""
+    return [SEED_BASE + int(i) + SAMPLE_OFFSET * int(k) for i in indices]
+
+
+def image_noise(indices, shape: tuple[int, ...], device: torch.device | str, seed_offset: int = 0) -> torch.Tensor:
+    """x_T for images ``indices``: ``(len(indices), *shape)``, image ``i`` drawn from seed ``SEED_BASE + i + seed_offset``.
+
+    Drawn on the CPU and moved to ``device``, so the same image gets the same noise on cpu, cuda and mps."""
+    seeds = [SEED_BASE + int(i) + seed_offset for i in indices]
+    return randn((len(seeds), *shape), per_image_generators(seeds), device)
+
+
+def sample_noise(index: int, samples: int, shape: tuple[int, ...], device: torch.device | str) -> torch.Tensor:
+    """x_T of samples 0 … ``samples`` − 1 of one image: ``(samples, *shape)``, sample k from seed offset
+    ``SAMPLE_OFFSET · k`` (sample 0 is the image's :func:`image_noise`)."""
+    return torch.cat([image_noise([index], shape, device, seed_offset=SAMPLE_OFFSET * k) for k in range(samples)])
+
+
+def restore_batched(restore: Callable, y: torch.Tensor, indices: Sequence[int], k: int = 0, batch: int = 250,
+                    shared_generator: torch.Generator | None = None, scale: int | None = None, **options) -> torch.Tensor:
+    """Sample ``k`` of every image: ``restore(y_batch, seeds=…, **options)`` (e.g. a shipped model's
+    :meth:`~course_lib.engine.pretrained.Pretrained.restore`) on ``y`` ``(N, C, h, w)`` (test-split ``indices``), ``batch``
+    images at a time, image i from :func:`image_seeds`.
+
+    ``shared_generator`` (with the model's ``scale``): draw x_T per image but the steps' noise from this one generator
+    (the previous protocol). Returns ``(N, C, s·h, s·w)``."""
+    outs = []
+    for s in range(0, len(indices), batch):
+        idx, yb = list(indices[s : s + batch]), y[s : s + batch]
+        if shared_generator is None:
+            outs.append(restore(yb, seeds=image_seeds(idx, k), **options))
+        else:
+            x_T = image_noise(idx, (yb.shape[1], yb.shape[2] * scale, yb.shape[3] * scale), yb.device, SAMPLE_OFFSET * int(k))
+            outs.append(restore(yb, x_T=x_T, generator=shared_generator, **options))
+    return torch.cat(outs)
+
+
+# ------------------------------------------------------------------ tasks
+@dataclass(frozen=True)
+class Task:
+    """A set of test images: ``load(device) -> (hr, y, indices, names)``; ``batch``: images per restore call."""
+
+    name: str
+    scale: int
+    batch: int
+    load: Callable = field(repr=False)
+
+
+def _digits(device) -> tuple[torch.Tensor, torch.Tensor, list[int], list[str]]:
+    hr, y = DigitsSR("test", scale=4).tensors(list(EVAL_INDICES))
+    return hr.to(device), y.to(device), list(EVAL_INDICES), [str(i) for i in EVAL_INDICES]
+
+
+def _photos(device) -> tuple[torch.Tensor, torch.Tensor, list[int], list[str]]:
+    ds = PhotosSR("test", scale=2, patch_size=256, mode="grid")
+    hr, y = ds.tensors()
+    return hr.to(device), y.to(device), list(range(len(ds))), list(ds.sources)
+
+
+TASKS = {"digits_x4": Task("digits_x4", 4, 250, _digits), "photos_x2": Task("photos_x2", 2, 1, _photos)}
+
+
+# ------------------------------------------------------------------ entries
+@dataclass(frozen=True)
+class Entry:
+    """One row of the table: a shipped model (``None``: bicubic) on a task with restore ``options``.
+
+    Attributes:
+        label: the row's name; task: a key of :data:`TASKS`; model: the shipped model's name.
+        options: passed to the method's ``restore`` (``sampler``, ``steps``, ``eta``, ``project``, …).
+        samples: the row averages samples 0 … samples − 1 of every image (the posterior-mean estimate of lesson 05);
+            1: sample 0 alone. noise: ``"per_image"`` (the protocol) or ``"shared"`` (the steps' noise from one
+            generator seeded 0 per run, the previous protocol of lesson 05's DDPM-1000).
+        diversity: measure the per-pixel diversity over samples 0 … diversity − 1 (0: not measured).
+    """
+
+    label: str
+    task: str
+    model: str | None
+    options: dict = field(default_factory=dict)
+    samples: int = 1
+    noise: str = "per_image"
+    diversity: int = 0
+
+    @property
+    def slug(self) -> str:
+        """A file name for this entry's outputs."""
+        return re.sub(r"[^A-Za-z0-9]+", "_", self.label).strip("_").lower()
+
+
+#: the table's rows, in order (each landscape lesson registers its methods' rows)
+ENTRIES: list[Entry] = []
+
+
+def register_entry(entry: Entry) -> Entry:
+    """Add a row to :data:`ENTRIES` (its label must be new for its task)."""
+    if entry.task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {entry.task!r}")
+    if entry.noise not in ("per_image", "shared"):
+        raise ValueError(f"noise must be 'per_image' or 'shared', got {entry.noise!r}")
+    if any(e.label == entry.label and e.task == entry.task for e in ENTRIES):
+        raise ValueError(f"an entry {entry.label!r} for {entry.task!r} is already registered")
+    ENTRIES.append(entry)
+    return entry
+
+
+DDIM50 = {"sampler": "ddim", "steps": 50}
+for _e in (
+    Entry("bicubic", "digits_x4", None),
+    Entry("SRCNN", "digits_x4", "digits_srcnn"),
+    Entry("regression U-Net", "digits_x4", "digits_regression_unet"),
+    Entry("SR3 concat DDPM-1000", "digits_x4", "digits_sr3_concat", {"sampler": "ddpm"}, noise="shared"),
+    Entry("SR3 concat DDIM-50", "digits_x4", "digits_sr3_concat", DDIM50, diversity=8),
+    Entry("SR3 concat DDIM-50 + projection", "digits_x4", "digits_sr3_concat", {**DDIM50, "project": True}),
+    Entry("mean of 8 SR3 concat samples", "digits_x4", "digits_sr3_concat", DDIM50, samples=8),
+    Entry("SR3 encoder DDIM-50", "digits_x4", "digits_sr3_encoder", DDIM50, diversity=8),
+    Entry("SR3 encoder DDIM-50 + projection", "digits_x4", "digits_sr3_encoder", {**DDIM50, "project": True}),
+    Entry("bicubic", "photos_x2", None),
+    Entry("SRCNN", "photos_x2", "photos_srcnn"),
+    Entry("SR3 DDIM-50", "photos_x2", "photos_sr3", DDIM50),
+    Entry("SR3 DDIM-50 + projection", "photos_x2", "photos_sr3", {**DDIM50, "project": True}),
+):
+    register_entry(_e)
+
+#: lesson 06: the SR3-style digits model with every sampler at a few NFE, and its consistency-distilled student
+SAMPLER_ENTRIES = (
+    Entry("SR3 concat DDIM-1", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 1}),
+    Entry("SR3 concat DDIM-4", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 4}),
+    Entry("SR3 concat DDIM-10", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 10}),
+    Entry("SR3 concat DDIM-20", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 20}),
+    Entry("SR3 concat PLMS 10 NFE", "digits_x4", "digits_sr3_concat",
+          {"sampler": "pndm", "steps": 9, "sampler_options": {"warmup": "plms"}}),
+    Entry("SR3 concat PLMS 20 NFE", "digits_x4", "digits_sr3_concat",
+          {"sampler": "pndm", "steps": 19, "sampler_options": {"warmup": "plms"}}),
+    Entry("SR3 concat DPM-Solver++(2M) 10", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 10}),
+    Entry("SR3 concat DPM-Solver++(2M) 20", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 20}),
+    Entry("SR3 concat Heun 19 NFE", "digits_x4", "digits_sr3_concat", {"sampler": "heun", "steps": 10}),
+    Entry("SR3 concat Euler-Maruyama 100", "digits_x4", "digits_sr3_concat", {"sampler": "euler_maruyama", "steps": 100}),
+    Entry("consistency student 1 step", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 1}),
+    Entry("consistency student 2 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 2}),
+    Entry("consistency student 4 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 4}),
+)
+for _e in SAMPLER_ENTRIES:
+    register_entry(_e)
+
+#: lesson 08's zero-shot rows: the unconditional digits model restores ×4 by DDNM (DDPM.restore), same digits and seeds
+ZERO_SHOT_ENTRIES = (
+    Entry("DDNM (unconditional digits_unet, 100 steps)", "digits_x4", "digits_unet", {"scale": 4, "steps": 100}),
+    Entry("DDNM time travel (L 10, r 3)", "digits_x4", "digits_unet",
+          {"scale": 4, "steps": 100, "travel_length": 10, "travel_repeat": 3}),
+)
+for _e in ZERO_SHOT_ENTRIES:
+    register_entry(_e)
+
+#: lesson 08's blind rows: DiffBIR's stage 1 alone and the full pipeline, told nothing about the degradation — each is
+#: given the bicubic-upsampled y (a 32 × 32 image, the input a blind restorer expects; area ×4 lies inside the training
+#: degradations' range of scale and blur)
+BLIND_ENTRIES = (
+    Entry("DiffBIR stage 1 alone (blind, given bicubic y)", "digits_x4", "digits_blind_restorer", {"input": "bicubic"}),
+    Entry("DiffBIR (blind, given bicubic y; strength 2, DDIM-20)", "digits_x4", "digits_diffbir",
+          {"input": "bicubic", "sampler": "ddim", "steps": 20, "strength": 2.0}),
+)
+for _e in BLIND_ENTRIES:
+    register_entry(_e)
+
+#: lesson 09's residual methods: SRDiff (T = 100: DDPM's 100 steps, and DDIM-50 at SR3-style's NFE) and its RRDB
+#: encoder as a one-shot baseline; ResDiff (DDIM-50) and its CNN; DiffIR (its stage 2: the prior sampled in 4 steps)
+RESIDUAL_ENTRIES = (
+    Entry("RRDB (L1; SRDiff's frozen encoder)", "digits_x4", "digits_rrdb"),
+    Entry("SRDiff DDPM-100", "digits_x4", "digits_srdiff", {"sampler": "ddpm"}),
+    Entry("SRDiff DDIM-50", "digits_x4", "digits_srdiff", DDIM50),
+    Entry("ResDiff's CNN (MSE + FFT + DWT)", "digits_x4", "digits_resdiff_cnn"),
+    Entry("ResDiff DDIM-50", "digits_x4", "digits_resdiff", DDIM50),
+    Entry("DiffIR (4-step prior + one restorer pass)", "digits_x4", "digits_diffir", diversity=8),
+)
+for _e in RESIDUAL_ENTRIES:
+    register_entry(_e)
+
+#: lesson 07's rows on true LR (the harness's protocol; the cascade itself is judged on base-generated LR by
+#: ``course_lib.experiments.cascade``): the SR stages with and without conditioning augmentation — the augmented one at the level
+#: s chosen on validation draws (``data/cache/cascade.json``, ``validation.chosen_s``; a test keeps them equal) and at
+#: s = 0 — and latent SR on the f = 4 autoencoder
+CASCADE_SAMPLING_LEVEL = 200
+CASCADE_ENTRIES = (
+    Entry("cascade SR stage, no augmentation (DDIM-50)", "digits_x4", "digits_cascade_sr_noaug", DDIM50),
+    Entry(f"cascade SR stage, augmented, s = {CASCADE_SAMPLING_LEVEL} (DDIM-50)", "digits_x4", "digits_cascade_sr",
+          {**DDIM50, "aug_level": CASCADE_SAMPLING_LEVEL}),
+    Entry("cascade SR stage, augmented, s = 0 (DDIM-50)", "digits_x4", "digits_cascade_sr", DDIM50),
+    Entry("latent SR (f = 4 KL autoencoder, DDIM-50)", "digits_x4", "digits_latent_sr", DDIM50, diversity=8),
+)
+for _e in CASCADE_ENTRIES:
+    register_entry(_e)
+
+
+# ------------------------------------------------------------------ outputs (resumable)
+class Work:
+    """Outputs under ``root/TASK/`` (one ``.pt`` file each), so an interrupted run resumes where it stopped."""
+
+    def __init__(self, root: str | Path, task: str):
+        self.root = Path(root) / task
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._seconds: dict[str, float] = {}
+
+    @property
+    def seconds(self) -> float:
+        """Compute time of every output fetched so far (each counted once), including those resumed from an earlier run."""
+        return sum(self._seconds.values())
+
+    def get(self, name: str, make: Callable[[], torch.Tensor], nfe: Callable[[], int] | int = 0) -> tuple[torch.Tensor, float, int]:
+        """``(x on the CPU, seconds, nfe)`` of output ``name``: loaded if saved, else ``make()`` timed and saved."""
+        from ..files import save_checkpoint
+
+        path = self.root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.pt"
+        if path.exists():
+            state = torch.load(path, weights_only=True)
+            self._seconds[name] = state["seconds"]
+            return state["x"], state["seconds"], int(state.get("nfe", 0))
+        start = time.perf_counter()
+        x = make()
+        seconds = time.perf_counter() - start
+        self._seconds[name] = seconds
+        n = nfe() if callable(nfe) else nfe
+        save_checkpoint({"x": x.cpu(), "seconds": seconds, "nfe": n}, path)
+        print(f"  {self.root.name}/{name}: {seconds:.0f} s", flush=True)
+        return x.cpu(), seconds, n
+
+
+def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices: Sequence[int], device,
+            progress: bool = False, k: int | None = None) -> tuple[torch.Tensor, float, int]:
+    """The entry's outputs on the task's images: ``(sr (N, C, H, W) on the CPU, seconds, NFE per image)``; with
+    ``samples > 1`` the mean of samples 0 … samples − 1 (seconds and NFE for all of them); ``k``: sample k alone."""
+    from .pretrained import load
+
+    task = TASKS[entry.task]
+    if entry.model is None:
+        return work.get("bicubic", lambda: upsample(y, task.scale, "bicubic"))
+    shipped = load(entry.model, device)
+    options = {**entry.options, "progress": progress} if shipped.method.objective == "diffusion" else dict(entry.options)
+
+    # the checkpoint's hash is part of the tag: outputs of a retrained model are never mistaken for the old ones
+    sha = load_manifest()["files"].get(f"checkpoints/{entry.model}.pt", {}).get("sha256", "")[:8]
+
+    # a restore that must be told the factor (DDNM with an unconditional model) takes it from the entry's options
+    restore = shipped.restore
+    if "scale" in options:
+        restore = functools.partial(shipped.restore, scale=options.pop("scale"))
+    # a blind restorer maps an image to one of the same size: it is given y upsampled ("input": the mode)
+    if "input" in options:
+        mode, inner = options.pop("input"), restore
+        restore = lambda yb, **kw: inner(upsample(yb, task.scale, mode), **kw)  # noqa: E731
+
+    def one(j: int):
+        tag = f"{entry.model}-{sha}__{_options_tag(entry.options)}__{entry.noise}__k{j}"
+        gen = torch.Generator(device=torch.device(device)).manual_seed(0) if entry.noise == "shared" else None
+        return work.get(tag, lambda: restore_batched(restore, y, indices, j, task.batch, shared_generator=gen,
+                                                     scale=task.scale, **options), lambda: shipped.method.last_nfe)
+
+    if k is not None or entry.samples == 1:
+        return one(k or 0)
+    runs = [one(j) for j in range(entry.samples)]
+    return torch.stack([r[0] for r in runs]).mean(0), sum(r[1] for r in runs), sum(r[2] for r in runs)
+
+
+def _options_tag(options: dict) -> str:
+    def fmt(v):
+        return "_".join(f"{k}-{fmt(v[k])}" for k in sorted(v)) if isinstance(v, dict) else str(v)
+
+    return fmt(options) or "default"
+
+
+# ------------------------------------------------------------------ measures
+def value_stats(v: torch.Tensor) -> dict:
+    """How the caches store a per-image measure ``(N,)``: mean and sd (4 decimals) and every value (3 decimals)."""
+    v = v.float().cpu()
+    return {"mean": round(float(v.mean()), 4), "sd": round(float(v.std()), 4) if v.numel() > 1 else 0.0,
+            "values": [round(float(a), 3) for a in v]}
+
+
+def measure(sr: torch.Tensor, hr: torch.Tensor, y: torch.Tensor, scale: int, classifier=None) -> dict[str, torch.Tensor]:
+    """The per-image measures of lessons 04–05: ``psnr``, ``ssim``, ``consistency`` (Eq. 04.1), ``hf_ratio``
+    (Eq. 04.6) and, with the digit classifier, ``agreement`` with its call on HR; each ``(N,)``."""
+    m = {"psnr": psnr(sr, hr), "ssim": ssim(sr, hr), "consistency": consistency_psnr(sr, y, scale),
+         "hf_ratio": high_frequency_ratio(sr, hr, scale)}
+    if classifier is not None:
+        with torch.no_grad():
+            m["agreement"] = (classifier(sr).argmax(1) == classifier(hr).argmax(1)).float()
+    return m
+
+
+def paired_bootstrap(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: int = 0) -> dict:
+    """The mean of ``a − b`` over the same images (``(N,)`` each: a paired comparison) with its bootstrap sd and the
+    share of resamples below zero; ``se`` is the paired standard error sd(a − b) / √N."""
+    return stats.bootstrap_summary(a, b, draws, seed)
+
+
+#: the columns of a row, in order
+ROW_FIELDS = ("label", "task", "model", "method", "psnr", "ssim", "consistency", "hf_ratio", "hf_error", "agreement",
+              "patch_swd", "frechet", "diversity", "nfe", "ms_per_image", "parameters", "training_minutes",
+              "training_hardware", "noise", "options", "n")
+
+
+@torch.no_grad()
+def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tensor, y: torch.Tensor, device,
+        classifier=None, reference: torch.Tensor | None = None, samples: torch.Tensor | None = None) -> dict:
+    """One table row (:data:`ROW_FIELDS`): means of the per-image measures, the set-level realism measures against
+    ``reference`` (digits: HR of the other half of the test split; photos: the other half of each HR photo), and the
+    cost. ``samples`` ``(K, N, …)``: several samples per image, for the diversity."""
+    from .pretrained import load, training_seconds
+
+    task = TASKS[entry.task]
+    sr = sr.to(device)
+    m = measure(sr, hr, y, task.scale, classifier)
+    out = {"label": entry.label, "task": entry.task, "model": entry.model, "method": None, "n": int(sr.shape[0])}
+    for key, v in m.items():
+        out[key] = round(float(v.mean()), 4)
+    out["hf_error"] = round(float((1 - m["hf_ratio"]).abs().mean()), 4)
+    out["agreement"] = out.get("agreement")
+    if entry.task == "photos_x2":
+        out["patch_swd"] = round(_photo_realism(sr, hr), 5)
+        out["frechet"] = None
+    else:
+        out["patch_swd"] = round(float(patch_distance(sr, reference)), 5)
+        out["frechet"] = round(float(frechet_distance(classifier.features(sr), classifier.features(reference))), 4)
+    out["diversity"] = None if samples is None else round(float(pixel_diversity(samples.to(device)).mean()), 4)
+    out["nfe"] = nfe
+    out["ms_per_image"] = round(1000 * seconds / sr.shape[0], 2)
+    if entry.model is None:
+        out.update(method="bicubic", parameters=0, training_minutes=0.0, training_hardware=None)
+    else:
+        shipped = load(entry.model, "cpu")
+        record = shipped.record
+        # a method built on frozen shipped parts (DiffBIR's base and stage 1, DiffIR's stage 1, SRDiff's encoder,
+        # ResDiff's CNN, latent SR's autoencoder) is charged their training too: the method says which it borrows
+        seconds = training_seconds(entry.model)
+        out.update(method=shipped.config.method, parameters=count_parameters(shipped.model),
+                   training_minutes=round(seconds / 60, 1), training_hardware=record.get("hardware"))
+    out["noise"] = entry.noise if entry.model is not None and entry.options.get("sampler") else None
+    out["options"] = dict(entry.options) or None
+    return {k: out.get(k) for k in ROW_FIELDS}
+
+
+def _photo_realism(sr: torch.Tensor, hr: torch.Tensor) -> float:
+    """Eq. 05.4 both ways round: left halves of sr vs right halves of HR, and right vs left."""
+    W = hr.shape[-1] // 2
+    left, right = (..., slice(0, W)), (..., slice(W, None))
+    return 0.5 * float(patch_distance(sr[left], hr[right]) + patch_distance(sr[right], hr[left]))
+
+
+# ------------------------------------------------------------------ the table
+def load_table() -> dict:
+    """The cached table (``data/cache/landscape.json``), hash-checked: ``{"rows": [...], "hardware", …}``."""
+    return json.loads(verify_file(TABLE_PATH).read_text(encoding="utf-8"))
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """The rows as a Markdown table (realism first: patch SWD; HF as |1 − ratio|)."""
+    cols = [("task", "task", "{}"), ("label", "method", "{}"), ("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"),
+            ("consistency", "consistency", "{:.1f}"), ("agreement", "agreement", "{:.3f}"), ("patch_swd", "patch SWD ↓", "{:.4f}"),
+            ("frechet", "Fréchet ↓", "{:.3f}"), ("hf_error", "|1 − HF| ↓", "{:.2f}"), ("diversity", "diversity", "{:.3f}"),
+            ("nfe", "NFE", "{}"), ("ms_per_image", "ms/image", "{:.1f}"), ("parameters", "parameters", "{:,}"),
+            ("training_minutes", "training min", "{:.1f}")]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join("" if r.get(k) is None else fmt.format(r[k]) for k, _, fmt in cols) + " |")
+    return "\n".join(lines)
+
+
+def run(entries: Sequence[Entry], device, work_root: str | Path = WORK, progress: bool = False) -> list[dict]:
+    """Compute the rows of ``entries`` (resumable through ``work_root``)."""
+    from ..engine.pretrained import load_classifier
+
+    rows = []
+    by_task: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_task.setdefault(e.task, []).append(e)
+    for task_name, task_entries in by_task.items():
+        task = TASKS[task_name]
+        hr, y, indices, _ = task.load(device)
+        work = Work(work_root, task_name)
+        classifier = reference = None
+        if task_name == "digits_x4":
+            classifier = load_classifier(device=device)
+            reference = DigitsSR("test", scale=4).tensors(list(REFERENCE_INDICES))[0].to(device)
+        for e in task_entries:
+            sr, seconds, nfe = outputs(e, work, hr, y, indices, device, progress)
+            samples = None
+            if e.diversity > 1:
+                samples = torch.stack([outputs(e, work, hr, y, indices, device, progress, k=j)[0] for j in range(e.diversity)])
+            rows.append(row(e, sr, seconds, nfe, hr, y, device, classifier, reference, samples))
+            print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_lib.harness [--table]``: compute every entry's row (or print the cached table)."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.harness", description=__doc__.splitlines()[0])
+    parser.add_argument("--table", action="store_true", help="print the cached table (make table) and stop")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--work", default=str(WORK), help="folder for per-output files (resumable)")
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--only", nargs="+", default=None, metavar="LABEL",
+                        help="compute only the rows whose label starts with one of these, and merge them into the cached table")
+    args = parser.parse_args(argv)
+    if args.table:
+        table = load_table()
+        print(f"{len(table['rows'])} rows, computed on {table['hardware']} ({table['source']})")
+        print(format_table(table["rows"]))
+        return 0
+    device = get_device(args.device)
+    hardware = describe_hardware(device)
+    entries = ENTRIES if args.only is None else [e for e in ENTRIES if any(e.label.startswith(o) for o in args.only)]
+    if not entries:
+        parser.error(f"--only {args.only} matches no entry; labels: {sorted({e.label for e in ENTRIES})}")
+    print(f"evaluating {len(entries)} entries on {hardware}", flush=True)
+    start = time.perf_counter()
+    rows = run(entries, device, args.work, args.progress)
+    elapsed = round(time.perf_counter() - start)
+    if args.only is not None:  # merge: the new rows replace theirs, the others stay, in the order of ENTRIES
+        previous = load_table()
+        elapsed += previous.get("seconds", 0)  # the table's compute time, not this partial run's alone
+        fresh = {(r["task"], r["label"]): r for r in rows}
+        old = {(r["task"], r["label"]): r for r in previous["rows"]}
+        if previous["hardware"] != hardware:  # the table keeps its machine; rows measured elsewhere say where
+            for r in fresh.values():
+                r["hardware"] = hardware
+        rows = [fresh.get((e.task, e.label)) or old.get((e.task, e.label)) for e in ENTRIES]
+        rows = [r for r in rows if r is not None]
+        hardware, source = previous["hardware"], previous["source"]
+    else:
+        source = f"python -m course_lib.harness ({hardware})"
+    result = {"hardware": hardware, "source": source, "seed_base": SEED_BASE, "sample_offset": SAMPLE_OFFSET,
+              "rows": rows, "seconds": elapsed}
+    write_cached(TABLE_PATH, result, None, None, source,
+                 ("the landscape table: every method's row on the same test images (python -m course_lib.harness)",))
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def curve_set() -> dict:
+    """The digits training curves are judged on (lessons 07 and 09): ``hr`` and ``y`` (×4) of :data:`CURVE_INDICES`,
+    and ``reference``, the real digits of :data:`REFERENCE_INDICES` that realism is measured against."""
+    hr, y = DigitsSR("test", scale=4).tensors(list(CURVE_INDICES))
+    reference, _ = DigitsSR("test", scale=4).tensors(list(REFERENCE_INDICES))
+    return {"hr": hr, "y": y, "reference": reference}

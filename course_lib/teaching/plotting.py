@@ -1,0 +1,158 @@
+"""Figures and tables for the lessons (teaching layer: matplotlib lives here, not in the math).
+
+Every function returns a matplotlib ``Figure`` (or a string) and never calls ``plt.show()``:
+the notebook decides when to show. Text in figures is English only (no CJK font is assumed).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..images import to_uint8
+
+__all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display", "figure_png", "loss_curve"]
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render ``fig`` to PNG bytes and close it (widgets show figures as ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def to_display(img: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A [-1, 1] tensor ``(C, H, W)`` (or a uint8 array) as an array ``imshow`` understands."""
+    if isinstance(img, torch.Tensor):
+        if img.dim() == 2:
+            img = img[None]
+        arr = to_uint8(img)
+    else:
+        arr = np.asarray(img)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    return arr
+
+
+def show_images(
+    images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor,
+    titles: Sequence[str] | None = None,
+    ncols: int | None = None,
+    size: float = 1.6,
+    suptitle: str | None = None,
+    interpolation: str = "nearest",
+) -> Figure:
+    """A grid of images (tensors in [-1, 1] ``(C, H, W)``, a batch ``(B, C, H, W)``, or uint8 arrays)."""
+    items = list(images)
+    n = len(items)
+    if n == 0:
+        raise ValueError("images is empty")
+    ncols = ncols or n
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            arr = to_display(items[k])
+            ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255, interpolation=interpolation)
+            if titles is not None and k < len(titles):
+                ax.set_title(titles[k], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(
+    rows: dict[str, Sequence[torch.Tensor | np.ndarray]],
+    col_titles: Sequence[str] | None = None,
+    size: float = 1.4,
+    suptitle: str | None = None,
+) -> Figure:
+    """Rows of images with a label at the left of each row (e.g. HR / LR / bicubic)."""
+    names = list(rows)
+    ncols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(names), ncols, figsize=(size * ncols + 0.8, size * len(names) + (0.4 if suptitle else 0)), squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(rows[name]):
+                arr = to_display(rows[name][c])
+                ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+            if r == 0 and col_titles is not None and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(history: Sequence[tuple[int, float]], ylabel: str, title: str, figsize: tuple[float, float] = (5, 2.5)) -> Figure:
+    """The training loss of a live run: ``history`` is ``Trainer.history``, a list of ``(step, mean loss)``."""
+    if not history:
+        raise ValueError("history is empty: the run logged no loss yet (train longer, or lower log_every)")
+    steps, losses = zip(*history)
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot(steps, losses)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]], floatfmt: str = ".2f") -> str:
+    """A Markdown table; floats formatted with ``floatfmt`` (rounded, so stored outputs are stable)."""
+
+    def fmt(v: object) -> str:
+        if isinstance(v, (float, np.floating)):
+            return format(float(v), floatfmt)
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def timeline_figure(papers, lineage, highlight: Sequence[str] = (), since: int = 2020) -> Figure:
+    """The lineage as a timeline: x = first preprint (year + month/12), one row per paper, arrows for 'builds on'.
+
+    Papers first released before ``since`` are left out (with their arrows), so the years that matter get the room.
+    """
+    order = sorted((p for p in papers if p.preprint_year >= since), key=lambda p: p.preprint)
+    pos = {}
+    for i, p in enumerate(order):
+        y, m = int(p.preprint[:4]), int(p.preprint[5:7])
+        pos[p.key] = (y + (m - 0.5) / 12, len(order) - 1 - i)
+    fig, ax = plt.subplots(figsize=(10, 0.34 * len(order) + 1))
+    for a, b, _ in lineage:
+        if a in pos and b in pos:
+            ax.annotate("", xy=pos[b], xytext=pos[a],
+                        arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8, shrinkA=4, shrinkB=4))
+    for p in order:
+        x, y = pos[p.key]
+        color = "tab:red" if p.key in highlight else "tab:blue"
+        ax.plot([x], [y], "o", color=color)
+        ax.text(x + 0.08, y, f"{p.name}  ({p.venue} {p.year})", va="center", fontsize=8)
+    years = range(int(min(x for x, _ in pos.values())), int(max(x for x, _ in pos.values())) + 2)
+    ax.set_xticks(list(years))
+    ax.set_yticks([])
+    ax.set_xlim(min(years) - 0.2, max(years) + 1.2)
+    ax.set_xlabel("first preprint")
+    ax.set_title(f"Diffusion and super-resolution since {since}: who builds on whom (arrows point forward in time)", fontsize=10)
+    for spine in ("left", "right", "top"):
+        ax.spines[spine].set_visible(False)
+    fig.tight_layout()
+    return fig
