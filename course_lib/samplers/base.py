@@ -28,7 +28,8 @@ import torch
 from ..device import randn
 from ..diffusion import GaussianDiffusion, check_prediction, extract
 
-__all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at", "fresh_noise"]
+__all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at", "fresh_noise",
+           "SPACINGS", "ddim_timesteps", "karras_timesteps", "make_timesteps", "SpacedSampler"]
 
 
 @dataclass
@@ -218,3 +219,84 @@ def fresh_noise(x_t: torch.Tensor, generator, noise: torch.Tensor | None = None)
         got = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
         raise ValueError(f"noise: expected the fresh noise of x_t's shape {tuple(x_t.shape)}, got {got}")
     return noise
+
+
+# ------------------------------------------------------------------ spacings and the spaced sampler
+SPACINGS = ("trailing", "leading", "karras")
+
+
+def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
+    """The DDIM timesteps, evenly spaced.
+
+    ``"trailing"`` (default): ``round(arange(T, 0, -T / steps)) − 1``, starting at T − 1 — for T = 1000, steps = 50:
+    999, 979, …, 19. Starting at T − 1 matters: the sampler then begins from (almost) pure noise, as training saw it.
+    ``"leading"`` (the DDIM paper's and older code's): 0, T // steps, … reversed — it starts at 980, where ᾱ is not yet ≈ 0.
+
+    Returns:
+        list of ``steps`` decreasing ints in ``0 … T-1``.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+        raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+    if spacing == "karras":
+        raise ValueError("spacing 'karras' depends on the schedule's ᾱ: use karras_timesteps(process, steps)")
+    if spacing == "leading":
+        return list(range(0, T, T // steps))[:steps][::-1]
+    # round(T − k·T/steps) − 1 for k = 0 … steps − 1: diffusers' arange(T, 0, −T/steps), without its float
+    # arange's risk of one extra element when T/steps is not exact
+    ts = torch.round(T - torch.arange(steps, dtype=torch.float64) * (T / steps)).long() - 1
+    return ts.tolist()
+
+
+def karras_timesteps(process, steps: int, sigma_max: float = 80.0, sigma_min: float = 0.002, rho: float = 7.0) -> list[int]:
+    """Karras et al. (NeurIPS 2022, Eq. 5) spacing, located on the discrete chain through ᾱ.
+
+    σ̃_i = (σ_max^{1/ρ} + i/(N−1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ in the variable σ̃ = √((1 − ᾱ)/ᾱ) of Eq. 06.7,
+    each mapped to the index whose σ̃ is nearest in log σ̃ (then made strictly decreasing: on a short chain, or with
+    many steps, neighbours that land on one index are moved apart). Dense at low noise,
+    and it starts at σ_max = 80 (ᾱ ≈ 1.6e-4), not at the cosine schedule's clipped end, σ̃ ≈ 2·10⁴, where a
+    second-order correction is multiplied by σ̃ (lesson 06).
+
+    Returns:
+        list of ``steps`` decreasing ints in ``0 … T-1``.
+    """
+    T = process.num_timesteps
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+        raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+    if not 0 < sigma_min < sigma_max or not rho > 0:
+        raise ValueError(f"need 0 < sigma_min < sigma_max and rho > 0, got {sigma_min}, {sigma_max}, {rho}")
+    ab = process.alpha_bars.double().cpu()
+    log_sig = 0.5 * ((1 - ab).log() - ab.log())                       # log σ̃ of every index, increasing
+    ramp = torch.linspace(0, 1, steps, dtype=torch.float64) if steps > 1 else torch.zeros(1, dtype=torch.float64)
+    sig = (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    idx = (log_sig[None, :] - sig.log()[:, None]).abs().argmin(1).tolist()
+    idx = [min(i, T - 1 - k) for k, i in enumerate(idx)]              # room for the steps above each one …
+    for k in range(len(idx) - 2, -1, -1):                            # … then strictly decreasing, within 0 … T−1
+        idx[k] = max(idx[k], idx[k + 1] + 1)
+    return idx
+
+
+def make_timesteps(process, steps: int, spacing: str = "trailing") -> list[int]:
+    """The timesteps of any spacing: :func:`ddim_timesteps` or, for ``"karras"``, :func:`karras_timesteps`."""
+    if spacing == "karras":
+        return karras_timesteps(process, steps)
+    return ddim_timesteps(process.num_timesteps, steps, spacing)
+
+
+class SpacedSampler(Sampler):
+    """Base of the samplers whose timesteps are ``steps`` points of a named spacing (:func:`make_timesteps`): DDIM,
+    PNDM, DPM-Solver++, Euler, Heun, consistency. ``spacing=None`` takes the class's ``default_spacing``."""
+
+    default_spacing: str = "trailing"
+
+    def __init__(self, process, steps: int | None = None, prediction: str = "eps", spacing: str | None = None):
+        spacing = self.default_spacing if spacing is None else spacing
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+        self.spacing = spacing
+        super().__init__(process, steps, prediction)
+
+    def make_timesteps(self) -> list[int]:
+        """``self.steps`` timesteps with this sampler's spacing (:func:`make_timesteps`)."""
+        return make_timesteps(self.process, self.steps, self.spacing)

@@ -17,8 +17,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .base import StepOutput, X0Transform, alpha_bar_at, fresh_noise
-from .ddim import SpacedSampler
+from .base import alpha_bar_at, fresh_noise, SpacedSampler, StepOutput, X0Transform
 from .registry import register_sampler
 
 __all__ = ["ConsistencySampler"]

@@ -25,8 +25,7 @@ import torch
 
 from ..diffusion import GaussianDiffusion
 from ..sde import VPSDE, em_step, pf_ode_derivative, score_from_eps
-from .base import Sampler, StepOutput, X0Transform, alpha_bar_at, fresh_noise
-from .ddim import SpacedSampler, ddim_timesteps
+from .base import alpha_bar_at, ddim_timesteps, fresh_noise, Sampler, SpacedSampler, StepOutput, X0Transform
 from .registry import register_sampler
 
 __all__ = ["EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler", "last_unclipped_index"]

@@ -35,8 +35,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..diffusion import extract
-from .base import StepContext, StepOutput, X0Transform, alpha_bar_at, fresh_noise
-from .ddim import SpacedSampler
+from .base import alpha_bar_at, fresh_noise, SpacedSampler, StepContext, StepOutput, X0Transform
 from .registry import register_sampler
 
 __all__ = ["PosteriorSampler", "repaint_schedule", "posterior_coefficients", "ddnm_transform"]

@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import torch
 
 from ..diffusion import extract
-from .base import Sampler, StepOutput, X0Transform, fresh_noise
-from .ddim import DDIMSampler, ddim_timesteps
+from .base import ddim_timesteps, fresh_noise, Sampler, StepOutput, X0Transform
+from .ddim import DDIMSampler
 from .registry import register_sampler
 
 __all__ = ["DDPMSampler", "VARIANCES"]

@@ -26,8 +26,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..diffusion import extract
-from .base import StepOutput, X0Transform
-from .ddim import SpacedSampler
+from .base import SpacedSampler, StepOutput, X0Transform
 from .registry import register_sampler
 
 __all__ = ["DPMSolverPP2MSampler"]

@@ -24,8 +24,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..diffusion import extract
-from .base import StepOutput, X0Transform, alpha_bar_at
-from .ddim import SpacedSampler
+from .base import alpha_bar_at, SpacedSampler, StepOutput, X0Transform
 from .registry import register_sampler
 
 __all__ = ["PNDMSampler", "transfer", "adams_bashforth", "WARMUPS"]
