@@ -21,11 +21,12 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents table clean
+.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
-	@echo "make test       install, then all tests: course_lib and every notebook (nbval), on CPU"
+	@echo "make test       install, then all tests: ruff, course_lib and every notebook (nbval), on CPU"
+	@echo "make lint       ruff check and ruff format --check (make format applies both)"
 	@echo "make notebooks  re-execute every lesson on CPU and store its outputs (contributors)"
 	@echo "make student    write the classroom edition (solutions removed) to _build/student/"
 	@echo "make site       build the course website from the executed lessons into _build/site/ (offline)"
@@ -63,8 +64,17 @@ workspace: sync
 lab: workspace
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=workspace
 
-test: $(STAMP)
+test: $(STAMP) lint
 	COURSE_DEVICE=cpu $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB) -v --durations=15
+
+# ruff (pinned in pyproject.toml's test extra, configured there): the linter and the formatter's check
+lint: $(STAMP)
+	$(BIN)/ruff check course_lib tests data
+	$(BIN)/ruff format --check course_lib tests data
+
+format: $(STAMP)
+	$(BIN)/ruff format course_lib tests data
+	$(BIN)/ruff check --fix course_lib tests data
 
 test-lib: $(STAMP)
 	COURSE_DEVICE=cpu $(BIN)/python -m pytest tests

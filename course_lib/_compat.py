@@ -26,15 +26,39 @@ import sys
 import warnings
 from typing import Callable
 
-__all__ = ["moved_names", "renamed_kwargs", "deprecated", "warn_renamed", "MOVED_MODULES", "install_module_aliases",
-           "LEGACY_ATTRIBUTES", "legacy_attribute"]
+__all__ = [
+    "moved_names",
+    "renamed_kwargs",
+    "deprecated",
+    "warn_renamed",
+    "MOVED_MODULES",
+    "install_module_aliases",
+    "LEGACY_ATTRIBUTES",
+    "legacy_attribute",
+]
 
 #: modules moved in 0.5.0 (old → new); each old name works for one release with a DeprecationWarning
 MOVED_MODULES = {
     **{f"course_lib.{m}": f"course_lib.engine.{m}" for m in ("train", "distributed", "pretrained", "harness")},
-    **{f"course_lib.{m}": f"course_lib.experiments.{m}" for m in ("evaluate", "compare", "race", "cascade", "latents",
-                                                                  "zeroshot", "blind", "residual", "ablation", "cached")},
-    **{f"course_lib.{m}": f"course_lib.teaching.{m}" for m in ("plotting", "diagrams", "history", "widgets", "exercises")},
+    **{
+        f"course_lib.{m}": f"course_lib.experiments.{m}"
+        for m in (
+            "evaluate",
+            "compare",
+            "race",
+            "cascade",
+            "latents",
+            "zeroshot",
+            "blind",
+            "residual",
+            "ablation",
+            "cached",
+        )
+    },
+    **{
+        f"course_lib.{m}": f"course_lib.teaching.{m}"
+        for m in ("plotting", "diagrams", "history", "widgets", "exercises")
+    },
     **{f"course_lib.{m}": f"course_lib.tools.{m}" for m in ("sr", "site", "devtools", "benchmark")},
     "course_lib.classifier": "course_lib.engine.pretrained",  # load_classifier
 }
@@ -42,8 +66,11 @@ MOVED_MODULES = {
 
 def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
     """Emit the course's one form of deprecation warning: ``OLD is deprecated; use NEW``."""
-    warnings.warn(f"{old} is deprecated and will be removed in the next release; use {new}", DeprecationWarning,
-                  stacklevel=stacklevel)
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release; use {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def moved_names(module: str, table: dict[str, str | tuple[Callable[[], object], str]]) -> Callable[[str], object]:
@@ -78,7 +105,9 @@ def renamed_kwargs(**renames: str) -> Callable[[Callable], Callable]:
             for old, new in renames.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise TypeError(f"{fn.__qualname__}() got both {old}= (deprecated) and {new}=; pass only {new}=")
+                        raise TypeError(
+                            f"{fn.__qualname__}() got both {old}= (deprecated) and {new}=; pass only {new}="
+                        )
                     warn_renamed(f"the keyword {old}= of {fn.__qualname__}()", f"{new}=")
                     kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
@@ -108,17 +137,24 @@ class _ModuleAlias(importlib.abc.Loader):
 
     def create_module(self, spec):
         module = importlib.import_module(self.new)
-        warnings.warn(f"the module {self.old} is deprecated and will be removed in the next release; use {self.new}",
-                      DeprecationWarning, stacklevel=2)  # warnings skips the import machinery's frames
+        warnings.warn(
+            f"the module {self.old} is deprecated and will be removed in the next release; use {self.new}",
+            DeprecationWarning,
+            stacklevel=2,
+        )  # warnings skips the import machinery's frames
         return module
 
     def exec_module(self, module) -> None:
         """Nothing to run: :meth:`create_module` returned the new module, already imported."""
 
     def get_code(self, fullname: str):
-        """What ``python -m OLD`` runs: the new module as ``__main__`` (runpy asks for this, the import system never)."""
-        return compile(f"import runpy\nrunpy.run_module({self.new!r}, run_name='__main__', alter_sys=True)\n",
-                       f"<{fullname} → {self.new}>", "exec")
+        """What ``python -m OLD`` runs: the new module as ``__main__`` (runpy asks for this, the import system
+        never)."""
+        return compile(
+            f"import runpy\nrunpy.run_module({self.new!r}, run_name='__main__', alter_sys=True)\n",
+            f"<{fullname} → {self.new}>",
+            "exec",
+        )
 
 
 class _ModuleAliasFinder(importlib.abc.MetaPathFinder):
@@ -130,7 +166,7 @@ class _ModuleAliasFinder(importlib.abc.MetaPathFinder):
             parent = next((old for old in MOVED_MODULES if fullname.startswith(old + ".")), None)
             if parent is None:
                 return None
-            new = MOVED_MODULES[parent] + fullname[len(parent):]
+            new = MOVED_MODULES[parent] + fullname[len(parent) :]
         return importlib.util.spec_from_loader(fullname, _ModuleAlias(fullname, new))
 
 

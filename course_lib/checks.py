@@ -38,8 +38,14 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None)
     raise ValueError(f"{name}: expected an int{' ' + bounds if bounds else ''}, got {value!r}")
 
 
-def check_number(value, name: str, low: float | None = None, high: float | None = None, low_open: bool = False,
-                 high_open: bool = False) -> float:
+def check_number(
+    value,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """``value`` as a finite float within the bounds (``low_open``: strictly above ``low``), or a ``ValueError``
     naming ``name``: ``check_number(-1, "learning_rate", 0, low_open=True)`` → "learning_rate: expected a finite number
     > 0, got -1"."""

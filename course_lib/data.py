@@ -15,12 +15,41 @@ Conventions: images in [-1, 1], float32, channels first; every dataset yields ``
 from __future__ import annotations
 
 from .datasets import TOY_SETS, DigitsSR, ImageFolderSR, PhotosSR, load_digits, photo_paths, toy_points
-from .files import DataFileError, data_dir, files_table, load_manifest, register_data_file, verify_file, write_cached, write_npz
+from .files import (
+    DataFileError,
+    data_dir,
+    files_table,
+    load_manifest,
+    register_data_file,
+    verify_file,
+    write_cached,
+    write_npz,
+)
 from .images import IMAGE_EXTENSIONS, read_image, to_tensor, to_uint8
 from .operators import degrade, downsample, gaussian_blur, upsample
 
 __all__ = [
-    "data_dir", "load_manifest", "write_cached", "verify_file", "load_digits", "photo_paths", "to_tensor", "to_uint8",
-    "gaussian_blur", "downsample", "degrade", "upsample", "DigitsSR", "ImageFolderSR", "PhotosSR", "IMAGE_EXTENSIONS",
-    "DataFileError", "toy_points", "TOY_SETS", "register_data_file", "files_table", "write_npz", "read_image",
+    "data_dir",
+    "load_manifest",
+    "write_cached",
+    "verify_file",
+    "load_digits",
+    "photo_paths",
+    "to_tensor",
+    "to_uint8",
+    "gaussian_blur",
+    "downsample",
+    "degrade",
+    "upsample",
+    "DigitsSR",
+    "ImageFolderSR",
+    "PhotosSR",
+    "IMAGE_EXTENSIONS",
+    "DataFileError",
+    "toy_points",
+    "TOY_SETS",
+    "register_data_file",
+    "files_table",
+    "write_npz",
+    "read_image",
 ]

@@ -24,9 +24,21 @@ from .files import load_manifest, verify_file
 from .images import IMAGE_EXTENSIONS, image_size, read_image, to_tensor
 from .operators import DOWNSAMPLE_KERNELS, check_scale, degrade
 
-__all__ = ["load_digits", "photo_paths", "toy_points", "TOY_SETS", "DigitsSR", "ImageFolderSR", "PhotosSR",
-           "load_training_set", "training_lr_size", "DATASET_NAMES", "BLIND_SEED_BASE",
-           "TRAIN_DIGITS", "dihedral"]
+__all__ = [
+    "load_digits",
+    "photo_paths",
+    "toy_points",
+    "TOY_SETS",
+    "DigitsSR",
+    "ImageFolderSR",
+    "PhotosSR",
+    "load_training_set",
+    "training_lr_size",
+    "DATASET_NAMES",
+    "BLIND_SEED_BASE",
+    "TRAIN_DIGITS",
+    "dihedral",
+]
 
 
 def load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -285,8 +297,16 @@ def dihedral(x: torch.Tensor, k: torch.Tensor, flip: torch.Tensor) -> torch.Tens
 
 
 #: the forms of a config's ``dataset`` entry (see :func:`load_training_set`)
-DATASET_NAMES = ("digits", "digits_labels", "digits_labels:FACTOR", "toy2d:NAME", "digits_sr:SCALE", "photos_sr:SCALE:PATCH",
-                 "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER", "digits_blind:COPIES[:N]")
+DATASET_NAMES = (
+    "digits",
+    "digits_labels",
+    "digits_labels:FACTOR",
+    "toy2d:NAME",
+    "digits_sr:SCALE",
+    "photos_sr:SCALE:PATCH",
+    "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER",
+    "digits_blind:COPIES[:N]",
+)
 #: digits_blind's per-image seeds: copy k of training digit i is degraded with seed BLIND_SEED_BASE + 4000·k + i
 BLIND_SEED_BASE = 500_000
 
@@ -313,7 +333,8 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
     """The training set a config names, as tensors whose first dimension indexes the items.
 
     * ``"digits"``: ``{"x": (4000, 1, 32, 32)}``; ``"digits_labels"``: the same plus ``"label"`` ``(4000,)`` int64;
-      ``"digits_labels:S"``: the digits area-downsampled by S (``"digits_labels:4"``: 8 × 8, a cascade's base), with labels;
+      ``"digits_labels:S"``: the digits area-downsampled by S (``"digits_labels:4"``: 8 × 8, a cascade's base), with
+      labels;
     * ``"toy2d:NAME"``: ``{"x": (20000, 2)}`` points of :func:`toy_points` (seed 0);
     * ``"digits_sr:S"``: ``{"x": hr (4000, 1, 32, 32), "y": (4000, 1, 32/S, 32/S)}``, all training digits;
     * ``"photos_sr:S:P"``: ``{"x": hr (8192, 3, P, P), "y": (8192, 3, P/S, P/S)}``, 1,024 random P × P crops of
@@ -346,14 +367,21 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
             hr, y = DigitsSR("train", scale=int(parts[1])).tensors()
             return {"x": hr, "y": y}
         if parts and parts[0] == "photos_sr" and len(parts) == 3:
-            hr, y = PhotosSR("train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024).tensors()
+            hr, y = PhotosSR(
+                "train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024
+            ).tensors()
             return {"x": hr, "y": y}
         if parts and parts[0] == "digits_blind" and len(parts) in (2, 3):
             x, y = _digits_blind(int(parts[1]), int(parts[2]) if len(parts) == 3 else None)
             return {"x": x.clone(), "y": y.clone()}
         if parts and parts[0] == "folder_sr" and len(parts) >= 5:
-            hr, y = ImageFolderSR(":".join(parts[4:]), scale=int(parts[1]), patch_size=int(parts[2]), mode="random",
-                                  samples_per_image=int(parts[3])).tensors()
+            hr, y = ImageFolderSR(
+                ":".join(parts[4:]),
+                scale=int(parts[1]),
+                patch_size=int(parts[2]),
+                mode="random",
+                samples_per_image=int(parts[3]),
+            ).tensors()
             return {"x": hr, "y": y}
     except ValueError as err:
         raise ValueError(f"dataset {name!r}: {err}") from err

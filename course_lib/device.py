@@ -23,8 +23,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "make_generator", "describe_device", "describe_hardware", "per_image_generators",
-           "randn"]
+__all__ = [
+    "get_device",
+    "seed_everything",
+    "make_generator",
+    "describe_device",
+    "describe_hardware",
+    "per_image_generators",
+    "randn",
+]
 
 _ENV = "COURSE_DEVICE"
 
@@ -54,8 +61,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
             device = torch.device(requested)
         except (RuntimeError, TypeError) as err:
             raise ValueError(
-                f"{source}={requested!r} is not a device name; expected one of "
-                "'cpu', 'cuda', 'cuda:N' or 'mps'"
+                f"{source}={requested!r} is not a device name; expected one of 'cpu', 'cuda', 'cuda:N' or 'mps'"
             ) from err
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"{source}={requested!r} asks for CUDA, but torch sees no CUDA GPU here")
@@ -94,7 +100,10 @@ def describe_hardware(device: torch.device | str | None = None) -> str:
     device = get_device(device)
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (cuda), torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()} ({device.type}), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return (
+        f"{platform.processor() or platform.machine()} ({device.type}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 def _check_seed(seed: object) -> int:
@@ -133,8 +142,12 @@ def per_image_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(_check_seed(s)) for s in seeds]
 
 
-def randn(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Generator] | None = None,
-          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def randn(
+    shape: Sequence[int],
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Standard normal noise of ``shape`` ``(B, ...)`` on ``device``: the one random draw of the samplers.
 
     Args:
@@ -151,7 +164,9 @@ def randn(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Gene
         return torch.randn(shape, generator=generator, device=device, dtype=dtype)
     generators = list(generator)
     if not shape or len(generators) != shape[0]:
-        raise ValueError(f"generator: expected one generator per image ({shape[0] if shape else 0}) or a single "
-                         f"torch.Generator, got a sequence of {len(generators)}")
+        raise ValueError(
+            f"generator: expected one generator per image ({shape[0] if shape else 0}) or a single "
+            f"torch.Generator, got a sequence of {len(generators)}"
+        )
     out = [torch.randn(shape[1:], generator=g, device=g.device, dtype=dtype) for g in generators]
     return torch.stack(out).to(device)

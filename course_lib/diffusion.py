@@ -97,9 +97,7 @@ class GaussianDiffusion(nn.Module):
             raise TypeError(f"betas must be a floating-point tensor, got dtype {betas.dtype}")
         b64 = betas.detach().to(device="cpu", dtype=torch.float64)
         if not torch.isfinite(b64).all() or (b64 <= 0).any() or (b64 >= 1).any():
-            raise ValueError(
-                f"betas must lie in (0, 1); got min {b64.min().item():g}, max {b64.max().item():g}"
-            )
+            raise ValueError(f"betas must lie in (0, 1); got min {b64.min().item():g}, max {b64.max().item():g}")
         alphas = 1.0 - b64  # Eq. 01.2
         alpha_bars = torch.cumprod(alphas, dim=0)  # Eq. 01.2
         alpha_bars_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]])  # ᾱ_{t-1}, 1 at t = 0
@@ -336,7 +334,9 @@ class GaussianDiffusion(nn.Module):
         """Turn a network output of the given parameterisation into (ε̂, x̂_0) (Eq. 02.2, Eq. 02.3)."""
         check_prediction(prediction)
         if model_out.shape != x_t.shape:
-            raise ValueError(f"the model returned shape {tuple(model_out.shape)}, expected x_t's shape {tuple(x_t.shape)}")
+            raise ValueError(
+                f"the model returned shape {tuple(model_out.shape)}, expected x_t's shape {tuple(x_t.shape)}"
+            )
         out = model_out.to(x_t.dtype)
         if prediction == "eps":
             return out, self.predict_x0_from_eps(x_t, t, out)
@@ -384,7 +384,10 @@ class GaussianDiffusion(nn.Module):
         x_t = self.q_sample(x0, t, noise)
         out = model(x_t, t, cond)
         if not isinstance(out, torch.Tensor) or out.shape != x0.shape:
-            raise ValueError(f"the model must return a tensor of x0's shape {tuple(x0.shape)}, got {getattr(out, 'shape', type(out).__name__)}")
+            raise ValueError(
+                f"the model must return a tensor of x0's shape {tuple(x0.shape)}, got "
+                f"{getattr(out, 'shape', type(out).__name__)}"
+            )
         target = {"eps": noise, "x0": x0}.get(prediction)
         if target is None:
             target = self.get_v(x0, noise, t)
@@ -400,6 +403,7 @@ class GaussianDiffusion(nn.Module):
             return super().__getattr__(name)
         except AttributeError:
             return legacy_attribute(self, "GaussianDiffusion", name)
+
 
 def check_prediction(prediction: str) -> None:
     """A ``ValueError`` naming ``prediction`` unless it is one of :data:`PREDICTIONS` (``"eps"``, ``"x0"``, ``"v"``)."""

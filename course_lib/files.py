@@ -27,9 +27,22 @@ from typing import Iterator
 import numpy as np
 import torch
 
-__all__ = ["CheckpointError", "DataFileError", "atomic_write", "write_text", "sha256_file", "save_checkpoint",
-           "load_checkpoint", "write_npz", "data_dir", "load_manifest", "verify_file", "files_table", "register_data_file",
-           "write_cached"]
+__all__ = [
+    "CheckpointError",
+    "DataFileError",
+    "atomic_write",
+    "write_text",
+    "sha256_file",
+    "save_checkpoint",
+    "load_checkpoint",
+    "write_npz",
+    "data_dir",
+    "load_manifest",
+    "verify_file",
+    "files_table",
+    "register_data_file",
+    "write_cached",
+]
 
 
 class CheckpointError(RuntimeError):
@@ -51,7 +64,9 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -89,7 +104,10 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None,
     """Load a checkpoint with ``weights_only=True``, after checking ``expected_sha256`` if given."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; restore it with `git checkout -- {path}` or retrain it with `make checkpoints`")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; restore it with `git checkout -- {path}` or retrain it with `make "
+            "checkpoints`"
+        )
     if expected_sha256 is not None and sha256_file(path) != expected_sha256:
         raise CheckpointError(
             f"checkpoint {path} does not match its recorded sha256 ({expected_sha256[:16]}…): it is corrupt or was "
@@ -173,7 +191,8 @@ def verify_file(relpath: str) -> Path:
 
 
 def files_table(manifest: dict) -> str:
-    """The Markdown table of ``data/README.md``: one row per manifest entry (file, description, source, licence, sha256)."""
+    """The Markdown table of ``data/README.md``: one row per manifest entry (file, description, source, licence,
+    sha256)."""
     rows = ["| file | description | source | licence | sha256 |", "|---|---|---|---|---|"]
     for rel, meta in manifest["files"].items():
         rows.append(f"| `{rel}` | {meta['description']} | {meta['source']} | {meta['licence']} | `{meta['sha256']}` |")
@@ -189,7 +208,11 @@ def register_data_file(relpath: str, meta: dict) -> None:
         raise ValueError(f"meta for {relpath!r} lacks {sorted(missing)}")
     root = data_dir()
     file = root / relpath
-    meta = {"sha256": meta.get("sha256") or sha256_file(file), "bytes": meta.get("bytes") or file.stat().st_size, **meta}
+    meta = {
+        "sha256": meta.get("sha256") or sha256_file(file),
+        "bytes": meta.get("bytes") or file.stat().st_size,
+        **meta,
+    }
     path = root / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"files": {}}
     manifest["files"][relpath] = meta
@@ -204,8 +227,14 @@ def register_data_file(relpath: str, meta: dict) -> None:
         write_text(readme, f"{head}{start}\n{files_table(manifest)}\n{end}{tail}")
 
 
-def write_cached(json_relpath: str, result: dict, npz_relpath: str | None, arrays: dict[str, np.ndarray] | None, source: str,
-                 descriptions: tuple[str, ...]) -> None:
+def write_cached(
+    json_relpath: str,
+    result: dict,
+    npz_relpath: str | None,
+    arrays: dict[str, np.ndarray] | None,
+    source: str,
+    descriptions: tuple[str, ...],
+) -> None:
     """Write a cached evaluation — ``result`` as JSON, ``arrays`` (if any) as a reproducible npz — under ``data/``,
     atomically, and register the files in the manifest with the same ``source`` (the command and hardware) and the
     course's licence."""
@@ -216,6 +245,7 @@ def write_cached(json_relpath: str, result: dict, npz_relpath: str | None, array
         write_npz(data_dir() / npz_relpath, arrays or {})
         written.append((npz_relpath, descriptions[1]))
     for rel, description in written:
-        register_data_file(rel, {"description": description, "source": source, "licence": "MIT (computed by the course)"})
+        register_data_file(
+            rel, {"description": description, "source": source, "licence": "MIT (computed by the course)"}
+        )
     print("wrote " + " and ".join(str(data_dir() / rel) for rel, _ in written))
-

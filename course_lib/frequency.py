@@ -13,8 +13,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["haar_dwt", "fft_loss", "dwt_loss", "resdiff_cnn_loss", "frequency_radius", "gaussian_highpass",
-           "radial_power_spectrum"]
+__all__ = [
+    "haar_dwt",
+    "fft_loss",
+    "dwt_loss",
+    "resdiff_cnn_loss",
+    "frequency_radius",
+    "gaussian_highpass",
+    "radial_power_spectrum",
+]
 
 
 def _check(x: torch.Tensor, name: str = "x") -> None:
@@ -56,10 +63,15 @@ def dwt_loss(pred: torch.Tensor, target: torch.Tensor, levels: int = 4) -> torch
     return total
 
 
-def resdiff_cnn_loss(pred: torch.Tensor, target: torch.Tensor, fft_weight: float = 0.2,
-                     dwt_weight: float = 0.1) -> torch.Tensor:
+def resdiff_cnn_loss(
+    pred: torch.Tensor, target: torch.Tensor, fft_weight: float = 0.2, dwt_weight: float = 0.1
+) -> torch.Tensor:
     """ResDiff's CNN objective: MSE + ``fft_weight`` · FFT loss + ``dwt_weight`` · DWT loss."""
-    return F.mse_loss(pred.float(), target.float()) + fft_weight * fft_loss(pred, target) + dwt_weight * dwt_loss(pred, target)
+    return (
+        F.mse_loss(pred.float(), target.float())
+        + fft_weight * fft_loss(pred, target)
+        + dwt_weight * dwt_loss(pred, target)
+    )
 
 
 def frequency_radius(h: int, w: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -67,7 +79,7 @@ def frequency_radius(h: int, w: int, device: torch.device | str = "cpu") -> torc
     ``torch.fft.fft2``'s order."""
     fy = torch.fft.fftfreq(h, device=device)[:, None]
     fx = torch.fft.fftfreq(w, device=device)[None, :]
-    return (fy ** 2 + fx ** 2).sqrt()
+    return (fy**2 + fx**2).sqrt()
 
 
 def gaussian_highpass(x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
@@ -76,7 +88,7 @@ def gaussian_highpass(x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Ten
     _check(x)
     sigma = torch.as_tensor(sigma, dtype=torch.float32, device=x.device)
     d2 = frequency_radius(x.shape[-2], x.shape[-1], x.device) ** 2
-    gain = 1 - torch.exp(-d2 / (2 * sigma ** 2))
+    gain = 1 - torch.exp(-d2 / (2 * sigma**2))
     return torch.fft.ifft2(torch.fft.fft2(x.float(), norm="ortho") * gain, norm="ortho").real.to(x.dtype)
 
 

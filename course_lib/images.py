@@ -15,8 +15,20 @@ import torch
 
 from .files import atomic_write
 
-__all__ = ["IMAGE_EXTENSIONS", "to_tensor", "to_uint8", "uint8_to_model", "read_image", "image_size", "write_image",
-           "jpeg_round_trip", "MODEL_RANGE", "RANGE_SLACK", "to_model_range", "check_model_range"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "to_tensor",
+    "to_uint8",
+    "uint8_to_model",
+    "read_image",
+    "image_size",
+    "write_image",
+    "jpeg_round_trip",
+    "MODEL_RANGE",
+    "RANGE_SLACK",
+    "to_model_range",
+    "check_model_range",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 #: the range every network of the course sees its images in
@@ -39,22 +51,28 @@ def check_model_range(x: torch.Tensor, name: str = "y", noise: float = 0.0) -> t
     = σ on the [-1, 1] scale), with the range found, the range expected and the fix. Returns ``x``."""
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-        raise TypeError(f"{name}: expected a floating-point tensor in the model range [-1, 1], got {got}; "
-                        f"convert 8-bit images with course_lib.images.to_model_range({name})")
+        raise TypeError(
+            f"{name}: expected a floating-point tensor in the model range [-1, 1], got {got}; "
+            f"convert 8-bit images with course_lib.images.to_model_range({name})"
+        )
     if x.numel() == 0:
         raise ValueError(f"{name}: expected at least one pixel, got shape {tuple(x.shape)}")
     finite = torch.isfinite(x)
     if not bool(finite.all()):
         nan = int(torch.isnan(x).sum())
-        raise ValueError(f"{name}: expected finite values in [-1, 1], got {nan} NaN and {int((~finite).sum()) - nan} "
-                         f"infinite of {x.numel()}; find where they came from (a division by zero, a failed read)")
+        raise ValueError(
+            f"{name}: expected finite values in [-1, 1], got {nan} NaN and {int((~finite).sum()) - nan} "
+            f"infinite of {x.numel()}; find where they came from (a division by zero, a failed read)"
+        )
     low, high = float(x.min()), float(x.max())
     slack = RANGE_SLACK + 6 * float(noise)
     if low < MODEL_RANGE[0] - slack or high > MODEL_RANGE[1] + slack:
         guess = " (8-bit values?)" if high > 2 and low >= 0 else ""
-        raise ValueError(f"{name}: expected values in the model range [-1, 1] (± {slack:g}), got [{low:.4g}, {high:.4g}]"
-                         f"{guess}; convert with course_lib.images.to_model_range({name}, low, high), e.g. "
-                         f"to_model_range({name}, 0, 255) for 8-bit values or to_model_range({name}, 0, 1) for [0, 1]")
+        raise ValueError(
+            f"{name}: expected values in the model range [-1, 1] (± {slack:g}), got [{low:.4g}, {high:.4g}]"
+            f"{guess}; convert with course_lib.images.to_model_range({name}, low, high), e.g. "
+            f"to_model_range({name}, 0, 255) for 8-bit values or to_model_range({name}, 0, 1) for [0, 1]"
+        )
     return x
 
 
@@ -152,8 +170,10 @@ def _read_file(path: Path, channels: int | None) -> np.ndarray:
             if im.mode in ("I;16", "I", "F"):
                 raise ValueError(f"input image {str(path)!r} has {im.mode} pixels; save it as 8-bit grayscale or RGB")
             if im.mode == "RGBA":
-                raise ValueError(f"input image {str(path)!r} has 4 channels (RGBA); the models take 1 (grayscale) "
-                                 "or 3 (RGB) channels: drop the alpha channel first")
+                raise ValueError(
+                    f"input image {str(path)!r} has 4 channels (RGBA); the models take 1 (grayscale) "
+                    "or 3 (RGB) channels: drop the alpha channel first"
+                )
             if im.mode not in ("L", "RGB"):
                 im = im.convert("RGB")
             return np.asarray(im).copy()
@@ -173,7 +193,9 @@ def _check_array(image: np.ndarray) -> np.ndarray:
         return arr
     if np.issubdtype(arr.dtype, np.floating):
         if np.isnan(arr).any() or arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"a float image must lie in [0, 1] without NaN, got [{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]")
+            raise ValueError(
+                f"a float image must lie in [0, 1] without NaN, got [{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]"
+            )
         return np.round(arr * 255).astype(np.uint8)
     raise ValueError(f"image must be uint8 or float in [0, 1], got dtype {arr.dtype}")
 
@@ -202,7 +224,9 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     from PIL import Image
 
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise TypeError(f"image must be a uint8 array (H, W) or (H, W, 3), got {getattr(image, 'shape', type(image).__name__)}")
+        raise TypeError(
+            f"image must be a uint8 array (H, W) or (H, W, 3), got {getattr(image, 'shape', type(image).__name__)}"
+        )
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an int in 1 … 100, got {quality!r}")
     buf = io.BytesIO()

@@ -26,8 +26,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["to_unit_range", "rgb_to_y", "mse", "psnr", "ssim", "high_frequency_energy", "high_frequency_ratio", "sliced_wasserstein",
-           "frechet_distance", "laplacian_patches", "patch_distance", "pixel_diversity"]
+__all__ = [
+    "to_unit_range",
+    "rgb_to_y",
+    "mse",
+    "psnr",
+    "ssim",
+    "high_frequency_energy",
+    "high_frequency_ratio",
+    "sliced_wasserstein",
+    "frechet_distance",
+    "laplacian_patches",
+    "patch_distance",
+    "pixel_diversity",
+]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
@@ -188,8 +200,9 @@ def ssim(
     return s.flatten(1).mean(dim=1)
 
 
-
-def high_frequency_energy(x: torch.Tensor, scale: int, value_range: tuple[float, float] = (-1.0, 1.0), y_channel: bool = True) -> torch.Tensor:
+def high_frequency_energy(
+    x: torch.Tensor, scale: int, value_range: tuple[float, float] = (-1.0, 1.0), y_channel: bool = True
+) -> torch.Tensor:
     """Power above the LR Nyquist frequency, Eq. 04.6: E_s(x) = Σ_{max(|f_x|, |f_y|) > 1/(2s)} |X(f)|² / (H W)².
 
     X is the 2-D DFT of the image (on [0, 1], Y channel for RGB as above); f in cycles per pixel, so
@@ -215,16 +228,24 @@ def high_frequency_energy(x: torch.Tensor, scale: int, value_range: tuple[float,
 
 
 def high_frequency_ratio(
-    pred: torch.Tensor, target: torch.Tensor, scale: int, value_range: tuple[float, float] = (-1.0, 1.0), y_channel: bool = True
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    scale: int,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    y_channel: bool = True,
 ) -> torch.Tensor:
     """E_s(pred) / E_s(target) per image (Eq. 04.6): 1 means as much fine detail as the HR image, bicubic
     gives far less than 1, noise or ringing can push it above 1. Says nothing about *where* the detail is:
     read it next to PSNR. Returns ``(B,)``."""
     _check_pair(pred, target)
-    return high_frequency_energy(pred, scale, value_range, y_channel) / high_frequency_energy(target, scale, value_range, y_channel).clamp_min(1e-12)
+    return high_frequency_energy(pred, scale, value_range, y_channel) / high_frequency_energy(
+        target, scale, value_range, y_channel
+    ).clamp_min(1e-12)
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 128, generator: torch.Generator | None = None) -> torch.Tensor:
+def sliced_wasserstein(
+    a: torch.Tensor, b: torch.Tensor, projections: int = 128, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Sliced Wasserstein-1 distance between two point clouds (a distance between distributions).
 
     Both clouds are projected on ``projections`` random unit directions; in one dimension the
@@ -240,7 +261,9 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 128,
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape:
         raise ValueError(f"a and b must both have shape (N, D), got {tuple(a.shape)} and {tuple(b.shape)}")
-    dirs = torch.randn(a.shape[1], projections, generator=generator, device=generator.device if generator is not None else a.device)
+    dirs = torch.randn(
+        a.shape[1], projections, generator=generator, device=generator.device if generator is not None else a.device
+    )
     dirs = (dirs / dirs.norm(dim=0, keepdim=True)).to(a.device)
     pa, _ = torch.sort(a.float() @ dirs, dim=0)
     pb, _ = torch.sort(b.float() @ dirs, dim=0)
@@ -274,12 +297,15 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((mu_a - mu_b) ** 2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * inner
 
 
-def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_level: int = 256, generator: torch.Generator | None = None) -> torch.Tensor:
+def laplacian_patches(
+    x: torch.Tensor, levels: int = 3, patch: int = 7, per_level: int = 256, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random patches of a Laplacian pyramid, the features of a sliced-Wasserstein realism measure for photos.
 
     Level ℓ is the band x_ℓ − up(down(x_ℓ)) with x_0 = x (Y channel for RGB, on [0, 1]) and x_{ℓ+1} =
     down(x_ℓ) by 2 × 2 averaging, up by nearest-neighbour repetition: a box (Haar) pyramid, not the Gaussian-filtered
-    Laplacian pyramid of Burt & Adelson or Karras et al. — cruder band separation, the same idea. From each level ``per_level`` patches of ``patch × patch`` are taken at random
+    Laplacian pyramid of Burt & Adelson or Karras et al. — cruder band separation, the same idea. From each level
+    ``per_level`` patches of ``patch × patch`` are taken at random
     positions of random images; every patch is normalised to zero mean (its texture, not its brightness).
 
     Args:
@@ -293,12 +319,16 @@ def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_leve
     out = []
     for _ in range(levels):
         if min(a.shape[-2:]) < patch:
-            raise ValueError(f"images of {tuple(x.shape[-2:])} are too small for {levels} levels of {patch} x {patch} patches")
+            raise ValueError(
+                f"images of {tuple(x.shape[-2:])} are too small for {levels} levels of {patch} x {patch} patches"
+            )
         low = F.avg_pool2d(a, 2) if min(a.shape[-2:]) >= 2 else a
         band = a - F.interpolate(low, size=a.shape[-2:], mode="nearest")
         windows = F.unfold(band, patch)  # (B, patch², L)
         B, _, L = windows.shape
-        gen_device = generator.device if generator is not None else x.device  # a CPU generator: the same patches on any device
+        gen_device = (
+            generator.device if generator is not None else x.device
+        )  # a CPU generator: the same patches on any device
         pick_b = torch.randint(0, B, (per_level,), generator=generator, device=gen_device).to(x.device)
         pick_l = torch.randint(0, L, (per_level,), generator=generator, device=gen_device).to(x.device)
         p = windows[pick_b, :, pick_l]
@@ -307,8 +337,16 @@ def laplacian_patches(x: torch.Tensor, levels: int = 3, patch: int = 7, per_leve
     return torch.cat(out)
 
 
-def patch_distance(a: torch.Tensor, b: torch.Tensor, levels: int = 3, patch: int = 7, per_level: int = 1024,
-                   projections: int = 128, repeats: int = 4, seed: int = 0) -> torch.Tensor:
+def patch_distance(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    levels: int = 3,
+    patch: int = 7,
+    per_level: int = 1024,
+    projections: int = 128,
+    repeats: int = 4,
+    seed: int = 0,
+) -> torch.Tensor:
     """Realism of photos' texture (Eq. 05.4): sliced Wasserstein distance between Laplacian-pyramid patches of two image
     sets, averaged over ``repeats`` independent draws of patches and directions (seeded: the same call gives the
     same value). A stand-in for learned measures (LPIPS/FID) that needs no downloaded weights.
@@ -323,7 +361,9 @@ def patch_distance(a: torch.Tensor, b: torch.Tensor, levels: int = 3, patch: int
     """
     for name, x in (("a", a), ("b", b)):
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ValueError(f"{name} must be a tensor of shape (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+            raise ValueError(
+                f"{name} must be a tensor of shape (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}"
+            )
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     total = torch.zeros((), device=a.device)

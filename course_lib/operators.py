@@ -1,4 +1,5 @@
-"""Degradations and the linear SR operators A, A† · 退化与投影 (lessons 00 and 04; the core math DDNM and DiffBIR share).
+"""Degradations and the linear SR operators A, A† · 退化与投影 (lessons 00 and 04; the core math DDNM and DiffBIR
+share).
 
 * **The degradation** that makes a low-resolution input y from a high-resolution image x, Eq. 00.1:
   y = D_s(k_σ ⊛ x) + n, with k_σ an optional Gaussian blur (σ in HR pixels; 0: none), D_s downsampling by the
@@ -7,7 +8,8 @@
   ``Image.resize(..., BICUBIC)`` and the kernel of MATLAB's ``imresize``) — and n optional Gaussian noise of
   standard deviation ``noise_std`` (in [-1, 1] units) drawn with an explicit generator; then clip to [-1, 1].
 * **The linear operator pair** of area SR, :class:`AreaOperator`: A = s × s average pooling and A† = nearest
-  (replicate) upsampling, *unscaled*, so that A A† = I exactly (Eq. 08.2; the split x = A†A x + (I − A†A) x is Eq. 08.1). Then
+  (replicate) upsampling, *unscaled*, so that A A† = I exactly (Eq. 08.2; the split x = A†A x + (I − A†A) x is Eq.
+  08.1). Then
   P(x) = x − A†(A x − y) = A†y + (I − A†A) x (Eq. 04.5) keeps x's null-space part (零空间, the detail A cannot
   see) and replaces its range-space part by y's: A P(x) = y. SR3's consistency projection (lesson 04) and DDNM's
   range–null-space step are this one map.
@@ -26,9 +28,23 @@ import torch.nn.functional as F
 
 from .metrics import psnr
 
-__all__ = ["DOWNSAMPLE_KERNELS", "UPSAMPLE_MODES", "check_scale", "gaussian_blur", "downsample", "upsample", "degrade", "AreaOperator",
-           "MaskOperator", "FourierOperator", "kspace_mask", "BlindDegradation",
-           "consistency_projection", "consistency_psnr", "check_pair"]
+__all__ = [
+    "DOWNSAMPLE_KERNELS",
+    "UPSAMPLE_MODES",
+    "check_scale",
+    "gaussian_blur",
+    "downsample",
+    "upsample",
+    "degrade",
+    "AreaOperator",
+    "MaskOperator",
+    "FourierOperator",
+    "kspace_mask",
+    "BlindDegradation",
+    "consistency_projection",
+    "consistency_psnr",
+    "check_pair",
+]
 
 DOWNSAMPLE_KERNELS = ("area", "bicubic")
 UPSAMPLE_MODES = ("bicubic", "bilinear", "nearest")
@@ -46,16 +62,20 @@ def _check_batch(x: torch.Tensor, name: str = "x") -> None:
 def _check_masked(x: torch.Tensor, mask: torch.Tensor, name: str, what: str, complex_ok: bool = False) -> None:
     """``x`` ``(B, C, H, W)`` whose last two sizes are the mask's (and B, C where the mask has them)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"{name}: expected {what} of shape (B, C, {mask.shape[-2]}, {mask.shape[-1]}), got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"{name}: expected {what} of shape (B, C, {mask.shape[-2]}, {mask.shape[-1]}), got "
+            f"{getattr(x, 'shape', type(x).__name__)}"
+        )
     if not (x.is_floating_point() or (complex_ok and x.is_complex())):
         raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
     lead = mask.shape[:-2] if mask.dim() == 4 else ()
     fits = tuple(x.shape[-2:]) == tuple(mask.shape[-2:]) and all(m in (1, s) for m, s in zip(lead, x.shape[:2]))
     if not fits:
         shape = ", ".join(str(m) if m != 1 else "B" if i == 0 else "C" for i, m in enumerate(lead or (1, 1)))
-        raise ValueError(f"{name}: expected {what} of shape ({shape}, {mask.shape[-2]}, {mask.shape[-1]}) to match "
-                         f"the operator's mask, got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected {what} of shape ({shape}, {mask.shape[-2]}, {mask.shape[-1]}) to match "
+            f"the operator's mask, got {tuple(x.shape)}"
+        )
 
 
 def check_scale(scale: object) -> int:
@@ -82,7 +102,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
         return x
     radius = max(1, int(np.ceil(3 * sigma)))
     if radius >= min(x.shape[-2:]):
-        raise ValueError(f"sigma={sigma} needs a {2 * radius + 1}-pixel kernel, too large for a {tuple(x.shape[-2:])} image")
+        raise ValueError(
+            f"sigma={sigma} needs a {2 * radius + 1}-pixel kernel, too large for a {tuple(x.shape[-2:])} image"
+        )
     coords = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
     k = torch.exp(-(coords**2) / (2 * sigma**2))
     k = (k / k.sum()).to(x.dtype)
@@ -180,7 +202,9 @@ def check_pair(x: torch.Tensor, y: torch.Tensor, scale: int, name: str = "x") ->
         raise ValueError(f"y (the LR image) must be a (B, C, h, w) tensor, got {getattr(y, 'shape', type(y).__name__)}")
     expected = (*y.shape[:2], y.shape[-2] * scale, y.shape[-1] * scale)
     if tuple(x.shape) != expected:
-        raise ValueError(f"{name} must have shape {expected} (y {tuple(y.shape)} at scale {scale}), got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have shape {expected} (y {tuple(y.shape)} at scale {scale}), got {tuple(x.shape)}"
+        )
 
 
 class AreaOperator:
@@ -214,7 +238,9 @@ class AreaOperator:
         return f"AreaOperator(scale={self.scale})"
 
 
-def consistency_projection(x: torch.Tensor, y: torch.Tensor, scale: int, clip: bool = False, iterations: int = 1) -> torch.Tensor:
+def consistency_projection(
+    x: torch.Tensor, y: torch.Tensor, scale: int, clip: bool = False, iterations: int = 1
+) -> torch.Tensor:
     """Eq. 04.5: x − A†(A x − y), the closest image to x whose area-downsampling is y (投影).
 
     A shifts each s × s block by the same amount so that its mean becomes the LR pixel; the detail within
@@ -259,7 +285,10 @@ class MaskOperator:
 
     def __init__(self, mask: torch.Tensor):
         if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 4):
-            raise ValueError(f"mask must be a (H, W) or (B, C, H, W) tensor of 0/1, got {getattr(mask, 'shape', type(mask).__name__)}")
+            raise ValueError(
+                "mask must be a (H, W) or (B, C, H, W) tensor of 0/1, got "
+                f"{getattr(mask, 'shape', type(mask).__name__)}"
+            )
         m = mask.float()
         if not torch.all((m == 0) | (m == 1)):
             raise ValueError("mask must hold only 0 (missing) and 1 (observed)")
@@ -316,8 +345,9 @@ def kspace_mask(size: int, fraction: float, center: int = 4, generator: torch.Ge
 
 
 class FourierOperator:
-    """Undersampled Fourier measurements (compressed-sensing MRI, 磁共振欠采样): A x = M ⊙ F x with F the **orthonormal**
-    2-D FFT (``norm="ortho"``, so F⁻¹ = Fᴴ) and M a 0/1 mask of measured frequencies; A† y = Re Fᴴ(M ⊙ y).
+    """Undersampled Fourier measurements (compressed-sensing MRI, 磁共振欠采样): A x = M ⊙ F x with F the
+    **orthonormal** 2-D FFT (``norm="ortho"``, so F⁻¹ = Fᴴ) and M a 0/1 mask of measured frequencies;
+    A† y = Re Fᴴ(M ⊙ y).
 
     y is complex, ``(B, C, H, W)`` with zeros at unmeasured frequencies. A A† = M on measured data, so the step
     x − A†(A x − y) gives an x̂ with A x̂ = y exactly; with a conjugate-symmetric mask (:func:`kspace_mask`) and data of
@@ -380,15 +410,21 @@ class BlindDegradation:
         for name, lo, hi in (("blur", 0, None), ("scale", 1, None), ("noise", 0, None), ("jpeg", 1, 100)):
             a, b = getattr(self, name)
             if not (a <= b and a >= lo and (hi is None or b <= hi)):
-                raise ValueError(f"{name}: expected a range (low, high) with {lo} <= low <= high"
-                                 f"{'' if hi is None else f' <= {hi}'}, got {(a, b)}")
+                raise ValueError(
+                    f"{name}: expected a range (low, high) with {lo} <= low <= high"
+                    f"{'' if hi is None else f' <= {hi}'}, got {(a, b)}"
+                )
 
     def draw(self, generator: torch.Generator) -> dict:
         """One image's parameters: ``{"blur", "scale", "noise", "jpeg"}``, drawn from ``generator`` (CPU)."""
         u = torch.rand(4, generator=generator, dtype=torch.float64).tolist()
         lerp = lambda r, v: r[0] + (r[1] - r[0]) * v  # noqa: E731
-        return {"blur": lerp(self.blur, u[0]), "scale": lerp(self.scale, u[1]), "noise": lerp(self.noise, u[2]),
-                "jpeg": int(round(lerp(self.jpeg, u[3])))}
+        return {
+            "blur": lerp(self.blur, u[0]),
+            "scale": lerp(self.scale, u[1]),
+            "noise": lerp(self.noise, u[2]),
+            "jpeg": int(round(lerp(self.jpeg, u[3]))),
+        }
 
     def apply(self, x: torch.Tensor, seeds) -> tuple[torch.Tensor, list[dict]]:
         """Degrade ``x`` ``(B, C, H, W)`` in [-1, 1], image i with the generator seeded by ``seeds[i]``: the degraded

@@ -9,7 +9,8 @@ continuous time t ∈ [0, 1] (Eq. 06.1; Song et al. Eq. 11):
 so that q(x_t | x_0) = N(√ᾱ(t) x_0, (1 − ᾱ(t)) I), the continuous twin of Eq. 01.3. Two schedules have a closed form:
 
 * ``"linear"`` (Song et al.'s VP-SDE; DDPM's linear β): β(t) = β_min + t (β_max − β_min), β_min = 0.1, β_max = 20, and
-  log ᾱ(t) = −½ t² (β_max − β_min) − t β_min (score_sde's ``log_mean_coeff`` is half of it: log √ᾱ). DDPM's β_i = β(t_i) / N is its Euler discretisation: the two ᾱ
+  log ᾱ(t) = −½ t² (β_max − β_min) − t β_min (score_sde's ``log_mean_coeff`` is half of it: log √ᾱ). DDPM's β_i = β(t_i)
+  / N is its Euler discretisation: the two ᾱ
   agree up to O(Σ β_i²) (``tests/test_sde.py``).
 * ``"cosine"`` (Nichol & Dhariwal 2021, Eq. 01.6; **the shipped digits models use it**): ᾱ(t) = f(t) / f(0) with
   f(t) = cos²((t + s)/(1 + s) · π/2), hence β(t) = π/(1 + s) · tan((t + s)/(1 + s) · π/2), which diverges as t → 1.
@@ -37,8 +38,16 @@ import torch
 from .device import randn
 from .diffusion import GaussianDiffusion
 
-__all__ = ["VPSDE", "score_from_eps", "eps_from_score", "tweedie_x0", "em_step", "pf_ode_derivative",
-           "langevin_dynamics", "SDE_SCHEDULES"]
+__all__ = [
+    "VPSDE",
+    "score_from_eps",
+    "eps_from_score",
+    "tweedie_x0",
+    "em_step",
+    "pf_ode_derivative",
+    "langevin_dynamics",
+    "SDE_SCHEDULES",
+]
 
 SDE_SCHEDULES = ("linear", "cosine")
 
@@ -46,8 +55,9 @@ SDE_SCHEDULES = ("linear", "cosine")
 def _as_tensor(t, like: torch.Tensor | None = None) -> torch.Tensor:
     if isinstance(t, torch.Tensor):
         return t if t.is_floating_point() else t.double()
-    return torch.as_tensor(t, dtype=torch.float64 if like is None else like.dtype,
-                           device=None if like is None else like.device)
+    return torch.as_tensor(
+        t, dtype=torch.float64 if like is None else like.dtype, device=None if like is None else like.device
+    )
 
 
 class VPSDE:
@@ -130,7 +140,7 @@ class VPSDE:
     def t_to_index(self, process: GaussianDiffusion, t) -> torch.Tensor:
         """The 0-based index whose ᾱ_i is nearest to ᾱ(t) in log ᾱ (``t`` a tensor; returns long of its shape)."""
         t = _as_tensor(t).to(process.alpha_bars.device)
-        log_ab = process.alpha_bars.double().log()          # decreasing in i
+        log_ab = process.alpha_bars.double().log()  # decreasing in i
         target = self.log_alpha_bar(t.double())
         # searchsorted needs increasing values: use −log ᾱ
         neg = -log_ab
@@ -140,8 +150,9 @@ class VPSDE:
         return torch.where(pick_lo, lo, hi)
 
     @classmethod
-    def for_process(cls, process: GaussianDiffusion, schedules: Sequence[str] = SDE_SCHEDULES,
-                    rtol: float = 0.1) -> "VPSDE":
+    def for_process(
+        cls, process: GaussianDiffusion, schedules: Sequence[str] = SDE_SCHEDULES, rtol: float = 0.1
+    ) -> "VPSDE":
         """The closed-form VP-SDE whose ᾱ(t) matches ``process`` at t_i = (i + 1)/T (DDPM linear → the linear SDE
         with β_min = T·β_1, β_max = T·β_T; cosine → the cosine SDE), checked on the unclipped indices.
 
@@ -168,8 +179,10 @@ class VPSDE:
             if err < err_best:
                 best, err_best = sde, err
         if err_best > rtol:
-            raise ValueError(f"process: no VP-SDE of {tuple(schedules)} matches its ᾱ (closest: relative error "
-                             f"{err_best:.3g} in log ᾱ, allowed {rtol})")
+            raise ValueError(
+                f"process: no VP-SDE of {tuple(schedules)} matches its ᾱ (closest: relative error "
+                f"{err_best:.3g} in log ᾱ, allowed {rtol})"
+            )
         return best
 
 
@@ -189,8 +202,9 @@ def tweedie_x0(x_t: torch.Tensor, score: torch.Tensor, alpha_bar: torch.Tensor) 
     return (x_t + (1 - alpha_bar) * score) / alpha_bar.sqrt()
 
 
-def em_step(x: torch.Tensor, score: torch.Tensor, beta: torch.Tensor, dt: float | torch.Tensor,
-            z: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def em_step(
+    x: torch.Tensor, score: torch.Tensor, beta: torch.Tensor, dt: float | torch.Tensor, z: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One Euler–Maruyama step of the reverse VP-SDE (Eq. 06.5; Song et al. Eq. 6) from t to t − dt (dt > 0):
 
         x' = x + [½ β x + β s] dt + √(β dt) z
@@ -211,9 +225,14 @@ def pf_ode_derivative(x: torch.Tensor, score: torch.Tensor, beta: torch.Tensor) 
     return -0.5 * beta * (x + score)
 
 
-def langevin_dynamics(score_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, step_size: float, n_steps: int,
-                      generator: torch.Generator | Sequence[torch.Generator] | None = None,
-                      every: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def langevin_dynamics(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    step_size: float,
+    n_steps: int,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    every: int = 0,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Unadjusted Langevin dynamics (Eq. 06.4): x ← x + δ s(x) + √(2δ) z, n times, for a fixed distribution's score.
 
     Args:

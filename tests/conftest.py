@@ -19,7 +19,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     import os
     from pathlib import Path
 
-    folder = Path(os.environ.get("COURSE_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")) / "browser"
+    folder = (
+        Path(os.environ.get("COURSE_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")) / "browser"
+    )
     shots = sorted(p for p in folder.glob("*.png") if p.stat().st_mtime >= _STARTED) if folder.is_dir() else []
     if shots:
         terminalreporter.write_sep("-", "browser screenshots")

@@ -28,4 +28,4 @@ def test_one_cached_run_reproduces(cached):
 
 
 def test_summary_statistics():
-    assert summarise([{"x": 1.0}, {"x": 3.0}], "x") == (2.0, pytest.approx(2 ** 0.5))
+    assert summarise([{"x": 1.0}, {"x": 3.0}], "x") == (2.0, pytest.approx(2**0.5))

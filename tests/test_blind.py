@@ -1,4 +1,5 @@
-"""Lesson 08's blind-restoration evaluation (course_lib/experiments/blind.py): the strength rule, fixed before measuring, and the
+"""Lesson 08's blind-restoration evaluation (course_lib/experiments/blind.py): the strength rule, fixed before
+measuring, and the
 cache it wrote — the issue's DiffBIR criteria as measured."""
 
 import pytest
@@ -8,10 +9,12 @@ from course_lib.experiments import blind
 
 def test_the_rule_takes_the_most_realistic_strength_within_the_fidelity_bounds():
     stage1 = {"psnr": 24.0, "agreement": 1.0, "patch_swd": 0.009}
-    rows = {0.5: {"psnr": 15.0, "agreement": 0.6, "patch_swd": 0.005},   # most realistic, but far from faithful
-            1.0: {"psnr": 20.0, "agreement": 0.95, "patch_swd": 0.006},
-            2.0: {"psnr": 21.5, "agreement": 0.99, "patch_swd": 0.0065},  # within 3 dB and 1 point
-            3.0: {"psnr": 22.5, "agreement": 1.0, "patch_swd": 0.007}}
+    rows = {
+        0.5: {"psnr": 15.0, "agreement": 0.6, "patch_swd": 0.005},  # most realistic, but far from faithful
+        1.0: {"psnr": 20.0, "agreement": 0.95, "patch_swd": 0.006},
+        2.0: {"psnr": 21.5, "agreement": 0.99, "patch_swd": 0.0065},  # within 3 dB and 1 point
+        3.0: {"psnr": 22.5, "agreement": 1.0, "patch_swd": 0.007},
+    }
     assert blind.choose_strength(rows, stage1) == 2.0
     assert blind.choose_strength({1.5: rows[0.5]}, stage1) == 1.0  # none keeps the bounds: the trained strength
 
@@ -52,7 +55,9 @@ def test_the_issue_criteria_as_the_lesson_states_them(cache):
     assert not set(f["indices"]) & (set(cache["indices"]) | set(cache["validation"]["indices"]))  # fresh digits
     for name in ("seen", "unseen"):
         d = f[name]["pipeline − stage 1"]
-        assert d["agreement"]["mean"] >= bound and d["patch_swd"]["share_below_zero"] > 0.975 and d["psnr"]["mean"] > -3, name
+        assert (
+            d["agreement"]["mean"] >= bound and d["patch_swd"]["share_below_zero"] > 0.975 and d["psnr"]["mean"] > -3
+        ), name
     # and the one-line alternative does not come close: SR3-style on the degraded image, downsampled to its input size
     seen = cache["evaluation"]["seen"]["rows"]
     assert seen["SR3-style x4 on the degraded image at 8x8"]["psnr"] < seen["stage 1"]["psnr"] - 5

@@ -27,9 +27,17 @@ def test_a_borrowed_part_is_stored_once_and_loads_as_the_lenders(name):
     model = load(name, "cpu").model.state_dict()
     for prefix, lender, lender_prefix in BORROWERS[name]:
         assert not any(k.startswith(prefix) for k in state["ema"]), f"{name} stores {prefix} again"
-        assert record[prefix] == {"model": lender, "prefix": lender_prefix, "sha256": files[f"checkpoints/{lender}.pt"]["sha256"]}
-        lent = {k[len(lender_prefix):]: v for k, v in load(lender, "cpu").model.state_dict().items() if k.startswith(lender_prefix)}
-        mine = {k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}
+        assert record[prefix] == {
+            "model": lender,
+            "prefix": lender_prefix,
+            "sha256": files[f"checkpoints/{lender}.pt"]["sha256"],
+        }
+        lent = {
+            k[len(lender_prefix) :]: v
+            for k, v in load(lender, "cpu").model.state_dict().items()
+            if k.startswith(lender_prefix)
+        }
+        mine = {k[len(prefix) :]: v for k, v in model.items() if k.startswith(prefix)}
         assert set(mine) == set(lent) and all(torch.equal(mine[k], lent[k]) for k in lent)
 
 
@@ -47,7 +55,10 @@ def test_strip_borrowed_refuses_a_part_that_moved():
     srdiff = load("digits_srdiff", "cpu")
     weights = {k: v.clone() for k, v in srdiff.model.state_dict().items()}
     kept, record = strip_borrowed(dict(weights), srdiff.method.borrowed())
-    assert set(kept) == {k for k in weights if not k.startswith("net.encoder.")} and record["net.encoder."]["model"] == "digits_rrdb"
+    assert (
+        set(kept) == {k for k in weights if not k.startswith("net.encoder.")}
+        and record["net.encoder."]["model"] == "digits_rrdb"
+    )
     key = next(k for k in weights if k.startswith("net.encoder.") and weights[k].is_floating_point())
     weights[key] = weights[key] + 1e-3
     with pytest.raises(ValueError, match="differs from the shipped 'digits_rrdb'"):

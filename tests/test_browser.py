@@ -5,7 +5,8 @@ that the readout matches ``course_lib`` for the new t; then the same for lesson 
 plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race widget
 runs in a one-cell driver notebook (NFE budget up, "race", the counted NFE in its table), and so does lesson 08's DDNM
 widget (another degradation picked, the step slider moved, the readout against ``course_lib``) and lesson 09's
-generation widget (the next digit, the second sample, the readout against ``course_lib``). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+generation widget (the next digit, the second sample, the readout against ``course_lib``). Screenshots go to
+``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
 Python package (no browser download). Without them the test is skipped with the reason, unless
@@ -29,8 +30,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def _chromium() -> str | None:
@@ -66,7 +75,8 @@ from course_lib.teaching.widgets import RaceWidget
 
 teacher = load("digits_sr3_concat", "cpu")
 hr, y = DigitsSR("test", scale=4).tensors([0, 100])
-RaceWidget({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0, 100]), samplers=("DDIM", "Heun"), nfe=3)
+RaceWidget({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0, 100]),
+           samplers=("DDIM", "Heun"), nfe=3)
 """
 
 
@@ -133,15 +143,29 @@ def lab(tmp_path_factory):
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page
-    (conf / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    (conf / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     # render every cell (no virtual scrolling), so the test can see every prompt
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
     token, port = secrets.token_hex(16), _free_port()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(conf), "COURSE_DEVICE": "cpu"}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-           f"--LabApp.workspaces_dir={workspaces}", "--allow-root"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={workspaces}",
+        "--allow-root",
+    ]
     log = open(root / "lab.log", "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -184,7 +208,9 @@ ALL_EXECUTED = """() => {
 
 def _run_all(page, url: str, token: str, notebook: str) -> None:
     page.goto(f"{url}/lab/tree/{notebook}?token={token}&reset")
-    page.wait_for_function("() => (document.querySelector('#jp-main-statusbar') || {}).innerText?.includes('Idle')", timeout=90_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#jp-main-statusbar') || {}).innerText?.includes('Idle')", timeout=90_000
+    )
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_function(ALL_EXECUTED, timeout=240_000)
@@ -201,8 +227,12 @@ def _move_slider(page, widget, shot: str) -> tuple[str, str]:
     widget.scroll_into_view_if_needed()
     widget.locator(".widget-slider .noUi-handle").first.focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000)
-    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    page.wait_for_function(
+        "([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000
+    )
+    page.wait_for_function(
+        "([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / f"{shot}-widget.png"))
     page.screenshot(path=str(ARTIFACTS / f"{shot}-page.png"))
@@ -262,7 +292,9 @@ def test_comparer_widget_in_the_browser(lab, browser):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, url, token, "05_cnn_vs_diffusion.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="test image")).first
+    widget = page.locator(
+        ".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="test image")
+    ).first
     position = int(widget.locator(".widget-slider .widget-readout").first.inner_text())
     samples = int(widget.locator(".widget-slider .widget-readout").nth(1).inner_text())
     before, after = _move_slider(page, widget, "05-comparer")
@@ -278,7 +310,9 @@ def test_race_widget_in_the_browser(lab, browser):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, url, token, "race_driver.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="NFE budget")).first
+    widget = page.locator(
+        ".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="NFE budget")
+    ).first
     widget.wait_for(timeout=60_000)
     readout = widget.locator(".widget-html").first
     assert _number(r"DDIM\s+\d+\s+(\d+)", readout.inner_text()) == 3  # steps, then the counted NFE
@@ -288,7 +322,9 @@ def test_race_widget_in_the_browser(lab, browser):
     widget.locator(".widget-slider .noUi-handle").first.focus()
     page.keyboard.press("ArrowRight")  # NFE 3 -> 4; the race runs when "race" is clicked
     widget.locator("button", has_text="race").click()
-    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=60_000)
+    page.wait_for_function(
+        "([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=60_000
+    )
     text = readout.inner_text()
     assert _number(r"DDIM\s+\d+\s+(\d+)", text) == 4 and _number(r"Heun\s+\d+\s+(\d+)", text) == 3  # Heun: 2 steps
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -305,15 +341,21 @@ def test_ddnm_widget_in_the_browser(lab, browser):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     _run_all(page, url, token, "ddnm_driver.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-dropdown", has_text="degradation")).first
+    widget = page.locator(
+        ".jupyter-widgets.widget-vbox", has=page.locator(".widget-dropdown", has_text="degradation")
+    ).first
     widget.wait_for(timeout=60_000)
     readout, picture = widget.locator(".widget-html").first, widget.locator("img").first
     assert "step 10 of 10" in readout.inner_text()
     before_src, before_text = picture.get_attribute("src"), readout.inner_text()
     widget.scroll_into_view_if_needed()
     widget.locator(".widget-dropdown select").first.select_option(label="inpainting: right half")  # re-runs DDNM
-    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=60_000)
-    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=60_000)
+    page.wait_for_function(
+        "([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=60_000
+    )
+    page.wait_for_function(
+        "([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=60_000
+    )
     text = readout.inner_text()
     prior = load("digits_unet", "cpu")
     hr = DigitsSR("test", scale=4).tensors([0, 300])[0]
@@ -323,7 +365,9 @@ def test_ddnm_widget_in_the_browser(lab, browser):
     before_text = readout.inner_text()
     widget.locator(".widget-slider", has_text="step").locator(".noUi-handle").first.focus()
     page.keyboard.press("ArrowLeft")  # step 10 -> 9: a redraw, no new run
-    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    page.wait_for_function(
+        "([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000
+    )
     assert "step 9 of 10" in readout.inner_text() and f"(t = {int(view['t'][8])})" in readout.inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "08-ddnm-widget.png"))
@@ -347,8 +391,12 @@ def test_generation_widget_in_the_browser(lab, browser):
     picture = widget.locator("img").first
     before_src, before_text = picture.get_attribute("src"), readout.inner_text()
     widget.locator(".widget-toggle-buttons button", has_text="sample 2").first.click()
-    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000)
-    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    page.wait_for_function(
+        "([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000
+    )
+    page.wait_for_function(
+        "([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000
+    )
     text = readout.inner_text()
     assert "digit 1, sample 2" in text
     hr, y = DigitsSR("test", scale=4).tensors([0, 300])
@@ -374,12 +422,19 @@ def test_cascade_explorer_in_the_browser(lab, browser):
     assert "w = 1.5, s = 100 (augmented" in after
     base, sr = load("digits8_cfg", "cpu"), load("digits_cascade_sr", "cpu")
     v = cascade_view(base, sr, load("digit_classifier", "cpu").model.eval(), 7, 1.5, 100, 3, steps=4)
-    assert f"reads the base as a {v['base_reads']} and the result as a {v['sr_reads']} (p = {v['sr_confidence']:.2f})" in after
+    assert (
+        f"reads the base as a {v['base_reads']} and the result as a {v['sr_reads']} (p = {v['sr_confidence']:.2f})"
+        in after
+    )
     picture = widget.locator("img").first
     before_src, before_text = picture.get_attribute("src"), readout.inner_text()
     widget.locator(".widget-toggle-buttons button", has_text="unaugmented").first.click()
-    page.wait_for_function("([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000)
-    page.wait_for_function("([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000)
+    page.wait_for_function(
+        "([img, src]) => img.getAttribute('src') !== src", arg=[picture.element_handle(), before_src], timeout=30_000
+    )
+    page.wait_for_function(
+        "([el, text]) => el.innerText !== text", arg=[readout.element_handle(), before_text], timeout=30_000
+    )
     assert "unaugmented, never told s" in readout.inner_text()
     widget.screenshot(path=str(ARTIFACTS / "07-cascade-explorer.png"))
     page.close()

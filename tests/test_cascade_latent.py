@@ -56,10 +56,26 @@ def test_augment_lr_refuses_bad_levels_and_noise():
 
 # ------------------------------------------------------------------ Eq. 07.3: s embedded like t
 def test_a_stage_told_s_answers_to_s_and_an_untold_one_ignores_it():
-    told = CascadeSR(_perturb(UNet(in_channels=2, cond_channels=1, base_channels=8, channel_mults=(1, 2), attention=False,
-                                   T=100, aug_level_embedding=True)), scale=4, prediction="x0")
-    untold = CascadeSR(_perturb(UNet(in_channels=2, cond_channels=1, base_channels=8, channel_mults=(1, 2), attention=False,
-                                     T=100)), scale=4, prediction="x0")
+    told = CascadeSR(
+        _perturb(
+            UNet(
+                in_channels=2,
+                cond_channels=1,
+                base_channels=8,
+                channel_mults=(1, 2),
+                attention=False,
+                T=100,
+                aug_level_embedding=True,
+            )
+        ),
+        scale=4,
+        prediction="x0",
+    )
+    untold = CascadeSR(
+        _perturb(UNet(in_channels=2, cond_channels=1, base_channels=8, channel_mults=(1, 2), attention=False, T=100)),
+        scale=4,
+        prediction="x0",
+    )
     x, t, z = torch.randn(2, 1, 32, 32), torch.tensor([10, 60]), torch.randn(2, 1, 8, 8)
     with torch.no_grad():
         assert told.told and not untold.told
@@ -86,8 +102,11 @@ def test_the_cdm_method_draws_levels_and_corrupts_before_sampling():
     g = torch.Generator().manual_seed(0)
     s = method.draw_levels(1000, g)
     assert s.min() >= 0 and s.max() < config.model.max_aug_level and len(s.unique()) > config.model.max_aug_level // 2
-    off = get_method("cdm")(TrainConfig.from_dict({**get_method("cdm").example(), "model": {
-        **get_method("cdm").example()["model"], "augment": False}}))
+    off = get_method("cdm")(
+        TrainConfig.from_dict(
+            {**get_method("cdm").example(), "model": {**get_method("cdm").example()["model"], "augment": False}}
+        )
+    )
     assert torch.equal(off.draw_levels(5, g), torch.zeros(5, dtype=torch.long))
     model = method.build()
     _perturb(model.net)
@@ -98,21 +117,32 @@ def test_the_cdm_method_draws_levels_and_corrupts_before_sampling():
     gens = per_image_generators([5, 6])
     z = augment_lr(process, y, torch.tensor([30, 30]), randn((2, 1, 8, 8), gens, "cpu"))
     x_T = randn((2, 1, 32, 32), gens, "cpu")
-    want = sample(model, make_sampler("ddim", process, 3, "x0"), x_T, (z, torch.tensor([30, 30])), x0_transform=clip_x0,
-                  generator=gens).clamp(-1, 1)
+    want = sample(
+        model,
+        make_sampler("ddim", process, 3, "x0"),
+        x_T,
+        (z, torch.tensor([30, 30])),
+        x0_transform=clip_x0,
+        generator=gens,
+    ).clamp(-1, 1)
     assert torch.allclose(out, want, atol=1e-6) and method.last_nfe == 3
     for bad in (-1, config.T, 2.5, True):
         with pytest.raises(ValueError, match="aug_level"):
             method.restore(model, process, y, seeds=[5, 6], aug_level=bad, steps=3)
     with pytest.raises(ValueError, match="max_aug_level"):
-        TrainConfig.from_dict({**get_method("cdm").example(), "model": {**get_method("cdm").example()["model"], "max_aug_level": 100}})
+        TrainConfig.from_dict(
+            {**get_method("cdm").example(), "model": {**get_method("cdm").example()["model"], "max_aug_level": 100}}
+        )
 
 
 # ------------------------------------------------------------------ Eq. 07.4–07.6
 def test_the_kl_term_is_the_closed_form_and_zero_for_the_standard_normal():
     g = torch.Generator().manual_seed(1)
     assert torch.equal(kl_to_standard_normal(torch.zeros(2, 4, 2, 2), torch.zeros(2, 4, 2, 2)), torch.zeros(2))
-    mean, logvar = torch.randn(1, 2, 2, 2, generator=g, dtype=torch.float64), torch.randn(1, 2, 2, 2, generator=g, dtype=torch.float64)
+    mean, logvar = (
+        torch.randn(1, 2, 2, 2, generator=g, dtype=torch.float64),
+        torch.randn(1, 2, 2, 2, generator=g, dtype=torch.float64),
+    )
     z = mean + (0.5 * logvar).exp() * torch.randn(200_000, 2, 2, 2, generator=g, dtype=torch.float64)
     log_q = -0.5 * ((z - mean) ** 2 / logvar.exp() + logvar)
     mc = (log_q + 0.5 * z**2).flatten(1).sum(1).mean()  # E_q[log q − log p], the constants cancel
@@ -259,20 +289,36 @@ def test_the_history_correction_of_the_10x_claim_states_what_the_cache_holds():
     L = json.loads((data_dir() / "cache" / "latent_sr.json").read_text())
     text = dict(history.CORRECTIONS)["'10× less compute' (LDM)"]
     tp = L["throughput"]
-    assert f"{tp['latent_training_images_per_second'] / tp['pixel_training_images_per_second']:.1f}× more images/s" in text
+    assert (
+        f"{tp['latent_training_images_per_second'] / tp['pixel_training_images_per_second']:.1f}× more images/s" in text
+    )
     assert f"{tp['pixel_sampling_ms_per_image'] / tp['latent_sampling_ms_per_image']:.1f}× faster" in text
     assert round(max(p["ratio"] for p in L["psnr_only"] if p["ratio"])) == 2 and "about 2× sooner" in text
-    assert L["equal_quality"]["latent_step"] is None and L["ceiling"]["patch_swd"] > L["equal_quality"]["pixel_patch_swd"]
-    assert tp["autoencoder_cpu_seconds"] > max(L["latent"]["points"][-1]["cpu_seconds"], L["pixel"]["points"][-1]["cpu_seconds"])
+    assert (
+        L["equal_quality"]["latent_step"] is None and L["ceiling"]["patch_swd"] > L["equal_quality"]["pixel_patch_swd"]
+    )
+    assert tp["autoencoder_cpu_seconds"] > max(
+        L["latent"]["points"][-1]["cpu_seconds"], L["pixel"]["points"][-1]["cpu_seconds"]
+    )
 
 
 def test_the_confirmatory_test_follows_its_rule():
-    assert cascade.choose_s_confirm({"0": {"accuracy": 1.0, "patch_swd": 0.010}, "200": {"accuracy": 0.96, "patch_swd": 0.009},
-                                     "400": {"accuracy": 0.60, "patch_swd": 0.007}}) == 200  # 400 fails the accuracy bar
+    assert (
+        cascade.choose_s_confirm(
+            {
+                "0": {"accuracy": 1.0, "patch_swd": 0.010},
+                "200": {"accuracy": 0.96, "patch_swd": 0.009},
+                "400": {"accuracy": 0.60, "patch_swd": 0.007},
+            }
+        )
+        == 200
+    )  # 400 fails the accuracy bar
     assert cascade.choose_s_confirm({"0": {"accuracy": 0.5, "patch_swd": 0.01}}) == 0
     C = json.loads((data_dir() / "cache" / "cascade.json").read_text())
     K = C["confirmatory"]
-    assert K["rule"] == cascade.CONFIRM and K["validation"]["chosen_s"] == cascade.choose_s_confirm(K["validation"]["sweep"])
+    assert K["rule"] == cascade.CONFIRM and K["validation"]["chosen_s"] == cascade.choose_s_confirm(
+        K["validation"]["sweep"]
+    )
     t = K["test"]
     assert t["s"] == K["validation"]["chosen_s"] and t["n"] == 10 * cascade.TEST_PER_CLASS
     assert t["augmented_beats_on_patch_swd"] == (t["patch_swd_difference"]["interval"][1] < 0)

@@ -67,7 +67,9 @@ def test_python_versions_match_pyproject():
     low = requires_python()
     for name, job in workflow()["jobs"].items():
         versions = [tuple(int(x) for x in str(v).split(".")) for v in job["strategy"]["matrix"]["python"]]
-        assert all(isinstance(v, str) for v in job["strategy"]["matrix"]["python"]), f"{name}: quote versions (YAML reads 3.10 as 3.1)"
+        assert all(isinstance(v, str) for v in job["strategy"]["matrix"]["python"]), (
+            f"{name}: quote versions (YAML reads 3.10 as 3.1)"
+        )
         assert min(versions) == low, f"{name}: the lowest Python tested must be requires-python's {low}"
         assert len(versions) >= 2 and all(v >= low for v in versions)  # the lowest supported and a newer one
 
@@ -88,7 +90,9 @@ def test_artifacts_are_the_folders_the_tests_and_the_student_edition_write():
     assert all(s.get("if") == "always()" for s in uses(job, "actions/upload-artifact"))
     # the screenshots: both browser tests write under $COURSE_ARTIFACTS, which the job and .ci/run set to test-artifacts
     assert job["env"]["COURSE_ARTIFACTS"] == "${{ github.workspace }}/test-artifacts"
-    assert 'COURSE_ARTIFACTS="${COURSE_ARTIFACTS:-$PWD/test-artifacts}"' in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'COURSE_ARTIFACTS="${COURSE_ARTIFACTS:-$PWD/test-artifacts}"' in (ROOT / ".ci" / "run").read_text(
+        encoding="utf-8"
+    )
     where = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts"))
     for folder in (test_browser.ARTIFACTS, test_site.ARTIFACTS):
         assert folder.parent == where

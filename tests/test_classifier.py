@@ -24,9 +24,22 @@ def test_shipped_classifier_reaches_98_percent(test_split):
         assert model.features(test_split[0][:5]).shape == (5, 128)
 
 
-ONE_EPOCH = {"name": "c", "dataset": "digits_labels", "method": "classifier", "model": {"width": 8}, "batch_size": 64,
-             "learning_rate": 3e-3, "steps": 4000 // 64, "warmup_steps": 0, "lr_schedule": "onecycle", "weight_decay": 1e-4,
-             "ema_decay": 0.0, "grad_clip": 0.0, "log_every": 10, "autocast": False}
+ONE_EPOCH = {
+    "name": "c",
+    "dataset": "digits_labels",
+    "method": "classifier",
+    "model": {"width": 8},
+    "batch_size": 64,
+    "learning_rate": 3e-3,
+    "steps": 4000 // 64,
+    "warmup_steps": 0,
+    "lr_schedule": "onecycle",
+    "weight_decay": 1e-4,
+    "ema_decay": 0.0,
+    "grad_clip": 0.0,
+    "log_every": 10,
+    "autocast": False,
+}
 
 
 def test_a_short_run_learns_and_is_seeded():

@@ -10,8 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_lib.engine.pretrained import load_classifier
-from course_lib.experiments.compare import (CURVE_INDICES, K_MAX, MEAN_K, REFERENCE_INDICES, digit_realism, load_comparison,
-                                load_comparison_samples, running_mean_psnr, sample_seeds, sr3_samples)
+from course_lib.experiments.compare import (
+    CURVE_INDICES,
+    K_MAX,
+    MEAN_K,
+    REFERENCE_INDICES,
+    digit_realism,
+    load_comparison,
+    load_comparison_samples,
+    running_mean_psnr,
+    sample_seeds,
+    sr3_samples,
+)
 from course_lib.data import DigitsSR, PhotosSR, upsample
 from course_lib.experiments.evaluate import EVAL_INDICES, LIVE_INDICES, SEED_BASE, cached_values, image_noise
 from course_lib.metrics import patch_distance, psnr, ssim
@@ -102,8 +112,15 @@ def test_digit_realism_sanity_real_digits_are_close_blurry_ones_far():
 # -------------------------------------------------------- the cached results
 def test_cached_comparison_has_every_method_and_the_claims_of_the_issue(cached):
     m = cached["digits"]["methods"]
-    assert list(m) == ["bicubic", "SRCNN", "regression U-Net", "SR3 DDPM-1000", "SR3 DDIM-50", "SR3 DDIM-50 + projection",
-                       f"mean of {MEAN_K} SR3 samples"]
+    assert list(m) == [
+        "bicubic",
+        "SRCNN",
+        "regression U-Net",
+        "SR3 DDPM-1000",
+        "SR3 DDIM-50",
+        "SR3 DDIM-50 + projection",
+        f"mean of {MEAN_K} SR3 samples",
+    ]
     assert all(len(r["psnr"]["values"]) == len(EVAL_INDICES) for r in m.values())
     # the issue's "done means", on the digits test split
     assert m["regression U-Net"]["psnr"]["mean"] > m["bicubic"]["psnr"]["mean"]
@@ -122,7 +139,9 @@ def test_cached_comparison_has_every_method_and_the_claims_of_the_issue(cached):
     assert ps["patch_swd_hr_halves"] < ps["patch_swd_bicubic"] / 2.5
     ph = cached["photos"]["methods"]
     assert list(ph) == ["bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection"]
-    assert ph["SRCNN"]["psnr"]["mean"] > ph["SR3 DDIM-50"]["psnr"]["mean"]  # the perception-distortion trade-off, photos
+    assert (
+        ph["SRCNN"]["psnr"]["mean"] > ph["SR3 DDIM-50"]["psnr"]["mean"]
+    )  # the perception-distortion trade-off, photos
     assert ph["SR3 DDIM-50"]["patch_swd"] < ph["SRCNN"]["patch_swd"]
     # cost: one evaluation against many
     assert m["regression U-Net"]["nfe"] == 1 and m["SR3 DDIM-50"]["nfe"] == 50 and m["SR3 DDPM-1000"]["nfe"] == 1000
@@ -157,7 +176,9 @@ def test_cached_sr3_sample_is_reproduced(cached):
     model, diffusion, _ = load_sr_model("digits_sr3_concat", "cpu")
     idx = LIVE_INDICES[:4]
     hr, lr = DigitsSR("test", 4).tensors(idx)
-    sr = super_resolve(model, diffusion, lr, steps=cached["steps"], x_T=image_noise(idx, (1, 32, 32), "cpu"), progress=False)
+    sr = super_resolve(
+        model, diffusion, lr, steps=cached["steps"], x_T=image_noise(idx, (1, 32, 32), "cpu"), progress=False
+    )
     entry = {"indices": cached["digits"]["indices"], **cached["digits"]["methods"]["SR3 DDIM-50"]}
     assert (psnr(sr, hr) - cached_values(entry, "psnr", idx)).abs().max() < 0.05
 
@@ -187,15 +208,24 @@ def test_comparer_shows_what_course_lib_metrics_compute(pictures):
     v = w.view
     assert v["index"] == CURVE_INDICES[7] and v["patch"] == (20, 3, 8)
     names = [n for n, _ in v["panels"]]
-    assert names == ["bicubic", "SRCNN", "regression U-Net", *[f"SR3 sample {k}" for k in range(1, 6)],
-                     "mean of 5 SR3 samples", "HR (truth)"]
+    assert names == [
+        "bicubic",
+        "SRCNN",
+        "regression U-Net",
+        *[f"SR3 sample {k}" for k in range(1, 6)],
+        "mean of 5 SR3 samples",
+        "HR (truth)",
+    ]
 
     def t(a):
         return torch.from_numpy(a).float().permute(2, 0, 1)[None] / 127.5 - 1
 
     hr, lr = t(pictures["hr"][7]), t(pictures["lr"][7])
-    images = {"bicubic": t(pictures["bicubic"][7]), "SRCNN": t(pictures["srcnn"][7]),
-              "regression U-Net": t(pictures["regression_unet"][7])}
+    images = {
+        "bicubic": t(pictures["bicubic"][7]),
+        "SRCNN": t(pictures["srcnn"][7]),
+        "regression U-Net": t(pictures["regression_unet"][7]),
+    }
     samples = [t(pictures["sr3_samples"][k][7]) for k in range(5)]
     images.update({f"SR3 sample {k + 1}": s for k, s in enumerate(samples)})
     images["mean of 5 SR3 samples"] = torch.cat(samples).mean(0, keepdim=True)

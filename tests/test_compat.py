@@ -57,8 +57,13 @@ def test_the_three_forms_a_learner_wrote():
 def test_the_old_commands_run_the_new_modules():
     """``python -m course_lib.cascade`` (and every command of README and of data/'s provenance lines) still runs."""
     for command in ("cascade", "train", "harness"):
-        out = subprocess.run([sys.executable, "-m", f"course_lib.{command}", "--help"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", f"course_lib.{command}", "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0 and "usage:" in out.stdout, (command, out.stderr[-2000:])
 
 
@@ -70,20 +75,29 @@ def test_process_sample_moved_to_samplers_generate():
     def model(x, t, cond):
         return 0.1 * x
 
-    new = generate(model, process, (3, 2), sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0),
-                   progress=False)
+    new = generate(
+        model, process, (3, 2), sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0), progress=False
+    )
     with pytest.warns(DeprecationWarning, match=r"GaussianDiffusion\.sample .* use course_lib\.samplers\.generate"):
-        old = process.sample(model, (3, 2), sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0),
-                             progress=False)
+        old = process.sample(
+            model, (3, 2), sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0), progress=False
+        )
     assert torch.equal(new, old)
     assert process.betas.shape == (50,)  # buffers still come through nn.Module's lookup
     with pytest.raises(AttributeError, match="'GaussianDiffusion' object has no attribute 'no_such_thing'"):
         process.no_such_thing
 
 
-@pytest.mark.parametrize("gone", ["course_lib.checkpoints", "course_lib.diffusion:ddim_step",
-                                  "course_lib.diffusion:p_sample", "course_lib.tools.sr:DEFAULT_TILES",
-                                  "course_lib.data:load_image"])
+@pytest.mark.parametrize(
+    "gone",
+    [
+        "course_lib.checkpoints",
+        "course_lib.diffusion:ddim_step",
+        "course_lib.diffusion:p_sample",
+        "course_lib.tools.sr:DEFAULT_TILES",
+        "course_lib.data:load_image",
+    ],
+)
 def test_the_names_of_two_releases_ago_are_gone(gone):
     """Deprecated in 0.2.0 and kept through 0.3.0 and 0.4.0: removed in 0.5.0 (CHANGELOG)."""
     module, _, name = gone.partition(":")
@@ -104,13 +118,27 @@ def test_previous_release_configs_read_as_the_new_ones():
             continue
         new = json.loads(path.read_text())
         assert "lr" not in new and "kind" not in new.get("model", {}), f"{path.name} still uses the old names"
-    old = {"name": "x", "dataset": "digits_sr:4", "objective": "regression", "lr": 1e-3,
-           "model": {"kind": "srcnn", "channels": 1, "scale": 4}}
+    old = {
+        "name": "x",
+        "dataset": "digits_sr:4",
+        "objective": "regression",
+        "lr": 1e-3,
+        "model": {"kind": "srcnn", "channels": 1, "scale": 4},
+    }
     with pytest.warns(DeprecationWarning) as caught:
         parsed = TrainConfig.from_dict(old)
-    assert {"'lr'", "'objective'", "model.kind"} <= {w for c in caught for w in ("'lr'", "'objective'", "model.kind") if w in str(c.message)}
-    assert parsed == TrainConfig.from_dict({"name": "x", "dataset": "digits_sr:4", "method": "srcnn", "learning_rate": 1e-3,
-                                            "model": {"channels": 1, "scale": 4}})
+    assert {"'lr'", "'objective'", "model.kind"} <= {
+        w for c in caught for w in ("'lr'", "'objective'", "model.kind") if w in str(c.message)
+    }
+    assert parsed == TrainConfig.from_dict(
+        {
+            "name": "x",
+            "dataset": "digits_sr:4",
+            "method": "srcnn",
+            "learning_rate": 1e-3,
+            "model": {"channels": 1, "scale": 4},
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TrainConfig.from_dict(old, warn=False)  # what the loader does for shipped checkpoints: silent

@@ -35,7 +35,11 @@ def test_encoder_unet_reads_lr_at_its_own_size(device):
     net = UNet(1, cond_channels=1, conditioning="encoder", **SMALL).to(device)
     with torch.no_grad():
         net.out[-1].weight.normal_(0, 0.1)  # the output layer starts at zero too
-    x, t, y = torch.randn(3, 1, 32, 32, device=device), torch.tensor([1, 50, 999], device=device), torch.randn(3, 1, 8, 8, device=device)
+    x, t, y = (
+        torch.randn(3, 1, 32, 32, device=device),
+        torch.tensor([1, 50, 999], device=device),
+        torch.randn(3, 1, 8, 8, device=device),
+    )
     assert net(x, t, y).shape == (3, 1, 32, 32)
     # the injections start at zero: at initialisation y has no influence at all (as a fresh concat channel would)
     assert torch.equal(net(x, t, y), net(x, t, torch.zeros_like(y)))
@@ -84,7 +88,13 @@ def test_sr3_target_and_image_are_inverse():
 
 # --------------------------------------------------------------- consistency
 @settings(max_examples=25, deadline=None)
-@given(scale=st.sampled_from([2, 3, 4]), h=st.integers(1, 6), w=st.integers(1, 6), c=st.sampled_from([1, 3]), seed=st.integers(0, 2**16))
+@given(
+    scale=st.sampled_from([2, 3, 4]),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    c=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**16),
+)
 def test_projection_makes_any_image_consistent(scale, h, w, c, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(2, c, h * scale, w * scale, generator=g) * 2 - 1
@@ -93,8 +103,11 @@ def test_projection_makes_any_image_consistent(scale, h, w, c, seed):
     assert torch.allclose(downsample(p, scale, "area"), y, atol=1e-5)  # A(x − A⁺(Ax − y)) = y since A A⁺ = I
     assert torch.allclose(consistency_projection(p, y, scale), p, atol=1e-5)  # a projection: idempotent
     # it changes only what A sees: the detail within each s × s block is kept
-    assert torch.allclose(p - upsample(downsample(p, scale, "area"), scale, "nearest"),
-                          x - upsample(downsample(x, scale, "area"), scale, "nearest"), atol=1e-5)
+    assert torch.allclose(
+        p - upsample(downsample(p, scale, "area"), scale, "nearest"),
+        x - upsample(downsample(x, scale, "area"), scale, "nearest"),
+        atol=1e-5,
+    )
 
 
 def test_consistency_psnr():
@@ -102,7 +115,9 @@ def test_consistency_psnr():
     assert torch.isinf(consistency_psnr(hr, lr, 4)).all()  # HR explains its own LR exactly
     bic = consistency_psnr(upsample(lr, 4), lr, 4)
     assert bic.shape == (6,) and (bic > 20).all() and (bic < 40).all()
-    with pytest.raises(ValueError, match=r"sr must have shape \(6, 1, 16, 16\) \(y \(6, 1, 8, 8\) at scale 2\), got \(6, 1, 32, 32\)"):
+    with pytest.raises(
+        ValueError, match=r"sr must have shape \(6, 1, 16, 16\) \(y \(6, 1, 8, 8\) at scale 2\), got \(6, 1, 32, 32\)"
+    ):
         consistency_psnr(hr, lr, 2)
 
 
@@ -135,7 +150,9 @@ class Oracle(SR3):
 def test_super_resolve_with_an_oracle_returns_hr(diffusion, sampler, steps):
     hr, lr = _pairs()
     for project in (False, True):
-        sr = super_resolve(Oracle(hr), diffusion, lr, sampler=sampler, steps=steps, project=project, seed=0, progress=False)
+        sr = super_resolve(
+            Oracle(hr), diffusion, lr, sampler=sampler, steps=steps, project=project, seed=0, progress=False
+        )
         assert sr.shape == hr.shape
         assert (psnr(sr, hr) > 60).all()
 
@@ -173,10 +190,12 @@ def test_tiles_cover_and_blend_without_seams():
     hr = torch.rand(1, 1, 80, 56) * 2 - 1
     lr = downsample(hr, 4)
     pointwise = Oracle(hr, residual=False)
+
     # a network that is the same everywhere gives the same result tiled or not
     class Local(SR3):
         def forward(self, x_t, t, lr):
             return 0.5 * x_t + self.upsampled(lr)
+
     local = Local(UNet(2, cond_channels=1, **SMALL), scale=4)
     tiled = TiledDenoiser(local, tile=8, overlap=2)
     t = torch.zeros(1, dtype=torch.long)
@@ -203,9 +222,18 @@ def test_dihedral_commutes_with_area_downsampling():
 
 def test_sr_training_runs_and_learns(device):
     hr, lr = DigitsSR("train", 4).tensors(range(256))
-    config = {"name": "tiny_sr", "dataset": "digits_sr:4", "method": "sr3", "prediction": "x0", "batch_size": 32,
-              "learning_rate": 2e-3, "log_every": 10, "warmup_steps": 5, "augment": True,
-              "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, **SMALL}}
+    config = {
+        "name": "tiny_sr",
+        "dataset": "digits_sr:4",
+        "method": "sr3",
+        "prediction": "x0",
+        "batch_size": 32,
+        "learning_rate": 2e-3,
+        "log_every": 10,
+        "warmup_steps": 5,
+        "augment": True,
+        "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, **SMALL},
+    }
     trainer = Trainer(config, device=device, data=(hr, lr)).train(steps=60, progress=False)
     first, last = trainer.history[0][1], trainer.history[-1][1]
     assert last < 0.8 * first
@@ -225,7 +253,9 @@ def test_init_from_the_unconditional_model():
     with torch.no_grad():
         assert torch.allclose(model(x, t, lr), uncond(x, t), atol=1e-5)  # the new input channel starts at zero
     with pytest.raises(ValueError, match="cannot fill"):
-        init_from_pretrained(SR3(UNet(2, cond_channels=1, base_channels=16, channel_mults=(1, 2, 2)), scale=4), "digits_unet")
+        init_from_pretrained(
+            SR3(UNet(2, cond_channels=1, base_channels=16, channel_mults=(1, 2, 2)), scale=4), "digits_unet"
+        )
 
 
 # -------------------------------------------- realism and diversity (lesson 05)
@@ -269,16 +299,30 @@ def test_regression_baselines_start_at_bicubic_and_learn(device):
         assert torch.allclose(model(lr[:4]), upsample(lr[:4], 4), atol=1e-6)  # zero-initialised last layer
         with pytest.raises(ValueError, match=r"y \(the LR image\) must have shape \(B, 1, h, w\)"):
             model(hr[:2, :, :, :].repeat(1, 3, 1, 1))
-    base = {"name": "reg", "dataset": "digits_sr:4", "batch_size": 32, "learning_rate": 2e-3, "log_every": 10, "warmup_steps": 5}
-    for method, model_cfg in (("srcnn", {"channels": 1, "scale": 4, "n1": 16, "n2": 8}),
-                              ("regression_unet", {"channels": 1, "scale": 4, **SMALL})):
-        trainer = Trainer({**base, "method": method, "model": model_cfg}, device=device, data=(hr, lr)).train(steps=40, progress=False)
+    base = {
+        "name": "reg",
+        "dataset": "digits_sr:4",
+        "batch_size": 32,
+        "learning_rate": 2e-3,
+        "log_every": 10,
+        "warmup_steps": 5,
+    }
+    for method, model_cfg in (
+        ("srcnn", {"channels": 1, "scale": 4, "n1": 16, "n2": 8}),
+        ("regression_unet", {"channels": 1, "scale": 4, **SMALL}),
+    ):
+        trainer = Trainer({**base, "method": method, "model": model_cfg}, device=device, data=(hr, lr)).train(
+            steps=40, progress=False
+        )
         assert trainer.diffusion is None and trainer.method.objective == "regression"
         assert trainer.history[-1][1] < trainer.history[0][1]
         with torch.no_grad():
             out = trainer.ema.eval()(lr[:8].to(device))
         assert out.shape == hr[:8].shape
-    with pytest.raises(ValueError, match="objective 'diffusion' does not match method 'srcnn'"), pytest.warns(DeprecationWarning):
+    with (
+        pytest.raises(ValueError, match="objective 'diffusion' does not match method 'srcnn'"),
+        pytest.warns(DeprecationWarning),
+    ):
         Trainer({**base, "objective": "diffusion", "method": "srcnn"}, data=(hr, lr))
     with pytest.raises(ValueError, match="method must be one of"):
         Trainer({**base, "method": "gan"}, data=(hr, lr))

@@ -15,8 +15,17 @@ from course_lib.datasets import DigitsSR, load_training_set
 from course_lib.device import per_image_generators, randn
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.methods import METHODS, Method, MethodConfig, register_method
-from course_lib.samplers import (SAMPLERS, DDIMSampler, Sampler, StepOutput, alpha_bar_at, generate, make_sampler, register_sampler,
-                                 sample)
+from course_lib.samplers import (
+    SAMPLERS,
+    DDIMSampler,
+    Sampler,
+    StepOutput,
+    alpha_bar_at,
+    generate,
+    make_sampler,
+    register_sampler,
+    sample,
+)
 from course_lib.samplers.ddim import ddim_update
 from course_lib.schedules import make_beta_schedule
 from course_lib.engine.train import TrainConfig, Trainer
@@ -68,6 +77,7 @@ def test_every_sampler_keeps_the_contract(name, steps, device):
         assert sampler.nfe == down
     # it samples the data: with one data point every sampler must end on it
     assert torch.allclose(out, TARGET.to(device).expand(3, 3), atol=5e-3)
+
     # image i's result does not depend on its batch: each alone, from its own seed, gives the same
     # (a model that does not collapse every start onto one point, so that differences would show)
     def damped(x, t, cond):
@@ -133,8 +143,16 @@ def test_a_throwaway_sampler_runs_through_the_loop_and_every_front_door(scratch_
     assert sampler.nfe == oracle.calls == 2 * 10 - 1
     assert torch.allclose(out, TARGET.to(device).expand(4, 3), atol=5e-3)
     # lesson 02's front door finds it by name
-    again = generate(oracle, process, (4, 3), sampler="heun_ddim_test", steps=10, progress=False, clip_x0=False,
-                           generator=torch.Generator(device=device).manual_seed(0))
+    again = generate(
+        oracle,
+        process,
+        (4, 3),
+        sampler="heun_ddim_test",
+        steps=10,
+        progress=False,
+        clip_x0=False,
+        generator=torch.Generator(device=device).manual_seed(0),
+    )
     assert again.shape == (4, 3)
     # and so does SR sampling (a shipped SR3 with 3 Heun steps)
     from course_lib.methods.sr3 import super_resolve
@@ -211,7 +229,13 @@ def test_a_time_travel_schedule_runs_through_the_one_loop(device):
     oracle = Oracle(process)
     seen = []
     gens = per_image_generators([5, 6])
-    out = sample(oracle, sampler, randn((2, 3), gens, device), generator=gens, callback=lambda s: seen.append((s.t, s.t_prev, s.x0 is None)))
+    out = sample(
+        oracle,
+        sampler,
+        randn((2, 3), gens, device),
+        generator=gens,
+        callback=lambda s: seen.append((s.t, s.t_prev, s.x0 is None)),
+    )
     assert sampler.nfe == oracle.calls == 12 and (29, 39, True) in seen
     assert torch.allclose(out, TARGET.to(device).expand(2, 3), atol=5e-3)
     g = per_image_generators([6])
@@ -229,10 +253,17 @@ def test_the_hook_sees_the_step_and_may_rescale_its_noise(device):
         return x0
 
     x_T = torch.randn(2, 3, generator=torch.Generator().manual_seed(0)).to(device)
-    a = sample(Oracle(process), make_sampler("ddim", process, 5, eta=1.0), x_T, x0_transform=hook,
-               generator=torch.Generator(device=device).manual_seed(1))
+    a = sample(
+        Oracle(process),
+        make_sampler("ddim", process, 5, eta=1.0),
+        x_T,
+        x0_transform=hook,
+        generator=torch.Generator(device=device).manual_seed(1),
+    )
     b = sample(Oracle(process), make_sampler("ddim", process, 5, eta=0.0), x_T)
-    assert [s[0] for s in seen] == make_sampler("ddim", process, 5).timesteps and seen[-1][1] == -1 and seen[-1][3] == 1.0
+    assert (
+        [s[0] for s in seen] == make_sampler("ddim", process, 5).timesteps and seen[-1][1] == -1 and seen[-1][3] == 1.0
+    )
     assert abs(seen[0][2] - process.alpha_bars[T - 1].item()) < 1e-7
     assert torch.allclose(a, b, atol=1e-6)  # no noise left: η = 1 with σ set to 0 is η = 0
 
@@ -257,8 +288,11 @@ def test_every_method_keeps_the_contract(name, device):
     if cls.task == "sr":
         _, y = DigitsSR("test", 4).tensors([0, 100, 400])
         y = y.to(device)
-        out = method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3], steps=4) if cls.objective == "diffusion" \
+        out = (
+            method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3], steps=4)
+            if cls.objective == "diffusion"
             else method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3])
+        )
         assert out.shape == (3, 1, 32, 32) and out.device.type == torch.device(device).type and out.abs().max() <= 1
         # a diffusion method: the 4 steps asked for; a one-shot method: one pass, unless its network says otherwise
         # (DiffIR: one restorer pass plus its prior's T steps)
@@ -336,8 +370,16 @@ def test_a_throwaway_method_trains_ships_loads_and_gets_a_harness_row(scratch_re
 
         @classmethod
         def example(cls):
-            return {"name": "nearest_test", "dataset": "digits_sr:4", "method": "nearest_test", "batch_size": 16,
-                    "steps": 30, "log_every": 10, "warmup_steps": 1, "learning_rate": 3e-3}
+            return {
+                "name": "nearest_test",
+                "dataset": "digits_sr:4",
+                "method": "nearest_test",
+                "batch_size": 16,
+                "steps": 30,
+                "log_every": 10,
+                "warmup_steps": 1,
+                "learning_rate": 3e-3,
+            }
 
         def build(self):
             return NearestPlusConv(self.config.scale, self.config.width)
@@ -360,6 +402,10 @@ def test_a_throwaway_method_trains_ships_loads_and_gets_a_harness_row(scratch_re
     entry = harness.Entry("nearest + conv", "digits_x4", "nearest_test")
     (row,) = harness.run([entry], device, work_root=tmp_path / "work")
     assert set(row) == set(harness.ROW_FIELDS) and row["method"] == "nearest_test" and row["nfe"] == 1
-    assert row["n"] == 500 and 10 < row["psnr"] < 40 and row["patch_swd"] > 0 and row["parameters"] == sum(
-        p.numel() for p in shipped.model.parameters())
+    assert (
+        row["n"] == 500
+        and 10 < row["psnr"] < 40
+        and row["patch_swd"] > 0
+        and row["parameters"] == sum(p.numel() for p in shipped.model.parameters())
+    )
     assert "nearest + conv" in harness.format_table([row])

@@ -23,7 +23,9 @@ def test_boundary_scalings_are_lcms(t):
     lcm = diffusers.LCMScheduler(num_train_timesteps=T, timestep_scaling=10.0)
     c_skip, c_out = boundary_scalings(torch.tensor([t]))
     ref_skip, ref_out = lcm.get_scalings_for_boundary_condition_discrete(t)
-    assert c_skip.item() == pytest.approx(float(ref_skip), rel=1e-6) and c_out.item() == pytest.approx(float(ref_out), rel=1e-6, abs=1e-12)
+    assert c_skip.item() == pytest.approx(float(ref_skip), rel=1e-6) and c_out.item() == pytest.approx(
+        float(ref_out), rel=1e-6, abs=1e-12
+    )
 
 
 def _student(seed=0):
@@ -62,8 +64,14 @@ def test_multistep_consistency_sampling_is_lcm_schedulers():
     assert s.timesteps == [999, 749, 499, 249]
     x_T = torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
     mine = sample(f, s, x_T, generator=torch.Generator().manual_seed(1))
-    lcm = diffusers.LCMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", prediction_type="sample",
-                                 timestep_scaling=10.0, clip_sample=False, set_alpha_to_one=True)
+    lcm = diffusers.LCMScheduler(
+        num_train_timesteps=T,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="sample",
+        timestep_scaling=10.0,
+        clip_sample=False,
+        set_alpha_to_one=True,
+    )
     lcm.set_timesteps(timesteps=s.timesteps)
     g, x = torch.Generator().manual_seed(1), x_T.clone()
     for t in lcm.timesteps:
@@ -80,12 +88,23 @@ def test_consistency_requires_an_x0_model_and_a_teacher():
         cls(TrainConfig.from_dict({**cfg, "prediction": "eps"}))
     method = cls(TrainConfig.from_dict(cfg))
     with pytest.raises(RuntimeError, match="teacher"):
-        method.loss(_student(), GaussianDiffusion(make_beta_schedule("cosine", T)), {"x": torch.zeros(1, 1, 32, 32), "y": torch.zeros(1, 1, 8, 8)}, torch.Generator())
+        method.loss(
+            _student(),
+            GaussianDiffusion(make_beta_schedule("cosine", T)),
+            {"x": torch.zeros(1, 1, 32, 32), "y": torch.zeros(1, 1, 8, 8)},
+            torch.Generator(),
+        )
     assert method.skeleton(T)[:3] == [0, 19, 39] and method.skeleton(T)[-1] == 999 and len(method.skeleton(T)) == 51
 
 
 def test_distillation_trains_the_student_against_a_trailing_target():
-    cfg = {**get_method("consistency_sr").example(), "steps": 3, "batch_size": 4, "learning_rate": 1e-3, "warmup_steps": 1}
+    cfg = {
+        **get_method("consistency_sr").example(),
+        "steps": 3,
+        "batch_size": 4,
+        "learning_rate": 1e-3,
+        "warmup_steps": 1,
+    }
     tr = Trainer(cfg, device="cpu")
     teacher_before = copy.deepcopy(tr.method.teacher.state_dict())
     start = {k: v.clone() for k, v in tr.model.state_dict().items()}

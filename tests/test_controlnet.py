@@ -71,7 +71,9 @@ def test_training_moves_the_control_only_and_the_control_can_change_the_output()
 def test_the_control_starts_as_a_copy_of_the_encoder_with_zeroed_new_channels():
     base = _base()
     net = ControlNet(base, cond_channels=2)
-    assert torch.equal(net.inc.weight[:, :1], base.inc.weight) and torch.equal(net.inc.weight[:, 1:], torch.zeros_like(net.inc.weight[:, 1:]))
+    assert torch.equal(net.inc.weight[:, :1], base.inc.weight) and torch.equal(
+        net.inc.weight[:, 1:], torch.zeros_like(net.inc.weight[:, 1:])
+    )
     assert all(torch.equal(a, b) for a, b in zip(net.down.state_dict().values(), base.down.state_dict().values()))
     assert all(z.weight.abs().sum() == 0 and z.bias.abs().sum() == 0 for z in net.zero_skips)
     with pytest.raises(ValueError, match="expected an unconditional UNet"):

@@ -96,12 +96,18 @@ def test_write_cached_writes_registers_and_reads_back(data_copy):
 
     (data_copy / "README.md").write_text("# data\n\n<!-- files:start -->\n<!-- files:end -->\n", encoding="utf-8")
     arrays = {"a": np.arange(6, dtype=np.uint8).reshape(2, 3)}
-    data.write_cached("cache/x.json", {"k": [1, 2]}, "cache/x.npz", arrays, "python -m something (test)", ("the json", "the npz"))
+    data.write_cached(
+        "cache/x.json", {"k": [1, 2]}, "cache/x.npz", arrays, "python -m something (test)", ("the json", "the npz")
+    )
     assert json.loads(data.verify_file("cache/x.json").read_text()) == {"k": [1, 2]}
     with np.load(data.verify_file("cache/x.npz")) as z:
         assert np.array_equal(z["a"], arrays["a"])
     entry = data.load_manifest()["files"]["cache/x.json"]
-    assert entry["source"] == "python -m something (test)" and entry["description"] == "the json" and entry["licence"].startswith("MIT")
+    assert (
+        entry["source"] == "python -m something (test)"
+        and entry["description"] == "the json"
+        and entry["licence"].startswith("MIT")
+    )
     assert "cache/x.npz" in (data_copy / "README.md").read_text() and not list((data_copy / "cache").glob("*.tmp"))
     first = (data_copy / "cache/x.npz").read_bytes()
     data.write_cached("cache/x.json", {"k": [1, 2]}, "cache/x.npz", arrays, "again", ("the json", "the npz"))

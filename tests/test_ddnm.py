@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.metrics import psnr
 from course_lib.operators import AreaOperator, FourierOperator, MaskOperator, kspace_mask
-from course_lib.samplers import (DDIMSampler, PosteriorSampler, StepContext, ddnm_transform, make_sampler,
-                                 posterior_coefficients, repaint_schedule, sample)
+from course_lib.samplers import (
+    DDIMSampler,
+    PosteriorSampler,
+    StepContext,
+    ddnm_transform,
+    make_sampler,
+    posterior_coefficients,
+    repaint_schedule,
+    sample,
+)
 from course_lib.schedules import make_beta_schedule
 
 
@@ -30,6 +38,7 @@ class Shrink:
 
 
 # ---------------------------------------------------------------- operators
+
 
 @pytest.mark.parametrize("scale", [2, 4])
 def test_area_pseudo_inverse_is_a_right_inverse(scale):
@@ -77,6 +86,7 @@ def test_an_asymmetric_mask_loses_the_exact_consistency():
 
 # ---------------------------------------------------------------- the posterior sampler
 
+
 def test_posterior_coefficients_are_ddpm_posterior_on_the_stride(process):
     ab, ab_prev = process.alpha_bars[600], process.alpha_bars[400]
     a, b, sigma = posterior_coefficients(ab, ab_prev)
@@ -117,8 +127,13 @@ def test_ddnm_output_explains_y_to_float_precision(process, scale):
     y = op.A(truth)
     x_T = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(2))
     float32 = GaussianDiffusion(make_beta_schedule("cosine", 1000))
-    out = sample(Shrink(), make_sampler("posterior", float32, 50), x_T, x0_transform=ddnm_transform(op, y),
-                 generator=torch.Generator().manual_seed(3))
+    out = sample(
+        Shrink(),
+        make_sampler("posterior", float32, 50),
+        x_T,
+        x0_transform=ddnm_transform(op, y),
+        generator=torch.Generator().manual_seed(3),
+    )
     assert psnr(op.A(out), y).min() >= 70  # float-exact before any clip (float32 rounding only)
     plain = sample(Shrink(), make_sampler("posterior", float32, 50), x_T, generator=torch.Generator().manual_seed(3))
     assert psnr(op.A(plain), y).max() < 30  # without the step the prior knows nothing of y
@@ -132,7 +147,9 @@ def test_ddnm_plus_keeps_the_noise_budget(process):
     for sigma_y in (0.02, 0.2, 0.6):
         for t, t_prev in ((999, 989), (500, 490), (100, 90), (20, 10), (5, -1)):
             ab = process.alpha_bars[t].reshape(1, 1, 1, 1)
-            ab_prev = (process.alpha_bars[t_prev] if t_prev >= 0 else torch.tensor(1.0, dtype=torch.float64)).reshape(1, 1, 1, 1)
+            ab_prev = (process.alpha_bars[t_prev] if t_prev >= 0 else torch.tensor(1.0, dtype=torch.float64)).reshape(
+                1, 1, 1, 1
+            )
             a, _, sigma = posterior_coefficients(ab, ab_prev)
             ctx = StepContext(t, t_prev, x0, x0, ab, ab_prev, sigma)
             out = ddnm_transform(op, y, sigma_y)(x0, ctx)
@@ -164,7 +181,12 @@ def test_time_travel_counts_its_evaluations_and_still_explains_y(process):
     pairs = smp.pairs()
     ups = sum(1 for t, tp in pairs if tp > t)
     assert ups > 0 and pairs[-1][1] == -1
-    out = sample(Shrink(), smp, torch.randn(2, 1, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(5)),
-                 x0_transform=ddnm_transform(op, y), generator=torch.Generator().manual_seed(6))
+    out = sample(
+        Shrink(),
+        smp,
+        torch.randn(2, 1, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(5)),
+        x0_transform=ddnm_transform(op, y),
+        generator=torch.Generator().manual_seed(6),
+    )
     assert smp.nfe == len(pairs) - ups == PosteriorSampler.nfe_for(20, travel_length=5, travel_repeat=3) > 20
     assert (op.A(out) - y).abs().max() < 1e-12

@@ -35,8 +35,12 @@ def test_unet_boxes_are_the_networks_levels():
     assert any("scale/shift, Eq. 03.3" in t for t in texts)
     # the time embedding reaches every ResBlock: 3 down + 3 up + the middle = 7 orange arrows
     ax = plt.gcf().axes[0]
-    orange = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None
-              and a.arrow_patch.get_edgecolor()[:3] == matplotlib.colors.to_rgb(diagrams.TIME)]
+    orange = [
+        a
+        for a in ax.texts
+        if getattr(a, "arrow_patch", None) is not None
+        and a.arrow_patch.get_edgecolor()[:3] == matplotlib.colors.to_rgb(diagrams.TIME)
+    ]
     assert len(orange) == 7
 
 
@@ -72,13 +76,16 @@ def test_chain_figure_nodes_and_thumbnails():
     assert {"t = 999", "t = 0", "data"} <= set(_texts(fig))
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: diagrams.unet_figure(condition="cross-attention"), "condition must be"),
-    (lambda: diagrams.unet_figure({"channel_mults": [1, 2, 2]}, image_size=30), "image_size must be divisible"),
-    (lambda: diagrams.unet_figure({"channel_mults": []}), "channel_mults"),
-    (lambda: diagrams.ddpm_chain_figure([torch.zeros(1, 8, 8)] * 3), "images must hold 5"),
-    (lambda: diagrams.ddpm_chain_figure(t_shown=[1, 2, 3, 4, 5]), "t_shown needs images"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: diagrams.unet_figure(condition="cross-attention"), "condition must be"),
+        (lambda: diagrams.unet_figure({"channel_mults": [1, 2, 2]}, image_size=30), "image_size must be divisible"),
+        (lambda: diagrams.unet_figure({"channel_mults": []}), "channel_mults"),
+        (lambda: diagrams.ddpm_chain_figure([torch.zeros(1, 8, 8)] * 3), "images must hold 5"),
+        (lambda: diagrams.ddpm_chain_figure(t_shown=[1, 2, 3, 4, 5]), "t_shown needs images"),
+    ],
+)
 def test_bad_arguments_are_refused_by_name(call, match):
     with pytest.raises(ValueError, match=match):
         call()

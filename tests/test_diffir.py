@@ -15,8 +15,15 @@ SMALL = {"base_channels": 8, "channel_mults": (1, 2), "attention": False}
 
 
 def small_config(stage: int = 2, **changes) -> DiffIRConfig:
-    return DiffIRConfig(stage=stage, stage1="digits_diffir_s1" if stage == 2 else None, dim=16, cpen_width=8,
-                        denoiser_hidden=32, args=SMALL, **changes)
+    return DiffIRConfig(
+        stage=stage,
+        stage1="digits_diffir_s1" if stage == 2 else None,
+        dim=16,
+        cpen_width=8,
+        denoiser_hidden=32,
+        args=SMALL,
+        **changes,
+    )
 
 
 @pytest.mark.parametrize("T", [2, 4, 10])
@@ -84,8 +91,9 @@ def test_stage2_trains_through_the_whole_chain_and_keeps_cpen1_frozen():
     torch.manual_seed(0)
     net = DiffIRNet(small_config(2)).train()
     assert not net.cpen1.training and not any(p.requires_grad for p in net.cpen1.parameters())
-    config = TrainConfig.from_dict({"name": "t", "dataset": "digits_sr:4", "method": "diffir",
-                                    "model": small_config(2).to_dict()})
+    config = TrainConfig.from_dict(
+        {"name": "t", "dataset": "digits_sr:4", "method": "diffir", "model": small_config(2).to_dict()}
+    )
     method = DiffIRMethod(config)
     hr, y = DigitsSR("test", 4).tensors(list(range(8)))
     calls: list[int] = []
@@ -100,8 +108,9 @@ def test_stage2_trains_through_the_whole_chain_and_keeps_cpen1_frozen():
 
 
 def test_restore_errors_name_what_is_missing():
-    config = TrainConfig.from_dict({"name": "t", "dataset": "digits_sr:4", "method": "diffir",
-                                    "model": small_config(1).to_dict()})
+    config = TrainConfig.from_dict(
+        {"name": "t", "dataset": "digits_sr:4", "method": "diffir", "model": small_config(1).to_dict()}
+    )
     method = DiffIRMethod(config)
     net = DiffIRNet(small_config(1)).eval()
     hr, y = DigitsSR("test", 4).tensors([0, 1])
@@ -117,14 +126,23 @@ def test_restore_errors_name_what_is_missing():
     with pytest.raises(ValueError, match="prior_s2 needs a stage-2 model"):
         net.prior_s2(y, torch.zeros(2, 16))
     with pytest.raises(ValueError, match="model.stage1 must name the shipped stage-1 model"):
-        DiffIRMethod.check(TrainConfig.from_dict({"name": "t", "dataset": "digits_sr:4", "method": "diffir",
-                                                  "model": {**small_config(2).to_dict(), "stage1": None}}))
+        DiffIRMethod.check(
+            TrainConfig.from_dict(
+                {
+                    "name": "t",
+                    "dataset": "digits_sr:4",
+                    "method": "diffir",
+                    "model": {**small_config(2).to_dict(), "stage1": None},
+                }
+            )
+        )
 
 
 def test_stage2_samples_one_prior_per_seed_independent_of_the_batch():
     torch.manual_seed(0)
-    config = TrainConfig.from_dict({"name": "t", "dataset": "digits_sr:4", "method": "diffir",
-                                    "model": small_config(2).to_dict()})
+    config = TrainConfig.from_dict(
+        {"name": "t", "dataset": "digits_sr:4", "method": "diffir", "model": small_config(2).to_dict()}
+    )
     method, net = DiffIRMethod(config), DiffIRNet(small_config(2)).eval()
     for m in net.restorer.modules():
         if isinstance(m, torch.nn.Conv2d):

@@ -43,10 +43,11 @@ def test_ddpm_step_posterior_mean_and_variance(name):
     x0, xt = _batch(1)
     eps_hat = torch.randn(xt.shape, generator=torch.Generator().manual_seed(2))
     for t in range(T):
-        tt = torch.tensor([t])
         # variance: β̃_t. diffusers computes it in float32 (1 − ᾱ loses digits at small t; ours is float64
         # rounded once), and clamps it at 1e-20 where ours is exactly 0 (t = 0)
-        assert ours.posterior_variance[t].item() == pytest.approx(ddpm._get_variance(t).item() if t else 0.0, rel=2e-3, abs=1e-12)
+        assert ours.posterior_variance[t].item() == pytest.approx(
+            ddpm._get_variance(t).item() if t else 0.0, rel=2e-3, abs=1e-12
+        )
         # the whole step with the same noise: mean + σ z
         z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
         ref = ddpm.step(eps_hat[t : t + 1], t, xt[t : t + 1], generator=torch.Generator().manual_seed(t)).prev_sample
@@ -94,8 +95,10 @@ def test_ddim_step_with_clipping_and_every_prediction_type(name, prediction):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         z = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(t))
         ref = ddim.step(out[t : t + 1], t, xt[t : t + 1], eta=0.5, variance_noise=z, use_clipped_model_output=True)
-        for mine in (sampler.step(out[t : t + 1], t, t_prev, xt[t : t + 1], noise=z),
-                     hooked.step(out[t : t + 1], t, t_prev, xt[t : t + 1], x0_transform=clip_x0, noise=z)):
+        for mine in (
+            sampler.step(out[t : t + 1], t, t_prev, xt[t : t + 1], noise=z),
+            hooked.step(out[t : t + 1], t, t_prev, xt[t : t + 1], x0_transform=clip_x0, noise=z),
+        ):
             assert torch.allclose(mine.pred_original_sample, ref.pred_original_sample, atol=1e-4, rtol=1e-4), t
             assert torch.allclose(mine.prev_sample, ref.prev_sample, atol=1e-4, rtol=1e-4), t
 
@@ -120,7 +123,9 @@ def test_timestep_embedding_conventions_against_diffusers(dim):
     half = dim // 2
     halves = sinusoidal_embedding_halves(t, dim)
     # Eq. 03.2 is diffusers' function with no frequency shift and sines first …
-    assert torch.allclose(halves, get_timestep_embedding(t, dim, flip_sin_to_cos=False, downscale_freq_shift=0), atol=2e-4)
+    assert torch.allclose(
+        halves, get_timestep_embedding(t, dim, flip_sin_to_cos=False, downscale_freq_shift=0), atol=2e-4
+    )
     # … UNet2DModel's defaults (flip_sin_to_cos=True, freq_shift=0) put the cosines first: the halves swapped,
     unet = get_timestep_embedding(t, dim, flip_sin_to_cos=True, downscale_freq_shift=0)
     assert torch.allclose(unet, torch.cat([halves[:, half:], halves[:, :half]], 1), atol=2e-4)

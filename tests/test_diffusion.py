@@ -126,15 +126,18 @@ def test_snr(diffusion, device):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("t,match", [
-    (torch.tensor([0, 1000]), r"0 … 999"),
-    (torch.tensor([-1, 3]), r"0 … 999.*-1"),
-    (torch.tensor([0.5, 1.0]), "integer"),
-    (torch.tensor([1, 2, 3]), r"shape \(2,\)"),
-    (torch.tensor([[1, 2]]), r"shape \(2,\)"),
-    ([1, 2], "torch.Tensor"),
-    (torch.tensor([True, False]), "integer"),
-])
+@pytest.mark.parametrize(
+    "t,match",
+    [
+        (torch.tensor([0, 1000]), r"0 … 999"),
+        (torch.tensor([-1, 3]), r"0 … 999.*-1"),
+        (torch.tensor([0.5, 1.0]), "integer"),
+        (torch.tensor([1, 2, 3]), r"shape \(2,\)"),
+        (torch.tensor([[1, 2]]), r"shape \(2,\)"),
+        ([1, 2], "torch.Tensor"),
+        (torch.tensor([True, False]), "integer"),
+    ],
+)
 def test_bad_timesteps_are_clear_errors(t, match):
     d = GaussianDiffusion(make_beta_schedule("linear"))
     with pytest.raises((ValueError, TypeError), match=match):
@@ -159,13 +162,16 @@ def test_device_mismatch_is_named():
         d.q_sample(torch.zeros(2, 3, device="cuda"), torch.tensor([1, 2]))
 
 
-@pytest.mark.parametrize("betas,exc,match", [
-    (torch.zeros(10), ValueError, r"\(0, 1\)"),
-    (torch.full((10,), 1.0), ValueError, r"\(0, 1\)"),
-    (torch.full((2, 5), 0.1), ValueError, r"shape \(T,\)"),
-    (torch.ones(10, dtype=torch.long), TypeError, "floating-point"),
-    ([0.1, 0.2], TypeError, "torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "betas,exc,match",
+    [
+        (torch.zeros(10), ValueError, r"\(0, 1\)"),
+        (torch.full((10,), 1.0), ValueError, r"\(0, 1\)"),
+        (torch.full((2, 5), 0.1), ValueError, r"shape \(T,\)"),
+        (torch.ones(10, dtype=torch.long), TypeError, "floating-point"),
+        ([0.1, 0.2], TypeError, "torch.Tensor"),
+    ],
+)
 def test_bad_betas(betas, exc, match):
     with pytest.raises(exc, match=match):
         GaussianDiffusion(betas)

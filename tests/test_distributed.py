@@ -1,4 +1,5 @@
-"""Training on many processes (course_lib/engine/distributed.py): ``python -m course_lib.train`` under ``torchrun`` with 2 CPU
+"""Training on many processes (course_lib/engine/distributed.py): ``python -m course_lib.train`` under ``torchrun`` with
+2 CPU
 processes (gloo) gives weights identical on both ranks and equal to a single-process run on the same global batch, and
 a run resumes on a different number of processes. The conformance test does it for every registered method's
 ``example()`` config in one ``torchrun`` launch (a launch costs 6–27 s here).
@@ -22,11 +23,29 @@ from course_lib.engine.distributed import DistContext, SliceModel
 ROOT = Path(__file__).resolve().parent.parent
 
 CONFIG = {
-    "name": "ddp_check", "dataset": "digits", "method": "ddpm",
-    "model": {"network": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1,
-              "attention": True, "groups": 4},
-    "schedule": "cosine", "T": 100, "batch_size": 16, "learning_rate": 1e-3, "steps": 6, "warmup_steps": 2,
-    "ema_decay": 0.9, "seed": 3, "log_every": 1, "checkpoint_every": 3, "autocast": False,
+    "name": "ddp_check",
+    "dataset": "digits",
+    "method": "ddpm",
+    "model": {
+        "network": "unet",
+        "in_channels": 1,
+        "base_channels": 8,
+        "channel_mults": [1, 2],
+        "num_res_blocks": 1,
+        "attention": True,
+        "groups": 4,
+    },
+    "schedule": "cosine",
+    "T": 100,
+    "batch_size": 16,
+    "learning_rate": 1e-3,
+    "steps": 6,
+    "warmup_steps": 2,
+    "ema_decay": 0.9,
+    "seed": 3,
+    "log_every": 1,
+    "checkpoint_every": 3,
+    "autocast": False,
 }
 
 SCRIPT = """\
@@ -126,14 +145,40 @@ def test_the_cli_under_torchrun_resumes_on_another_number_of_processes(tmp_path,
     from course_lib.engine.train import Trainer
 
     runs = tmp_path / "runs"
-    first = _torchrun(2, "-m", "course_lib.engine.train", "--config", str(config_file), "--until", "3", "--no-export",
-                      "--runs", str(runs))
+    first = _torchrun(
+        2,
+        "-m",
+        "course_lib.engine.train",
+        "--config",
+        str(config_file),
+        "--until",
+        "3",
+        "--no-export",
+        "--runs",
+        str(runs),
+    )
     assert first.stdout.count("training ddp_check") == 1  # rank 0 alone speaks
     assert "2 processes" in first.stdout
     state = runs / "ddp_check" / "state.pt"
     assert load_checkpoint(state)["step"] == 3
-    subprocess.run([sys.executable, "-m", "course_lib.engine.train", "--config", str(config_file), "--no-export",
-                    "--runs", str(runs)], cwd=ROOT, env=_env(), check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "course_lib.engine.train",
+            "--config",
+            str(config_file),
+            "--no-export",
+            "--runs",
+            str(runs),
+        ],
+        cwd=ROOT,
+        env=_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     resumed = load_checkpoint(state)
     assert resumed["step"] == 6
     straight = Trainer(CONFIG, device="cpu").train(progress=False)

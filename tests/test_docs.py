@@ -17,7 +17,9 @@ def _excerpts():
         yield m.group(1), m.group(2)
 
 
-@pytest.mark.parametrize("source,block", list(_excerpts()), ids=lambda v: v if isinstance(v, str) and "/" in v else None)
+@pytest.mark.parametrize(
+    "source,block", list(_excerpts()), ids=lambda v: v if isinstance(v, str) and "/" in v else None
+)
 def test_every_excerpt_is_in_its_source_file(source, block):
     code = {line.strip() for line in (ROOT / source).read_text(encoding="utf-8").splitlines()}
     missing = [line for line in block.splitlines() if line.strip() and line.strip() not in code]

@@ -62,7 +62,9 @@ def test_learnable_embeddings():
 @pytest.mark.parametrize("injection", ["scale_shift", "add"])
 def test_unet_shapes_and_time_dependence(emb, injection, device):
     torch.manual_seed(0)
-    net = UNet(in_channels=1, base_channels=16, channel_mults=(1, 2), time_embedding=emb, time_injection=injection).to(device)
+    net = UNet(in_channels=1, base_channels=16, channel_mults=(1, 2), time_embedding=emb, time_injection=injection).to(
+        device
+    )
     for p in net.parameters():  # leave the zero-initialised output layers non-zero so t matters
         torch.nn.init.normal_(p, std=0.05)
     x = torch.randn(2, 1, 16, 16, device=device)

@@ -43,8 +43,13 @@ def displayed(stem: str) -> list[tuple[str, int]]:
 
 def citations() -> list[tuple[str, int, str]]:
     """(lesson, k, where) of every "Eq. NN.k" (both ends of a range "Eq. NN.a–NN.b") in the course's own text."""
-    files = [*sorted((ROOT / "course_lib").rglob("*.py")), *sorted(NOTEBOOKS.glob("*.py")),
-             *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+    files = [
+        *sorted((ROOT / "course_lib").rglob("*.py")),
+        *sorted(NOTEBOOKS.glob("*.py")),
+        *sorted((ROOT / "tests").glob("*.py")),
+        *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "README.md",
+    ]
     out = []
     for path in files:
         if path.name in ("errata.md", "test_equations.py"):  # old numbers on purpose; made-up ones in the self-test
@@ -67,7 +72,8 @@ def test_each_lesson_displays_its_equations_once_in_order(nn):
     ks = [k for _, k in tags]
     assert ks == list(range(1, len(ks) + 1)), (
         f"lesson {nn} displays Eq. {nn}.k in the order {ks}; a reader must meet them as 1, 2, 3, … with none "
-        "skipped or repeated")
+        "skipped or repeated"
+    )
 
 
 def test_every_cited_equation_is_displayed_in_its_lesson():
@@ -82,7 +88,8 @@ def test_every_cited_equation_is_displayed_in_its_lesson():
 
 def test_the_checks_catch_what_they_are_for(tmp_path):
     """The parser sees a tag only inside a display, and a range's second end is a citation too."""
-    assert [(m.group(1), m.group(2), m.group(3), m.group(4)) for m in CITE.finditer("see Eq. 04.2–04.3 and Eq. 01.1")] == [
-        ("04", "2", "04", "3"), ("01", "1", None, None)]
+    assert [
+        (m.group(1), m.group(2), m.group(3), m.group(4)) for m in CITE.finditer("see Eq. 04.2–04.3 and Eq. 01.1")
+    ] == [("04", "2", "04", "3"), ("01", "1", None, None)]
     text = "inline (Eq. 01.9) and $$x = y \\qquad \\text{(Eq. 01.7)}$$"
     assert [TAG.findall(b) for b in re.findall(r"\$\$(.*?)\$\$", text, re.S)] == [[("01", "7")]]

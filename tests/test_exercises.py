@@ -80,6 +80,7 @@ def q(sig, nse, shift=0):
     def fn(x0, t, noise, ab):
         a = ab[(t + shift).clamp(0, len(ab) - 1)].view(-1, 1, 1, 1)
         return sig(a) * x0 + nse(a) * noise
+
     return fn
 
 
@@ -90,8 +91,16 @@ Q_CASES = [
     (q(lambda a: a, lambda a: (1 - a).sqrt()), "fail", ("square root",)),
     (q(torch.sqrt, lambda a: (1 - a).sqrt(), shift=-1), "fail", ("off by one", "t − 1")),
     (q(torch.sqrt, lambda a: (1 - a).sqrt(), shift=1), "fail", ("off by one", "t + 1")),
-    (lambda x0, t, noise, ab: ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * noise, "error", ()),  # no reshape: broadcasting fails
-    (lambda x0, t, noise, ab: (ab[t].sqrt()[:, None] * x0.flatten(1) + (1 - ab[t]).sqrt()[:, None] * noise.flatten(1)), "fail", ("shape",)),
+    (
+        lambda x0, t, noise, ab: ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * noise,
+        "error",
+        (),
+    ),  # no reshape: broadcasting fails
+    (
+        lambda x0, t, noise, ab: ab[t].sqrt()[:, None] * x0.flatten(1) + (1 - ab[t]).sqrt()[:, None] * noise.flatten(1),
+        "fail",
+        ("shape",),
+    ),
 ]
 
 
@@ -156,6 +165,7 @@ def _loss(target="noise", sqrt=True, reduce="mean"):
         x_t = (a.sqrt() if sqrt else a) * x0 + ((1 - a).sqrt() if sqrt else 1 - a) * noise
         err = ((noise if target == "noise" else x0) - model(x_t, t)) ** 2
         return err.mean() if reduce == "mean" else err.sum()
+
     return fn
 
 
@@ -179,6 +189,7 @@ def _rev(sign=-1.0, denom="alpha", coef="ok"):
         c = b / (1 - a).sqrt() if coef == "ok" else b.sqrt()
         scale = (1 - b).sqrt() if denom == "alpha" else a.sqrt()
         return (x_t + sign * c * eps) / scale
+
     return fn
 
 
@@ -207,6 +218,7 @@ def _te(exponent=2, divide=True):
         w = 10000 ** (exponent * i / d)
         a = t.float()[:, None] / w if divide else t.float()[:, None] * w
         return torch.stack([a.sin(), a.cos()], -1).reshape(t.shape[0], d)
+
     return fn
 
 
@@ -295,7 +307,12 @@ def test_check_projection(fn, status, fragments):
 
 # ---------------------------------------------------------------- lesson 05
 from course_lib.experiments.compare import load_comparison  # noqa: E402
-from course_lib.teaching.exercises.lesson05 import K16_TOLERANCE_DB, check_k16_prediction, check_mse_optimal_guess, check_psnr_of_mean  # noqa: E402
+from course_lib.teaching.exercises.lesson05 import (
+    K16_TOLERANCE_DB,
+    check_k16_prediction,
+    check_mse_optimal_guess,
+    check_psnr_of_mean,
+)  # noqa: E402
 
 
 def _wmean(c, w):
@@ -310,7 +327,7 @@ GUESS_CASES = [
     (lambda c, w: c.mean(0), "fail", ("equal weights",)),
     (lambda c, w: (w.view(-1, 1, 1, 1) * c).sum(0), "fail", ("do not sum to 1",)),
     (lambda c, w: c.median(0).values, "fail", ("median",)),
-    (lambda c, w: (w.view(-1, 1, 1, 1) * c), "fail", ("axis 0",)),
+    (lambda c, w: w.view(-1, 1, 1, 1) * c, "fail", ("axis 0",)),
     (lambda c, w: None, "fail", ("return",)),
 ]
 
@@ -329,7 +346,11 @@ PSNR_MEAN_CASES = [
     (stub, "todo", ()),
     (lambda s, hr: torch.stack([_p01(x, hr) for x in s]).mean(0), "fail", ("averaged the samples' PSNRs",)),
     (lambda s, hr: 10 * torch.log10(1 / ((s.mean(0) - hr) ** 2).flatten(1).mean(1)), "fail", ("6.02 dB",)),
-    (lambda s, hr: 20 * torch.log10(1 / (((s.mean(0) + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1)), "fail", ("twice",)),
+    (
+        lambda s, hr: 20 * torch.log10(1 / (((s.mean(0) + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1)),
+        "fail",
+        ("twice",),
+    ),
     (lambda s, hr: (((s.mean(0) + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1), "fail", ("mean squared error",)),
     (lambda s, hr: _p01_mean(s, hr).mean(), "fail", ("one PSNR per image",)),
     (lambda s, hr: torch.stack([_p01(x, hr) for x in s]).mean(1), "fail", ("one value per sample",)),
@@ -366,7 +387,12 @@ def test_check_k16_prediction_compares_with_the_measurement():
 
 
 # ---------------------------------------------------------------- lesson 06
-from course_lib.teaching.exercises.lesson06 import check_consistency_output, check_pndm_nfe, check_score, check_time_to_index  # noqa: E402
+from course_lib.teaching.exercises.lesson06 import (
+    check_consistency_output,
+    check_pndm_nfe,
+    check_score,
+    check_time_to_index,
+)  # noqa: E402
 
 SCORE_CASES = [
     (lambda e, ab: -e / (1 - ab).sqrt(), "pass", ()),
@@ -389,7 +415,11 @@ TIME_CASES = [
     (stub, "todo", ()),
     (lambda t, ab, sde: torch.round(t * 999).long(), "fail", ("t · (T − 1)",)),
     (lambda t, ab, sde: torch.round(t * 1000).long(), "fail", ("off by one",)),
-    (lambda t, ab, sde: (ab.log()[None, :] - sde.log_alpha_bar(t)[:, None]).abs().argmin(1).float(), "fail", ("integer",)),
+    (
+        lambda t, ab, sde: (ab.log()[None, :] - sde.log_alpha_bar(t)[:, None]).abs().argmin(1).float(),
+        "fail",
+        ("integer",),
+    ),
 ]
 
 
@@ -433,7 +463,6 @@ def test_check_consistency_output(fn, status, fragments):
 
 
 # ---------------------------------------------------------------- lesson 08
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from course_lib.teaching.exercises.lesson08 import check_area_pinv, check_ddnm_loop, check_ddnm_plus, check_zero_conv  # noqa: E402
@@ -491,7 +520,9 @@ def _plus(st, a, s01, k=2.0, sqrt=True):
     s = a * k * s01
     hidden = st >= s
     g = (st**2 - s**2).clamp(min=0)
-    return torch.where(hidden, torch.ones_like(st), st / s), torch.where(hidden, g.sqrt() if sqrt else g, torch.zeros_like(st))
+    return torch.where(hidden, torch.ones_like(st), st / s), torch.where(
+        hidden, g.sqrt() if sqrt else g, torch.zeros_like(st)
+    )
 
 
 PLUS_CASES = [
@@ -535,8 +566,12 @@ def test_check_zero_conv(fn, status, fragments):
 
 
 # ---------------------------------------------------------------- lesson 09
-from course_lib.teaching.exercises.lesson09 import (check_frozen_encoder, check_residual_to_image,  # noqa: E402
-                                           check_srdiff_target, check_unrolled_prior_loss)
+from course_lib.teaching.exercises.lesson09 import (
+    check_frozen_encoder,
+    check_residual_to_image,  # noqa: E402
+    check_srdiff_target,
+    check_unrolled_prior_loss,
+)
 
 TARGET_CASES = [
     (lambda hr, up: (2 * (hr - up)).clamp(-1, 1), "pass", ()),
@@ -613,8 +648,12 @@ def test_check_unrolled_prior_loss(fn, status, fragments):
 
 
 # ---------------------------------------------------------------- lesson 07
-from course_lib.teaching.exercises.lesson07 import (check_corrupt_lr, check_evaluation_inputs,  # noqa: E402
-                                           check_guided_eps, check_latent_scale)
+from course_lib.teaching.exercises.lesson07 import (
+    check_corrupt_lr,
+    check_evaluation_inputs,  # noqa: E402
+    check_guided_eps,
+    check_latent_scale,
+)
 
 GUIDED_CASES = [
     (lambda c, u, w: (1 + w) * c - w * u, "pass", ()),
@@ -634,8 +673,12 @@ def test_check_guided_eps(fn, status, fragments):
 
 def _corrupt(y, s, a, noise, how="right"):
     a = a.view(-1, 1, 1, 1)
-    z = {"right": a.sqrt() * y + (1 - a).sqrt() * noise, "variance": a * y + (1 - a) * noise,
-         "swapped": (1 - a).sqrt() * y + a.sqrt() * noise, "unshrunk": y + (1 - a).sqrt() * noise}[how]
+    z = {
+        "right": a.sqrt() * y + (1 - a).sqrt() * noise,
+        "variance": a * y + (1 - a) * noise,
+        "swapped": (1 - a).sqrt() * y + a.sqrt() * noise,
+        "unshrunk": y + (1 - a).sqrt() * noise,
+    }[how]
     return z, s
 
 

@@ -13,7 +13,16 @@ GLOSSARY = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: bracketed Chinese in the lessons that is not a term: the notes' title and the column headings of the notes'
 #: comparison table that lesson 05 quotes
-NOT_TERMS = {"扩散模型超分辨率学习笔记", "特征提取", "生成逻辑", "时间控制", "核心机制", "训练目标", "生成方式", "优势场景"}
+NOT_TERMS = {
+    "扩散模型超分辨率学习笔记",
+    "特征提取",
+    "生成逻辑",
+    "时间控制",
+    "核心机制",
+    "训练目标",
+    "生成方式",
+    "优势场景",
+}
 
 
 def bracketed_terms(text: str) -> set[str]:
@@ -48,6 +57,7 @@ def test_every_term_a_lesson_introduces_is_in_the_glossary(nn):
 
 
 def test_the_parser_finds_terms():
-    assert bracketed_terms("a **prior** (先验) and the\nMarkov chain （马尔可夫链）; (plain) (噪声预测 / 速度参数化)") == {
-        "先验", "马尔可夫链", "噪声预测", "速度参数化"}
+    assert bracketed_terms(
+        "a **prior** (先验) and the\nMarkov chain （马尔可夫链）; (plain) (噪声预测 / 速度参数化)"
+    ) == {"先验", "马尔可夫链", "噪声预测", "速度参数化"}
     assert "先验" in bracketed_terms(markdown_of(LANDED["00"]))

@@ -16,7 +16,10 @@ from course_lib.schedules import make_beta_schedule
 @given(seed=st.integers(0, 10_000), w=st.floats(-1.0, 20.0))
 def test_the_weight_w_is_diffusers_guidance_scale_minus_one(seed, w):
     g = torch.Generator().manual_seed(seed)
-    e_c, e_u = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64), torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    e_c, e_u = (
+        torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64),
+        torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64),
+    )
     scale = diffusers_guidance_scale(w)
     # the line of diffusers' StableDiffusionPipeline.__call__: noise_pred_uncond + guidance_scale * (text - uncond)
     diffusers = e_u + scale * (e_c - e_u)
@@ -86,7 +89,9 @@ def test_the_cfg_method_drops_labels_at_its_rate_and_generates_the_classes_asked
     from course_lib.methods import get_method
     from course_lib.engine.train import TrainConfig
 
-    config = TrainConfig.from_dict({**get_method("cfg").example(), "model": {**get_method("cfg").example()["model"], "label_dropout": 0.25}})
+    config = TrainConfig.from_dict(
+        {**get_method("cfg").example(), "model": {**get_method("cfg").example()["model"], "label_dropout": 0.25}}
+    )
     method = get_method("cfg")(config)
     labels = torch.arange(10).repeat(400)
     dropped = method.drop_labels(labels, torch.Generator().manual_seed(0))
@@ -97,12 +102,16 @@ def test_the_cfg_method_drops_labels_at_its_rate_and_generates_the_classes_asked
         torch.nn.init.normal_(p, std=0.05)
     process = GaussianDiffusion(make_beta_schedule("cosine", 100))
     a = method.generate(model, process, [1, 2], (1, 8, 8), labels=[3, 7], w=1.5, steps=4)
-    assert method.last_nfe == 8 and a.shape == (2, 1, 8, 8) and a.abs().max() <= 1 + 1e-6  # x̂₀ clipped; float32 rounding
+    assert (
+        method.last_nfe == 8 and a.shape == (2, 1, 8, 8) and a.abs().max() <= 1 + 1e-6
+    )  # x̂₀ clipped; float32 rounding
     alone = method.generate(model, process, [2], (1, 8, 8), labels=[7], w=1.5, steps=4)
     assert torch.allclose(a[1:], alone, atol=1e-5)  # per-image seeds: batch-independent
     raw = method.generate(model, process, [1, 2], (1, 8, 8), labels=[3, 7], w=1.5, steps=4, clip=False)
     other = method.generate(model, process, [1, 2], (1, 8, 8), labels=[5, 7], w=1.5, steps=4, clip=False)
-    assert not torch.allclose(other[0], raw[0]) and torch.allclose(other[1], raw[1], atol=1e-5)  # only image 0's class changed
+    assert not torch.allclose(other[0], raw[0]) and torch.allclose(
+        other[1], raw[1], atol=1e-5
+    )  # only image 0's class changed
     method.generate(model, process, [1, 2], (1, 8, 8), steps=4)
     assert method.last_nfe == 4  # unconditional: one branch
     with pytest.raises(ValueError, match="labels: expected one class per seed"):

@@ -51,7 +51,9 @@ def test_the_table_has_a_row_of_every_entry_with_the_schema(table):
     assert set(rows) == {(e.task, e.label) for e in harness.ENTRIES}
     for r in rows.values():
         # a row merged by --only from another machine (or thread count) than the table's says where it was measured
-        assert list(r) == list(harness.ROW_FIELDS) or (list(r) == [*harness.ROW_FIELDS, "hardware"] and r["hardware"] != table["hardware"])
+        assert list(r) == list(harness.ROW_FIELDS) or (
+            list(r) == [*harness.ROW_FIELDS, "hardware"] and r["hardware"] != table["hardware"]
+        )
         assert r["nfe"] >= 0 and r["ms_per_image"] >= 0 and r["parameters"] >= 0 and r["patch_swd"] > 0
     assert rows[("digits_x4", "SR3 concat DDPM-1000")]["nfe"] == 1000
     assert rows[("digits_x4", "SR3 concat DDIM-50")]["nfe"] == 50
@@ -63,13 +65,15 @@ def test_the_table_has_a_row_of_every_entry_with_the_schema(table):
 def test_the_table_agrees_with_the_lessons_caches(table):
     rows = {(r["task"], r["label"]): r for r in table["rows"]}
     ev, cmp_ = load_sr_eval(), load_comparison()
-    pairs = [(("digits_x4", "SR3 concat DDIM-50"), ev["digits"]["digits_sr3_concat"]),
-             (("digits_x4", "SR3 encoder DDIM-50 + projection"), ev["digits"]["digits_sr3_encoder + projection"]),
-             (("photos_x2", "SR3 DDIM-50"), ev["photos"]["photos_sr3"]),
-             (("digits_x4", "regression U-Net"), cmp_["digits"]["methods"]["regression U-Net"]),
-             (("digits_x4", "SR3 concat DDPM-1000"), cmp_["digits"]["methods"]["SR3 DDPM-1000"]),
-             (("digits_x4", "mean of 8 SR3 concat samples"), cmp_["digits"]["methods"]["mean of 8 SR3 samples"]),
-             (("photos_x2", "SRCNN"), cmp_["photos"]["methods"]["SRCNN"])]
+    pairs = [
+        (("digits_x4", "SR3 concat DDIM-50"), ev["digits"]["digits_sr3_concat"]),
+        (("digits_x4", "SR3 encoder DDIM-50 + projection"), ev["digits"]["digits_sr3_encoder + projection"]),
+        (("photos_x2", "SR3 DDIM-50"), ev["photos"]["photos_sr3"]),
+        (("digits_x4", "regression U-Net"), cmp_["digits"]["methods"]["regression U-Net"]),
+        (("digits_x4", "SR3 concat DDPM-1000"), cmp_["digits"]["methods"]["SR3 DDPM-1000"]),
+        (("digits_x4", "mean of 8 SR3 concat samples"), cmp_["digits"]["methods"]["mean of 8 SR3 samples"]),
+        (("photos_x2", "SRCNN"), cmp_["photos"]["methods"]["SRCNN"]),
+    ]
     for key, cached in pairs:
         for measure in ("psnr", "ssim", "consistency", "hf_ratio"):
             assert rows[key][measure] == pytest.approx(cached[measure]["mean"], abs=1e-4), (key, measure)
@@ -78,7 +82,8 @@ def test_the_table_agrees_with_the_lessons_caches(table):
         assert rows[("digits_x4", label)]["patch_swd"] == cmp_["digits"]["methods"][name]["patch_swd"]
         assert rows[("digits_x4", label)]["frechet"] == cmp_["digits"]["methods"][name]["frechet"]
     assert rows[("digits_x4", "SR3 concat DDIM-50")]["diversity"] == pytest.approx(
-        cmp_["digits"]["methods"]["SR3 DDIM-50"]["diversity"]["mean"], abs=1e-4)
+        cmp_["digits"]["methods"]["SR3 DDIM-50"]["diversity"]["mean"], abs=1e-4
+    )
 
 
 def test_make_table_prints_every_row(table, capsys):
@@ -120,7 +125,10 @@ def test_lesson_08_blind_rows_give_a_blind_method_the_upsampled_y(table):
     assert stage1["nfe"] == 1 and pipeline["nfe"] == 20
     assert pipeline["patch_swd"] < stage1["patch_swd"]  # the ordering of lesson 08's own evaluation, on 500 digits
     # a two-stage method's training minutes count its stage 1 too
-    seconds = training_record("digits_diffbir")["training_seconds"] + training_record("digits_blind_restorer")["training_seconds"]
+    seconds = (
+        training_record("digits_diffbir")["training_seconds"]
+        + training_record("digits_blind_restorer")["training_seconds"]
+    )
     assert pipeline["training_minutes"] == round(seconds / 60, 1)
 
 

@@ -63,7 +63,9 @@ def _targets(path: Path) -> set[str]:
             out.add(target)
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                if (PKG.parent / Path(*sub.split("."))).with_suffix(".py").exists() or (PKG.parent / Path(*sub.split("."))).is_dir():
+                if (PKG.parent / Path(*sub.split("."))).with_suffix(".py").exists() or (
+                    PKG.parent / Path(*sub.split("."))
+                ).is_dir():
                     out.add(sub)
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.split(".")[0] == "course_lib")
@@ -85,8 +87,8 @@ def test_every_module_has_a_layer():
 def test_readme_draws_the_layers_the_test_enforces():
     """README's "How the code is organised" names every folder and core module, in this order, top layer first."""
     readme = (PKG.parent / "README.md").read_text(encoding="utf-8")
-    block = readme[readme.index("## How the code is organised"):]
-    block = block[block.index("```") + 3:]
+    block = readme[readme.index("## How the code is organised") :]
+    block = block[block.index("```") + 3 :]
     block = block[: block.index("```")]
     order = []
     for line in block.splitlines():
@@ -112,8 +114,11 @@ def test_no_import_cycle_lazy_imports_included():
     graph = {}
     for path in MODULES:
         me = _module(path)
-        graph[me] = {t for t in _targets(path) if t != me and not me.startswith(t + ".")
-                     and not (path.name == "__init__.py" and t.startswith(me + "."))}
+        graph[me] = {
+            t
+            for t in _targets(path)
+            if t != me and not me.startswith(t + ".") and not (path.name == "__init__.py" and t.startswith(me + "."))
+        }
     modules = set(graph)
     graph = {m: {t for t in ts if t in modules} for m, ts in graph.items()}
     state, stack, cycles = {}, [], []
@@ -123,7 +128,7 @@ def test_no_import_cycle_lazy_imports_included():
         stack.append(m)
         for t in sorted(graph[m]):
             if state.get(t) == 1:
-                cycles.append(stack[stack.index(t):] + [t])
+                cycles.append(stack[stack.index(t) :] + [t])
             elif t not in state:
                 visit(t)
         stack.pop()
@@ -142,12 +147,15 @@ def test_no_module_imports_another_modules_private_name():
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("course_lib")):
                 for alias in node.names:
                     if alias.name.startswith("_") and not alias.name.startswith("__") and node.module != "_compat":
-                        offenders.append(f"{path.relative_to(PKG)}: {alias.name} from {'.' * node.level}{node.module or ''}")
+                        offenders.append(
+                            f"{path.relative_to(PKG)}: {alias.name} from {'.' * node.level}{node.module or ''}"
+                        )
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if RANK.get(_top(p), 99) < TEACHING],
-                         ids=lambda p: str(p.relative_to(PKG)))
+@pytest.mark.parametrize(
+    "path", [p for p in MODULES if RANK.get(_top(p), 99) < TEACHING], ids=lambda p: str(p.relative_to(PKG))
+)
 def test_only_the_teaching_layer_imports_matplotlib_or_ipywidgets(path):
     text = path.read_text(encoding="utf-8")
     assert not re.search(r"^\s*(import|from) (matplotlib|ipywidgets)", text, re.M), path
@@ -191,7 +199,11 @@ ONE_DEFINITION = [
     (r"os\.replace\(|\.replace\(path\)|tmp\.replace\(", "files.py", "the atomic writer"),
     (r"platform\.(processor|machine)\(", "device.py", "the hardware string"),
     (r"\.std\(dim=0\)", "metrics.py", "pixel diversity"),
-    (r"torch\.device\(device\) if device is not None|get_device\(args\.device\) if args\.device", None, "the device fallback"),
+    (
+        r"torch\.device\(device\) if device is not None|get_device\(args\.device\) if args\.device",
+        None,
+        "the device fallback",
+    ),
     (r"^DEFAULT_TILES\s*=", None, "a tile size looked up by model name"),
 ]
 

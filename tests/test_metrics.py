@@ -17,7 +17,7 @@ def _pair(seed, shape, noise=0.1, device="cpu"):
 
 
 def _unit(x):
-    return ((x.double().cpu().numpy() + 1) / 2)
+    return (x.double().cpu().numpy() + 1) / 2
 
 
 def test_psnr_matches_skimage_grayscale(device):
@@ -70,7 +70,9 @@ def test_identical_images():
 def test_value_range_argument():
     pred, target = _pair(3, (2, 1, 16, 16))
     assert torch.allclose(psnr(pred, target), psnr((pred + 1) / 2, (target + 1) / 2, value_range=(0, 1)), atol=1e-4)
-    assert torch.allclose(psnr(pred, target), psnr((pred + 1) * 127.5, (target + 1) * 127.5, value_range=(0, 255)), atol=1e-3)
+    assert torch.allclose(
+        psnr(pred, target), psnr((pred + 1) * 127.5, (target + 1) * 127.5, value_range=(0, 255)), atol=1e-3
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -90,12 +92,15 @@ def test_more_noise_means_lower_psnr():
     assert psnr(target + 0.05 * n, target) > psnr(target + 0.1 * n, target)
 
 
-@pytest.mark.parametrize("a,b,match", [
-    (torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 9), "same shape"),
-    (torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8), "1 or 3 channels"),
-    (torch.zeros(1, 8, 8), torch.zeros(1, 8, 8), r"\(B, C, H, W\)"),
-    (torch.zeros(1, 1, 8, 8, dtype=torch.uint8), torch.zeros(1, 1, 8, 8, dtype=torch.uint8), "floating-point"),
-])
+@pytest.mark.parametrize(
+    "a,b,match",
+    [
+        (torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 9), "same shape"),
+        (torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8), "1 or 3 channels"),
+        (torch.zeros(1, 8, 8), torch.zeros(1, 8, 8), r"\(B, C, H, W\)"),
+        (torch.zeros(1, 1, 8, 8, dtype=torch.uint8), torch.zeros(1, 1, 8, 8, dtype=torch.uint8), "floating-point"),
+    ],
+)
 def test_bad_inputs(a, b, match):
     with pytest.raises((ValueError, TypeError), match=match):
         psnr(a, b)

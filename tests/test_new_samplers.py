@@ -98,10 +98,19 @@ def test_first_order_dpm_solver_step_is_ddim():
 
 
 # ---------------------------------------------------------------------- NFE, honestly counted
-@pytest.mark.parametrize("name,options,steps,nfe", [
-    ("pndm", {"warmup": "prk"}, 20, 29), ("pndm", {"warmup": "prk"}, 50, 59), ("pndm", {"warmup": "plms"}, 20, 21),
-    ("heun", {}, 10, 19), ("dpmpp_2m", {}, 10, 10), ("euler", {}, 10, 10), ("euler_maruyama", {}, 100, 100),
-    ("ode_euler", {}, 30, 30)])
+@pytest.mark.parametrize(
+    "name,options,steps,nfe",
+    [
+        ("pndm", {"warmup": "prk"}, 20, 29),
+        ("pndm", {"warmup": "prk"}, 50, 59),
+        ("pndm", {"warmup": "plms"}, 20, 21),
+        ("heun", {}, 10, 19),
+        ("dpmpp_2m", {}, 10, 10),
+        ("euler", {}, 10, 10),
+        ("euler_maruyama", {}, 100, 100),
+        ("ode_euler", {}, 30, 30),
+    ],
+)
 def test_every_network_evaluation_is_counted(name, options, steps, nfe):
     p = _process()
     calls = []
@@ -134,9 +143,11 @@ ATOL = 2e-3
 def test_the_schemes_differ_by_more_than_the_tolerance():
     p = _process()
     toy = Toy(p)
-    outs = [sample(toy, make_sampler(n, p, 10, **o), _x_T(7)) for n, o in
-            (("ddim", {}), ("pndm", {"warmup": "plms"}), ("dpmpp_2m", {}), ("heun", {"spacing": "trailing"}))]
-    gaps = [(a - b).abs().max().item() for i, a in enumerate(outs) for b in outs[i + 1:]]
+    outs = [
+        sample(toy, make_sampler(n, p, 10, **o), _x_T(7))
+        for n, o in (("ddim", {}), ("pndm", {"warmup": "plms"}), ("dpmpp_2m", {}), ("heun", {"spacing": "trailing"}))
+    ]
+    gaps = [(a - b).abs().max().item() for i, a in enumerate(outs) for b in outs[i + 1 :]]
     assert min(gaps) > 5 * ATOL, gaps
 
 
@@ -146,8 +157,13 @@ def test_the_schemes_differ_by_more_than_the_tolerance():
 def test_pndm_against_diffusers(schedule, spacing, skip_prk, steps):
     p = _process(schedule)
     toy = Toy(p)
-    sch = diffusers.PNDMScheduler(num_train_timesteps=T, trained_betas=_betas(p), skip_prk_steps=skip_prk,
-                                  set_alpha_to_one=True, timestep_spacing=spacing)
+    sch = diffusers.PNDMScheduler(
+        num_train_timesteps=T,
+        trained_betas=_betas(p),
+        skip_prk_steps=skip_prk,
+        set_alpha_to_one=True,
+        timestep_spacing=spacing,
+    )
     sch.set_timesteps(steps)
     x = _x_T(7)
     for t in sch.timesteps:
@@ -173,11 +189,17 @@ def test_pndm_from_the_cosine_schedules_clipped_end_is_ill_conditioned():
 @pytest.mark.parametrize("steps", [5, 10, 20, 25])
 def test_dpm_solver_pp_2m_against_diffusers(prediction, steps):
     p = _process()
-    sch = diffusers.DPMSolverMultistepScheduler(num_train_timesteps=T, trained_betas=_betas(p), solver_order=2,
-                                                algorithm_type="dpmsolver++", solver_type="midpoint",
-                                                timestep_spacing="trailing", final_sigmas_type="zero",
-                                                lower_order_final=True,
-                                                prediction_type={"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[prediction])
+    sch = diffusers.DPMSolverMultistepScheduler(
+        num_train_timesteps=T,
+        trained_betas=_betas(p),
+        solver_order=2,
+        algorithm_type="dpmsolver++",
+        solver_type="midpoint",
+        timestep_spacing="trailing",
+        final_sigmas_type="zero",
+        lower_order_final=True,
+        prediction_type={"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[prediction],
+    )
     sch.set_timesteps(steps)
     s = make_sampler("dpmpp_2m", p, steps, prediction=prediction)
     assert sch.timesteps.tolist() == s.timesteps
@@ -193,8 +215,10 @@ def test_dpm_solver_pp_2m_against_diffusers(prediction, steps):
 @pytest.mark.parametrize("steps", [4, 10, 25])
 def test_euler_and_heun_against_diffusers(name, cls, schedule, steps):
     if name == "heun" and schedule == "cosine":
-        pytest.skip("from the cosine schedule's σ̃ ≈ 2·10⁴ Heun's correction amplifies float32 rounding 10⁴×: "
-                    "compared on the linear schedule (σ̃_max ≈ 157); its default Karras spacing avoids that start")
+        pytest.skip(
+            "from the cosine schedule's σ̃ ≈ 2·10⁴ Heun's correction amplifies float32 rounding 10⁴×: "
+            "compared on the linear schedule (σ̃_max ≈ 157); its default Karras spacing avoids that start"
+        )
     p = _process(schedule)
     sch = getattr(diffusers, cls)(num_train_timesteps=T, trained_betas=_betas(p), timestep_spacing="trailing")
     sch.set_timesteps(steps)
@@ -336,8 +360,15 @@ def _toy_error(name, steps, p, x):
     return (tr.x_t[-2] - _exact(p, x, s.timesteps[0], s.timesteps[-1])).abs().max().item(), s.nfe
 
 
-@pytest.mark.parametrize("name,order,grid", [("euler", 1, (25, 50, 100)), ("ode_euler", 1, (100, 200, 400)),
-                                             ("heun", 2, (25, 50, 100)), ("dpmpp_2m", 2, (25, 50, 100))])
+@pytest.mark.parametrize(
+    "name,order,grid",
+    [
+        ("euler", 1, (25, 50, 100)),
+        ("ode_euler", 1, (100, 200, 400)),
+        ("heun", 2, (25, 50, 100)),
+        ("dpmpp_2m", 2, (25, 50, 100)),
+    ],
+)
 def test_convergence_order_on_the_gaussian_toy(name, order, grid):
     """Error at the last timestep (before the final jump to x̂₀, a denoise, not an ODE step) against the exact flow:
     halving the step divides it by 2^order. Leading spacing (T/steps exact) for the solvers that take a spacing."""
@@ -362,7 +393,9 @@ def test_the_reverse_sde_samples_the_data_distribution_on_the_gaussian_toy():
     p = _process()
     n = 20_000
     x_T = torch.randn(n, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    out = sample(GaussianScore(p), make_sampler("euler_maruyama", p, 500), x_T, generator=torch.Generator().manual_seed(1))
+    out = sample(
+        GaussianScore(p), make_sampler("euler_maruyama", p, 500), x_T, generator=torch.Generator().manual_seed(1)
+    )
     se_mean, se_std = S / math.sqrt(n), S / math.sqrt(2 * n)
     assert abs(out.mean().item() - MU) < 5 * se_mean + 0.01
     assert abs(out.std().item() - S) < 5 * se_std + 0.02
@@ -385,8 +418,17 @@ def test_the_registry_holds_the_new_samplers():
     assert set(NEW) <= set(SAMPLERS)
 
 
-@pytest.mark.parametrize("name,options", [("pndm", {"warmup": "prk"}), ("pndm", {"warmup": "plms"}), ("heun", {}),
-                                          ("ddim", {}), ("dpmpp_2m", {}), ("consistency", {})])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        ("pndm", {"warmup": "prk"}),
+        ("pndm", {"warmup": "plms"}),
+        ("heun", {}),
+        ("ddim", {}),
+        ("dpmpp_2m", {}),
+        ("consistency", {}),
+    ],
+)
 @pytest.mark.parametrize("steps", [1, 2, 3, 4, 9])
 def test_nfe_for_is_what_the_loop_counts(name, options, steps):
     p = _process()

@@ -1,4 +1,5 @@
-"""Lesson 06's race (course_lib/experiments/race.py) and its widget: paired seeds, the set-level bootstrap, the cache's schema,
+"""Lesson 06's race (course_lib/experiments/race.py) and its widget: paired seeds, the set-level bootstrap, the cache's
+schema,
 and the race view on a tiny run."""
 
 import pytest
@@ -55,7 +56,9 @@ def test_paired_seed_difference_pairs_by_seed_not_position():
     b = runs([0.5, 1.0, 1.5])  # seeds 0, 1, 2
     d, se, n = race.paired_seed_difference(a, b, "m")
     # by seed: 2.0-0.5, 3.0-1.0, 1.0-1.5 -> 1.5, 2.0, -0.5
-    assert n == 3 and d == pytest.approx(1.0) and se == pytest.approx(torch.tensor([1.5, 2.0, -0.5]).std().item() / 3**0.5)
+    assert (
+        n == 3 and d == pytest.approx(1.0) and se == pytest.approx(torch.tensor([1.5, 2.0, -0.5]).std().item() / 3**0.5)
+    )
     with pytest.raises(ValueError, match="runs_a and runs_b: expected at least one common seed"):
         race.paired_seed_difference(runs([1.0], [7]), runs([1.0], [8]), "m")
 
@@ -117,7 +120,9 @@ def test_race_view_runs_each_sampler_within_the_budget(device):
 
     teacher = load("digits_sr3_concat", device)
     hr, y = (t.to(device) for t in DigitsSR("test", scale=4).tensors([0, 100]))
-    view = race_view({"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0, 100]), ["DDIM", "Heun", "PLMS"], 5)
+    view = race_view(
+        {"teacher": (teacher.model, teacher.process)}, y, hr, image_seeds([0, 100]), ["DDIM", "Heun", "PLMS"], 5
+    )
     by = {r["label"]: r for r in view["rows"]}
     assert by["DDIM"]["nfe"] == 5 and by["Heun"]["nfe"] == 5 and by["PLMS"]["nfe"] == 5
     assert all(r["images"].shape == (2, 1, 32, 32) and r["consistency"].min() > 20 for r in view["rows"])

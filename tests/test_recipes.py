@@ -58,13 +58,22 @@ def test_the_recipe_runs_end_to_end_on_a_tiny_folder(tmp_path):
     train = _folder(tmp_path / "train", [(80, 72), (64, 96)])
     held = _folder(tmp_path / "held", [(128, 64)])
     raw = json.loads(RECIPE.read_text(encoding="utf-8"))
-    raw.update(dataset=f"folder_sr:2:64:2:{train}", steps=3, batch_size=4, checkpoint_every=3, log_every=1, warmup_steps=1)
+    raw.update(
+        dataset=f"folder_sr:2:64:2:{train}", steps=3, batch_size=4, checkpoint_every=3, log_every=1, warmup_steps=1
+    )
     config = tmp_path / "my_photos_sr.json"
     config.write_text(json.dumps(raw), encoding="utf-8")
     runs = tmp_path / "runs"
     env = {"COURSE_DEVICE": "cpu", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-m", "course_lib.engine.train", "--config", str(config), "--no-export", "--runs", str(runs)],
-                   cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "course_lib.engine.train", "--config", str(config), "--no-export", "--runs", str(runs)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     block = re.search(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S).group(1)
     line = 'STATE, HELD_OUT, N = "runs/my_photos_sr/state.pt", "path/to/DIV2K_valid_HR", 64'
     assert line in block

@@ -7,8 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_lib.datasets import DigitsSR
-from course_lib.frequency import (dwt_loss, fft_loss, frequency_radius, gaussian_highpass, haar_dwt,
-                                  radial_power_spectrum, resdiff_cnn_loss)
+from course_lib.frequency import (
+    dwt_loss,
+    fft_loss,
+    frequency_radius,
+    gaussian_highpass,
+    haar_dwt,
+    radial_power_spectrum,
+    resdiff_cnn_loss,
+)
 from course_lib.models import RRDBNet, UNet
 from course_lib.models.resdiff import ResDiffSR
 
@@ -18,7 +25,7 @@ from course_lib.models.resdiff import ResDiffSR
 def test_the_haar_transform_keeps_energy_and_inverts(seed, size):
     x = torch.randn(2, 1, size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     bands = haar_dwt(x)
-    assert torch.allclose((bands ** 2).sum(), (x ** 2).sum())
+    assert torch.allclose((bands**2).sum(), (x**2).sum())
     ll, lh, hl, hh = bands.unbind(1)
     back = torch.empty_like(x)  # the inverse of an orthonormal transform is its transpose
     back[..., 0::2, 0::2] = 0.5 * (ll + lh + hl + hh)
@@ -40,10 +47,10 @@ def test_the_dwt_loss_weighs_coarse_detail_bands_more():
     # one unit of error energy at the finest detail level vs the same energy at the coarsest (level 4 of 32 × 32)
     fine, coarse = torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 32)
     fine[..., 0, 0], fine[..., 0, 1] = 0.5, -0.5  # a Haar LH-type pair at level 1
-    coarse[..., :16, :16] = 2 ** 0.5 / 32  # two 8 × 8 blocks against their neighbours: level-3 detail
-    coarse[..., :16, 8:16] = -(2 ** 0.5) / 32
+    coarse[..., :16, :16] = 2**0.5 / 32  # two 8 × 8 blocks against their neighbours: level-3 detail
+    coarse[..., :16, 8:16] = -(2**0.5) / 32
     zero = torch.zeros_like(fine)
-    assert (fine ** 2).sum() == pytest.approx(float((coarse ** 2).sum()))
+    assert (fine**2).sum() == pytest.approx(float((coarse**2).sum()))
     assert dwt_loss(coarse, zero) > 50 * dwt_loss(fine, zero)
     assert dwt_loss(torch.ones(1, 1, 32, 32), zero) == 0  # a constant lives in the final LL, which is left out
     x = torch.randn(2, 1, 32, 32)
@@ -60,7 +67,7 @@ def test_the_highpass_removes_the_mean_and_keeps_edges():
     sigma = torch.tensor(0.1, requires_grad=True)
     gaussian_highpass(y, sigma).pow(2).sum().backward()
     assert sigma.grad is not None and sigma.grad != 0  # σ can be learned
-    assert frequency_radius(4, 4)[0, 0] == 0 and frequency_radius(4, 4)[2, 2] == pytest.approx(0.5 ** 0.5)
+    assert frequency_radius(4, 4)[0, 0] == 0 and frequency_radius(4, 4)[2, 2] == pytest.approx(0.5**0.5)
 
 
 def test_the_radial_spectrum_sums_to_the_energy_per_ring():
@@ -78,8 +85,9 @@ def _resdiff(hf: bool = True) -> ResDiffSR:
     cnn = RRDBNet(1, 4, 8, 1, 4)
     for p in cnn.parameters():
         torch.nn.init.normal_(p, std=0.05)
-    unet = UNet(in_channels=3 if hf else 2, cond_channels=2 if hf else 1, base_channels=8, channel_mults=(1, 2),
-                attention=False)
+    unet = UNet(
+        in_channels=3 if hf else 2, cond_channels=2 if hf else 1, base_channels=8, channel_mults=(1, 2), attention=False
+    )
     return ResDiffSR(unet, cnn, hf_input=hf)
 
 

@@ -1,4 +1,5 @@
-"""Lesson 09's evaluation module (course_lib.experiments.residual: the judgement rules, the cache, nothing lost on --write) and
+"""Lesson 09's evaluation module (course_lib.experiments.residual: the judgement rules, the cache, nothing lost on
+--write) and
 its "what does each method generate?" widget (pure functions first, then the widget by setting its controls)."""
 
 import json
@@ -75,7 +76,9 @@ def test_the_cache_holds_every_variant_and_shipped_model_on_the_curve_digits():
 
     idx = [0, 1, 2, 3]
     hr, y = DigitsSR("test", scale=4).tensors([CURVE_INDICES[i] for i in idx])
-    sr = load("digits_sr3_concat", "cpu").restore(y, seeds=image_seeds([CURVE_INDICES[i] for i in idx]), sampler="ddim", steps=50)
+    sr = load("digits_sr3_concat", "cpu").restore(
+        y, seeds=image_seeds([CURVE_INDICES[i] for i in idx]), sampler="ddim", steps=50
+    )
     cached = torch.tensor([cache["shipped"]["SR3-style DDIM-50"]["psnr"]["values"][i] for i in idx])
     assert torch.allclose(psnr(sr, hr).float(), cached.float(), atol=0.02)
 
@@ -130,7 +133,9 @@ def test_generation_frame_shows_the_generated_residual_at_its_own_scale(view):
     f = generation_frame(view, 1, 0)
     srdiff = f["rows"]["SRDiff"]
     assert torch.allclose(srdiff["generated"], (srdiff["final"] - srdiff["base"]) / 0.5)
-    assert torch.allclose(f["rows"]["SR3-style"]["generated"], f["rows"]["SR3-style"]["final"] - f["rows"]["SR3-style"]["base"])
+    assert torch.allclose(
+        f["rows"]["SR3-style"]["generated"], f["rows"]["SR3-style"]["final"] - f["rows"]["SR3-style"]["base"]
+    )
     assert f["rows"]["DiffIR"]["base"] is None and f["rows"]["DiffIR"]["generated"].shape == (64,)
     assert f["rows"]["ResDiff"]["psnr"] == pytest.approx(float(view["psnr"]["ResDiff"][0, 1]))
     for bad in (2, -1, True, 0.5):

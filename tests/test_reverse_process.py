@@ -95,12 +95,15 @@ def test_ddim_step_with_the_true_noise_lands_on_x0():
     assert torch.allclose(s.step(eps, t, 400, xt).prev_sample, x_400, atol=1e-4)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(t=10, t_prev=10), "t_prev must satisfy"),
-    (dict(t=10, t_prev=20), "t_prev must satisfy"),
-    (dict(t=10, t_prev=-2), "t_prev must satisfy"),
-    (dict(t=1000, t_prev=5), r"0 … 999"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(t=10, t_prev=10), "t_prev must satisfy"),
+        (dict(t=10, t_prev=20), "t_prev must satisfy"),
+        (dict(t=10, t_prev=-2), "t_prev must satisfy"),
+        (dict(t=1000, t_prev=5), r"0 … 999"),
+    ],
+)
 def test_ddim_step_bad_input(kwargs, match):
     x = torch.zeros(2, 3)
     with pytest.raises(ValueError, match=match):
@@ -118,28 +121,54 @@ def test_ddim_timesteps_trailing():
             ddim_timesteps(1000, bad)
 
 
-@pytest.mark.parametrize("sampler,steps,eta", [("ddim", 20, 0.0), ("ddim", 7, 0.5), ("ddpm", None, 0.0), ("ddpm", 25, 0.0)])
+@pytest.mark.parametrize(
+    "sampler,steps,eta", [("ddim", 20, 0.0), ("ddim", 7, 0.5), ("ddpm", None, 0.0), ("ddpm", 25, 0.0)]
+)
 def test_samplers_recover_a_single_data_point_with_an_oracle(sampler, steps, eta, device):
     """With one data point x*, the optimal ε̂ is (x_t − √ᾱ x*) / √(1 − ᾱ): every sampler must end at x*."""
     d = GaussianDiffusion(make_beta_schedule("cosine")).to(device)
     target = torch.tensor([[0.5, -0.25, 0.9]], device=device)
     oracle = lambda xt, t, c: d.predict_eps_from_x0(xt, t, target.expand_as(xt))  # noqa: E731
-    out, traj = generate(oracle, d, (4, 3), sampler=sampler, steps=steps, eta=eta, generator=make_generator(0, device),
-                         progress=False, record_every=5)
+    out, traj = generate(
+        oracle,
+        d,
+        (4, 3),
+        sampler=sampler,
+        steps=steps,
+        eta=eta,
+        generator=make_generator(0, device),
+        progress=False,
+        record_every=5,
+    )
     assert torch.allclose(out, target.expand(4, 3), atol=2e-3)
     n = steps or 1000
-    assert traj["t"][0] == 999 and traj["x_t"].shape[1:] == (4, 3) and len(traj["t"]) == (n - 1) // 5 + 1 + ((n - 1) % 5 != 0)
+    assert (
+        traj["t"][0] == 999
+        and traj["x_t"].shape[1:] == (4, 3)
+        and len(traj["t"]) == (n - 1) // 5 + 1 + ((n - 1) % 5 != 0)
+    )
     assert torch.allclose(traj["x0"][-1], target.expand(4, 3).cpu(), atol=2e-3)
 
 
 def test_sampling_is_seeded_and_bad_arguments_are_named(device):
     d = GaussianDiffusion(make_beta_schedule("linear")).to(device)
     model = lambda x, t, c: 0.1 * x  # noqa: E731
-    a = generate(model, d, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False)
-    assert torch.equal(a, generate(model, d, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False))
-    for kwargs, match in [(dict(sampler="rk45"), "sampler must be one of"), (dict(steps=0), "steps must be an int in 1 … 1000"),
-                          (dict(steps=1001), "steps must be"), (dict(eta=-1.0), "eta must be >= 0"),
-                          (dict(record_every=0), "record_every")]:
+    a = generate(
+        model, d, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False
+    )
+    assert torch.equal(
+        a,
+        generate(
+            model, d, (2, 3), sampler="ddim", steps=5, eta=1.0, generator=make_generator(3, device), progress=False
+        ),
+    )
+    for kwargs, match in [
+        (dict(sampler="rk45"), "sampler must be one of"),
+        (dict(steps=0), "steps must be an int in 1 … 1000"),
+        (dict(steps=1001), "steps must be"),
+        (dict(eta=-1.0), "eta must be >= 0"),
+        (dict(record_every=0), "record_every"),
+    ]:
         with pytest.raises(ValueError, match=match):
             generate(model, d, (2, 3), progress=False, **kwargs)
 
@@ -156,8 +185,8 @@ def test_target_errors_are_eps_errors_reweighted_by_snr(t, schedule, seed):
     eps_hat = eps + 0.1 * torch.randn(x0.shape, generator=g, dtype=torch.float64)
     tt = torch.full((3,), t)
     ab = d.alpha_bars.double()[t]
-    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps                      # Eq. 01.3, in float64
-    x0_hat = (x_t - (1 - ab).sqrt() * eps_hat) / ab.sqrt()            # Eq. 02.2
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps  # Eq. 01.3, in float64
+    x0_hat = (x_t - (1 - ab).sqrt() * eps_hat) / ab.sqrt()  # Eq. 02.2
     v, v_hat = ab.sqrt() * eps - (1 - ab).sqrt() * x0, ab.sqrt() * eps_hat - (1 - ab).sqrt() * x0_hat  # Eq. 02.3
     e_eps, e_x0, e_v = (((a - b) ** 2).sum() for a, b in ((eps_hat, eps), (x0_hat, x0), (v_hat, v)))
     snr = d.snr(tt)[0].double()
@@ -168,4 +197,6 @@ def test_target_errors_are_eps_errors_reweighted_by_snr(t, schedule, seed):
     # and course_lib's float32 conversions give the same x̂0 and v̂
     x0_lib = d.predict_x0_from_eps(x_t.float(), tt, eps_hat.float()).double()
     assert torch.allclose(x0_lib, x0_hat, atol=1e-3 * max(1.0, float((1 / ab).sqrt())))
-    assert torch.allclose(d.get_v(x0_hat.float(), eps_hat.float(), tt).double(), v_hat, atol=1e-4 * max(1.0, float((1 / ab).sqrt())))
+    assert torch.allclose(
+        d.get_v(x0_hat.float(), eps_hat.float(), tt).double(), v_hat, atol=1e-4 * max(1.0, float((1 / ab).sqrt()))
+    )

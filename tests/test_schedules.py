@@ -27,7 +27,9 @@ def test_cosine_matches_the_formula_elementwise():
     T, s = 1000, 0.008
     f = [math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2 for t in range(T + 1)]
     expected = [min(1 - f[t + 1] / f[t], 0.999) for t in range(T)]
-    assert torch.allclose(make_beta_schedule("cosine", T), torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-15)
+    assert torch.allclose(
+        make_beta_schedule("cosine", T), torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-15
+    )
     assert make_beta_schedule("cosine", T).max().item() == pytest.approx(0.999)  # the last beta is clipped
 
 
@@ -52,7 +54,9 @@ def test_unknown_name_lists_known_ones():
     assert set(SCHEDULES) == {"linear", "cosine"}
 
 
-@pytest.mark.parametrize("T,exc", [(1, ValueError), (0, ValueError), (10.0, TypeError), ("1000", TypeError), (20, ValueError)])
+@pytest.mark.parametrize(
+    "T,exc", [(1, ValueError), (0, ValueError), (10.0, TypeError), ("1000", TypeError), (20, ValueError)]
+)
 def test_bad_T(T, exc):
     with pytest.raises(exc, match="T"):
         make_beta_schedule("linear", T)

@@ -1,4 +1,5 @@
-"""The course website (``make site``, ``course_lib/tools/site.py``): how it is staged, and the built site in a real browser
+"""The course website (``make site``, ``course_lib/tools/site.py``): how it is staged, and the built site in a real
+browser
 with every non-loopback request blocked — so "offline" is tested, not assumed.
 
 The browser part builds the site from the committed notebooks (about 15 s), serves it on 127.0.0.1 and opens every
@@ -32,12 +33,15 @@ ARTIFACTS = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts")) / 
 
 # ---------------------------------------------------------------- staging (no browser)
 
+
 def test_repository_url_is_configured_once_and_checked(tmp_path):
     url = site.repository_url()
     assert url.startswith("https://github.com/") and not url.endswith("/")
     bad = tmp_path / "pyproject.toml"
     bad.write_text('[project.urls]\nRepository = "https://gitlab.com/a/b"\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"Repository: expected https://github.com/OWNER/NAME, got 'https://gitlab.com/a/b'"):
+    with pytest.raises(
+        ValueError, match=r"Repository: expected https://github.com/OWNER/NAME, got 'https://gitlab.com/a/b'"
+    ):
         site.repository_url(bad)
 
 
@@ -57,13 +61,17 @@ def test_every_lesson_carries_the_colab_cell_for_the_configured_repository():
 
 def test_launch_links_point_at_the_lesson_in_the_repository():
     links = site.launch_links("04_conditioning_sr3.ipynb", "https://github.com/o/r")
-    assert links["colab"] == "https://colab.research.google.com/github/o/r/blob/main/notebooks/04_conditioning_sr3.ipynb"
+    assert (
+        links["colab"] == "https://colab.research.google.com/github/o/r/blob/main/notebooks/04_conditioning_sr3.ipynb"
+    )
     assert links["binder"] == "https://mybinder.org/v2/gh/o/r/main?labpath=notebooks%2F04_conditioning_sr3.ipynb"
 
 
 def test_links_of_repository_documents_are_rewritten_to_pages():
-    text = ("[lesson](notebooks/02_reverse_process.ipynb) [g](docs/glossary.md#top) [d](data/README.md) "
-            "[web](https://example.org/x) [here](#section) [code](course_lib/engine/train.py)")
+    text = (
+        "[lesson](notebooks/02_reverse_process.ipynb) [g](docs/glossary.md#top) [d](data/README.md) "
+        "[web](https://example.org/x) [here](#section) [code](course_lib/engine/train.py)"
+    )
     out = site._rewrite_links(text, "README.md", "https://github.com/o/r")
     assert "[lesson](lessons/02_reverse_process.ipynb)" in out and "[g](glossary.md#top)" in out
     assert "[d](data.md)" in out and "[web](https://example.org/x)" in out and "[here](#section)" in out
@@ -94,6 +102,7 @@ def test_staged_lessons_keep_outputs_drop_solutions_and_link_out(tmp_path):
 
 
 # ---------------------------------------------------------------- the built site in a browser
+
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -155,7 +164,9 @@ def test_every_page_works_offline_in_a_browser(served):
             errors.clear()
             page.goto(base + name, wait_until="load")
             if name.startswith("lessons/") or name == "index.html":
-                page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=20_000)
+                page.wait_for_function(
+                    "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=20_000
+                )
                 page.evaluate("() => window.MathJax && MathJax.startup.promise")
             # internal links resolve to files of the site; images load
             hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
@@ -168,8 +179,9 @@ def test_every_page_works_offline_in_a_browser(served):
                     target = target / "index.html"
                 if not target.exists():
                     problems.append(f"{name}: broken link {href}")
-            broken = page.eval_on_selector_all("img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0))"
-                                                      ".map(e => e.getAttribute('src'))")
+            broken = page.eval_on_selector_all(
+                "img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).map(e => e.getAttribute('src'))"
+            )
             problems += [f"{name}: image not loaded {src}" for src in broken]
             problems += [f"{name}: {e}" for e in errors]
         # math typeset as SVG by the vendored MathJax, on a lesson full of it
@@ -190,7 +202,8 @@ def test_every_page_works_offline_in_a_browser(served):
         assert figure.is_visible() and figure.evaluate("e => e.naturalWidth") > 100
         glyphs = page.evaluate(CJK_GLYPHS, "h1")
         assert glyphs["ink"] > 50 and glyphs["diff"] > 50, (
-            f"Chinese drawn as boxes (font {glyphs['font']}): install a CJK font, e.g. Debian's fonts-noto-cjk")
+            f"Chinese drawn as boxes (font {glyphs['font']}): install a CJK font, e.g. Debian's fonts-noto-cjk"
+        )
         page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / "lesson00_top.png"))
         # offline search finds a lesson

@@ -32,7 +32,9 @@ def _digit_lr(n=4):
 
 
 # ------------------------------------------------------------ shipped models
-@pytest.mark.parametrize("name,channels,scale", [("digits_sr3_concat", 1, 4), ("digits_sr3_encoder", 1, 4), ("photos_sr3", 3, 2)])
+@pytest.mark.parametrize(
+    "name,channels,scale", [("digits_sr3_concat", 1, 4), ("digits_sr3_encoder", 1, 4), ("photos_sr3", 3, 2)]
+)
 def test_shipped_sr_models_load(name, channels, scale):
     model, diffusion, config = load_sr_model(name, "cpu")
     assert model.channels == channels and model.scale == scale and model.prediction == config.prediction == "x0"
@@ -62,7 +64,9 @@ def test_upscale_grayscale_array(digits_model):
     arr = to_uint8(lr[0])[..., 0]  # (8, 8) uint8
     out = upscale(arr, model=digits_model, steps=3, seed=0, device="cpu", progress=False)
     assert out.shape == (32, 32) and out.dtype == np.uint8
-    again = upscale(arr, model=digits_model[:2], tile=digits_model[2].model.tile, steps=3, seed=0, device="cpu", progress=False)
+    again = upscale(
+        arr, model=digits_model[:2], tile=digits_model[2].model.tile, steps=3, seed=0, device="cpu", progress=False
+    )
     assert np.array_equal(out, again)  # seeded; the tile comes from the model's config or from the caller
     with pytest.raises(ValueError, match="tile: a model given without its config needs tile="):
         upscale(arr, model=digits_model[:2], steps=3, progress=False)

@@ -6,7 +6,6 @@ and each verdict comes out right; the verdict words' precedence; and no interval
 
 import math
 import re
-import re
 from pathlib import Path
 
 import pytest
@@ -147,17 +146,20 @@ def _iv(low, high):
     return Interval((low + high) / 2, low, high, 0.95, "t", 10)
 
 
-@pytest.mark.parametrize("low,high,higher,margin,word", [
-    (0.1, 0.5, True, 0.2, "better"),
-    (-0.5, -0.1, False, None, "better"),            # lower is better: a negative difference
-    (-0.15, -0.05, True, 0.2, "worse, but within the margin"),
-    (-0.5, -0.1, True, 0.2, "worse"),
-    (-0.5, -0.1, True, None, "worse"),
-    (-0.1, 0.3, True, 0.2, "as good, within the margin"),
-    (-0.3, 0.3, True, 0.2, "undecided"),
-    (-0.1, 0.3, True, None, "undecided"),            # exploratory: no margin, no "as good"
-    (0.05, 0.15, False, 0.2, "worse, but within the margin"),
-])
+@pytest.mark.parametrize(
+    "low,high,higher,margin,word",
+    [
+        (0.1, 0.5, True, 0.2, "better"),
+        (-0.5, -0.1, False, None, "better"),  # lower is better: a negative difference
+        (-0.15, -0.05, True, 0.2, "worse, but within the margin"),
+        (-0.5, -0.1, True, 0.2, "worse"),
+        (-0.5, -0.1, True, None, "worse"),
+        (-0.1, 0.3, True, 0.2, "as good, within the margin"),
+        (-0.3, 0.3, True, 0.2, "undecided"),
+        (-0.1, 0.3, True, None, "undecided"),  # exploratory: no margin, no "as good"
+        (0.05, 0.15, False, 0.2, "worse, but within the margin"),
+    ],
+)
 def test_verdict_words_follow_the_written_precedence(low, high, higher, margin, word):
     v = judge(_iv(low, high), higher_is_better=higher, margin=margin)
     assert v.word == word and v.word in stats.VERDICT_WORDS
@@ -174,12 +176,15 @@ def test_judge_rejects_what_is_not_a_verdict():
         judge((0, 1), True)
 
 
-@pytest.mark.parametrize("delta,margin,expected,rate", [
-    (0.0, None, "undecided", 0.95),                    # no difference: a false "better"/"worse" ≤ 5 %
-    (0.4, None, "better", 0.95),                       # a clear gain (0.4 sd, n = 100) is found almost always
-    (0.0, 0.4, "as good, within the margin", 0.95),    # equal, margin 0.4 sd (4 standard errors): shown as good
-    (-0.4, 0.4, "as good, within the margin", 0.025),  # exactly at the margin: claimed as good at most 2.5 %
-])
+@pytest.mark.parametrize(
+    "delta,margin,expected,rate",
+    [
+        (0.0, None, "undecided", 0.95),  # no difference: a false "better"/"worse" ≤ 5 %
+        (0.4, None, "better", 0.95),  # a clear gain (0.4 sd, n = 100) is found almost always
+        (0.0, 0.4, "as good, within the margin", 0.95),  # equal, margin 0.4 sd (4 standard errors): shown as good
+        (-0.4, 0.4, "as good, within the margin", 0.025),  # exactly at the margin: claimed as good at most 2.5 %
+    ],
+)
 def test_verdicts_come_out_right(delta, margin, expected, rate):
     g = torch.Generator().manual_seed(7)
     d = torch.randn(REPS, 100, generator=g, dtype=torch.float64) + delta
@@ -226,8 +231,11 @@ RESAMPLING = [
 
 @pytest.mark.parametrize("pattern,what", RESAMPLING, ids=[w for _, w in RESAMPLING])
 def test_no_interval_or_resampling_code_outside_stats(pattern, what):
-    where = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
-                   if p.name != "stats.py" and re.search(pattern, p.read_text(encoding="utf-8")))
+    where = sorted(
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if p.name != "stats.py" and re.search(pattern, p.read_text(encoding="utf-8"))
+    )
     assert not where, f"{what} outside course_lib/stats.py: {where}"
     assert re.search(pattern, (PKG / "stats.py").read_text(encoding="utf-8")), f"the pattern for {what} finds nothing"
 

@@ -51,8 +51,11 @@ def test_answers_to_predictions_are_not_given_away(edition):
             twin = next(c for c in student.cells if c.source == cell.source)
             assert twin.outputs == [] and twin.execution_count is None
     assert tagged >= 1
-    k16 = next(c for c in nbformat.read(edition / "05_cnn_vs_diffusion.ipynb", as_version=4).cells
-               if "answer" in c.metadata.get("tags", []))
+    k16 = next(
+        c
+        for c in nbformat.read(edition / "05_cnn_vs_diffusion.ipynb", as_version=4).cells
+        if "answer" in c.metadata.get("tags", [])
+    )
     assert "k = 16" in k16.source and not k16.outputs
 
 
@@ -62,8 +65,11 @@ def _exercise_cells(nb):
     for a prediction before the cell that measures it)."""
     start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
     end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Further reading" in c.source)
-    early = [c.source for c in nb.cells[:start] if c.cell_type == "code"
-             and ("# YOUR CODE HERE" in c.source or c.source.strip().startswith("check_"))]
+    early = [
+        c.source
+        for c in nb.cells[:start]
+        if c.cell_type == "code" and ("# YOUR CODE HERE" in c.source or c.source.strip().startswith("check_"))
+    ]
     return early + [c.source for c in nb.cells[start:end] if c.cell_type == "code"]
 
 

@@ -11,9 +11,16 @@ from course_lib.engine.train import Trainer
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TINY = {
-    "name": "tiny", "dataset": "digits",
-    "method": "ddpm", "model": {"network": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-    "batch_size": 4, "steps": 10, "log_every": 2, "checkpoint_every": 3, "learning_rate": 1e-3, "warmup_steps": 2,
+    "name": "tiny",
+    "dataset": "digits",
+    "method": "ddpm",
+    "model": {"network": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
+    "batch_size": 4,
+    "steps": 10,
+    "log_every": 2,
+    "checkpoint_every": 3,
+    "learning_rate": 1e-3,
+    "warmup_steps": 2,
 }
 
 
@@ -39,8 +46,17 @@ def test_resume_is_exact(tmp_path, digits_small, device):
 
 
 def test_loss_falls_on_the_toy_spiral():
-    cfg = {"name": "toy", "dataset": "toy2d:spiral", "method": "ddpm", "model": {"network": "mlp", "hidden": 64},
-           "batch_size": 256, "steps": 300, "log_every": 50, "learning_rate": 2e-3, "warmup_steps": 10}
+    cfg = {
+        "name": "toy",
+        "dataset": "toy2d:spiral",
+        "method": "ddpm",
+        "model": {"network": "mlp", "hidden": 64},
+        "batch_size": 256,
+        "steps": 300,
+        "log_every": 50,
+        "learning_rate": 2e-3,
+        "warmup_steps": 10,
+    }
     tr = Trainer(cfg, device="cpu").train(progress=False)
     assert tr.history[-1][1] < 0.7 * tr.history[0][1]
 
@@ -125,9 +141,14 @@ def test_checkpoint_order_trains_every_model_after_the_models_it_reads(tmp_path)
     from course_lib.engine.train import checkpoint_order, main as train_main
 
     order = [p.stem for p in checkpoint_order(data_dir() / "checkpoints")]
-    for first, then in (("digits_diffir_s1", "digits_diffir"), ("digits_resdiff_cnn", "digits_resdiff"),
-                        ("digits_rrdb", "digits_srdiff"), ("digits_sr3_concat", "digits_sr_consistency"),
-                        ("digits_unet", "digits_diffbir"), ("digits_blind_restorer", "digits_diffbir")):
+    for first, then in (
+        ("digits_diffir_s1", "digits_diffir"),
+        ("digits_resdiff_cnn", "digits_resdiff"),
+        ("digits_rrdb", "digits_srdiff"),
+        ("digits_sr3_concat", "digits_sr_consistency"),
+        ("digits_unet", "digits_diffbir"),
+        ("digits_blind_restorer", "digits_diffbir"),
+    ):
         assert order.index(first) < order.index(then), (first, then)
     assert not any(name.endswith(".log") for name in order) and len(order) == len(set(order))
     (tmp_path / "a.json").write_text(_json.dumps({"name": "a", "model": {"stage1": "b"}}))

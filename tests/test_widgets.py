@@ -42,7 +42,10 @@ def test_view_rejects_bad_t(schedules):
 
 
 def test_widget_controls_drive_what_it_shows(schedules, device):
-    images = {"zero": torch.zeros(1, 16, 16, device=device), "ramp": torch.linspace(-1, 1, 256, device=device).reshape(1, 16, 16)}
+    images = {
+        "zero": torch.zeros(1, 16, 16, device=device),
+        "ramp": torch.linspace(-1, 1, 256, device=device).reshape(1, 16, 16),
+    }
     w = NoisingWidget(images, schedules, t=10, seed=0)
     first_picture = w.picture.value
     assert w.view["t"] == 10 and first_picture[:4] == b"\x89PNG"
@@ -66,7 +69,10 @@ def test_widget_bad_arguments(schedules):
     with pytest.raises(ValueError, match="images"):
         NoisingWidget({}, schedules)
     with pytest.raises(ValueError, match="same T"):
-        NoisingWidget({"a": torch.zeros(1, 4, 4)}, {"a": schedules["linear"], "b": GaussianDiffusion(make_beta_schedule("linear", 500))})
+        NoisingWidget(
+            {"a": torch.zeros(1, 4, 4)},
+            {"a": schedules["linear"], "b": GaussianDiffusion(make_beta_schedule("linear", 500))},
+        )
 
 
 # ------------------------------------------------------------ denoising widget

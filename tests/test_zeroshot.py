@@ -1,4 +1,5 @@
-"""Lesson 08's zero-shot evaluation (course_lib/experiments/zeroshot.py) and its cache: the margins fixed in the module, every
+"""Lesson 08's zero-shot evaluation (course_lib/experiments/zeroshot.py) and its cache: the margins fixed in the module,
+every
 config measured, DDNM's consistency float-exact, and the comparisons the lesson states."""
 
 import pytest
@@ -55,14 +56,24 @@ def test_the_issue_criteria_as_measured(cache):
     assert c["DDNM x2"]["agreement"] >= b["SR3-style x4 DDIM-50"]["agreement"]
     assert c["DDNM x2"]["patch_swd"] <= m["x2_patch_swd_vs_sr3_x4"] * b["SR3-style x4 DDIM-50"]["patch_swd"]
     # ×4: far below the trained SR3-style model (64 numbers for 1,024 pixels: the prior must choose the digit)
-    assert p["DDNM x4 − SR3-style x4 DDIM-50"]["psnr"]["mean"] < -3 and c["DDNM x4"]["agreement"] < b["SR3-style x4 DDIM-50"]["agreement"]
+    assert (
+        p["DDNM x4 − SR3-style x4 DDIM-50"]["psnr"]["mean"] < -3
+        and c["DDNM x4"]["agreement"] < b["SR3-style x4 DDIM-50"]["agreement"]
+    )
     for level in ("0.05", "0.1", "0.2"):  # DDNM+ beats DDNM on noisy y, the paired interval above zero
         d = p[f"DDNM+ x2 noisy {level} − DDNM x2 noisy {level}"]["psnr"]
         assert d["mean"] - 2 * d["bootstrap_sd"] > 0, level
-    beat = {k: v["psnr"]["mean"] - 2 * v["psnr"]["bootstrap_sd"] >= m["inpaint_kspace_over_pinv_db"]
-            for k, v in p.items() if "A†y" in k}
-    assert beat == {"DDNM inpaint centre − A†y inpaint:center": False, "DDNM inpaint half − A†y inpaint:half": True,
-                    "DDNM k-space 25% − A†y kspace:0.25": True, "DDNM k-space 12.5% − A†y kspace:0.125": False}
+    beat = {
+        k: v["psnr"]["mean"] - 2 * v["psnr"]["bootstrap_sd"] >= m["inpaint_kspace_over_pinv_db"]
+        for k, v in p.items()
+        if "A†y" in k
+    }
+    assert beat == {
+        "DDNM inpaint centre − A†y inpaint:center": False,
+        "DDNM inpaint half − A†y inpaint:half": True,
+        "DDNM k-space 25% − A†y kspace:0.25": True,
+        "DDNM k-space 12.5% − A†y kspace:0.125": False,
+    }
 
 
 # ------------------------------------------------------------------ lesson 08's DDNM widget
@@ -100,7 +111,9 @@ def test_ddnm_view_records_each_step_before_and_after_the_projection(device):
     # after the step A x̂₀′ = y to float precision; before it, far from it
     assert view["consistency_after"].min() > 70 and view["consistency_before"][0].max() < 40
     # the final image is the library's DDNM with the same seeds
-    lib = prior.method.restore_linear(prior.model, prior.process, AreaOperator(4), AreaOperator(4).A(hr), (1, 32, 32), seeds, steps=8)
+    lib = prior.method.restore_linear(
+        prior.model, prior.process, AreaOperator(4), AreaOperator(4).A(hr), (1, 32, 32), seeds, steps=8
+    )
     assert torch.allclose(view["final"], lib.clamp(-1, 1).cpu(), atol=1e-5)
     f = ddnm_frame(view, 3)
     assert f["t"] == int(view["t"][3]) and torch.equal(f["x_t"], view["x_t"][3])

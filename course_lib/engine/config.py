@@ -85,7 +85,9 @@ class TrainConfig:
         check_prediction(self.prediction)
         cls = get_method(self.method)
         if not isinstance(self.model, cls.Config):
-            raise TypeError(f"model must be a {cls.Config.__name__} for method {self.method!r}, got {type(self.model).__name__}")
+            raise TypeError(
+                f"model must be a {cls.Config.__name__} for method {self.method!r}, got {type(self.model).__name__}"
+            )
         cls.check(self)
 
     # ------------------------------------------------------------------ JSON
@@ -124,11 +126,15 @@ class TrainConfig:
             if method == "ddpm":
                 model["network"] = kind
         elif "kind" in model:
-            raise ValueError(f"model.kind {model['kind']!r} is the previous release's name for the method; "
-                             f"with \"method\": {d['method']!r} leave it out")
+            raise ValueError(
+                f"model.kind {model['kind']!r} is the previous release's name for the method; "
+                f"with \"method\": {d['method']!r} leave it out"
+            )
         mcls = get_method(d["method"])
         if objective is not None and objective != mcls.objective:
-            raise ValueError(f"objective {objective!r} does not match method {d['method']!r}, whose objective is {mcls.objective!r}")
+            raise ValueError(
+                f"objective {objective!r} does not match method {d['method']!r}, whose objective is {mcls.objective!r}"
+            )
         config = mcls.Config.from_dict(model)
         if getattr(config, "tile", 0) is None:  # an SR model tiles at the LR side of its training crops
             config = dataclasses.replace(config, tile=training_lr_size(d.get("dataset", cls.dataset)))
@@ -162,18 +168,46 @@ def _methods():
 
 def _legacy_classifier(d: dict) -> dict:
     """The previous release's classifier config (``task``, ``epochs``, one-cycle schedule implied) in the new form."""
-    known = {"name", "task", "width", "dropout", "epochs", "batch_size", "lr", "weight_decay", "seed", "log_every",
-             "degrade_prob", "description"}
+    known = {
+        "name",
+        "task",
+        "width",
+        "dropout",
+        "epochs",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "seed",
+        "log_every",
+        "degrade_prob",
+        "description",
+    }
     unknown = set(d) - known
     if unknown:
         raise ValueError(f"unknown classifier config keys {sorted(unknown)}; known: {sorted(known)}")
     batch = d.get("batch_size", 64)
-    return {"name": d.get("name", "digit_classifier"), "dataset": "digits_labels", "method": "classifier",
-            "model": {"width": d.get("width", 32), "dropout": d.get("dropout", 0.3), "degrade_prob": d.get("degrade_prob", 0.0)},
-            "batch_size": batch, "learning_rate": d.get("lr", 3e-3), "steps": d.get("epochs", 30) * TRAIN_DIGITS // batch,
-            "warmup_steps": 0, "lr_schedule": "onecycle", "weight_decay": d.get("weight_decay", 1e-4), "ema_decay": 0.0,
-            "grad_clip": 0.0, "seed": d.get("seed", 0), "log_every": d.get("log_every", 50), "autocast": False,
-            "description": d.get("description", "")}
+    return {
+        "name": d.get("name", "digit_classifier"),
+        "dataset": "digits_labels",
+        "method": "classifier",
+        "model": {
+            "width": d.get("width", 32),
+            "dropout": d.get("dropout", 0.3),
+            "degrade_prob": d.get("degrade_prob", 0.0),
+        },
+        "batch_size": batch,
+        "learning_rate": d.get("lr", 3e-3),
+        "steps": d.get("epochs", 30) * TRAIN_DIGITS // batch,
+        "warmup_steps": 0,
+        "lr_schedule": "onecycle",
+        "weight_decay": d.get("weight_decay", 1e-4),
+        "ema_decay": 0.0,
+        "grad_clip": 0.0,
+        "seed": d.get("seed", 0),
+        "log_every": d.get("log_every", 50),
+        "autocast": False,
+        "description": d.get("description", ""),
+    }
 
 
 def as_config(config: TrainConfig | dict, warn: bool = True) -> TrainConfig:

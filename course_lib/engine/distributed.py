@@ -32,8 +32,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["DistContext", "from_environment", "init", "shutdown", "SliceModel", "agree", "all_reduce_gradients",
-           "broadcast_state"]
+__all__ = [
+    "DistContext",
+    "from_environment",
+    "init",
+    "shutdown",
+    "SliceModel",
+    "agree",
+    "all_reduce_gradients",
+    "broadcast_state",
+]
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,10 @@ def from_environment(env: dict | None = None) -> DistContext:
     try:
         ctx = DistContext(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
     except ValueError as err:
-        raise ValueError(f"RANK, WORLD_SIZE, LOCAL_RANK: expected integers (torchrun sets them), got "
-                         f"{env.get('RANK')!r}, {env.get('WORLD_SIZE')!r}, {env.get('LOCAL_RANK')!r}") from err
+        raise ValueError(
+            f"RANK, WORLD_SIZE, LOCAL_RANK: expected integers (torchrun sets them), got "
+            f"{env.get('RANK')!r}, {env.get('WORLD_SIZE')!r}, {env.get('LOCAL_RANK')!r}"
+        ) from err
     if not 0 <= ctx.rank < ctx.world_size:
         raise ValueError(f"RANK: expected 0 <= RANK < WORLD_SIZE = {ctx.world_size}, got {ctx.rank}")
     return ctx
@@ -136,10 +146,12 @@ class SliceModel:
 
     def __init__(self, module: nn.Module, ctx: DistContext, batch_size: int, _path: str = "model"):
         if batch_size % ctx.world_size:
-            raise ValueError(f"batch_size: expected a multiple of the number of processes ({ctx.world_size}), "
-                             f"got {batch_size}")
-        self.__dict__.update(module=module, ctx=ctx, batch_size=batch_size, share=batch_size // ctx.world_size,
-                             _path=_path)
+            raise ValueError(
+                f"batch_size: expected a multiple of the number of processes ({ctx.world_size}), got {batch_size}"
+            )
+        self.__dict__.update(
+            module=module, ctx=ctx, batch_size=batch_size, share=batch_size // ctx.world_size, _path=_path
+        )
 
     def __getattr__(self, name: str):
         value = getattr(self.module, name)
@@ -175,22 +187,28 @@ class SliceModel:
         args, kwargs = _map(cut, list(args)), _map(cut, kwargs)
         if not sliced[0]:
             if needs_batch:
-                raise ValueError(f"SliceModel: {what}() expected an argument with the global batch ({B}) first, got "
-                                 f"shapes {[tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]}")
+                raise ValueError(
+                    f"SliceModel: {what}() expected an argument with the global batch ({B}) first, got "
+                    f"shapes {[tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]}"
+                )
             out = fn(*args, **kwargs)
             grads = []
             _map(lambda o: grads.append(o.requires_grad) or o, out)
             if any(grads):
-                raise ValueError(f"SliceModel: {what}() was called without an argument of the global batch ({B}) and "
-                                 f"returns a tensor with a gradient: each of the {ctx.world_size} processes would count "
-                                 f"its gradient once; pass the batch, or compute it under torch.no_grad()")
+                raise ValueError(
+                    f"SliceModel: {what}() was called without an argument of the global batch ({B}) and "
+                    f"returns a tensor with a gradient: each of the {ctx.world_size} processes would count "
+                    f"its gradient once; pass the batch, or compute it under torch.no_grad()"
+                )
             return out
         import torch.distributed as dist
 
         def gather(o):
             if o.dim() == 0 or o.shape[0] != share:
-                raise TypeError(f"SliceModel: {what}() must return tensors with the batch first ({share} rows on this "
-                                f"rank), got shape {tuple(o.shape)}")
+                raise TypeError(
+                    f"SliceModel: {what}() must return tensors with the batch first ({share} rows on this "
+                    f"rank), got shape {tuple(o.shape)}"
+                )
             parts = [torch.empty_like(o) for _ in range(ctx.world_size)]
             if ctx.world_size > 1:
                 dist.all_gather(parts, o.detach().contiguous())

@@ -47,10 +47,40 @@ from ..metrics import frechet_distance, high_frequency_ratio, patch_distance, pi
 from ..models import count_parameters
 from ..operators import consistency_psnr, upsample
 
-__all__ = ["SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES", "DIVERSITY_INDEX",
-           "REFERENCE_INDICES", "CURVE_INDICES", "image_seeds", "image_noise", "sample_noise", "restore_batched", "Entry",
-           "ENTRIES", "ZERO_SHOT_ENTRIES", "BLIND_ENTRIES", "RESIDUAL_ENTRIES", "CASCADE_ENTRIES", "CASCADE_SAMPLING_LEVEL", "register_entry", "TASKS", "Work", "outputs", "measure", "value_stats", "paired_bootstrap", "row",
-           "ROW_FIELDS", "load_table", "format_table", "curve_set", "main"]
+__all__ = [
+    "SEED_BASE",
+    "SAMPLE_OFFSET",
+    "EVAL_INDICES",
+    "SHOW_INDICES",
+    "LIVE_INDICES",
+    "DIVERSITY_INDEX",
+    "REFERENCE_INDICES",
+    "CURVE_INDICES",
+    "image_seeds",
+    "image_noise",
+    "sample_noise",
+    "restore_batched",
+    "Entry",
+    "ENTRIES",
+    "ZERO_SHOT_ENTRIES",
+    "BLIND_ENTRIES",
+    "RESIDUAL_ENTRIES",
+    "CASCADE_ENTRIES",
+    "CASCADE_SAMPLING_LEVEL",
+    "register_entry",
+    "TASKS",
+    "Work",
+    "outputs",
+    "measure",
+    "value_stats",
+    "paired_bootstrap",
+    "row",
+    "ROW_FIELDS",
+    "load_table",
+    "format_table",
+    "curve_set",
+    "main",
+]
 
 SEED_BASE = 1000
 SAMPLE_OFFSET = 100_000  # sample k of image i starts from seed SEED_BASE + i + k · SAMPLE_OFFSET
@@ -75,7 +105,8 @@ def image_seeds(indices: Sequence[int], k: int = 0) -> list[int]:
 
 
 def image_noise(indices, shape: tuple[int, ...], device: torch.device | str, seed_offset: int = 0) -> torch.Tensor:
-    """x_T for images ``indices``: ``(len(indices), *shape)``, image ``i`` drawn from seed ``SEED_BASE + i + seed_offset``.
+    """x_T for images ``indices``: ``(len(indices), *shape)``, image ``i`` drawn from seed ``SEED_BASE + i +
+    seed_offset``.
 
     Drawn on the CPU and moved to ``device``, so the same image gets the same noise on cpu, cuda and mps."""
     seeds = [SEED_BASE + int(i) + seed_offset for i in indices]
@@ -88,10 +119,19 @@ def sample_noise(index: int, samples: int, shape: tuple[int, ...], device: torch
     return torch.cat([image_noise([index], shape, device, seed_offset=SAMPLE_OFFSET * k) for k in range(samples)])
 
 
-def restore_batched(restore: Callable, y: torch.Tensor, indices: Sequence[int], k: int = 0, batch: int = 250,
-                    shared_generator: torch.Generator | None = None, scale: int | None = None, **options) -> torch.Tensor:
+def restore_batched(
+    restore: Callable,
+    y: torch.Tensor,
+    indices: Sequence[int],
+    k: int = 0,
+    batch: int = 250,
+    shared_generator: torch.Generator | None = None,
+    scale: int | None = None,
+    **options,
+) -> torch.Tensor:
     """Sample ``k`` of every image: ``restore(y_batch, seeds=…, **options)`` (e.g. a shipped model's
-    :meth:`~course_lib.engine.pretrained.Pretrained.restore`) on ``y`` ``(N, C, h, w)`` (test-split ``indices``), ``batch``
+    :meth:`~course_lib.engine.pretrained.Pretrained.restore`) on ``y`` ``(N, C, h, w)`` (test-split ``indices``),
+    ``batch``
     images at a time, image i from :func:`image_seeds`.
 
     ``shared_generator`` (with the model's ``scale``): draw x_T per image but the steps' noise from this one generator
@@ -102,7 +142,9 @@ def restore_batched(restore: Callable, y: torch.Tensor, indices: Sequence[int], 
         if shared_generator is None:
             outs.append(restore(yb, seeds=image_seeds(idx, k), **options))
         else:
-            x_T = image_noise(idx, (yb.shape[1], yb.shape[2] * scale, yb.shape[3] * scale), yb.device, SAMPLE_OFFSET * int(k))
+            x_T = image_noise(
+                idx, (yb.shape[1], yb.shape[2] * scale, yb.shape[3] * scale), yb.device, SAMPLE_OFFSET * int(k)
+            )
             outs.append(restore(yb, x_T=x_T, generator=shared_generator, **options))
     return torch.cat(outs)
 
@@ -200,14 +242,24 @@ SAMPLER_ENTRIES = (
     Entry("SR3 concat DDIM-4", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 4}),
     Entry("SR3 concat DDIM-10", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 10}),
     Entry("SR3 concat DDIM-20", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 20}),
-    Entry("SR3 concat PLMS 10 NFE", "digits_x4", "digits_sr3_concat",
-          {"sampler": "pndm", "steps": 9, "sampler_options": {"warmup": "plms"}}),
-    Entry("SR3 concat PLMS 20 NFE", "digits_x4", "digits_sr3_concat",
-          {"sampler": "pndm", "steps": 19, "sampler_options": {"warmup": "plms"}}),
+    Entry(
+        "SR3 concat PLMS 10 NFE",
+        "digits_x4",
+        "digits_sr3_concat",
+        {"sampler": "pndm", "steps": 9, "sampler_options": {"warmup": "plms"}},
+    ),
+    Entry(
+        "SR3 concat PLMS 20 NFE",
+        "digits_x4",
+        "digits_sr3_concat",
+        {"sampler": "pndm", "steps": 19, "sampler_options": {"warmup": "plms"}},
+    ),
     Entry("SR3 concat DPM-Solver++(2M) 10", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 10}),
     Entry("SR3 concat DPM-Solver++(2M) 20", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 20}),
     Entry("SR3 concat Heun 19 NFE", "digits_x4", "digits_sr3_concat", {"sampler": "heun", "steps": 10}),
-    Entry("SR3 concat Euler-Maruyama 100", "digits_x4", "digits_sr3_concat", {"sampler": "euler_maruyama", "steps": 100}),
+    Entry(
+        "SR3 concat Euler-Maruyama 100", "digits_x4", "digits_sr3_concat", {"sampler": "euler_maruyama", "steps": 100}
+    ),
     Entry("consistency student 1 step", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 1}),
     Entry("consistency student 2 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 2}),
     Entry("consistency student 4 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 4}),
@@ -218,8 +270,12 @@ for _e in SAMPLER_ENTRIES:
 #: lesson 08's zero-shot rows: the unconditional digits model restores ×4 by DDNM (DDPM.restore), same digits and seeds
 ZERO_SHOT_ENTRIES = (
     Entry("DDNM (unconditional digits_unet, 100 steps)", "digits_x4", "digits_unet", {"scale": 4, "steps": 100}),
-    Entry("DDNM time travel (L 10, r 3)", "digits_x4", "digits_unet",
-          {"scale": 4, "steps": 100, "travel_length": 10, "travel_repeat": 3}),
+    Entry(
+        "DDNM time travel (L 10, r 3)",
+        "digits_x4",
+        "digits_unet",
+        {"scale": 4, "steps": 100, "travel_length": 10, "travel_repeat": 3},
+    ),
 )
 for _e in ZERO_SHOT_ENTRIES:
     register_entry(_e)
@@ -229,8 +285,12 @@ for _e in ZERO_SHOT_ENTRIES:
 #: degradations' range of scale and blur)
 BLIND_ENTRIES = (
     Entry("DiffBIR stage 1 alone (blind, given bicubic y)", "digits_x4", "digits_blind_restorer", {"input": "bicubic"}),
-    Entry("DiffBIR (blind, given bicubic y; strength 2, DDIM-20)", "digits_x4", "digits_diffbir",
-          {"input": "bicubic", "sampler": "ddim", "steps": 20, "strength": 2.0}),
+    Entry(
+        "DiffBIR (blind, given bicubic y; strength 2, DDIM-20)",
+        "digits_x4",
+        "digits_diffbir",
+        {"input": "bicubic", "sampler": "ddim", "steps": 20, "strength": 2.0},
+    ),
 )
 for _e in BLIND_ENTRIES:
     register_entry(_e)
@@ -249,14 +309,19 @@ for _e in RESIDUAL_ENTRIES:
     register_entry(_e)
 
 #: lesson 07's rows on true LR (the harness's protocol; the cascade itself is judged on base-generated LR by
-#: ``course_lib.experiments.cascade``): the SR stages with and without conditioning augmentation — the augmented one at the level
+#: ``course_lib.experiments.cascade``): the SR stages with and without conditioning augmentation — the augmented one at
+#: the level
 #: s chosen on validation draws (``data/cache/cascade.json``, ``validation.chosen_s``; a test keeps them equal) and at
 #: s = 0 — and latent SR on the f = 4 autoencoder
 CASCADE_SAMPLING_LEVEL = 200
 CASCADE_ENTRIES = (
     Entry("cascade SR stage, no augmentation (DDIM-50)", "digits_x4", "digits_cascade_sr_noaug", DDIM50),
-    Entry(f"cascade SR stage, augmented, s = {CASCADE_SAMPLING_LEVEL} (DDIM-50)", "digits_x4", "digits_cascade_sr",
-          {**DDIM50, "aug_level": CASCADE_SAMPLING_LEVEL}),
+    Entry(
+        f"cascade SR stage, augmented, s = {CASCADE_SAMPLING_LEVEL} (DDIM-50)",
+        "digits_x4",
+        "digits_cascade_sr",
+        {**DDIM50, "aug_level": CASCADE_SAMPLING_LEVEL},
+    ),
     Entry("cascade SR stage, augmented, s = 0 (DDIM-50)", "digits_x4", "digits_cascade_sr", DDIM50),
     Entry("latent SR (f = 4 KL autoencoder, DDIM-50)", "digits_x4", "digits_latent_sr", DDIM50, diversity=8),
 )
@@ -275,10 +340,13 @@ class Work:
 
     @property
     def seconds(self) -> float:
-        """Compute time of every output fetched so far (each counted once), including those resumed from an earlier run."""
+        """Compute time of every output fetched so far (each counted once), including those resumed from an earlier
+        run."""
         return sum(self._seconds.values())
 
-    def get(self, name: str, make: Callable[[], torch.Tensor], nfe: Callable[[], int] | int = 0) -> tuple[torch.Tensor, float, int]:
+    def get(
+        self, name: str, make: Callable[[], torch.Tensor], nfe: Callable[[], int] | int = 0
+    ) -> tuple[torch.Tensor, float, int]:
         """``(x on the CPU, seconds, nfe)`` of output ``name``: loaded if saved, else ``make()`` timed and saved."""
         from ..files import save_checkpoint
 
@@ -297,8 +365,16 @@ class Work:
         return x.cpu(), seconds, n
 
 
-def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices: Sequence[int], device,
-            progress: bool = False, k: int | None = None) -> tuple[torch.Tensor, float, int]:
+def outputs(
+    entry: Entry,
+    work: Work,
+    hr: torch.Tensor,
+    y: torch.Tensor,
+    indices: Sequence[int],
+    device,
+    progress: bool = False,
+    k: int | None = None,
+) -> tuple[torch.Tensor, float, int]:
     """The entry's outputs on the task's images: ``(sr (N, C, H, W) on the CPU, seconds, NFE per image)``; with
     ``samples > 1`` the mean of samples 0 … samples − 1 (seconds and NFE for all of them); ``k``: sample k alone."""
     from .pretrained import load
@@ -307,7 +383,9 @@ def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices
     if entry.model is None:
         return work.get("bicubic", lambda: upsample(y, task.scale, "bicubic"))
     shipped = load(entry.model, device)
-    options = {**entry.options, "progress": progress} if shipped.method.objective == "diffusion" else dict(entry.options)
+    options = (
+        {**entry.options, "progress": progress} if shipped.method.objective == "diffusion" else dict(entry.options)
+    )
 
     # the checkpoint's hash is part of the tag: outputs of a retrained model are never mistaken for the old ones
     sha = load_manifest()["files"].get(f"checkpoints/{entry.model}.pt", {}).get("sha256", "")[:8]
@@ -324,8 +402,13 @@ def outputs(entry: Entry, work: Work, hr: torch.Tensor, y: torch.Tensor, indices
     def one(j: int):
         tag = f"{entry.model}-{sha}__{_options_tag(entry.options)}__{entry.noise}__k{j}"
         gen = torch.Generator(device=torch.device(device)).manual_seed(0) if entry.noise == "shared" else None
-        return work.get(tag, lambda: restore_batched(restore, y, indices, j, task.batch, shared_generator=gen,
-                                                     scale=task.scale, **options), lambda: shipped.method.last_nfe)
+        return work.get(
+            tag,
+            lambda: restore_batched(
+                restore, y, indices, j, task.batch, shared_generator=gen, scale=task.scale, **options
+            ),
+            lambda: shipped.method.last_nfe,
+        )
 
     if k is not None or entry.samples == 1:
         return one(k or 0)
@@ -344,15 +427,24 @@ def _options_tag(options: dict) -> str:
 def value_stats(v: torch.Tensor) -> dict:
     """How the caches store a per-image measure ``(N,)``: mean and sd (4 decimals) and every value (3 decimals)."""
     v = v.float().cpu()
-    return {"mean": round(float(v.mean()), 4), "sd": round(float(v.std()), 4) if v.numel() > 1 else 0.0,
-            "values": [round(float(a), 3) for a in v]}
+    return {
+        "mean": round(float(v.mean()), 4),
+        "sd": round(float(v.std()), 4) if v.numel() > 1 else 0.0,
+        "values": [round(float(a), 3) for a in v],
+    }
 
 
-def measure(sr: torch.Tensor, hr: torch.Tensor, y: torch.Tensor, scale: int, classifier=None) -> dict[str, torch.Tensor]:
+def measure(
+    sr: torch.Tensor, hr: torch.Tensor, y: torch.Tensor, scale: int, classifier=None
+) -> dict[str, torch.Tensor]:
     """The per-image measures of lessons 04–05: ``psnr``, ``ssim``, ``consistency`` (Eq. 04.1), ``hf_ratio``
     (Eq. 04.6) and, with the digit classifier, ``agreement`` with its call on HR; each ``(N,)``."""
-    m = {"psnr": psnr(sr, hr), "ssim": ssim(sr, hr), "consistency": consistency_psnr(sr, y, scale),
-         "hf_ratio": high_frequency_ratio(sr, hr, scale)}
+    m = {
+        "psnr": psnr(sr, hr),
+        "ssim": ssim(sr, hr),
+        "consistency": consistency_psnr(sr, y, scale),
+        "hf_ratio": high_frequency_ratio(sr, hr, scale),
+    }
     if classifier is not None:
         with torch.no_grad():
             m["agreement"] = (classifier(sr).argmax(1) == classifier(hr).argmax(1)).float()
@@ -366,14 +458,44 @@ def paired_bootstrap(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: 
 
 
 #: the columns of a row, in order
-ROW_FIELDS = ("label", "task", "model", "method", "psnr", "ssim", "consistency", "hf_ratio", "hf_error", "agreement",
-              "patch_swd", "frechet", "diversity", "nfe", "ms_per_image", "parameters", "training_minutes",
-              "training_hardware", "noise", "options", "n")
+ROW_FIELDS = (
+    "label",
+    "task",
+    "model",
+    "method",
+    "psnr",
+    "ssim",
+    "consistency",
+    "hf_ratio",
+    "hf_error",
+    "agreement",
+    "patch_swd",
+    "frechet",
+    "diversity",
+    "nfe",
+    "ms_per_image",
+    "parameters",
+    "training_minutes",
+    "training_hardware",
+    "noise",
+    "options",
+    "n",
+)
 
 
 @torch.no_grad()
-def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tensor, y: torch.Tensor, device,
-        classifier=None, reference: torch.Tensor | None = None, samples: torch.Tensor | None = None) -> dict:
+def row(
+    entry: Entry,
+    sr: torch.Tensor,
+    seconds: float,
+    nfe: int,
+    hr: torch.Tensor,
+    y: torch.Tensor,
+    device,
+    classifier=None,
+    reference: torch.Tensor | None = None,
+    samples: torch.Tensor | None = None,
+) -> dict:
     """One table row (:data:`ROW_FIELDS`): means of the per-image measures, the set-level realism measures against
     ``reference`` (digits: HR of the other half of the test split; photos: the other half of each HR photo), and the
     cost. ``samples`` ``(K, N, …)``: several samples per image, for the diversity."""
@@ -404,8 +526,12 @@ def row(entry: Entry, sr: torch.Tensor, seconds: float, nfe: int, hr: torch.Tens
         # a method built on frozen shipped parts (DiffBIR's base and stage 1, DiffIR's stage 1, SRDiff's encoder,
         # ResDiff's CNN, latent SR's autoencoder) is charged their training too: the method says which it borrows
         seconds = training_seconds(entry.model)
-        out.update(method=shipped.config.method, parameters=count_parameters(shipped.model),
-                   training_minutes=round(seconds / 60, 1), training_hardware=record.get("hardware"))
+        out.update(
+            method=shipped.config.method,
+            parameters=count_parameters(shipped.model),
+            training_minutes=round(seconds / 60, 1),
+            training_hardware=record.get("hardware"),
+        )
     out["noise"] = entry.noise if entry.model is not None and entry.options.get("sampler") else None
     out["options"] = dict(entry.options) or None
     return {k: out.get(k) for k in ROW_FIELDS}
@@ -426,11 +552,22 @@ def load_table() -> dict:
 
 def format_table(rows: Sequence[dict]) -> str:
     """The rows as a Markdown table (realism first: patch SWD; HF as |1 − ratio|)."""
-    cols = [("task", "task", "{}"), ("label", "method", "{}"), ("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"),
-            ("consistency", "consistency", "{:.1f}"), ("agreement", "agreement", "{:.3f}"), ("patch_swd", "patch SWD ↓", "{:.4f}"),
-            ("frechet", "Fréchet ↓", "{:.3f}"), ("hf_error", "|1 − HF| ↓", "{:.2f}"), ("diversity", "diversity", "{:.3f}"),
-            ("nfe", "NFE", "{}"), ("ms_per_image", "ms/image", "{:.1f}"), ("parameters", "parameters", "{:,}"),
-            ("training_minutes", "training min", "{:.1f}")]
+    cols = [
+        ("task", "task", "{}"),
+        ("label", "method", "{}"),
+        ("psnr", "PSNR", "{:.2f}"),
+        ("ssim", "SSIM", "{:.3f}"),
+        ("consistency", "consistency", "{:.1f}"),
+        ("agreement", "agreement", "{:.3f}"),
+        ("patch_swd", "patch SWD ↓", "{:.4f}"),
+        ("frechet", "Fréchet ↓", "{:.3f}"),
+        ("hf_error", "|1 − HF| ↓", "{:.2f}"),
+        ("diversity", "diversity", "{:.3f}"),
+        ("nfe", "NFE", "{}"),
+        ("ms_per_image", "ms/image", "{:.1f}"),
+        ("parameters", "parameters", "{:,}"),
+        ("training_minutes", "training min", "{:.1f}"),
+    ]
     lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join("" if r.get(k) is None else fmt.format(r[k]) for k, _, fmt in cols) + " |")
@@ -457,7 +594,9 @@ def run(entries: Sequence[Entry], device, work_root: str | Path = WORK, progress
             sr, seconds, nfe = outputs(e, work, hr, y, indices, device, progress)
             samples = None
             if e.diversity > 1:
-                samples = torch.stack([outputs(e, work, hr, y, indices, device, progress, k=j)[0] for j in range(e.diversity)])
+                samples = torch.stack(
+                    [outputs(e, work, hr, y, indices, device, progress, k=j)[0] for j in range(e.diversity)]
+                )
             rows.append(row(e, sr, seconds, nfe, hr, y, device, classifier, reference, samples))
             print(format_table(rows[-1:]).splitlines()[-1], flush=True)
     return rows
@@ -470,8 +609,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--work", default=str(WORK), help="folder for per-output files (resumable)")
     parser.add_argument("--progress", action="store_true")
-    parser.add_argument("--only", nargs="+", default=None, metavar="LABEL",
-                        help="compute only the rows whose label starts with one of these, and merge them into the cached table")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="LABEL",
+        help="compute only the rows whose label starts with one of these, and merge them into the cached table",
+    )
     args = parser.parse_args(argv)
     if args.table:
         table = load_table()
@@ -500,10 +644,22 @@ def main(argv: list[str] | None = None) -> int:
         hardware, source = previous["hardware"], previous["source"]
     else:
         source = f"python -m course_lib.harness ({hardware})"
-    result = {"hardware": hardware, "source": source, "seed_base": SEED_BASE, "sample_offset": SAMPLE_OFFSET,
-              "rows": rows, "seconds": elapsed}
-    write_cached(TABLE_PATH, result, None, None, source,
-                 ("the landscape table: every method's row on the same test images (python -m course_lib.harness)",))
+    result = {
+        "hardware": hardware,
+        "source": source,
+        "seed_base": SEED_BASE,
+        "sample_offset": SAMPLE_OFFSET,
+        "rows": rows,
+        "seconds": elapsed,
+    }
+    write_cached(
+        TABLE_PATH,
+        result,
+        None,
+        None,
+        source,
+        ("the landscape table: every method's row on the same test images (python -m course_lib.harness)",),
+    )
     print(format_table(rows))
     return 0
 

@@ -28,8 +28,18 @@ from ..models import SR3
 from ..schedules import make_beta_schedule
 from .config import TrainConfig
 
-__all__ = ["Pretrained", "load", "load_classifier", "training_seconds", "borrowed_weights", "load_pretrained", "load_sr_model", "shipped_models", "training_record",
-           "init_from_pretrained"]
+__all__ = [
+    "Pretrained",
+    "load",
+    "load_classifier",
+    "training_seconds",
+    "borrowed_weights",
+    "load_pretrained",
+    "load_sr_model",
+    "shipped_models",
+    "training_record",
+    "init_from_pretrained",
+]
 
 
 @dataclass
@@ -53,11 +63,12 @@ class Pretrained:
 def shipped_models() -> list[str]:
     """Names of the models in ``data/checkpoints`` (from the manifest)."""
     files = load_manifest()["files"]
-    return sorted(k[len("checkpoints/"):-3] for k in files if k.startswith("checkpoints/") and k.endswith(".pt"))
+    return sorted(k[len("checkpoints/") : -3] for k in files if k.startswith("checkpoints/") and k.endswith(".pt"))
 
 
 def training_record(name: str) -> dict:
-    """``data/checkpoints/NAME.log.json``: steps, training seconds, hardware, parameters, loss curve (``{}`` if absent)."""
+    """``data/checkpoints/NAME.log.json``: steps, training seconds, hardware, parameters, loss curve (``{}`` if
+    absent)."""
     from ..files import verify_file
 
     rel = f"checkpoints/{name}.log.json"
@@ -73,14 +84,18 @@ def borrowed_weights(name: str, borrowed: dict, files: dict) -> dict[str, torch.
     for prefix, b in borrowed.items():
         now = files.get(f"checkpoints/{b['model']}.pt", {}).get("sha256")
         if now is None:
-            raise CheckpointError(f"{name!r} borrows its frozen part {prefix!r} from the shipped {b['model']!r}, which is "
-                                  "missing: restore it with `git checkout -- data/`")
+            raise CheckpointError(
+                f"{name!r} borrows its frozen part {prefix!r} from the shipped {b['model']!r}, which is "
+                "missing: restore it with `git checkout -- data/`"
+            )
         if now != b["sha256"]:
-            raise CheckpointError(f"{name!r} was trained with {b['model']!r} of sha256 {b['sha256'][:12]}…, but the shipped "
-                                  f"{b['model']!r} is now {now[:12]}…: retrain {name!r} (`make checkpoints` trains it after "
-                                  f"{b['model']!r}) or restore the old file")
+            raise CheckpointError(
+                f"{name!r} was trained with {b['model']!r} of sha256 {b['sha256'][:12]}…, but the shipped "
+                f"{b['model']!r} is now {now[:12]}…: retrain {name!r} (`make checkpoints` trains it after "
+                f"{b['model']!r}) or restore the old file"
+            )
         source = load(b["model"], "cpu").model.state_dict()
-        out.update({prefix + k[len(b["prefix"]):]: v for k, v in source.items() if k.startswith(b["prefix"])})
+        out.update({prefix + k[len(b["prefix"]) :]: v for k, v in source.items() if k.startswith(b["prefix"])})
     return out
 
 
@@ -89,7 +104,9 @@ def _checkpoint(name: str) -> tuple[dict, dict]:
     rel = f"checkpoints/{name}.pt"
     files = load_manifest()["files"]
     if rel not in files:
-        raise CheckpointError(f"no shipped model named {name!r}; shipped models: {', '.join(shipped_models()) or 'none'}")
+        raise CheckpointError(
+            f"no shipped model named {name!r}; shipped models: {', '.join(shipped_models()) or 'none'}"
+        )
     return load_checkpoint(data_dir() / rel, expected_sha256=files[rel]["sha256"]), files
 
 
@@ -103,11 +120,17 @@ def load(name: str, device: torch.device | str | None = None) -> Pretrained:
     weights = state["ema"] if "ema" in state else state["state"]  # "state": the previous release's classifier files
     weights = {**weights, **borrowed_weights(name, json.loads(state.get("borrowed", "{}")), files)}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
-    process = GaussianDiffusion(make_beta_schedule(config.schedule, config.T)).to(device) if method.objective == "diffusion" else None
+    process = (
+        GaussianDiffusion(make_beta_schedule(config.schedule, config.T)).to(device)
+        if method.objective == "diffusion"
+        else None
+    )
     return Pretrained(name, method, model.to(device).eval(), process, config, training_record(name))
 
 
-def load_pretrained(name: str, device: torch.device | str | None = None) -> tuple[nn.Module, GaussianDiffusion | None, TrainConfig]:
+def load_pretrained(
+    name: str, device: torch.device | str | None = None
+) -> tuple[nn.Module, GaussianDiffusion | None, TrainConfig]:
     """A shipped model as ``(network in eval mode, process, config)`` (the process is ``None`` for one-shot methods)."""
     p = load(name, device)
     return p.model, p.process, p.config
@@ -135,7 +158,9 @@ def init_from_pretrained(model: nn.Module, name: str) -> nn.Module:
     used = set()
     with torch.no_grad():
         for key, value in target.items():
-            skey = key if key in src else key[len(prefix):] if key.startswith(prefix) else key  # SR3 from SR3, or from a UNet
+            skey = (
+                key if key in src else key[len(prefix) :] if key.startswith(prefix) else key
+            )  # SR3 from SR3, or from a UNet
             if skey not in src:
                 continue
             w = src[skey].to(value.dtype)
@@ -145,11 +170,15 @@ def init_from_pretrained(model: nn.Module, name: str) -> nn.Module:
                 value.zero_()
                 value[tuple(slice(0, n) for n in w.shape)] = w
             else:
-                raise ValueError(f"init_from={name!r}: {skey} has shape {tuple(w.shape)}, cannot fill {tuple(value.shape)}")
+                raise ValueError(
+                    f"init_from={name!r}: {skey} has shape {tuple(w.shape)}, cannot fill {tuple(value.shape)}"
+                )
             used.add(skey)
     unused = sorted(set(src) - used)
     if unused:
-        raise ValueError(f"init_from={name!r}: the model has no place for {unused[:5]}{' …' if len(unused) > 5 else ''}")
+        raise ValueError(
+            f"init_from={name!r}: the model has no place for {unused[:5]}{' …' if len(unused) > 5 else ''}"
+        )
     return model  # the state_dict's tensors are the model's own: filled in place above
 
 

@@ -49,6 +49,8 @@ from .config import LR_SCHEDULES, TrainConfig, as_config
 __all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "strip_borrowed", "checkpoint_order", "export_run", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (course_lib/engine/train.py)
+
+
 def _as_tensors(data) -> dict[str, torch.Tensor]:
     """Training data given directly: a tensor (``{"x"}``), a ``(hr, y)`` pair, or a dict of tensors."""
     if isinstance(data, torch.Tensor):
@@ -73,8 +75,13 @@ class Trainer:
         done; history: list of ``(step, mean loss over the last log_every steps)``.
     """
 
-    def __init__(self, config: TrainConfig | dict, device: torch.device | str | None = None, data=None,
-                 dist: DistContext | None = None):
+    def __init__(
+        self,
+        config: TrainConfig | dict,
+        device: torch.device | str | None = None,
+        data=None,
+        dist: DistContext | None = None,
+    ):
         from .pretrained import init_from_pretrained
         from .pretrained import load as load_shipped
 
@@ -89,11 +96,17 @@ class Trainer:
         self.method.initialise(self.model, lambda name: load_shipped(name, self.device).model)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.method.setup(lambda name: load_shipped(name, self.device).model, self.device)
-        self.diffusion = (GaussianDiffusion(make_beta_schedule(c.schedule, c.T)).to(self.device)
-                          if self.method.objective == "diffusion" else None)
+        self.diffusion = (
+            GaussianDiffusion(make_beta_schedule(c.schedule, c.T)).to(self.device)
+            if self.method.objective == "diffusion"
+            else None
+        )
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
-        self.scheduler = (torch.optim.lr_scheduler.OneCycleLR(self.opt, c.learning_rate, total_steps=c.steps)
-                          if c.lr_schedule == "onecycle" else None)
+        self.scheduler = (
+            torch.optim.lr_scheduler.OneCycleLR(self.opt, c.learning_rate, total_steps=c.steps)
+            if c.lr_schedule == "onecycle"
+            else None
+        )
         tensors = load_training_set(c.dataset) if data is None else _as_tensors(data)
         self.tensors = {k: v.to(self.device) for k, v in tensors.items()}
         sizes = {v.shape[0] for v in self.tensors.values()}
@@ -183,8 +196,13 @@ class Trainer:
             self._pending = []
         return value
 
-    def train(self, steps: int | None = None, seconds: float | None = None, progress: bool = True,
-              checkpoint_path: str | Path | None = None) -> "Trainer":
+    def train(
+        self,
+        steps: int | None = None,
+        seconds: float | None = None,
+        progress: bool = True,
+        checkpoint_path: str | Path | None = None,
+    ) -> "Trainer":
         """Train until ``config.steps`` in all (or ``steps`` more), or for ``seconds`` of wall time.
 
         Saves the resumable state to ``checkpoint_path`` every ``checkpoint_every`` steps and at the end.
@@ -192,8 +210,14 @@ class Trainer:
         from tqdm.auto import tqdm
 
         target = self.config.steps if steps is None else self.step + steps
-        bar = tqdm(total=target, initial=self.step, desc=f"training {self.config.name}",
-                   disable=not progress or not self.dist.is_main, leave=False, mininterval=0.5)
+        bar = tqdm(
+            total=target,
+            initial=self.step,
+            desc=f"training {self.config.name}",
+            disable=not progress or not self.dist.is_main,
+            leave=False,
+            mininterval=0.5,
+        )
         start = began = time.perf_counter()
         try:
             while self.step < target:
@@ -260,11 +284,14 @@ class Trainer:
         return path
 
     @classmethod
-    def resume(cls, path: str | Path, device: torch.device | str | None = None, data=None,
-               dist: DistContext | None = None) -> "Trainer":
+    def resume(
+        cls, path: str | Path, device: torch.device | str | None = None, data=None, dist: DistContext | None = None
+    ) -> "Trainer":
         """A trainer in exactly the state :meth:`save` wrote (on any number of processes: the state is global)."""
         state = load_checkpoint(path)
-        trainer = cls(TrainConfig.from_dict(json.loads(state["config"]), warn=False), device=device, data=data, dist=dist)
+        trainer = cls(
+            TrainConfig.from_dict(json.loads(state["config"]), warn=False), device=device, data=data, dist=dist
+        )
         trainer.load_state_dict(state)
         return trainer
 
@@ -284,10 +311,20 @@ class Trainer:
         """Write the shipped form: EMA weights (in the method's export dtype, float16 by default) and the config;
         frozen parts borrowed from other shipped models (:meth:`Method.borrowed`) are left out and named instead."""
         dtype = self.method.export_dtype
-        ema = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype) for k, v in self.ema.state_dict().items()}
+        ema = {
+            k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype)
+            for k, v in self.ema.state_dict().items()
+        }
         ema, borrowed = strip_borrowed(ema, self.method.borrowed())
-        return save_checkpoint({"config": json.dumps(self.config.to_dict()), "ema": ema, "step": self.step,
-                                **({"borrowed": json.dumps(borrowed)} if borrowed else {})}, path)
+        return save_checkpoint(
+            {
+                "config": json.dumps(self.config.to_dict()),
+                "ema": ema,
+                "step": self.step,
+                **({"borrowed": json.dumps(borrowed)} if borrowed else {}),
+            },
+            path,
+        )
 
 
 def strip_borrowed(weights: dict[str, torch.Tensor], borrowed: dict[str, tuple[str, str]]) -> tuple[dict, dict]:
@@ -301,14 +338,22 @@ def strip_borrowed(weights: dict[str, torch.Tensor], borrowed: dict[str, tuple[s
 
     files, kept, record = load_manifest()["files"], dict(weights), {}
     for prefix, (name, source_prefix) in borrowed.items():
-        source = {k[len(source_prefix):]: v for k, v in load(name, "cpu").model.state_dict().items() if k.startswith(source_prefix)}
-        mine = {k[len(prefix):]: kept.pop(k) for k in list(kept) if k.startswith(prefix)}
+        source = {
+            k[len(source_prefix) :]: v
+            for k, v in load(name, "cpu").model.state_dict().items()
+            if k.startswith(source_prefix)
+        }
+        mine = {k[len(prefix) :]: kept.pop(k) for k in list(kept) if k.startswith(prefix)}
         if set(mine) != set(source):
-            raise ValueError(f"borrowed part {prefix!r}: expected the tensors of {name!r} ({len(source)}), got {len(mine)}")
+            raise ValueError(
+                f"borrowed part {prefix!r}: expected the tensors of {name!r} ({len(source)}), got {len(mine)}"
+            )
         moved = [k for k, v in mine.items() if not torch.equal(v.float(), source[k].float())]
         if moved:
-            raise ValueError(f"borrowed part {prefix!r} differs from the shipped {name!r} in {moved[:3]}: it trained, so "
-                             "it must be stored (remove it from the method's borrowed())")
+            raise ValueError(
+                f"borrowed part {prefix!r} differs from the shipped {name!r} in {moved[:3]}: it trained, so "
+                "it must be stored (remove it from the method's borrowed())"
+            )
         record[prefix] = {"model": name, "prefix": source_prefix, "sha256": files[f"checkpoints/{name}.pt"]["sha256"]}
     return kept, record
 
@@ -349,9 +394,14 @@ def main(argv: list[str] | None = None) -> int:
 
     Under ``torchrun --standalone --nproc_per_node=N`` the same command trains on N processes
     (:mod:`course_lib.engine.distributed`): rank 0 logs, saves and exports; the others train in step."""
-    parser = argparse.ArgumentParser(prog="python -m course_lib.train", description="Train (or resume) a course model from its config, then export it.")
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.train",
+        description="Train (or resume) a course model from its config, then export it.",
+    )
     parser.add_argument("--config", help="JSON config, e.g. data/checkpoints/digits_unet.json")
-    parser.add_argument("--order", metavar="FOLDER", help="print FOLDER's configs in training order (dependencies first) and stop")
+    parser.add_argument(
+        "--order", metavar="FOLDER", help="print FOLDER's configs in training order (dependencies first) and stop"
+    )
     parser.add_argument("--seconds", type=float, default=None, help="stop after this much wall time (resume later)")
     parser.add_argument("--until", type=int, default=None, metavar="STEP", help="stop at this step (resume later)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: COURSE_DEVICE or the best available)")
@@ -386,7 +436,11 @@ def main(argv: list[str] | None = None) -> int:
         target = config.steps if args.until is None else min(args.until, config.steps)
         say(f"training {config.name} ({config.method}) on {where} to step {target}")
         trainer.train(steps=max(target - trainer.step, 0), seconds=args.seconds, checkpoint_path=state_path)
-        logged = f"last logged loss {trainer.history[-1][1]:.4f}" if trainer.history else f"no loss logged yet (every {config.log_every} steps)"
+        logged = (
+            f"last logged loss {trainer.history[-1][1]:.4f}"
+            if trainer.history
+            else f"no loss logged yet (every {config.log_every} steps)"
+        )
         say(f"step {trainer.step}, {logged}, {trainer.elapsed:.0f} s in all")
         if args.no_export or trainer.step < config.steps:
             say("not exported (unfinished or --no-export); run the same command again to resume")
@@ -403,7 +457,9 @@ def _read_config(path: Path, parser: argparse.ArgumentParser) -> TrainConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        parser.exit(2, f"{parser.prog}: error: {path}: not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})\n")
+        parser.exit(
+            2, f"{parser.prog}: error: {path}: not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})\n"
+        )
     except (OSError, UnicodeDecodeError) as err:
         parser.exit(2, f"{parser.prog}: error: {path}: cannot be read: {err}\n")
     try:
@@ -423,22 +479,35 @@ def export_run(trainer: Trainer, config: TrainConfig, config_path: Path, where: 
     the manifest with the command that made them (``config_path``)."""
     out = data_dir() / "checkpoints" / f"{config.name}.pt"
     trainer.export(out)
-    log = {"name": config.name, "method": config.method, "steps": trainer.step, "training_seconds": round(trainer.elapsed, 1),
-           "hardware": where, "parameters": sum(p.numel() for p in trainer.model.parameters()),
-           **trainer.method.record(trainer.ema),
-           "loss_curve": [[s, round(v, 5)] for s, v in trainer.history]}
+    log = {
+        "name": config.name,
+        "method": config.method,
+        "steps": trainer.step,
+        "training_seconds": round(trainer.elapsed, 1),
+        "hardware": where,
+        "parameters": sum(p.numel() for p in trainer.model.parameters()),
+        **trainer.method.record(trainer.ema),
+        "loss_curve": [[s, round(v, 5)] for s, v in trainer.history],
+    }
     log_path = out.with_suffix(".log.json")
     log_path.write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
-    for path, desc in ((out, f"EMA weights of {config.name} ({config.method}), {log['parameters']:,} parameters, {trainer.step} steps"),
-                       (log_path, f"training record of {config.name}: loss curve, time, hardware")):
-        register_data_file(path.relative_to(data_dir()).as_posix(), {
-            "description": desc,
-            "source": f"python -m course_lib.train --config {config_path.as_posix()} ({log['training_seconds']:.0f} s on {log['hardware']})",
-            "licence": "MIT (trained by the course from the data above)",
-        })
+    for path, desc in (
+        (
+            out,
+            f"EMA weights of {config.name} ({config.method}), {log['parameters']:,} parameters, {trainer.step} steps",
+        ),
+        (log_path, f"training record of {config.name}: loss curve, time, hardware"),
+    ):
+        register_data_file(
+            path.relative_to(data_dir()).as_posix(),
+            {
+                "description": desc,
+                "source": f"python -m course_lib.train --config {config_path.as_posix()} "
+                f"({log['training_seconds']:.0f} s on {log['hardware']})",
+                "licence": "MIT (trained by the course from the data above)",
+            },
+        )
     print(f"exported {out} ({out.stat().st_size / 1e6:.1f} MB) and registered it in data/manifest.json")
-
-
 
 
 if __name__ == "__main__":

@@ -29,7 +29,18 @@ import torch
 from ..device import get_device
 from ..files import verify_file, write_cached
 
-__all__ = ["STRENGTHS", "RULE", "UNSEEN", "N_EVAL", "FOLLOWUP_INDICES", "choose_strength", "run", "followup", "load_blind", "main"]
+__all__ = [
+    "STRENGTHS",
+    "RULE",
+    "UNSEEN",
+    "N_EVAL",
+    "FOLLOWUP_INDICES",
+    "choose_strength",
+    "run",
+    "followup",
+    "load_blind",
+    "main",
+]
 
 CACHE = "cache/blind_restoration.json"
 STRENGTHS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
@@ -46,8 +57,12 @@ FOLLOWUP_INDICES = tuple(i for i in range(0, 1000, 2) if i % 10)
 def choose_strength(rows: dict, stage1: dict, rule: dict = RULE) -> float:
     """The rule of step 1: ``rows`` maps strength → ``{"psnr", "agreement", "patch_swd"}`` means, ``stage1`` the
     same for stage 1 alone. Returns the chosen strength (1.0 if no strength keeps the fidelity bounds)."""
-    ok = [s for s, r in rows.items() if r["psnr"] >= stage1["psnr"] - rule["psnr_below_stage1_db"]
-          and r["agreement"] >= stage1["agreement"] - rule["agreement_below_stage1"] - 1e-9]
+    ok = [
+        s
+        for s, r in rows.items()
+        if r["psnr"] >= stage1["psnr"] - rule["psnr_below_stage1_db"]
+        and r["agreement"] >= stage1["agreement"] - rule["agreement_below_stage1"] - 1e-9
+    ]
     return min(ok, key=lambda s: rows[s]["patch_swd"]) if ok else 1.0
 
 
@@ -68,8 +83,11 @@ def run(device) -> dict:
     test = DigitsSR("test", scale=4)
 
     def measure(x, hr, call, reference):
-        return {"psnr": psnr(x, hr), "agreement": (classifier(x).argmax(1) == call).float(),
-                "patch_swd": float(patch_distance(x, reference))}
+        return {
+            "psnr": psnr(x, hr),
+            "agreement": (classifier(x).argmax(1) == call).float(),
+            "patch_swd": float(patch_distance(x, reference)),
+        }
 
     def mean(m):
         return {k: (round(float(v.mean()), 4) if isinstance(v, torch.Tensor) else round(v, 6)) for k, v in m.items()}
@@ -102,21 +120,38 @@ def run(device) -> dict:
         outputs = {"degraded input": degraded, "stage 1": model.restore_stage1(degraded)}
         for label, s in ((f"pipeline, strength {chosen} (chosen)", chosen), ("pipeline, strength 1 (trained)", 1.0)):
             outputs[label] = method.restore(model, process, degraded, seeds=seeds, steps=STEPS, strength=s)
-        outputs["SR3-style x4 on the degraded image at 8x8"] = sr3.restore(downsample(degraded, 4), seeds=seeds,
-                                                                           sampler="ddim", steps=STEPS, progress=False)
+        outputs["SR3-style x4 on the degraded image at 8x8"] = sr3.restore(
+            downsample(degraded, 4), seeds=seeds, sampler="ddim", steps=STEPS, progress=False
+        )
         measures = {k: measure(v.clamp(-1, 1), hr, call, reference) for k, v in outputs.items()}
         rows = {k: mean(m) for k, m in measures.items()}
         ref_label = "stage 1"
-        pairs = {k: {"psnr": paired_bootstrap(m["psnr"], measures[ref_label]["psnr"]),
-                     "agreement": paired_bootstrap(m["agreement"], measures[ref_label]["agreement"]),
-                     "patch_swd": bootstrap_set_difference(outputs[k].clamp(-1, 1), outputs[ref_label], reference)}
-                 for k, m in measures.items() if k != ref_label}
+        pairs = {
+            k: {
+                "psnr": paired_bootstrap(m["psnr"], measures[ref_label]["psnr"]),
+                "agreement": paired_bootstrap(m["agreement"], measures[ref_label]["agreement"]),
+                "patch_swd": bootstrap_set_difference(outputs[k].clamp(-1, 1), outputs[ref_label], reference),
+            }
+            for k, m in measures.items()
+            if k != ref_label
+        }
         out[name] = {"rows": rows, "pairs_vs_stage1": pairs, "seconds": round(time.perf_counter() - start)}
         for k, r in rows.items():
             print(f"  {name} {k}: {r}", flush=True)
-    return {"strengths": list(STRENGTHS), "rule": RULE, "validation": {"indices": val_idx, "stage1": stage1_v,
-            "rows": {str(s): r for s, r in val_rows.items()}, "chosen": chosen}, "evaluation": out,
-            "indices": idx, "steps": STEPS, "unseen": {k: list(v) for k, v in UNSEEN.items()}}
+    return {
+        "strengths": list(STRENGTHS),
+        "rule": RULE,
+        "validation": {
+            "indices": val_idx,
+            "stage1": stage1_v,
+            "rows": {str(s): r for s, r in val_rows.items()},
+            "chosen": chosen,
+        },
+        "evaluation": out,
+        "indices": idx,
+        "steps": STEPS,
+        "unseen": {k: list(v) for k, v in UNSEEN.items()},
+    }
 
 
 def followup(device, strength: float) -> dict:
@@ -143,14 +178,30 @@ def followup(device, strength: float) -> dict:
     for name, deg in (("seen", BlindDegradation()), ("unseen", BlindDegradation(**UNSEEN))):
         degraded = deg.apply(hr, seeds)[0]
         s1 = model.restore_stage1(degraded).clamp(-1, 1)
-        pipe = torch.cat([method.restore(model, process, degraded[k:k + 100], seeds=seeds[k:k + 100], steps=STEPS, strength=strength)
-                          for k in range(0, len(idx), 100)])
+        pipe = torch.cat(
+            [
+                method.restore(
+                    model, process, degraded[k : k + 100], seeds=seeds[k : k + 100], steps=STEPS, strength=strength
+                )
+                for k in range(0, len(idx), 100)
+            ]
+        )
         agree = {k: (classifier(v).argmax(1) == call).float() for k, v in (("stage 1", s1), ("pipeline", pipe))}
-        out[name] = {"stage 1": {"psnr": round(float(psnr(s1, hr).mean()), 4), "agreement": round(float(agree["stage 1"].mean()), 4)},
-                     "pipeline": {"psnr": round(float(psnr(pipe, hr).mean()), 4), "agreement": round(float(agree["pipeline"].mean()), 4)},
-                     "pipeline − stage 1": {"psnr": paired_bootstrap(psnr(pipe, hr), psnr(s1, hr)),
-                                            "agreement": paired_bootstrap(agree["pipeline"], agree["stage 1"]),
-                                            "patch_swd": bootstrap_set_difference(pipe, s1, reference)}}
+        out[name] = {
+            "stage 1": {
+                "psnr": round(float(psnr(s1, hr).mean()), 4),
+                "agreement": round(float(agree["stage 1"].mean()), 4),
+            },
+            "pipeline": {
+                "psnr": round(float(psnr(pipe, hr).mean()), 4),
+                "agreement": round(float(agree["pipeline"].mean()), 4),
+            },
+            "pipeline − stage 1": {
+                "psnr": paired_bootstrap(psnr(pipe, hr), psnr(s1, hr)),
+                "agreement": paired_bootstrap(agree["pipeline"], agree["stage 1"]),
+                "patch_swd": bootstrap_set_difference(pipe, s1, reference),
+            },
+        }
         a = out[name]["pipeline − stage 1"]["agreement"]
         print(f"  follow-up {name}: agreement {a['mean']:+.4f} ± {a['se']:.4f} (pipeline − stage 1)", flush=True)
     return {"indices": idx, "strength": strength, "seed_base": SEED_FOLLOWUP, **out}
@@ -167,8 +218,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m course_lib.blind", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
-    parser.add_argument("--part", choices=("all", "followup"), default="all",
-                        help="followup: add step 3 to the cached evaluation (steps 1-2 stay as cached)")
+    parser.add_argument(
+        "--part",
+        choices=("all", "followup"),
+        default="all",
+        help="followup: add step 3 to the cached evaluation (steps 1-2 stay as cached)",
+    )
     args = parser.parse_args(argv)
     device = get_device(args.device)
     start = time.perf_counter()
@@ -183,9 +238,17 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = round(time.perf_counter() - start)
     hardware = describe_hardware(device)
     result.update(hardware=hardware, seconds=elapsed, source=f"python -m course_lib.blind ({hardware})")
-    write_cached(CACHE, result, None, None, result["source"],
-                 ("lesson 08's blind restoration: the control strength chosen on validation digits, then stage 1, the "
-                  "DiffBIR pipeline and SR3-style on seen and unseen degradations",))
+    write_cached(
+        CACHE,
+        result,
+        None,
+        None,
+        result["source"],
+        (
+            "lesson 08's blind restoration: the control strength chosen on validation digits, then stage 1, the "
+            "DiffBIR pipeline and SR3-style on seen and unseen degradations",
+        ),
+    )
     print(f"wrote data/{CACHE}")
     return 0
 

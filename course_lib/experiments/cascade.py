@@ -49,15 +49,35 @@ from ..metrics import patch_distance
 from ..operators import downsample, upsample
 from ..engine.train import Trainer
 
-__all__ = ["MARGINS", "W_GRID", "S_GRID", "VAL_SEED", "TEST_SEED", "RESULTS", "MODELS", "draw_labels",
-           "generate_base", "upscale", "run_cascade", "class_accuracy", "choose_w", "choose_s", "paired_interval",
-           "swd_paired_interval", "step_costs", "choose_s_confirm", "confirm", "CONFIRM", "main"]
+__all__ = [
+    "MARGINS",
+    "W_GRID",
+    "S_GRID",
+    "VAL_SEED",
+    "TEST_SEED",
+    "RESULTS",
+    "MODELS",
+    "draw_labels",
+    "generate_base",
+    "upscale",
+    "run_cascade",
+    "class_accuracy",
+    "choose_w",
+    "choose_s",
+    "paired_interval",
+    "swd_paired_interval",
+    "step_costs",
+    "choose_s_confirm",
+    "confirm",
+    "CONFIRM",
+    "main",
+]
 
 #: the rules of the lesson, fixed before measuring
 MARGINS = {
-    "w_min_accuracy": 0.95,      # w: the smallest of W_GRID whose validation base accuracy reaches this
-    "s_choice": "min_patch_swd", # s: the level of S_GRID with the lowest validation patch SWD (augmented stage)
-    "interval": 0.95,            # "beats": the paired bootstrap interval of the difference excludes 0 on the right side
+    "w_min_accuracy": 0.95,  # w: the smallest of W_GRID whose validation base accuracy reaches this
+    "s_choice": "min_patch_swd",  # s: the level of S_GRID with the lowest validation patch SWD (augmented stage)
+    "interval": 0.95,  # "beats": the paired bootstrap interval of the difference excludes 0 on the right side
 }
 #: the confirmatory test of the exploratory arm's hypothesis, fixed (and committed) before it ran: the base at w = 4
 #: on fresh validation and test seeds; s chosen on validation as the lowest patch SWD among the levels whose accuracy
@@ -73,8 +93,12 @@ SAMPLER = {"sampler": "ddim", "steps": 50}
 RESULTS = "cache/cascade.json"
 WORK = Path("runs/cascade")
 #: role → shipped model
-MODELS = {"base": "digits8_cfg", "augmented": "digits_cascade_sr", "unaugmented": "digits_cascade_sr_noaug",
-          "single": "digits32_cfg"}
+MODELS = {
+    "base": "digits8_cfg",
+    "augmented": "digits_cascade_sr",
+    "unaugmented": "digits_cascade_sr_noaug",
+    "single": "digits32_cfg",
+}
 
 
 def draw_labels(per_class: int) -> list[int]:
@@ -84,7 +108,9 @@ def draw_labels(per_class: int) -> list[int]:
 
 def generate_base(base, labels: Sequence[int], seeds: Sequence[int], w: float, size: int = 8) -> torch.Tensor:
     """The base stage: one guided sample of class ``labels[i]`` from ``seeds[i]`` (DDIM-50), ``(N, 1, size, size)``."""
-    return base.method.generate(base.model, base.process, list(seeds), (1, size, size), labels=list(labels), w=w, **SAMPLER)
+    return base.method.generate(
+        base.model, base.process, list(seeds), (1, size, size), labels=list(labels), w=w, **SAMPLER
+    )
 
 
 def upscale(sr, y: torch.Tensor, seeds: Sequence[int], aug_level: int) -> torch.Tensor:
@@ -99,12 +125,21 @@ def run_cascade(base, sr, label: int, w: float, aug_level: int, seed: int, steps
     ``sr`` (32 × 32), each ``(1, 1, H, W)``; the SR stage's seed is ``seed + SR_SEED_OFFSET``."""
     from ..device import per_image_generators
 
-    y = base.method.generate(base.model, base.process, [seed], (1, 8, 8), labels=[label], w=w, sampler="ddim", steps=steps)
-    z, _ = sr.method.corrupt(sr.process, y, int(aug_level), per_image_generators([seed + SR_SEED_OFFSET]))  # restore's draw
-    out = sr.method.restore(sr.model, sr.process, y, seeds=[seed + SR_SEED_OFFSET], aug_level=int(aug_level),
-                            sampler="ddim", steps=steps)
-    return {"base": y, "upsampled": upsample(y, 4, "bicubic").clamp(-1, 1), "corrupted": upsample(z, 4, "bicubic").clamp(-1, 1),
-            "sr": out}
+    y = base.method.generate(
+        base.model, base.process, [seed], (1, 8, 8), labels=[label], w=w, sampler="ddim", steps=steps
+    )
+    z, _ = sr.method.corrupt(
+        sr.process, y, int(aug_level), per_image_generators([seed + SR_SEED_OFFSET])
+    )  # restore's draw
+    out = sr.method.restore(
+        sr.model, sr.process, y, seeds=[seed + SR_SEED_OFFSET], aug_level=int(aug_level), sampler="ddim", steps=steps
+    )
+    return {
+        "base": y,
+        "upsampled": upsample(y, 4, "bicubic").clamp(-1, 1),
+        "corrupted": upsample(z, 4, "bicubic").clamp(-1, 1),
+        "sr": out,
+    }
 
 
 @torch.no_grad()
@@ -133,12 +168,18 @@ def paired_interval(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: i
     return {"mean": round(float(d.mean()), 5), "interval": [round(lo, 5), round(hi, 5)], "draws": draws}
 
 
-def swd_paired_interval(a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 200, seed: int = 0) -> dict:
+def swd_paired_interval(
+    a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 200, seed: int = 0
+) -> dict:
     """Patch SWD(a) − patch SWD(b) against the same ``reference``, with the interval of resampling the draws jointly
     (the same resampled indices for a and b: a paired bootstrap of a set-level measure)."""
-    diffs = torch.stack([patch_distance(a[idx], reference, repeats=1, seed=seed + k)
-                         - patch_distance(b[idx], reference, repeats=1, seed=seed + k)
-                         for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed))]).double()
+    diffs = torch.stack(
+        [
+            patch_distance(a[idx], reference, repeats=1, seed=seed + k)
+            - patch_distance(b[idx], reference, repeats=1, seed=seed + k)
+            for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed))
+        ]
+    ).double()
     lo, hi = stats.percentile(diffs, MARGINS["interval"])
     point = float(patch_distance(a, reference) - patch_distance(b, reference))
     return {"mean": round(point, 5), "interval": [round(lo, 5), round(hi, 5)], "draws": draws}
@@ -159,8 +200,11 @@ def step_costs(steps: int = 8) -> dict:
             start = time.process_time()
             trainer.train(steps=steps, progress=False)
         per_step = (time.process_time() - start) / steps
-        out[role] = {"seconds_per_step": round(per_step, 4), "steps": config["steps"],
-                     "seconds": round(per_step * config["steps"], 1)}
+        out[role] = {
+            "seconds_per_step": round(per_step, 4),
+            "steps": config["steps"],
+            "seconds": round(per_step * config["steps"], 1),
+        }
     out["cascade_seconds"] = round(out["base"]["seconds"] + out["augmented"]["seconds"], 1)
     out["single_over_cascade"] = round(out["single"]["seconds"] / out["cascade_seconds"], 3)
     return out
@@ -183,10 +227,16 @@ def _base_swd(y: torch.Tensor, reference_base: torch.Tensor) -> float:
 
 def _judged(x: torch.Tensor, labels, classifier, reference: torch.Tensor) -> dict:
     """``{"images", "accuracy" (per draw), "patch_swd"}`` of SR outputs ``x``."""
-    return {"images": x, "accuracy": class_accuracy(x, labels, classifier), "patch_swd": float(patch_distance(x, reference))}
+    return {
+        "images": x,
+        "accuracy": class_accuracy(x, labels, classifier),
+        "patch_swd": float(patch_distance(x, reference)),
+    }
 
 
-def _sweep(stages: dict, y: torch.Tensor, labels, seeds, reference: torch.Tensor, classifier, key: str, tag: str) -> dict:
+def _sweep(
+    stages: dict, y: torch.Tensor, labels, seeds, reference: torch.Tensor, classifier, key: str, tag: str
+) -> dict:
     """Every stage at every level of :data:`S_GRID` on ``y`` (outputs kept in ``runs/cascade/`` under
     ``key.format(role=…, s=…)``): ``{(role, s): _judged(…)}``."""
     out = {}
@@ -195,15 +245,26 @@ def _sweep(stages: dict, y: torch.Tensor, labels, seeds, reference: torch.Tensor
             start = time.perf_counter()
             x = _cached(key.format(role=role, s=s), lambda: upscale(sr, y, [k + SR_SEED_OFFSET for k in seeds], s))
             out[(role, s)] = r = _judged(x, labels, classifier, reference)
-            print(f"{tag} {role} s = {s}: accuracy {r['accuracy'].mean():.3f}, patch SWD {r['patch_swd']:.4f} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"{tag} {role} s = {s}: accuracy {r['accuracy'].mean():.3f}, patch SWD {r['patch_swd']:.4f} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
     return out
 
 
 def _summary(results: dict, roles) -> dict:
     """``{role: {s: {"accuracy", "patch_swd"}}}`` of a :func:`_sweep`, rounded as the cache stores it."""
-    return {role: {str(s): {"accuracy": round(float(results[(role, s)]["accuracy"].mean()), 4),
-                            "patch_swd": round(results[(role, s)]["patch_swd"], 5)} for s in S_GRID} for role in roles}
+    return {
+        role: {
+            str(s): {
+                "accuracy": round(float(results[(role, s)]["accuracy"].mean()), 4),
+                "patch_swd": round(results[(role, s)]["patch_swd"], 5),
+            }
+            for s in S_GRID
+        }
+        for role in roles
+    }
 
 
 def _compare(a: dict, b: dict, reference: torch.Tensor) -> dict:
@@ -211,9 +272,12 @@ def _compare(a: dict, b: dict, reference: torch.Tensor) -> dict:
     beats b on each (:data:`MARGINS`)."""
     acc_diff = paired_interval(a["accuracy"], b["accuracy"])
     swd_diff = swd_paired_interval(a["images"], b["images"], reference)
-    return {"accuracy_difference": acc_diff, "patch_swd_difference": swd_diff,
-            "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
-            "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0}
+    return {
+        "accuracy_difference": acc_diff,
+        "patch_swd_difference": swd_diff,
+        "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
+        "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0,
+    }
 
 
 def _references() -> dict[str, torch.Tensor]:
@@ -241,8 +305,13 @@ def evaluate(single: bool = True) -> dict:
 
     classifier, base, stages = _load_models()
     ref = _references()
-    out: dict = {"margins": MARGINS, "w_grid": list(W_GRID), "s_grid": list(S_GRID), "sampler": SAMPLER,
-                 "models": {k: v for k, v in MODELS.items() if single or k != "single"}}
+    out: dict = {
+        "margins": MARGINS,
+        "w_grid": list(W_GRID),
+        "s_grid": list(S_GRID),
+        "sampler": SAMPLER,
+        "models": {k: v for k, v in MODELS.items() if single or k != "single"},
+    }
     splits = {"val": (draw_labels(VAL_PER_CLASS), VAL_SEED), "test": (draw_labels(TEST_PER_CLASS), TEST_SEED)}
 
     # -- the base stage: accuracy and realism against w (validation), then w chosen
@@ -252,7 +321,10 @@ def evaluate(single: bool = True) -> dict:
     for w in W_GRID:
         y = _cached(f"val_base_w{w}", lambda: generate_base(base, labels, seeds, w))
         acc = class_accuracy(y, labels, classifier)
-        base_by_w[str(w)] = {"accuracy": round(float(acc.mean()), 4), "patch_swd": round(_base_swd(y, ref["val_base"]), 5)}
+        base_by_w[str(w)] = {
+            "accuracy": round(float(acc.mean()), 4),
+            "patch_swd": round(_base_swd(y, ref["val_base"]), 5),
+        }
         print(f"base w = {w}: accuracy {acc.mean():.3f}, patch SWD {base_by_w[str(w)]['patch_swd']:.4f}", flush=True)
     w = choose_w({k: v["accuracy"] for k, v in base_by_w.items()})
     out["validation"] = {"base": base_by_w, "chosen_w": w}
@@ -263,17 +335,28 @@ def evaluate(single: bool = True) -> dict:
         labels, seed0 = splits[split]
         seeds = [seed0 + k for k in range(len(labels))]
         y = _cached(f"{split}_base_w{w}", lambda: generate_base(base, labels, seeds, w))
-        base_out[split] = {"accuracy": class_accuracy(y, labels, classifier), "patch_swd": _base_swd(y, ref[f"{split}_base"])}
-        results[split] = _sweep(stages, y, labels, seeds, ref[split], classifier, f"{split}_{{role}}_w{w}_s{{s}}", split)
+        base_out[split] = {
+            "accuracy": class_accuracy(y, labels, classifier),
+            "patch_swd": _base_swd(y, ref[f"{split}_base"]),
+        }
+        results[split] = _sweep(
+            stages, y, labels, seeds, ref[split], classifier, f"{split}_{{role}}_w{w}_s{{s}}", split
+        )
     val, test = results["val"], results["test"]
     s_star = choose_s({s: val[("augmented", s)]["patch_swd"] for s in S_GRID})
-    out["validation"].update(chosen_s=s_star, sweep=_summary(val, stages),
-                             base_accuracy=round(float(base_out["val"]["accuracy"].mean()), 4))
+    out["validation"].update(
+        chosen_s=s_star, sweep=_summary(val, stages), base_accuracy=round(float(base_out["val"]["accuracy"].mean()), 4)
+    )
     labels = splits["test"][0]
     a, b = test[("augmented", s_star)], test[("unaugmented", 0)]
     out["test"] = {
-        "n": len(labels), "w": w, "s": s_star,
-        "base": {"accuracy": round(float(base_out["test"]["accuracy"].mean()), 4), "patch_swd": round(base_out["test"]["patch_swd"], 5)},
+        "n": len(labels),
+        "w": w,
+        "s": s_star,
+        "base": {
+            "accuracy": round(float(base_out["test"]["accuracy"].mean()), 4),
+            "patch_swd": round(base_out["test"]["patch_swd"], 5),
+        },
         "sweep": _summary(test, stages),
         "augmented": {"s": s_star, "correct": [int(v) for v in a["accuracy"]]},
         "unaugmented": {"s": 0, "correct": [int(v) for v in b["accuracy"]]},
@@ -285,7 +368,9 @@ def evaluate(single: bool = True) -> dict:
     if single:
         out["single"] = _single_stage(splits, ref, classifier, a, labels)
         out["compute"] = step_costs()
-    out["training_seconds"] = {role: training_record(name).get("training_seconds") for role, name in out["models"].items()}
+    out["training_seconds"] = {
+        role: training_record(name).get("training_seconds") for role, name in out["models"].items()
+    }
     return out
 
 
@@ -298,13 +383,22 @@ def _strong_guidance(base, stages: dict, split, ref: dict, classifier, s_star: i
     seeds = [seed0 + k for k in range(len(labels))]
     w = EXPLORATORY_W
     y = _cached(f"test_base_w{w}", lambda: generate_base(base, labels, seeds, w))
-    res = _sweep(stages, y, labels, seeds, ref["test"], classifier, f"test_{{role}}_w{w}_s{{s}}", f"exploratory w = {w}")
+    res = _sweep(
+        stages, y, labels, seeds, ref["test"], classifier, f"test_{{role}}_w{w}_s{{s}}", f"exploratory w = {w}"
+    )
     c = _compare(res[("augmented", s_star)], res[("unaugmented", 0)], ref["test"])
-    return {"w": w, "note": "exploratory: added after the main comparison was seen; not judged by MARGINS",
-            "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4),
-                     "patch_swd": round(_base_swd(y, ref["test_base"]), 5)},
-            "sweep": _summary(res, stages), "s": s_star,
-            "accuracy_difference": c["accuracy_difference"], "patch_swd_difference": c["patch_swd_difference"]}
+    return {
+        "w": w,
+        "note": "exploratory: added after the main comparison was seen; not judged by MARGINS",
+        "base": {
+            "accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4),
+            "patch_swd": round(_base_swd(y, ref["test_base"]), 5),
+        },
+        "sweep": _summary(res, stages),
+        "s": s_star,
+        "accuracy_difference": c["accuracy_difference"],
+        "patch_swd_difference": c["patch_swd_difference"],
+    }
 
 
 def choose_s_confirm(sweep: dict) -> int:
@@ -325,18 +419,29 @@ def confirm() -> dict:
     seeds = [CONFIRM["val_seed"] + k for k in range(len(labels))]
     y = _cached("confirm_val_base", lambda: generate_base(base, labels, seeds, w))
     augmented = {"augmented": stages["augmented"]}
-    sweep = _summary(_sweep(augmented, y, labels, seeds, ref["val"], classifier, "confirm_val_{role}_s{s}", "confirm val"), augmented)["augmented"]
+    sweep = _summary(
+        _sweep(augmented, y, labels, seeds, ref["val"], classifier, "confirm_val_{role}_s{s}", "confirm val"), augmented
+    )["augmented"]
     s_star = choose_s_confirm(sweep)
     labels = draw_labels(TEST_PER_CLASS)
     seeds = [CONFIRM["test_seed"] + k for k in range(len(labels))]
     y = _cached("confirm_test_base", lambda: generate_base(base, labels, seeds, w))
     judged = {}
     for role, s in (("augmented", s_star), ("unaugmented", 0)):
-        x = _cached(f"confirm_test_{role}_s{s}", lambda: upscale(stages[role], y, [k + SR_SEED_OFFSET for k in seeds], s))
+        x = _cached(
+            f"confirm_test_{role}_s{s}", lambda: upscale(stages[role], y, [k + SR_SEED_OFFSET for k in seeds], s)
+        )
         judged[role] = _judged(x, labels, classifier, ref["test"])
-    test = {"n": len(labels), "s": s_star, "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4)},
-            **{role: {"accuracy": round(float(j["accuracy"].mean()), 4), "patch_swd": round(j["patch_swd"], 5)} for role, j in judged.items()},
-            **_compare(judged["augmented"], judged["unaugmented"], ref["test"])}
+    test = {
+        "n": len(labels),
+        "s": s_star,
+        "base": {"accuracy": round(float(class_accuracy(y, labels, classifier).mean()), 4)},
+        **{
+            role: {"accuracy": round(float(j["accuracy"].mean()), 4), "patch_swd": round(j["patch_swd"], 5)}
+            for role, j in judged.items()
+        },
+        **_compare(judged["augmented"], judged["unaugmented"], ref["test"]),
+    }
     print(f"confirm test (s = {s_star}): {test}", flush=True)
     return {"rule": CONFIRM, "validation": {"sweep": sweep, "chosen_s": s_star}, "test": test}
 
@@ -351,19 +456,25 @@ def _single_stage(splits, ref, classifier, cascade_test: dict, test_labels) -> d
         labels, seed0 = splits["val"]
         seeds = [seed0 + k for k in range(len(labels))]
         x = _cached(f"val_single_w{w}", lambda: generate_base(single, labels, seeds, w, size=32))
-        by_w[str(w)] = {"accuracy": round(float(class_accuracy(x, labels, classifier).mean()), 4),
-                        "patch_swd": round(float(patch_distance(x, ref["val"])), 5)}
+        by_w[str(w)] = {
+            "accuracy": round(float(class_accuracy(x, labels, classifier).mean()), 4),
+            "patch_swd": round(float(patch_distance(x, ref["val"])), 5),
+        }
         print(f"single w = {w}: {by_w[str(w)]}", flush=True)
     w = choose_w({k: v["accuracy"] for k, v in by_w.items()})
     seeds = [splits["test"][1] + k for k in range(len(test_labels))]
     start = time.perf_counter()
     x = _cached(f"test_single_w{w}", lambda: generate_base(single, test_labels, seeds, w, size=32))
     acc = class_accuracy(x, test_labels, classifier)
-    return {"validation": by_w, "chosen_w": w, "accuracy": round(float(acc.mean()), 4),
-            "patch_swd": round(float(patch_distance(x, ref["test"])), 5),
-            "accuracy_difference_cascade_minus_single": paired_interval(cascade_test["accuracy"], acc),
-            "patch_swd_difference_cascade_minus_single": swd_paired_interval(cascade_test["images"], x, ref["test"]),
-            "seconds_if_computed_now": round(time.perf_counter() - start, 1)}
+    return {
+        "validation": by_w,
+        "chosen_w": w,
+        "accuracy": round(float(acc.mean()), 4),
+        "patch_swd": round(float(patch_distance(x, ref["test"])), 5),
+        "accuracy_difference_cascade_minus_single": paired_interval(cascade_test["accuracy"], acc),
+        "patch_swd_difference_cascade_minus_single": swd_paired_interval(cascade_test["images"], x, ref["test"]),
+        "seconds_if_computed_now": round(time.perf_counter() - start, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,15 +486,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.confirm:
         cached = json.loads((data_dir() / RESULTS).read_text())
         out = {**cached, "confirmatory": confirm()}
-        write_cached(RESULTS, out, None, None, source=f"python -m course_lib.cascade on {cached['hardware']}",
-                     descriptions=("lesson 07: the cascade with and without conditioning augmentation, on base-generated LR",))
+        write_cached(
+            RESULTS,
+            out,
+            None,
+            None,
+            source=f"python -m course_lib.cascade on {cached['hardware']}",
+            descriptions=("lesson 07: the cascade with and without conditioning augmentation, on base-generated LR",),
+        )
         print(f"wrote the confirmatory test into data/{RESULTS}")
         return 0
     out = evaluate(single=not args.no_single)
     hardware = describe_hardware("cpu").replace("2 threads", "1 thread")
     out.update(hardware=hardware, command="python -m course_lib.cascade")
-    write_cached(RESULTS, out, None, None, source=f"python -m course_lib.cascade on {hardware}",
-                 descriptions=("lesson 07: the cascade with and without conditioning augmentation, on base-generated LR",))
+    write_cached(
+        RESULTS,
+        out,
+        None,
+        None,
+        source=f"python -m course_lib.cascade on {hardware}",
+        descriptions=("lesson 07: the cascade with and without conditioning augmentation, on base-generated LR",),
+    )
     print(f"wrote data/{RESULTS}")
     return 0
 

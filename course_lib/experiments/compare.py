@@ -37,24 +37,60 @@ from .. import stats
 from ..datasets import DigitsSR
 from ..device import describe_hardware, get_device
 from ..files import verify_file, write_cached
-from ..engine.harness import (CURVE_INDICES, EVAL_INDICES, REFERENCE_INDICES, SAMPLE_OFFSET, SEED_BASE, TASKS, WORK, Entry, Work,
-                      image_seeds, outputs as harness_outputs, restore_batched, value_stats as _stats)
+from ..engine.harness import (
+    CURVE_INDICES,
+    EVAL_INDICES,
+    REFERENCE_INDICES,
+    SAMPLE_OFFSET,
+    SEED_BASE,
+    TASKS,
+    WORK,
+    Entry,
+    Work,
+    image_seeds,
+    outputs as harness_outputs,
+    restore_batched,
+    value_stats as _stats,
+)
 from ..images import to_uint8
 from ..metrics import frechet_distance, high_frequency_ratio, patch_distance, pixel_diversity, psnr, ssim
 from ..models import count_parameters
 from ..operators import consistency_psnr
 from ..engine.pretrained import load
 
-__all__ = ["CURVE_INDICES", "REFERENCE_INDICES", "K_MAX", "MEAN_K", "SAMPLE_OFFSET", "SEED_BASE", "DIGIT_METHODS",
-           "PHOTO_METHODS", "DIGIT_ENTRIES", "PHOTO_ENTRIES", "sample_seeds", "sr3_samples", "running_mean_psnr",
-           "digit_realism", "load_comparison", "load_comparison_samples", "main"]
+__all__ = [
+    "CURVE_INDICES",
+    "REFERENCE_INDICES",
+    "K_MAX",
+    "MEAN_K",
+    "SAMPLE_OFFSET",
+    "SEED_BASE",
+    "DIGIT_METHODS",
+    "PHOTO_METHODS",
+    "DIGIT_ENTRIES",
+    "PHOTO_ENTRIES",
+    "sample_seeds",
+    "sr3_samples",
+    "running_mean_psnr",
+    "digit_realism",
+    "load_comparison",
+    "load_comparison_samples",
+    "main",
+]
 
 SR3_DIGITS = "digits_sr3_concat"
 SR3_PHOTOS = "photos_sr3"
 K_MAX = 32  # samples per curve digit
 MEAN_K = 8  # samples per evaluation digit (diversity, the "mean of 8" row)
-DIGIT_METHODS = ("bicubic", "SRCNN", "regression U-Net", "SR3 DDPM-1000", "SR3 DDIM-50", "SR3 DDIM-50 + projection",
-                 f"mean of {MEAN_K} SR3 samples")
+DIGIT_METHODS = (
+    "bicubic",
+    "SRCNN",
+    "regression U-Net",
+    "SR3 DDPM-1000",
+    "SR3 DDIM-50",
+    "SR3 DDIM-50 + projection",
+    f"mean of {MEAN_K} SR3 samples",
+)
 PHOTO_METHODS = ("bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection")
 COMPARE_PATH = "cache/cnn_vs_diffusion.json"
 SAMPLES_PATH = "cache/cnn_vs_diffusion.npz"
@@ -67,7 +103,9 @@ DIGIT_ENTRIES = {
     "SR3 DDPM-1000": Entry("SR3 DDPM-1000", "digits_x4", SR3_DIGITS, {"sampler": "ddpm"}, noise="shared"),
     "SR3 DDIM-50": Entry("SR3 DDIM-50", "digits_x4", SR3_DIGITS, DDIM50),
     "SR3 DDIM-50 + projection": Entry("SR3 DDIM-50 + projection", "digits_x4", SR3_DIGITS, {**DDIM50, "project": True}),
-    f"mean of {MEAN_K} SR3 samples": Entry(f"mean of {MEAN_K} SR3 samples", "digits_x4", SR3_DIGITS, DDIM50, samples=MEAN_K),
+    f"mean of {MEAN_K} SR3 samples": Entry(
+        f"mean of {MEAN_K} SR3 samples", "digits_x4", SR3_DIGITS, DDIM50, samples=MEAN_K
+    ),
 }
 PHOTO_ENTRIES = {
     "bicubic": Entry("bicubic", "photos_x2", None),
@@ -78,12 +116,14 @@ PHOTO_ENTRIES = {
 
 
 def sample_seeds(index: int, k: int) -> int:
-    """The seed of SR3 sample ``k`` (0, 1, …) of test image ``index`` (:func:`course_lib.engine.harness.image_seeds`)."""
+    """The seed of SR3 sample ``k`` (0, 1, …) of test image ``index``
+    (:func:`course_lib.engine.harness.image_seeds`)."""
     return image_seeds([index], k)[0]
 
 
-def sr3_samples(model, diffusion, y: torch.Tensor, indices, ks, steps: int = 50, batch: int = 250,
-                progress: bool = False) -> torch.Tensor:
+def sr3_samples(
+    model, diffusion, y: torch.Tensor, indices, ks, steps: int = 50, batch: int = 250, progress: bool = False
+) -> torch.Tensor:
     """DDIM-``steps`` samples ``k in ks`` of every image: ``(len(ks), N, C, H, W)`` (seeds by :func:`sample_seeds`).
 
     ``model``: an SR3 network (or a TiledDenoiser around one); ``diffusion``: its process."""
@@ -105,7 +145,10 @@ def running_mean_psnr(samples: torch.Tensor, target: torch.Tensor) -> torch.Tens
         ``(K, N)``: row k − 1 is PSNR(mean of samples[:k], target) per image.
     """
     if samples.dim() != 5 or samples.shape[1:] != target.shape:
-        raise ValueError(f"samples must be (K, N, C, H, W) with (N, C, H, W) = target's {tuple(target.shape)}, got {tuple(samples.shape)}")
+        raise ValueError(
+            f"samples must be (K, N, C, H, W) with (N, C, H, W) = target's {tuple(target.shape)}, got "
+            f"{tuple(samples.shape)}"
+        )
     ks = torch.arange(1, samples.shape[0] + 1, device=samples.device, dtype=torch.float32).view(-1, 1, 1, 1, 1)
     means = samples.float().cumsum(0) / ks
     return torch.stack([psnr(m, target) for m in means])
@@ -118,8 +161,9 @@ def digit_realism(classifier, images: torch.Tensor, reference: torch.Tensor) -> 
     return frechet_distance(classifier.features(images), classifier.features(reference))
 
 
-def _paired_bootstrap(distance, a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 200,
-                      seed: int = 0) -> dict:
+def _paired_bootstrap(
+    distance, a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 200, seed: int = 0
+) -> dict:
     """Bootstrap ``distance(a, ref) − distance(b, ref)`` over images: each draw resamples the judged images (the same
     indices for ``a`` and ``b``: paired) and the reference. Returns the mean, sd and share of draws below zero."""
     diffs = []
@@ -127,8 +171,12 @@ def _paired_bootstrap(distance, a: torch.Tensor, b: torch.Tensor, reference: tor
         i, j = i.to(a.device), j.to(a.device)
         diffs.append(float(distance(a[i], reference[j]) - distance(b[i], reference[j])))
     d = torch.tensor(diffs)
-    return {"mean": round(float(d.mean()), 5), "sd": round(float(d.std()), 5), "share_below_zero": round(float((d < 0).float().mean()), 3),
-            "draws": draws}
+    return {
+        "mean": round(float(d.mean()), 5),
+        "sd": round(float(d.std()), 5),
+        "share_below_zero": round(float((d < 0).float().mean()), 3),
+        "draws": draws,
+    }
 
 
 def _digits(device: torch.device, work: Work, result: dict, pictures: dict, progress: bool) -> None:
@@ -147,17 +195,31 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
     outputs, seconds, nfes = {}, {}, {}
     for name, entry in DIGIT_ENTRIES.items():
         outputs[name], seconds[name], nfes[name] = harness_outputs(entry, work, hr, y, indices, device, progress)
-    first = torch.stack([harness_outputs(DIGIT_ENTRIES["SR3 DDIM-50"], work, hr, y, indices, device, progress, k=k)[0]
-                         for k in range(MEAN_K)])
+    first = torch.stack(
+        [
+            harness_outputs(DIGIT_ENTRIES["SR3 DDIM-50"], work, hr, y, indices, device, progress, k=k)[0]
+            for k in range(MEAN_K)
+        ]
+    )
     # samples k = MEAN_K … K_MAX − 1 for the curve digits only
     curve_work = Work(work.root.parent, "digits_x4_curve")
-    extra = torch.stack([curve_work.get(f"{SR3_DIGITS}__ddim50__k{k}", lambda k=k: restore_batched(
-        shipped[SR3_DIGITS].restore, y[curve_pos], CURVE_INDICES, k, 250, **DDIM50, progress=progress))[0]
-        for k in range(MEAN_K, K_MAX)])
+    extra = torch.stack(
+        [
+            curve_work.get(
+                f"{SR3_DIGITS}__ddim50__k{k}",
+                lambda k=k: restore_batched(
+                    shipped[SR3_DIGITS].restore, y[curve_pos], CURVE_INDICES, k, 250, **DDIM50, progress=progress
+                ),
+            )[0]
+            for k in range(MEAN_K, K_MAX)
+        ]
+    )
     work.extra_seconds = curve_work.seconds
 
     params = {"bicubic": 0, "SRCNN": count_parameters(srcnn), "regression U-Net": count_parameters(reg)}
-    cost = {name: (params.get(name, count_parameters(sr3)), nfes[name]) for name in DIGIT_METHODS}  # NFE as the loop counted
+    cost = {
+        name: (params.get(name, count_parameters(sr3)), nfes[name]) for name in DIGIT_METHODS
+    }  # NFE as the loop counted
     samples_all = first.to(device)
     with torch.no_grad():
         hr_calls = classifier(hr).argmax(1)
@@ -169,11 +231,16 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
             agree = (classifier(sr).argmax(1) == hr_calls).float()
         params, nfe = cost[name]
         entry = {
-            "psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, y, 4)),
-            "hf_ratio": _stats(high_frequency_ratio(sr, hr, 4)), "agreement": _stats(agree),
+            "psnr": _stats(psnr(sr, hr)),
+            "ssim": _stats(ssim(sr, hr)),
+            "consistency": _stats(consistency_psnr(sr, y, 4)),
+            "hf_ratio": _stats(high_frequency_ratio(sr, hr, 4)),
+            "agreement": _stats(agree),
             "frechet": round(float(digit_realism(classifier, sr, ref_hr)), 4),
             "patch_swd": round(float(patch_distance(sr, ref_hr)), 5),
-            "parameters": params, "nfe": nfe, "seconds_per_image": round(seconds[name] / n, 5),
+            "parameters": params,
+            "nfe": nfe,
+            "seconds_per_image": round(seconds[name] / n, 5),
         }
         if name.startswith("SR3 DDIM-50") and "projection" not in name:
             entry["diversity"] = _stats(pixel_diversity(samples_all))
@@ -182,8 +249,13 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
         else:
             entry["diversity"] = {"mean": 0.0, "sd": 0.0, "values": None}  # deterministic
         result["digits"]["methods"][name] = entry
-        print(f"digits {name:28s} PSNR {entry['psnr']['mean']:6.2f}  SSIM {entry['ssim']['mean']:.3f}  FD {entry['frechet']:.3f}  "
-              f"patch SWD {entry['patch_swd']:.4f}  agree {entry['agreement']['mean']:.3f}  HF {entry['hf_ratio']['mean']:.2f}", flush=True)
+        print(
+            f"digits {name:28s} PSNR {entry['psnr']['mean']:6.2f}  SSIM {entry['ssim']['mean']:.3f}  FD "
+            f"{entry['frechet']:.3f}  "
+            f"patch SWD {entry['patch_swd']:.4f}  agree {entry['agreement']['mean']:.3f}  HF "
+            f"{entry['hf_ratio']['mean']:.2f}",
+            flush=True,
+        )
     half = list(range(0, 500, 2)), list(range(1, 500, 2))
     result["digits"]["sanity"] = {
         "frechet_hr_vs_reference": round(ref_fd, 4),
@@ -196,21 +268,29 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
     with torch.no_grad():
         feats = {k: classifier.features(outputs[k].to(device)).double() for k in ("SR3 DDIM-50", "regression U-Net")}
         result["digits"]["sr3_minus_regression_frechet"] = _paired_bootstrap(
-            frechet_distance, feats["SR3 DDIM-50"], feats["regression U-Net"], classifier.features(ref_hr).double())
+            frechet_distance, feats["SR3 DDIM-50"], feats["regression U-Net"], classifier.features(ref_hr).double()
+        )
         result["digits"]["sr3_minus_regression_patch_swd"] = _paired_bootstrap(
-            lambda x, r: patch_distance(x, r, repeats=1), outputs["SR3 DDIM-50"].to(device), outputs["regression U-Net"].to(device), ref_hr)
+            lambda x, r: patch_distance(x, r, repeats=1),
+            outputs["SR3 DDIM-50"].to(device),
+            outputs["regression U-Net"].to(device),
+            ref_hr,
+        )
 
     # the k-sample curve (Eq. 05.5) on CURVE_INDICES
     curve = torch.cat([first[:, curve_pos], extra]).to(device)  # (K_MAX, 100, 1, 32, 32)
     reg_out = outputs["regression U-Net"][curve_pos].to(device)
     to_reg = running_mean_psnr(curve, reg_out)
     to_hr = running_mean_psnr(curve, hr[curve_pos])
-    result["curve"] = {"indices": list(CURVE_INDICES), "k": list(range(1, K_MAX + 1)),
-                       "psnr_to_regression": [round(float(v), 4) for v in to_reg.mean(1)],
-                       "psnr_to_regression_sd": [round(float(v), 4) for v in to_reg.std(1)],
-                       "psnr_to_hr": [round(float(v), 4) for v in to_hr.mean(1)],
-                       "psnr_to_hr_sd": [round(float(v), 4) for v in to_hr.std(1)],
-                       "regression_psnr_to_hr": round(float(psnr(reg_out, hr[curve_pos]).mean()), 4)}
+    result["curve"] = {
+        "indices": list(CURVE_INDICES),
+        "k": list(range(1, K_MAX + 1)),
+        "psnr_to_regression": [round(float(v), 4) for v in to_reg.mean(1)],
+        "psnr_to_regression_sd": [round(float(v), 4) for v in to_reg.std(1)],
+        "psnr_to_hr": [round(float(v), 4) for v in to_hr.mean(1)],
+        "psnr_to_hr_sd": [round(float(v), 4) for v in to_hr.std(1)],
+        "regression_psnr_to_hr": round(float(psnr(reg_out, hr[curve_pos]).mean()), 4),
+    }
     pictures["curve_psnr_to_regression"] = to_reg.cpu().numpy().astype(np.float32)
     pictures["curve_psnr_to_hr"] = to_hr.cpu().numpy().astype(np.float32)
     pictures["hr"] = to_uint8(hr[curve_pos])
@@ -220,9 +300,12 @@ def _digits(device: torch.device, work: Work, result: dict, pictures: dict, prog
     pictures["sr3_samples"] = np.stack([to_uint8(curve[k]) for k in range(MEAN_K)])
     pictures["sr3_mean32"] = to_uint8(curve.mean(0))
     pictures["indices"] = np.asarray(CURVE_INDICES, dtype=np.int16)
-    print(f"curve: PSNR(mean of k, regression) k=1 {result['curve']['psnr_to_regression'][0]:.2f} -> k=32 "
-          f"{result['curve']['psnr_to_regression'][-1]:.2f}; to HR {result['curve']['psnr_to_hr'][0]:.2f} -> "
-          f"{result['curve']['psnr_to_hr'][-1]:.2f} (regression {result['curve']['regression_psnr_to_hr']:.2f})", flush=True)
+    print(
+        f"curve: PSNR(mean of k, regression) k=1 {result['curve']['psnr_to_regression'][0]:.2f} -> k=32 "
+        f"{result['curve']['psnr_to_regression'][-1]:.2f}; to HR {result['curve']['psnr_to_hr'][0]:.2f} -> "
+        f"{result['curve']['psnr_to_hr'][-1]:.2f} (regression {result['curve']['regression_psnr_to_hr']:.2f})",
+        flush=True,
+    )
 
 
 def _photos(device: torch.device, work: Work, result: dict) -> None:
@@ -233,22 +316,34 @@ def _photos(device: torch.device, work: Work, result: dict) -> None:
     params = {"bicubic": 0, "SRCNN": count_parameters(load("photos_srcnn", "cpu").model)}
     sr3_params = count_parameters(load(SR3_PHOTOS, "cpu").model)
     W = hr.shape[-1] // 2
-    left, right = (slice(None), slice(None), slice(None), slice(0, W)), (slice(None), slice(None), slice(None), slice(W, None))
+    left, right = (
+        (slice(None), slice(None), slice(None), slice(0, W)),
+        (slice(None), slice(None), slice(None), slice(W, None)),
+    )
 
     def realism(x: torch.Tensor) -> float:
         """Eq. 05.4 both ways round: left halves of x vs right halves of HR, and right vs left."""
         return 0.5 * float(patch_distance(x[left], hr[right]) + patch_distance(x[right], hr[left]))
 
-    result["photos"] = {"names": names, "methods": {},
-                        "sanity": {"patch_swd_hr_halves": round(realism(hr), 5)}}
+    result["photos"] = {"names": names, "methods": {}, "sanity": {"patch_swd_hr_halves": round(realism(hr), 5)}}
     for name in PHOTO_METHODS:
         sr = outputs[name].to(device)
-        entry = {"psnr": _stats(psnr(sr, hr)), "ssim": _stats(ssim(sr, hr)), "consistency": _stats(consistency_psnr(sr, y, 2)),
-                 "hf_ratio": _stats(high_frequency_ratio(sr, hr, 2)), "patch_swd": round(realism(sr), 5),
-                 "parameters": params.get(name, sr3_params), "nfe": nfes[name],
-                 "seconds_per_image": round(seconds[name] / len(indices), 3)}
+        entry = {
+            "psnr": _stats(psnr(sr, hr)),
+            "ssim": _stats(ssim(sr, hr)),
+            "consistency": _stats(consistency_psnr(sr, y, 2)),
+            "hf_ratio": _stats(high_frequency_ratio(sr, hr, 2)),
+            "patch_swd": round(realism(sr), 5),
+            "parameters": params.get(name, sr3_params),
+            "nfe": nfes[name],
+            "seconds_per_image": round(seconds[name] / len(indices), 3),
+        }
         result["photos"]["methods"][name] = entry
-        print(f"photos {name:28s} PSNR {entry['psnr']['mean']:6.2f}  patch SWD {entry['patch_swd']:.4f}  HF {entry['hf_ratio']['mean']:.2f}", flush=True)
+        print(
+            f"photos {name:28s} PSNR {entry['psnr']['mean']:6.2f}  patch SWD {entry['patch_swd']:.4f}  HF "
+            f"{entry['hf_ratio']['mean']:.2f}",
+            flush=True,
+        )
     result["photos"]["sanity"]["patch_swd_bicubic"] = result["photos"]["methods"]["bicubic"]["patch_swd"]
 
 
@@ -259,7 +354,8 @@ def load_comparison() -> dict:
 
 def load_comparison_samples() -> dict[str, np.ndarray]:
     """The cached pictures and per-digit curve values (``data/cache/cnn_vs_diffusion.npz``), hash-checked:
-    ``hr``, ``bicubic``, ``srcnn``, ``regression_unet``, ``sr3_mean32`` ``(N, 32, 32, 1)`` uint8, ``lr`` ``(N, 8, 8, 1)``,
+    ``hr``, ``bicubic``, ``srcnn``, ``regression_unet``, ``sr3_mean32`` ``(N, 32, 32, 1)`` uint8, ``lr`` ``(N, 8, 8,
+    1)``,
     ``sr3_samples`` ``(8, N, 32, 32, 1)``, ``indices`` ``(N,)``, ``curve_psnr_to_*`` ``(K_MAX, N)`` float32."""
     with np.load(verify_file(SAMPLES_PATH), allow_pickle=False) as f:
         return {k: f[k] for k in f.files}
@@ -282,9 +378,17 @@ def main(argv: list[str] | None = None) -> int:
     _photos(device, works[1], result)
     result["compute_seconds"] = round(sum(w.seconds + getattr(w, "extra_seconds", 0.0) for w in works))
     source = f"python -m course_lib.compare ({hardware}; {result['compute_seconds']} s of sampling and inference)"
-    write_cached(COMPARE_PATH, result, SAMPLES_PATH, pictures, source,
-                 ("lesson 05: bicubic, SRCNN, regression U-Net and SR3 measured side by side",
-                  "lesson 05: pictures of the comparison (uint8) and the k-sample curve per digit"))
+    write_cached(
+        COMPARE_PATH,
+        result,
+        SAMPLES_PATH,
+        pictures,
+        source,
+        (
+            "lesson 05: bicubic, SRCNN, regression U-Net and SR3 measured side by side",
+            "lesson 05: pictures of the comparison (uint8) and the k-sample curve per digit",
+        ),
+    )
     return 0
 
 

@@ -29,15 +29,45 @@ from ..engine.pretrained import load_classifier
 from ..datasets import DigitsSR
 from ..device import describe_hardware, get_device
 from ..files import verify_file, write_cached
-from ..engine.harness import (DIVERSITY_INDEX, EVAL_INDICES, LIVE_INDICES, SAMPLE_OFFSET, SEED_BASE, SHOW_INDICES, TASKS, WORK,
-                      Entry, Work, image_noise, image_seeds, measure, outputs, sample_noise, value_stats)
+from ..engine.harness import (
+    DIVERSITY_INDEX,
+    EVAL_INDICES,
+    LIVE_INDICES,
+    SAMPLE_OFFSET,
+    SEED_BASE,
+    SHOW_INDICES,
+    TASKS,
+    WORK,
+    Entry,
+    Work,
+    image_noise,
+    image_seeds,
+    measure,
+    outputs,
+    sample_noise,
+    value_stats,
+)
 from ..images import to_uint8
 from ..metrics import pixel_diversity
 from ..engine.pretrained import load
 
-__all__ = ["DIGIT_MODELS", "PHOTO_MODEL", "SEED_BASE", "SAMPLE_OFFSET", "EVAL_INDICES", "SHOW_INDICES", "LIVE_INDICES",
-           "DIVERSITY_INDEX", "image_noise", "sample_noise", "value_stats", "cached_values", "load_sr_eval",
-           "load_sr_samples", "main"]
+__all__ = [
+    "DIGIT_MODELS",
+    "PHOTO_MODEL",
+    "SEED_BASE",
+    "SAMPLE_OFFSET",
+    "EVAL_INDICES",
+    "SHOW_INDICES",
+    "LIVE_INDICES",
+    "DIVERSITY_INDEX",
+    "image_noise",
+    "sample_noise",
+    "value_stats",
+    "cached_values",
+    "load_sr_eval",
+    "load_sr_samples",
+    "main",
+]
 
 DIGIT_MODELS = ("digits_sr3_concat", "digits_sr3_encoder")
 PHOTO_MODEL = "photos_sr3"
@@ -46,11 +76,14 @@ SAMPLES_PATH = "cache/sr_samples.npz"
 
 
 def _entry(task: str, method: str, steps: int) -> Entry:
-    """The harness entry behind one of this cache's method names (``"bicubic"``, ``"NAME"``, ``"NAME + projection"``)."""
+    """The harness entry behind one of this cache's method names (``"bicubic"``, ``"NAME"``, ``"NAME +
+    projection"``)."""
     if method == "bicubic":
         return Entry("bicubic", task, None)
     name, _, extra = method.partition(" + ")
-    return Entry(method, task, name, {"sampler": "ddim", "steps": steps, **({"project": True} if extra == "projection" else {})})
+    return Entry(
+        method, task, name, {"sampler": "ddim", "steps": steps, **({"project": True} if extra == "projection" else {})}
+    )
 
 
 def _summary(m: dict, seconds: float, n: int) -> dict:
@@ -60,7 +93,8 @@ def _summary(m: dict, seconds: float, n: int) -> dict:
 
 
 def cached_values(entry: dict, key: str, indices) -> torch.Tensor:
-    """The cached per-image values of ``key`` (e.g. ``"psnr"``) for test-split ``indices`` (all in the evaluated set)."""
+    """The cached per-image values of ``key`` (e.g. ``"psnr"``) for test-split ``indices`` (all in the evaluated
+    set)."""
     where = {int(i): k for k, i in enumerate(entry["indices"])}
     missing = [int(i) for i in indices if int(i) not in where]
     if missing:
@@ -82,7 +116,9 @@ def load_sr_samples() -> dict[str, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     """Write lesson 04's cache from the harness's outputs (computed here if missing; see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", type=int, default=len(EVAL_INDICES), help="number of test digits (the first N of EVAL_INDICES)")
+    parser.add_argument(
+        "--digits", type=int, default=len(EVAL_INDICES), help="number of test digits (the first N of EVAL_INDICES)"
+    )
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--device", default=None)
     parser.add_argument("--work", default=str(WORK), help="folder for the harness's per-output files (resumable)")
@@ -91,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     hardware = describe_hardware(device)
     print(f"evaluating on {hardware}")
-    result: dict = {"steps": args.steps, "sampler": "ddim", "eta": 0.0, "seed_base": SEED_BASE, "hardware": hardware, "digits": {}, "photos": {}}
+    result: dict = {
+        "steps": args.steps,
+        "sampler": "ddim",
+        "eta": 0.0,
+        "seed_base": SEED_BASE,
+        "hardware": hardware,
+        "digits": {},
+        "photos": {},
+    }
     samples: dict[str, np.ndarray] = {}
     root = Path(args.work) if args.digits == len(EVAL_INDICES) else Path(args.work) / f"first_{args.digits}"
 
@@ -108,13 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     for method in methods:
         sr, seconds, _ = outputs(_entry("digits_x4", method, args.steps), work, hr, y, indices, device)
         sr = sr.to(device)
-        result["digits"][method] = {**_summary(measure(sr, hr, y, 4, classifier), seconds, len(indices)), "indices": indices}
+        result["digits"][method] = {
+            **_summary(measure(sr, hr, y, 4, classifier), seconds, len(indices)),
+            "indices": indices,
+        }
         samples[f"digits::{method}"] = to_uint8(sr[show])
         r = result["digits"][method]
-        print(f"digits {method:38s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
-              f"agreement {r['agreement']['mean']:.3f}  HF ratio {r['hf_ratio']['mean']:.2f}  {r['seconds_per_image'] * 1000:.0f} ms/image")
+        print(
+            f"digits {method:38s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
+            f"agreement {r['agreement']['mean']:.3f}  HF ratio {r['hf_ratio']['mean']:.2f}  "
+            f"{r['seconds_per_image'] * 1000:.0f} ms/image"
+        )
     with torch.no_grad():
-        result["digits_classifier_accuracy_on_hr"] = round(float((classifier(hr).argmax(1).cpu() == torch.as_tensor(ds.labels[indices]).long()).float().mean()), 4)
+        result["digits_classifier_accuracy_on_hr"] = round(
+            float((classifier(hr).argmax(1).cpu() == torch.as_tensor(ds.labels[indices]).long()).float().mean()), 4
+        )
     # diversity: 8 samples of one LR digit, in one batch
     shipped = load(DIGIT_MODELS[0], device)
     i = DIVERSITY_INDEX
@@ -137,13 +189,23 @@ def main(argv: list[str] | None = None) -> int:
         result["photos"][method]["names"] = names
         samples[f"photos::{method}"] = to_uint8(sr[crop])
         r = result["photos"][method]
-        print(f"photos {method:25s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
-              f"HF ratio {r['hf_ratio']['mean']:.2f}  {r['seconds_per_image']:.1f} s/image")
+        print(
+            f"photos {method:25s} PSNR {r['psnr']['mean']:6.2f}  consistency {r['consistency']['mean']:6.2f}  "
+            f"HF ratio {r['hf_ratio']['mean']:.2f}  {r['seconds_per_image']:.1f} s/image"
+        )
 
     source = f"python -m course_lib.evaluate --digits {args.digits} --steps {args.steps} ({hardware})"
-    write_cached(EVAL_PATH, result, SAMPLES_PATH, samples, source,
-                 ("lesson 04: metrics of bicubic and the SR3 models (raw, projected) on the test splits",
-                  "lesson 04: uint8 picture grids of the same evaluation"))
+    write_cached(
+        EVAL_PATH,
+        result,
+        SAMPLES_PATH,
+        samples,
+        source,
+        (
+            "lesson 04: metrics of bicubic and the SR3 models (raw, projected) on the test splits",
+            "lesson 04: uint8 picture grids of the same evaluation",
+        ),
+    )
     return 0
 
 

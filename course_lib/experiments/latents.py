@@ -5,8 +5,10 @@ reached per CPU-minute of training, at equal quality, with the autoencoder's own
 
 * **Latent SR** (``digits_latent_sr``): trained from scratch on one thread, batch 64, EMA 0.99, and every
   :data:`EVAL_EVERY` steps its EMA restores lesson 05's 100 curve digits with DDIM-50 (image i from its harness seed)
-  — the protocol of lesson 09's curves (:func:`course_lib.experiments.residual.evaluate`), so the **pixel-space** curve is lesson
-  09's ``sr3_style`` (the shipped SR3-style model's recipe, 621 k parameters, from ``data/cache/residual_ablation.json``).
+  — the protocol of lesson 09's curves (:func:`course_lib.experiments.residual.evaluate`), so the **pixel-space** curve
+  is lesson
+  09's ``sr3_style`` (the shipped SR3-style model's recipe, 621 k parameters, from
+  ``data/cache/residual_ablation.json``).
   The run then exports the model (``data/checkpoints/digits_latent_sr.pt``) like ``python -m course_lib.train``.
 * **Unscaled latents** (``--unscaled``): the same with λ = 1 (Eq. 07.6 left out), its curve only (no weights shipped).
 * **Costs**: training images per second and sampling ms per image of both networks, measured the same way here
@@ -37,11 +39,22 @@ from ..metrics import patch_distance, psnr
 from .residual import train_with_curve
 from ..engine.train import Trainer
 
-__all__ = ["MARGINS", "EVAL_EVERY", "RESULTS", "latent_config", "run_curve", "first_reaching", "throughput",
-           "ceiling", "main"]
+__all__ = [
+    "MARGINS",
+    "EVAL_EVERY",
+    "RESULTS",
+    "latent_config",
+    "run_curve",
+    "first_reaching",
+    "throughput",
+    "ceiling",
+    "main",
+]
 
-MARGINS = {"equal_quality": "psnr >= pixel's last snapshot and patch SWD <= pixel's last snapshot",
-           "ten_times": 10.0}  # "yes" to the notes' 10x: the ratio at equal quality is at least this
+MARGINS = {
+    "equal_quality": "psnr >= pixel's last snapshot and patch SWD <= pixel's last snapshot",
+    "ten_times": 10.0,
+}  # "yes" to the notes' 10x: the ratio at equal quality is at least this
 EVAL_EVERY = 400
 RESULTS = "cache/latent_sr.json"
 WORK = Path("runs/latents")
@@ -53,7 +66,9 @@ def latent_config(unscaled: bool = False) -> dict:
     if unscaled:
         config = copy.deepcopy(config)
         config["model"]["scale_latents"] = False
-        config.update(name="ablation_latent_unscaled", description="lesson 07 ablation: latent SR with unscaled latents (λ = 1)")
+        config.update(
+            name="ablation_latent_unscaled", description="lesson 07 ablation: latent SR with unscaled latents (λ = 1)"
+        )
     return config
 
 
@@ -72,8 +87,12 @@ def run_curve(unscaled: bool = False, progress: bool = True) -> dict:
     if not unscaled and not (data_dir() / "checkpoints" / "digits_latent_sr.pt").exists():
         from ..engine.train import TrainConfig, export_run
 
-        export_run(trainer, TrainConfig.from_dict(config), Path("data/checkpoints/digits_latent_sr.json"),
-                describe_hardware("cpu").replace("2 threads", "1 thread"))
+        export_run(
+            trainer,
+            TrainConfig.from_dict(config),
+            Path("data/checkpoints/digits_latent_sr.json"),
+            describe_hardware("cpu").replace("2 threads", "1 thread"),
+        )
     return {"config": config, **curve, "parameters": sum(p.numel() for p in trainer.model.net.parameters())}
 
 
@@ -98,7 +117,11 @@ def throughput(batch: int = 64, steps: int = 10) -> dict:
     hr, y = DigitsSR("train", 4).tensors(list(range(batch)))
     out = {}
     ae_config = json.loads((data_dir() / "checkpoints" / "digits_autoencoder.json").read_text())
-    for label, config in (("pixel", variant_config("sr3_style")), ("latent", latent_config()), ("autoencoder", ae_config)):
+    for label, config in (
+        ("pixel", variant_config("sr3_style")),
+        ("latent", latent_config()),
+        ("autoencoder", ae_config),
+    ):
         trainer = Trainer({**config, "name": f"throughput_{label}"}, "cpu")
         with torch.enable_grad():
             trainer.train(steps=2, progress=False)  # warm-up
@@ -132,11 +155,16 @@ def ceiling() -> dict:
     rec = ae.reconstruct(data["hr"])
     p = psnr(rec, data["hr"])
     record = training_record("digits_autoencoder")
-    return {"psnr": round(float(p.mean()), 3), "psnr_min": round(float(p.min()), 3),
-            "patch_swd": round(float(patch_distance(rec, data["reference"])), 5),
-            "hr_patch_swd": round(float(patch_distance(data["hr"], data["reference"])), 5),  # the floor: real digits
-            "latent_std": record.get("latent_std"), "training_seconds": record.get("training_seconds"),
-            "training_hardware": record.get("hardware"), "parameters": sum(q.numel() for q in ae.parameters())}
+    return {
+        "psnr": round(float(p.mean()), 3),
+        "psnr_min": round(float(p.min()), 3),
+        "patch_swd": round(float(patch_distance(rec, data["reference"])), 5),
+        "hr_patch_swd": round(float(patch_distance(data["hr"], data["reference"])), 5),  # the floor: real digits
+        "latent_std": record.get("latent_std"),
+        "training_seconds": record.get("training_seconds"),
+        "training_hardware": record.get("hardware"),
+        "parameters": sum(q.numel() for q in ae.parameters()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,9 +180,17 @@ def main(argv: list[str] | None = None) -> int:
         cached[key] = run_curve(unscaled=args.unscaled)
     pixel = json.loads((data_dir() / "cache" / "residual_ablation.json").read_text())["variants"]["sr3_style"]
     last = pixel["points"][-1]
-    out = {**cached, "pixel": {"source": "data/cache/residual_ablation.json, variant sr3_style (lesson 09)",
-                               "points": pixel["points"], "parameters": pixel.get("parameters")},
-           "margins": MARGINS, "eval_every": EVAL_EVERY, "indices": list(CURVE_INDICES)}
+    out = {
+        **cached,
+        "pixel": {
+            "source": "data/cache/residual_ablation.json, variant sr3_style (lesson 09)",
+            "points": pixel["points"],
+            "parameters": pixel.get("parameters"),
+        },
+        "margins": MARGINS,
+        "eval_every": EVAL_EVERY,
+        "indices": list(CURVE_INDICES),
+    }
     if args.write:
         out["ceiling"] = ceiling()
         out["throughput"] = throughput()
@@ -162,26 +198,44 @@ def main(argv: list[str] | None = None) -> int:
             reached = first_reaching(out["latent"]["points"], last["psnr"]["mean"], last["patch_swd"])
             ae_seconds = float(out["throughput"]["autoencoder_cpu_seconds"])
             out["equal_quality"] = {
-                "pixel_step": last["step"], "pixel_cpu_seconds": last["cpu_seconds"], "pixel_psnr": last["psnr"]["mean"],
+                "pixel_step": last["step"],
+                "pixel_cpu_seconds": last["cpu_seconds"],
+                "pixel_psnr": last["psnr"]["mean"],
                 "pixel_patch_swd": last["patch_swd"],
                 "latent_step": None if reached is None else reached["step"],
                 "latent_cpu_seconds": None if reached is None else reached["cpu_seconds"],
-                "ratio_without_autoencoder": None if reached is None else round(last["cpu_seconds"] / reached["cpu_seconds"], 2),
-                "ratio_with_autoencoder": None if reached is None else round(last["cpu_seconds"] / (reached["cpu_seconds"] + ae_seconds), 2),
+                "ratio_without_autoencoder": None
+                if reached is None
+                else round(last["cpu_seconds"] / reached["cpu_seconds"], 2),
+                "ratio_with_autoencoder": None
+                if reached is None
+                else round(last["cpu_seconds"] / (reached["cpu_seconds"] + ae_seconds), 2),
             }
             # descriptive, beside the rule: for every pixel snapshot, the first latent snapshot at least as sharp
             # in PSNR alone (realism not required), and the ratio of their CPU-seconds
             out["psnr_only"] = []
             for p in out["pixel"]["points"]:
                 hit = next((q for q in out["latent"]["points"] if q["psnr"]["mean"] >= p["psnr"]["mean"]), None)
-                out["psnr_only"].append({"pixel_step": p["step"], "pixel_cpu_seconds": p["cpu_seconds"], "psnr": p["psnr"]["mean"],
-                                         "latent_step": None if hit is None else hit["step"],
-                                         "latent_cpu_seconds": None if hit is None else hit["cpu_seconds"],
-                                         "ratio": None if hit is None else round(p["cpu_seconds"] / hit["cpu_seconds"], 2)})
+                out["psnr_only"].append(
+                    {
+                        "pixel_step": p["step"],
+                        "pixel_cpu_seconds": p["cpu_seconds"],
+                        "psnr": p["psnr"]["mean"],
+                        "latent_step": None if hit is None else hit["step"],
+                        "latent_cpu_seconds": None if hit is None else hit["cpu_seconds"],
+                        "ratio": None if hit is None else round(p["cpu_seconds"] / hit["cpu_seconds"], 2),
+                    }
+                )
     hardware = describe_hardware("cpu").replace("2 threads", "1 thread")
     out.update(hardware=hardware, command="python -m course_lib.latents (then --unscaled, then --write)")
-    write_cached(RESULTS, out, None, None, source=f"python -m course_lib.latents on {hardware}",
-                 descriptions=("lesson 07: latent vs pixel SR, quality per CPU-minute (cached evaluations)",))
+    write_cached(
+        RESULTS,
+        out,
+        None,
+        None,
+        source=f"python -m course_lib.latents on {hardware}",
+        descriptions=("lesson 07: latent vs pixel SR, quality per CPU-minute (cached evaluations)",),
+    )
     print(f"wrote data/{RESULTS}")
     return 0
 

@@ -11,7 +11,8 @@
   reference. Each sampler's seeds give a mean and a paired difference to DDIM-50 (same seeds) with its standard
   error.
 * **SR** (the SR3-style digits model and its consistency-distilled student) is the landscape table's rows
-  (:data:`course_lib.engine.harness.SAMPLER_ENTRIES`, same 500 test digits, per-image seeds); this module adds the paired
+  (:data:`course_lib.engine.harness.SAMPLER_ENTRIES`, same 500 test digits, per-image seeds); this module adds the
+  paired
   comparisons the lesson's margins need: per-image measures by the paired bootstrap, the set-level patch SWD by a
   bootstrap that resamples the same images for both rows.
 
@@ -39,9 +40,24 @@ from ..device import describe_hardware, get_device, per_image_generators, randn
 from ..files import verify_file, write_cached
 from ..metrics import frechet_distance, patch_distance
 
-__all__ = ["SEEDS", "N_PER_SEED", "GEN_CONFIGS", "MARGINS", "CONFIRM_SEEDS", "CONFIRM_CONFIGS", "CONFIRM_MARGINS",
-           "start_seeds", "generate", "gen_quality", "floor", "paired_seed_difference", "relative_verdict",
-           "bootstrap_set_difference", "load_race", "main"]
+__all__ = [
+    "SEEDS",
+    "N_PER_SEED",
+    "GEN_CONFIGS",
+    "MARGINS",
+    "CONFIRM_SEEDS",
+    "CONFIRM_CONFIGS",
+    "CONFIRM_MARGINS",
+    "start_seeds",
+    "generate",
+    "gen_quality",
+    "floor",
+    "paired_seed_difference",
+    "relative_verdict",
+    "bootstrap_set_difference",
+    "load_race",
+    "main",
+]
 
 CACHE = "cache/sampler_race.json"
 WORK = Path("runs/race")
@@ -101,8 +117,17 @@ def _reference(device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(model, process, sampler: str, steps: int, options: dict, seed: int, n: int = N_PER_SEED,
-             batch: int = 200, device=None) -> tuple[torch.Tensor, float, int]:
+def generate(
+    model,
+    process,
+    sampler: str,
+    steps: int,
+    options: dict,
+    seed: int,
+    n: int = N_PER_SEED,
+    batch: int = 200,
+    device=None,
+) -> tuple[torch.Tensor, float, int]:
     """``n`` unconditional digits of race seed ``seed`` (x_T and every step's noise per image): ``(x, seconds, nfe)``.
 
     Every sampler clips x̂₀ to [-1, 1] at every evaluation (the x̂₀ hook :func:`~course_lib.samplers.clip_x0`, as
@@ -125,8 +150,10 @@ def generate(model, process, sampler: str, steps: int, options: dict, seed: int,
 def gen_quality(x: torch.Tensor, reference: torch.Tensor, classifier, ref_features: torch.Tensor) -> dict:
     """Patch SWD (Eq. 05.4) and Fréchet distance (Eq. 05.3) of a set of digits against the reference."""
     x = x.to(reference.device)
-    return {"patch_swd": float(patch_distance(x, reference)),
-            "frechet": float(frechet_distance(classifier.features(x), ref_features))}
+    return {
+        "patch_swd": float(patch_distance(x, reference)),
+        "frechet": float(frechet_distance(classifier.features(x), ref_features)),
+    }
 
 
 def floor(seed: int, n: int, reference, classifier, ref_features) -> dict:
@@ -144,8 +171,10 @@ def paired_seed_difference(runs_a: Sequence[dict], runs_b: Sequence[dict], key: 
     sb = {r["seed"]: r[key] for r in runs_b}
     d = torch.tensor([r[key] - sb[r["seed"]] for r in runs_a if r["seed"] in sb], dtype=torch.float64)
     if d.numel() == 0:
-        raise ValueError(f"runs_a and runs_b: expected at least one common seed, got {[r['seed'] for r in runs_a]} "
-                         f"and {[r['seed'] for r in runs_b]}")
+        raise ValueError(
+            f"runs_a and runs_b: expected at least one common seed, got {[r['seed'] for r in runs_a]} "
+            f"and {[r['seed'] for r in runs_b]}"
+        )
     se = float(d.std() / d.numel() ** 0.5) if d.numel() > 1 else float("nan")
     return float(d.mean()), se, int(d.numel())
 
@@ -162,8 +191,9 @@ def relative_verdict(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, s
     return {"difference": d, "se": se, "seeds": n, "margin": margin, **stats.two_se_rule(d, se, n, margin)}
 
 
-def bootstrap_set_difference(a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 100,
-                             seed: int = 0) -> dict:
+def bootstrap_set_difference(
+    a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 100, seed: int = 0
+) -> dict:
     """Patch SWD(a) − patch SWD(b) against ``reference`` for two sets of outputs of the **same** images (``(N, …)``
     each), with a bootstrap that resamples the images jointly (the paired bootstrap of a set-level measure).
 
@@ -172,10 +202,19 @@ def bootstrap_set_difference(a: torch.Tensor, b: torch.Tensor, reference: torch.
     diff = float(patch_distance(a, reference) - patch_distance(b, reference))
     ds = []
     for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed)):
-        ds.append(float(patch_distance(a[idx], reference, repeats=1, seed=7 * k) - patch_distance(b[idx], reference, repeats=1, seed=7 * k)))
+        ds.append(
+            float(
+                patch_distance(a[idx], reference, repeats=1, seed=7 * k)
+                - patch_distance(b[idx], reference, repeats=1, seed=7 * k)
+            )
+        )
     d = torch.tensor(ds, dtype=torch.float64)
-    return {"mean": round(diff, 6), "bootstrap_sd": round(float(d.std()), 6),
-            "share_below_zero": round(float((d < 0).double().mean()), 4), "draws": draws}
+    return {
+        "mean": round(diff, 6),
+        "bootstrap_sd": round(float(d.std()), 6),
+        "share_below_zero": round(float((d < 0).double().mean()), 4),
+        "draws": draws,
+    }
 
 
 def _cached_run(path: Path, make):
@@ -187,8 +226,9 @@ def _cached_run(path: Path, make):
     return out
 
 
-def run_generation(device, work: Path = WORK, configs: Sequence = GEN_CONFIGS, seeds: Sequence[int] = SEEDS,
-                   n: int = N_PER_SEED) -> dict:
+def run_generation(
+    device, work: Path = WORK, configs: Sequence = GEN_CONFIGS, seeds: Sequence[int] = SEEDS, n: int = N_PER_SEED
+) -> dict:
     """The generation part of the race (resumable): per config and seed, the realism, seconds and NFE."""
     from ..engine.pretrained import load_classifier
     from ..engine.pretrained import load
@@ -204,15 +244,28 @@ def run_generation(device, work: Path = WORK, configs: Sequence = GEN_CONFIGS, s
         out["floor"].append(floor(s, n, reference, classifier, ref_features))
     for label, sampler, steps, options in configs:
         runs = []
-        for s in (DDPM_SEEDS if sampler == "ddpm" else seeds):
+        for s in DDPM_SEEDS if sampler == "ddpm" else seeds:
             path = work / f"gen_{label.replace(' ', '_').replace('(', '').replace(')', '')}_seed{s}.pt"
-            res = _cached_run(path, lambda: dict(zip(("x", "seconds", "nfe"),
-                                                     generate(model, process, sampler, steps, options, s, n, device=device))))
+            res = _cached_run(
+                path,
+                lambda: dict(
+                    zip(("x", "seconds", "nfe"), generate(model, process, sampler, steps, options, s, n, device=device))
+                ),
+            )
             q = gen_quality(res["x"], reference, classifier, ref_features)
-            runs.append({"seed": s, **{k: round(v, 6) for k, v in q.items()},
-                         "ms_per_image": round(1000 * float(res["seconds"]) / n, 2), "nfe": int(res["nfe"])})
-            print(f"  {label} seed {s}: patch SWD {q['patch_swd']:.4f}, Fréchet {q['frechet']:.3f}, "
-                  f"{1000 * float(res['seconds']) / n:.0f} ms/image, NFE {int(res['nfe'])}", flush=True)
+            runs.append(
+                {
+                    "seed": s,
+                    **{k: round(v, 6) for k, v in q.items()},
+                    "ms_per_image": round(1000 * float(res["seconds"]) / n, 2),
+                    "nfe": int(res["nfe"]),
+                }
+            )
+            print(
+                f"  {label} seed {s}: patch SWD {q['patch_swd']:.4f}, Fréchet {q['frechet']:.3f}, "
+                f"{1000 * float(res['seconds']) / n:.0f} ms/image, NFE {int(res['nfe'])}",
+                flush=True,
+            )
         out["configs"].append({"label": label, "sampler": sampler, "steps": steps, "options": options, "runs": runs})
     return out
 
@@ -227,19 +280,32 @@ def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
     work = Work(work_root, "digits_x4")
     reference = DigitsSR("test", scale=4).tensors(list(range(1, 1000, 2)))[0].to(device)
     by_label = {e.label: e for e in ENTRIES if e.task == "digits_x4"}
-    pairs = [("consistency student 4 steps", "SR3 concat DDIM-10"), ("consistency student 1 step", "SR3 concat DDIM-1"),
-             ("consistency student 1 step", "SR3 concat DDIM-50"), ("SR3 concat DPM-Solver++(2M) 20", "SR3 concat DDIM-50"),
-             ("SR3 concat PLMS 20 NFE", "SR3 concat DDIM-50")]
+    pairs = [
+        ("consistency student 4 steps", "SR3 concat DDIM-10"),
+        ("consistency student 1 step", "SR3 concat DDIM-1"),
+        ("consistency student 1 step", "SR3 concat DDIM-50"),
+        ("SR3 concat DPM-Solver++(2M) 20", "SR3 concat DDIM-50"),
+        ("SR3 concat PLMS 20 NFE", "SR3 concat DDIM-50"),
+    ]
     out = []
     for a, b in pairs:
         sa = outputs(by_label[a], work, hr, y, indices, device)[0].to(device)
         sb = outputs(by_label[b], work, hr, y, indices, device)[0].to(device)
         ma, mb = measure(sa, hr, y, task.scale), measure(sb, hr, y, task.scale)
-        out.append({"a": a, "b": b, "patch_swd": bootstrap_set_difference(sa, sb, reference),
-                    "hf_error": paired_bootstrap((1 - ma["hf_ratio"]).abs(), (1 - mb["hf_ratio"]).abs()),
-                    "psnr": paired_bootstrap(ma["psnr"], mb["psnr"]),
-                    "consistency": paired_bootstrap(ma["consistency"], mb["consistency"])})
-        print(f"  {a} − {b}: patch SWD {out[-1]['patch_swd']['mean']:+.5f} ± {out[-1]['patch_swd']['bootstrap_sd']:.5f}", flush=True)
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "patch_swd": bootstrap_set_difference(sa, sb, reference),
+                "hf_error": paired_bootstrap((1 - ma["hf_ratio"]).abs(), (1 - mb["hf_ratio"]).abs()),
+                "psnr": paired_bootstrap(ma["psnr"], mb["psnr"]),
+                "consistency": paired_bootstrap(ma["consistency"], mb["consistency"]),
+            }
+        )
+        print(
+            f"  {a} − {b}: patch SWD {out[-1]['patch_swd']['mean']:+.5f} ± {out[-1]['patch_swd']['bootstrap_sd']:.5f}",
+            flush=True,
+        )
     # per-image values of a few rows on the lessons' 16 live digits, for the lesson to recompute and compare
     from ..engine.harness import LIVE_INDICES
 
@@ -248,8 +314,11 @@ def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
     for label in ("consistency student 1 step", "consistency student 4 steps", "SR3 concat DPM-Solver++(2M) 10"):
         sr = outputs(by_label[label], work, hr, y, indices, device)[0].to(device)[pos]
         m = measure(sr, hr[pos], y[pos], task.scale)
-        live[label] = {"indices": list(LIVE_INDICES), "psnr": [round(float(v), 3) for v in m["psnr"]],
-                       "consistency": [round(float(v), 3) for v in m["consistency"]]}
+        live[label] = {
+            "indices": list(LIVE_INDICES),
+            "psnr": [round(float(v), 3) for v in m["psnr"]],
+            "consistency": [round(float(v), 3) for v in m["consistency"]],
+        }
     return {"pairs": out, "live": live}
 
 
@@ -271,10 +340,14 @@ def main(argv: list[str] | None = None) -> int:
         result = load_race()
     except Exception:  # noqa: BLE001 — no cache yet: start one
         result = {}
-    parts = {"generation": lambda: run_generation(device, Path(args.work)),
-             "confirmation": lambda: {**run_generation(device, Path(args.work), CONFIRM_CONFIGS, CONFIRM_SEEDS),
-                                      "margins": CONFIRM_MARGINS},
-             "sr": lambda: sr_comparisons(device)}
+    parts = {
+        "generation": lambda: run_generation(device, Path(args.work)),
+        "confirmation": lambda: {
+            **run_generation(device, Path(args.work), CONFIRM_CONFIGS, CONFIRM_SEEDS),
+            "margins": CONFIRM_MARGINS,
+        },
+        "sr": lambda: sr_comparisons(device),
+    }
     chosen = {"generation": ["generation"], "confirm": ["confirmation"], "sr": ["sr"], "all": list(parts)}[args.part]
     # seconds per part, so that a partial rerun adds its own time instead of overwriting the whole cache's (runs
     # resumed from runs/race/ count only the time spent in this call)
@@ -283,10 +356,21 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         result[part] = parts[part]()
         seconds[part] = round(time.perf_counter() - start)
-    result.update(hardware=hardware, margins=MARGINS, source=f"python -m course_lib.race ({hardware})",
-                  seconds_by_part=seconds, seconds=sum(seconds.values()))
-    write_cached(CACHE, result, None, None, result["source"],
-                 ("lesson 06's sampler race: generation by every sampler at a few NFE, and the SR comparisons",))
+    result.update(
+        hardware=hardware,
+        margins=MARGINS,
+        source=f"python -m course_lib.race ({hardware})",
+        seconds_by_part=seconds,
+        seconds=sum(seconds.values()),
+    )
+    write_cached(
+        CACHE,
+        result,
+        None,
+        None,
+        result["source"],
+        ("lesson 06's sampler race: generation by every sampler at a few NFE, and the SR comparisons",),
+    )
     print(f"wrote data/{CACHE}")
     return 0
 

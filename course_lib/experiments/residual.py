@@ -3,7 +3,8 @@
 Question of the lesson: **how much of the image does the diffusion model have to generate?** Every variant below is
 trained from scratch for the same :data:`STEPS` steps of batch 64 (one thread, so that its CPU time is comparable;
 EMA decay 0.99, as the shipped configs' 0.999 would still average in the initial weights),
-and every :data:`EVAL_EVERY` steps its EMA restores the 100 curve digits (:data:`course_lib.engine.harness.CURVE_INDICES`,
+and every :data:`EVAL_EVERY` steps its EMA restores the 100 curve digits
+(:data:`course_lib.engine.harness.CURVE_INDICES`,
 image i from its harness seed) — quality against training CPU-minutes, the curves of the lesson:
 
 * ``srdiff``: SRDiff as the paper has it — the residual over bicubic, doubled and clipped (``residual_scale`` 0.5),
@@ -45,8 +46,25 @@ from ..engine.harness import CURVE_INDICES, curve_set, image_seeds, measure, val
 from ..metrics import frechet_distance, patch_distance
 from ..engine.train import Trainer
 
-__all__ = ["MARGINS", "VARIANTS", "STEPS", "EVAL_EVERY", "RESULTS", "SPECTRUM", "SHIPPED", "variant_config", "evaluate",
-           "run_variant", "train_with_curve", "swd_interval", "evaluate_shipped", "sr3_quality", "error_spectra", "run_spectrum", "main"]
+__all__ = [
+    "MARGINS",
+    "VARIANTS",
+    "STEPS",
+    "EVAL_EVERY",
+    "RESULTS",
+    "SPECTRUM",
+    "SHIPPED",
+    "variant_config",
+    "evaluate",
+    "run_variant",
+    "train_with_curve",
+    "swd_interval",
+    "evaluate_shipped",
+    "sr3_quality",
+    "error_spectra",
+    "run_spectrum",
+    "main",
+]
 
 STEPS, EVAL_EVERY = 1000, 200
 #: the lesson's judgements. The harness rows of ResDiff and DiffIR were measured after these were committed; the
@@ -55,8 +73,8 @@ MARGINS = {
     # "SR3-style quality": mean PSNR at or above the lower end of SR3-style DDIM-50's 95 % bootstrap interval (over
     # digits) and patch SWD at or below the upper end of its interval (resampling reference digits)
     "sr3_quality_interval": 0.95,
-    "diffir_psnr_below_sr3_db": 0.5,   # DiffIR: mean paired PSNR difference to SR3-style DDIM-50 ≥ −0.5 dB
-    "ablation_effect_db": 0.5,         # an ablation "matters" when its paired 95 % interval lies beyond ±0.5 dB
+    "diffir_psnr_below_sr3_db": 0.5,  # DiffIR: mean paired PSNR difference to SR3-style DDIM-50 ≥ −0.5 dB
+    "ablation_effect_db": 0.5,  # an ablation "matters" when its paired 95 % interval lies beyond ±0.5 dB
 }
 RESULTS = "cache/residual_ablation.json"
 WORK = Path("runs/residual")
@@ -66,20 +84,29 @@ SAMPLER = {"sampler": "ddim", "steps": 50}
 VARIANTS: dict[str, tuple[str, dict]] = {
     "srdiff": ("SRDiff: residual ×2 clipped, ε with L1, T = 100, frozen RRDB features", {}),
     "no_rescale": ("residual ×1 (clipped to [-1, 1])", {"model": {"residual_scale": 1.0}}),
-    "direct_hr": ("the whole HR image (no residual)", {"model": {"residual": False, "residual_scale": 1.0,
-                                                                  "clip_residual": False}}),
-    "concat_lr": ("y concatenated instead of RRDB features", {"model": {"encoder": None, "in_channels": 2,
-                                                                         "cond_channels": 1, "conditioning": "concat"}}),
+    "direct_hr": (
+        "the whole HR image (no residual)",
+        {"model": {"residual": False, "residual_scale": 1.0, "clip_residual": False}},
+    ),
+    "concat_lr": (
+        "y concatenated instead of RRDB features",
+        {"model": {"encoder": None, "in_channels": 2, "cond_channels": 1, "conditioning": "concat"}},
+    ),
     "x0_rescale": ("x₀-prediction, residual ×2 clipped", {"prediction": "x0"}),
     "x0_no_rescale": ("x₀-prediction, residual ×1", {"prediction": "x0", "model": {"residual_scale": 1.0}}),
     "sr3_style": ("SR3-style: digits_sr3_concat's recipe (T = 1000, x₀, MSE, concat)", {"base": "digits_sr3_concat"}),
-    "resdiff": ("ResDiff: the residual over the frozen CNN, given its output and high-pass (SR3-style's recipe)",
-                {"base": "digits_resdiff"}),
-    "resdiff_no_hf": ("ResDiff without the high-pass input", {"base": "digits_resdiff",
-                                                              "model": {"hf_input": False, "in_channels": 2,
-                                                                        "cond_channels": 1}}),
-    "diffir": ("DiffIR stage 2 from the shipped stage 1 (its CPU time counted from stage 1's)",
-               {"base": "digits_diffir", "after": "digits_diffir_s1"}),
+    "resdiff": (
+        "ResDiff: the residual over the frozen CNN, given its output and high-pass (SR3-style's recipe)",
+        {"base": "digits_resdiff"},
+    ),
+    "resdiff_no_hf": (
+        "ResDiff without the high-pass input",
+        {"base": "digits_resdiff", "model": {"hf_input": False, "in_channels": 2, "cond_channels": 1}},
+    ),
+    "diffir": (
+        "DiffIR stage 2 from the shipped stage 1 (its CPU time counted from stage 1's)",
+        {"base": "digits_diffir", "after": "digits_diffir_s1"},
+    ),
 }
 
 
@@ -94,8 +121,14 @@ def variant_config(name: str, steps: int = STEPS) -> dict:
     model = {**config["model"], **changes.pop("model", {})}
     config.update(changes)
     # an EMA of decay 0.999 still holds 37 % of the initial weights after 1,000 steps: 0.99 for these short runs
-    config.update(model=model, name=f"ablation_{name}", steps=steps, checkpoint_every=EVAL_EVERY, ema_decay=0.99,
-                  description=f"lesson 09 ablation: {VARIANTS[name][0]}")
+    config.update(
+        model=model,
+        name=f"ablation_{name}",
+        steps=steps,
+        checkpoint_every=EVAL_EVERY,
+        ema_decay=0.99,
+        description=f"lesson 09 ablation: {VARIANTS[name][0]}",
+    )
     return config
 
 
@@ -108,15 +141,20 @@ def evaluate(trainer: Trainer, data: dict, classifier) -> dict:
     sr = trainer.method.restore(trainer.ema, trainer.diffusion, data["y"], seeds=image_seeds(CURVE_INDICES), **options)
     seconds = time.perf_counter() - start
     m = measure(sr, data["hr"], data["y"], 4, classifier)
-    return {"psnr": value_stats(m["psnr"]), "consistency": value_stats(m["consistency"]),
-            "agreement": round(float(m["agreement"].mean()), 4),
-            "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
-            "frechet": round(float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4),
-            "sampling_seconds": round(seconds, 2), "nfe": trainer.method.last_nfe}
+    return {
+        "psnr": value_stats(m["psnr"]),
+        "consistency": value_stats(m["consistency"]),
+        "agreement": round(float(m["agreement"].mean()), 4),
+        "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
+        "frechet": round(float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4),
+        "sampling_seconds": round(seconds, 2),
+        "nfe": trainer.method.last_nfe,
+    }
 
 
-def train_with_curve(trainer: Trainer, curve: dict, steps: int, every: int, state: Path, log: Path, name: str,
-                     progress: bool = True) -> dict:
+def train_with_curve(
+    trainer: Trainer, curve: dict, steps: int, every: int, state: Path, log: Path, name: str, progress: bool = True
+) -> dict:
     """Train to ``steps``, and every ``every`` steps save the state, evaluate the EMA (:func:`evaluate`) and append the
     point to ``curve`` (``points``, ``cpu_seconds``: the training's ``time.process_time``), written to ``log`` — the
     loop of lesson 09's curves and lesson 07's latent curve (resumable: ``curve`` and ``trainer`` may be mid-run)."""
@@ -129,12 +167,19 @@ def train_with_curve(trainer: Trainer, curve: dict, steps: int, every: int, stat
         trainer.train(steps=every - trainer.step % every, progress=progress)
         curve["cpu_seconds"] += time.process_time() - started
         trainer.save(state)
-        point = {"step": trainer.step, "cpu_seconds": round(curve["cpu_seconds"], 1), **evaluate(trainer, data, classifier)}
+        point = {
+            "step": trainer.step,
+            "cpu_seconds": round(curve["cpu_seconds"], 1),
+            **evaluate(trainer, data, classifier),
+        }
         curve["points"].append(point)
         curve["loss"] = [list(h) for h in trainer.history]
         log.write_text(json.dumps(curve))
-        print(f"{name} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
-              f"({curve['cpu_seconds'] / 60:.1f} CPU-min)", flush=True)
+        print(
+            f"{name} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
+            f"({curve['cpu_seconds'] / 60:.1f} CPU-min)",
+            flush=True,
+        )
     return curve
 
 
@@ -152,8 +197,12 @@ def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     start = float(training_record(after)["training_seconds"]) if after else 0.0
     curve = json.loads(log.read_text()) if log.exists() else {"points": [], "cpu_seconds": start, "cpu_offset": start}
     curve = train_with_curve(trainer, curve, steps, EVAL_EVERY, state, log, name, progress)
-    return {"description": VARIANTS[name][0], "config": variant_config(name, steps), **curve,
-            "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
+    return {
+        "description": VARIANTS[name][0],
+        "config": variant_config(name, steps),
+        **curve,
+        "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+    }
 
 
 #: the shipped models the lesson judges on the curve digits: label → (model, restore options)
@@ -167,13 +216,19 @@ SHIPPED: dict[str, tuple[str, dict]] = {
 }
 
 
-def swd_interval(sr: torch.Tensor, reference: torch.Tensor, draws: int = 200, level: float = 0.95, seed: int = 0) -> list[float]:
+def swd_interval(
+    sr: torch.Tensor, reference: torch.Tensor, draws: int = 200, level: float = 0.95, seed: int = 0
+) -> list[float]:
     """The bootstrap interval of patch SWD (Eq. 05.4) over the restored digits: ``draws`` resamples of ``sr`` with
     replacement (seeded), each against the same reference; the central ``level`` share of the values."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    values = torch.stack([patch_distance(sr[idx], reference, repeats=1, seed=seed + k)
-                          for k, idx in enumerate(stats.resamples(sr.shape[0], draws, seed))])
+    values = torch.stack(
+        [
+            patch_distance(sr[idx], reference, repeats=1, seed=seed + k)
+            for k, idx in enumerate(stats.resamples(sr.shape[0], draws, seed))
+        ]
+    )
     return [round(x, 5) for x in stats.percentile(values, level)]
 
 
@@ -198,16 +253,28 @@ def evaluate_shipped(draws: int = 200) -> dict:
             times.append(time.perf_counter() - start)
         m = measure(sr, data["hr"], data["y"], 4, classifier)
         record = shipped.record or {}
-        out[label] = {"model": name, "options": options, "psnr": value_stats(m["psnr"]),
-                      "consistency": value_stats(m["consistency"]), "agreement": round(float(m["agreement"].mean()), 4),
-                      "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
-                      "patch_swd_interval": swd_interval(sr, data["reference"], draws),
-                      "frechet": round(float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4),
-                      "nfe": shipped.method.last_nfe, "ms_per_image": round(1000 * min(times) / sr.shape[0], 2),
-                      "training_seconds": record.get("training_seconds"), "training_hardware": record.get("hardware"),
-                      "steps": record.get("steps")}
-        print(f"{label}: {out[label]['psnr']['mean']:.2f} dB, patch SWD {out[label]['patch_swd']:.4f} "
-              f"{out[label]['patch_swd_interval']}, {out[label]['ms_per_image']:.1f} ms/image", flush=True)
+        out[label] = {
+            "model": name,
+            "options": options,
+            "psnr": value_stats(m["psnr"]),
+            "consistency": value_stats(m["consistency"]),
+            "agreement": round(float(m["agreement"].mean()), 4),
+            "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
+            "patch_swd_interval": swd_interval(sr, data["reference"], draws),
+            "frechet": round(
+                float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4
+            ),
+            "nfe": shipped.method.last_nfe,
+            "ms_per_image": round(1000 * min(times) / sr.shape[0], 2),
+            "training_seconds": record.get("training_seconds"),
+            "training_hardware": record.get("hardware"),
+            "steps": record.get("steps"),
+        }
+        print(
+            f"{label}: {out[label]['psnr']['mean']:.2f} dB, patch SWD {out[label]['patch_swd']:.4f} "
+            f"{out[label]['patch_swd_interval']}, {out[label]['ms_per_image']:.1f} ms/image",
+            flush=True,
+        )
     return out
 
 
@@ -223,12 +290,19 @@ def sr3_quality(psnr_values: torch.Tensor, patch_swd: float, reference: dict, dr
     ref = torch.tensor(reference["psnr"]["values"], dtype=torch.float64)
     values = torch.as_tensor(psnr_values, dtype=torch.float64)
     if values.shape != ref.shape:
-        raise ValueError(f"psnr_values: expected {tuple(ref.shape)} values (the curve digits), got {tuple(values.shape)}")
+        raise ValueError(
+            f"psnr_values: expected {tuple(ref.shape)} values (the curve digits), got {tuple(values.shape)}"
+        )
     level = MARGINS["sr3_quality_interval"]
     psnr_low = stats.percentile(stats.bootstrap_means(ref, draws, seed), level)[0]
     swd_high = float(reference["patch_swd_interval"][1])
-    return {"psnr_low": round(psnr_low, 3), "swd_high": swd_high, "psnr_ok": bool(values.mean() >= psnr_low),
-            "swd_ok": bool(patch_swd <= swd_high), "reached": bool(values.mean() >= psnr_low and patch_swd <= swd_high)}
+    return {
+        "psnr_low": round(psnr_low, 3),
+        "swd_high": swd_high,
+        "psnr_ok": bool(values.mean() >= psnr_low),
+        "swd_ok": bool(patch_swd <= swd_high),
+        "reached": bool(values.mean() >= psnr_low and patch_swd <= swd_high),
+    }
 
 
 SPECTRUM = "cache/resdiff_spectrum.json"
@@ -273,23 +347,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="run only these variants")
     parser.add_argument("--write", action="store_true", help="only collect the finished runs into the cache")
     parser.add_argument("--spectrum", action="store_true", help="only ResDiff's CNN-loss comparison (its own cache)")
-    parser.add_argument("--shipped", action="store_true", help="only the shipped models on the curve digits (merged into the cache)")
+    parser.add_argument(
+        "--shipped", action="store_true", help="only the shipped models on the curve digits (merged into the cache)"
+    )
     args = parser.parse_args(argv)
     if args.spectrum:
-        out = {**run_spectrum(), "indices": "harness EVAL_INDICES (500 test digits)",
-               "hardware": describe_hardware("cpu").replace("2 threads", "1 thread"),
-               "command": "python -m course_lib.residual --spectrum"}
-        write_cached(SPECTRUM, out, None, None, source=f"python -m course_lib.residual --spectrum on {out['hardware']}",
-                     descriptions=("lesson 09: radial power spectra of the CNN errors, ResDiff's loss vs MSE",))
+        out = {
+            **run_spectrum(),
+            "indices": "harness EVAL_INDICES (500 test digits)",
+            "hardware": describe_hardware("cpu").replace("2 threads", "1 thread"),
+            "command": "python -m course_lib.residual --spectrum",
+        }
+        write_cached(
+            SPECTRUM,
+            out,
+            None,
+            None,
+            source=f"python -m course_lib.residual --spectrum on {out['hardware']}",
+            descriptions=("lesson 09: radial power spectra of the CNN errors, ResDiff's loss vs MSE",),
+        )
         print(f"wrote data/{SPECTRUM}")
         return 0
     path = data_dir() / RESULTS
     cached = json.loads(path.read_text()) if path.exists() else {}
     if args.shipped:
-        out = {**cached, "shipped": evaluate_shipped(), "shipped_command": "python -m course_lib.residual --shipped",
-               "shipped_hardware": describe_hardware("cpu").replace("2 threads", "1 thread")}
-        write_cached(RESULTS, out, None, None, source=f"python -m course_lib.residual on {out['shipped_hardware']}",
-                     descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",))
+        out = {
+            **cached,
+            "shipped": evaluate_shipped(),
+            "shipped_command": "python -m course_lib.residual --shipped",
+            "shipped_hardware": describe_hardware("cpu").replace("2 threads", "1 thread"),
+        }
+        write_cached(
+            RESULTS,
+            out,
+            None,
+            None,
+            source=f"python -m course_lib.residual on {out['shipped_hardware']}",
+            descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",),
+        )
         print(f"wrote the shipped models' evaluation into data/{RESULTS}")
         return 0
     if not args.write:
@@ -303,12 +398,26 @@ def main(argv: list[str] | None = None) -> int:
             curve = json.loads(log.read_text())
             if curve["points"] and curve["points"][-1]["step"] >= STEPS:
                 results[name] = {"description": VARIANTS[name][0], "config": variant_config(name), **curve}
-    out = {"question": "how much of the image does the diffusion model generate?", "steps": STEPS,
-           "eval_every": EVAL_EVERY, "batch_size": 64, "indices": list(CURVE_INDICES), "sampler": SAMPLER,
-           "hardware": describe_hardware("cpu").replace("2 threads", "1 thread") + " per run", "command": "python -m course_lib.residual",
-           "variants": results, **{k: v for k, v in cached.items() if k.startswith("shipped")}}
-    write_cached(RESULTS, out, None, None, source=f"python -m course_lib.residual on {out['hardware']}",
-                 descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",))
+    out = {
+        "question": "how much of the image does the diffusion model generate?",
+        "steps": STEPS,
+        "eval_every": EVAL_EVERY,
+        "batch_size": 64,
+        "indices": list(CURVE_INDICES),
+        "sampler": SAMPLER,
+        "hardware": describe_hardware("cpu").replace("2 threads", "1 thread") + " per run",
+        "command": "python -m course_lib.residual",
+        "variants": results,
+        **{k: v for k, v in cached.items() if k.startswith("shipped")},
+    }
+    write_cached(
+        RESULTS,
+        out,
+        None,
+        None,
+        source=f"python -m course_lib.residual on {out['hardware']}",
+        descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",),
+    )
     print(f"wrote data/{RESULTS} ({len(results)} of {len(VARIANTS)} variants)")
     return 0
 

@@ -27,7 +27,17 @@ import torch
 from ..device import get_device
 from ..files import verify_file, write_cached
 
-__all__ = ["N_DIGITS", "INDICES", "MARGINS", "CONFIGS", "operator_for", "measurement_consistency", "run", "load_zero_shot", "main"]
+__all__ = [
+    "N_DIGITS",
+    "INDICES",
+    "MARGINS",
+    "CONFIGS",
+    "operator_for",
+    "measurement_consistency",
+    "run",
+    "load_zero_shot",
+    "main",
+]
 
 CACHE = "cache/zero_shot.json"
 WORK = Path("runs/zeroshot")
@@ -36,10 +46,10 @@ N_DIGITS = 100
 INDICES = tuple(range(0, 1000, 10))
 #: fixed before measuring (the issue's where it names one)
 MARGINS = {
-    "x2_psnr_over_bicubic_db": 4.0,        # DDNM ×2: PSNR ≥ bicubic + 4 dB
-    "x2_patch_swd_vs_sr3_x4": 1.5,         # DDNM ×2: patch SWD ≤ 1.5 × SR3-style's at ×4
-    "consistency_db": 70.0,                # before the final clip
-    "inpaint_kspace_over_pinv_db": 3.0,    # inpainting and k-space beat A†y by ≥ 3 dB PSNR (paired, 95 %)
+    "x2_psnr_over_bicubic_db": 4.0,  # DDNM ×2: PSNR ≥ bicubic + 4 dB
+    "x2_patch_swd_vs_sr3_x4": 1.5,  # DDNM ×2: patch SWD ≤ 1.5 × SR3-style's at ×4
+    "consistency_db": 70.0,  # before the final clip
+    "inpaint_kspace_over_pinv_db": 3.0,  # inpainting and k-space beat A†y by ≥ 3 dB PSNR (paired, 95 %)
 }
 #: (label, task, options): task "srS", "inpaint:center|half", "kspace:FRACTION"; options for the posterior sampler
 CONFIGS = (
@@ -77,7 +87,9 @@ def operator_for(task: str, device=None):
             raise ValueError(f"task: expected inpaint:center or inpaint:half, got {task!r}")
         return MaskOperator(mask.to(device))
     if kind == "kspace":
-        return FourierOperator(kspace_mask(32, float(arg), center=4, generator=torch.Generator().manual_seed(8)).to(device))
+        return FourierOperator(
+            kspace_mask(32, float(arg), center=4, generator=torch.Generator().manual_seed(8)).to(device)
+        )
     raise ValueError(f"task: expected srS, inpaint:… or kspace:FRACTION, got {task!r}")
 
 
@@ -113,9 +125,12 @@ def run(device, work: Path = WORK) -> dict:
     def measures(x_float, op, y):
         x = x_float.clamp(-1, 1)
         q = uint8_to_model(torch.from_numpy(to_uint8(x))).movedim(-1, -3).to(device)  # the uint8 round trip
-        return {"psnr": psnr(x, hr), "consistency_float": measurement_consistency(op, x_float, y),
-                "consistency_uint8": measurement_consistency(op, q, y),
-                "agreement": (classifier(x).argmax(1) == call).float()}, x
+        return {
+            "psnr": psnr(x, hr),
+            "consistency_float": measurement_consistency(op, x_float, y),
+            "consistency_uint8": measurement_consistency(op, q, y),
+            "agreement": (classifier(x).argmax(1) == call).float(),
+        }, x
 
     results, per_image = {}, {}
     for label, task, options in CONFIGS:
@@ -131,59 +146,98 @@ def run(device, work: Path = WORK) -> dict:
         else:
             start = time.perf_counter()
             # DDNM+ (sigma_y = the noise on [-1, 1], twice the [0, 1]-scale value) only where the config says so
-            x = shipped.method.restore_linear(shipped.model, shipped.process, op, y, (1, 32, 32), seeds,
-                                              steps=options.get("steps", 100),
-                                              sigma_y=2 * noise if options.get("plus") else 0.0,
-                                              travel_length=options.get("travel_length", 10),
-                                              travel_repeat=options.get("travel_repeat", 1))
+            x = shipped.method.restore_linear(
+                shipped.model,
+                shipped.process,
+                op,
+                y,
+                (1, 32, 32),
+                seeds,
+                steps=options.get("steps", 100),
+                sigma_y=2 * noise if options.get("plus") else 0.0,
+                travel_length=options.get("travel_length", 10),
+                travel_repeat=options.get("travel_repeat", 1),
+            )
             nfe = shipped.method.last_nfe
             saved = {"x": x.cpu(), "seconds": time.perf_counter() - start, "nfe": nfe}
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(saved, path)
         m, x = measures(saved["x"].to(device), op, y)
         per_image[label] = m
-        results[label] = {"task": task, "options": options, "nfe": int(saved["nfe"]),
-                          "ms_per_image": round(1000 * float(saved["seconds"]) / len(INDICES), 2),
-                          **{k: round(float(v.mean()), 4) for k, v in m.items()},
-                          "consistency_float_min": round(float(m["consistency_float"].min()), 2),
-                          "patch_swd": round(float(patch_distance(x, reference)), 6)}
-        print(f"  {label}: PSNR {results[label]['psnr']:.2f} dB, consistency {results[label]['consistency_float_min']:.1f} dB "
-              f"(min, float), agreement {results[label]['agreement']:.2f}, NFE {int(saved['nfe'])}", flush=True)
+        results[label] = {
+            "task": task,
+            "options": options,
+            "nfe": int(saved["nfe"]),
+            "ms_per_image": round(1000 * float(saved["seconds"]) / len(INDICES), 2),
+            **{k: round(float(v.mean()), 4) for k, v in m.items()},
+            "consistency_float_min": round(float(m["consistency_float"].min()), 2),
+            "patch_swd": round(float(patch_distance(x, reference)), 6),
+        }
+        print(
+            f"  {label}: PSNR {results[label]['psnr']:.2f} dB, consistency "
+            f"{results[label]['consistency_float_min']:.1f} dB "
+            f"(min, float), agreement {results[label]['agreement']:.2f}, NFE {int(saved['nfe'])}",
+            flush=True,
+        )
     # baselines: A†y on every task; bicubic for SR; the trained SR3-style model at ×4 (DDIM-50, the harness's seeds)
     baselines = {}
     for task in sorted({t for _, t, _ in CONFIGS}):
         op = operator_for(task, device)
         y = op.A(hr)
         m, pinv = measures(op.A_pinv(y), op, y)
-        baselines[f"A†y {task}"] = {"psnr": per_image_mean(m["psnr"]), "agreement": per_image_mean(m["agreement"]),
-                                    "patch_swd": round(float(patch_distance(pinv, reference)), 6)}
+        baselines[f"A†y {task}"] = {
+            "psnr": per_image_mean(m["psnr"]),
+            "agreement": per_image_mean(m["agreement"]),
+            "patch_swd": round(float(patch_distance(pinv, reference)), 6),
+        }
         per_image[f"A†y {task}"] = m
         if task.startswith("sr"):
             s = op.scale
             bic = upsample(y, s, "bicubic").clamp(-1, 1)
             mb, _ = measures(bic, op, y)
-            baselines[f"bicubic {task}"] = {"psnr": per_image_mean(mb["psnr"]), "agreement": per_image_mean(mb["agreement"]),
-                                            "patch_swd": round(float(patch_distance(bic, reference)), 6)}
+            baselines[f"bicubic {task}"] = {
+                "psnr": per_image_mean(mb["psnr"]),
+                "agreement": per_image_mean(mb["agreement"]),
+                "patch_swd": round(float(patch_distance(bic, reference)), 6),
+            }
             per_image[f"bicubic {task}"] = mb
     sr3 = load("digits_sr3_concat", device)
     op4 = operator_for("sr4", device)
     y4 = op4.A(hr)
     x3 = sr3.restore(y4, seeds=seeds, sampler="ddim", steps=50, progress=False)
     m3, _ = measures(x3, op4, y4)
-    baselines["SR3-style x4 DDIM-50"] = {"psnr": per_image_mean(m3["psnr"]), "agreement": per_image_mean(m3["agreement"]),
-                                         "patch_swd": round(float(patch_distance(x3.clamp(-1, 1), reference)), 6)}
+    baselines["SR3-style x4 DDIM-50"] = {
+        "psnr": per_image_mean(m3["psnr"]),
+        "agreement": per_image_mean(m3["agreement"]),
+        "patch_swd": round(float(patch_distance(x3.clamp(-1, 1), reference)), 6),
+    }
     per_image["SR3-style x4 DDIM-50"] = m3
     pairs = {}
-    for a, b in (("DDNM x2", "bicubic sr2"), ("DDNM x4", "bicubic sr4"), ("DDNM x4", "SR3-style x4 DDIM-50"),
-                 ("DDNM x4 time travel (L 10, r 3)", "DDNM x4"), ("DDNM x4 250 steps", "DDNM x4"),
-                 ("DDNM+ x2 noisy 0.05", "DDNM x2 noisy 0.05"), ("DDNM+ x2 noisy 0.1", "DDNM x2 noisy 0.1"),
-                 ("DDNM+ x2 noisy 0.2", "DDNM x2 noisy 0.2"), ("DDNM inpaint centre", "A†y inpaint:center"),
-                 ("DDNM inpaint half", "A†y inpaint:half"), ("DDNM k-space 25%", "A†y kspace:0.25"),
-                 ("DDNM k-space 12.5%", "A†y kspace:0.125")):
-        pairs[f"{a} − {b}"] = {"psnr": paired_bootstrap(per_image[a]["psnr"], per_image[b]["psnr"]),
-                               "agreement": paired_bootstrap(per_image[a]["agreement"], per_image[b]["agreement"])}
-    return {"indices": list(INDICES), "configs": results, "baselines": baselines, "pairs": pairs,
-            "per_image_psnr": {k: [round(float(v), 3) for v in m["psnr"]] for k, m in per_image.items()}}
+    for a, b in (
+        ("DDNM x2", "bicubic sr2"),
+        ("DDNM x4", "bicubic sr4"),
+        ("DDNM x4", "SR3-style x4 DDIM-50"),
+        ("DDNM x4 time travel (L 10, r 3)", "DDNM x4"),
+        ("DDNM x4 250 steps", "DDNM x4"),
+        ("DDNM+ x2 noisy 0.05", "DDNM x2 noisy 0.05"),
+        ("DDNM+ x2 noisy 0.1", "DDNM x2 noisy 0.1"),
+        ("DDNM+ x2 noisy 0.2", "DDNM x2 noisy 0.2"),
+        ("DDNM inpaint centre", "A†y inpaint:center"),
+        ("DDNM inpaint half", "A†y inpaint:half"),
+        ("DDNM k-space 25%", "A†y kspace:0.25"),
+        ("DDNM k-space 12.5%", "A†y kspace:0.125"),
+    ):
+        pairs[f"{a} − {b}"] = {
+            "psnr": paired_bootstrap(per_image[a]["psnr"], per_image[b]["psnr"]),
+            "agreement": paired_bootstrap(per_image[a]["agreement"], per_image[b]["agreement"]),
+        }
+    return {
+        "indices": list(INDICES),
+        "configs": results,
+        "baselines": baselines,
+        "pairs": pairs,
+        "per_image_psnr": {k: [round(float(v), 3) for v in m["psnr"]] for k, m in per_image.items()},
+    }
 
 
 def per_image_mean(v: torch.Tensor) -> float:
@@ -210,10 +264,23 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     result = run(device, Path(args.work))
     hardware = describe_hardware(device)
-    result.update(margins=MARGINS, hardware=hardware, seconds=round(time.perf_counter() - start),
-                  source=f"python -m course_lib.zeroshot ({hardware})")
-    write_cached(CACHE, result, None, None, result["source"],
-                 ("lesson 08's zero-shot evaluation: DDNM with the unconditional digits model on SR, noisy SR, inpainting and k-space",))
+    result.update(
+        margins=MARGINS,
+        hardware=hardware,
+        seconds=round(time.perf_counter() - start),
+        source=f"python -m course_lib.zeroshot ({hardware})",
+    )
+    write_cached(
+        CACHE,
+        result,
+        None,
+        None,
+        result["source"],
+        (
+            "lesson 08's zero-shot evaluation: DDNM with the unconditional digits model on SR, noisy SR, inpainting "
+            "and k-space",
+        ),
+    )
     print(f"wrote data/{CACHE}")
     return 0
 

@@ -30,7 +30,27 @@ from .cdm import CascadeSRMethod  # noqa: E402
 from .autoencoder import AutoencoderMethod  # noqa: E402
 from .latent import LatentSRMethod  # noqa: E402
 
-__all__ = ["METHODS", "Method", "MethodConfig", "get_method", "legacy_method", "register_method", "DDPM", "SR3Method",
-           "SRCNNMethod", "RegressionUNetMethod", "ClassifierMethod", "super_resolve",
-           "ConsistencySRMethod", "DiffBIRMethod", "RRDBMethod", "SRDiffMethod", "DiffIRMethod", "ResDiffMethod",
-           "ClassConditionalDDPM", "CascadeSRMethod", "AutoencoderMethod", "LatentSRMethod"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "MethodConfig",
+    "get_method",
+    "legacy_method",
+    "register_method",
+    "DDPM",
+    "SR3Method",
+    "SRCNNMethod",
+    "RegressionUNetMethod",
+    "ClassifierMethod",
+    "super_resolve",
+    "ConsistencySRMethod",
+    "DiffBIRMethod",
+    "RRDBMethod",
+    "SRDiffMethod",
+    "DiffIRMethod",
+    "ResDiffMethod",
+    "ClassConditionalDDPM",
+    "CascadeSRMethod",
+    "AutoencoderMethod",
+    "LatentSRMethod",
+]

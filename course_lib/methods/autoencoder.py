@@ -38,8 +38,12 @@ class AutoencoderConfig(MethodConfig):
 
     def network_args(self) -> dict:
         """The autoencoder's constructor arguments."""
-        return {"in_channels": self.in_channels, "latent_channels": self.latent_channels, "width": self.width,
-                "downsamplings": self.downsamplings}
+        return {
+            "in_channels": self.in_channels,
+            "latent_channels": self.latent_channels,
+            "width": self.width,
+            "downsamplings": self.downsamplings,
+        }
 
 
 @register_method
@@ -55,8 +59,16 @@ class AutoencoderMethod(Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 f = 4 autoencoder of the digits."""
-        return {"name": "example_autoencoder", "dataset": "digits", "method": "autoencoder",
-                "model": {"latent_channels": 2, "width": 8}, "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_autoencoder",
+            "dataset": "digits",
+            "method": "autoencoder",
+            "model": {"latent_channels": 2, "width": 8},
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``Autoencoder(in_channels, latent_channels, width, downsamplings)``."""
@@ -81,5 +93,7 @@ class AutoencoderMethod(Method):
         device = next(model.parameters()).device
         hr = hr.to(device)
         rec = model.reconstruct(hr)
-        return {"reconstruction_psnr": round(float(psnr(rec, hr).mean()), 3),
-                "latent_std": round(float(model.encode(hr)[0].std()), 5)}
+        return {
+            "reconstruction_psnr": round(float(psnr(rec, hr).mean()), 3),
+            "latent_std": round(float(model.encode(hr)[0].std()), 5),
+        }

@@ -9,7 +9,8 @@ regression baselines, the digit classifier — and each landscape method to come
 * its entry point: :meth:`Method.restore` (an HR image from y: the SR methods) or :meth:`Method.generate`,
 
 registered by name with ``@register_method``. The trainer (``course_lib.engine.train``), the shipped-model loader
-(``course_lib.engine.pretrained``) and the evaluation harness (``course_lib.engine.harness``) are generic over the registry, so
+(``course_lib.engine.pretrained``) and the evaluation harness (``course_lib.engine.harness``) are generic over the
+registry, so
 adding a method touches no other module (``docs/adding-a-method.md``).
 """
 
@@ -74,7 +75,8 @@ class MethodConfig:
 
 
 class Method:
-    """Base of the methods. ``Method(config)`` with a :class:`course_lib.engine.train.TrainConfig` (the method reads its own
+    """Base of the methods. ``Method(config)`` with a :class:`course_lib.engine.train.TrainConfig` (the method reads its
+    own
     ``config.model`` and the process settings it needs: ``prediction``, ``T``, ``dataset``).
 
     Class attributes a subclass sets:
@@ -121,8 +123,10 @@ class Method:
         """Raise a ``ValueError`` naming the entry when ``config`` (a ``TrainConfig``) does not suit this method."""
         kind = str(config.dataset).split(":", 1)[0]
         if cls.datasets and kind not in cls.datasets:
-            raise ValueError(f"method {cls.name!r} trains on datasets {', '.join(repr(d) for d in cls.datasets)} "
-                             f"(the part before ':'), got dataset {config.dataset!r}")
+            raise ValueError(
+                f"method {cls.name!r} trains on datasets {', '.join(repr(d) for d in cls.datasets)} "
+                f"(the part before ':'), got dataset {config.dataset!r}"
+            )
 
     def build(self) -> nn.Module:
         """The network, freshly initialised (the trainer seeds torch first)."""
@@ -140,7 +144,8 @@ class Method:
     def borrowed(self) -> dict[str, tuple[str, str]]:
         """Frozen parts copied unchanged from other shipped models, ``{prefix in this model's state_dict: (shipped
         model, prefix in its state_dict)}``: an export leaves them out (no weights stored twice in ``data/``) and
-        :func:`course_lib.engine.pretrained.load` fills them back from those models, checking that they are still the files
+        :func:`course_lib.engine.pretrained.load` fills them back from those models, checking that they are still the
+        files
         this model was trained with. None by default."""
         return {}
 
@@ -153,11 +158,15 @@ class Method:
         """Called by the trainer before the first step. A method that trains against another shipped network (a
         distillation teacher) loads it here with ``load_model(name) -> nn.Module`` (eval mode, on ``device``)."""
 
-    def loss(self, model: nn.Module, process, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+    def loss(
+        self, model: nn.Module, process, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> torch.Tensor:
         """The training loss (float32 scalar) on ``batch`` (``{"x": …, "y": …, "label": …}`` as the dataset gives)."""
         raise NotImplementedError
 
-    def restore(self, model: nn.Module, process, y: torch.Tensor, seeds: Sequence[int] | None = None, **options) -> torch.Tensor:
+    def restore(
+        self, model: nn.Module, process, y: torch.Tensor, seeds: Sequence[int] | None = None, **options
+    ) -> torch.Tensor:
         """An HR estimate ``(B, C, s·h, s·w)`` in [-1, 1] from LR images ``y`` ``(B, C, h, w)`` (SR methods);
         ``seeds`` give image i its own random draws (results independent of the batch)."""
         raise NotImplementedError(f"method {self.name!r} does not restore images")
@@ -197,4 +206,3 @@ def legacy_method(kind: str) -> str | None:
         if kind in cls.legacy_kinds:
             return name
     return None
-

@@ -59,17 +59,36 @@ class CascadeSRMethod(Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 augmented stage for digits ×4, T = 100, s < 50."""
-        return {"name": "example_cdm", "dataset": "digits_sr:4", "method": "cdm", "T": 100, "prediction": "x0",
-                "model": {"scale": 4, "augment": True, "max_aug_level": 50, "in_channels": 2, "cond_channels": 1,
-                          "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_cdm",
+            "dataset": "digits_sr:4",
+            "method": "cdm",
+            "T": 100,
+            "prediction": "x0",
+            "model": {
+                "scale": 4,
+                "augment": True,
+                "max_aug_level": 50,
+                "in_channels": 2,
+                "cond_channels": 1,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     @classmethod
     def check(cls, config) -> None:
         """The dataset, and ``max_aug_level`` ≤ T − 1 (a level is a timestep of the stage's own process)."""
         super().check(config)
         if config.model.max_aug_level > config.T - 1:
-            raise ValueError(f"model.max_aug_level must be at most T − 1 = {config.T - 1}, got {config.model.max_aug_level}")
+            raise ValueError(
+                f"model.max_aug_level must be at most T − 1 = {config.T - 1}, got {config.model.max_aug_level}"
+            )
 
     def build(self) -> nn.Module:
         """``CascadeSR(UNet(**args, aug_level_embedding=augment), scale, prediction)``."""
@@ -91,17 +110,32 @@ class CascadeSRMethod(Method):
         return process.loss(model, model.target(batch["x"], y), (z, s), prediction=self.prediction, generator=generator)
 
     def corrupt(self, process, y: torch.Tensor, aug_level: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 07.2 at sampling: ``(z_s, s)`` with y corrupted to the fixed level ``aug_level`` (0: not corrupted), ε drawn
+        """Eq. 07.2 at sampling: ``(z_s, s)`` with y corrupted to the fixed level ``aug_level`` (0: not corrupted), ε
+        drawn
         from ``generator`` (one per image, or one for the batch) — the first draw :meth:`restore` makes."""
-        if isinstance(aug_level, bool) or not isinstance(aug_level, int) or not 0 <= aug_level <= process.num_timesteps - 1:
+        if (
+            isinstance(aug_level, bool)
+            or not isinstance(aug_level, int)
+            or not 0 <= aug_level <= process.num_timesteps - 1
+        ):
             raise ValueError(f"aug_level must be an int in 0 … {process.num_timesteps - 1}, got {aug_level!r}")
         s = torch.full((y.shape[0],), aug_level, dtype=torch.long, device=y.device)
         return augment_lr(process, y, s, randn(tuple(y.shape), generator, y.device)), s
 
     @torch.no_grad()
-    def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, aug_level: int = 0,
-                sampler: str = "ddim", steps: int | None = None, progress: bool = False, callback=None,
-                **options) -> torch.Tensor:
+    def restore(
+        self,
+        model,
+        process,
+        y: torch.Tensor,
+        seeds: Sequence[int] | None = None,
+        aug_level: int = 0,
+        sampler: str = "ddim",
+        steps: int | None = None,
+        progress: bool = False,
+        callback=None,
+        **options,
+    ) -> torch.Tensor:
         """The HR image from ``y`` (a base model's output or a true LR image) corrupted to level ``aug_level``
         (:meth:`corrupt`, Eq. 07.2; 0: not corrupted): image i draws the corruption's ε, then its x_T and its steps'
         noise, from ``seeds[i]`` (default: one generator seeded 0). ``options`` go to the sampler (DDIM's ``eta``)."""

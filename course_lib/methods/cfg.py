@@ -51,10 +51,24 @@ class ClassConditionalDDPM(Method):
     @classmethod
     def example(cls) -> dict:
         """A 2-level U-Net of width 8 on the labelled digits, T = 100, half the labels dropped."""
-        return {"name": "example_cfg", "dataset": "digits_labels", "method": "cfg", "T": 100,
-                "model": {"num_classes": 10, "label_dropout": 0.5, "in_channels": 1, "base_channels": 8,
-                          "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_cfg",
+            "dataset": "digits_labels",
+            "method": "cfg",
+            "T": 100,
+            "model": {
+                "num_classes": 10,
+                "label_dropout": 0.5,
+                "in_channels": 1,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``UNet(**args, num_classes=…)`` (T from the config); ``model.prediction`` set."""
@@ -65,19 +79,38 @@ class ClassConditionalDDPM(Method):
     def drop_labels(self, label: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Each label replaced by the null label ``num_classes`` with probability ``label_dropout`` (drawn from
         ``generator``, on the labels' device)."""
-        keep = torch.rand(label.shape, generator=generator, device=generator.device).to(label.device) >= self.config.label_dropout
+        keep = (
+            torch.rand(label.shape, generator=generator, device=generator.device).to(label.device)
+            >= self.config.label_dropout
+        )
         return torch.where(keep, label, torch.full_like(label, self.config.num_classes))
 
     def loss(self, model, process, batch, generator):
         """L_simple (Eq. 02.4) on ``batch["x"]`` with the labels of ``batch["label"]``, a share dropped to ∅."""
         label = self.drop_labels(batch["label"].long(), generator)
-        return process.loss(lambda x, t, cond: model(x, t, cond, label=label), batch["x"], None,
-                            prediction=self.prediction, generator=generator)
+        return process.loss(
+            lambda x, t, cond: model(x, t, cond, label=label),
+            batch["x"],
+            None,
+            prediction=self.prediction,
+            generator=generator,
+        )
 
     @torch.no_grad()
-    def generate(self, model, process, seeds: Sequence[int], shape: Sequence[int], labels: torch.Tensor | Sequence[int] | None = None,
-                 w: float = 0.0, sampler: str = "ddim", steps: int | None = None, clip: bool = True,
-                 progress: bool = False, **options) -> torch.Tensor:
+    def generate(
+        self,
+        model,
+        process,
+        seeds: Sequence[int],
+        shape: Sequence[int],
+        labels: torch.Tensor | Sequence[int] | None = None,
+        w: float = 0.0,
+        sampler: str = "ddim",
+        steps: int | None = None,
+        clip: bool = True,
+        progress: bool = False,
+        **options,
+    ) -> torch.Tensor:
         """``len(seeds)`` samples of ``shape`` ``(C, H, W)``, image i from its own generator, of class ``labels[i]``
         guided with weight ``w`` (``labels=None``: unconditional, the null label). ``last_nfe`` counts both
         branches of a guided step."""

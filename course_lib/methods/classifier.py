@@ -65,8 +65,10 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     """Fraction of ``images`` ``(N, 1, 32, 32)`` classified as ``labels`` ``(N,)`` (the model is put in eval mode)."""
     model.eval()
     device = next(model.parameters()).device
-    hits = sum(int((model(images[i : i + batch].to(device)).argmax(1).cpu() == labels[i : i + batch]).sum())
-               for i in range(0, len(images), batch))
+    hits = sum(
+        int((model(images[i : i + batch].to(device)).argmax(1).cpu() == labels[i : i + batch]).sum())
+        for i in range(0, len(images), batch)
+    )
     return hits / len(images)
 
 
@@ -84,9 +86,20 @@ class ClassifierMethod(Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 classifier, two one-cycle steps."""
-        return {"name": "example_classifier", "dataset": "digits_labels", "method": "classifier",
-                "model": {"width": 8, "degrade_prob": 0.5}, "batch_size": 8, "steps": 2, "log_every": 1,
-                "warmup_steps": 0, "lr_schedule": "onecycle", "ema_decay": 0.0, "grad_clip": 0.0, "autocast": False}
+        return {
+            "name": "example_classifier",
+            "dataset": "digits_labels",
+            "method": "classifier",
+            "model": {"width": 8, "degrade_prob": 0.5},
+            "batch_size": 8,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 0,
+            "lr_schedule": "onecycle",
+            "ema_decay": 0.0,
+            "grad_clip": 0.0,
+            "autocast": False,
+        }
 
     def build(self) -> nn.Module:
         """``DigitClassifier(width, dropout)``."""
@@ -101,5 +114,7 @@ class ClassifierMethod(Method):
         """Test accuracy on the HR test digits and on their bicubic ×4 round trips."""
         images, labels = load_digits("test")
         hr, labels = to_tensor(images), torch.as_tensor(labels).long()
-        return {"test_accuracy": accuracy(model, hr, labels),
-                "test_accuracy_bicubic_x4": accuracy(model, upsample(downsample(hr, 4), 4), labels)}
+        return {
+            "test_accuracy": accuracy(model, hr, labels),
+            "test_accuracy_bicubic_x4": accuracy(model, upsample(downsample(hr, 4), 4), labels),
+        }

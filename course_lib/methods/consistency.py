@@ -4,7 +4,8 @@ Consistency Models", arXiv 2023; lesson 06).
 A **consistency function** maps every point x_t of one probability-flow trajectory to the same x̂₀. It is
 parameterised so that the boundary condition f(x, t_min) = x holds *exactly* (Eq. 06.10; LCM's discrete scalings):
 
-    f_θ(x_t, t) = c_skip(t) x_t + c_out(t) F_θ(x_t, t, y),   c_skip = σ_d² / ((κt)² + σ_d²),   c_out = κt / √((κt)² + σ_d²)
+    f_θ(x_t, t) = c_skip(t) x_t + c_out(t) F_θ(x_t, t, y),   c_skip = σ_d² / ((κt)² + σ_d²),   c_out = κt / √((κt)² +
+    σ_d²)
 
 with t the 0-based index, κ = 10 (``timestep_scaling``) and σ_d = 0.5: c_skip(0) = 1, c_out(0) = 0, and from t ≈ 10 on
 f ≈ F. **Consistency distillation** (Eq. 06.11; Song et al. Algorithm 2) teaches f_θ one teacher ODE step at a time:
@@ -43,7 +44,8 @@ from .sr3 import SR3Config, SR3Method, image_x0_transform
 __all__ = ["ConsistencySRConfig", "ConsistencySR3", "ConsistencySRMethod", "boundary_scalings"]
 
 
-def boundary_scalings(t: torch.Tensor, sigma_data: float = 0.5, timestep_scaling: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+def boundary_scalings(t: torch.Tensor, sigma_data: float = 0.5,
+                      timestep_scaling: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(c_skip, c_out) of Eq. 06.10 at 0-based indices ``t`` (LCM's discrete form): c_skip(0) = 1, c_out(0) = 0."""
     st = t.to(torch.float32) * timestep_scaling
     return sigma_data**2 / (st**2 + sigma_data**2), st / (st**2 + sigma_data**2).sqrt()
@@ -64,7 +66,8 @@ class ConsistencySR3(SR3):
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         c_skip, c_out = boundary_scalings(t, self.sigma_data, self.timestep_scaling)
         shape = (-1,) + (1,) * (x_t.dim() - 1)
-        return c_skip.reshape(shape).to(x_t.dtype) * x_t + c_out.reshape(shape).to(x_t.dtype) * super().forward(x_t, t, y)
+        F = super().forward(x_t, t, y)
+        return c_skip.reshape(shape).to(x_t.dtype) * x_t + c_out.reshape(shape).to(x_t.dtype) * F
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", sigma_data={self.sigma_data}, timestep_scaling={self.timestep_scaling}"
@@ -86,7 +89,8 @@ class ConsistencySRConfig(SR3Config):
 
 @register_method
 class ConsistencySRMethod(SR3Method):
-    """Consistency distillation of a shipped SR3-style model (Eq. 06.11); restores with the ``"consistency"`` sampler."""
+    """Consistency distillation of a shipped SR3-style model (Eq. 06.11); restores with the ``"consistency"``
+    sampler."""
 
     name = "consistency_sr"
     Config = ConsistencySRConfig
@@ -95,7 +99,8 @@ class ConsistencySRMethod(SR3Method):
     def __init__(self, config):
         super().__init__(config)
         if self.prediction != "x0":
-            raise ValueError(f"prediction must be 'x0' for a consistency model (f_θ outputs x̂₀), got {self.prediction!r}")
+            raise ValueError(f"prediction must be 'x0' for a consistency model (f_θ outputs x̂₀), "
+                             f"got {self.prediction!r}")
         self.teacher: SR3 | None = None
         self.target: nn.Module | None = None
 
@@ -113,7 +118,8 @@ class ConsistencySRMethod(SR3Method):
         """``ConsistencySR3(UNet(**args), …)``: the teacher's architecture with the boundary scalings of Eq. 06.10."""
         c = self.config
         return ConsistencySR3(UNet(**self.network_args()), scale=c.scale, residual=c.residual,
-                              residual_scale=c.residual_scale, sigma_data=c.sigma_data, timestep_scaling=c.timestep_scaling)
+                              residual_scale=c.residual_scale, sigma_data=c.sigma_data,
+                              timestep_scaling=c.timestep_scaling)
 
     def setup(self, load_model, device) -> None:
         """Load the frozen teacher (the shipped SR3 model named by ``config.teacher``)."""

@@ -49,9 +49,23 @@ class DDPM(Method):
     @classmethod
     def example(cls) -> dict:
         """A 2-level U-Net of width 8 on the digits, T = 100."""
-        return {"name": "example_ddpm", "dataset": "digits", "method": "ddpm", "T": 100,
-                "model": {"network": "unet", "in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_ddpm",
+            "dataset": "digits",
+            "method": "ddpm",
+            "T": 100,
+            "model": {
+                "network": "unet",
+                "in_channels": 1,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """The network of ``config.network`` with ``config.args`` (T from the config); ``model.prediction`` set."""
@@ -66,9 +80,20 @@ class DDPM(Method):
 
     @torch.no_grad()
     @torch.no_grad()
-    def restore_linear(self, model, process, operator, y: torch.Tensor, shape: Sequence[int],
-                       seeds: Sequence[int] | None = None, sampler: str = "posterior", steps: int | None = 100,
-                       sigma_y: float = 0.0, progress: bool = False, **options) -> torch.Tensor:
+    def restore_linear(
+        self,
+        model,
+        process,
+        operator,
+        y: torch.Tensor,
+        shape: Sequence[int],
+        seeds: Sequence[int] | None = None,
+        sampler: str = "posterior",
+        steps: int | None = 100,
+        sigma_y: float = 0.0,
+        progress: bool = False,
+        **options,
+    ) -> torch.Tensor:
         """Zero-shot restoration with DDNM (lesson 08): the unconditional model restores y = A x for any linear
         ``operator`` (``A``, ``A_pinv``) by the range–null-space step at every evaluation
         (:func:`~course_lib.samplers.ddnm.ddnm_transform`; DDNM+ when ``sigma_y`` > 0, in y's units).
@@ -90,13 +115,21 @@ class DDPM(Method):
         gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
         x_T = randn((y.shape[0], *shape), gens, y.device)
         s = make_sampler(sampler, process, steps, self.prediction, **options)
-        out = sample(model, s, x_T, None, x0_transform=ddnm_transform(operator, y, sigma_y),
-                     callback=ProgressBar(f"DDNM {sampler}", enabled=progress), generator=gens)
+        out = sample(
+            model,
+            s,
+            x_T,
+            None,
+            x0_transform=ddnm_transform(operator, y, sigma_y),
+            callback=ProgressBar(f"DDNM {sampler}", enabled=progress),
+            generator=gens,
+        )
         self.last_nfe = s.nfe
         return out
 
-    def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, scale: int | None = None,
-                **options) -> torch.Tensor:
+    def restore(
+        self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, scale: int | None = None, **options
+    ) -> torch.Tensor:
         """Zero-shot SR with DDNM: :meth:`restore_linear` with A = area downsampling × ``scale`` (required), the
         result ``(B, C, s·h, s·w)`` clipped to [-1, 1]. ``options`` as :meth:`restore_linear`."""
         from ..operators import AreaOperator
@@ -105,17 +138,36 @@ class DDPM(Method):
             raise ValueError("scale: expected the SR factor (an int), got None — DDNM needs the degradation A")
         op = AreaOperator(scale)
         B, C, h, w = y.shape
-        return self.restore_linear(model, process, op, y, (C, h * op.scale, w * op.scale), seeds, **options).clamp(-1, 1)
+        return self.restore_linear(model, process, op, y, (C, h * op.scale, w * op.scale), seeds, **options).clamp(
+            -1, 1
+        )
 
-    def generate(self, model, process, seeds: Sequence[int], shape: Sequence[int], sampler: str = "ddim",
-                 steps: int | None = None, clip: bool = True, progress: bool = False, **options) -> torch.Tensor:
+    def generate(
+        self,
+        model,
+        process,
+        seeds: Sequence[int],
+        shape: Sequence[int],
+        sampler: str = "ddim",
+        steps: int | None = None,
+        clip: bool = True,
+        progress: bool = False,
+        **options,
+    ) -> torch.Tensor:
         """``len(seeds)`` samples of ``shape`` ``(C, H, W)`` (or ``(D,)``), image i from its own generator.
 
         ``options`` go to the sampler (e.g. ``eta``); ``clip`` clips x̂₀ to [-1, 1] at every step."""
         gens = per_image_generators(seeds)
         x_T = randn((len(gens), *shape), gens, process.betas.device)
         s = make_sampler(sampler, process, steps, self.prediction, **options)
-        out = sample(model, s, x_T, None, x0_transform=clip_x0 if clip else None,
-                     callback=ProgressBar(f"{sampler} sampling", enabled=progress), generator=gens)
+        out = sample(
+            model,
+            s,
+            x_T,
+            None,
+            x0_transform=clip_x0 if clip else None,
+            callback=ProgressBar(f"{sampler} sampling", enabled=progress),
+            generator=gens,
+        )
         self.last_nfe = s.nfe
         return out

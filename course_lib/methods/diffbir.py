@@ -101,9 +101,17 @@ class DiffBIRMethod(Method):
     @classmethod
     def example(cls) -> dict:
         """Two steps of training a control for the shipped digits model on degraded copies of 64 digits."""
-        return {"name": "example_diffbir", "dataset": "digits_blind:1:64", "method": "diffbir",
-                "model": {"args": _DIGITS_UNET, "stage1_args": _RESTORER},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1, "autocast": False}
+        return {
+            "name": "example_diffbir",
+            "dataset": "digits_blind:1:64",
+            "method": "diffbir",
+            "model": {"args": _DIGITS_UNET, "stage1_args": _RESTORER},
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+            "autocast": False,
+        }
 
     def build(self) -> nn.Module:
         """``DiffBIRNet(UNet(**args), RegressionUNet(**stage1_args))``; the weights come in :meth:`initialise`."""
@@ -123,8 +131,10 @@ class DiffBIRMethod(Method):
             model.unet.base.load_state_dict(base.state_dict())
             model.stage1.load_state_dict(stage1.state_dict())
         except RuntimeError as err:
-            raise ValueError(f"model.args / model.stage1_args must match the shipped {self.config.base!r} and "
-                             f"{self.config.stage1!r}: {err}") from err
+            raise ValueError(
+                f"model.args / model.stage1_args must match the shipped {self.config.base!r} and "
+                f"{self.config.stage1!r}: {err}"
+            ) from err
         device = next(model.parameters()).device
         model.unet.control = ControlNet(model.unet.base, model.unet.control.cond_channels).to(device)
         model.unet.base.requires_grad_(False)
@@ -140,9 +150,18 @@ class DiffBIRMethod(Method):
         return process.loss(model, batch["x"], cleaned, prediction="eps", generator=generator)
 
     @torch.no_grad()
-    def restore(self, model: DiffBIRNet, process, y: torch.Tensor, seeds: Sequence[int] | None = None,
-                sampler: str = "ddim", steps: int = 50, strength: float | None = None, progress: bool = False,
-                **options) -> torch.Tensor:
+    def restore(
+        self,
+        model: DiffBIRNet,
+        process,
+        y: torch.Tensor,
+        seeds: Sequence[int] | None = None,
+        sampler: str = "ddim",
+        steps: int = 50,
+        strength: float | None = None,
+        progress: bool = False,
+        **options,
+    ) -> torch.Tensor:
         """Stage 1, then stage 2: ``steps`` of ``sampler`` (image i from its own generator when ``seeds`` are
         given) with the control at ``strength`` (default: as trained). ``y`` is the degraded image, full size;
         ``progress`` shows a progress bar."""
@@ -154,8 +173,15 @@ class DiffBIRMethod(Method):
             gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
             x_T = randn(y.shape, gens, y.device)
             smp = make_sampler(sampler, process, steps, "eps", **options)
-            out = sample(model, smp, x_T, cond=cleaned, generator=gens, x0_transform=clip_x0,
-                         callback=ProgressBar(f"DiffBIR {sampler}", enabled=progress))
+            out = sample(
+                model,
+                smp,
+                x_T,
+                cond=cleaned,
+                generator=gens,
+                x0_transform=clip_x0,
+                callback=ProgressBar(f"DiffBIR {sampler}", enabled=progress),
+            )
             self.last_nfe = smp.nfe
             return out.clamp(-1, 1)
         finally:
@@ -163,6 +189,13 @@ class DiffBIRMethod(Method):
 
 
 #: the shipped models' architectures, for the example config
-_DIGITS_UNET = {"in_channels": 1, "base_channels": 32, "channel_mults": [1, 2, 2], "num_res_blocks": 1, "attention": True,
-                "time_embedding": "sinusoidal", "time_injection": "scale_shift"}
+_DIGITS_UNET = {
+    "in_channels": 1,
+    "base_channels": 32,
+    "channel_mults": [1, 2, 2],
+    "num_res_blocks": 1,
+    "attention": True,
+    "time_embedding": "sinusoidal",
+    "time_injection": "scale_shift",
+}
 _RESTORER = {"base_channels": 16, "channel_mults": [1, 2, 2], "num_res_blocks": 1, "attention": False}

@@ -70,7 +70,7 @@ class DiffIRNet(nn.Module):
         if c.stage not in (1, 2):
             raise ValueError(f"model.stage must be 1 or 2, got {c.stage!r}")
         self.stage, self.scale, self.channels, self.prior_dim = c.stage, c.scale, c.channels, c.dim
-        self.cpen1 = CPEN((c.scale ** 2 + 1) * c.channels, c.dim, c.cpen_width, c.cpen_blocks)
+        self.cpen1 = CPEN((c.scale**2 + 1) * c.channels, c.dim, c.cpen_width, c.cpen_blocks)
         kwargs = dict(c.args)
         if "channel_mults" in kwargs:
             kwargs["channel_mults"] = tuple(kwargs["channel_mults"])
@@ -121,9 +121,16 @@ class DiffIRMethod(Method):
     @classmethod
     def example(cls) -> dict:
         """A stage-2 DiffIR for digits ×4 on the shipped stage 1 (``digits_diffir_s1``)."""
-        return {"name": "example_diffir", "dataset": "digits_sr:4", "method": "diffir",
-                "model": {"stage": 2, "stage1": "digits_diffir_s1", **_DIGITS_DIFFIR, "denoiser_hidden": 32},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_diffir",
+            "dataset": "digits_sr:4",
+            "method": "diffir",
+            "model": {"stage": 2, "stage1": "digits_diffir_s1", **_DIGITS_DIFFIR, "denoiser_hidden": 32},
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     @classmethod
     def check(cls, config) -> None:
@@ -167,8 +174,16 @@ class DiffIRMethod(Method):
         return F.l1_loss(model(y, z), hr) + self.config.prior_weight * F.l1_loss(z, z_s1)
 
     @torch.no_grad()
-    def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, prior: str = "sampled",
-                hr: torch.Tensor | None = None, **options) -> torch.Tensor:
+    def restore(
+        self,
+        model,
+        process,
+        y: torch.Tensor,
+        seeds: Sequence[int] | None = None,
+        prior: str = "sampled",
+        hr: torch.Tensor | None = None,
+        **options,
+    ) -> torch.Tensor:
         """x̂ from y: stage 2 samples the prior (``prior="sampled"``: z_T from image i's ``seeds[i]``, four
         deterministic steps) or takes stage 1's from ``hr`` (``prior="stage1"``, the ceiling); stage 1 needs ``hr``."""
         if options:
@@ -194,5 +209,7 @@ class DiffIRMethod(Method):
 
 
 #: the shipped model's architecture (data/checkpoints/digits_diffir_s1.json), for the example config
-_DIGITS_DIFFIR = {"dim": 64, "args": {"base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1,
-                                      "attention": True}}
+_DIGITS_DIFFIR = {
+    "dim": 64,
+    "args": {"base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1, "attention": True},
+}

@@ -43,7 +43,11 @@ class LatentSRConfig(MethodConfig):
             raise ValueError(f"model.autoencoder must name the shipped autoencoder, got {self.autoencoder!r}")
         if not isinstance(self.scale_latents, bool):
             raise ValueError(f"model.scale_latents must be true or false, got {self.scale_latents!r}")
-        if isinstance(self.latent_clip, bool) or not isinstance(self.latent_clip, (int, float)) or not self.latent_clip > 0:
+        if (
+            isinstance(self.latent_clip, bool)
+            or not isinstance(self.latent_clip, (int, float))
+            or not self.latent_clip > 0
+        ):
             raise ValueError(f"model.latent_clip must be a number > 0, got {self.latent_clip!r}")
 
 
@@ -60,17 +64,37 @@ class LatentSRMethod(Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 latent SR on the shipped ``digits_autoencoder``, T = 100."""
-        return {"name": "example_latent_sr", "dataset": "digits_sr:4", "method": "latent_sr", "T": 100, "prediction": "x0",
-                "model": {"autoencoder": "digits_autoencoder", "autoencoder_args": dict(_DIGITS_AUTOENCODER), "scale": 4,
-                          "in_channels": 5, "cond_channels": 1, "base_channels": 8, "channel_mults": [1, 2],
-                          "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_latent_sr",
+            "dataset": "digits_sr:4",
+            "method": "latent_sr",
+            "T": 100,
+            "prediction": "x0",
+            "model": {
+                "autoencoder": "digits_autoencoder",
+                "autoencoder_args": dict(_DIGITS_AUTOENCODER),
+                "scale": 4,
+                "in_channels": 5,
+                "cond_channels": 1,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``LatentSR(Autoencoder(**autoencoder_args), UNet(**args), scale, prediction)``; the autoencoder's weights
         and λ come in :meth:`initialise` (training) or with the shipped file."""
-        return LatentSR(Autoencoder(**self.config.autoencoder_args), UNet(**self.network_args()), self.config.scale,
-                        prediction=self.prediction)
+        return LatentSR(
+            Autoencoder(**self.config.autoencoder_args),
+            UNet(**self.network_args()),
+            self.config.scale,
+            prediction=self.prediction,
+        )
 
     def borrowed(self) -> dict[str, tuple[str, str]]:
         """The frozen autoencoder is the shipped one, unchanged."""
@@ -83,15 +107,21 @@ class LatentSRMethod(Method):
 
         shipped = load_model(self.config.autoencoder)
         if not isinstance(shipped, Autoencoder):
-            raise ValueError(f"model.autoencoder must name a shipped autoencoder, {self.config.autoencoder!r} is a "
-                             f"{type(shipped).__name__}")
+            raise ValueError(
+                f"model.autoencoder must name a shipped autoencoder, {self.config.autoencoder!r} is a "
+                f"{type(shipped).__name__}"
+            )
         try:
             model.autoencoder.load_state_dict(shipped.state_dict())
         except RuntimeError as err:
-            raise ValueError(f"model.autoencoder_args must be {self.config.autoencoder!r}'s architecture: {err}") from err
+            raise ValueError(
+                f"model.autoencoder_args must be {self.config.autoencoder!r}'s architecture: {err}"
+            ) from err
         model.autoencoder.requires_grad_(False).eval()
         if self.config.scale_latents:
-            model.latent_scale.fill_(1.0 / float(self.latent_std(model, load_training_set(self.train_config.dataset)["x"])))
+            model.latent_scale.fill_(
+                1.0 / float(self.latent_std(model, load_training_set(self.train_config.dataset)["x"]))
+            )
 
     @staticmethod
     @torch.no_grad()
@@ -103,11 +133,23 @@ class LatentSRMethod(Method):
 
     def loss(self, model, process, batch, generator):
         """Eq. 02.4 on z₀ = λ μ(x_HR) (Eq. 07.6), y concatenated."""
-        return process.loss(model, model.to_latent(batch["x"]), batch["y"], prediction=self.prediction, generator=generator)
+        return process.loss(
+            model, model.to_latent(batch["x"]), batch["y"], prediction=self.prediction, generator=generator
+        )
 
     @torch.no_grad()
-    def restore(self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, sampler: str = "ddim",
-                steps: int | None = None, progress: bool = False, callback=None, **options) -> torch.Tensor:
+    def restore(
+        self,
+        model,
+        process,
+        y: torch.Tensor,
+        seeds: Sequence[int] | None = None,
+        sampler: str = "ddim",
+        steps: int | None = None,
+        progress: bool = False,
+        callback=None,
+        **options,
+    ) -> torch.Tensor:
         """x̂_HR = D(ẑ₀ / λ) with ẑ₀ sampled on the latent given y (image i from ``seeds[i]``); ``options`` go to the
         sampler. NFE counts the denoiser; the decoder's one pass is not a network evaluation of the chain."""
         model.check_y(y)
@@ -120,7 +162,9 @@ class LatentSRMethod(Method):
         smp = make_sampler(sampler, process, steps, self.prediction, **options)
         bound = float(self.config.latent_clip)
         cbs = [ProgressBar(f"latent {sampler} sampling", enabled=progress)] + ([] if callback is None else [callback])
-        z0 = sample(model, smp, z_T, y, x0_transform=lambda x0, ctx: x0.clamp(-bound, bound), callback=cbs, generator=gens)
+        z0 = sample(
+            model, smp, z_T, y, x0_transform=lambda x0, ctx: x0.clamp(-bound, bound), callback=cbs, generator=gens
+        )
         self.last_nfe = smp.nfe
         return model.to_image(z0)
 

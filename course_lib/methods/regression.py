@@ -83,9 +83,16 @@ class SRCNNMethod(_Regression):
     @classmethod
     def example(cls) -> dict:
         """SRCNN with 8 and 4 filters for digits ×4."""
-        return {"name": "example_srcnn", "dataset": "digits_sr:4", "method": "srcnn",
-                "model": {"channels": 1, "scale": 4, "n1": 8, "n2": 4}, "batch_size": 4, "steps": 2, "log_every": 1,
-                "warmup_steps": 1}
+        return {
+            "name": "example_srcnn",
+            "dataset": "digits_sr:4",
+            "method": "srcnn",
+            "model": {"channels": 1, "scale": 4, "n1": 8, "n2": 4},
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``SRCNN(channels, scale, n1, n2)``."""
@@ -104,9 +111,16 @@ class RegressionUNetMethod(_Regression):
     @classmethod
     def example(cls) -> dict:
         """A width-8 regression U-Net for digits ×4."""
-        return {"name": "example_regression_unet", "dataset": "digits_sr:4", "method": "regression_unet",
-                "model": {"channels": 1, "scale": 4, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_regression_unet",
+            "dataset": "digits_sr:4",
+            "method": "regression_unet",
+            "model": {"channels": 1, "scale": 4, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``RegressionUNet(channels, scale, **args)`` (T from the config, unused: there is no time embedding)."""
@@ -125,9 +139,16 @@ class RRDBMethod(_Regression):
     @classmethod
     def example(cls) -> dict:
         """A width-8, 2-block RRDB for digits ×4."""
-        return {"name": "example_rrdb", "dataset": "digits_sr:4", "method": "rrdb",
-                "model": {"channels": 1, "scale": 4, "nf": 8, "blocks": 2, "gc": 4}, "batch_size": 4, "steps": 2,
-                "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_rrdb",
+            "dataset": "digits_sr:4",
+            "method": "rrdb",
+            "model": {"channels": 1, "scale": 4, "nf": 8, "blocks": 2, "gc": 4},
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``RRDBNet(channels, scale, nf, blocks, gc)``."""

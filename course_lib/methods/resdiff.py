@@ -49,10 +49,26 @@ class ResDiffMethod(SR3Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 ResDiff for digits ×4 on the shipped CNN, T = 100."""
-        return {"name": "example_resdiff", "dataset": "digits_sr:4", "method": "resdiff", "T": 100, "prediction": "x0",
-                "model": {"scale": 4, "cnn_args": _DIGITS_CNN, "in_channels": 3, "cond_channels": 2,
-                          "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_resdiff",
+            "dataset": "digits_sr:4",
+            "method": "resdiff",
+            "T": 100,
+            "prediction": "x0",
+            "model": {
+                "scale": 4,
+                "cnn_args": _DIGITS_CNN,
+                "in_channels": 3,
+                "cond_channels": 2,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
         """``ResDiffSR(UNet(**args), RRDBNet(**cnn_args), …)``; the CNN's weights come in :meth:`initialise`."""
@@ -60,8 +76,14 @@ class ResDiffMethod(SR3Method):
         if not c.residual:
             raise ValueError("model.residual must be true for ResDiff (the residual over the CNN is the method)")
         cnn = RRDBNet(**{"channels": 1, "scale": c.scale, **c.cnn_args})
-        return ResDiffSR(UNet(**self.network_args()), cnn, hf_input=c.hf_input, sigma=c.sigma,
-                         prediction=self.prediction, residual_scale=c.residual_scale)
+        return ResDiffSR(
+            UNet(**self.network_args()),
+            cnn,
+            hf_input=c.hf_input,
+            sigma=c.sigma,
+            prediction=self.prediction,
+            residual_scale=c.residual_scale,
+        )
 
     def borrowed(self) -> dict[str, tuple[str, str]]:
         """The frozen CNN is the shipped ``cnn`` model, unchanged."""

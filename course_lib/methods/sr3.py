@@ -42,7 +42,9 @@ class SR3Config(MethodConfig):
     args: dict = field(default_factory=dict)
 
 
-def image_x0_transform(model: SR3, y: torch.Tensor, project: bool) -> Callable[[torch.Tensor, StepContext], torch.Tensor]:
+def image_x0_transform(
+    model: SR3, y: torch.Tensor, project: bool
+) -> Callable[[torch.Tensor, StepContext], torch.Tensor]:
     """The x̂₀ hook of SR3 sampling: x̂₀ → image (clipped to [-1, 1]) → Eq. 04.5 if ``project`` → x̂₀, so that the clip
     and the projection act on the HR image whatever the target (HR or residual)."""
 
@@ -77,7 +79,8 @@ def super_resolve(
     """Sample x̂_HR ~ p_θ(x | y) (Eq. 04.2–04.4), optionally with the consistency projection (Eq. 04.5) at every step.
 
     Args:
-        model: an :class:`~course_lib.models.SR3` (or a :class:`~course_lib.models.TiledDenoiser` around one), in eval mode.
+        model: an :class:`~course_lib.models.SR3` (or a :class:`~course_lib.models.TiledDenoiser` around one), in eval
+        mode.
         diffusion: its :class:`~course_lib.diffusion.GaussianDiffusion` (same device).
         y: ``(B, C, h, w)`` LR inputs in [-1, 1].
         sampler, steps, eta: a registered sampler's name (``"ddim"``, ``"ddpm"``) with its number of steps
@@ -121,7 +124,9 @@ def super_resolve(
     trajectory = None if record_every is None else Trajectory(record_every)
     callbacks = [ProgressBar(f"{label} sampling", enabled=progress)] + ([trajectory] if trajectory else [])
     callbacks += [] if callback is None else [callback] if callable(callback) else list(callback)
-    x0 = sample(model, s, x_T, y, x0_transform=image_x0_transform(sr3, y, project), callback=callbacks, generator=generator)
+    x0 = sample(
+        model, s, x_T, y, x0_transform=image_x0_transform(sr3, y, project), callback=callbacks, generator=generator
+    )
     if trajectory is None:
         return sr3.to_image(x0, y)
     traj = trajectory.as_dict()
@@ -130,8 +135,14 @@ def super_resolve(
     return sr3.to_image(x0, y), traj
 
 
-def restore_tiled(fn: Callable[[nn.Module, torch.Tensor], torch.Tensor], model: nn.Module, y: torch.Tensor, tile: int,
-                  overlap: int | None = None, always_tile: bool = False) -> torch.Tensor:
+def restore_tiled(
+    fn: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    model: nn.Module,
+    y: torch.Tensor,
+    tile: int,
+    overlap: int | None = None,
+    always_tile: bool = False,
+) -> torch.Tensor:
     """Run ``fn(net, y)`` with ``net`` the model tiled at ``tile`` LR pixels (an input smaller than a tile is padded
     first and the result cropped): how an SR method covers an image of any size. An input of one tile runs on the
     model itself (a :class:`TiledDenoiser` would pass it straight through anyway) unless ``always_tile``."""
@@ -154,10 +165,26 @@ class SR3Method(Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 concat SR3 for digits ×4 with the residual x₀ target, T = 100."""
-        return {"name": "example_sr3", "dataset": "digits_sr:4", "method": "sr3", "T": 100, "prediction": "x0",
-                "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, "base_channels": 8,
-                          "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_sr3",
+            "dataset": "digits_sr:4",
+            "method": "sr3",
+            "T": 100,
+            "prediction": "x0",
+            "model": {
+                "scale": 4,
+                "residual": True,
+                "in_channels": 2,
+                "cond_channels": 1,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     @property
     def tile(self) -> int:
@@ -167,8 +194,14 @@ class SR3Method(Method):
     def build(self) -> nn.Module:
         """``SR3(UNet(**args), scale, residual, residual_scale, prediction)``."""
         kwargs = self.network_args()
-        return SR3(UNet(**kwargs), prediction=self.prediction, scale=self.config.scale, residual=self.config.residual,
-                   residual_scale=self.config.residual_scale, clip_residual=self.config.clip_residual)
+        return SR3(
+            UNet(**kwargs),
+            prediction=self.prediction,
+            scale=self.config.scale,
+            residual=self.config.residual,
+            residual_scale=self.config.residual_scale,
+            clip_residual=self.config.clip_residual,
+        )
 
     def loss(self, model, process, batch, generator):
         """Eq. 02.4 on Eq. 04.4's target x₀ = target(HR, y), the network conditioned on y."""
@@ -176,15 +209,39 @@ class SR3Method(Method):
         return process.loss(model, x0, batch["y"], prediction=self.prediction, generator=generator)
 
     @torch.no_grad()
-    def restore(self, model, process, y, seeds=None, sampler: str = "ddim", steps: int | None = None, eta: float = 0.0,
-                project: bool = False, progress: bool = False, overlap: int | None = None, callback=None, **options):
+    def restore(
+        self,
+        model,
+        process,
+        y,
+        seeds=None,
+        sampler: str = "ddim",
+        steps: int | None = None,
+        eta: float = 0.0,
+        project: bool = False,
+        progress: bool = False,
+        overlap: int | None = None,
+        callback=None,
+        **options,
+    ):
         """:func:`super_resolve` on ``y`` of any size (tiled at :attr:`tile`), image i from ``seeds[i]``."""
         counter = []
         cbs = [lambda s: counter.append(s.nfe)] + ([] if callback is None else [callback])
 
         def run(net, y_in):
-            return super_resolve(net, process, y_in, sampler=sampler, steps=steps, eta=eta, project=project,
-                                 seeds=seeds, progress=progress, callback=cbs, **options)
+            return super_resolve(
+                net,
+                process,
+                y_in,
+                sampler=sampler,
+                steps=steps,
+                eta=eta,
+                project=project,
+                seeds=seeds,
+                progress=progress,
+                callback=cbs,
+                **options,
+            )
 
         out = restore_tiled(run, model, y, self.tile, overlap)
         self.last_nfe = counter[-1] if counter else 0

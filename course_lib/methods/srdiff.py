@@ -28,7 +28,8 @@ __all__ = ["SRDiffConfig", "SRDiffMethod"]
 @dataclass(frozen=True)
 class SRDiffConfig(SR3Config):
     """SR3's fields with SRDiff's defaults (residual, ×2 rescale, clipped), plus ``encoder``: the shipped RRDB to
-    freeze (``None``: no encoder, y concatenated to x_t as SR3 does — lesson 09's ablation), ``encoder_args``: its architecture (must match the shipped one), ``every``: which feature maps (every
+    freeze (``None``: no encoder, y concatenated to x_t as SR3 does — lesson 09's ablation), ``encoder_args``: its
+    architecture (must match the shipped one), ``every``: which feature maps (every
     third), ``loss``: ``"l1"`` (the paper's) or ``"l2"``; ``args``: the U-Net's (unconditional) arguments."""
 
     residual: bool = True
@@ -52,24 +53,52 @@ class SRDiffMethod(SR3Method):
     @classmethod
     def example(cls) -> dict:
         """A width-8 SRDiff for digits ×4 on the shipped ``digits_rrdb`` encoder, T = 100."""
-        return {"name": "example_srdiff", "dataset": "digits_sr:4", "method": "srdiff", "T": 100, "prediction": "eps",
-                "model": {"scale": 4, "encoder_args": _DIGITS_RRDB, "in_channels": 1, "base_channels": 8,
-                          "channel_mults": [1, 2], "attention": False},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+        return {
+            "name": "example_srdiff",
+            "dataset": "digits_sr:4",
+            "method": "srdiff",
+            "T": 100,
+            "prediction": "eps",
+            "model": {
+                "scale": 4,
+                "encoder_args": _DIGITS_RRDB,
+                "in_channels": 1,
+                "base_channels": 8,
+                "channel_mults": [1, 2],
+                "attention": False,
+            },
+            "batch_size": 4,
+            "steps": 2,
+            "log_every": 1,
+            "warmup_steps": 1,
+        }
 
     def build(self) -> nn.Module:
-        """``SR3(SRDiffUNet(UNet(**args), RRDBNet(**encoder_args)), …)``; the encoder's weights come in :meth:`initialise`."""
+        """``SR3(SRDiffUNet(UNet(**args), RRDBNet(**encoder_args)), …)``; the encoder's weights come in
+        :meth:`initialise`."""
         c = self.config
         if c.loss not in ("l1", "l2"):
             raise ValueError(f"model.loss must be 'l1' or 'l2', got {c.loss!r}")
         if c.encoder is None:  # the ablation: y concatenated (args must say in_channels 2, cond_channels 1)
             net = UNet(**self.network_args())
-            return SR3(net, scale=c.scale, residual=c.residual, residual_scale=c.residual_scale,
-                       prediction=self.prediction, clip_residual=c.clip_residual)
+            return SR3(
+                net,
+                scale=c.scale,
+                residual=c.residual,
+                residual_scale=c.residual_scale,
+                prediction=self.prediction,
+                clip_residual=c.clip_residual,
+            )
         encoder = RRDBNet(**{"channels": 1, "scale": c.scale, **c.encoder_args})
         net = SRDiffUNet(UNet(**self.network_args()), encoder, every=c.every)
-        return SR3(net, scale=c.scale, residual=c.residual, residual_scale=c.residual_scale, prediction=self.prediction,
-                   clip_residual=c.clip_residual)
+        return SR3(
+            net,
+            scale=c.scale,
+            residual=c.residual,
+            residual_scale=c.residual_scale,
+            prediction=self.prediction,
+            clip_residual=c.clip_residual,
+        )
 
     def borrowed(self) -> dict[str, tuple[str, str]]:
         """The frozen RRDB encoder is the shipped ``encoder`` model, unchanged."""
@@ -90,7 +119,9 @@ class SRDiffMethod(SR3Method):
     def loss(self, model, process, batch, generator):
         """L_simple with SRDiff's L1 (Eq. 02.4 with |·| for ‖·‖²) on the clipped, rescaled residual."""
         x0 = model.target(batch["x"], batch["y"])
-        return process.loss(model, x0, batch["y"], prediction=self.prediction, generator=generator, norm=self.config.loss)
+        return process.loss(
+            model, x0, batch["y"], prediction=self.prediction, generator=generator, norm=self.config.loss
+        )
 
 
 #: the shipped encoder's architecture (data/checkpoints/digits_rrdb.json), for the example config

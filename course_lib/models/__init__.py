@@ -18,5 +18,31 @@ from .guidance import GuidedModel, classifier_free_guidance, diffusers_guidance_
 from .cascade import CascadeSR, augment_lr
 from .autoencoder import Autoencoder, LatentSR, kl_to_standard_normal
 
-__all__ = ["Autoencoder", "LatentSR", "kl_to_standard_normal", "CascadeSR", "augment_lr", "GuidedModel", "classifier_free_guidance", "diffusers_guidance_scale", "CPEN", "PriorDenoiser", "PriorDiffusion", "PriorRestorer", "ControlNet", "ControlledUNet", "RRDBNet", "SRDiffUNet", "UNet", "LREncoder", "SR3", "SRCNN", "RegressionUNet", "MLPDenoiser", "DigitClassifier", "TiledDenoiser", "pad_to_tile",
-           "count_parameters"]
+__all__ = [
+    "Autoencoder",
+    "LatentSR",
+    "kl_to_standard_normal",
+    "CascadeSR",
+    "augment_lr",
+    "GuidedModel",
+    "classifier_free_guidance",
+    "diffusers_guidance_scale",
+    "CPEN",
+    "PriorDenoiser",
+    "PriorDiffusion",
+    "PriorRestorer",
+    "ControlNet",
+    "ControlledUNet",
+    "RRDBNet",
+    "SRDiffUNet",
+    "UNet",
+    "LREncoder",
+    "SR3",
+    "SRCNN",
+    "RegressionUNet",
+    "MLPDenoiser",
+    "DigitClassifier",
+    "TiledDenoiser",
+    "pad_to_tile",
+    "count_parameters",
+]

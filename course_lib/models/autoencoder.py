@@ -41,18 +41,25 @@ class Autoencoder(nn.Module):
     """E: x → (μ, log σ²) and D: z → x̂, with f = 2^``downsamplings``.
 
     Args:
-        in_channels: image channels; latent_channels: c, the latent's channels; width: the channels below full resolution
+        in_channels: image channels; latent_channels: c, the latent's channels; width: the channels below full
+        resolution
             (width / 2 at full resolution);
         downsamplings: halvings of the side (2: f = 4); groups: GroupNorm groups.
     """
 
-    def __init__(self, in_channels: int = 1, latent_channels: int = 4, width: int = 32, downsamplings: int = 2, groups: int = 8):
+    def __init__(
+        self, in_channels: int = 1, latent_channels: int = 4, width: int = 32, downsamplings: int = 2, groups: int = 8
+    ):
         super().__init__()
-        for name, v in (("in_channels", in_channels), ("latent_channels", latent_channels), ("width", width),
-                        ("downsamplings", downsamplings)):
+        for name, v in (
+            ("in_channels", in_channels),
+            ("latent_channels", latent_channels),
+            ("width", width),
+            ("downsamplings", downsamplings),
+        ):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
-        self.in_channels, self.latent_channels, self.factor = in_channels, latent_channels, 2 ** downsamplings
+        self.in_channels, self.latent_channels, self.factor = in_channels, latent_channels, 2**downsamplings
 
         half = max(width // 2, 1)
 
@@ -70,15 +77,26 @@ class Autoencoder(nn.Module):
         dec: list[nn.Module] = [nn.Conv2d(latent_channels, width, 3, padding=1), rb()]
         for k in range(downsamplings):
             last = k == downsamplings - 1
-            dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, half if last else width, 3, padding=1)]
+            dec += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(width, half if last else width, 3, padding=1),
+            ]
             dec += [nn.SiLU()] if last else [rb()]
         dec += [nn.Conv2d(half, in_channels, 3, padding=1)]
         self.decoder = nn.Sequential(*dec)
 
     def _check(self, x: torch.Tensor, channels: int, name: str, multiple: int) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != channels or x.shape[-1] % multiple or x.shape[-2] % multiple:
+        if (
+            not isinstance(x, torch.Tensor)
+            or x.dim() != 4
+            or x.shape[1] != channels
+            or x.shape[-1] % multiple
+            or x.shape[-2] % multiple
+        ):
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"{name} must have shape (B, {channels}, H, W) with H and W divisible by {multiple}, got {got}")
+            raise ValueError(
+                f"{name} must have shape (B, {channels}, H, W) with H and W divisible by {multiple}, got {got}"
+            )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 07.4: the mean and log-variance of q(z | x), each ``(B, c, H/f, W/f)`` (log σ² clamped to [−30, 20],
@@ -92,7 +110,9 @@ class Autoencoder(nn.Module):
         self._check(z, self.latent_channels, "z", 1)
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(x̂, μ, log σ²)``: x̂ = D(μ + σ·ε) with ``noise`` ε (the reparameterisation), or D(μ) without."""
         mean, logvar = self.encode(x)
         z = mean if noise is None else mean + (0.5 * logvar).exp() * noise
@@ -117,11 +137,15 @@ class LatentSR(nn.Module):
     def __init__(self, autoencoder: Autoencoder, net: UNet, scale: int, prediction: str = "eps"):
         super().__init__()
         if autoencoder.factor != scale:
-            raise ValueError(f"the autoencoder's factor f = {autoencoder.factor} must equal the SR scale {scale}: "
-                             "then the LR image is exactly latent-sized")
+            raise ValueError(
+                f"the autoencoder's factor f = {autoencoder.factor} must equal the SR scale {scale}: "
+                "then the LR image is exactly latent-sized"
+            )
         if net.conditioning != "concat" or net.x_channels != autoencoder.latent_channels:
-            raise ValueError(f"net must be a concat UNet on {autoencoder.latent_channels} latent channels, got "
-                             f"conditioning={net.conditioning!r} with {net.x_channels} x channels")
+            raise ValueError(
+                f"net must be a concat UNet on {autoencoder.latent_channels} latent channels, got "
+                f"conditioning={net.conditioning!r} with {net.x_channels} x channels"
+            )
         self.autoencoder, self.net, self.scale, self.prediction = autoencoder, net, scale, prediction
         self.channels = net.cond_channels
         self.autoencoder.requires_grad_(False).eval()

@@ -43,8 +43,10 @@ class SRCNN(nn.Module):
         self.channels, self.scale = channels, scale
         self.config = dict(channels=channels, scale=scale, n1=n1, n2=n2)
         self.body = nn.Sequential(
-            nn.Conv2d(channels, n1, 9, padding=4), nn.ReLU(),
-            nn.Conv2d(n1, n2, 5, padding=2), nn.ReLU(),
+            nn.Conv2d(channels, n1, 9, padding=4),
+            nn.ReLU(),
+            nn.Conv2d(n1, n2, 5, padding=2),
+            nn.ReLU(),
             nn.Conv2d(n2, channels, 5, padding=2),
         )
         nn.init.zeros_(self.body[-1].weight)
@@ -72,7 +74,9 @@ class RegressionUNet(nn.Module):
         unet_kwargs = {**unet_kwargs, "time_embedding": "none", "cond_channels": 0}
         self.net = UNet(in_channels=channels, **unet_kwargs)
         self.channels, self.scale = channels, scale
-        self.config = dict(channels=channels, scale=scale, **{k: v for k, v in unet_kwargs.items() if k != "cond_channels"})
+        self.config = dict(
+            channels=channels, scale=scale, **{k: v for k, v in unet_kwargs.items() if k != "cond_channels"}
+        )
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         _check_y(y, self.channels)

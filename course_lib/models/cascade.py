@@ -1,5 +1,5 @@
-"""A cascade's super-resolution stage with conditioning augmentation (CDM: Ho et al., JMLR 2022) · 级联超分阶段与条件增强:
-lesson 07.
+"""A cascade's super-resolution stage with conditioning augmentation (CDM: Ho et al., JMLR 2022) ·
+级联超分阶段与条件增强: lesson 07.
 
 The stage is SR3 (lesson 04, Eq. 04.2: y upsampled and concatenated to x_t) generating the whole HR image, with one
 change. In training, the LR image is first corrupted to a random level s by the forward process itself,
@@ -36,7 +36,9 @@ def augment_lr(process, y: torch.Tensor, aug_level: torch.Tensor, noise: torch.T
         raise ValueError(f"aug_level must be a ({y.shape[0]},) integer tensor of levels s, got {got}")
     T = process.num_timesteps
     if aug_level.numel() and (int(aug_level.min()) < 0 or int(aug_level.max()) > T - 1):
-        raise ValueError(f"aug_level must be in 0 … {T - 1} (0: no corruption), got {int(aug_level.min())} … {int(aug_level.max())}")
+        raise ValueError(
+            f"aug_level must be in 0 … {T - 1} (0: no corruption), got {int(aug_level.min())} … {int(aug_level.max())}"
+        )
     if noise.shape != y.shape:
         raise ValueError(f"noise must have y's shape {tuple(y.shape)}, got {tuple(noise.shape)}")
     s = aug_level.to(y.device).long()

@@ -23,9 +23,17 @@ class DigitClassifier(nn.Module):
         super().__init__()
         self.config = dict(width=width, dropout=dropout)
         w = width
-        self.body = nn.Sequential(*_conv(1, w), *_conv(w, w), nn.MaxPool2d(2),
-                                  *_conv(w, 2 * w), *_conv(2 * w, 2 * w), nn.MaxPool2d(2),
-                                  *_conv(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.body = nn.Sequential(
+            *_conv(1, w),
+            *_conv(w, w),
+            nn.MaxPool2d(2),
+            *_conv(w, 2 * w),
+            *_conv(2 * w, 2 * w),
+            nn.MaxPool2d(2),
+            *_conv(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, 10))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from .unet import UNet
 
 __all__ = ["SR3"]
 
+
 class SR3(nn.Module):
     """ε_θ(x_t, t, y) for ×``scale`` super-resolution (see the module docstring).
 
@@ -35,8 +36,15 @@ class SR3(nn.Module):
         clip_residual: clip the scaled residual target to [-1, 1] (SRDiff's ``img2res``: clip(2(x_HR − U(y)))).
     """
 
-    def __init__(self, net: UNet, scale: int, residual: bool = False, residual_scale: float = 1.0, prediction: str = "eps",
-                 clip_residual: bool = False):
+    def __init__(
+        self,
+        net: UNet,
+        scale: int,
+        residual: bool = False,
+        residual_scale: float = 1.0,
+        prediction: str = "eps",
+        clip_residual: bool = False,
+    ):
         super().__init__()
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise ValueError(f"scale must be a positive int, got {scale!r}")
@@ -57,24 +65,30 @@ class SR3(nn.Module):
         if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] != self.channels:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise ValueError(f"y (the LR image) must have shape (B, {self.channels}, h, w), got {got}")
+
     def upsampled(self, y: torch.Tensor) -> torch.Tensor:
         """U(y): bicubic upsampling by ``scale``, ``(B, C, h, w) → (B, C, s·h, s·w)``."""
         self.check_y(y)
         return upsample(y, self.scale, "bicubic")
+
     def condition(self, y: torch.Tensor) -> torch.Tensor:
         """What the U-Net receives as ``cond`` (Eq. 04.2): U(y) for ``"concat"``, y itself for ``"encoder"``."""
         self.check_y(y)
         return self.upsampled(y) if self.conditioning == "concat" else y
+
     def target(self, hr: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x_0 for training, Eq. 04.4: ``hr`` ``(B, C, H, W)``, ``y`` ``(B, C, H/s, W/s)`` → ``(B, C, H, W)``."""
         self.check_y(y)
         if hr.shape[:2] != y.shape[:2] or hr.shape[-2:] != (y.shape[-2] * self.scale, y.shape[-1] * self.scale):
-            raise ValueError(f"hr must have shape {(*y.shape[:2], y.shape[-2] * self.scale, y.shape[-1] * self.scale)} "
-                             f"for y of shape {tuple(y.shape)} at scale {self.scale}, got {tuple(hr.shape)}")
+            raise ValueError(
+                f"hr must have shape {(*y.shape[:2], y.shape[-2] * self.scale, y.shape[-1] * self.scale)} "
+                f"for y of shape {tuple(y.shape)} at scale {self.scale}, got {tuple(hr.shape)}"
+            )
         if not self.residual:
             return hr
         x0 = (hr - self.upsampled(y)) / self.residual_scale
         return x0.clamp(-1.0, 1.0) if self.clip_residual else x0
+
     def to_image(self, x0: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`target`: the HR image in [-1, 1] from a (sampled) x_0, ``(B, C, H, W)``."""
         return (self.upsampled(y) + self.residual_scale * x0 if self.residual else x0).clamp(-1.0, 1.0)
@@ -83,5 +97,7 @@ class SR3(nn.Module):
         return self.net(x_t, t, self.condition(y))
 
     def extra_repr(self) -> str:
-        return (f"scale={self.scale}, conditioning={self.conditioning!r}, residual={self.residual}, "
-                f"residual_scale={self.residual_scale}, clip_residual={self.clip_residual}, prediction={self.prediction!r}")
+        return (
+            f"scale={self.scale}, conditioning={self.conditioning!r}, residual={self.residual}, "
+            f"residual_scale={self.residual_scale}, clip_residual={self.clip_residual}, prediction={self.prediction!r}"
+        )

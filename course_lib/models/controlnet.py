@@ -68,9 +68,16 @@ class ControlNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The residuals for the base's skip features (in order) and for its middle feature."""
-        if cond is None or cond.shape[0] != x.shape[0] or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
-            raise ValueError(f"cond: expected shape ({x.shape[0]}, {self.cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
-                             f"got {None if cond is None else tuple(cond.shape)}")
+        if (
+            cond is None
+            or cond.shape[0] != x.shape[0]
+            or cond.shape[1] != self.cond_channels
+            or cond.shape[-2:] != x.shape[-2:]
+        ):
+            raise ValueError(
+                f"cond: expected shape ({x.shape[0]}, {self.cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
+                f"got {None if cond is None else tuple(cond.shape)}"
+            )
         temb = None if self.time_mlp is None else self.time_mlp(t)
         h = self.inc(torch.cat([x, cond], dim=1).contiguous(memory_format=torch.channels_last))
         hs = [h]

@@ -32,8 +32,9 @@ __all__ = ["CPEN", "PriorRestorer", "PriorDenoiser", "PriorDiffusion"]
 class _Res(nn.Module):
     def __init__(self, width: int):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1),
-                                  nn.Conv2d(width, width, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(width, width, 3, padding=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -71,8 +72,13 @@ class PriorRestorer(nn.Module):
 
     def __init__(self, channels: int = 1, scale: int = 4, dim: int = 64, **unet_kwargs):
         super().__init__()
-        unet_kwargs = {**unet_kwargs, "time_embedding": "sinusoidal", "time_injection": "scale_shift",
-                       "cond_channels": 0, "in_channels": channels}
+        unet_kwargs = {
+            **unet_kwargs,
+            "time_embedding": "sinusoidal",
+            "time_injection": "scale_shift",
+            "cond_channels": 0,
+            "in_channels": channels,
+        }
         self.net = UNet(**unet_kwargs)
         self.net.time_mlp = None  # z, not a timestep, feeds the ResBlocks' scale and shift
         tdim = 4 * self.net.config["base_channels"]
@@ -103,7 +109,9 @@ class PriorDenoiser(nn.Module):
 
     def forward(self, z_t: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if z_t.dim() != 2 or z_t.shape[1] != self.dim or c.shape != z_t.shape:
-            raise ValueError(f"z_t and c must both have shape (B, {self.dim}), got {tuple(z_t.shape)} and {tuple(c.shape)}")
+            raise ValueError(
+                f"z_t and c must both have shape (B, {self.dim}), got {tuple(z_t.shape)} and {tuple(c.shape)}"
+            )
         return self.mlp(torch.cat([c, t.float()[:, None] / self.T, z_t], dim=1))
 
 
@@ -141,7 +149,9 @@ class PriorDiffusion(nn.Module):
         a = self.alpha_bars[-1]
         return a.sqrt() * z0 + (1 - a).sqrt() * noise
 
-    def reverse(self, denoiser: PriorDenoiser, z_T: torch.Tensor, c: torch.Tensor, trace: list | None = None) -> torch.Tensor:
+    def reverse(
+        self, denoiser: PriorDenoiser, z_T: torch.Tensor, c: torch.Tensor, trace: list | None = None
+    ) -> torch.Tensor:
         """All T reverse steps from ``z_T``, each z_{t−1} = μ̃_t(z_t, ẑ₀(z_t, t, c)) with no noise; differentiable
         (training backpropagates through the whole chain). ``trace``: appended each step's (t, ẑ₀, z_{t−1})."""
         z = z_T

@@ -33,8 +33,10 @@ def classifier_free_guidance(pred_cond: torch.Tensor, pred_uncond: torch.Tensor,
     """(1 + w) · pred_cond − w · pred_uncond (Ho & Salimans' Eq. 6), for predictions of the same shape."""
     w = _check_w(w)
     if pred_cond.shape != pred_uncond.shape:
-        raise ValueError(f"pred_cond and pred_uncond must have the same shape, got {tuple(pred_cond.shape)} and "
-                         f"{tuple(pred_uncond.shape)}")
+        raise ValueError(
+            f"pred_cond and pred_uncond must have the same shape, got {tuple(pred_cond.shape)} and "
+            f"{tuple(pred_uncond.shape)}"
+        )
     return (1 + w) * pred_cond - w * pred_uncond
 
 
@@ -59,9 +61,13 @@ class GuidedModel(nn.Module):
         if self.num_classes < 1:
             raise ValueError("net must be class-conditional (num_classes >= 1) to be guided")
         if not isinstance(label, torch.Tensor) or label.dim() != 1:
-            raise ValueError(f"label must be a (B,) integer tensor, got {getattr(label, 'shape', type(label).__name__)}")
+            raise ValueError(
+                f"label must be a (B,) integer tensor, got {getattr(label, 'shape', type(label).__name__)}"
+            )
         if int(label.min()) < 0 or int(label.max()) >= self.num_classes:
-            raise ValueError(f"label must be a class in 0 … {self.num_classes - 1}, got {int(label.min())} … {int(label.max())}")
+            raise ValueError(
+                f"label must be a class in 0 … {self.num_classes - 1}, got {int(label.min())} … {int(label.max())}"
+            )
         self.label = label.long()
 
     @property
@@ -76,7 +82,11 @@ class GuidedModel(nn.Module):
         if self.w == 0:
             return self.net(x, t, cond, label=label)
         null = torch.full_like(label, self.num_classes)
-        both = self.net(torch.cat([x, x]), torch.cat([t, t]), None if cond is None else torch.cat([cond, cond]),
-                        label=torch.cat([label, null]))  # one batched pass for the two branches
+        both = self.net(
+            torch.cat([x, x]),
+            torch.cat([t, t]),
+            None if cond is None else torch.cat([cond, cond]),
+            label=torch.cat([label, null]),
+        )  # one batched pass for the two branches
         pred_cond, pred_uncond = both.chunk(2)
         return classifier_free_guidance(pred_cond, pred_uncond, self.w)

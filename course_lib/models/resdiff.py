@@ -36,13 +36,22 @@ class ResDiffSR(SR3):
         prediction, residual_scale: as :class:`~course_lib.models.SR3` (the residual is always used).
     """
 
-    def __init__(self, net: UNet, cnn: RRDBNet, hf_input: bool = True, sigma: float = 0.15, prediction: str = "x0",
-                 residual_scale: float = 1.0):
+    def __init__(
+        self,
+        net: UNet,
+        cnn: RRDBNet,
+        hf_input: bool = True,
+        sigma: float = 0.15,
+        prediction: str = "x0",
+        residual_scale: float = 1.0,
+    ):
         want = 2 if hf_input else 1
         if net.conditioning != "concat" or net.cond_channels != want * cnn.channels:
-            raise ValueError(f"net: expected a concat UNet with cond_channels={want * cnn.channels} (the CNN's output"
-                             f"{' and its high-pass' if hf_input else ''}), got {net.conditioning!r} with "
-                             f"cond_channels={net.cond_channels}")
+            raise ValueError(
+                f"net: expected a concat UNet with cond_channels={want * cnn.channels} (the CNN's output"
+                f"{' and its high-pass' if hf_input else ''}), got {net.conditioning!r} with "
+                f"cond_channels={net.cond_channels}"
+            )
         super().__init__(net, cnn.scale, residual=True, residual_scale=residual_scale, prediction=prediction)
         self.channels = cnn.channels  # y's channels (the U-Net's cond channels are the CNN's output and high-pass)
         self.cnn = cnn.requires_grad_(False).eval()

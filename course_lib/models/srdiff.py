@@ -38,9 +38,13 @@ class SRDiffUNet(nn.Module):
     def __init__(self, unet: UNet, encoder: RRDBNet, every: int = 3):
         super().__init__()
         if unet.cond_channels or unet.encoder is not None:
-            raise ValueError("unet: expected an unconditional UNet (cond_channels=0); SRDiff conditions through the encoder")
+            raise ValueError(
+                "unet: expected an unconditional UNet (cond_channels=0); SRDiff conditions through the encoder"
+            )
         if unet.x_channels != encoder.channels:
-            raise ValueError(f"encoder: expected {unet.x_channels} image channels like the U-Net, got {encoder.channels}")
+            raise ValueError(
+                f"encoder: expected {unet.x_channels} image channels like the U-Net, got {encoder.channels}"
+            )
         n_maps = encoder.blocks_count + 1
         if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= n_maps:
             raise ValueError(f"every must be an int in 1 … {n_maps} (the encoder's feature maps), got {every!r}")
@@ -49,8 +53,11 @@ class SRDiffUNet(nn.Module):
         self.picked = list(range(every - 1, n_maps, every))
         s = encoder.scale
         width = unet.inc.out_channels
-        self.cond_proj = nn.ConvTranspose2d(encoder.nf * len(self.picked), width, 2 * s, stride=s, padding=s // 2) if s > 1 \
+        self.cond_proj = (
+            nn.ConvTranspose2d(encoder.nf * len(self.picked), width, 2 * s, stride=s, padding=s // 2)
+            if s > 1
             else nn.Conv2d(encoder.nf * len(self.picked), width, 1)
+        )
         # after the last residual block of the first level (before the first downsampling, or the end of the way down)
         kinds = [isinstance(layer, ResBlock) for layer in unet.down]
         self.inject_after = (kinds.index(False) if False in kinds else len(kinds)) - 1
@@ -72,10 +79,16 @@ class SRDiffUNet(nn.Module):
         b = self.unet
         if x.dim() != 4 or x.shape[1] != self.x_channels:
             raise ValueError(f"x must have shape (B, {self.x_channels}, H, W), got {tuple(x.shape)}")
-        if y is None or y.dim() != 4 or y.shape[0] != x.shape[0] or \
-                (y.shape[-2] * self.encoder.scale, y.shape[-1] * self.encoder.scale) != tuple(x.shape[-2:]):
-            raise ValueError(f"y: expected the LR image ({x.shape[0]}, {self.cond_channels}, {x.shape[-2] // self.encoder.scale}, "
-                             f"{x.shape[-1] // self.encoder.scale}), got {None if y is None else tuple(y.shape)}")
+        if (
+            y is None
+            or y.dim() != 4
+            or y.shape[0] != x.shape[0]
+            or (y.shape[-2] * self.encoder.scale, y.shape[-1] * self.encoder.scale) != tuple(x.shape[-2:])
+        ):
+            raise ValueError(
+                f"y: expected the LR image ({x.shape[0]}, {self.cond_channels}, {x.shape[-2] // self.encoder.scale}, "
+                f"{x.shape[-1] // self.encoder.scale}), got {None if y is None else tuple(y.shape)}"
+            )
         cond = self.condition(y).contiguous(memory_format=torch.channels_last)
         # SRDiff: added after the first stage, so the first skip carries it too
         return b.steered(x, t, after_down=lambda i, h: h + cond if i == self.inject_after else h)

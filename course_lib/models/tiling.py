@@ -28,7 +28,7 @@ def _window(n: int, overlap: int, device: torch.device) -> torch.Tensor:
     if overlap > 0:
         ramp = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(overlap, device=device) + 0.5) / overlap)
         w[:overlap] = ramp
-        w[n - overlap:] = torch.minimum(w[n - overlap:], ramp.flip(0))
+        w[n - overlap :] = torch.minimum(w[n - overlap :], ramp.flip(0))
     return w
 
 

@@ -17,8 +17,15 @@ class MLPDenoiser(nn.Module):
         dim: data dimension (2 for the toy sets); hidden, layers: width and depth; emb_dim: width of TE(t).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, emb_dim: int = 32,
-                 time_embedding: str = "sinusoidal", T: int = 1000):
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 128,
+        layers: int = 3,
+        emb_dim: int = 32,
+        time_embedding: str = "sinusoidal",
+        T: int = 1000,
+    ):
         super().__init__()
         self.config = dict(dim=dim, hidden=hidden, layers=layers, emb_dim=emb_dim, time_embedding=time_embedding, T=T)
         self.emb = make_time_embedding(time_embedding, emb_dim, T)

@@ -159,15 +159,30 @@ class UNet(nn.Module):
         if conditioning not in ("concat", "encoder"):
             raise ValueError(f"conditioning must be 'concat' or 'encoder', got {conditioning!r}")
         if conditioning == "concat" and not 0 <= cond_channels < in_channels:
-            raise ValueError(f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}")
+            raise ValueError(
+                f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}"
+            )
         if conditioning == "encoder" and cond_channels < 1:
             raise ValueError(f"conditioning='encoder' needs cond_channels >= 1, got {cond_channels}")
-        self.config = dict(in_channels=in_channels, out_channels=out_channels, cond_channels=cond_channels,
-                           base_channels=base_channels, channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
-                           attention=attention, time_embedding=time_embedding, time_injection=time_injection, T=T,
-                           groups=groups, dropout=dropout, conditioning=conditioning,
-                           encoder_channels=encoder_channels, encoder_blocks=encoder_blocks, num_classes=num_classes,
-                           aug_level_embedding=bool(aug_level_embedding))
+        self.config = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            cond_channels=cond_channels,
+            base_channels=base_channels,
+            channel_mults=tuple(channel_mults),
+            num_res_blocks=num_res_blocks,
+            attention=attention,
+            time_embedding=time_embedding,
+            time_injection=time_injection,
+            T=T,
+            groups=groups,
+            dropout=dropout,
+            conditioning=conditioning,
+            encoder_channels=encoder_channels,
+            encoder_blocks=encoder_blocks,
+            num_classes=num_classes,
+            aug_level_embedding=bool(aug_level_embedding),
+        )
         self.cond_channels = cond_channels
         self.conditioning = conditioning
         concat = cond_channels if conditioning == "concat" else 0
@@ -176,7 +191,11 @@ class UNet(nn.Module):
         self.levels = len(channel_mults)
         tdim = base_channels * 4
         emb = make_time_embedding(time_embedding, base_channels, T)
-        self.time_mlp = None if emb is None else nn.Sequential(emb, nn.Linear(base_channels, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
+        self.time_mlp = (
+            None
+            if emb is None
+            else nn.Sequential(emb, nn.Linear(base_channels, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
+        )
         tdim_or_none = None if emb is None else tdim
         if num_classes and emb is None:
             raise ValueError("num_classes needs a time embedding to add the label's to (time_embedding='none' given)")
@@ -184,12 +203,18 @@ class UNet(nn.Module):
         # row num_classes is the null label ("no class"), trained by label dropout
         self.label_emb = nn.Embedding(num_classes + 1, tdim) if num_classes else None
         if aug_level_embedding and emb is None:
-            raise ValueError("aug_level_embedding needs a time embedding to add the level's to (time_embedding='none' given)")
+            raise ValueError(
+                "aug_level_embedding needs a time embedding to add the level's to (time_embedding='none' given)"
+            )
         # s is embedded like t (Eq. 07.3): its own copy of the time embedding and MLP, the result added to t's
         self.aug_mlp = None
         if aug_level_embedding:
-            self.aug_mlp = nn.Sequential(make_time_embedding(time_embedding, base_channels, T), nn.Linear(base_channels, tdim),
-                                         nn.SiLU(), nn.Linear(tdim, tdim))
+            self.aug_mlp = nn.Sequential(
+                make_time_embedding(time_embedding, base_channels, T),
+                nn.Linear(base_channels, tdim),
+                nn.SiLU(),
+                nn.Linear(tdim, tdim),
+            )
 
         def block(cin: int, cout: int) -> ResBlock:
             return ResBlock(cin, cout, tdim_or_none, time_injection, groups, dropout)
@@ -209,7 +234,9 @@ class UNet(nn.Module):
         self.encoder = self.inject = None
         if conditioning == "encoder":
             self.encoder = LREncoder(cond_channels, encoder_channels, encoder_blocks, groups)
-            widths = [base_channels] + [base_channels * m for m in channel_mults[:-1]]  # h after inc, after each downsampling
+            widths = [base_channels] + [
+                base_channels * m for m in channel_mults[:-1]
+            ]  # h after inc, after each downsampling
             self.inject = nn.ModuleList(nn.Conv2d(encoder_channels, w_, 1) for w_ in widths)
             for conv in self.inject:
                 nn.init.zeros_(conv.weight)
@@ -224,21 +251,31 @@ class UNet(nn.Module):
                 ch = base_channels * m
             if i > 0:
                 self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
-        self.out = nn.Sequential(nn.GroupNorm(min(groups, ch), ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1))
+        self.out = nn.Sequential(
+            nn.GroupNorm(min(groups, ch), ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1)
+        )
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
         # channels-last convolutions are about 30 % faster on CPUs (oneDNN) and suit tensor cores on GPUs
         self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
-                label: torch.Tensor | None = None, aug_level: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        cond: torch.Tensor | None = None,
+        label: torch.Tensor | None = None,
+        aug_level: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.x_channels:
             raise ValueError(f"x must have shape (B, {self.x_channels}, H, W), got {tuple(x.shape)}")
         features = None
         if self.conditioning == "encoder":
             if cond is None or cond.dim() != 4 or cond.shape[0] != x.shape[0] or cond.shape[1] != self.cond_channels:
-                raise ValueError(f"this UNet expects cond of shape ({x.shape[0]}, {self.cond_channels}, h, w), "
-                                 f"got {None if cond is None else tuple(cond.shape)}")
+                raise ValueError(
+                    f"this UNet expects cond of shape ({x.shape[0]}, {self.cond_channels}, h, w), "
+                    f"got {None if cond is None else tuple(cond.shape)}"
+                )
             features = self.encoder(cond.contiguous(memory_format=torch.channels_last))
         elif self.cond_channels:
             if cond is None or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
@@ -256,12 +293,16 @@ class UNet(nn.Module):
         if self.label_emb is not None:
             temb = temb + self.label_emb(self._labels(label, x.shape[0], x.device))
         elif label is not None:
-            raise ValueError("label: this UNet is not class-conditional (num_classes=0); pass num_classes > 0 to build one")
+            raise ValueError(
+                "label: this UNet is not class-conditional (num_classes=0); pass num_classes > 0 to build one"
+            )
         if self.aug_mlp is not None:
             if not isinstance(aug_level, torch.Tensor) or aug_level.shape != (x.shape[0],):
                 got = tuple(aug_level.shape) if isinstance(aug_level, torch.Tensor) else type(aug_level).__name__
-                raise ValueError(f"aug_level: this UNet embeds the conditioning-augmentation level s; expected a ({x.shape[0]},) "
-                                 f"integer tensor, got {got}")
+                raise ValueError(
+                    f"aug_level: this UNet embeds the conditioning-augmentation level s; expected a ({x.shape[0]},) "
+                    f"integer tensor, got {got}"
+                )
             temb = temb + self.aug_mlp(aug_level)  # Eq. 07.3
         elif aug_level is not None:
             raise ValueError("aug_level: this UNet does not embed an augmentation level (aug_level_embedding=False)")
@@ -291,18 +332,32 @@ class UNet(nn.Module):
         """``label`` checked, ``None`` → the null label (the unconditional branch) for every image."""
         if label is None:
             return torch.full((batch,), self.num_classes, dtype=torch.long, device=device)
-        if not isinstance(label, torch.Tensor) or label.shape != (batch,) or label.dtype not in (torch.int64, torch.int32):
+        if (
+            not isinstance(label, torch.Tensor)
+            or label.shape != (batch,)
+            or label.dtype not in (torch.int64, torch.int32)
+        ):
             got = f"{tuple(label.shape)} {label.dtype}" if isinstance(label, torch.Tensor) else type(label).__name__
             raise ValueError(f"label must be an integer tensor of shape ({batch},), got {got}")
         if int(label.min()) < 0 or int(label.max()) > self.num_classes:
-            raise ValueError(f"label must be in 0 … {self.num_classes} ({self.num_classes} = no label), got "
-                             f"{int(label.min())} … {int(label.max())}")
+            raise ValueError(
+                f"label must be in 0 … {self.num_classes} ({self.num_classes} = no label), got "
+                f"{int(label.min())} … {int(label.max())}"
+            )
         return label.long()
 
-    def steered(self, x: torch.Tensor, t: torch.Tensor | None, after_down=None, skips=None, mid=None,
-                emb: torch.Tensor | None = None) -> torch.Tensor:
+    def steered(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor | None,
+        after_down=None,
+        skips=None,
+        mid=None,
+        emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The U-Net's pass on x_t alone with additions from outside (a ControlNet's, SRDiff's encoder's):
-        ``after_down(i, h) -> h`` after down layer i, then ``skips[k]`` added to the k-th skip feature and ``mid`` to the
+        ``after_down(i, h) -> h`` after down layer i, then ``skips[k]`` added to the k-th skip feature and ``mid`` to
+        the
         middle feature (each ``None``: nothing added). ``emb`` ``(B, 4·base_channels)``: the vector every ResBlock's
         scale and shift are read from, in place of the time embedding of ``t`` (DiffIR's prior, lesson 09)."""
         if emb is not None:

@@ -28,8 +28,8 @@ from .loop import ProgressBar, SampleStep, Trajectory, sample
 from .generate import generate
 
 __all__ = ["Sampler", "StepOutput", "StepContext", "X0Transform", "alpha_bar_at", "clip_x0", "compose", "SAMPLERS",
-           "register_sampler", "make_sampler", "steps_for_nfe", "DDIMSampler", "DDPMSampler", "PNDMSampler", "ddim_invert", "karras_timesteps",
-           "DPMSolverPP2MSampler", "EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler",
-           "ConsistencySampler", "PosteriorSampler", "ddnm_transform", "posterior_coefficients", "repaint_schedule",
-           "ddim_timesteps", "sample", "generate", "SampleStep",
-           "Trajectory", "ProgressBar"]
+           "register_sampler", "make_sampler", "steps_for_nfe", "DDIMSampler", "DDPMSampler", "PNDMSampler",
+           "ddim_invert", "karras_timesteps", "DPMSolverPP2MSampler", "EulerMaruyamaSampler",
+           "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler", "ConsistencySampler", "PosteriorSampler",
+           "ddnm_transform", "posterior_coefficients", "repaint_schedule", "ddim_timesteps", "sample", "generate",
+           "SampleStep", "Trajectory", "ProgressBar"]

@@ -194,7 +194,8 @@ class Sampler:
         t_vec = self._t(t, x_t)
         eps, x0 = self.process.eps_and_x0(model_output, x_t, t_vec, self.prediction)
         if x0_transform is not None:
-            x0 = x0_transform(x0, self._context(t, t_prev, x_t, eps, x_t.new_zeros(x_t.shape[0], *([1] * (x_t.dim() - 1)))))
+            no_noise = x_t.new_zeros(x_t.shape[0], *([1] * (x_t.dim() - 1)))
+            x0 = x0_transform(x0, self._context(t, t_prev, x_t, eps, no_noise))
             eps = self.process.predict_eps_from_x0(x_t, t_vec, x0)
         return eps, x0
 
@@ -230,7 +231,8 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
 
     ``"trailing"`` (default): ``round(arange(T, 0, -T / steps)) − 1``, starting at T − 1 — for T = 1000, steps = 50:
     999, 979, …, 19. Starting at T − 1 matters: the sampler then begins from (almost) pure noise, as training saw it.
-    ``"leading"`` (the DDIM paper's and older code's): 0, T // steps, … reversed — it starts at 980, where ᾱ is not yet ≈ 0.
+    ``"leading"`` (the DDIM paper's and older code's): 0, T // steps, … reversed — it starts at 980, where ᾱ is not yet
+    ≈ 0.
 
     Returns:
         list of ``steps`` decreasing ints in ``0 … T-1``.
@@ -249,7 +251,8 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
     return ts.tolist()
 
 
-def karras_timesteps(process, steps: int, sigma_max: float = 80.0, sigma_min: float = 0.002, rho: float = 7.0) -> list[int]:
+def karras_timesteps(process, steps: int, sigma_max: float = 80.0, sigma_min: float = 0.002,
+                     rho: float = 7.0) -> list[int]:
     """Karras et al. (NeurIPS 2022, Eq. 5) spacing, located on the discrete chain through ᾱ.
 
     σ̃_i = (σ_max^{1/ρ} + i/(N−1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ in the variable σ̃ = √((1 − ᾱ)/ᾱ) of Eq. 06.7,

@@ -2,7 +2,8 @@
 
 Four ways to integrate the same process backwards, all driven by the one loop and counting their evaluations:
 
-* ``"euler_maruyama"`` — the **reverse SDE** (Eq. 06.5) by Euler–Maruyama in the VP time t (:func:`course_lib.sde.em_step`),
+* ``"euler_maruyama"`` — the **reverse SDE** (Eq. 06.5) by Euler–Maruyama in the VP time t
+  (:func:`course_lib.sde.em_step`),
   then Tweedie's x̂₀ (Eq. 06.3) as the final denoise (score_sde's ``noise_removal``). Stochastic.
 * ``"ode_euler"`` — the **probability-flow ODE** (Eq. 06.6) by plain Euler in the VP time t. Deterministic; the naive
   way, kept to show that the variable one integrates in matters.
@@ -14,7 +15,8 @@ Four ways to integrate the same process backwards, all driven by the one loop an
 
 The VP-time samplers map each 0-based index to its continuous time through ᾱ (:meth:`course_lib.sde.VPSDE.index_to_t`).
 For the cosine schedule β(t) diverges as t → 1 and the discrete schedule clips the last β at 0.999 — a jump from
-ᾱ ≈ 2e-6 to ≈ 2e-9, both pure noise — so they **stop at the clipped end**: their grid starts at the last unclipped index.
+ᾱ ≈ 2e-6 to ≈ 2e-9, both pure noise — so they **stop at the clipped end**: their grid starts at the last unclipped
+index.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ __all__ = ["EulerMaruyamaSampler", "ProbabilityFlowEulerSampler", "EulerSampler"
 
 
 def last_unclipped_index(process: GaussianDiffusion, max_beta: float = 0.999) -> int:
-    """The largest index whose β is below the schedule's clip (T − 1 for an unclipped schedule; T − 2 for the cosine)."""
+    """The largest index whose β is below the schedule's clip (T − 1 for an unclipped schedule; T − 2 for the
+    cosine)."""
     clipped = (process.betas >= max_beta - 1e-9).nonzero()
     return process.num_timesteps - 1 if len(clipped) == 0 else int(clipped.min()) - 1
 
@@ -132,11 +135,13 @@ class _SigmaSampler(SpacedSampler):
 
 @register_sampler
 class EulerSampler(_SigmaSampler):
-    """Euler on the PF-ODE in x̃, σ̃ (Eq. 06.7) = DDIM η = 0; diffusers' ``EulerDiscreteScheduler``. One evaluation per step.
+    """Euler on the PF-ODE in x̃, σ̃ (Eq. 06.7) = DDIM η = 0; diffusers' ``EulerDiscreteScheduler``. One evaluation per
+    step.
 
     Args:
         process, steps, prediction: see :class:`~course_lib.samplers.base.Sampler` (default 50 steps).
-        spacing: ``"trailing"`` (default), ``"leading"`` or ``"karras"`` (:func:`~course_lib.samplers.ddim.make_timesteps`).
+        spacing: ``"trailing"`` (default), ``"leading"`` or ``"karras"``
+        (:func:`~course_lib.samplers.ddim.make_timesteps`).
     """
 
     name = "euler"
@@ -172,7 +177,8 @@ class HeunSampler(_SigmaSampler):
     def nfe_for(cls, steps: int, **options) -> int:
         """2 evaluations per step, 1 for the last: 2·steps − 1."""
         return 2 * int(steps) - 1
-    default_spacing = "karras"  # from σ̃ = 80, as Karras et al.: from σ̃ ≈ 2·10⁴ the correction (σ̃' − σ̃)(d' − d)/2 explodes
+    # from σ̃ = 80, as Karras et al.: from σ̃ ≈ 2·10⁴ the correction (σ̃' − σ̃)(d' − d)/2 explodes
+    default_spacing = "karras"
 
     def step(self, model_output: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor, *,
              generator: torch.Generator | Sequence[torch.Generator] | None = None,

@@ -6,7 +6,8 @@ reverse step from t to any earlier t' is their Eq. 12 — our Eq. 02.6:
     x_{t'} = √ᾱ_{t'} · (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t  +  √(1 − ᾱ_{t'} − σ²) · ε̂  +  σ z
              └── "predicted x₀" (Eq. 02.2) ──┘        └ "direction pointing to x_t" ┘  └ noise ┘
 
-with σ = η √((1 − ᾱ_{t'}) / (1 − ᾱ_t)) · √(1 − ᾱ_t / ᾱ_{t'}), their Eq. 16 (part of our Eq. 02.6). η = 0 is deterministic
+with σ = η √((1 − ᾱ_{t'}) / (1 − ᾱ_t)) · √(1 − ᾱ_t / ᾱ_{t'}), their Eq. 16 (part of our Eq. 02.6). η = 0 is
+deterministic
 (the probability-flow ODE's first-order step); η = 1 gives DDPM's posterior variance on the sub-chain.
 Names follow diffusers' ``DDIMScheduler`` (``timesteps``, ``step``, ``prev_sample``, ``pred_original_sample``).
 """
@@ -22,7 +23,8 @@ from .base import (SPACINGS, SpacedSampler, StepOutput, X0Transform, alpha_bar_a
                    karras_timesteps, make_timesteps)
 from .registry import register_sampler
 
-__all__ = ["DDIMSampler", "SpacedSampler", "ddim_timesteps", "karras_timesteps", "make_timesteps", "ddim_update", "ddim_invert", "SPACINGS"]
+__all__ = ["DDIMSampler", "SpacedSampler", "ddim_timesteps", "karras_timesteps", "make_timesteps", "ddim_update",
+           "ddim_invert", "SPACINGS"]
 
 @register_sampler
 class DDIMSampler(SpacedSampler):
@@ -39,7 +41,8 @@ class DDIMSampler(SpacedSampler):
     name = "ddim"
     default_steps = 50
 
-    def __init__(self, process, steps: int | None = None, prediction: str = "eps", eta: float = 0.0, spacing: str = "trailing",
+    def __init__(self, process, steps: int | None = None, prediction: str = "eps", eta: float = 0.0,
+                 spacing: str = "trailing",
                  clip_sample: bool = False):
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
@@ -71,7 +74,7 @@ class DDIMSampler(SpacedSampler):
             x0 = x0_transform(x0.clamp(-1.0, 1.0) if self.clip_sample else x0, ctx)         # the x̂₀ hook
             noisy, sigma = noisy or ctx.sigma is not sigma, ctx.sigma
             eps = p.predict_eps_from_x0(x_t, t_vec, x0)                                   # the ε̂ x̂₀ implies (Eq. 02.2)
-        z = fresh_noise(x_t, generator, noise) if noisy else None                           # z ~ N(0, I), or the noise given
+        z = fresh_noise(x_t, generator, noise) if noisy else None                         # z ~ N(0, I), or `noise`
         return StepOutput(ddim_update(x_t, eps, ab_t, ab_prev, sigma, z, x0_step), x0)
 
 
@@ -80,7 +83,8 @@ def ddim_update(x_t: torch.Tensor, eps: torch.Tensor, ab_t: torch.Tensor, ab_pre
     """Eq. 02.6 (DDIM Eq. 12) written, as the paper does, in ε̂ alone: ``(B, ...)`` x at t' from x_t and ε̂.
 
     ``ab_t``, ``ab_prev`` (ᾱ_t, ᾱ_{t'}) and ``sigma`` broadcast as ``(B, 1, …, 1)``; ``z`` is the fresh noise
-    (``None``: no noise term, as for η = 0); ``x0``: the predicted x₀ when it is given (clipped), else the one ε̂ implies."""
+    (``None``: no noise term, as for η = 0); ``x0``: the predicted x₀ when it is given (clipped), else the one ε̂
+    implies."""
     if x0 is None:
         x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()                                # "predicted x₀"
     direction = (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps                        # "direction pointing to x_t"

@@ -61,8 +61,10 @@ def repaint_schedule(steps: int, jump_length: int = 10, jump_n_sample: int = 10)
     return out
 
 
-def posterior_coefficients(alpha_bar: torch.Tensor, alpha_bar_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """DDPM's posterior q(x_{t'} | x_t, x₀) = N(a x₀ + b x_t, σ² I) between two grid points t' < t (Eq. 08.4: Eq. 02.1 with
+def posterior_coefficients(alpha_bar: torch.Tensor,
+                           alpha_bar_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DDPM's posterior q(x_{t'} | x_t, x₀) = N(a x₀ + b x_t, σ² I) between two grid points t' < t (Eq. 08.4: Eq. 02.1
+    with
     α = ᾱ_t/ᾱ_{t'} for the whole stride): ``(a, b, σ)``, each shaped like its inputs; at t' = −1 (ᾱ_{t'} = 1),
     a = 1, b = 0, σ = 0."""
     alpha = alpha_bar / alpha_bar_prev

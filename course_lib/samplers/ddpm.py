@@ -48,7 +48,8 @@ class DDPMSampler(Sampler):
         self.variance, self.clip_sample = variance, bool(clip_sample)
         super().__init__(process, steps, prediction)
         self.ancestral = self.steps == process.num_timesteps
-        self._respaced = None if self.ancestral else DDIMSampler(process, self.steps, prediction, eta=1.0, clip_sample=clip_sample)
+        self._respaced = (None if self.ancestral
+                          else DDIMSampler(process, self.steps, prediction, eta=1.0, clip_sample=clip_sample))
 
     def make_timesteps(self) -> list[int]:
         """T − 1 … 0 for the full chain; the trailing DDIM timesteps when respaced."""
@@ -61,7 +62,8 @@ class DDPMSampler(Sampler):
              noise: torch.Tensor | None = None) -> StepOutput:
         """x_{t−1} = μ̃_t(x̂₀, x_t) + σ_t z (Eq. 02.5); a respaced chain steps by DDIM with η = 1 instead."""
         if not self.ancestral:
-            return self._respaced.step(model_output, t, t_prev, x_t, generator=generator, x0_transform=x0_transform, noise=noise)
+            return self._respaced.step(model_output, t, t_prev, x_t, generator=generator, x0_transform=x0_transform,
+                                       noise=noise)
         if t_prev != t - 1:
             raise ValueError(f"an ancestral step goes from t to t - 1, got t={t}, t_prev={t_prev}")
         p, t_vec = self.process, self._t(t, x_t)

@@ -38,7 +38,8 @@ class DPMSolverPP2MSampler(SpacedSampler):
 
     Args:
         process, steps, prediction: see :class:`~course_lib.samplers.base.Sampler` (default 20 steps).
-        spacing: ``"trailing"`` (default), ``"leading"`` or ``"karras"`` (:func:`~course_lib.samplers.ddim.make_timesteps`).
+        spacing: ``"trailing"`` (default), ``"leading"`` or ``"karras"``
+        (:func:`~course_lib.samplers.ddim.make_timesteps`).
     """
 
     name = "dpmpp_2m"
@@ -72,7 +73,7 @@ class DPMSolverPP2MSampler(SpacedSampler):
         else:
             x0_prev, lam_prev = self._prev
             r = (lam_t - lam_prev) / h                                                   # r = h_prev / h
-            D = x0 + (x0 - x0_prev) / (2 * r)                                            # (1 + 1/2r) x̂₀ − (1/2r) x̂₀_prev
+            D = x0 + (x0 - x0_prev) / (2 * r)                                         # (1 + 1/2r) x̂₀ − (1/2r) x̂₀_prev
         self._prev = (x0, lam_t)
         sigma_ratio = ((1 - ab_s) / (1 - ab_t)).sqrt()
         x_prev = sigma_ratio * x_t - ab_s.sqrt() * torch.expm1(-h) * D                     # Eq. 06.9

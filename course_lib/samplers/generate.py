@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from ..checks import check_int
 from ..device import randn
 from ..diffusion import GaussianDiffusion
 from .base import clip_x0 as clip, compose
@@ -61,8 +62,8 @@ def generate(
         raise ValueError(f"sampler must be one of {tuple(SAMPLERS)}, got {sampler!r}")
     if not eta >= 0:
         raise ValueError(f"eta must be >= 0, got {eta}")
-    if record_every is not None and (isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1):
-        raise ValueError(f"record_every must be a positive int or None, got {record_every!r}")
+    if record_every is not None:
+        check_int(record_every, "record_every", low=1)
     prediction = prediction or getattr(model, "prediction", "eps")
     accepts = inspect.signature(SAMPLERS[sampler]).parameters
     options = {key: value for key, value in (("clip_sample", clip_x0), ("eta", eta)) if key in accepts}

@@ -69,7 +69,8 @@ def sample(model: Callable, sampler: Sampler, x_T: torch.Tensor, cond=None, x0_t
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a Sampler (e.g. make_sampler('ddim', process)), got {type(sampler).__name__}")
     if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point() or x_T.dim() < 1:
-        raise TypeError(f"x_T must be a floating-point tensor of shape (B, ...), got {getattr(x_T, 'shape', type(x_T).__name__)}")
+        got = getattr(x_T, "shape", type(x_T).__name__)
+        raise TypeError(f"x_T must be a floating-point tensor of shape (B, ...), got {got}")
     callbacks = [] if callback is None else [callback] if callable(callback) else list(callback)
     device = sampler.process.betas.device
     x = x_T.to(device)
@@ -87,7 +88,8 @@ def sample(model: Callable, sampler: Sampler, x_T: torch.Tensor, cond=None, x0_t
         if t_prev > t:  # time travel: back up the chain, no network evaluation
             x, x0 = sampler.renoise(x, t, t_prev, generator), None
         else:
-            out = sampler.step(evaluate(x, t), t, t_prev, x, generator=generator, x0_transform=x0_transform, model=evaluate)
+            out = sampler.step(evaluate(x, t), t, t_prev, x, generator=generator, x0_transform=x0_transform,
+                               model=evaluate)
             x, x0 = out.prev_sample, out.pred_original_sample
         sampler.nfe = nfe
         for cb in callbacks:

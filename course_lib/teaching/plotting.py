@@ -55,7 +55,9 @@ def show_images(
         raise ValueError("images is empty")
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
@@ -78,7 +80,9 @@ def image_rows(
     """Rows of images with a label at the left of each row (e.g. HR / LR / bicubic)."""
     names = list(rows)
     ncols = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(names), ncols, figsize=(size * ncols + 0.8, size * len(names) + (0.4 if suptitle else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), ncols, figsize=(size * ncols + 0.8, size * len(names) + (0.4 if suptitle else 0)), squeeze=False
+    )
     for r, name in enumerate(names):
         for c in range(ncols):
             ax = axes[r, c]
@@ -99,7 +103,9 @@ def image_rows(
     return fig
 
 
-def loss_curve(history: Sequence[tuple[int, float]], ylabel: str, title: str, figsize: tuple[float, float] = (5, 2.5)) -> Figure:
+def loss_curve(
+    history: Sequence[tuple[int, float]], ylabel: str, title: str, figsize: tuple[float, float] = (5, 2.5)
+) -> Figure:
     """The training loss of a live run: ``history`` is ``Trainer.history``, a list of ``(step, mean loss)``."""
     if not history:
         raise ValueError("history is empty: the run logged no loss yet (train longer, or lower log_every)")
@@ -139,8 +145,12 @@ def timeline_figure(papers, lineage, highlight: Sequence[str] = (), since: int =
     fig, ax = plt.subplots(figsize=(10, 0.34 * len(order) + 1))
     for a, b, _ in lineage:
         if a in pos and b in pos:
-            ax.annotate("", xy=pos[b], xytext=pos[a],
-                        arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8, shrinkA=4, shrinkB=4))
+            ax.annotate(
+                "",
+                xy=pos[b],
+                xytext=pos[a],
+                arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8, shrinkA=4, shrinkB=4),
+            )
     for p in order:
         x, y = pos[p.key]
         color = "tab:red" if p.key in highlight else "tab:blue"
@@ -151,7 +161,9 @@ def timeline_figure(papers, lineage, highlight: Sequence[str] = (), since: int =
     ax.set_yticks([])
     ax.set_xlim(min(years) - 0.2, max(years) + 1.2)
     ax.set_xlabel("first preprint")
-    ax.set_title(f"Diffusion and super-resolution since {since}: who builds on whom (arrows point forward in time)", fontsize=10)
+    ax.set_title(
+        f"Diffusion and super-resolution since {since}: who builds on whom (arrows point forward in time)", fontsize=10
+    )
     for spine in ("left", "right", "top"):
         ax.spines[spine].set_visible(False)
     fig.tight_layout()

@@ -24,9 +24,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def training_ms_per_step(config, device: torch.device | str | None = None, steps: int = 4, batch_size: int = 64,
-                         warmup: int = 1) -> float:
-    """Wall time of one training step of ``config`` (a :class:`~course_lib.engine.train.TrainConfig`) at ``batch_size``, in
+def training_ms_per_step(
+    config, device: torch.device | str | None = None, steps: int = 4, batch_size: int = 64, warmup: int = 1
+) -> float:
+    """Wall time of one training step of ``config`` (a :class:`~course_lib.engine.train.TrainConfig`) at ``batch_size``,
+    in
     ms: a fresh :class:`Trainer`, ``warmup`` untimed steps, then the mean over ``steps`` (what lessons 04–05 and
     ``make benchmark`` print; the lessons compare methods by it because recorded training times include whatever
     else shared the machine)."""
@@ -55,13 +57,18 @@ def main(argv: list[str] | None = None) -> int:
 
     model, diffusion, config = load_pretrained("digits_unet", device)
     shape = (64, 1, 32, 32)
-    generate(model, diffusion, shape, sampler="ddim", steps=2, generator=make_generator(0, device), progress=False)  # warm-up
+    generate(
+        model, diffusion, shape, sampler="ddim", steps=2, generator=make_generator(0, device), progress=False
+    )  # warm-up
     _sync(device)
     start = time.perf_counter()
     generate(model, diffusion, shape, sampler="ddim", steps=50, generator=make_generator(0, device), progress=False)
     _sync(device)
     ddim = time.perf_counter() - start
-    print(f"DDIM-50, 64 digits:          {ddim:6.2f} s   ({ddim / 50 * 1000:.0f} ms per network evaluation; goal on a 2-core CPU: <= 15 s)")
+    print(
+        f"DDIM-50, 64 digits:          {ddim:6.2f} s   ({ddim / 50 * 1000:.0f} ms per network evaluation; goal on a "
+        "2-core CPU: <= 15 s)"
+    )
     print(f"DDPM-1000, 64 digits (est.): {ddim / 50 * 1000:6.0f} s")
 
     ms = training_ms_per_step(config, device, steps=args.train_steps, warmup=3)
@@ -93,7 +100,10 @@ def _benchmark_sr(device: torch.device) -> None:
     start = time.perf_counter()
     super_resolve(tiled, photos.process, py.to(device), steps=50, seed=0, progress=False)
     _sync(device)
-    print(f"{'SR x2, DDIM-50, one 256x256 photo:':40s}{time.perf_counter() - start:6.2f} s   ({len(tiled.tiles(128, 128))} tiles)")
+    print(
+        f"{'SR x2, DDIM-50, one 256x256 photo:':40s}{time.perf_counter() - start:6.2f} s   "
+        f"({len(tiled.tiles(128, 128))} tiles)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,39 +27,72 @@ README = ROOT / "README.md"
 
 # lesson stem -> (title, what you learn, prerequisites). Planned lessons have no notebook yet.
 SYLLABUS = [
-    ("00_super_resolution", "Super-resolution and the diffusion idea · 超分辨率",
-     "why SR is ill-posed; the degradation y = D_s(k * x) + n; the two datasets; PSNR, SSIM; the bicubic baseline; the field's history, fact-checked",
-     "Python, NumPy/PyTorch tensors"),
-    ("01_forward_process", "The forward process · 前向扩散过程",
-     "q(x_t | x_{t-1}); the closed form q(x_t | x_0) with ᾱ_t, derived and checked; SNR; β schedules (linear, cosine); noise vs blur; the noising widget",
-     "00"),
-    ("02_reverse_process", "The reverse process and ε-prediction · 反向生成过程 / 噪声预测",
-     "the chain as a graphical model; the posterior q(x_{t-1} | x_t, x_0), derived and checked; ε-prediction and L_simple from the ELBO; a 2-D denoiser; live digits training; DDPM and DDIM sampling; the denoising widget",
-     "01"),
-    ("03_timestep_embedding", "The timestep embedding · 时间步嵌入",
-     "why the denoiser needs t; the sinusoidal formula and its two layouts; similarity of nearby t; learnable embeddings; the U-Net and where t enters; added vs scale/shift; a 3-seed ablation; the embedding explorer",
-     "02"),
-    ("04_conditioning_sr3", "Conditioning on the LR image: SR3-style · 条件控制",
-     "ε_θ(x_t, t, y); concatenation vs a condition encoder, trained alike and compared; the residual target; live SR training; diversity of samples; consistency and the projection; fidelity with a digit classifier; photos ×2 with tiling; the SR sampler widget; upscale your own image",
-     "03"),
-    ("05_cnn_vs_diffusion", "CNN vs diffusion, measured side by side · CNN 与扩散模型对比",
-     "MSE training gives the posterior mean; SRCNN and a regression U-Net (SR3's backbone), one trained live; a 4-or-9 digit; distortion, consistency, realism (Fréchet on classifier features, patch SWD) with sanity checks, fidelity, diversity, cost; the perception–distortion plot; the mean of k samples → the regression output, predicted then measured; the notes' tables with our numbers; the comparer widget",
-     "04"),
-    ("06_faster_sampling", "Faster sampling and the SDE view · 加速采样与随机微分方程视角",
-     "the VP-SDE of the linear and cosine schedules, time ↔ index through ᾱ; score and Tweedie; Langevin, the reverse SDE and the probability-flow ODE on 2-D; DDIM as an exponential integrator, inversion, slerp, η, spacing; PNDM/PLMS with its warm-up counted; DPM-Solver++(2M); consistency distillation on 2-D (live) and a shipped SR student; the race by NFE and milliseconds; convergence orders; the sampler race widget",
-     "05"),
-    ("07_cascades_latents", "Cascades and latents: CDM, LDM, guidance · 级联扩散与潜在扩散",
-     "classifier-free guidance by hand, diffusers' guidance_scale = 1 + w, 2 NFE per step, accuracy against realism over w; a cascade 8 → 32 and why its SR stage needs conditioning augmentation (s embedded like t), judged on base-generated LR with s and w chosen on validation draws and paired intervals; one stage at equal compute; a KL autoencoder trained live, its ceiling, latents scaled to unit variance; latent against pixel SR per training CPU-minute — the notes' \"10×\" measured; the cascade explorer",
-     "06"),
-    ("08_zero_shot_blind", "Zero-shot and blind restoration: DDNM, DiffBIR · 零样本超分与盲复原",
-     "range–null-space decomposition and A†, checked; the DDNM loop by hand; one unconditional model for ×2/×4 SR, inpainting and undersampled Fourier data, against A†y, bicubic and SR3-style; why ×4 is hard; time travel; DDNM+ on noisy y; a blind degradation pipeline, a stage-1 restorer and a ControlNet on the frozen model; the strength knob chosen on validation digits; seen and unseen degradations; the DDNM widget",
-     "06"),
-    ("09_residuals_priors", "Residuals and compact priors: SRDiff, ResDiff, DiffIR · 残差扩散与紧凑先验",
-     "how much of the image the diffusion model must generate: SRDiff's residual target by hand and what its ×2 clip costs on digits; a frozen RRDB encoder; nine ablations and DiffIR's stage 2 as quality-against-CPU-minutes curves with paired intervals; ResDiff's residual over a CNN, Parseval's FFT loss and the error spectrum; DiffIR's 64-number prior, its 4-step chain trained live through every step, its cost and diversity; all in the table against SR3-style; the generation widget",
-     "06"),
-    ("10_backbones_table", "Backbones and the field's table: DiT, U-ViT (coming)",
-     "Transformer denoisers at toy scale; every method of the course in one measured table",
-     "09"),
+    (
+        "00_super_resolution",
+        "Super-resolution and the diffusion idea · 超分辨率",
+        "why SR is ill-posed; the degradation y = D_s(k * x) + n; the two datasets; PSNR, SSIM; the bicubic baseline; the field's history, fact-checked",
+        "Python, NumPy/PyTorch tensors",
+    ),
+    (
+        "01_forward_process",
+        "The forward process · 前向扩散过程",
+        "q(x_t | x_{t-1}); the closed form q(x_t | x_0) with ᾱ_t, derived and checked; SNR; β schedules (linear, cosine); noise vs blur; the noising widget",
+        "00",
+    ),
+    (
+        "02_reverse_process",
+        "The reverse process and ε-prediction · 反向生成过程 / 噪声预测",
+        "the chain as a graphical model; the posterior q(x_{t-1} | x_t, x_0), derived and checked; ε-prediction and L_simple from the ELBO; a 2-D denoiser; live digits training; DDPM and DDIM sampling; the denoising widget",
+        "01",
+    ),
+    (
+        "03_timestep_embedding",
+        "The timestep embedding · 时间步嵌入",
+        "why the denoiser needs t; the sinusoidal formula and its two layouts; similarity of nearby t; learnable embeddings; the U-Net and where t enters; added vs scale/shift; a 3-seed ablation; the embedding explorer",
+        "02",
+    ),
+    (
+        "04_conditioning_sr3",
+        "Conditioning on the LR image: SR3-style · 条件控制",
+        "ε_θ(x_t, t, y); concatenation vs a condition encoder, trained alike and compared; the residual target; live SR training; diversity of samples; consistency and the projection; fidelity with a digit classifier; photos ×2 with tiling; the SR sampler widget; upscale your own image",
+        "03",
+    ),
+    (
+        "05_cnn_vs_diffusion",
+        "CNN vs diffusion, measured side by side · CNN 与扩散模型对比",
+        "MSE training gives the posterior mean; SRCNN and a regression U-Net (SR3's backbone), one trained live; a 4-or-9 digit; distortion, consistency, realism (Fréchet on classifier features, patch SWD) with sanity checks, fidelity, diversity, cost; the perception–distortion plot; the mean of k samples → the regression output, predicted then measured; the notes' tables with our numbers; the comparer widget",
+        "04",
+    ),
+    (
+        "06_faster_sampling",
+        "Faster sampling and the SDE view · 加速采样与随机微分方程视角",
+        "the VP-SDE of the linear and cosine schedules, time ↔ index through ᾱ; score and Tweedie; Langevin, the reverse SDE and the probability-flow ODE on 2-D; DDIM as an exponential integrator, inversion, slerp, η, spacing; PNDM/PLMS with its warm-up counted; DPM-Solver++(2M); consistency distillation on 2-D (live) and a shipped SR student; the race by NFE and milliseconds; convergence orders; the sampler race widget",
+        "05",
+    ),
+    (
+        "07_cascades_latents",
+        "Cascades and latents: CDM, LDM, guidance · 级联扩散与潜在扩散",
+        "classifier-free guidance by hand, diffusers' guidance_scale = 1 + w, 2 NFE per step, accuracy against realism over w; a cascade 8 → 32 and why its SR stage needs conditioning augmentation (s embedded like t), judged on base-generated LR with s and w chosen on validation draws and paired intervals; one stage at equal compute; a KL autoencoder trained live, its ceiling, latents scaled to unit variance; latent against pixel SR per training CPU-minute — the notes' \"10×\" measured; the cascade explorer",
+        "06",
+    ),
+    (
+        "08_zero_shot_blind",
+        "Zero-shot and blind restoration: DDNM, DiffBIR · 零样本超分与盲复原",
+        "range–null-space decomposition and A†, checked; the DDNM loop by hand; one unconditional model for ×2/×4 SR, inpainting and undersampled Fourier data, against A†y, bicubic and SR3-style; why ×4 is hard; time travel; DDNM+ on noisy y; a blind degradation pipeline, a stage-1 restorer and a ControlNet on the frozen model; the strength knob chosen on validation digits; seen and unseen degradations; the DDNM widget",
+        "06",
+    ),
+    (
+        "09_residuals_priors",
+        "Residuals and compact priors: SRDiff, ResDiff, DiffIR · 残差扩散与紧凑先验",
+        "how much of the image the diffusion model must generate: SRDiff's residual target by hand and what its ×2 clip costs on digits; a frozen RRDB encoder; nine ablations and DiffIR's stage 2 as quality-against-CPU-minutes curves with paired intervals; ResDiff's residual over a CNN, Parseval's FFT loss and the error spectrum; DiffIR's 64-number prior, its 4-step chain trained live through every step, its cost and diversity; all in the table against SR3-style; the generation widget",
+        "06",
+    ),
+    (
+        "10_backbones_table",
+        "Backbones and the field's table: DiT, U-ViT (coming)",
+        "Transformer denoisers at toy scale; every method of the course in one measured table",
+        "09",
+    ),
 ]
 
 
@@ -97,8 +130,13 @@ def execute(ipynb: Path, timeout: int = 600) -> float:
 
     nb = nbformat.read(ipynb, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ipynb.parent)}},
-                   store_widget_state=False).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ipynb.parent)}},
+        store_widget_state=False,
+    ).execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, ipynb)
     strip_widget_state(ipynb)

@@ -36,12 +36,20 @@ SITE = ROOT / "_build" / "site"
 STAGE = ROOT / "_build" / "site-src"
 CONF = ROOT / "docs" / "site"
 #: (repository path, page in the site): the documents beside the lessons
-PAGES = (("README.md", "readme.md"), ("docs/glossary.md", "glossary.md"), ("docs/instructors.md", "instructors.md"),
-         ("docs/errata.md", "errata.md"), ("docs/adding-a-method.md", "adding-a-method.md"),
-         ("docs/train-on-your-photos.md", "train-on-your-photos.md"),
-         ("data/README.md", "data.md"), ("CHANGELOG.md", "changelog.md"))
-WIDGET_NOTE = ("On this page the widgets are shown through their static views (the pictures beneath each widget); "
-               "they come alive when you run the lesson in JupyterLab (`make lab`).")
+PAGES = (
+    ("README.md", "readme.md"),
+    ("docs/glossary.md", "glossary.md"),
+    ("docs/instructors.md", "instructors.md"),
+    ("docs/errata.md", "errata.md"),
+    ("docs/adding-a-method.md", "adding-a-method.md"),
+    ("docs/train-on-your-photos.md", "train-on-your-photos.md"),
+    ("data/README.md", "data.md"),
+    ("CHANGELOG.md", "changelog.md"),
+)
+WIDGET_NOTE = (
+    "On this page the widgets are shown through their static views (the pictures beneath each widget); "
+    "they come alive when you run the lesson in JupyterLab (`make lab`)."
+)
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
@@ -49,15 +57,19 @@ def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     url = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("urls", {}).get("Repository", "")
     m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)/?", url)
     if not m:
-        raise ValueError(f"pyproject.toml [project.urls] Repository: expected https://github.com/OWNER/NAME, got {url!r}")
+        raise ValueError(
+            f"pyproject.toml [project.urls] Repository: expected https://github.com/OWNER/NAME, got {url!r}"
+        )
     return f"https://github.com/{m.group(1)}/{m.group(2)}"
 
 
 def launch_links(notebook: str, repo: str, branch: str = "main") -> dict[str, str]:
     """Colab and Binder URLs of ``notebooks/<notebook>`` in ``repo`` (``https://github.com/OWNER/NAME``)."""
     owner_name = repo.removeprefix("https://github.com/")
-    return {"colab": f"https://colab.research.google.com/github/{owner_name}/blob/{branch}/notebooks/{notebook}",
-            "binder": f"https://mybinder.org/v2/gh/{owner_name}/{branch}?labpath=notebooks%2F{notebook}"}
+    return {
+        "colab": f"https://colab.research.google.com/github/{owner_name}/blob/{branch}/notebooks/{notebook}",
+        "binder": f"https://mybinder.org/v2/gh/{owner_name}/{branch}?labpath=notebooks%2F{notebook}",
+    }
 
 
 def colab_cell(repo: str) -> str:
@@ -121,7 +133,8 @@ def _lesson(ipynb: Path, repo: str):
     head = nbformat.v4.new_markdown_cell(
         f":::{{container}} course-launch\nRun it online: [Open in Colab]({links['colab']}) · [launch on Binder]"
         f"({links['binder']}); or on your machine, offline. {WIDGET_NOTE} Solutions of the exercises are not on "
-        f"the public pages: run the lesson to see them.\n:::")
+        f"the public pages: run the lesson to see them.\n:::"
+    )
     nb.cells = [nb.cells[0], head] + nb.cells[1:]
     return nb
 
@@ -205,8 +218,23 @@ def build(out: Path = SITE, quiet: bool = True) -> Path:
     src = stage()
     if out.exists():
         shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(CONF), "-W", "--keep-going", "-j", "1",
-           "-d", str(ROOT / "_build" / "site-doctrees"), str(src), str(out)] + (["-q"] if quiet else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-c",
+        str(CONF),
+        "-W",
+        "--keep-going",
+        "-j",
+        "1",
+        "-d",
+        str(ROOT / "_build" / "site-doctrees"),
+        str(src),
+        str(out),
+    ] + (["-q"] if quiet else [])
     subprocess.run(cmd, check=True, cwd=ROOT)
     return out
 

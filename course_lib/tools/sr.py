@@ -42,7 +42,9 @@ DEFAULT_MODELS = {1: "digits_sr3_concat", 3: "photos_sr3"}
 DEFAULT_MAX_PIXELS = 1024 * 1024
 
 
-def estimate_seconds(model: SR3, tile: int, y_shape: tuple[int, int], steps: int, device: torch.device, passes: int = 1) -> float:
+def estimate_seconds(
+    model: SR3, tile: int, y_shape: tuple[int, int], steps: int, device: torch.device, passes: int = 1
+) -> float:
     """Time one batch of tiles through the network here and scale it to ``steps`` steps over the whole image
     (``y_shape``: the LR image's ``(h, w)``; ``passes``: repeated runs for a power of the model's scale)."""
     tiler = _TiledDenoiser(model, tile)
@@ -69,8 +71,11 @@ def estimate_seconds(model: SR3, tile: int, y_shape: tuple[int, int], steps: int
     return total
 
 
-def _resolve_model(model, channels: int, tile: int | None, device: torch.device) -> tuple[SR3, GaussianDiffusion, int, str]:
-    """``(SR3, process, tile, label)`` from a shipped name, a ``Pretrained``, a ``(model, process, config)`` triple, or a
+def _resolve_model(
+    model, channels: int, tile: int | None, device: torch.device
+) -> tuple[SR3, GaussianDiffusion, int, str]:
+    """``(SR3, process, tile, label)`` from a shipped name, a ``Pretrained``, a ``(model, process, config)`` triple, or
+    a
     ``(model, process)`` pair with ``tile`` given — the tile always comes from the model's config or the caller."""
     from ..engine.pretrained import Pretrained
 
@@ -85,18 +90,25 @@ def _resolve_model(model, channels: int, tile: int | None, device: torch.device)
         sr3, process, config = (*model, None) if len(model) == 2 else model
         label = "given"
     else:
-        raise TypeError(f"model must be a shipped model's name, a Pretrained, or (SR3, process[, config]), got {type(model).__name__}")
+        raise TypeError(
+            "model must be a shipped model's name, a Pretrained, or (SR3, process[, config]), got "
+            f"{type(model).__name__}"
+        )
     if not isinstance(sr3, SR3):
         raise TypeError(f"model: expected an SR3 network, got {type(sr3).__name__}")
     if sr3.channels != channels:
-        raise ValueError(f"the image has {channels} channel{'s' if channels > 1 else ''} but the model "
-                         f"{label} takes {sr3.channels}; pick a model for {'grayscale' if channels == 1 else 'RGB'} "
-                         f"images (e.g. {DEFAULT_MODELS[channels]!r})")
+        raise ValueError(
+            f"the image has {channels} channel{'s' if channels > 1 else ''} but the model "
+            f"{label} takes {sr3.channels}; pick a model for {'grayscale' if channels == 1 else 'RGB'} "
+            f"images (e.g. {DEFAULT_MODELS[channels]!r})"
+        )
     if tile is None:
         tile = getattr(getattr(config, "model", None), "tile", None)
         if tile is None:
-            raise ValueError("tile: a model given without its config needs tile=… (the LR side it was trained at); "
-                             "pass the (model, process, config) triple of load_sr_model instead")
+            raise ValueError(
+                "tile: a model given without its config needs tile=… (the LR side it was trained at); "
+                "pass the (model, process, config) triple of load_sr_model instead"
+            )
     return sr3, process, tile, label
 
 
@@ -119,7 +131,8 @@ def upscale(
 
     Args:
         image: a file path or an array (see :func:`course_lib.images.read_image`): grayscale or RGB.
-        model: a shipped model's name, a :class:`~course_lib.engine.pretrained.Pretrained`, ``(SR3, process, config)``, or
+        model: a shipped model's name, a :class:`~course_lib.engine.pretrained.Pretrained`, ``(SR3, process, config)``,
+        or
             ``None`` to pick by channels (:data:`DEFAULT_MODELS`: 1-channel → digits, RGB → photos).
         scale: the total factor (default: the model's). A power of the model's factor runs it repeatedly
             (×4 with a ×2 model = two passes).
@@ -146,20 +159,26 @@ def upscale(
         if s != 1:
             passes = 0
     if passes == 0:
-        raise ValueError(f"scale must be a power of the model's factor {sr3.scale} (e.g. {sr3.scale} or {sr3.scale ** 2}), got {scale!r}")
+        raise ValueError(
+            f"scale must be a power of the model's factor {sr3.scale} (e.g. {sr3.scale} or {sr3.scale**2}), got "
+            f"{scale!r}"
+        )
     H, W = arr.shape[0] * scale, arr.shape[1] * scale
     n_steps = steps if steps is not None else diffusion.num_timesteps
     if max_pixels is not None and H * W > max_pixels:
         est = estimate_seconds(sr3, tile, arr.shape[:2], n_steps, device, passes)
-        raise ValueError(f"the output would be {W}x{H} = {H * W:,} pixels, above max_pixels={max_pixels:,}; "
-                         f"it would take about {est / 60:.1f} min on {device.type} with {n_steps} steps. "
-                         "Pass a larger max_pixels (--max-pixels) to run it anyway, or fewer steps.")
+        raise ValueError(
+            f"the output would be {W}x{H} = {H * W:,} pixels, above max_pixels={max_pixels:,}; "
+            f"it would take about {est / 60:.1f} min on {device.type} with {n_steps} steps. "
+            "Pass a larger max_pixels (--max-pixels) to run it anyway, or fewer steps."
+        )
     x = uint8_to_model(arr).to(device).permute(2, 0, 1)[None]
     gen = make_generator(seed, device)
 
     def run(net, y):
-        return _super_resolve(net, diffusion, y, sampler=sampler, steps=steps, eta=eta, project=project,
-                             generator=gen, progress=progress)
+        return _super_resolve(
+            net, diffusion, y, sampler=sampler, steps=steps, eta=eta, project=project, generator=gen, progress=progress
+        )
 
     for _ in range(passes):  # images smaller than a tile are padded (replicate) and cropped after
         x = restore_tiled(run, sr3, x, tile, overlap, always_tile=True)
@@ -169,10 +188,17 @@ def upscale(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_lib.sr IN OUT``: upscale an image file with a shipped model (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m course_lib.sr", description="Upscale an image with a course SR diffusion model.")
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.sr", description="Upscale an image with a course SR diffusion model."
+    )
     parser.add_argument("input", help="input image (PNG, JPEG, …; grayscale or RGB)")
     parser.add_argument("output", help="output image path (never overwritten without --overwrite)")
-    parser.add_argument("--scale", type=int, default=None, help="total factor (default: the model's; a power of it runs the model repeatedly)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="total factor (default: the model's; a power of it runs the model repeatedly)",
+    )
     parser.add_argument("--model", default=None, help=f"shipped model (default by channels: {DEFAULT_MODELS})")
     parser.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim")
     parser.add_argument("--steps", type=int, default=50)
@@ -180,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--project", action="store_true", help="consistency projection at every step (Eq. 04.5)")
     parser.add_argument("--tile", type=int, default=None, help="LR tile side (default: the model's training size)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs (0: no limit)")
+    parser.add_argument(
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs (0: no limit)"
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: COURSE_DEVICE or the best available)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     args = parser.parse_args(argv)
@@ -190,8 +218,19 @@ def main(argv: list[str] | None = None) -> int:
             raise FileExistsError(f"output {str(out)!r} exists; pass --overwrite to replace it")
         device = get_device(args.device)
         start = time.perf_counter()
-        arr = upscale(args.input, model=args.model, scale=args.scale, sampler=args.sampler, steps=args.steps, eta=args.eta,
-                      seed=args.seed, project=args.project, tile=args.tile, max_pixels=args.max_pixels or None, device=device)
+        arr = upscale(
+            args.input,
+            model=args.model,
+            scale=args.scale,
+            sampler=args.sampler,
+            steps=args.steps,
+            eta=args.eta,
+            seed=args.seed,
+            project=args.project,
+            tile=args.tile,
+            max_pixels=args.max_pixels or None,
+            device=device,
+        )
         write_image(arr, out, args.overwrite)
     except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -97,13 +97,17 @@ def run_check(exercise: Exercise, fn: object) -> CheckResult:
                 exercise.test(fn)
         except NotImplementedError:
             result = CheckResult(
-                exercise, "todo", "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one."
+                exercise,
+                "todo",
+                "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one.",
             )
         except Mismatch as m:
             result = CheckResult(exercise, "fail", str(m))
         except Exception as err:  # the learner's code failed: report it in one line
             text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            result = CheckResult(exercise, "error", f"your function raised {type(err).__name__}{_where(err)}: {text}"[:400])
+            result = CheckResult(
+                exercise, "error", f"your function raised {type(err).__name__}{_where(err)}: {text}"[:400]
+            )
         else:
             result = CheckResult(exercise, "pass", "passed. Well done!")
     _PROGRESS[(exercise.lesson, exercise.number)] = result.status
@@ -123,7 +127,13 @@ class Summary:
     def __repr__(self) -> str:
         lines = [f"Lesson {self.lesson}: {self.passed} of {len(self.rows)} exercises pass"]
         for label, status in self.rows:
-            word = {"pass": "passed", "fail": "not yet right", "todo": "not done yet", "error": "raised an error", "": "not checked yet"}[status]
+            word = {
+                "pass": "passed",
+                "fail": "not yet right",
+                "todo": "not done yet",
+                "error": "raised an error",
+                "": "not checked yet",
+            }[status]
             lines.append(f"  {STATUS_ICON.get(status, '·')} {label}: {word}")
         return "\n".join(lines)
 

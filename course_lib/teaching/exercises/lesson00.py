@@ -46,8 +46,13 @@ def _test_psnr(fn) -> None:
     if close(out, ref * math.log(10), atol=1e-3):
         raise Mismatch("use log10, not the natural log: decibels are 10 · log10(ratio).")
     if close(out, ref / 2, atol=1e-3):
-        raise Mismatch("your PSNR is half the expected value: with the RMSE use 20 · log10(MAX / RMSE); with the MSE, 10 · log10(MAX² / MSE).")
-    raise Mismatch(f"for the first image your PSNR is {out[0].item():.2f} dB where {ref[0].item():.2f} dB was expected.")
+        raise Mismatch(
+            "your PSNR is half the expected value: with the RMSE use 20 · log10(MAX / RMSE); with the MSE, 10 · "
+            "log10(MAX² / MSE)."
+        )
+    raise Mismatch(
+        f"for the first image your PSNR is {out[0].item():.2f} dB where {ref[0].item():.2f} dB was expected."
+    )
 
 
 def _test_area(fn) -> None:
@@ -61,14 +66,20 @@ def _test_area(fn) -> None:
         if not isinstance(out, torch.Tensor):
             raise Mismatch(f"return a torch.Tensor, got {type(out).__name__}.")
         if out.shape != ref.shape:
-            raise Mismatch(f"for x of shape {tuple(x.shape)} and scale {s} expected shape {tuple(ref.shape)}, got {tuple(out.shape)}.")
+            raise Mismatch(
+                f"for x of shape {tuple(x.shape)} and scale {s} expected shape {tuple(ref.shape)}, got "
+                f"{tuple(out.shape)}."
+            )
         if close(out, ref):
             continue
         if close(out, x[..., ::s, ::s]):
             raise Mismatch("you kept every s-th pixel (subsampling): area downsampling averages each s × s block.")
         if close(out, ref * s * s):
             raise Mismatch(f"your values are {s * s} times too large: take the mean of each block, not the sum.")
-        raise Mismatch(f"for scale {s}, pixel (0, 0, 0, 0) is {out[0, 0, 0, 0].item():.4f} where the block mean {ref[0, 0, 0, 0].item():.4f} was expected.")
+        raise Mismatch(
+            f"for scale {s}, pixel (0, 0, 0, 0) is {out[0, 0, 0, 0].item():.4f} where the block mean "
+            f"{ref[0, 0, 0, 0].item():.4f} was expected."
+        )
 
 
 PSNR = register(Exercise("00", 1, "psnr", _test_psnr))

@@ -87,7 +87,9 @@ def _test_q_sample(fn) -> None:
             raise Mismatch(f"off by one: you used ᾱ[{word}]. In code t is 0-based and ᾱ[t] already belongs to step t.")
     betas_f = betas.float()[t]
     if close(out, make((1 - betas_f).sqrt(), betas_f.sqrt())):
-        raise Mismatch("that is one step of the chain (β_t, Eq. 01.1); the closed form uses the cumulative ᾱ_t (Eq. 01.3).")
+        raise Mismatch(
+            "that is one step of the chain (β_t, Eq. 01.1); the closed form uses the cumulative ᾱ_t (Eq. 01.3)."
+        )
     raise Mismatch(f"for t = 499 your x_t has noise std {got_std:.3f} where {want_std:.3f} was expected.")
 
 
@@ -111,9 +113,15 @@ def _test_snr_crossing(fn) -> None:
             if out == ref:
                 continue
             if out == ref + 1:
-                raise Mismatch(f"off by one ({name}, level {level}): you returned {out}, a 1-based step; return the 0-based index {ref}.")
+                raise Mismatch(
+                    f"off by one ({name}, level {level}): you returned {out}, a 1-based step; return the 0-based index "
+                    f"{ref}."
+                )
             if out == ref - 1:
-                raise Mismatch(f"off by one ({name}, level {level}): {out} is the last t with SNR ≥ level; return the first t with SNR < level, {ref}.")
+                raise Mismatch(
+                    f"off by one ({name}, level {level}): {out} is the last t with SNR ≥ level; return the first t "
+                    f"with SNR < level, {ref}."
+                )
             sqrt_ref = int(torch.nonzero((alpha_bars / (1 - alpha_bars)).sqrt() < level)[0])
             if out == sqrt_ref:
                 raise Mismatch("SNR is a ratio of variances, ᾱ / (1 − ᾱ), not of standard deviations.")

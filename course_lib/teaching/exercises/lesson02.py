@@ -45,7 +45,9 @@ def _test_loss(fn) -> None:
         return
     if close(out.reshape(()), loss_with(x_t, x0), atol=1e-5):
         raise Mismatch("your target is x0: ε-prediction compares the network's output with the noise ε that made x_t.")
-    if close(out.reshape(()), loss_with(a * x0 + (1 - a) * noise, noise), atol=1e-5) or close(out.reshape(()), loss_with(a.sqrt() * x0 + (1 - a) * noise, noise), atol=1e-5):
+    if close(out.reshape(()), loss_with(a * x0 + (1 - a) * noise, noise), atol=1e-5) or close(
+        out.reshape(()), loss_with(a.sqrt() * x0 + (1 - a) * noise, noise), atol=1e-5
+    ):
         raise Mismatch("x_t is built with square roots: x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε (Eq. 01.3).")
     if close(out.reshape(()), loss_with(x_t, noise, "sum"), atol=1e-3):
         raise Mismatch("you summed the squared errors: L_simple is their mean (torch.mean or F.mse_loss).")
@@ -64,7 +66,10 @@ def _test_reverse_mean(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
-        raise Mismatch(f"return x_{{t-1}}'s mean with x_t's shape {tuple(x_t.shape)}, got {getattr(out, 'shape', type(out).__name__)}.")
+        raise Mismatch(
+            f"return x_{{t-1}}'s mean with x_t's shape {tuple(x_t.shape)}, got "
+            f"{getattr(out, 'shape', type(out).__name__)}."
+        )
     b = betas[t].view(-1, 1, 1, 1)
     alpha = 1 - b
 
@@ -75,14 +80,18 @@ def _test_reverse_mean(fn) -> None:
     if close(out, ref, atol=1e-4):
         return
     if close(out, mean(1 / alpha.sqrt(), +1.0), atol=1e-4):
-        raise Mismatch("wrong sign in the posterior mean: the predicted noise is removed, μ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t.")
+        raise Mismatch(
+            "wrong sign in the posterior mean: the predicted noise is removed, μ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t."
+        )
     if close(out, mean(1 / a.sqrt()), atol=1e-4):
         raise Mismatch("divide by √α_t (this step's α), not by √ᾱ_t (the cumulative product).")
     if close(out, 1 / alpha.sqrt() * (x_t - b.sqrt() * eps), atol=1e-4):
         raise Mismatch("the noise coefficient is β_t / √(1 − ᾱ_t), not √β_t.")
     if close(out, mean(1.0), atol=1e-4):
         raise Mismatch("you forgot the overall factor 1 / √α_t.")
-    raise Mismatch("the mean differs from (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t; check each factor against Eq. 02.1 with Eq. 02.2.")
+    raise Mismatch(
+        "the mean differs from (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t; check each factor against Eq. 02.1 with Eq. 02.2."
+    )
 
 
 LOSS = register(Exercise("02", 1, "l_simple", _test_loss))

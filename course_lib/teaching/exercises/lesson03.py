@@ -9,7 +9,9 @@ from . import Exercise, Mismatch, close, register, run_check
 __all__ = ["check_sinusoidal", "check_fixed_embedding", "buggy_embedding"]
 
 
-def _reference(t: torch.Tensor, dim: int, sin_first: bool = True, layout: str = "interleaved", exponent: str = "2i") -> torch.Tensor:
+def _reference(
+    t: torch.Tensor, dim: int, sin_first: bool = True, layout: str = "interleaved", exponent: str = "2i"
+) -> torch.Tensor:
     i = torch.arange(dim // 2, dtype=torch.float64)
     if exponent == "2i":
         angles = t.double()[:, None] / 10000 ** (2 * i / dim)
@@ -39,24 +41,36 @@ def _test_embedding(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or out.shape != (5, dim):
-        raise Mismatch(f"expected a tensor of shape (5, {dim}) for 5 timesteps and d = {dim}, got {getattr(out, 'shape', type(out).__name__)}.")
+        raise Mismatch(
+            f"expected a tensor of shape (5, {dim}) for 5 timesteps and d = {dim}, got "
+            f"{getattr(out, 'shape', type(out).__name__)}."
+        )
     out = out.double()
     ref = _reference(t, dim)
     if close(out, ref, atol=1e-4):
         return
     if close(out, _reference(t, dim, sin_first=False), atol=1e-4):
-        raise Mismatch("sin and cos are swapped: column 2i is sin(t / 10000^(2i/d)) and column 2i+1 is the cos. "
-                       "A tell-tale sign: TE(0) should be [0, 1, 0, 1, …].")
+        raise Mismatch(
+            "sin and cos are swapped: column 2i is sin(t / 10000^(2i/d)) and column 2i+1 is the cos. "
+            "A tell-tale sign: TE(0) should be [0, 1, 0, 1, …]."
+        )
     if close(out, _reference(t, dim, layout="halves"), atol=1e-4):
-        raise Mismatch("that is the [sin | cos] halves layout (Eq. 03.2): the same numbers in another column order. "
-                       "Eq. 03.1 interleaves them: sin, cos, sin, cos, …")
+        raise Mismatch(
+            "that is the [sin | cos] halves layout (Eq. 03.2): the same numbers in another column order. "
+            "Eq. 03.1 interleaves them: sin, cos, sin, cos, …"
+        )
     if close(out, _reference(t, dim, exponent="i"), atol=1e-4):
         raise Mismatch("the exponent is 2i/d, not i/d: the pair (2i, 2i+1) shares the frequency 1 / 10000^(2i/d).")
     if close(out, _column_exponent(t, dim), atol=1e-4):
-        raise Mismatch("columns 2i and 2i+1 must share one frequency, 1 / 10000^(2i/d); you gave column k the exponent k/d.")
+        raise Mismatch(
+            "columns 2i and 2i+1 must share one frequency, 1 / 10000^(2i/d); you gave column k the exponent k/d."
+        )
     if close(out[:2], _reference(t, dim, exponent="mul")[:2], atol=1e-3):  # t = 0, 1: angles small enough for float32
         raise Mismatch("divide t by 10000^(2i/d): the frequencies fall from 1 to about 1/10000 along the dimensions.")
-    raise Mismatch(f"TE(7) starts {[round(v, 3) for v in out[2, :4].tolist()]} where {[round(v, 3) for v in ref[2, :4].tolist()]} was expected.")
+    raise Mismatch(
+        f"TE(7) starts {[round(v, 3) for v in out[2, :4].tolist()]} where {[round(v, 3) for v in ref[2, :4].tolist()]} "
+        "was expected."
+    )
 
 
 def buggy_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -78,4 +92,3 @@ def check_sinusoidal(fn):
 def check_fixed_embedding(fn):
     """Check the repaired version of :func:`buggy_embedding` against Eq. 03.1."""
     return run_check(FIXED, fn)
-

@@ -29,8 +29,10 @@ def _test_conditioned_input(fn) -> None:
         out = fn(x_t.clone(), y.clone(), 4)
     except RuntimeError as err:
         if "Sizes of tensors must match" in str(err):  # torch.cat of a 32 × 32 x_t with the 8 × 8 y
-            raise Mismatch(f"torch.cat failed because x_t is {tuple(x_t.shape[-2:])} and y is {tuple(y.shape[-2:])}: "
-                           "upsample y to x_t's size first, U(y) = upsample(y, scale).") from None
+            raise Mismatch(
+                f"torch.cat failed because x_t is {tuple(x_t.shape[-2:])} and y is {tuple(y.shape[-2:])}: "
+                "upsample y to x_t's size first, U(y) = upsample(y, scale)."
+            ) from None
         raise
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
@@ -40,18 +42,27 @@ def _test_conditioned_input(fn) -> None:
     ref = torch.cat([x_t, up], dim=1)
     if out.shape != ref.shape:
         if out.shape == x_t.shape:
-            raise Mismatch(f"your input has {out.shape[1]} channel(s): concatenate x_t and U(y) on the channel axis "
-                           "(torch.cat(..., dim=1)) instead of adding them; the network gets 2 channels.")
+            raise Mismatch(
+                f"your input has {out.shape[1]} channel(s): concatenate x_t and U(y) on the channel axis "
+                "(torch.cat(..., dim=1)) instead of adding them; the network gets 2 channels."
+            )
         if out.shape[1] == 2 and out.shape[-1] != x_t.shape[-1]:
-            raise Mismatch("the shapes do not line up: upsample y to x_t's size first (course_lib.data.upsample(y, scale)).")
+            raise Mismatch(
+                "the shapes do not line up: upsample y to x_t's size first (course_lib.data.upsample(y, scale))."
+            )
         raise Mismatch(f"expected shape {tuple(ref.shape)} (x_t's channels then y's), got {tuple(out.shape)}.")
     if close(out, ref):
         return
     if close(out, torch.cat([up, x_t], dim=1)):
         raise Mismatch("x_t comes first, then U(y): the model's first input channels are the noisy image it denoises.")
     if close(out, torch.cat([x_t, upsample(y, 4, "nearest")], dim=1)):
-        raise Mismatch("you upsampled y with nearest neighbours: SR3 (and our models) use bicubic, upsample(y, scale) (mode 'bicubic').")
-    if close(out, torch.cat([x_t, F.interpolate(y, scale_factor=4, mode="bilinear", align_corners=False)], dim=1), atol=1e-4):
+        raise Mismatch(
+            "you upsampled y with nearest neighbours: SR3 (and our models) use bicubic, upsample(y, scale) (mode "
+            "'bicubic')."
+        )
+    if close(
+        out, torch.cat([x_t, F.interpolate(y, scale_factor=4, mode="bilinear", align_corners=False)], dim=1), atol=1e-4
+    ):
         raise Mismatch("you upsampled y bilinearly: the models were trained with bicubic, upsample(y, scale).")
     if close(out[:, :1], x_t) and not close(out[:, 1:], up, atol=1e-2):
         raise Mismatch("channel 0 (x_t) is right, channel 1 is not U(y): upsample y bicubically by the scale.")
@@ -74,14 +85,20 @@ def _test_consistency_psnr(fn) -> None:
     if close(out, ref, atol=1e-3):
         return
     if close(out, psnr01(sr, upsample(y, 4)).double(), atol=1e-3):
-        raise Mismatch("you compared the SR output with the upsampled LR image: consistency goes the other way, "
-                       "downsample the SR output (the degradation A that made y) and compare with y.")
+        raise Mismatch(
+            "you compared the SR output with the upsampled LR image: consistency goes the other way, "
+            "downsample the SR output (the degradation A that made y) and compare with y."
+        )
     if close(out, psnr01(downsample(sr, 4, "bicubic"), y).double(), atol=1e-3):
-        raise Mismatch("use the same degradation that made y: area downsampling (downsample(x, s, 'area')), not bicubic.")
+        raise Mismatch(
+            "use the same degradation that made y: area downsampling (downsample(x, s, 'area')), not bicubic."
+        )
     if close(out, psnr01(sr[..., ::4, ::4], y).double(), atol=1e-3):
         raise Mismatch("you kept every 4th pixel: A is the area (block-mean) downsampling, downsample(x, s, 'area').")
     if abs((out - ref).mean().item() + 20 * math.log10(2)) < 0.01:
-        raise Mismatch("your PSNR is 6.02 dB too low: the images are in [-1, 1]; map to [0, 1] (or use course_lib.metrics.psnr).")
+        raise Mismatch(
+            "your PSNR is 6.02 dB too low: the images are in [-1, 1]; map to [0, 1] (or use course_lib.metrics.psnr)."
+        )
     mse = (((downsample(sr, 4, "area") + 1) / 2 - (y + 1) / 2) ** 2).flatten(1).mean(1).double()
     if close(out, mse, atol=1e-6):
         raise Mismatch("that is the mean squared error: PSNR = 10 · log10(1 / MSE) for images in [0, 1].")
@@ -96,7 +113,10 @@ def _test_projection(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        raise Mismatch(f"return the corrected HR image with x's shape {tuple(x.shape)}, got {getattr(out, 'shape', type(out).__name__)}.")
+        raise Mismatch(
+            f"return the corrected HR image with x's shape {tuple(x.shape)}, got "
+            f"{getattr(out, 'shape', type(out).__name__)}."
+        )
     residual = downsample(x, 4, "area") - y
     ref = x - upsample(residual, 4, "nearest")
     if close(out, ref, atol=1e-5):
@@ -104,14 +124,18 @@ def _test_projection(fn) -> None:
     if close(out, x + upsample(residual, 4, "nearest"), atol=1e-5):
         raise Mismatch("wrong sign: subtract the upsampled residual, x − A⁺(A x − y); adding it doubles the error.")
     if close(out, x - upsample(residual, 4, "bicubic"), atol=1e-4):
-        raise Mismatch("A⁺ must be nearest-neighbour upsampling: then A A⁺ = I and A of the result is exactly y; "
-                       "bicubic spreads the correction over neighbouring blocks and leaves y unmatched.")
+        raise Mismatch(
+            "A⁺ must be nearest-neighbour upsampling: then A A⁺ = I and A of the result is exactly y; "
+            "bicubic spreads the correction over neighbouring blocks and leaves y unmatched."
+        )
     if close(out, ref.clamp(-1, 1), atol=1e-5):
         raise Mismatch("you clipped to [-1, 1]: write Eq. 04.5 alone (the sampler clips separately).")
     if close(out, x - upsample(downsample(x, 4, "area"), 4, "nearest") + upsample(y, 4, "bicubic"), atol=1e-4):
         raise Mismatch("put back y with nearest upsampling (the block means), not bicubic: x − A⁺(A x) + A⁺ y.")
     got = psnr01(downsample(out, 4, "area"), y)
-    raise Mismatch(f"A(result) should equal y exactly; yours is {got.min().item():.1f} dB away. Eq. 04.5: x − A⁺(A x − y).")
+    raise Mismatch(
+        f"A(result) should equal y exactly; yours is {got.min().item():.1f} dB away. Eq. 04.5: x − A⁺(A x − y)."
+    )
 
 
 CONDITIONED = register(Exercise("04", 1, "conditioned_input", _test_conditioned_input))

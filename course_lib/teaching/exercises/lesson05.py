@@ -40,14 +40,20 @@ def _test_mse_optimal(fn) -> None:
     if close(out, ref):
         return
     if close(out, values[int(weights.argmax())]):
-        raise Mismatch("you returned the most probable candidate (the mode). Under the squared error the best single guess "
-                       "is the probability-weighted mean: expand E‖x − c‖² and set its gradient in c to zero (Eq. 05.2).")
+        raise Mismatch(
+            "you returned the most probable candidate (the mode). Under the squared error the best single guess "
+            "is the probability-weighted mean: expand E‖x − c‖² and set its gradient in c to zero (Eq. 05.2)."
+        )
     if close(out, values.mean(0)):
         raise Mismatch("you averaged the candidates with equal weights: weight each by its probability, Σ p_k x_k.")
     if close(out, (weights.view(-1, 1, 1, 1) * values).sum(0)):
-        raise Mismatch("the weights do not sum to 1 here: divide by their sum first (p_k = w_k / Σ w), or your guess is scaled.")
+        raise Mismatch(
+            "the weights do not sum to 1 here: divide by their sum first (p_k = w_k / Σ w), or your guess is scaled."
+        )
     if close(out, torch.median(values, dim=0).values) or close(out, torch.median(values, dim=0).values.float()):
-        raise Mismatch("the per-pixel median minimises the absolute error, not the squared error: use the weighted mean.")
+        raise Mismatch(
+            "the per-pixel median minimises the absolute error, not the squared error: use the weighted mean."
+        )
     raise Mismatch("your image differs from the probability-weighted mean Σ p_k x_k / Σ p_k of the candidates.")
 
 
@@ -71,18 +77,25 @@ def _test_psnr_of_mean(fn) -> None:
         if out.numel() == 1:
             raise Mismatch("return one PSNR per image, shape (B,), not one number for the batch.")
         if out.shape == samples.shape[:1]:
-            raise Mismatch("you returned one value per sample: average the K samples (axis 0) into one image per input first.")
+            raise Mismatch(
+                "you returned one value per sample: average the K samples (axis 0) into one image per input first."
+            )
         raise Mismatch(f"expected one PSNR per image, shape {tuple(ref.shape)}, got {tuple(out.shape)}.")
     if close(out, ref, atol=1e-3):
         return
     per_sample = torch.stack([psnr01(s, hr) for s in samples]).double()
     if close(out, per_sample.mean(0), atol=1e-3):
-        raise Mismatch("you averaged the samples' PSNRs: average the images first, then measure the mean image. "
-                       "The two differ — averaging cancels the samples' disagreements, which is the point of Eq. 05.5.")
+        raise Mismatch(
+            "you averaged the samples' PSNRs: average the images first, then measure the mean image. "
+            "The two differ — averaging cancels the samples' disagreements, which is the point of Eq. 05.5."
+        )
     if abs((out - ref).mean().item() + 20 * math.log10(2)) < 0.01:
         raise Mismatch("your PSNR is 6.02 dB too low: the images are in [-1, 1]; map them to [0, 1] first (MAX = 1).")
     if close(out, 2 * ref, atol=1e-3):
-        raise Mismatch("twice the expected value: PSNR = 10 · log10(MAX² / MSE), or 20 · log10(MAX / RMSE) — not 20 · log10(1 / MSE).")
+        raise Mismatch(
+            "twice the expected value: PSNR = 10 · log10(MAX² / MSE), or 20 · log10(MAX / RMSE) — not 20 · log10(1 / "
+            "MSE)."
+        )
     mse = (((mean + 1) / 2 - (hr + 1) / 2) ** 2).flatten(1).mean(1).double()
     if close(out, mse, atol=1e-6):
         raise Mismatch("that is the mean squared error: PSNR = 10 · log10(1 / MSE) for images in [0, 1].")
@@ -102,8 +115,14 @@ def _k16_facts() -> dict:
     hr = torch.from_numpy(pictures["hr"]).double() / 255
     mse1 = float(((s8[0] - hr) ** 2).mean())
     var8 = float(s8.var(dim=0).mean())
-    return {"k1": curve["psnr_to_hr"][0], "k16": curve["psnr_to_hr"][15], "regression": curve["regression_psnr_to_hr"],
-            "mse1": mse1, "var8": var8, "pooled16": 10 * math.log10(1 / (mse1 - var8 * 15 / 16))}
+    return {
+        "k1": curve["psnr_to_hr"][0],
+        "k16": curve["psnr_to_hr"][15],
+        "regression": curve["regression_psnr_to_hr"],
+        "mse1": mse1,
+        "var8": var8,
+        "pooled16": 10 * math.log10(1 / (mse1 - var8 * 15 / 16)),
+    }
 
 
 def _test_k16(fn) -> None:
@@ -118,24 +137,34 @@ def _test_k16(fn) -> None:
         return
     ideal = f["k1"] + 10 * math.log10(2 / (1 + 1 / 16))
     if abs(value - ideal) < 0.1:
-        raise Mismatch(f"{value:.2f} dB is what an exact posterior sampler would give (+2.75 dB: V = MMSE). Use the measured "
-                       f"V instead: here V = {f['var8']:.5f} is far less than half of MSE_1 = {f['mse1']:.5f}, so the gain is "
-                       "10 · log10(MSE_1 / (MSE_1 − (15/16) V)).")
+        raise Mismatch(
+            f"{value:.2f} dB is what an exact posterior sampler would give (+2.75 dB: V = MMSE). Use the measured "
+            f"V instead: here V = {f['var8']:.5f} is far less than half of MSE_1 = {f['mse1']:.5f}, so the gain is "
+            "10 · log10(MSE_1 / (MSE_1 − (15/16) V))."
+        )
     if abs(value - f["pooled16"]) < 0.1:
-        raise Mismatch(f"{value:.2f} dB is the PSNR of the pooled MSE, but the curve averages per-image PSNRs, which is "
-                       f"higher (one sample: {f['k1']:.2f} dB per image vs {10 * math.log10(1 / f['mse1']):.2f} dB pooled). "
-                       "Predict the gain, 10 · log10(MSE_1 / MSE_16), and add it to one sample's per-image mean.")
+        raise Mismatch(
+            f"{value:.2f} dB is the PSNR of the pooled MSE, but the curve averages per-image PSNRs, which is "
+            f"higher (one sample: {f['k1']:.2f} dB per image vs {10 * math.log10(1 / f['mse1']):.2f} dB pooled). "
+            "Predict the gain, 10 · log10(MSE_1 / MSE_16), and add it to one sample's per-image mean."
+        )
     if value <= f["k1"] + 0.3:
-        raise Mismatch(f"{value:.2f} dB is no better than one sample ({f['k1']:.2f} dB), but averaging helps: the samples "
-                       "disagree where the input is silent, and the mean cancels part of that disagreement. Eq. 05.5: "
-                       "MSE_k = bias² + V / k, so MSE_16 = MSE_1 − (15/16) V; the gain is 10 · log10(MSE_1 / MSE_16) dB.")
+        raise Mismatch(
+            f"{value:.2f} dB is no better than one sample ({f['k1']:.2f} dB), but averaging helps: the samples "
+            "disagree where the input is silent, and the mean cancels part of that disagreement. Eq. 05.5: "
+            "MSE_k = bias² + V / k, so MSE_16 = MSE_1 − (15/16) V; the gain is 10 · log10(MSE_1 / MSE_16) dB."
+        )
     if value > f["k16"]:
-        raise Mismatch(f"{value:.2f} dB is too optimistic. The mean of k samples tends to the sampler's own mean, whose error "
-                       "(the bias term of Eq. 05.5) does not average away: the gain is 10 · log10(MSE_1 / MSE_16) with "
-                       "MSE_16 = MSE_1 − (15/16) V.")
-    raise Mismatch(f"{value:.2f} dB: more gain than that. Eq. 05.5 with k = 16 removes 15/16 of the variance V from one "
-                   "sample's MSE. Compute the gain 10 · log10(MSE_1 / MSE_16) and add it to one sample's mean PSNR "
-                   f"({f['k1']:.2f} dB).")
+        raise Mismatch(
+            f"{value:.2f} dB is too optimistic. The mean of k samples tends to the sampler's own mean, whose error "
+            "(the bias term of Eq. 05.5) does not average away: the gain is 10 · log10(MSE_1 / MSE_16) with "
+            "MSE_16 = MSE_1 − (15/16) V."
+        )
+    raise Mismatch(
+        f"{value:.2f} dB: more gain than that. Eq. 05.5 with k = 16 removes 15/16 of the variance V from one "
+        "sample's MSE. Compute the gain 10 · log10(MSE_1 / MSE_16) and add it to one sample's mean PSNR "
+        f"({f['k1']:.2f} dB)."
+    )
 
 
 MSE_OPTIMAL = register(Exercise("05", 1, "mse_optimal_guess", _test_mse_optimal))

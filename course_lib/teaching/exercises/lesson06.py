@@ -31,11 +31,15 @@ def _test_score(fn) -> None:
     if close(out, ref):
         return
     if close(out, -ref):
-        raise Mismatch("the sign is flipped: the score points towards more probable x, *against* the noise that was "
-                       "added, so s = −ε̂ / σ_t (Eq. 06.3). With +ε̂/σ_t every sampler would push noise in, not out.")
+        raise Mismatch(
+            "the sign is flipped: the score points towards more probable x, *against* the noise that was "
+            "added, so s = −ε̂ / σ_t (Eq. 06.3). With +ε̂/σ_t every sampler would push noise in, not out."
+        )
     if close(out, -eps / (1 - ab)):
-        raise Mismatch("you divided by the variance 1 − ᾱ: the score of N(√ᾱ x₀, (1 − ᾱ) I) is −(x − √ᾱ x₀)/(1 − ᾱ) = "
-                       "−ε/√(1 − ᾱ), because x − √ᾱ x₀ = √(1 − ᾱ) ε. Divide by the standard deviation.")
+        raise Mismatch(
+            "you divided by the variance 1 − ᾱ: the score of N(√ᾱ x₀, (1 − ᾱ) I) is −(x − √ᾱ x₀)/(1 − ᾱ) = "
+            "−ε/√(1 − ᾱ), because x − √ᾱ x₀ = √(1 − ᾱ) ε. Divide by the standard deviation."
+        )
     if close(out, -eps / ab.sqrt()) or close(out, -eps * std):
         raise Mismatch("wrong scale: s = −ε̂ / σ_t with σ_t = √(1 − ᾱ_t) (not √ᾱ_t, and divide, not multiply).")
     raise Mismatch("your score differs from −ε̂ / √(1 − ᾱ_t) (Eq. 06.3).")
@@ -62,13 +66,19 @@ def _test_time_to_index(fn) -> None:
     if torch.equal(out.long(), idx):
         return
     if torch.equal(out.long(), torch.round(t * 999).long()):
-        raise Mismatch("you used index = t · (T − 1), the shortcut of score_sde's code for the *linear* SDE: here it is "
-                       "off for most indices. Map through ᾱ: the index whose ᾱ_i is nearest to ᾱ(t) (Eq. 06.2).")
+        raise Mismatch(
+            "you used index = t · (T − 1), the shortcut of score_sde's code for the *linear* SDE: here it is "
+            "off for most indices. Map through ᾱ: the index whose ᾱ_i is nearest to ᾱ(t) (Eq. 06.2)."
+        )
     if torch.equal(out.long(), torch.round(t * 1000).long()):
-        raise Mismatch("t · T is off by one: index i sits at t = (i + 1)/T for this schedule (index 0 is already one "
-                       "step of noise). Safer still: the index whose ᾱ_i is nearest to ᾱ(t).")
-    raise Mismatch("not the index whose ᾱ_i is nearest to ᾱ(t): compute sde.alpha_bar(t) and find the closest "
-                   "alpha_bars entry for each t.")
+        raise Mismatch(
+            "t · T is off by one: index i sits at t = (i + 1)/T for this schedule (index 0 is already one "
+            "step of noise). Safer still: the index whose ᾱ_i is nearest to ᾱ(t)."
+        )
+    raise Mismatch(
+        "not the index whose ᾱ_i is nearest to ᾱ(t): compute sde.alpha_bar(t) and find the closest "
+        "alpha_bars entry for each t."
+    )
 
 
 def _test_pndm_nfe(fn) -> None:
@@ -93,12 +103,18 @@ def _test_pndm_nfe(fn) -> None:
             if out == len(calls):
                 continue
             if out == steps:
-                raise Mismatch(f"{warmup!r} with {steps} steps makes {len(calls)} network calls, not {steps}: the warm-up "
-                               "evaluates the network within its steps, and an honest NFE counts every call.")
+                raise Mismatch(
+                    f"{warmup!r} with {steps} steps makes {len(calls)} network calls, not {steps}: the warm-up "
+                    "evaluates the network within its steps, and an honest NFE counts every call."
+                )
             if warmup == "prk" and out == steps + 12:
-                raise Mismatch("12 evaluations for the 3 pseudo Runge–Kutta steps — but those 3 steps would have cost 3 "
-                               "anyway: the warm-up *adds* 9 (12 − 3).")
-            raise Mismatch(f"{warmup!r} with {steps} steps: the sampler calls the network {len(calls)} times, you said {out}.")
+                raise Mismatch(
+                    "12 evaluations for the 3 pseudo Runge–Kutta steps — but those 3 steps would have cost 3 "
+                    "anyway: the warm-up *adds* 9 (12 − 3)."
+                )
+            raise Mismatch(
+                f"{warmup!r} with {steps} steps: the sampler calls the network {len(calls)} times, you said {out}."
+            )
 
 
 def _test_consistency(fn) -> None:
@@ -116,18 +132,24 @@ def _test_consistency(fn) -> None:
     if close(out, ref):
         return
     if close(out, F):
-        raise Mismatch("you returned the network's x̂₀ as it is: then f(x, 0) ≠ x, and nothing anchors the consistency "
-                       "function at the start of each trajectory. Use c_skip(t) x + c_out(t) F with c_skip(0) = 1, "
-                       "c_out(0) = 0 (Eq. 06.10).")
+        raise Mismatch(
+            "you returned the network's x̂₀ as it is: then f(x, 0) ≠ x, and nothing anchors the consistency "
+            "function at the start of each trajectory. Use c_skip(t) x + c_out(t) F with c_skip(0) = 1, "
+            "c_out(0) = 0 (Eq. 06.10)."
+        )
     if close(out, c_out * x + c_skip * F):
         raise Mismatch("c_skip and c_out are swapped: at t = 0 the output must be x itself (c_skip(0) = 1).")
     st1 = t.double().view(-1, 1, 1, 1)
     if close(out, 0.25 / (st1**2 + 0.25) * x + st1 / (st1**2 + 0.25).sqrt() * F):
-        raise Mismatch("scale the timestep first (κ t with κ = 10, LCM's timestep_scaling): without it c_skip stays "
-                       "near 1 for the first steps and the student copies its noisy input.")
+        raise Mismatch(
+            "scale the timestep first (κ t with κ = 10, LCM's timestep_scaling): without it c_skip stays "
+            "near 1 for the first steps and the student copies its noisy input."
+        )
     if close(out[:1], x[:1]) and not close(out[1:], ref[1:]):
-        raise Mismatch("the boundary holds (f(x, 0) = x), but c_skip and c_out at t > 0 are not Eq. 06.10's "
-                       "σ_d²/((κt)² + σ_d²) and κt/√((κt)² + σ_d²).")
+        raise Mismatch(
+            "the boundary holds (f(x, 0) = x), but c_skip and c_out at t > 0 are not Eq. 06.10's "
+            "σ_d²/((κt)² + σ_d²) and κt/√((κt)² + σ_d²)."
+        )
     raise Mismatch("your output differs from c_skip(t) x + c_out(t) F of Eq. 06.10 (σ_d = 0.5, κ = 10).")
 
 

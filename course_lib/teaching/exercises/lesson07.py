@@ -18,7 +18,10 @@ def _none(out):
 
 def _test_guided_eps(fn) -> None:
     g = torch.Generator().manual_seed(71)
-    eps_c, eps_u = torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64), torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64)
+    eps_c, eps_u = (
+        torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64),
+        torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64),
+    )
     for w in (1.5, 4.0, 0.0):
         out = fn(eps_c.clone(), eps_u.clone(), w)
         _none(out)
@@ -26,17 +29,25 @@ def _test_guided_eps(fn) -> None:
         if close(out, want):
             continue
         if close(out, (1 + w) * eps_u - w * eps_c):
-            raise Mismatch("the branches are swapped: (1 + w) multiplies the *conditional* prediction ε(x_t, t, c) and "
-                           "the unconditional one is subtracted — as written, guidance pushes away from the class.")
+            raise Mismatch(
+                "the branches are swapped: (1 + w) multiplies the *conditional* prediction ε(x_t, t, c) and "
+                "the unconditional one is subtracted — as written, guidance pushes away from the class."
+            )
         if close(out, eps_c - w * (eps_c - eps_u)) or close(out, (1 - w) * eps_c + w * eps_u):
-            raise Mismatch("wrong sign: ε̃ = ε_c + w (ε_c − ε_u) moves *away* from the unconditional prediction "
-                           "(Eq. 07.1); yours moves toward it.")
+            raise Mismatch(
+                "wrong sign: ε̃ = ε_c + w (ε_c − ε_u) moves *away* from the unconditional prediction "
+                "(Eq. 07.1); yours moves toward it."
+            )
         if close(out, eps_u + w * (eps_c - eps_u)):
-            raise Mismatch("that is diffusers' formula with guidance_scale = w, which is the course's w − 1: with the "
-                           "paper's weight, ε̃ = (1 + w) ε_c − w ε_u (Eq. 07.1; guidance_scale = 1 + w).")
+            raise Mismatch(
+                "that is diffusers' formula with guidance_scale = w, which is the course's w − 1: with the "
+                "paper's weight, ε̃ = (1 + w) ε_c − w ε_u (Eq. 07.1; guidance_scale = 1 + w)."
+            )
         if close(out, w * eps_c) or close(out, (1 + w) * eps_c):
-            raise Mismatch("scaling the conditional prediction is not guidance: the unconditional prediction must be "
-                           "subtracted, ε̃ = (1 + w) ε_c − w ε_u (Eq. 07.1).")
+            raise Mismatch(
+                "scaling the conditional prediction is not guidance: the unconditional prediction must be "
+                "subtracted, ε̃ = (1 + w) ε_c − w ε_u (Eq. 07.1)."
+            )
         raise Mismatch(f"at w = {w:g} expected (1 + w) ε_c − w ε_u (Eq. 07.1).")
 
 
@@ -52,9 +63,11 @@ def _test_corrupt_lr(fn) -> None:
     want = a.sqrt() * y + (1 - a).sqrt() * noise
     if isinstance(out, torch.Tensor):
         if close(out, want):
-            raise Mismatch("z_s is right, but the network is never told s: return the pair (z_s, s) — the SR stage "
-                           "embeds s like t (Eq. 07.3). A stage that does not know how much noise was added cannot "
-                           "tell the base's artefacts from the noise it should remove.")
+            raise Mismatch(
+                "z_s is right, but the network is never told s: return the pair (z_s, s) — the SR stage "
+                "embeds s like t (Eq. 07.3). A stage that does not know how much noise was added cannot "
+                "tell the base's artefacts from the noise it should remove."
+            )
         raise Mismatch("return the pair (z_s, s): the corrupted LR image and its level (Eq. 07.2–07.3).")
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise Mismatch(f"return the pair (z_s, s), got {type(out).__name__}.")
@@ -64,38 +77,54 @@ def _test_corrupt_lr(fn) -> None:
     if close(z, want):
         return
     if close(z, a * y + (1 - a) * noise):
-        raise Mismatch("ᾱ_s and 1 − ᾱ_s are variances: the coefficients are their square roots, √ᾱ_s y + √(1 − ᾱ_s) ε "
-                       "(Eq. 07.2, the forward process of Eq. 01.3).")
+        raise Mismatch(
+            "ᾱ_s and 1 − ᾱ_s are variances: the coefficients are their square roots, √ᾱ_s y + √(1 − ᾱ_s) ε "
+            "(Eq. 07.2, the forward process of Eq. 01.3)."
+        )
     if close(z, (1 - a).sqrt() * y + a.sqrt() * noise):
-        raise Mismatch("the coefficients are swapped: the signal keeps √ᾱ_s (≈ 1 at small s), the noise gets √(1 − ᾱ_s).")
+        raise Mismatch(
+            "the coefficients are swapped: the signal keeps √ᾱ_s (≈ 1 at small s), the noise gets √(1 − ᾱ_s)."
+        )
     if close(z, y + (1 - a).sqrt() * noise):
-        raise Mismatch("noise added but the signal not shrunk: the forward process scales y by √ᾱ_s, so that z_s keeps "
-                       "unit variance (Eq. 07.2).")
+        raise Mismatch(
+            "noise added but the signal not shrunk: the forward process scales y by √ᾱ_s, so that z_s keeps "
+            "unit variance (Eq. 07.2)."
+        )
     raise Mismatch("expected z_s = √ᾱ_s y + √(1 − ᾱ_s) ε per image (Eq. 07.2).")
 
 
 def _test_latent_scale(fn) -> None:
     g = torch.Generator().manual_seed(73)
     # latents of 50 images, 4 channels, with a scale nobody chose and per-image differences
-    z = 0.2 * torch.randn(50, 4, 8, 8, generator=g, dtype=torch.float64) * torch.linspace(0.5, 1.5, 50, dtype=torch.float64).view(-1, 1, 1, 1)
+    z = (
+        0.2
+        * torch.randn(50, 4, 8, 8, generator=g, dtype=torch.float64)
+        * torch.linspace(0.5, 1.5, 50, dtype=torch.float64).view(-1, 1, 1, 1)
+    )
     out = fn(z.clone())
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != z.shape:
-        raise Mismatch(f"return the scaled latents, shaped like the input {tuple(z.shape)}, got "
-                       f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+        raise Mismatch(
+            f"return the scaled latents, shaped like the input {tuple(z.shape)}, got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     if close(out, z / z.std()):
         return
     if close(out, z):
-        raise Mismatch(f"unscaled latents: their std is {float(z.std()):.3f}, so at every t the diffusion sees a signal "
-                       f"{float(z.std()) ** 2:.2f}× weaker against the same noise — the schedule's SNR is off (Eq. 07.6).")
+        raise Mismatch(
+            f"unscaled latents: their std is {float(z.std()):.3f}, so at every t the diffusion sees a signal "
+            f"{float(z.std()) ** 2:.2f}× weaker against the same noise — the schedule's SNR is off (Eq. 07.6)."
+        )
     if close(out, z * z.std()):
         raise Mismatch("multiplied by the std instead of dividing: λ = 1 / std (Eq. 07.6).")
     if close(out, z / z.var()):
         raise Mismatch("divided by the variance: λ = 1 / std, so that the scaled latents have std 1 (Eq. 07.6).")
     per_image = z / z.flatten(1).std(dim=1).view(-1, 1, 1, 1)
     if close(out, per_image) or close(out, z / z.std(dim=(0, 2, 3), keepdim=True)):
-        raise Mismatch("λ is one number for the whole training set (LDM's scale_factor), not one per image or channel: "
-                       "per-image scaling erases how strong each image's latent is, and the decoder needs it back.")
+        raise Mismatch(
+            "λ is one number for the whole training set (LDM's scale_factor), not one per image or channel: "
+            "per-image scaling erases how strong each image's latent is, and the decoder needs it back."
+        )
     raise Mismatch("expected z / std(z) over all the latents (Eq. 07.6).")
 
 
@@ -109,9 +138,11 @@ def _test_evaluation_inputs(fn) -> None:
         raise Mismatch("return a dict {name: LR images} of what the SR stage is to be evaluated on.")
     has_base = any(v.shape == base_lr.shape and torch.equal(v, base_lr) for v in out.values())
     if not has_base:
-        raise Mismatch("testing on true LR only: in a cascade the SR stage never sees a true LR image — it sees the "
-                       "base model's outputs, artefacts included. Evaluate on base-generated LR (true LR beside it, "
-                       "if you like, to see the gap).")
+        raise Mismatch(
+            "testing on true LR only: in a cascade the SR stage never sees a true LR image — it sees the "
+            "base model's outputs, artefacts included. Evaluate on base-generated LR (true LR beside it, "
+            "if you like, to see the gap)."
+        )
 
 
 GUIDED_EPS = register(Exercise("07", 1, "guided_eps", _test_guided_eps))

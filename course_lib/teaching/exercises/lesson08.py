@@ -31,37 +31,51 @@ def _test_area_pinv(fn) -> None:
             raise Mismatch(f"return a torch.Tensor, got {type(out).__name__}.")
         want_shape = (2, 1, 4 * scale, 4 * scale)
         if tuple(out.shape) != want_shape:
-            raise Mismatch(f"A† maps an LR image (B, C, h, w) to HR size (B, C, {scale}h, {scale}w): expected {want_shape}, "
-                           f"got {tuple(out.shape)}.")
+            raise Mismatch(
+                f"A† maps an LR image (B, C, h, w) to HR size (B, C, {scale}h, {scale}w): expected {want_shape}, "
+                f"got {tuple(out.shape)}."
+            )
         ref = y.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
         if close(out, ref):
             continue
         aout = F.avg_pool2d(out.double(), scale)
         bic = F.interpolate(y, scale_factor=scale, mode="bicubic", align_corners=False)
         if close(out, bic) or close(out, bic.clamp(-1, 1)):
-            raise Mismatch(f"bicubic upsampling is not a pseudo-inverse of average pooling: A(bicubic(y)) differs from y "
-                           f"by up to {float((aout - y).abs().max()):.3f}. A† must satisfy A A† y = y exactly — "
-                           "replicate each LR pixel over its s × s block (nearest upsampling).")
+            raise Mismatch(
+                f"bicubic upsampling is not a pseudo-inverse of average pooling: A(bicubic(y)) differs from y "
+                f"by up to {float((aout - y).abs().max()):.3f}. A† must satisfy A A† y = y exactly — "
+                "replicate each LR pixel over its s × s block (nearest upsampling)."
+            )
         if close(out, ref / scale**2):
-            raise Mismatch("that is the transpose Aᵀ (each block gets y / s²): A Aᵀ = I / s², not I. The pseudo-inverse "
-                           "A† = Aᵀ(A Aᵀ)⁻¹ = s² Aᵀ — nearest upsampling without the 1/s² (Eq. 08.2).")
+            raise Mismatch(
+                "that is the transpose Aᵀ (each block gets y / s²): A Aᵀ = I / s², not I. The pseudo-inverse "
+                "A† = Aᵀ(A Aᵀ)⁻¹ = s² Aᵀ — nearest upsampling without the 1/s² (Eq. 08.2)."
+            )
         if close(out, ref * scale**2):
-            raise Mismatch("each block is scaled by s²: average pooling takes the *mean* of a block, so A of a block "
-                           "filled with y is y itself — no factor (Eq. 08.2).")
+            raise Mismatch(
+                "each block is scaled by s²: average pooling takes the *mean* of a block, so A of a block "
+                "filled with y is y itself — no factor (Eq. 08.2)."
+            )
         if close(aout, y):
-            raise Mismatch("A A† y = y holds, but your A† y is not the *minimum-norm* solution: the pseudo-inverse puts "
-                           "nothing in the null space, i.e. it is constant on each s × s block (nearest upsampling).")
-        raise Mismatch(f"A(your A† y) differs from y by up to {float((aout - y).abs().max()):.3f}: A† of average pooling "
-                       "is nearest (replicate) upsampling, with A A† = I.")
+            raise Mismatch(
+                "A A† y = y holds, but your A† y is not the *minimum-norm* solution: the pseudo-inverse puts "
+                "nothing in the null space, i.e. it is constant on each s × s block (nearest upsampling)."
+            )
+        raise Mismatch(
+            f"A(your A† y) differs from y by up to {float((aout - y).abs().max()):.3f}: A† of average pooling "
+            "is nearest (replicate) upsampling, with A A† = I."
+        )
 
 
 def _toy_eps(alpha_bars: torch.Tensor, s: float = 0.5):
     """A toy ε̂ that mixes neighbouring pixels non-linearly (so range and null space interact, as in a real network;
     with a per-pixel Gaussian ε̂ projecting once at the end would give the same result as projecting every step)."""
+
     def eps_model(x, t):
         ab = alpha_bars[t]
         mixed = x + torch.tanh(torch.roll(x, 1, -1) - torch.roll(x, 1, -2))
         return (1 - ab).sqrt() * mixed / (ab * s**2 + 1 - ab)
+
     return eps_model
 
 
@@ -104,26 +118,36 @@ def _test_ddnm_loop(fn) -> None:
     out = fn(eps_model, x_T.clone(), y.clone(), op, alpha_bars.clone(), list(timesteps), [n.clone() for n in noises])
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != hr.shape:
-        raise Mismatch(f"return the final x₀ as a tensor shaped like x_T {tuple(hr.shape)}, got "
-                       f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+        raise Mismatch(
+            f"return the final x₀ as a tensor shaped like x_T {tuple(hr.shape)}, got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     v = _ddnm_variants(eps_model, x_T, y, op, alpha_bars, timesteps, noises)
     if close(out, v["right"], atol=1e-6):
         return
     if close(out, v["last"], atol=1e-6):
-        raise Mismatch("you projected only the final image: A x̂ = y holds, but the null-space content was generated "
-                       "without ever seeing y — an unconditional sample with y pasted into its range space. DDNM "
-                       "replaces the range part of x̂₀ at *every* step (Eq. 08.3), so the next steps build on it.")
+        raise Mismatch(
+            "you projected only the final image: A x̂ = y holds, but the null-space content was generated "
+            "without ever seeing y — an unconditional sample with y pasted into its range space. DDNM "
+            "replaces the range part of x̂₀ at *every* step (Eq. 08.3), so the next steps build on it."
+        )
     if close(out, v["x_t"], atol=1e-6):
-        raise Mismatch("you projected the noisy x_{t'}, not x̂₀: y measures the *clean* image, so it belongs with x̂₀; "
-                       "forcing A x_t = y strips x_t of the noise the next step expects. Correct x̂₀ (Eq. 08.3), then "
-                       "take the posterior step from it (Eq. 08.4).")
+        raise Mismatch(
+            "you projected the noisy x_{t'}, not x̂₀: y measures the *clean* image, so it belongs with x̂₀; "
+            "forcing A x_t = y strips x_t of the noise the next step expects. Correct x̂₀ (Eq. 08.3), then "
+            "take the posterior step from it (Eq. 08.4)."
+        )
     if close(out, v["none"], atol=1e-6):
-        raise Mismatch("this is plain unconditional sampling: y never enters. After x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t "
-                       "put y's range part in: x̂₀ ← x̂₀ − A†(A x̂₀ − y) (Eq. 08.3).")
+        raise Mismatch(
+            "this is plain unconditional sampling: y never enters. After x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t "
+            "put y's range part in: x̂₀ ← x̂₀ − A†(A x̂₀ − y) (Eq. 08.3)."
+        )
     cons = float((op.A(out) - y).abs().max())
-    raise Mismatch(f"your result differs from DDNM's (largest |A x̂ − y| = {cons:.2e}): per step, x̂₀ from ε̂ (Eq. 02.2), "
-                   "the range–null-space step (Eq. 08.3), then x_{t'} = a x̂₀′ + b x_t + σ z with posterior_coefficients "
-                   "(no noise on the last step, Eq. 08.4).")
+    raise Mismatch(
+        f"your result differs from DDNM's (largest |A x̂ − y| = {cons:.2e}): per step, x̂₀ from ε̂ (Eq. 02.2), "
+        "the range–null-space step (Eq. 08.3), then x_{t'} = a x̂₀′ + b x_t + σ z with posterior_coefficients "
+        "(no noise on the last step, Eq. 08.4)."
+    )
 
 
 def _ddnm_plus_ref(sigma_t, a_t, s):
@@ -147,20 +171,28 @@ def _test_ddnm_plus(fn) -> None:
         return
     undoubled = _ddnm_plus_ref(sigma_t, a_t, sigma_y01)
     if close(lam, undoubled[0]) and close(gamma, undoubled[1]):
-        raise Mismatch("σ_y is on the [0, 1] scale but the images are on [-1, 1]: there the noise is twice as large. "
-                       "Use σ_y = 2 · sigma_y01 (the official code doubles it too) — else DDNM+ corrects with the full "
-                       "weight where the noise should already have stopped it.")
+        raise Mismatch(
+            "σ_y is on the [0, 1] scale but the images are on [-1, 1]: there the noise is twice as large. "
+            "Use σ_y = 2 · sigma_y01 (the official code doubles it too) — else DDNM+ corrects with the full "
+            "weight where the noise should already have stopped it."
+        )
     if close(lam, torch.ones_like(lam)):
-        raise Mismatch("λ_t = 1 everywhere is plain DDNM: when the step's own noise σ_t is smaller than the noise the "
-                       "correction brings in (a_t σ_y), shrink the correction to λ_t = σ_t / (a_t σ_y) (Eq. 08.5).")
+        raise Mismatch(
+            "λ_t = 1 everywhere is plain DDNM: when the step's own noise σ_t is smaller than the noise the "
+            "correction brings in (a_t σ_y), shrink the correction to λ_t = σ_t / (a_t σ_y) (Eq. 08.5)."
+        )
     if close(lam, ref[0]) and close(gamma, sigma_t):
-        raise Mismatch("λ_t is right, but the step's noise is unchanged: the correction already carries noise of "
-                       "standard deviation λ_t a_t σ_y into x_{t'}, so add only γ_t = √(σ_t² − (λ_t a_t σ_y)²) "
-                       "(0 when λ_t < 1).")
+        raise Mismatch(
+            "λ_t is right, but the step's noise is unchanged: the correction already carries noise of "
+            "standard deviation λ_t a_t σ_y into x_{t'}, so add only γ_t = √(σ_t² − (λ_t a_t σ_y)²) "
+            "(0 when λ_t < 1)."
+        )
     if close(lam, ref[0]) and close(gamma, ref[1] ** 2):
         raise Mismatch("γ_t is a standard deviation: take the square root of σ_t² − (a_t σ_y)².")
-    raise Mismatch("not Eq. 08.5: with s = a_t σ_y (σ_y on [-1, 1]): σ_t ≥ s → λ = 1, γ = √(σ_t² − s²); "
-                   "σ_t < s → λ = σ_t / s, γ = 0.")
+    raise Mismatch(
+        "not Eq. 08.5: with s = a_t σ_y (σ_y on [-1, 1]): σ_t ≥ s → λ = 1, γ = √(σ_t² − s²); "
+        "σ_t < s → λ = σ_t / s, γ = 0."
+    )
 
 
 def _test_zero_conv(fn) -> None:
@@ -175,8 +207,10 @@ def _test_zero_conv(fn) -> None:
     x = torch.randn(2, 16, 8, 8, generator=g)
     out = conv(x)
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        raise Mismatch(f"the convolution must keep the feature's shape {tuple(x.shape)} (16 → 16 channels, 1 × 1 kernel), "
-                       f"got {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+        raise Mismatch(
+            f"the convolution must keep the feature's shape {tuple(x.shape)} (16 → 16 channels, 1 × 1 kernel), "
+            f"got {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     params = list(conv.parameters())
     if not params or not all(p.requires_grad for p in params):
         raise Mismatch("the zero convolution must be trainable (requires_grad): it is what the adapter learns through.")
@@ -184,8 +218,10 @@ def _test_zero_conv(fn) -> None:
         weight = getattr(conv, "weight", None)
         bias = getattr(conv, "bias", None)
         if weight is not None and weight.abs().max() == 0 and bias is not None and bias.abs().max() > 0:
-            raise Mismatch("the weight is zero but the bias is not: the output is then a constant, not 0. Zero both "
-                           "(nn.init.zeros_ on weight and bias).")
+            raise Mismatch(
+                "the weight is zero but the bias is not: the output is then a constant, not 0. Zero both "
+                "(nn.init.zeros_ on weight and bias)."
+            )
         # what a wrongly initialised adapter does to the frozen model
         base = UNet(in_channels=1, base_channels=16, channel_mults=(1, 2), num_res_blocks=1, attention=False).eval()
         with torch.no_grad():  # "trained" weights: a fresh U-Net outputs 0 (its last layers start at zero)
@@ -199,17 +235,21 @@ def _test_zero_conv(fn) -> None:
         t = torch.tensor([10, 500])
         cond = torch.randn(2, 1, 16, 16, generator=g)
         gap = float((controlled(xt, t, cond) - base(xt, t, None)).abs().max())
-        raise Mismatch(f"not zero-initialised: it outputs up to {float(out.abs().max()):.3f} for a random input, and a "
-                       f"ControlNet built with it changes the frozen model's ε̂ by up to {gap:.3f} before any training — "
-                       "the pipeline must start as the pretrained model exactly (Eq. 08.6).")
+        raise Mismatch(
+            f"not zero-initialised: it outputs up to {float(out.abs().max()):.3f} for a random input, and a "
+            f"ControlNet built with it changes the frozen model's ε̂ by up to {gap:.3f} before any training — "
+            "the pipeline must start as the pretrained model exactly (Eq. 08.6)."
+        )
     target = torch.randn(out.shape, generator=g)
     with torch.enable_grad():  # checks run under no_grad
         loss = ((conv(x) - target) ** 2).mean()
         loss.backward()
     grads = [p.grad for p in params]
     if any(gr is None for gr in grads) or all(float(gr.abs().max()) == 0 for gr in grads):
-        raise Mismatch("at zero the convolution gets no gradient, so it would never learn: use an ordinary "
-                       "convolution whose weights start at 0 (the gradient ∂out/∂W is the input, not 0).")
+        raise Mismatch(
+            "at zero the convolution gets no gradient, so it would never learn: use an ordinary "
+            "convolution whose weights start at 0 (the gradient ∂out/∂W is the input, not 0)."
+        )
 
 
 AREA_PINV = register(Exercise("08", 1, "area_pinv", _test_area_pinv))
@@ -224,7 +264,8 @@ def check_area_pinv(fn):
 
 
 def check_ddnm_loop(fn):
-    """Check ``fn(eps_model, x_T, y, op, alpha_bars, timesteps, noises) -> x₀``: DDNM's sampling loop (Eq. 08.3–08.4)."""
+    """Check ``fn(eps_model, x_T, y, op, alpha_bars, timesteps, noises) -> x₀``: DDNM's sampling loop (Eq.
+    08.3–08.4)."""
     return run_check(DDNM_LOOP, fn)
 
 

@@ -31,19 +31,27 @@ def _test_srdiff_target(fn) -> None:
     out = fn(hr.clone(), up.clone())
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != hr.shape:
-        raise Mismatch(f"return a tensor shaped like hr {tuple(hr.shape)}, got "
-                       f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+        raise Mismatch(
+            f"return a tensor shaped like hr {tuple(hr.shape)}, got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     r = hr - up
     if close(out, (2 * r).clamp(-1, 1)):
         return
     if close(out, r):
-        raise Mismatch("that is the plain residual HR − up(y): SRDiff doubles it first (its std of ≈ 0.1 on photos would "
-                       "drown in the unit-variance noise), then clips — x_r = clip(2 (HR − up(y)), −1, 1) (Eq. 09.1).")
+        raise Mismatch(
+            "that is the plain residual HR − up(y): SRDiff doubles it first (its std of ≈ 0.1 on photos would "
+            "drown in the unit-variance noise), then clips — x_r = clip(2 (HR − up(y)), −1, 1) (Eq. 09.1)."
+        )
     if close(out, 2 * r):
-        raise Mismatch(f"doubled but not clipped: {float((2 * r).abs().max()):.2f} > 1 here. The process assumes x₀ in "
-                       "[−1, 1]; SRDiff clips the doubled residual (Eq. 09.1).")
+        raise Mismatch(
+            f"doubled but not clipped: {float((2 * r).abs().max()):.2f} > 1 here. The process assumes x₀ in "
+            "[−1, 1]; SRDiff clips the doubled residual (Eq. 09.1)."
+        )
     if close(out, (-2 * r).clamp(-1, 1)):
-        raise Mismatch("the sign is flipped: the residual is what must be *added* to up(y), HR − up(y), not up(y) − HR.")
+        raise Mismatch(
+            "the sign is flipped: the residual is what must be *added* to up(y), HR − up(y), not up(y) − HR."
+        )
     if close(out, (r / 2).clamp(-1, 1)) or close(out, r / 2):
         raise Mismatch("halved instead of doubled: residual_scale 0.5 means x_r = (HR − up(y)) / 0.5 (Eq. 09.1).")
     if close(out, (2 * hr).clamp(-1, 1)):
@@ -58,14 +66,18 @@ def _test_residual_to_image(fn) -> None:
     out = fn(x_r.clone(), up.clone())
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != hr.shape:
-        raise Mismatch(f"return a tensor shaped like x_r {tuple(hr.shape)}, got "
-                       f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+        raise Mismatch(
+            f"return a tensor shaped like x_r {tuple(hr.shape)}, got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     want = (up + x_r / 2).clamp(-1, 1)
     if close(out, want):
         return
     if close(out, x_r / 2) or close(out, x_r):
-        raise Mismatch("you forgot to add up(y) back: a residual model's sample is only the missing detail — the image "
-                       "is up(y) + x̂_r / 2 (Eq. 09.2). (A grey, edge-only picture is this mistake's signature.)")
+        raise Mismatch(
+            "you forgot to add up(y) back: a residual model's sample is only the missing detail — the image "
+            "is up(y) + x̂_r / 2 (Eq. 09.2). (A grey, edge-only picture is this mistake's signature.)"
+        )
     if close(out, (up + 2 * x_r).clamp(-1, 1)) or close(out, up + 2 * x_r):
         raise Mismatch("the residual was doubled again: undo Eq. 09.1's ×2 — up(y) + x̂_r / 2 (Eq. 09.2).")
     if close(out, (up + x_r).clamp(-1, 1)) or close(out, up + x_r):
@@ -103,16 +115,26 @@ def _test_frozen_encoder(fn) -> None:
         loss = head(enc(y)).pow(2).mean() + 1.0
         loss.backward()
     opt.step()
-    moved = [k for k, v in enc.state_dict().items() if "running" not in k and "num_batches" not in k
-             and not torch.equal(v, before[k])]
-    stats = [k for k, v in enc.state_dict().items() if ("running" in k or "num_batches" in k)
-             and not torch.equal(v, before[k])]
+    moved = [
+        k
+        for k, v in enc.state_dict().items()
+        if "running" not in k and "num_batches" not in k and not torch.equal(v, before[k])
+    ]
+    stats = [
+        k
+        for k, v in enc.state_dict().items()
+        if ("running" in k or "num_batches" in k) and not torch.equal(v, before[k])
+    ]
     if moved:
-        raise Mismatch(f"after one optimiser step the encoder's {', '.join(moved)} moved: eval() changes how layers "
-                       "behave, not whether they train. Freeze the weights: requires_grad_(False) on every parameter.")
+        raise Mismatch(
+            f"after one optimiser step the encoder's {', '.join(moved)} moved: eval() changes how layers "
+            "behave, not whether they train. Freeze the weights: requires_grad_(False) on every parameter."
+        )
     if stats:
-        raise Mismatch("no weight moved, but a forward pass changed the BatchNorm's running statistics: the encoder is "
-                       "still in train mode. Call eval() too (and keep it there when the model calls train()).")
+        raise Mismatch(
+            "no weight moved, but a forward pass changed the BatchNorm's running statistics: the encoder is "
+            "still in train mode. Call eval() too (and keep it there when the model calls train())."
+        )
 
 
 def _reference_loss(denoiser, prior, z_s1, c, noise):
@@ -134,30 +156,40 @@ def _test_unrolled_prior_loss(fn) -> None:
         hook.remove()
     _none(out)
     if not isinstance(out, torch.Tensor) or out.dim() != 0:
-        raise Mismatch(f"return the loss, a scalar tensor, got "
-                       f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+        raise Mismatch(
+            f"return the loss, a scalar tensor, got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     if len(calls) == 1:
-        raise Mismatch("the denoiser ran once: that is DDPM's random-t loss. DiffIR's prior network is trained through "
-                       "the whole chain — all T = 4 reverse steps from z_T, then L1(ẑ, z_S1) (Eq. 09.4) — because "
-                       "at sampling its own outputs feed each next step.")
+        raise Mismatch(
+            "the denoiser ran once: that is DDPM's random-t loss. DiffIR's prior network is trained through "
+            "the whole chain — all T = 4 reverse steps from z_T, then L1(ẑ, z_S1) (Eq. 09.4) — because "
+            "at sampling its own outputs feed each next step."
+        )
     if sorted(calls, reverse=True) != calls or calls != [3, 2, 1, 0]:
         raise Mismatch(f"the denoiser saw t = {calls}: run the reverse steps t = 3, 2, 1, 0, each once, in that order.")
     if not out.requires_grad:
-        raise Mismatch("the loss carries no gradient: the chain must stay differentiable (no torch.no_grad, no .detach())"
-                       " so that every step's network call learns from the final ẑ.")
+        raise Mismatch(
+            "the loss carries no gradient: the chain must stay differentiable (no torch.no_grad, no .detach())"
+            " so that every step's network call learns from the final ẑ."
+        )
     want = _reference_loss(den, prior, z_s1, c, noise)
     pure = F.l1_loss(prior.reverse(den, noise, c), z_s1)
     # (float64 throughout: the start from pure noise differs from q(z_T | z_S1) by √ᾱ_T ≈ 0.04 of z_S1, a small change)
     if torch.allclose(out.detach(), want.detach(), atol=1e-10, rtol=1e-9):
         return
     if torch.allclose(out.detach(), pure.detach(), atol=1e-10, rtol=1e-9):
-        raise Mismatch("the chain starts from pure noise: in training DiffIR starts it from q(z_T | z_S1), "
-                       "√ᾱ_T z_S1 + √(1 − ᾱ_T) ε (prior.q_sample).")
+        raise Mismatch(
+            "the chain starts from pure noise: in training DiffIR starts it from q(z_T | z_S1), "
+            "√ᾱ_T z_S1 + √(1 − ᾱ_T) ε (prior.q_sample)."
+        )
     z = prior.reverse(den, prior.q_sample(z_s1, noise), c)
     if close(out, F.mse_loss(z, z_s1)):
         raise Mismatch("MSE instead of DiffIR's L1 between ẑ and z_S1 (Eq. 09.4).")
-    raise Mismatch("the loss differs from L1(ẑ, z_S1) with ẑ from the four deterministic reverse steps "
-                   "(z_{t−1} = μ̃_t(z_t, ẑ₀), no noise added: prior.reverse).")
+    raise Mismatch(
+        "the loss differs from L1(ẑ, z_S1) with ẑ from the four deterministic reverse steps "
+        "(z_{t−1} = μ̃_t(z_t, ẑ₀), no noise added: prior.reverse)."
+    )
 
 
 SRDIFF_TARGET = register(Exercise("09", 1, "srdiff_target", _test_srdiff_target))

@@ -13,8 +13,29 @@ from .race import RaceWidget, race_view, render_race_view
 from .residual import GenerationWidget, generation_frame, generation_view, render_generation
 from .sr import SRWidget, render_sr_view, sr_view
 
-__all__ = ["NoisingWidget", "noising_view", "noising_strip", "DenoisingWidget", "trajectory_view", "trajectory_strip",
-           "EmbeddingExplorer", "embedding_view", "SRWidget", "sr_view", "render_sr_view",
-           "ComparerWidget", "comparer_view", "render_comparer_view", "RaceWidget", "race_view", "render_race_view",
-           "GenerationWidget", "generation_view", "generation_frame", "render_generation",
-           "CascadeExplorer", "cascade_view", "render_cascade"]
+__all__ = [
+    "NoisingWidget",
+    "noising_view",
+    "noising_strip",
+    "DenoisingWidget",
+    "trajectory_view",
+    "trajectory_strip",
+    "EmbeddingExplorer",
+    "embedding_view",
+    "SRWidget",
+    "sr_view",
+    "render_sr_view",
+    "ComparerWidget",
+    "comparer_view",
+    "render_comparer_view",
+    "RaceWidget",
+    "race_view",
+    "render_race_view",
+    "GenerationWidget",
+    "generation_view",
+    "generation_frame",
+    "render_generation",
+    "CascadeExplorer",
+    "cascade_view",
+    "render_cascade",
+]

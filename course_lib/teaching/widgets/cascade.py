@@ -16,8 +16,12 @@ from ..plotting import figure_png, to_display
 
 __all__ = ["cascade_view", "render_cascade", "CascadeExplorer"]
 
-STAGES = (("base", "base 8 × 8"), ("upsampled", "bicubic ×4"), ("corrupted", "z_s (what the SR stage sees)"),
-          ("sr", "SR stage 32 × 32"))
+STAGES = (
+    ("base", "base 8 × 8"),
+    ("upsampled", "bicubic ×4"),
+    ("corrupted", "z_s (what the SR stage sees)"),
+    ("sr", "SR stage 32 × 32"),
+)
 
 
 @torch.no_grad()
@@ -34,9 +38,17 @@ def cascade_view(base, sr, classifier, label: int, w: float, aug_level: int, see
     stages = run_cascade(base, sr, int(label), float(w), int(aug_level), int(seed), steps=steps)
     p_base = torch.softmax(classifier(stages["upsampled"]), dim=1)[0]
     p_sr = torch.softmax(classifier(stages["sr"]), dim=1)[0]
-    return {"stages": stages, "label": int(label), "w": float(w), "s": int(aug_level), "seed": int(seed),
-            "base_reads": int(p_base.argmax()), "sr_reads": int(p_sr.argmax()), "sr_confidence": float(p_sr.max()),
-            "told": bool(sr.model.told)}
+    return {
+        "stages": stages,
+        "label": int(label),
+        "w": float(w),
+        "s": int(aug_level),
+        "seed": int(seed),
+        "base_reads": int(p_base.argmax()),
+        "sr_reads": int(p_sr.argmax()),
+        "sr_confidence": float(p_sr.max()),
+        "told": bool(sr.model.told),
+    }
 
 
 def render_cascade(view: dict, dpi: int = 80) -> bytes:
@@ -60,8 +72,17 @@ class CascadeExplorer:
             classifier; label, w, aug_level, seed: the first run; steps: DDIM steps per stage.
     """
 
-    def __init__(self, base, stages: dict, classifier, label: int = 7, w: float = 1.0, aug_level: int = 100,
-                 seed: int = 0, steps: int = 20):
+    def __init__(
+        self,
+        base,
+        stages: dict,
+        classifier,
+        label: int = 7,
+        w: float = 1.0,
+        aug_level: int = 100,
+        seed: int = 0,
+        steps: int = 20,
+    ):
         import ipywidgets as W
 
         if not stages:
@@ -76,21 +97,26 @@ class CascadeExplorer:
         self.readout = W.HTML()
         for control in (self.digit, self.w, self.s, self.seed, self.stage):
             control.observe(lambda _: self.redraw(), names="value")
-        self.box = W.VBox([W.HBox([self.digit, self.w, self.s]), W.HBox([self.seed, self.stage]), self.picture, self.readout])
+        self.box = W.VBox(
+            [W.HBox([self.digit, self.w, self.s]), W.HBox([self.seed, self.stage]), self.picture, self.readout]
+        )
         self.view = None
         self.redraw()
 
     def redraw(self) -> None:
         """Run the cascade with the controls' values and show it."""
         sr = self.stages[self.stage.value]
-        self.view = cascade_view(self.base, sr, self.classifier, self.digit.value, self.w.value, self.s.value,
-                                 self.seed.value, self.steps)
+        self.view = cascade_view(
+            self.base, sr, self.classifier, self.digit.value, self.w.value, self.s.value, self.seed.value, self.steps
+        )
         v = self.view
         self.picture.value = render_cascade(v)
         told = "told s" if v["told"] else "never told s: trained on clean LR only"
-        self.readout.value = (f"<b>asked for a {v['label']}</b>, w = {v['w']:g}, s = {v['s']} ({self.stage.value}, {told}): "
-                              f"the classifier reads the base as a {v['base_reads']} and the result as a {v['sr_reads']} "
-                              f"(p = {v['sr_confidence']:.2f})")
+        self.readout.value = (
+            f"<b>asked for a {v['label']}</b>, w = {v['w']:g}, s = {v['s']} ({self.stage.value}, {told}): "
+            f"the classifier reads the base as a {v['base_reads']} and the result as a {v['sr_reads']} "
+            f"(p = {v['sr_confidence']:.2f})"
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

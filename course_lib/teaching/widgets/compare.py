@@ -31,8 +31,9 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
     return uint8_to_model(a).permute(2, 0, 1)[None]
 
 
-def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: int = 4,
-                  patch: tuple[int, int, int] = (8, 8, 16)) -> dict:
+def comparer_view(
+    pictures: Mapping[str, np.ndarray], position: int, samples: int = 4, patch: tuple[int, int, int] = (8, 8, 16)
+) -> dict:
     """What the comparer shows for one test image.
 
     Args:
@@ -43,7 +44,8 @@ def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: in
 
     Returns:
         dict with ``index`` (test-split index), ``panels`` (ordered ``[(name, (1, C, H, W) in [-1, 1])]``: the
-        methods, the samples, their mean, HR), ``y`` ``(1, C, h, w)`` (also under its old name ``lr``), ``patch``, ``scale``, and ``metrics``
+        methods, the samples, their mean, HR), ``y`` ``(1, C, h, w)`` (also under its old name ``lr``), ``patch``,
+        ``scale``, and ``metrics``
         ``{name: {"psnr", "ssim", "consistency"}}`` for every panel but HR (``course_lib.metrics`` on exactly
         the pictures shown), and ``diversity``: the mean per-pixel standard deviation of the shown samples.
     """
@@ -68,13 +70,27 @@ def comparer_view(pictures: Mapping[str, np.ndarray], position: int, samples: in
     panels += [(f"SR3 sample {k + 1}", x) for k, x in enumerate(shown)]
     mean = torch.cat(shown).mean(0, keepdim=True)
     panels.append((f"mean of {len(shown)} SR3 samples", mean))
-    metrics = {name: {"psnr": float(psnr(x, hr)[0]), "ssim": float(ssim(x, hr)[0]),
-                      "consistency": float(consistency_psnr(x, y, scale)[0])} for name, x in panels}
+    metrics = {
+        name: {
+            "psnr": float(psnr(x, hr)[0]),
+            "ssim": float(ssim(x, hr)[0]),
+            "consistency": float(consistency_psnr(x, y, scale)[0]),
+        }
+        for name, x in panels
+    }
     panels.append(("HR (truth)", hr))
     diversity = float(pixel_diversity(torch.stack(shown))[0]) if len(shown) > 1 else 0.0
     index = int(pictures["indices"][p]) if "indices" in pictures else p
-    return {"index": index, "panels": panels, "y": y, "lr": y, "patch": (row, col, size), "scale": scale,
-            "metrics": metrics, "diversity": diversity}
+    return {
+        "index": index,
+        "panels": panels,
+        "y": y,
+        "lr": y,
+        "patch": (row, col, size),
+        "scale": scale,
+        "metrics": metrics,
+        "diversity": diversity,
+    }
 
 
 def render_comparer_view(view: dict, dpi: int = 80) -> bytes:
@@ -93,12 +109,28 @@ def render_comparer_view(view: dict, dpi: int = 80) -> bytes:
             ax = axes[0, j]
             ax.imshow(to_display(img[0]), cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
             m = view["metrics"].get(name)
-            ax.set_title(name.replace(" SR3 samples", " samples") + ("" if m is None else f"\n{m['psnr']:.1f} dB"), fontsize=6)
-            ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), size, size, fill=False, edgecolor="tab:red", linewidth=0.8))
-            axes[1, j].imshow(to_display(img[0, :, row : row + size, col : col + size]), cmap=cmap, vmin=0, vmax=255,
-                              interpolation="nearest")
-        axes[1, 0].text(0.5, 0.5, f"zoom:\n{size}x{size} patch\nat ({row}, {col})", ha="center", va="center", fontsize=7,
-                        transform=axes[1, 0].transAxes)
+            ax.set_title(
+                name.replace(" SR3 samples", " samples") + ("" if m is None else f"\n{m['psnr']:.1f} dB"), fontsize=6
+            )
+            ax.add_patch(
+                plt.Rectangle((col - 0.5, row - 0.5), size, size, fill=False, edgecolor="tab:red", linewidth=0.8)
+            )
+            axes[1, j].imshow(
+                to_display(img[0, :, row : row + size, col : col + size]),
+                cmap=cmap,
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+            )
+        axes[1, 0].text(
+            0.5,
+            0.5,
+            f"zoom:\n{size}x{size} patch\nat ({row}, {col})",
+            ha="center",
+            va="center",
+            fontsize=7,
+            transform=axes[1, 0].transAxes,
+        )
         fig.tight_layout(pad=0.3)
         return figure_png(fig, dpi=dpi)
 
@@ -118,7 +150,9 @@ class ComparerWidget:
         n, k_max = pictures["hr"].shape[0], pictures["sr3_samples"].shape[0]
         H = pictures["hr"].shape[1]
         self.position = W.IntSlider(value=position, min=0, max=n - 1, description="test image", continuous_update=False)
-        self.samples = W.IntSlider(value=min(samples, k_max), min=1, max=k_max, description="SR3 samples", continuous_update=False)
+        self.samples = W.IntSlider(
+            value=min(samples, k_max), min=1, max=k_max, description="SR3 samples", continuous_update=False
+        )
         self.size = W.Dropdown(options=[s for s in (8, 12, 16, H) if s <= H], value=min(16, H), description="zoom size")
         self.row = W.IntSlider(value=8, min=0, max=H - self.size.value, description="zoom row", continuous_update=False)
         self.col = W.IntSlider(value=8, min=0, max=H - self.size.value, description="zoom col", continuous_update=False)
@@ -127,8 +161,9 @@ class ComparerWidget:
         for w in (self.position, self.samples, self.row, self.col):
             w.observe(lambda _: self.update(), names="value")
         self.size.observe(self._on_size, names="value")
-        self.box = W.VBox([W.HBox([self.position, self.samples]), W.HBox([self.size, self.row, self.col]),
-                           self.picture, self.readout])
+        self.box = W.VBox(
+            [W.HBox([self.position, self.samples]), W.HBox([self.size, self.row, self.col]), self.picture, self.readout]
+        )
         self.view: dict | None = None
         self.update()
 
@@ -146,16 +181,22 @@ class ComparerWidget:
         """Recompute :func:`comparer_view` for the current controls and redraw picture and readout."""
         if getattr(self, "_adjusting", False):
             return
-        v = comparer_view(self.pictures, self.position.value, self.samples.value,
-                          (self.row.value, self.col.value, self.size.value))
+        v = comparer_view(
+            self.pictures, self.position.value, self.samples.value, (self.row.value, self.col.value, self.size.value)
+        )
         self.view = v
         cell = "style='padding:0 10px;text-align:right'"
-        rows = "".join(f"<tr><td>{name}</td><td {cell}>{m['psnr']:.2f}</td><td {cell}>{m['ssim']:.3f}</td>"
-                       f"<td {cell}>{m['consistency']:.1f}</td></tr>" for name, m in v["metrics"].items())
+        rows = "".join(
+            f"<tr><td>{name}</td><td {cell}>{m['psnr']:.2f}</td><td {cell}>{m['ssim']:.3f}</td>"
+            f"<td {cell}>{m['consistency']:.1f}</td></tr>"
+            for name, m in v["metrics"].items()
+        )
         head = "".join(f"<th {cell}>{h}</th>" for h in ("PSNR (dB)", "SSIM", "consistency (dB)"))
-        self.readout.value = (f"<b>test digit {v['index']}</b> · spread of the {self.samples.value} SR3 sample(s): "
-                              f"{v['diversity']:.3f} (per-pixel sd, [0, 1] scale)"
-                              f"<table><tr><th style='text-align:left'>method</th>{head}</tr>{rows}</table>")
+        self.readout.value = (
+            f"<b>test digit {v['index']}</b> · spread of the {self.samples.value} SR3 sample(s): "
+            f"{v['diversity']:.3f} (per-pixel sd, [0, 1] scale)"
+            f"<table><tr><th style='text-align:left'>method</th>{head}</tr>{rows}</table>"
+        )
         self.picture.value = render_comparer_view(v)
 
     def _ipython_display_(self) -> None:

@@ -51,8 +51,16 @@ def measure_y(op, hr: torch.Tensor, noise: float = 0.0, seed: int = 900) -> torc
 
 
 @torch.no_grad()
-def ddnm_view(model, process, hr: torch.Tensor, seeds: Sequence[int], task: str, noise: float = 0.0, plus: bool = False,
-              steps: int = 50) -> dict:
+def ddnm_view(
+    model,
+    process,
+    hr: torch.Tensor,
+    seeds: Sequence[int],
+    task: str,
+    noise: float = 0.0,
+    plus: bool = False,
+    steps: int = 50,
+) -> dict:
     """Run DDNM on ``hr`` degraded by ``task`` and record every step.
 
     Args:
@@ -94,11 +102,22 @@ def ddnm_view(model, process, hr: torch.Tensor, seeds: Sequence[int], task: str,
     K, B = x0.shape[:2]
     yc = y.cpu()
     cons = lambda xs: torch.stack([measurement_consistency(_cpu(op), xs[k], yc) for k in range(K)])  # noqa: E731
-    return {"task": task, "noise": float(noise), "plus": bool(plus), "t": torch.tensor(record["t"]),
-            "x_t": torch.stack(record["x_t"]), "x0": x0, "x0_corrected": x0c,
-            "consistency_before": cons(x0), "consistency_after": cons(x0c),
-            "hr": hr.float().cpu(), "pinv": op.A_pinv(y).float().cpu().clamp(-1, 1),
-            "final": final.clamp(-1, 1).float().cpu(), "psnr": psnr(final.clamp(-1, 1), hr).float().cpu(), "nfe": smp.nfe}
+    return {
+        "task": task,
+        "noise": float(noise),
+        "plus": bool(plus),
+        "t": torch.tensor(record["t"]),
+        "x_t": torch.stack(record["x_t"]),
+        "x0": x0,
+        "x0_corrected": x0c,
+        "consistency_before": cons(x0),
+        "consistency_after": cons(x0c),
+        "hr": hr.float().cpu(),
+        "pinv": op.A_pinv(y).float().cpu().clamp(-1, 1),
+        "final": final.clamp(-1, 1).float().cpu(),
+        "psnr": psnr(final.clamp(-1, 1), hr).float().cpu(),
+        "nfe": smp.nfe,
+    }
 
 
 def _cpu(op):
@@ -117,16 +136,28 @@ def ddnm_frame(view: dict, k: int) -> dict:
     K = len(view["t"])
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < K:
         raise ValueError(f"k must be an int in 0 … {K - 1}, got {k!r}")
-    return {"k": k, "t": int(view["t"][k]), "x_t": view["x_t"][k], "x0": view["x0"][k], "x0_corrected": view["x0_corrected"][k],
-            "consistency_before": float(view["consistency_before"][k].mean()),
-            "consistency_after": float(view["consistency_after"][k].mean())}
+    return {
+        "k": k,
+        "t": int(view["t"][k]),
+        "x_t": view["x_t"][k],
+        "x0": view["x0"][k],
+        "x0_corrected": view["x0_corrected"][k],
+        "consistency_before": float(view["consistency_before"][k].mean()),
+        "consistency_after": float(view["consistency_after"][k].mean()),
+    }
 
 
 def render_ddnm_frame(view: dict, k: int, dpi: int = 80) -> bytes:
     """PNG: the measurements A†y, x_t, x̂₀ before and after the step at step ``k``, the final output and HR."""
     f = ddnm_frame(view, k)
-    rows = [("A†y", view["pinv"]), (f"x_t (t = {f['t']})", f["x_t"].clamp(-1, 1)), ("x̂₀ (network)", f["x0"].clamp(-1, 1)),
-            ("x̂₀′ (after the step)", f["x0_corrected"].clamp(-1, 1)), ("final", view["final"]), ("HR", view["hr"])]
+    rows = [
+        ("A†y", view["pinv"]),
+        (f"x_t (t = {f['t']})", f["x_t"].clamp(-1, 1)),
+        ("x̂₀ (network)", f["x0"].clamp(-1, 1)),
+        ("x̂₀′ (after the step)", f["x0_corrected"].clamp(-1, 1)),
+        ("final", view["final"]),
+        ("HR", view["hr"]),
+    ]
     B = view["hr"].shape[0]
     with plt.ioff():
         fig, axes = plt.subplots(len(rows), B, figsize=(0.9 * B + 1.6, 0.95 * len(rows)), squeeze=False)
@@ -147,16 +178,28 @@ class DDNMWidget:
     """A task picker, a σ_y slider and a DDNM+ switch (re-run DDNM on change), and a step slider (redraw only).
 
     Attributes:
-        view: the last :func:`ddnm_view`; the ipywidgets ``task``, ``noise``, ``plus``, ``step``, ``picture``, ``readout``.
+        view: the last :func:`ddnm_view`; the ipywidgets ``task``, ``noise``, ``plus``, ``step``, ``picture``,
+        ``readout``.
     """
 
-    def __init__(self, model, process, hr: torch.Tensor, seeds: Sequence[int], task: str = "sr4", noise: float = 0.0,
-                 plus: bool = False, steps: int = 50):
+    def __init__(
+        self,
+        model,
+        process,
+        hr: torch.Tensor,
+        seeds: Sequence[int],
+        task: str = "sr4",
+        noise: float = 0.0,
+        plus: bool = False,
+        steps: int = 50,
+    ):
         import ipywidgets as W
 
         self.model, self.process, self.hr, self.seeds, self.steps = model, process, hr, list(seeds), steps
         self.task = W.Dropdown(options=list(DDNM_TASKS.items()), value=task, description="degradation")
-        self.noise = W.FloatSlider(value=noise, min=0.0, max=0.2, step=0.05, description="σ_y [0, 1]", continuous_update=False)
+        self.noise = W.FloatSlider(
+            value=noise, min=0.0, max=0.2, step=0.05, description="σ_y [0, 1]", continuous_update=False
+        )
         self.plus = W.Checkbox(value=plus, description="DDNM+ (σ_y-aware)")
         self.step = W.IntSlider(value=steps, min=1, max=steps, description="step", continuous_update=False)  # 1-based
         self.picture = W.Image(format="png", layout=W.Layout(max_width="640px"))
@@ -170,8 +213,16 @@ class DDNMWidget:
 
     def update(self) -> None:
         """Re-run :func:`ddnm_view` for the current task, noise and switch, then redraw."""
-        self.view = ddnm_view(self.model, self.process, self.hr, self.seeds, self.task.value, float(self.noise.value),
-                              bool(self.plus.value), self.steps)
+        self.view = ddnm_view(
+            self.model,
+            self.process,
+            self.hr,
+            self.seeds,
+            self.task.value,
+            float(self.noise.value),
+            bool(self.plus.value),
+            self.steps,
+        )
         self.redraw()
 
     def redraw(self) -> None:
@@ -179,9 +230,11 @@ class DDNMWidget:
         v, k = self.view, int(self.step.value) - 1
         f = ddnm_frame(v, k)
         self.picture.value = render_ddnm_frame(v, k)
-        self.readout.value = (f"<b>step {k + 1} of {len(v['t'])}</b> (t = {f['t']}): consistency PSNR(A x̂₀, y) "
-                              f"{f['consistency_before']:.1f} dB before the step, {f['consistency_after']:.1f} dB after"
-                              f" · final PSNR to HR {float(v['psnr'].mean()):.2f} dB · {v['nfe']} NFE")
+        self.readout.value = (
+            f"<b>step {k + 1} of {len(v['t'])}</b> (t = {f['t']}): consistency PSNR(A x̂₀, y) "
+            f"{f['consistency_before']:.1f} dB before the step, {f['consistency_after']:.1f} dB after"
+            f" · final PSNR to HR {float(v['psnr'].mean()):.2f} dB · {v['nfe']} NFE"
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

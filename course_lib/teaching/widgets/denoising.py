@@ -21,7 +21,10 @@ def _check_trajectory(trajectory: dict) -> int:
             raise ValueError(f"trajectory must have keys 't', 'x_t', 'x0'; missing {key!r}")
     K = len(trajectory["t"])
     if K == 0 or trajectory["x_t"].shape[0] != K or trajectory["x0"].shape[0] != K:
-        raise ValueError(f"trajectory has {K} timesteps but x_t/x0 hold {trajectory['x_t'].shape[0]}/{trajectory['x0'].shape[0]} frames")
+        raise ValueError(
+            f"trajectory has {K} timesteps but x_t/x0 hold {trajectory['x_t'].shape[0]}/{trajectory['x0'].shape[0]} "
+            "frames"
+        )
     return K
 
 
@@ -50,7 +53,9 @@ def trajectory_view(trajectory: dict, diffusion: GaussianDiffusion, frame: int, 
     }
 
 
-def trajectory_strip(trajectory: dict, diffusion: GaussianDiffusion, image: int = 0, frames: int = 8, title: str | None = None):
+def trajectory_strip(
+    trajectory: dict, diffusion: GaussianDiffusion, image: int = 0, frames: int = 8, title: str | None = None
+):
     """Static strip: x_t (top) and x̂_0 (bottom) at ``frames`` evenly spaced recorded steps."""
     K = _check_trajectory(trajectory)
     idx = sorted({round(i * (K - 1) / (frames - 1)) for i in range(frames)})
@@ -107,8 +112,10 @@ class DenoisingWidget:
 
     def _update(self) -> None:
         self.view = v = trajectory_view(self.trajectory, self.diffusion, int(self.frame.value), int(self.image.value))
-        self.readout.value = (f"<code>t = {v['t']}</code> &nbsp; <code>alpha_bar = {v['alpha_bar']:.4f}</code> &nbsp; "
-                              f"<code>noise std sqrt(1 - alpha_bar) = {v['noise_std']:.3f}</code>")
+        self.readout.value = (
+            f"<code>t = {v['t']}</code> &nbsp; <code>alpha_bar = {v['alpha_bar']:.4f}</code> &nbsp; "
+            f"<code>noise std sqrt(1 - alpha_bar) = {v['noise_std']:.3f}</code>"
+        )
         self.picture.value = _render(v)
 
     def _ipython_display_(self) -> None:

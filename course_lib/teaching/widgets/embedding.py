@@ -23,7 +23,8 @@ def embedding_view(t: int, dim: int, layout: str = "interleaved (Eq. 03.1)", T: 
 
     Returns:
         dict with ``table`` ``(T, dim)``, ``vector`` ``(dim,)`` (= ``table[t]``), ``similarity`` ``(T,)``
-        (cosine of TE(t) with each TE(t')), and ``half_width``: how many steps away the similarity first drops below 0.5.
+        (cosine of TE(t) with each TE(t')), and ``half_width``: how many steps away the similarity first drops below
+        0.5.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
@@ -34,8 +35,15 @@ def embedding_view(t: int, dim: int, layout: str = "interleaved (Eq. 03.1)", T: 
     sim = torch.nn.functional.cosine_similarity(table, vec[None], dim=1)
     far = torch.nonzero(sim < 0.5)
     dist = (far - t).abs()
-    return {"t": t, "dim": dim, "layout": layout, "table": table, "vector": vec, "similarity": sim,
-            "half_width": int(dist.min()) if dist.numel() else T}
+    return {
+        "t": t,
+        "dim": dim,
+        "layout": layout,
+        "table": table,
+        "vector": vec,
+        "similarity": sim,
+        "half_width": int(dist.min()) if dist.numel() else T,
+    }
 
 
 def _render(view: dict) -> bytes:
@@ -66,7 +74,9 @@ class EmbeddingExplorer:
         import ipywidgets as W
 
         self.T = T
-        self.t = W.IntSlider(value=t, min=0, max=T - 1, description="t", continuous_update=False, layout=W.Layout(width="420px"))
+        self.t = W.IntSlider(
+            value=t, min=0, max=T - 1, description="t", continuous_update=False, layout=W.Layout(width="420px")
+        )
         self.dim = W.Dropdown(options=[8, 16, 32, 64, 128], value=dim, description="d")
         self.layout = W.Dropdown(options=list(LAYOUTS), description="layout", layout=W.Layout(width="320px"))
         self.readout = W.HTML()
@@ -78,8 +88,10 @@ class EmbeddingExplorer:
 
     def _update(self) -> None:
         self.view = v = embedding_view(int(self.t.value), int(self.dim.value), self.layout.value, self.T)
-        self.readout.value = (f"<code>TE({v['t']})[0:4] = {', '.join(f'{x:.3f}' for x in v['vector'][:4].tolist())}</code> &nbsp; "
-                              f"similarity drops below 0.5 at {v['half_width']} steps away")
+        self.readout.value = (
+            f"<code>TE({v['t']})[0:4] = {', '.join(f'{x:.3f}' for x in v['vector'][:4].tolist())}</code> &nbsp; "
+            f"similarity drops below 0.5 at {v['half_width']} steps away"
+        )
         self.picture.value = _render(v)
 
     def _ipython_display_(self) -> None:

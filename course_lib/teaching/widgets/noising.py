@@ -87,7 +87,9 @@ def noising_strip(diffusion: GaussianDiffusion, x0: torch.Tensor, ts, seed: int 
 def render_view(view: dict, diffusion: GaussianDiffusion, schedule: str) -> bytes:
     """PNG bytes of the three panels for a view from :func:`noising_view`."""
     with plt.ioff():
-        fig, (ax_img, ax_hist, ax_curve) = plt.subplots(1, 3, figsize=(10.5, 3.0), gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+        fig, (ax_img, ax_hist, ax_curve) = plt.subplots(
+            1, 3, figsize=(10.5, 3.0), gridspec_kw={"width_ratios": [1, 1.3, 1.3]}
+        )
         arr = to_display(view["x_t"].cpu())
         ax_img.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
         ax_img.set_title(f"x_t at t = {view['t']} (clipped for display)", fontsize=9)
@@ -96,9 +98,17 @@ def render_view(view: dict, diffusion: GaussianDiffusion, schedule: str) -> byte
         edges = np.linspace(*HIST_RANGE, HIST_BINS + 1)
         width = edges[1] - edges[0]
         total = max(float(view["hist"].sum()), 1.0)
-        ax_hist.bar(edges[:-1], view["hist"] / (total * width), width=width, align="edge", color="tab:blue", alpha=0.6, label="pixels of x_t")
+        ax_hist.bar(
+            edges[:-1],
+            view["hist"] / (total * width),
+            width=width,
+            align="edge",
+            color="tab:blue",
+            alpha=0.6,
+            label="pixels of x_t",
+        )
         grid = np.linspace(*HIST_RANGE, 200)
-        ax_hist.plot(grid, np.exp(-grid**2 / 2) / math.sqrt(2 * math.pi), color="black", lw=1.2, label="N(0, 1)")
+        ax_hist.plot(grid, np.exp(-(grid**2) / 2) / math.sqrt(2 * math.pi), color="black", lw=1.2, label="N(0, 1)")
         ax_hist.set_xlim(*HIST_RANGE)
         ax_hist.set_ylim(0, 1.6)
         ax_hist.set_title(f"histogram: mean {view['mean']:.2f}, std {view['std']:.2f}", fontsize=9)
@@ -135,7 +145,9 @@ class NoisingWidget:
         t_slider, schedule, image, readout, picture: the ipywidgets.
     """
 
-    def __init__(self, images: Mapping[str, torch.Tensor], diffusions: Mapping[str, GaussianDiffusion], t: int = 0, seed: int = 0):
+    def __init__(
+        self, images: Mapping[str, torch.Tensor], diffusions: Mapping[str, GaussianDiffusion], t: int = 0, seed: int = 0
+    ):
         import ipywidgets as W
 
         if not images:
@@ -147,8 +159,9 @@ class NoisingWidget:
             raise ValueError(f"all schedules must have the same T, got {sorted(Ts)}")
         T = Ts.pop()
         self.images, self.diffusions, self.seed = dict(images), dict(diffusions), seed
-        self.t_slider = W.IntSlider(value=t, min=0, max=T - 1, step=1, description="t", continuous_update=False,
-                                    layout=W.Layout(width="420px"))
+        self.t_slider = W.IntSlider(
+            value=t, min=0, max=T - 1, step=1, description="t", continuous_update=False, layout=W.Layout(width="420px")
+        )
         self.play = W.Play(value=t, min=0, max=T - 1, step=max(1, T // 50), interval=120, description="play")
         W.jslink((self.play, "value"), (self.t_slider, "value"))
         self.schedule = W.Dropdown(options=list(self.diffusions), description="schedule")
@@ -157,7 +170,9 @@ class NoisingWidget:
         self.picture = W.Image(format="png")
         for control in (self.t_slider, self.schedule, self.image):
             control.observe(self._on_change, names="value")
-        self.box = W.VBox([W.HBox([self.play, self.t_slider]), W.HBox([self.schedule, self.image]), self.readout, self.picture])
+        self.box = W.VBox(
+            [W.HBox([self.play, self.t_slider]), W.HBox([self.schedule, self.image]), self.readout, self.picture]
+        )
         self._update()
 
     def _on_change(self, _change) -> None:

@@ -35,8 +35,14 @@ RACE_SAMPLERS: dict[str, tuple[str, dict]] = {
 
 
 @torch.no_grad()
-def race_view(models: Mapping[str, tuple], y: torch.Tensor, hr: torch.Tensor, seeds: Sequence[int],
-              samplers: Sequence[str], nfe: int) -> dict:
+def race_view(
+    models: Mapping[str, tuple],
+    y: torch.Tensor,
+    hr: torch.Tensor,
+    seeds: Sequence[int],
+    samplers: Sequence[str],
+    nfe: int,
+) -> dict:
     """Run each of ``samplers`` (labels of :data:`RACE_SAMPLERS`) within ``nfe`` network evaluations per image.
 
     Args:
@@ -63,13 +69,30 @@ def race_view(models: Mapping[str, tuple], y: torch.Tensor, hr: torch.Tensor, se
         steps = min(steps_for_nfe(name, nfe, **options), process.num_timesteps - 1)
         counted = []
         start = time.perf_counter()
-        out = super_resolve(model, process, y, sampler=name, steps=steps, seeds=list(seeds), progress=False,
-                            eta=options.get("eta", 0.0), sampler_options={k: v for k, v in options.items() if k != "eta"},
-                            callback=lambda s: counted.append(s.nfe))
+        out = super_resolve(
+            model,
+            process,
+            y,
+            sampler=name,
+            steps=steps,
+            seeds=list(seeds),
+            progress=False,
+            eta=options.get("eta", 0.0),
+            sampler_options={k: v for k, v in options.items() if k != "eta"},
+            callback=lambda s: counted.append(s.nfe),
+        )
         seconds = time.perf_counter() - start
-        rows.append({"label": label, "steps": steps, "nfe": counted[-1], "ms_per_image": 1000 * seconds / y.shape[0],
-                     "images": out.float().cpu(), "psnr": psnr(out, hr).cpu(),
-                     "consistency": consistency_psnr(out, y, hr.shape[-1] // y.shape[-1]).cpu()})
+        rows.append(
+            {
+                "label": label,
+                "steps": steps,
+                "nfe": counted[-1],
+                "ms_per_image": 1000 * seconds / y.shape[0],
+                "images": out.float().cpu(),
+                "psnr": psnr(out, hr).cpu(),
+                "consistency": consistency_psnr(out, y, hr.shape[-1] // y.shape[-1]).cpu(),
+            }
+        )
     return {"rows": rows, "y": y.float().cpu(), "hr": hr.float().cpu(), "nfe": nfe}
 
 
@@ -89,9 +112,14 @@ def render_race_view(view: dict, dpi: int = 80) -> bytes:
                 axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
             else:
                 r = rows[i - 2]
-                axes[i, 0].set_ylabel(f"{name}\n{r['nfe']} NFE · {r['ms_per_image']:.0f} ms\n"
-                                      f"consistency {float(r['consistency'].mean()):.1f} dB",
-                                      fontsize=6, rotation=0, ha="right", va="center")
+                axes[i, 0].set_ylabel(
+                    f"{name}\n{r['nfe']} NFE · {r['ms_per_image']:.0f} ms\n"
+                    f"consistency {float(r['consistency'].mean()):.1f} dB",
+                    fontsize=6,
+                    rotation=0,
+                    ha="right",
+                    va="center",
+                )
         fig.suptitle(f"every sampler within {view['nfe']} network evaluations per image", fontsize=8)
         fig.tight_layout(pad=0.3)
         return figure_png(fig, dpi=dpi)
@@ -104,14 +132,22 @@ class RaceWidget:
         view: the last :func:`race_view` result; the ipywidgets ``samplers``, ``nfe``, ``go``, ``picture``, ``readout``.
     """
 
-    def __init__(self, models: Mapping[str, tuple], y: torch.Tensor, hr: torch.Tensor, seeds: Sequence[int],
-                 samplers: Sequence[str] = ("DDIM", "DPM-Solver++(2M)", "consistency student"), nfe: int = 4):
+    def __init__(
+        self,
+        models: Mapping[str, tuple],
+        y: torch.Tensor,
+        hr: torch.Tensor,
+        seeds: Sequence[int],
+        samplers: Sequence[str] = ("DDIM", "DPM-Solver++(2M)", "consistency student"),
+        nfe: int = 4,
+    ):
         import ipywidgets as W
 
         self.models, self.y, self.hr, self.seeds = models, y, hr, list(seeds)
         offered = [s for s in RACE_SAMPLERS if s != "consistency student" or "student" in models]
-        self.samplers = W.SelectMultiple(options=offered, value=tuple(s for s in samplers if s in offered), rows=len(offered),
-                                         description="samplers")
+        self.samplers = W.SelectMultiple(
+            options=offered, value=tuple(s for s in samplers if s in offered), rows=len(offered), description="samplers"
+        )
         self.nfe = W.IntSlider(value=nfe, min=1, max=50, description="NFE budget", continuous_update=False)
         self.go = W.Button(description="race", button_style="primary")
         self.picture = W.Image(format="png")
@@ -126,11 +162,16 @@ class RaceWidget:
         if not self.samplers.value:
             self.readout.value = "pick at least one sampler"
             return
-        self.view = v = race_view(self.models, self.y, self.hr, self.seeds, list(self.samplers.value), int(self.nfe.value))
+        self.view = v = race_view(
+            self.models, self.y, self.hr, self.seeds, list(self.samplers.value), int(self.nfe.value)
+        )
         cell = "style='padding:0 8px;text-align:right'"
-        body = "".join(f"<tr><td>{r['label']}</td><td {cell}>{r['steps']}</td><td {cell}>{r['nfe']}</td>"
-                       f"<td {cell}>{r['ms_per_image']:.0f}</td><td {cell}>{float(r['psnr'].mean()):.2f}</td>"
-                       f"<td {cell}>{float(r['consistency'].mean()):.1f}</td></tr>" for r in v["rows"])
+        body = "".join(
+            f"<tr><td>{r['label']}</td><td {cell}>{r['steps']}</td><td {cell}>{r['nfe']}</td>"
+            f"<td {cell}>{r['ms_per_image']:.0f}</td><td {cell}>{float(r['psnr'].mean()):.2f}</td>"
+            f"<td {cell}>{float(r['consistency'].mean()):.1f}</td></tr>"
+            for r in v["rows"]
+        )
         head = "".join(f"<th {cell}>{h}</th>" for h in ("steps", "NFE", "ms/image", "PSNR (dB)", "consistency (dB)"))
         self.readout.value = f"<table><tr><th style='text-align:left'>sampler</th>{head}</tr>{body}</table>"
         self.picture.value = render_race_view(v)

@@ -30,8 +30,9 @@ GENERATION_METHODS: dict[str, tuple[str, str]] = {
 
 
 @torch.no_grad()
-def generation_view(hr: torch.Tensor, y: torch.Tensor, seeds: Sequence[Sequence[int]], device="cpu",
-                    steps: int = 50) -> dict:
+def generation_view(
+    hr: torch.Tensor, y: torch.Tensor, seeds: Sequence[Sequence[int]], device="cpu", steps: int = 50
+) -> dict:
     """Run every method of :data:`GENERATION_METHODS` on ``y`` ``(B, 1, 8, 8)`` once per seed list.
 
     Args:
@@ -48,8 +49,16 @@ def generation_view(hr: torch.Tensor, y: torch.Tensor, seeds: Sequence[Sequence[
     if not seeds or any(len(s) != y.shape[0] for s in seeds):
         raise ValueError(f"seeds: expected lists of {y.shape[0]} seeds (one per image), got {[len(s) for s in seeds]}")
     hr, y = hr.to(device), y.to(device)
-    view = {"hr": hr.cpu(), "y": y.cpu(), "labels": list(GENERATION_METHODS), "base": {}, "final": {}, "psnr": {},
-            "what": {k: v[1] for k, v in GENERATION_METHODS.items()}, "residual_scale": {}}
+    view = {
+        "hr": hr.cpu(),
+        "y": y.cpu(),
+        "labels": list(GENERATION_METHODS),
+        "base": {},
+        "final": {},
+        "psnr": {},
+        "what": {k: v[1] for k, v in GENERATION_METHODS.items()},
+        "residual_scale": {},
+    }
     for label, (name, _) in GENERATION_METHODS.items():
         shipped = load(name, device)
         outs = []
@@ -85,8 +94,13 @@ def generation_frame(view: dict, i: int, k: int = 0) -> dict:
     for label in view["labels"]:
         final, base = view["final"][label][k, i], view["base"][label]
         gen = view["prior"][k, i] if base is None else (final - base[i]) / view["residual_scale"][label]
-        out["rows"][label] = {"base": None if base is None else base[i], "generated": gen, "final": final,
-                              "psnr": float(view["psnr"][label][k, i]), "what": view["what"][label]}
+        out["rows"][label] = {
+            "base": None if base is None else base[i],
+            "generated": gen,
+            "final": final,
+            "psnr": float(view["psnr"][label][k, i]),
+            "what": view["what"][label],
+        }
     out["prior_s1"] = view["prior_s1"][i]
     return out
 
@@ -97,8 +111,9 @@ def render_generation(view: dict, i: int, k: int = 0, dpi: int = 80) -> bytes:
     f = generation_frame(view, i, k)
     rows = f["rows"]
     with plt.ioff():
-        fig, axes = plt.subplots(len(rows), 4, figsize=(6.4, 1.45 * len(rows)), squeeze=False,
-                                 gridspec_kw={"width_ratios": [1, 1.6, 1, 1]})
+        fig, axes = plt.subplots(
+            len(rows), 4, figsize=(6.4, 1.45 * len(rows)), squeeze=False, gridspec_kw={"width_ratios": [1, 1.6, 1, 1]}
+        )
         for r, (label, row) in enumerate(rows.items()):
             ax_b, ax_g, ax_f, ax_h = axes[r]
             if row["base"] is None:
@@ -124,7 +139,9 @@ def render_generation(view: dict, i: int, k: int = 0, dpi: int = 80) -> bytes:
             ax_b.set_title("base" if row["base"] is not None else "", fontsize=7)
             ax_b.set_ylabel(label, fontsize=8)
             if row["base"] is None:
-                ax_b.text(-0.15, 0.5, label, transform=ax_b.transAxes, rotation=90, ha="center", va="center", fontsize=8)
+                ax_b.text(
+                    -0.15, 0.5, label, transform=ax_b.transAxes, rotation=90, ha="center", va="center", fontsize=8
+                )
             ax_h.set_title("HR", fontsize=7)
         fig.suptitle(f"digit {i}, sample {k + 1}: what each method generates", fontsize=8)
         fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.97))

@@ -22,6 +22,8 @@ from ...operators import consistency_psnr, upsample
 from ..plotting import figure_png, to_display
 
 __all__ = ["sr_view", "render_sr_view", "SRWidget"]
+
+
 def sr_view(
     model: SR3,
     diffusion: GaussianDiffusion,
@@ -45,7 +47,8 @@ def sr_view(
         on_step: called with the number of network evaluations so far (from the sampling loop's callback).
 
     Returns:
-        dict with ``y`` (also under its old name ``lr``, for one release), ``bicubic``, ``sr``, ``hr`` (``(C, H, W)`` on the CPU, ``hr`` may be ``None``),
+        dict with ``y`` (also under its old name ``lr``, for one release), ``bicubic``, ``sr``, ``hr`` (``(C, H, W)`` on
+        the CPU, ``hr`` may be ``None``),
         ``frames`` (x̂_0 at up to 6 recorded steps, ``(K, C, H, W)``) and ``frame_t``, ``evaluations``,
         ``seconds``, and ``metrics``: ``{"bicubic": {...}, "SR": {...}}`` with ``consistency`` (Eq. 04.1)
         and, given HR, ``psnr`` and ``hf_ratio`` (Eq. 04.6).
@@ -55,7 +58,9 @@ def sr_view(
         raise ValueError(f"y must have shape ({model.channels}, h, w), got {tuple(image.shape)}")
     s = model.scale
     if hr is not None and tuple(hr.shape) != (image.shape[0], image.shape[1] * s, image.shape[2] * s):
-        raise ValueError(f"hr must have shape {(image.shape[0], image.shape[1] * s, image.shape[2] * s)}, got {tuple(hr.shape)}")
+        raise ValueError(
+            f"hr must have shape {(image.shape[0], image.shape[1] * s, image.shape[2] * s)}, got {tuple(hr.shape)}"
+        )
     device = diffusion.betas.device
     y = image[None].to(device)
     y_in, (h, w) = (y, tuple(y.shape[-2:])) if tile is None else pad_to_tile(y, tile)
@@ -68,8 +73,19 @@ def sr_view(
             on_step(step.nfe)
 
     start = time.perf_counter()
-    sr, traj = super_resolve(net, diffusion, y_in, sampler=sampler, steps=steps, eta=eta, project=project, seed=seed,
-                             record_every=max(1, (steps + 4) // 5), progress=False, callback=count)
+    sr, traj = super_resolve(
+        net,
+        diffusion,
+        y_in,
+        sampler=sampler,
+        steps=steps,
+        eta=eta,
+        project=project,
+        seed=seed,
+        record_every=max(1, (steps + 4) // 5),
+        progress=False,
+        callback=count,
+    )
     sr = sr[..., : h * s, : w * s]
     traj["x0"] = traj["x0"][..., : h * s, : w * s]
     seconds = time.perf_counter() - start
@@ -83,10 +99,16 @@ def sr_view(
             m["hf_ratio"] = float(high_frequency_ratio(img, target, s)[0])
         metrics[name] = m
     return {
-        "y": image.float().cpu(), "lr": image.float().cpu(), "bicubic": bicubic[0].float().cpu(), "sr": sr[0].float().cpu(),
+        "y": image.float().cpu(),
+        "lr": image.float().cpu(),
+        "bicubic": bicubic[0].float().cpu(),
+        "sr": sr[0].float().cpu(),
         "hr": None if hr is None else hr.float().cpu(),
-        "frames": traj["x0"][:, 0], "frame_t": list(traj["t"]), "evaluations": calls[0],
-        "seconds": seconds, "metrics": metrics,
+        "frames": traj["x0"][:, 0],
+        "frame_t": list(traj["t"]),
+        "evaluations": calls[0],
+        "seconds": seconds,
+        "metrics": metrics,
     }
 
 
@@ -128,8 +150,14 @@ class SRWidget:
         ``eta``, ``seed``, ``project``, ``run``, ``progress``, ``readout``, ``picture``.
     """
 
-    def __init__(self, model: SR3, diffusion: GaussianDiffusion, images: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
-                 tile: int | None = None, max_pixels: int = 256 * 256):
+    def __init__(
+        self,
+        model: SR3,
+        diffusion: GaussianDiffusion,
+        images: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+        tile: int | None = None,
+        max_pixels: int = 256 * 256,
+    ):
         import ipywidgets as W
 
         if not images:
@@ -140,7 +168,9 @@ class SRWidget:
         self.image = W.Dropdown(options=list(self.images), description="image")
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="upload LR")
         self.sampler = W.Dropdown(options=["ddim", "ddpm"], value="ddim", description="sampler")
-        self.steps = W.IntSlider(value=20, min=1, max=diffusion.num_timesteps, description="steps", continuous_update=False)
+        self.steps = W.IntSlider(
+            value=20, min=1, max=diffusion.num_timesteps, description="steps", continuous_update=False
+        )
         self.eta = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="eta", continuous_update=False)
         self.seed = W.BoundedIntText(value=0, min=0, max=2**31 - 1, description="seed")
         self.project = W.Checkbox(value=False, description="consistency projection")
@@ -150,8 +180,16 @@ class SRWidget:
         self.picture = W.Image(format="png")
         self.run.on_click(lambda _: self.update())
         self.upload.observe(self._on_upload, names="value")
-        self.box = W.VBox([W.HBox([self.image, self.upload]), W.HBox([self.sampler, self.steps, self.eta]),
-                           W.HBox([self.seed, self.project, self.run]), self.progress, self.readout, self.picture])
+        self.box = W.VBox(
+            [
+                W.HBox([self.image, self.upload]),
+                W.HBox([self.sampler, self.steps, self.eta]),
+                W.HBox([self.seed, self.project, self.run]),
+                self.progress,
+                self.readout,
+                self.picture,
+            ]
+        )
         self.update()
 
     def _on_upload(self, change) -> None:
@@ -181,12 +219,19 @@ class SRWidget:
                 raise ValueError(f"{name} has {channels} channel(s) but this model takes {self.model.channels}")
             out_pixels = arr.shape[0] * arr.shape[1] * self.model.scale**2
             if out_pixels > self.max_pixels:
-                raise ValueError(f"{name} would become {out_pixels:,} pixels, above this widget's limit of {self.max_pixels:,}; "
-                                 "use course_lib.tools.sr.upscale (or the command line) for large images")
+                raise ValueError(
+                    f"{name} would become {out_pixels:,} pixels, above this widget's limit of {self.max_pixels:,}; "
+                    "use course_lib.tools.sr.upscale (or the command line) for large images"
+                )
             x = uint8_to_model(arr).permute(2, 0, 1)
             factor = 2 ** (len(self.model.net.config["channel_mults"]) - 1)
-            if self.tile is None and ((x.shape[-1] * self.model.scale) % factor or (x.shape[-2] * self.model.scale) % factor):
-                raise ValueError(f"{name} is {arr.shape[1]}x{arr.shape[0]}; without tiling its size times {self.model.scale} must be divisible by {factor}")
+            if self.tile is None and (
+                (x.shape[-1] * self.model.scale) % factor or (x.shape[-2] * self.model.scale) % factor
+            ):
+                raise ValueError(
+                    f"{name} is {arr.shape[1]}x{arr.shape[0]}; without tiling its size times {self.model.scale} must "
+                    f"be divisible by {factor}"
+                )
             key = f"upload: {Path(name).name}"
             self.images[key] = (None, x)
             self.image.options = list(self.images)
@@ -206,17 +251,31 @@ class SRWidget:
         self.progress.max, self.progress.value = steps, 0
         self.run.disabled = True
         try:
-            self.view = v = sr_view(self.model, self.diffusion, y, hr, self.sampler.value, steps, float(self.eta.value),
-                                    int(self.seed.value), bool(self.project.value), tile=self.tile,
-                                    on_step=lambda k: setattr(self.progress, "value", min(k, steps)))
+            self.view = v = sr_view(
+                self.model,
+                self.diffusion,
+                y,
+                hr,
+                self.sampler.value,
+                steps,
+                float(self.eta.value),
+                int(self.seed.value),
+                bool(self.project.value),
+                tile=self.tile,
+                on_step=lambda k: setattr(self.progress, "value", min(k, steps)),
+            )
         finally:
             self.run.disabled = False
         rows = "".join(
             f"<tr><td>{k}</td><td>{m['consistency']:.2f}</td><td>{m.get('psnr', float('nan')):.2f}</td>"
-            f"<td>{m.get('hf_ratio', float('nan')):.2f}</td></tr>" for k, m in v["metrics"].items())
-        self.readout.value = (f"<b>{name}</b>: {self.sampler.value.upper()}, {v['evaluations']} network evaluations, "
-                              f"{v['seconds']:.1f} s &nbsp; <table><tr><th>method</th><th>consistency PSNR (dB)</th>"
-                              f"<th>PSNR to HR (dB)</th><th>HF ratio</th></tr>{rows}</table>")
+            f"<td>{m.get('hf_ratio', float('nan')):.2f}</td></tr>"
+            for k, m in v["metrics"].items()
+        )
+        self.readout.value = (
+            f"<b>{name}</b>: {self.sampler.value.upper()}, {v['evaluations']} network evaluations, "
+            f"{v['seconds']:.1f} s &nbsp; <table><tr><th>method</th><th>consistency PSNR (dB)</th>"
+            f"<th>PSNR to HR (dB)</th><th>HF ratio</th></tr>{rows}</table>"
+        )
         self.picture.value = render_sr_view(v)
 
     def _ipython_display_(self) -> None:
