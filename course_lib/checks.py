@@ -28,14 +28,17 @@ def _range(low, high, low_open: bool = False, high_open: bool = False) -> str:
     return ""
 
 
-def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
+def check_int(value, name: str, low: int | None = None, high: int | None = None, note: str = "") -> int:
     """``value`` as an int (NumPy integers too) within ``low`` … ``high`` (either may be ``None``), or a ``ValueError``
-    naming ``name``: ``check_int(0, "steps", 1)`` → "steps: expected an int >= 1, got 0"."""
+    naming ``name``: ``check_int(0, "steps", 1)`` → "steps: expected an int >= 1, got 0"; ``note`` says what the
+    bounds mean ("tile: expected an int >= 2 (LR pixels), got 1")."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and (low is None or value >= low) and (high is None or value <= high):
         return int(value)
     bounds = _range(low, high)
-    raise ValueError(f"{name}: expected an int{' ' + bounds if bounds else ''}, got {value!r}")
+    raise ValueError(
+        f"{name}: expected an int{' ' + bounds if bounds else ''}{f' ({note})' if note else ''}, got {value!r}"
+    )
 
 
 def check_number(

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .checks import check_int
 from .files import load_manifest, verify_file
 from .images import IMAGE_EXTENSIONS, image_size, read_image, to_tensor
 from .operators import DOWNSAMPLE_KERNELS, check_scale, degrade
@@ -79,8 +80,7 @@ def toy_points(name: str = "spiral", n: int = 10_000, seed: int = 0) -> torch.Te
     """
     if name not in TOY_SETS:
         raise ValueError(f"name must be one of {TOY_SETS}, got {name!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_int(n, "n", low=1)
     g = torch.Generator().manual_seed(seed)
     u = torch.rand(n, generator=g)
     if name == "spiral":
@@ -217,8 +217,7 @@ class ImageFolderSR(_SRPairs):
             raise ValueError(f"mode must be 'grid' or 'random', got {mode!r}")
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
-        if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
-            raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
+        check_int(patch_size, "patch_size", low=1)
         if patch_size % self.scale:
             raise ValueError(f"patch_size={patch_size} is not divisible by scale={self.scale}")
         if mode == "random" and (not isinstance(samples_per_image, int) or samples_per_image < 1):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import check_int
 from .files import atomic_write
 
 __all__ = [
@@ -227,8 +228,7 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
         raise TypeError(
             f"image must be a uint8 array (H, W) or (H, W, 3), got {getattr(image, 'shape', type(image).__name__)}"
         )
-    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
-        raise ValueError(f"quality must be an int in 1 … 100, got {quality!r}")
+    check_int(quality, "quality", low=1, high=100)
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L" if image.ndim == 2 else "RGB"))

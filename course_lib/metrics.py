@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from .checks import check_int
 
 __all__ = [
     "to_unit_range",
@@ -91,8 +92,7 @@ def _prepare(
     y_channel: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     _check_pair(pred, target)
-    if isinstance(shave, bool) or not isinstance(shave, int) or shave < 0:
-        raise ValueError(f"shave must be a non-negative int, got {shave!r}")
+    check_int(shave, "shave", low=0)
     h, w = pred.shape[-2:]
     if 2 * shave >= min(h, w):
         raise ValueError(f"shave={shave} crops away the whole {h}x{w} image")
@@ -215,8 +215,7 @@ def high_frequency_energy(
     Returns:
         ``(B,)`` float32.
     """
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
-        raise ValueError(f"scale must be an int >= 2, got {scale!r}")
+    check_int(scale, "scale", low=2)
     a, _ = _prepare(x, x, value_range, 0, y_channel)
     a = a.float().mean(dim=1)  # (B, H, W); one channel after Y, or the mean of the channels
     H, W = a.shape[-2:]

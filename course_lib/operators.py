@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import check_int
 from .metrics import psnr
 
 __all__ = [
@@ -80,8 +81,7 @@ def _check_masked(x: torch.Tensor, mask: torch.Tensor, name: str, what: str, com
 
 def check_scale(scale: object) -> int:
     """``scale`` as an int ≥ 1, or a ``ValueError`` naming it."""
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(f"scale must be a positive int, got {scale!r}")
+    check_int(scale, "scale", low=1)
     return int(scale)
 
 
@@ -257,8 +257,7 @@ def consistency_projection(
         ``(B, C, H, W)``; without ``clip``, ``downsample(result, s, "area") == y`` up to rounding.
     """
     check_pair(x, y, scale)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    check_int(iterations, "iterations", low=1)
     op = AreaOperator(scale)
     for _ in range(iterations if clip else 1):
         x = op.project(x, y)
@@ -323,12 +322,10 @@ def kspace_mask(size: int, fraction: float, center: int = 4, generator: torch.Ge
         size: side of the image (and of its spectrum); fraction: share of frequencies measured, in (0, 1] (more if
         the low square alone is larger); center: see above (0: only f = 0); generator: the random draw.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-        raise ValueError(f"size must be an int >= 2, got {size!r}")
+    check_int(size, "size", low=2)
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
-    if isinstance(center, bool) or not isinstance(center, int) or not 0 <= center <= size:
-        raise ValueError(f"center must be an int in 0 … {size}, got {center!r}")
+    check_int(center, "center", low=0, high=size)
     k = torch.arange(size)
     freq = torch.where(k <= size // 2, k, k - size)  # signed frequency of each FFT index
     low = (freq.abs() <= center // 2)[:, None] & (freq.abs() <= center // 2)[None, :]

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .checks import check_int
 from .device import randn
 from .diffusion import GaussianDiffusion
 
@@ -245,8 +246,7 @@ def langevin_dynamics(
     """
     if not step_size > 0:
         raise ValueError(f"step_size must be positive, got {step_size}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+    check_int(n_steps, "n_steps", low=1)
     path = []
     for k in range(n_steps):
         x = x + step_size * score_fn(x) + math.sqrt(2 * step_size) * randn(x.shape, generator, x.device, x.dtype)

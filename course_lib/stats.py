@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import torch
+from .checks import check_int
 
 __all__ = [
     "LEVEL",
@@ -192,8 +193,7 @@ def paired_difference(a, b, level: float = LEVEL, method: str = "t", draws: int 
         return mean_interval(d, level)
     if method != "bootstrap":
         raise ValueError(f"method: expected 't' or 'bootstrap', got {method!r}")
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 100:
-        raise ValueError(f"draws: expected an int >= 100, got {draws!r}")
+    check_int(draws, "draws", low=100)
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(0, d.numel(), (draws, d.numel()), generator=g)
     means = d[idx].mean(1)
@@ -216,8 +216,7 @@ def seed_difference(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, le
 
 
 def _groups(n: int, groups: int) -> list[torch.Tensor]:
-    if isinstance(groups, bool) or not isinstance(groups, int) or not 2 <= groups <= n:
-        raise ValueError(f"groups: expected an int in 2 … {n} (the number of images), got {groups!r}")
+    check_int(groups, "groups", low=2, high=n, note="the number of images")
     return [torch.arange(g, n, groups) for g in range(groups)]  # interleaved: every group spans the whole set
 
 
@@ -342,8 +341,7 @@ def family_level(level: float, k: int) -> float:
     """The level of each of k intervals judged as one family (Bonferroni): 1 − (1 − level)/k, so that all k hold
     together with probability ≥ ``level``."""
     level = _check_level(level)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k: expected the number of comparisons (an int >= 1), got {k!r}")
+    check_int(k, "k", low=1)
     return 1 - (1 - level) / k
 
 

@@ -130,7 +130,7 @@ def test_high_frequency_ratio():
     board = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 2.0 - 1
     assert torch.allclose(high_frequency_energy(board[None, None], 2), torch.tensor([0.25]), atol=1e-6)
     assert torch.allclose(high_frequency_energy(torch.zeros(1, 1, 32, 32), 2), torch.zeros(1))
-    with pytest.raises(ValueError, match="scale must be an int >= 2"):
+    with pytest.raises(ValueError, match="scale: expected an int >= 2"):
         high_frequency_energy(hr, 1)
 
 

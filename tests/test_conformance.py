@@ -101,7 +101,7 @@ def test_sampler_bad_arguments_are_named():
     process = _process("cpu")
     with pytest.raises(ValueError, match="sampler must be one of"):
         make_sampler("euler_maruyama_typo", process)
-    with pytest.raises(ValueError, match=r"steps must be an int in 1 … 50"):
+    with pytest.raises(ValueError, match=r"steps: expected an int in 1 … 50"):
         make_sampler("ddim", process, 51)
     with pytest.raises(TypeError, match="process must be a GaussianDiffusion"):
         DDIMSampler("not a process")

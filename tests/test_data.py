@@ -75,8 +75,8 @@ def test_noise_is_seeded_and_has_the_requested_std(device):
     "kwargs,exc,match",
     [
         (dict(scale=3), ValueError, r"32x32 is not divisible by scale=3"),
-        (dict(scale=0), ValueError, "scale must be a positive int"),
-        (dict(scale=2.0), ValueError, "scale must be a positive int"),
+        (dict(scale=0), ValueError, "scale: expected an int >= 1"),
+        (dict(scale=2.0), ValueError, "scale: expected an int >= 1"),
         (dict(scale=2, kernel="lanczos"), ValueError, r"kernel must be one of \('area', 'bicubic'\)"),
         (dict(scale=2, noise_std=-0.1), ValueError, "noise_std must be >= 0"),
         (dict(scale=2, blur_sigma=-1.0), ValueError, "sigma must be >= 0"),

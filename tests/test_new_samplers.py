@@ -442,5 +442,5 @@ def test_steps_for_nfe():
 
     assert steps_for_nfe("heun", 19) == 10 and steps_for_nfe("pndm", 20, warmup="plms") == 19
     assert steps_for_nfe("pndm", 20, warmup="prk") == 11 and steps_for_nfe("ddim", 7) == 7
-    with pytest.raises(ValueError, match="nfe must be"):
+    with pytest.raises(ValueError, match="nfe: expected an int >= 1"):
         steps_for_nfe("ddim", 0)

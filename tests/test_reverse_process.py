@@ -117,7 +117,7 @@ def test_ddim_timesteps_trailing():
     assert ddim_timesteps(1000, 1000) == list(range(999, -1, -1))
     assert ddim_timesteps(1000, 1) == [999]
     for bad in (0, 1001, 2.5):
-        with pytest.raises(ValueError, match=r"steps must be an int in 1 … 1000"):
+        with pytest.raises(ValueError, match=r"steps: expected an int in 1 … 1000"):
             ddim_timesteps(1000, bad)
 
 
@@ -164,8 +164,8 @@ def test_sampling_is_seeded_and_bad_arguments_are_named(device):
     )
     for kwargs, match in [
         (dict(sampler="rk45"), "sampler must be one of"),
-        (dict(steps=0), "steps must be an int in 1 … 1000"),
-        (dict(steps=1001), "steps must be"),
+        (dict(steps=0), "steps: expected an int in 1 … 1000"),
+        (dict(steps=1001), "steps: expected an int in 1 … 1000"),
         (dict(eta=-1.0), "eta must be >= 0"),
         (dict(record_every=0), "record_every"),
     ]:

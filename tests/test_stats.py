@@ -215,7 +215,7 @@ def test_bad_values_are_named():
     with pytest.raises(ValueError, match="method: expected 't' or 'bootstrap'"):
         stats.paired_difference([1.0, 2.0], [0.0, 0.0], method="z")
     assert stats.family_level(0.95, 5) == pytest.approx(0.99)
-    with pytest.raises(ValueError, match="k: expected the number of comparisons"):
+    with pytest.raises(ValueError, match="k: expected an int >= 1"):
         stats.family_level(0.95, 0)
 
 

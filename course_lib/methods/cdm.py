@@ -18,6 +18,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..device import make_generator, per_image_generators, randn
 from ..models import CascadeSR, UNet, augment_lr
 from ..samplers import ProgressBar, clip_x0, make_sampler, sample
@@ -38,12 +39,10 @@ class CDMConfig(MethodConfig):
     args: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if isinstance(self.scale, bool) or not isinstance(self.scale, int) or self.scale < 1:
-            raise ValueError(f"model.scale must be a positive int, got {self.scale!r}")
+        check_int(self.scale, "model.scale", low=1)
         if not isinstance(self.augment, bool):
             raise ValueError(f"model.augment must be true or false, got {self.augment!r}")
-        if isinstance(self.max_aug_level, bool) or not isinstance(self.max_aug_level, int) or self.max_aug_level < 1:
-            raise ValueError(f"model.max_aug_level must be an int >= 1, got {self.max_aug_level!r}")
+        check_int(self.max_aug_level, "model.max_aug_level", low=1)
 
 
 @register_method

@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..models import GuidedModel, UNet
 from .base import Method, MethodConfig, register_method
 from .ddpm import DDPM
@@ -32,8 +33,7 @@ class CFGConfig(MethodConfig):
     args: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError(f"model.num_classes must be an int >= 1, got {self.num_classes!r}")
+        check_int(self.num_classes, "model.num_classes", low=1)
         if not 0.0 <= float(self.label_dropout) < 1.0:
             raise ValueError(f"model.label_dropout must be in [0, 1), got {self.label_dropout!r}")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int
 from .unet import ResBlock, UNet
 
 __all__ = ["Autoencoder", "LatentSR", "kl_to_standard_normal"]
@@ -57,8 +58,7 @@ class Autoencoder(nn.Module):
             ("width", width),
             ("downsamplings", downsamplings),
         ):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_int(v, name, low=1)
         self.in_channels, self.latent_channels, self.factor = in_channels, latent_channels, 2**downsamplings
 
         half = max(width // 2, 1)

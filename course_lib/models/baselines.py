@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..operators import upsample
 from .unet import UNet
 
@@ -38,8 +39,7 @@ class SRCNN(nn.Module):
 
     def __init__(self, channels: int = 1, scale: int = 4, n1: int = 64, n2: int = 32):
         super().__init__()
-        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        check_int(scale, "scale", low=1)
         self.channels, self.scale = channels, scale
         self.config = dict(channels=channels, scale=scale, n1=n1, n2=n2)
         self.body = nn.Sequential(
@@ -69,8 +69,7 @@ class RegressionUNet(nn.Module):
 
     def __init__(self, channels: int = 1, scale: int = 4, **unet_kwargs):
         super().__init__()
-        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        check_int(scale, "scale", low=1)
         unet_kwargs = {**unet_kwargs, "time_embedding": "none", "cond_channels": 0}
         self.net = UNet(in_channels=channels, **unet_kwargs)
         self.channels, self.scale = channels, scale

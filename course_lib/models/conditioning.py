@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..operators import upsample
 from .unet import UNet
 
@@ -46,8 +47,7 @@ class SR3(nn.Module):
         clip_residual: bool = False,
     ):
         super().__init__()
-        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        check_int(scale, "scale", low=1)
         if not net.cond_channels:
             raise ValueError("SR3 needs a UNet with cond_channels > 0 (the channels of y)")
         if not residual_scale > 0:

@@ -23,6 +23,7 @@ import copy
 import torch
 from torch import nn
 
+from ..checks import check_int
 from .unet import ResBlock, UNet
 
 __all__ = ["ControlNet", "ControlledUNet"]
@@ -47,8 +48,7 @@ class ControlNet(nn.Module):
         super().__init__()
         if base.cond_channels or base.encoder is not None:
             raise ValueError("base: expected an unconditional UNet (cond_channels=0), got a conditional one")
-        if isinstance(cond_channels, bool) or not isinstance(cond_channels, int) or cond_channels < 1:
-            raise ValueError(f"cond_channels must be a positive int, got {cond_channels!r}")
+        check_int(cond_channels, "cond_channels", low=1)
         self.cond_channels = cond_channels
         self.time_mlp = copy.deepcopy(base.time_mlp)
         old = base.inc

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_int
 from ..operators import upsample
 
 __all__ = ["DenseBlock", "RRDB", "RRDBNet"]
@@ -76,8 +77,7 @@ class RRDBNet(nn.Module):
     def __init__(self, channels: int = 1, scale: int = 4, nf: int = 32, blocks: int = 4, gc: int = 16):
         super().__init__()
         for name, v in (("channels", channels), ("nf", nf), ("blocks", blocks), ("gc", gc)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_int(v, name, low=1)
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1 or scale & (scale - 1):
             raise ValueError(f"scale must be a power of 2 (1, 2, 4, 8 …), got {scale!r}")
         self.channels, self.scale, self.nf, self.blocks_count = channels, scale, nf, blocks

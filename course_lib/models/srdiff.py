@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int
 from .rrdb import RRDBNet
 from .unet import ResBlock, UNet
 
@@ -46,8 +47,7 @@ class SRDiffUNet(nn.Module):
                 f"encoder: expected {unet.x_channels} image channels like the U-Net, got {encoder.channels}"
             )
         n_maps = encoder.blocks_count + 1
-        if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= n_maps:
-            raise ValueError(f"every must be an int in 1 … {n_maps} (the encoder's feature maps), got {every!r}")
+        check_int(every, "every", low=1, high=n_maps, note="the encoder's feature maps")
         self.unet, self.every = unet, every
         self.encoder = encoder.requires_grad_(False).eval()
         self.picked = list(range(every - 1, n_maps, every))

@@ -11,6 +11,7 @@ import math
 
 import torch
 from torch import nn
+from ..checks import check_int
 
 __all__ = ["TiledDenoiser", "pad_to_tile"]
 
@@ -44,8 +45,7 @@ class TiledDenoiser(nn.Module):
 
     def __init__(self, model: nn.Module, tile: int, overlap: int | None = None, batch: int = 64):
         super().__init__()
-        if isinstance(tile, bool) or not isinstance(tile, int) or tile < 2:
-            raise ValueError(f"tile must be an int >= 2 (LR pixels), got {tile!r}")
+        check_int(tile, "tile", low=2, note="LR pixels")
         overlap = tile // 4 if overlap is None else overlap
         if not 0 <= overlap < tile:
             raise ValueError(f"overlap must be in 0 … tile − 1 = {tile - 1}, got {overlap}")

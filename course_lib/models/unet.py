@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_int
 from ..embeddings import make_time_embedding
 
 __all__ = ["UNet", "count_parameters"]
@@ -152,8 +153,7 @@ class UNet(nn.Module):
         aug_level_embedding: bool = False,
     ):
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0, got {num_classes!r}")
+        check_int(num_classes, "num_classes", low=0)
         if time_injection not in ("scale_shift", "add"):
             raise ValueError(f"time_injection must be 'scale_shift' or 'add', got {time_injection!r}")
         if conditioning not in ("concat", "encoder"):

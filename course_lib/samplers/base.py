@@ -25,6 +25,7 @@ from typing import Callable, ClassVar, Sequence
 
 import torch
 
+from ..checks import check_int
 from ..device import randn
 from ..diffusion import GaussianDiffusion, check_prediction, extract
 
@@ -122,8 +123,7 @@ class Sampler:
         T = process.num_timesteps
         if steps is None:
             steps = T if self.default_steps is None else min(self.default_steps, T)
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-            raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+        check_int(steps, "steps", low=1, high=T, note="T")
         self.process, self.steps, self.prediction = process, steps, prediction
         self.nfe = 0
         self.timesteps: list[int] = self.make_timesteps()
@@ -237,8 +237,7 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
     Returns:
         list of ``steps`` decreasing ints in ``0 … T-1``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+    check_int(steps, "steps", low=1, high=T, note="T")
     if spacing not in SPACINGS:
         raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
     if spacing == "karras":
@@ -265,8 +264,7 @@ def karras_timesteps(process, steps: int, sigma_max: float = 80.0, sigma_min: fl
         list of ``steps`` decreasing ints in ``0 … T-1``.
     """
     T = process.num_timesteps
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int in 1 … {T} (T), got {steps!r}")
+    check_int(steps, "steps", low=1, high=T, note="T")
     if not 0 < sigma_min < sigma_max or not rho > 0:
         raise ValueError(f"need 0 < sigma_min < sigma_max and rho > 0, got {sigma_min}, {sigma_max}, {rho}")
     ab = process.alpha_bars.double().cpu()

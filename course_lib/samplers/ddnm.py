@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..checks import check_int
 from ..diffusion import extract
 from .base import alpha_bar_at, fresh_noise, SpacedSampler, StepContext, StepOutput, X0Transform
 from .registry import register_sampler
@@ -46,8 +47,7 @@ def repaint_schedule(steps: int, jump_length: int = 10, jump_n_sample: int = 10)
     ``jump_length``-th index (below ``steps − jump_length``) go back up ``jump_length`` indices, ``jump_n_sample − 1``
     times. The indices diffusers' ``RePaintScheduler.set_timesteps`` produces before scaling to times."""
     for name, v, low in (("steps", steps, 1), ("jump_length", jump_length, 1), ("jump_n_sample", jump_n_sample, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+        check_int(v, name, low=low)
     jumps = {j: jump_n_sample - 1 for j in range(0, steps - jump_length, jump_length)}
     out, t = [], steps
     while t >= 1:
@@ -96,8 +96,7 @@ class PosteriorSampler(SpacedSampler):
     def __init__(self, process, steps: int | None = None, prediction: str = "eps", spacing: str | None = None,
                  travel_length: int = 10, travel_repeat: int = 1):
         for name, v in (("travel_length", travel_length), ("travel_repeat", travel_repeat)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_int(v, name, low=1)
         self.travel_length, self.travel_repeat = travel_length, travel_repeat
         super().__init__(process, steps, prediction, spacing)
 

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..checks import check_int
 from .base import Sampler, X0Transform
 
 __all__ = ["SampleStep", "sample", "Trajectory", "ProgressBar"]
@@ -105,8 +106,7 @@ class Trajectory:
     """
 
     def __init__(self, every: int = 1):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
+        check_int(every, "every", low=1)
         self.every = every
         self.t: list[int] = []
         self._x: list[torch.Tensor] = []

@@ -6,6 +6,7 @@ registers itself plus its test (``docs/adding-a-method.md``).
 """
 
 from __future__ import annotations
+from ..checks import check_int
 
 __all__ = ["SAMPLERS", "register_sampler", "make_sampler", "steps_for_nfe"]
 
@@ -35,8 +36,7 @@ def steps_for_nfe(name: str, nfe: int, **options) -> int:
     """The most steps of sampler ``name`` whose run costs at most ``nfe`` network evaluations (at least 1 step)."""
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {name!r}")
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1:
-        raise ValueError(f"nfe must be a positive int, got {nfe!r}")
+    check_int(nfe, "nfe", low=1)
     cls, steps = SAMPLERS[name], 1
     while cls.nfe_for(steps + 1, **options) <= nfe:
         steps += 1

@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from ...checks import check_int
 from ...metrics import psnr
 from ...operators import consistency_psnr
 from ..plotting import figure_png, to_display
@@ -60,8 +61,7 @@ def race_view(
     unknown = [s for s in samplers if s not in RACE_SAMPLERS]
     if unknown:
         raise ValueError(f"samplers must be among {list(RACE_SAMPLERS)}, got {unknown}")
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1:
-        raise ValueError(f"nfe must be a positive int, got {nfe!r}")
+    check_int(nfe, "nfe", low=1)
     rows = []
     for label in samplers:
         name, options = RACE_SAMPLERS[label]
