@@ -223,7 +223,8 @@ print("q_posterior == Eq. 02.1; at t = 0 the mean is x0 and the variance", v0[0]
 #
 # </details>
 #
-# That is no longer the bound; it is a reweighting that gave better samples — an empirical choice, not a derivation.
+# That is no longer the bound; it is a reweighting that Ho et al. (2020) found to give better samples — an empirical
+# choice, not a derivation.
 # The weights it drops are large at small $t$; let us see by how much:
 
 # %%
