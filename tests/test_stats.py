@@ -112,8 +112,10 @@ def test_the_jackknife_covers_a_set_measures_population_value(n):
     j = stats.jackknife(full, reps)
     coverage = float(((j["low"] <= truth) & (truth <= j["high"])).double().mean())
     plain_bias, corrected_bias = float((full - truth).mean()), float((j["estimate"] - truth).mean())
-    print(f"n = {n}: coverage {coverage:.3f}; bias plain {plain_bias:+.4f}, measured {float(j['bias'].mean()):+.4f}, "
-          f"left {corrected_bias:+.4f}; se {float(j['se'].mean()):.4f} (sd of the plain estimate {float(full.std()):.4f})")
+    print(
+        f"n = {n}: coverage {coverage:.3f}; bias plain {plain_bias:+.4f}, measured {float(j['bias'].mean()):+.4f}, "
+        f"left {corrected_bias:+.4f}; se {float(j['se'].mean()):.4f} (sd of the plain estimate {float(full.std()):.4f})"
+    )
     assert coverage >= 0.90, coverage
     # the bias is measured (the jackknife's estimate has its sign and at least (√2 − 1) of its size) and what is left
     # after the correction is bounded: under a fifth of the standard error, too small to move the coverage
@@ -125,7 +127,9 @@ def test_the_jackknife_covers_a_set_measures_population_value(n):
     one = stats.set_interval(lambda a, b: _sliced_w1(a, b), x[0], y[0], draws=40)
     assert one.estimate == pytest.approx(float(j["estimate"][0]), rel=1e-6)
     assert one.low == pytest.approx(float(j["low"][0]), rel=1e-6)
-    assert one.method == "delete-half jackknife" and one.n == 40 and one.plain == pytest.approx(float(full[0]), rel=1e-6)
+    assert (
+        one.method == "delete-half jackknife" and one.n == 40 and one.plain == pytest.approx(float(full[0]), rel=1e-6)
+    )
 
 
 def test_set_difference_is_paired_and_checks_its_sets():
