@@ -41,6 +41,7 @@ p-values and gives no simultaneous intervals to print.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
@@ -130,8 +131,12 @@ def t_quantile(p: float, df: float) -> float:
     p = _check_level(p)
     if isinstance(df, bool) or not isinstance(df, (int, float)) or not df > 0:
         raise ValueError(f"df: expected degrees of freedom > 0, got {df!r}")
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
+    return -_upper_t_quantile(1 - p, float(df)) if p < 0.5 else _upper_t_quantile(p, float(df))
+
+
+@functools.lru_cache(maxsize=256)
+def _upper_t_quantile(p: float, df: float) -> float:
+    """:func:`t_quantile` for p ≥ 0.5, remembered (a verdict needs the same few quantiles many times)."""
     lo, hi = 0.0, 1.0
     while _t_cdf(hi, df) < p:
         hi *= 2
