@@ -177,9 +177,7 @@ def install_module_aliases() -> None:
 
 
 def _process_sample(process, model, shape, *args, **kwargs):
-    from importlib import import_module
-
-    return import_module("course_lib.samplers.generate").generate(model, process, shape, *args, **kwargs)
+    return importlib.import_module("course_lib.samplers.generate").generate(model, process, shape, *args, **kwargs)
 
 
 #: (class name, attribute) → (the function of (self, *args), its new name): methods moved out of core classes

@@ -28,6 +28,7 @@ __all__ = [
     "MODEL_RANGE",
     "RANGE_SLACK",
     "to_model_range",
+    "check_finite",
     "check_model_range",
 ]
 
@@ -46,6 +47,21 @@ def to_model_range(x: torch.Tensor, low: float = 0.0, high: float = 255.0) -> to
     return (torch.as_tensor(x).to(torch.float32) - low) * (2.0 / (high - low)) - 1.0
 
 
+def check_finite(x: torch.Tensor, name: str = "y", expected: str = "finite values") -> torch.Tensor:
+    """A ``ValueError`` naming ``name`` when ``x`` (real or complex) holds NaN or ±inf: how many of each, and where to
+    look. Returns ``x``."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name}: expected a tensor of {expected}, got {type(x).__name__}")
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        nan = int(torch.isnan(x).sum())
+        raise ValueError(
+            f"{name}: expected {expected}, got {nan} NaN and {int((~finite).sum()) - nan} "
+            f"infinite of {x.numel()}; find where they came from (a division by zero, a failed read)"
+        )
+    return x
+
+
 def check_model_range(x: torch.Tensor, name: str = "y", noise: float = 0.0) -> torch.Tensor:
     """Refuse an input a model would silently misread: a ``ValueError`` naming ``name`` when ``x`` holds NaN or ±inf,
     or values outside [-1, 1] by more than :data:`RANGE_SLACK` (plus 6 σ for inputs with Gaussian noise of ``noise``
@@ -58,13 +74,7 @@ def check_model_range(x: torch.Tensor, name: str = "y", noise: float = 0.0) -> t
         )
     if x.numel() == 0:
         raise ValueError(f"{name}: expected at least one pixel, got shape {tuple(x.shape)}")
-    finite = torch.isfinite(x)
-    if not bool(finite.all()):
-        nan = int(torch.isnan(x).sum())
-        raise ValueError(
-            f"{name}: expected finite values in [-1, 1], got {nan} NaN and {int((~finite).sum()) - nan} "
-            f"infinite of {x.numel()}; find where they came from (a division by zero, a failed read)"
-        )
+    check_finite(x, name, "finite values in [-1, 1]")
     low, high = float(x.min()), float(x.max())
     slack = RANGE_SLACK + 6 * float(noise)
     if low < MODEL_RANGE[0] - slack or high > MODEL_RANGE[1] + slack:

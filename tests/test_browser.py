@@ -150,11 +150,6 @@ def _write_driver(path: Path, source: str) -> None:
     nbformat.write(nb, path)
 
 
-def _write_race_driver(path: Path) -> None:
-    """Lesson 06's race widget in a one-cell driver notebook."""
-    _write_driver(path, RACE_DRIVER)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -165,12 +160,17 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     """A JupyterLab server on loopback over one-cell driver notebooks of the widgets, with its own settings."""
     root = tmp_path_factory.mktemp("lab")
-    for name, source in (("noising", NOISING_DRIVER), ("denoising", DENOISING_DRIVER), ("comparer", COMPARER_DRIVER)):
+    drivers = {
+        "noising": NOISING_DRIVER,
+        "denoising": DENOISING_DRIVER,
+        "comparer": COMPARER_DRIVER,
+        "race": RACE_DRIVER,
+        "ddnm": DDNM_DRIVER,
+        "generation": GENERATION_DRIVER,
+        "cascade": CASCADE_DRIVER,
+    }
+    for name, source in drivers.items():
         _write_driver(root / f"{name}_driver.ipynb", source)
-    _write_race_driver(root / "race_driver.ipynb")
-    _write_driver(root / "ddnm_driver.ipynb", DDNM_DRIVER)
-    _write_driver(root / "generation_driver.ipynb", GENERATION_DRIVER)
-    _write_driver(root / "cascade_driver.ipynb", CASCADE_DRIVER)
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page

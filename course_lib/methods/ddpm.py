@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..device import per_image_generators, randn
+from ..images import check_finite
 from ..models import MLPDenoiser, UNet
 from ..samplers import ProgressBar, clip_x0, make_sampler, sample
 from .base import Method, MethodConfig, register_method
@@ -109,9 +110,7 @@ class DDPM(Method):
         """
         from ..samplers import ddnm_transform
 
-        if not isinstance(y, torch.Tensor) or not bool(torch.isfinite(y).all()):
-            bad = int((~torch.isfinite(y)).sum()) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise ValueError(f"y: expected finite measurements (the operator's output), got {bad} NaN or infinite")
+        check_finite(y, "y", "finite measurements (the operator's output)")
         gens = per_image_generators(seeds) if seeds is not None else torch.Generator(y.device).manual_seed(0)
         x_T = randn((y.shape[0], *shape), gens, y.device)
         s = make_sampler(sampler, process, steps, self.prediction, **options)
