@@ -62,6 +62,8 @@ __all__ = [
     "jackknife",
     "halves",
     "judge",
+    "compare_values",
+    "compare_sets",
     "family_level",
     "VERDICT_WORDS",
 ]
@@ -175,6 +177,14 @@ class Interval:
     def to_dict(self, digits: int = 6) -> dict:
         """A JSON-ready dict, floats rounded to ``digits`` significant places after the point."""
         return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in asdict(self).items() if v is not None}
+
+    def shifted(self, by: float) -> "Interval":
+        """The interval of (A − B) + ``by``: to ask "is A better than B by more than m?", judge ``shifted(-m)``
+        (higher is better) — the superiority question with a margin, e.g. "DDNM beats A†y by ≥ 3 dB"."""
+        by = float(by)
+        plain = None if self.plain is None else self.plain + by
+        return Interval(self.estimate + by, self.low + by, self.high + by, self.level, self.method, self.n,
+                        self.se, self.bias, plain)  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.estimate:+.4g} [{self.low:+.4g}, {self.high:+.4g}]"
@@ -322,17 +332,20 @@ def set_difference(
     level: float = LEVEL,
     resample_reference: bool = True,
     seed: int = 0,
+    times: float = 1.0,
 ) -> Interval:
-    """measure(a, ref) − measure(b, ref) for two sets of outputs of the **same** images (``(N, …)`` each), with the
-    delete-half jackknife interval (Eq. S.2–S.3) that keeps the same half of the images in both (paired) and one
-    half of the reference for both."""
+    """measure(a, ref) − times · measure(b, ref) for two sets of outputs of the **same** images (``(N, …)`` each),
+    with the delete-half jackknife interval (Eq. S.2–S.3) that keeps the same half of the images in both (paired) and
+    one half of the reference for both. ``times`` ≠ 1 asks a ratio question ("is A's distance below 1.5 × B's?")."""
     n = _check_sets(reference, a, b)
+    if isinstance(times, bool) or not isinstance(times, (int, float)) or not times > 0:
+        raise ValueError(f"times: expected a number > 0, got {times!r}")
 
     def stat(keep, keep_ref):
         if keep is None:
-            return float(measure(a, reference)) - float(measure(b, reference))
+            return float(measure(a, reference)) - times * float(measure(b, reference))
         ref = reference[keep_ref] if resample_reference else reference
-        return float(measure(a[keep], ref)) - float(measure(b[keep], ref))
+        return float(measure(a[keep], ref)) - times * float(measure(b[keep], ref))
 
     return _jackknife(stat, n, reference.shape[0], draws, level, seed)
 
@@ -407,50 +420,24 @@ def judge(interval: Interval, higher_is_better: bool, margin: float | None = Non
     return Verdict(word, difference, within, None if margin is None else float(margin), higher_is_better, interval)
 
 
-# ------------------------------------------------------------------ the previous protocol
-# The caches of lessons 04–09 were judged before this module existed, by bootstraps and "± 2 SE" rules written in
-# each experiment. Their arithmetic lives here now, bit for bit, so that those caches and the lessons that read them
-# stay reproducible until each is re-judged by the protocol above (docs/errata.md lists what changes then). No new
-# comparison uses them.
-def resamples(n: int, draws: int, seed: int = 0, m: int | None = None):
-    """Draw by draw, ``draws`` bootstrap resamples of n indices (with ``m``: each followed by a resample of m reference
-    indices) from one generator seeded ``seed`` — the order the course's earlier caches were made in."""
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(draws):
-        i = torch.randint(0, n, (n,), generator=g)
-        yield i if m is None else (i, torch.randint(0, m, (m,), generator=g))
+def compare_values(
+    a, b, higher_is_better: bool, margin: float | None = None, level: float = LEVEL, by: float = 0.0
+) -> dict:
+    """The cached form of a per-image comparison: :func:`judge` on :func:`paired_difference` (t) of a − b, shifted by
+    ``by`` (:meth:`Interval.shifted`), as a JSON-ready dict."""
+    return judge(paired_difference(a, b, level).shifted(by), higher_is_better, margin).to_dict()
 
 
-def bootstrap_means(values, draws: int = 1000, seed: int = 0) -> torch.Tensor:
-    """``(draws,)`` float64: the means of ``draws`` resamples of ``values`` (:func:`resamples`' order)."""
-    v = torch.as_tensor(values, dtype=torch.float64).detach().cpu().reshape(-1)
-    return torch.stack([v[i].mean() for i in resamples(v.numel(), draws, seed)])
-
-
-def percentile(values, level: float = LEVEL) -> list[float]:
-    """The central ``level`` share of resampled ``values``: ``[low, high]`` (the percentile bootstrap interval)."""
-    level = _check_level(level)
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
-    return [float(x) for x in torch.quantile(torch.as_tensor(values, dtype=torch.float64), q)]
-
-
-def bootstrap_summary(a, b, draws: int = 1000, seed: int = 0) -> dict:
-    """The earlier per-image summary of a − b over the same images: its mean, the paired standard error
-    sd(a − b)/√N, the bootstrap sd of the mean and the share of resamples below zero (rounded as the caches hold
-    them)."""
-    d = (torch.as_tensor(a).double() - torch.as_tensor(b).double()).cpu()
-    means = bootstrap_means(d, draws, seed)
-    return {
-        "mean": round(float(d.mean()), 5),
-        "se": round(float(d.std() / d.numel() ** 0.5), 5),
-        "bootstrap_sd": round(float(means.std()), 5),
-        "share_below_zero": round(float((means < 0).double().mean()), 4),
-        "draws": draws,
-    }
-
-
-def two_se_rule(difference: float, se: float, n: int, margin: float) -> dict:
-    """Lesson 06's earlier rule on a difference over n seeds (lower is better): as good when difference + 2 SE stays
-    within ``margin``, worse when difference − 2 SE is above 0 (at n = 5 the t quantile is 2.78, not 2: the protocol
-    above replaces it)."""
-    return {"as_good": bool(n > 1 and difference + 2 * se <= margin), "worse": bool(n > 1 and difference - 2 * se > 0)}
+def compare_sets(
+    measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float],
+    a: torch.Tensor,
+    b: torch.Tensor,
+    reference: torch.Tensor,
+    margin: float | None = None,
+    draws: int = 40,
+    level: float = LEVEL,
+    times: float = 1.0,
+) -> dict:
+    """The cached form of a set-level comparison (lower is better): :func:`judge` on :func:`set_difference` of
+    measure(a) − times · measure(b) over the same images, as a JSON-ready dict."""
+    return judge(set_difference(measure, a, b, reference, draws, level, times=times), False, margin).to_dict()

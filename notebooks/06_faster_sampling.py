@@ -37,8 +37,8 @@
 #    fixed before measuring, and measure convergence orders.
 #
 # **Prerequisites.** Lesson 01 (ᾱ, SNR, the cosine schedule), lesson 02 (ε-prediction, x̂₀ of Eq. 02.2, DDPM and DDIM
-# of Eq. 02.6), lesson 04 (the SR3-style digits model), lesson 05 (patch SWD, the Fréchet distance, the paired
-# bootstrap).
+# of Eq. 02.6), lesson 04 (the SR3-style digits model), lesson 05 (patch SWD, the Fréchet distance, paired
+# comparisons and their verdicts by `course_lib.stats`).
 #
 # **Run time.** Under a minute on a 2-core CPU (README's syllabus lists the measured time), about 5 s of it a live
 # distillation on 2-D. The race itself ran for about half an hour and is cached (`data/cache/sampler_race.json` by
@@ -79,7 +79,8 @@ from course_lib.methods.sr3 import super_resolve
 from course_lib.metrics import psnr, sliced_wasserstein
 from course_lib.operators import consistency_psnr
 from course_lib.engine.pretrained import load
-from course_lib.experiments.race import load_race
+from course_lib.experiments.race import confirmation_verdicts, load_race
+from course_lib.experiments.race import generation_verdicts as race_verdicts
 from course_lib.samplers import (DDIMSampler, Trajectory, clip_x0, ddim_invert, make_sampler, sample, steps_for_nfe)
 from course_lib.samplers.ddim import ddim_update
 from course_lib.samplers.pndm import adams_bashforth, transfer
@@ -586,13 +587,6 @@ def mean_of(c, key, seeds=None):
     return sum(r[key] for r in runs) / len(runs)
 
 
-def paired(a, b, key):
-    """Mean and standard error of a − b over the seeds both ran (same starts: paired)."""
-    sb = {r["seed"]: r[key] for r in by_label[b]["runs"]}
-    d = torch.tensor([r[key] - sb[r["seed"]] for r in by_label[a]["runs"] if r["seed"] in sb], dtype=torch.float64)
-    return d.mean().item(), (d.std() / math.sqrt(len(d))).item() if len(d) > 1 else float("nan"), len(d)
-
-
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
 FAMILY = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)", "heun": "Heun (Karras)",
           "euler_maruyama": "reverse SDE (Euler–Maruyama)"}
@@ -618,113 +612,96 @@ axes[2].legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
-def verdict(a, b, key="patch_swd"):
-    """a − b over common seeds (mean, SE) and the margin: MARGINS × b's mean distance above the floor (0 if b is at
-    or below the floor: then "as good as" means "not measurably worse")."""
-    d, se, n = paired(a, b, key)
-    seeds = [r["seed"] for r in by_label[a]["runs"] if r["seed"] in {q["seed"] for q in by_label[b]["runs"]}]
-    fl = floor_swd if key == "patch_swd" else floor_fd
-    margin = race["margins"][f"generation_{key}"] * max(mean_of(by_label[b], key, seeds) - fl, 0.0)
-    return d, se, n, margin, d + 2 * se <= margin
+# the verdicts, as `python -m course_lib.race` judged them with course_lib.stats (cached, re-judged below)
+V = race["verdicts"]["generation"]
+assert V == race_verdicts(race["generation"])  # the cached verdicts are the ones stats gives on the cached runs
 
 
-comparisons = [("DPM-Solver++(2M) 10", "DDIM-50"), ("DPM-Solver++(2M) 20", "DDIM-50"), ("DPM-Solver++(2M) 20 Karras", "DDIM-50"),
-               ("PLMS 10 NFE", "DDIM-50"), ("PLMS 20 NFE", "DDIM-50"), ("PLMS 20 NFE Karras", "DDIM-50"), ("Heun 19 NFE", "DDIM-50"),
-               ("DDIM-20", "DDIM-50"), ("DDIM-50", "DDPM-1000")]
-rows, verdicts, worse = [], {}, {}
-for a, b in comparisons:
-    d, se, n, margin, ok = verdict(a, b)
-    dfd, sefd, _, margin_fd, ok_fd = verdict(a, b, "frechet")
-    verdicts[(a, b)], worse[(a, b)] = (ok, ok_fd), (d - 2 * se > 0, dfd - 2 * sefd > 0)
-    rows.append([f"{a} − {b}", by_label[a]["runs"][0]["nfe"], f"{d:+.5f} ± {se:.5f}", f"{margin:.5f}", "✓" if ok else "✗",
-                 "yes" if worse[(a, b)][0] else "no", f"{dfd:+.3f} ± {sefd:.3f}", f"{margin_fd:.3f}", "✓" if ok_fd else "✗",
-                 "yes" if worse[(a, b)][1] else "no", n])
+def cell(v, digits):
+    iv = v["interval"]
+    return f"{iv['estimate']:+.{digits}f} [{iv['low']:+.{digits}f}, {iv['high']:+.{digits}f}]", f"{v['margin']:.{digits}f}", v["verdict"]
+
+
+rows = [[name, by_label[name.split(" − ")[0]]["runs"][0]["nfe"], *cell(v["patch_swd"], 5), *cell(v["frechet"], 3),
+         v["patch_swd"]["interval"]["n"]] for name, v in V.items()]
 display(Markdown(f"Floor of 100 real digits: patch SWD {floor_swd:.5f}, Fréchet {floor_fd:.3f}; DDIM-50: "
                  f"{mean_of(by_label['DDIM-50'], 'patch_swd'):.5f}, {mean_of(by_label['DDIM-50'], 'frechet'):.3f}. "
-                 "Paired differences over seeds (mean ± standard error). **✓**: the difference plus two standard errors "
-                 "stays within the margin (A as good as B); **worse**: the difference minus two standard errors is above "
-                 "zero (A measurably worse):\n\n"
-                 + plotting.markdown_table(["A − B", "NFE of A", "Δ patch SWD", "margin", "", "worse", "Δ Fréchet", "margin", "",
-                                            "worse", "seeds"], rows)))
+                 "Paired differences over seeds, each with its 95 % t interval at seeds − 1 degrees of freedom "
+                 "(`course_lib.stats.seed_difference`), and the verdict against the margin (`course_lib.stats.judge`):\n\n"
+                 + plotting.markdown_table(["A − B", "NFE of A", "Δ patch SWD [95 %]", "margin", "verdict",
+                                            "Δ Fréchet [95 %]", "margin", "verdict", "seeds"], rows)))
 # what the text below states, checked on the cache
+word = {k: (v["patch_swd"]["verdict"], v["frechet"]["verdict"]) for k, v in V.items()}
 ddim50_swd = mean_of(by_label["DDIM-50"], "patch_swd")
 assert abs(ddim50_swd - floor_swd) < 0.1 * floor_swd  # DDIM-50 is at the floor of 100-digit sets …
-assert verdicts[("DPM-Solver++(2M) 20 Karras", "DDIM-50")][0]  # … and DPM-Solver++ on Karras's grid passes anyway
-assert worse[("DPM-Solver++(2M) 20", "DDIM-50")][0] and worse[("PLMS 20 NFE", "DDIM-50")][0]  # on their default grids: worse
-assert not worse[("PLMS 20 NFE Karras", "DDIM-50")][0] and not worse[("DPM-Solver++(2M) 20 Karras", "DDIM-50")][1]
-assert all(worse[(a, "DDIM-50")][0] for a in ("DPM-Solver++(2M) 10", "PLMS 10 NFE"))  # 10 NFE is not enough
-assert not any(worse[("DDIM-50", "DDPM-1000")])
+assert word["DPM-Solver++(2M) 20 Karras − DDIM-50"][0] == "better"  # … and DPM-Solver++ on Karras's grid beats it
+assert word["DPM-Solver++(2M) 20 − DDIM-50"][0] == word["PLMS 20 NFE − DDIM-50"][0] == "worse"  # default grids: worse
+assert word["PLMS 20 NFE Karras − DDIM-50"][0] == word["DPM-Solver++(2M) 20 Karras − DDIM-50"][1] == "undecided"
+assert word["DPM-Solver++(2M) 10 − DDIM-50"] == word["PLMS 10 NFE − DDIM-50"] == ("worse", "worse")  # 10 NFE: too few
+assert word["DDIM-50 − DDPM-1000"] == ("undecided", "undecided")
 
 # %% [markdown]
 # Reading it:
 #
 # * **The margin degenerated.** It was fixed as a quarter of the reference's distance above the floor of real digits
-#   — but DDIM-50 already sits at that floor for sets of 100 digits, so the margin is zero and "as good as DDIM-50"
-#   can only mean "measurably no worse, or better". That is what the table tests.
-# * **At 10 NFE** the multistep solvers (DPM-Solver++, PLMS) on their default grids are measurably worse than DDIM-50.
+#   — but DDIM-50 already sits at that floor for sets of 100 digits, so the margin is almost zero and "as good as
+#   DDIM-50" can only mean "no worse, to within the interval". That is what the table tests.
+# * **At 10 NFE** the multistep solvers (DPM-Solver++, PLMS) on their default grids are worse than DDIM-50, on both
+#   measures.
 # * **At 20 NFE the grid seemed to decide.** DPM-Solver++(2M) on the trailing grid and PLMS on its leading grid are
-#   measurably worse than DDIM-50; the same two on **Karras's grid** (σ̃ from 80, dense at low noise) are not. But
-#   those two Karras rows were added *after* seeing these seeds, to test an explanation, and the margin is degenerate:
-#   a claim chosen after the data must be tested on new data.
-# * **DDIM-50 against DDPM-1000** (the 2 seeds DDPM ran): 20 times fewer evaluations and not measurably worse.
+#   worse than DDIM-50 in patch SWD; DPM-Solver++ on **Karras's grid** (σ̃ from 80, dense at low noise) even comes out
+#   better, and PLMS on it is undecided. But those two Karras rows were added *after* seeing these seeds, to test an
+#   explanation, and the margin is degenerate: a claim chosen after the data must be tested on new data.
+# * **DDIM-50 against DDPM-1000** (the 2 seeds DDPM ran): undecided on both measures. With 2 seeds the t interval uses
+#   the 97.5 % quantile at 1 degree of freedom, 12.7 (not 2): two seeds cannot show a difference, nor its absence.
 #
 # **The confirmation, on fresh seeds** (验证性实验). Before the next run, `course_lib.experiments.race.CONFIRM_MARGINS` fixed margins
 # that cannot degenerate — a share of DDIM-50's own mean: 5 % for patch SWD (less than the seed-to-seed spread of
 # real 100-digit sets, computed below) and 25 % for the noisier Fréchet — and the 20-NFE rows ran again on seeds 5–9
-# (new starts, a new floor). A row passes when its paired difference plus two standard errors stays within the margin
-# (`course_lib.experiments.race.relative_verdict`). These are the verdicts the lesson stands on:
+# (new starts, a new floor). Each row's paired difference gets its t interval over the 5 seeds and the verdict against
+# the margin (`course_lib.experiments.race.confirmation_verdicts`, by `course_lib.stats.judge`). These are the verdicts
+# the lesson stands on:
 
 # %%
-from course_lib.experiments.race import relative_verdict  # noqa: E402
-
 conf = race["confirmation"]
-conf_by = {c["label"]: c for c in conf["configs"]}
 spread = torch.tensor([f["patch_swd"] for f in gen["floor"]], dtype=torch.float64)
 print(f"real 100-digit sets (seeds 0–4): patch SWD {spread.mean():.5f}, seed-to-seed SD {spread.std() / spread.mean():.1%} "
       f"of it; the confirmation's margin is {conf['margins']['patch_swd']:.0%}")
 assert spread.std() / spread.mean() > conf["margins"]["patch_swd"]
-confirmed, conf_rows = {}, []
-for lab in [c["label"] for c in conf["configs"] if c["label"] != "DDIM-50"]:
-    v = {k: relative_verdict(conf_by[lab]["runs"], conf_by["DDIM-50"]["runs"], k, share) for k, share in conf["margins"].items()}
-    confirmed[lab] = v
-    conf_rows.append([f"{lab} − DDIM-50", conf_by[lab]["runs"][0]["nfe"]]
-                     + [x for k in ("patch_swd", "frechet") for x in
-                        (f"{v[k]['difference']:+.{5 if k == 'patch_swd' else 3}f} ± {v[k]['se']:.{5 if k == 'patch_swd' else 3}f}",
-                         f"{v[k]['margin']:.{5 if k == 'patch_swd' else 3}f}", "✓" if v[k]["as_good"] else "✗",
-                         "yes" if v[k]["worse"] else "no")])
-# DDIM-50 against DDPM-1000 under the same rule, on the 2 seeds DDPM ran (seeds 0–1 of the first run)
-v = {k: relative_verdict(by_label["DDIM-50"]["runs"], by_label["DDPM-1000"]["runs"], k, share) for k, share in conf["margins"].items()}
-confirmed["DDIM-50 vs DDPM-1000"] = v
-conf_rows.append(["DDIM-50 − DDPM-1000 (seeds 0–1)", 50]
-                 + [x for k in ("patch_swd", "frechet") for x in
-                    (f"{v[k]['difference']:+.{5 if k == 'patch_swd' else 3}f} ± {v[k]['se']:.{5 if k == 'patch_swd' else 3}f}",
-                     f"{v[k]['margin']:.{5 if k == 'patch_swd' else 3}f}", "✓" if v[k]["as_good"] else "✗",
-                     "yes" if v[k]["worse"] else "no")])
-display(Markdown(plotting.markdown_table(["A − B", "NFE of A", "Δ patch SWD", "margin", "", "worse", "Δ Fréchet", "margin", "",
-                                          "worse"], conf_rows)))
+confirmed = race["verdicts"]["confirmation"]
+assert confirmed == confirmation_verdicts(conf, gen)  # the cached verdicts are the ones stats gives now
+nfe_of = {c["label"]: c["runs"][0]["nfe"] for c in conf["configs"]}
+conf_rows = [[name + (" (seeds 0–1)" if "DDPM" in name else ""), nfe_of.get(name.split(" − ")[0], 50),
+              *cell(v["patch_swd"], 5), *cell(v["frechet"], 3)] for name, v in confirmed.items()]
+display(Markdown(plotting.markdown_table(["A − B", "NFE of A", "Δ patch SWD [95 %]", "margin", "verdict",
+                                          "Δ Fréchet [95 %]", "margin", "verdict"], conf_rows)))
 # what the text below states, checked on the cache
-ok = {lab: v["patch_swd"]["as_good"] and v["frechet"]["as_good"] for lab, v in confirmed.items()}
-assert ok["DPM-Solver++(2M) 20 Karras"] and confirmed["DDIM-50 vs DDPM-1000"]["patch_swd"]["as_good"]
-assert not any(v["worse"] for v in confirmed["DDIM-50 vs DDPM-1000"].values())
-assert all(confirmed[lab]["patch_swd"]["worse"] for lab in ("DPM-Solver++(2M) 20", "PLMS 20 NFE", "PLMS 20 NFE Karras"))
-assert not confirmed["DPM-Solver++(2M) 10 Karras"]["patch_swd"]["worse"] and not ok["DPM-Solver++(2M) 10 Karras"]
+word = {k: (v["patch_swd"]["verdict"], v["frechet"]["verdict"]) for k, v in confirmed.items()}
+assert word["DPM-Solver++(2M) 20 Karras − DDIM-50"] == ("as good, within the margin",) * 2
+assert word["PLMS 20 NFE − DDIM-50"] == ("worse", "worse")
+assert word["PLMS 20 NFE Karras − DDIM-50"] == ("undecided", "worse, but within the margin")
+assert word["DPM-Solver++(2M) 20 − DDIM-50"] == word["DPM-Solver++(2M) 10 Karras − DDIM-50"] == ("undecided",) * 2
+assert word["DDIM-50 − DDPM-1000"] == ("undecided", "undecided")
 
 # %% [markdown]
 # Reading the confirmation:
 #
-# * **DPM-Solver++(2M) at 20 NFE on Karras's grid is as good as DDIM-50** — on both measures, on seeds it never saw:
-#   2.5 times fewer evaluations for the same realism. On the trailing grid it is measurably worse again: the grid's first
-#   step from σ̃ ≈ 2·10⁴ is one big jump to a blurry x̂₀, and too few steps remain where the strokes form.
-# * **PLMS at 20 NFE is measurably worse than DDIM-50 on both grids.** The Karras row's "not worse" on seeds 0–4 did
-#   not replicate — which is why the confirmation was run. The criterion "PNDM within the margin at 20 NFE" **fails**
-#   for this model. A likely reason, not tested here, is the one the DPM-Solver++ paper gives: high-order solvers that
-#   extrapolate ε̂ (PLMS's 4-term history) become unstable once x̂₀ is clipped at every evaluation — as every race
-#   sampler does — while DPM-Solver++ extrapolates the clipped x̂₀ itself.
-# * **DPM-Solver++(2M) at 10 NFE on Karras's grid** is not measurably worse than DDIM-50, but its interval does not fit
-#   in the 5 % margin either: undecided at this number of seeds.
-# * **DDIM-50 against DDPM-1000** (the 2 seeds DDPM ran) passes on patch SWD, the measure judged first; on Fréchet it
-#   is not worse, but two seeds of 100 digits leave its interval far wider than the margin — the reason patch SWD
-#   comes first.
+# * **DPM-Solver++(2M) at 20 NFE on Karras's grid is as good as DDIM-50, within the margin** — on both measures, on
+#   seeds it never saw: 2.5 times fewer evaluations for the same realism. On the trailing grid it is undecided: its
+#   interval reaches from "a little better" to "six times the margin worse" (on seeds 0–4 it was worse). The grid's
+#   first step from σ̃ ≈ 2·10⁴ is one big jump to a blurry x̂₀, and too few steps remain where the strokes form.
+# * **PLMS at 20 NFE on its leading grid is worse than DDIM-50** on both measures. On Karras's grid its Fréchet
+#   distance is worse, but within the margin, and its patch SWD undecided: the "not worse" of seeds 0–4 is not
+#   confirmed, and the criterion "PNDM within the margin at 20 NFE" **is not met** for this model. A likely reason, not
+#   tested here, is the one the DPM-Solver++ paper gives: high-order solvers that extrapolate ε̂ (PLMS's 4-term
+#   history) become unstable once x̂₀ is clipped at every evaluation — as every race sampler does — while
+#   DPM-Solver++ extrapolates the clipped x̂₀ itself.
+# * **DPM-Solver++(2M) at 10 NFE on Karras's grid**: undecided — its interval neither excludes 0 nor fits in the 5 %
+#   margin at this number of seeds.
+# * **DDIM-50 against DDPM-1000** (the 2 seeds DDPM ran): undecided on both measures. Before `course_lib.stats`, a
+#   "± 2 SE" rule called it "as good" on patch SWD; at 2 seeds the t quantile is 12.7, and the worse end of the
+#   interval is five times the margin. DDPM-1000's 1,000 evaluations per digit are why it ran on 2 seeds only: the claim "DDIM-50 is
+#   as good as DDPM-1000" would need more of them.
 
 # %% [markdown]
 # **(b) Super-resolution** with the SR3-style model and its student — the rows of the landscape table on the same 500
@@ -757,28 +734,36 @@ display(Markdown(plotting.markdown_table(
       f"{table[l]['consistency']:.1f}", f"{table[l]['patch_swd']:.4f}", f"{table[l]['hf_error']:.3f}"] for l in sr_labels])))
 
 # %% [markdown]
-# The paired comparisons the issue's margins ask about (patch SWD by a bootstrap that resamples the same digits for
-# both rows; per-image measures by the paired bootstrap of lesson 05; "below zero" is the share of resamples in which
-# the first row is better on a lower-is-better measure):
+# The paired comparisons the lesson states, on the same 500 digits (`course_lib.experiments.race.SR_PAIRS`): patch SWD
+# by the delete-half jackknife over the digits (both rows on the same halves), the per-image measures by the paired t
+# interval — each with its verdict (`course_lib.stats.judge`). One margin was fixed before measuring (the 1-step
+# student's PSNR may fall at most 3 dB below DDIM-50's); every other comparison is exploratory: better, worse or
+# undecided.
 
 # %%
 pairs = race["sr"]["pairs"]
+
+
+def shown(v, digits):
+    iv = v["interval"]
+    return f"{iv['estimate']:+.{digits}f} [{iv['low']:+.{digits}f}, {iv['high']:+.{digits}f}] **{v['verdict']}**"
+
+
 display(Markdown(plotting.markdown_table(
-    ["A − B", "Δ patch SWD (share < 0)", "Δ |1 − HF| (share < 0)", "Δ PSNR (dB)", "Δ consistency (dB)"],
-    [[f"{p['a']} − {p['b']}", f"{p['patch_swd']['mean']:+.5f} ({p['patch_swd']['share_below_zero']:.0%})",
-      f"{p['hf_error']['mean']:+.4f} ({p['hf_error']['share_below_zero']:.0%})", f"{p['psnr']['mean']:+.2f} ± {p['psnr']['se']:.2f}",
-      f"{p['consistency']['mean']:+.1f}"] for p in pairs])))
+    ["A − B", "Δ patch SWD ↓", "Δ |1 − HF| ↓", "Δ PSNR (dB)", "Δ consistency (dB)"],
+    [[f"{p['a']} − {p['b']}", shown(p["patch_swd"], 5), shown(p["hf_error"], 4), shown(p["psnr"], 2),
+      shown(p["consistency"], 1)] for p in pairs])))
 P = {(p["a"], p["b"]): p for p in pairs}
 s4_vs_ddim10 = P[("consistency student 4 steps", "SR3 concat DDIM-10")]
 s1_vs_ddim1 = P[("consistency student 1 step", "SR3 concat DDIM-1")]
 s1_vs_ddim50 = P[("consistency student 1 step", "SR3 concat DDIM-50")]
 checks = {
-    "4-step student at least as realistic as DDIM-10 (patch SWD)": s4_vs_ddim10["patch_swd"]["mean"] <= 2 * s4_vs_ddim10["patch_swd"]["bootstrap_sd"],
-    "4-step student at least as realistic as DDIM-10 (|1 − HF|)": s4_vs_ddim10["hf_error"]["mean"] <= 2 * s4_vs_ddim10["hf_error"]["bootstrap_sd"],
-    "1-step student beats DDIM-1 (patch SWD)": s1_vs_ddim1["patch_swd"]["share_below_zero"] > 0.975,
-    "1-step student beats DDIM-1 (|1 − HF|)": s1_vs_ddim1["hf_error"]["share_below_zero"] > 0.975,
+    "4-step student at least as realistic as DDIM-10 (patch SWD)": s4_vs_ddim10["patch_swd"]["verdict"] != "worse",
+    "4-step student at least as realistic as DDIM-10 (|1 − HF|)": s4_vs_ddim10["hf_error"]["verdict"] != "worse",
+    "1-step student beats DDIM-1 (patch SWD)": s1_vs_ddim1["patch_swd"]["verdict"] == "better",
+    "1-step student beats DDIM-1 (|1 − HF|)": s1_vs_ddim1["hf_error"]["verdict"] == "better",
     "1-step student consistency ≥ 40 dB": table["consistency student 1 step"]["consistency"] >= race["margins"]["sr_consistency_db"],
-    "1-step student PSNR ≥ DDIM-50 − 3 dB": s1_vs_ddim50["psnr"]["mean"] >= -race["margins"]["sr_psnr_db"],
+    "1-step student PSNR ≥ DDIM-50 − 3 dB": s1_vs_ddim50["psnr"]["within_margin"],
 }
 display(Markdown("\n".join(f"* {'✓' if ok else '✗'} {name}" for name, ok in checks.items())))
 
@@ -808,11 +793,12 @@ assert all(checks[k] for k in one_step) and not checks["4-step student at least 
 #   the clipped end — PLMS on its "leading" grid (from t = 900), Heun on Karras's (from σ̃ = 80) — are more realistic
 #   than DPM-Solver++ and DDIM on the trailing grid, whose first step from σ̃ ≈ 2·10⁴ is one big jump to a blurry
 #   x̂₀.
-# * **The student in one step** beats its teacher's one step on both realism measures at the same cost, keeps
-#   consistency and PSNR — the issue's one-step criteria hold (✓ above).
+# * **The student in one step** beats its teacher's one step on both realism measures at the same cost; its
+#   consistency stays above 40 dB and its PSNR is 0.1 dB below DDIM-50's — worse, but within the 3 dB margin: the
+#   one-step criteria fixed before measuring hold (✓ above).
 # * **More student steps do not help here**: each re-noising restarts from an imperfect f_θ and loses about a dB of
 #   consistency, and the 4-step student is *less* realistic than the teacher's DDIM-10 — the criterion "at least as
-#   realistic as DDIM-10" is **not met** (✗ above, with the bootstrap). The student had 1,000 steps (10 CPU-minutes);
+#   realistic as DDIM-10" is **not met** (✗ above: worse, on both measures). The student had 1,000 steps (10 CPU-minutes);
 #   a 2,500-step run of the same config drifted and ended worse (the config's description says so), so longer is not
 #   the fix at this learning rate. LCM gets its multi-step gains with far longer training and a guidance-aware
 #   teacher; Song et al.'s multistep sampler assumes a consistency function accurate at every t.

@@ -210,11 +210,6 @@ def test_the_rules_choose_w_and_s_as_written():
     assert cascade.choose_w({"0.0": 0.9, "0.5": 0.96, "1.0": 0.99}) == 0.5
     assert cascade.choose_w({"0.0": 0.5, "1.0": 0.6}) == 1.0  # none reaches the bar: the largest w
     assert cascade.choose_s({0: 0.02, 50: 0.01, 100: 0.01}) == 50  # ties: the smaller level
-    d = cascade.paired_interval(torch.ones(50), torch.zeros(50))
-    assert d["mean"] == 1 and d["interval"] == [1, 1]
-    a = torch.tensor([1.0, 0.0] * 25)
-    d = cascade.paired_interval(a, a.flip(0))
-    assert d["interval"][0] < 0 < d["interval"][1]
     assert cascade.draw_labels(2) == list(range(10)) * 2
 
 

@@ -89,3 +89,14 @@ def test_chain_figure_nodes_and_thumbnails():
 def test_bad_arguments_are_refused_by_name(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_markdown_tables_escape_a_bar_inside_a_cell():
+    """|1 − HF| in a header or a cell must not split its column (lesson 06's tables have it)."""
+    from course_lib.teaching.plotting import markdown_table
+
+    table = markdown_table(["row", "Δ |1 − HF| ↓"], [["a", 0.125], ["b", "already \\| escaped"]], ".3f")
+    lines = table.splitlines()
+    assert lines[0] == "| row | Δ \\|1 − HF\\| ↓ |" and lines[2] == "| a | 0.125 |"
+    assert lines[3] == "| b | already \\| escaped |"
+    assert all(len([c for c in line.replace("\\|", "").split("|")]) == 4 for line in lines)

@@ -1,10 +1,10 @@
-"""Lesson 06's race (course_lib/experiments/race.py) and its widget: paired seeds, the set-level bootstrap, the cache's
-schema,
-and the race view on a tiny run."""
+"""Lesson 06's race (course_lib/experiments/race.py) and its widget: verdicts paired by seed, the SR pairs judged by
+stats from their cached per-image values, the cache's schema, and the race view on a tiny run."""
 
 import pytest
 import torch
 
+from course_lib import stats
 from course_lib.experiments import race
 from course_lib.diffusion import GaussianDiffusion
 from course_lib.schedules import make_beta_schedule
@@ -31,15 +31,18 @@ def test_generation_is_batch_independent_and_counts_nfe():
     assert nfe_heun == 9  # every evaluation counted
 
 
-def test_the_set_level_bootstrap_is_paired():
-    g = torch.Generator().manual_seed(0)
-    ref = torch.rand(40, 1, 32, 32, generator=g) * 2 - 1
-    a = torch.rand(40, 1, 32, 32, generator=g) * 2 - 1
-    same = race.bootstrap_set_difference(a, a.clone(), ref, draws=20)
-    assert same["mean"] == 0 and same["bootstrap_sd"] == 0
-    blurred = torch.nn.functional.avg_pool2d(a, 3, 1, 1)
-    d = race.bootstrap_set_difference(blurred, a, ref, draws=50)
-    assert d["mean"] != 0 and 0 <= d["share_below_zero"] <= 1 and d["bootstrap_sd"] > 0
+def test_the_sr_pairs_are_judged_by_stats_and_keep_their_per_image_values():
+    sr = race.load_race()["sr"]
+    assert [(p["a"], p["b"]) for p in sr["pairs"]] == [(a, b) for a, b, _ in race.SR_PAIRS]
+    values = sr["per_image"]
+    for (a, b, margins), p in zip(race.SR_PAIRS, sr["pairs"]):
+        assert p["patch_swd"]["interval"]["method"] == "delete-half jackknife" and p["patch_swd"]["margin"] is None
+        for key in ("psnr", "consistency", "hf_error"):
+            # the cached verdict is the one stats gives on the cached per-image values (rounded to 3 decimals)
+            again = stats.compare_values(values[a][key], values[b][key], key != "hf_error", margins.get(key))
+            assert again["verdict"] == p[key]["verdict"] and p[key]["margin"] == margins.get(key)
+            assert again["interval"]["estimate"] == pytest.approx(p[key]["interval"]["estimate"], abs=2e-3)
+    assert len(sr["indices"]) == 500 and all(len(v["psnr"]) == 500 for v in values.values())
 
 
 def test_margins_are_fixed_in_the_module():
@@ -51,37 +54,38 @@ def runs(values, seeds=None):
     return [{"seed": s, "m": v} for s, v in zip(seeds or range(len(values)), values)]
 
 
-def test_paired_seed_difference_pairs_by_seed_not_position():
+def test_seed_verdicts_pair_by_seed_and_use_the_t_quantile():
     a = runs([1.0, 2.0, 3.0], seeds=[2, 0, 1])
     b = runs([0.5, 1.0, 1.5])  # seeds 0, 1, 2
-    d, se, n = race.paired_seed_difference(a, b, "m")
-    # by seed: 2.0-0.5, 3.0-1.0, 1.0-1.5 -> 1.5, 2.0, -0.5
-    assert (
-        n == 3 and d == pytest.approx(1.0) and se == pytest.approx(torch.tensor([1.5, 2.0, -0.5]).std().item() / 3**0.5)
-    )
-    with pytest.raises(ValueError, match="runs_a and runs_b: expected at least one common seed"):
-        race.paired_seed_difference(runs([1.0], [7]), runs([1.0], [8]), "m")
+    v = race.seed_verdict(a, b, "m", None)  # by seed: 2.0-0.5, 3.0-1.0, 1.0-1.5 -> 1.5, 2.0, -0.5
+    d = torch.tensor([1.5, 2.0, -0.5], dtype=torch.float64)
+    half = stats.t_quantile(0.975, 2) * float(d.std()) / 3**0.5
+    assert v["interval"]["estimate"] == pytest.approx(1.0) and v["interval"]["high"] == pytest.approx(1.0 + half)
+    assert v["verdict"] == "undecided" and v["exploratory"]
+    with pytest.raises(ValueError, match="runs_a and runs_b: expected at least 2 common seeds"):
+        race.seed_verdict(runs([1.0], [7]), runs([1.0], [8]), "m", None)
 
 
-def test_relative_verdict_passes_within_and_flags_worse():
+def test_seed_verdicts_separate_the_two_questions():
     ref = runs([1.00, 1.02, 0.98, 1.01, 0.99])
-    close = runs([1.01, 1.01, 0.99, 1.02, 0.99])  # differences +0.01, −0.01, +0.01, +0.01, 0: within 5 % of ~1.0
+    close = runs([1.01, 1.01, 0.99, 1.02, 0.99])  # differences +0.01, −0.01, +0.01, +0.01, 0: within 0.05
+    assert race.seed_verdict(close, ref, "m", 0.05)["verdict"] == "as good, within the margin"
     far = runs([1.10, 1.13, 1.07, 1.12, 1.09])  # +0.10: beyond it, and measurably worse
-    v = race.relative_verdict(close, ref, "m", 0.05)
-    assert v["as_good"] and not v["worse"] and v["margin"] == pytest.approx(0.05) and v["seeds"] == 5
-    v = race.relative_verdict(far, ref, "m", 0.05)
-    assert not v["as_good"] and v["worse"]
-    # a small but consistent difference is within the margin and still measurably worse: both can hold
-    slightly = runs([1.01, 1.03, 0.99, 1.015, 1.00])
-    v = race.relative_verdict(slightly, ref, "m", 0.05)
-    assert v["as_good"] and v["worse"]
-    # a noisy difference is neither as good nor worse: the verdict needs both the mean and its spread
-    noisy = runs([1.3, 0.7, 1.25, 0.75, 1.0])
-    v = race.relative_verdict(noisy, ref, "m", 0.05)
-    assert not v["as_good"] and not v["worse"]
-    assert not race.relative_verdict(runs([1.0]), runs([1.0]), "m", 0.05)["as_good"]  # one seed: no SE, no claim
-    with pytest.raises(ValueError, match="share: expected a fraction"):
-        race.relative_verdict(close, ref, "m", 5)
+    assert race.seed_verdict(far, ref, "m", 0.05)["verdict"] == "worse"
+    slightly = runs([1.012, 1.032, 0.992, 1.022, 1.002])  # +0.012 every seed: worse, and within the margin
+    assert race.seed_verdict(slightly, ref, "m", 0.05)["verdict"] == "worse, but within the margin"
+    noisy = runs([1.3, 0.7, 1.25, 0.75, 1.0])  # the verdict needs the spread too
+    assert race.seed_verdict(noisy, ref, "m", 0.05)["verdict"] == "undecided"
+    # "± 2 SE" at 5 seeds would have called this worse; the t quantile at 4 degrees of freedom (2.78) does not
+    edge = runs([1.03, 1.02, 0.99, 1.01, 1.01])  # differences .03 0 .01 0 .02: mean 0.012, SE 0.0058
+    assert race.seed_verdict(edge, ref, "m", None)["verdict"] == "undecided"
+
+
+def test_the_cached_verdicts_are_the_ones_stats_gives_now():
+    data = race.load_race()
+    assert data["verdicts"]["generation"] == race.generation_verdicts(data["generation"])
+    assert data["verdicts"]["confirmation"] == race.confirmation_verdicts(data["confirmation"], data["generation"])
+    assert set(data["verdicts"]["generation"]) == {f"{a} − {b}" for a, b in race.GEN_PAIRS}
 
 
 def test_the_confirmation_uses_fresh_seeds_and_fixed_margins():

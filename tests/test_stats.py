@@ -227,38 +227,32 @@ def test_bad_values_are_named():
 
 # ------------------------------------------------------------------ one home
 #: what writes an interval or a resample: bootstrap index draws, quantiles of resampled statistics, "± 2 SE" or
-#: "± 1.96 SE" rules (the experiments call stats; their old-format summaries are stats' "previous protocol")
+#: "± 1.96 SE" rules (the experiments call stats), each with lines it must catch (the ones the course used to have)
 RESAMPLING = [
-    (r"torch\.randint\(0, ([\w.\[\]()]+), \(\1,\)", "a bootstrap resample"),
-    (r"\.quantile\(", "a percentile interval"),
-    (r"[+-] (2|1\.96) \* (\w+\[['\"])?se\b", "a ± k SE rule"),
+    (
+        r"torch\.randint\(0, ([\w.\[\]()]+), \((?:\w+, )?\1,?\)",
+        "a bootstrap resample",
+        (
+            "i = torch.randint(0, n, (n,), generator=g)",
+            "idx = torch.randint(0, d.numel(), (draws, d.numel()), generator=g)",
+        ),
+    ),
+    (r"\.quantile\(", "a percentile interval", ("lo, hi = torch.quantile(means, q).tolist()", "v.quantile(0.975)")),
+    (
+        r"[+-] (2|1\.96) \* (\w+\[['\"])?(\w*_)?(se|sd)\b",
+        "a ± k SE rule",
+        ("d + 2 * se <= margin", "d['mean'] - 1.96 * d['se']", 'd["mean"] + 1.96 * d["bootstrap_sd"]'),
+    ),
 ]
 
 
-@pytest.mark.parametrize("pattern,what", RESAMPLING, ids=[w for _, w in RESAMPLING])
-def test_no_interval_or_resampling_code_outside_stats(pattern, what):
+@pytest.mark.parametrize("pattern,what,examples", RESAMPLING, ids=[w for _, w, _ in RESAMPLING])
+def test_no_interval_or_resampling_code_outside_stats(pattern, what, examples):
+    files = [*PKG.rglob("*.py"), *(PKG.parent / "notebooks").glob("*.py")]
     where = sorted(
-        str(p.relative_to(PKG))
-        for p in PKG.rglob("*.py")
+        str(p.relative_to(PKG.parent))
+        for p in files
         if p.name != "stats.py" and re.search(pattern, p.read_text(encoding="utf-8"))
     )
-    assert not where, f"{what} outside course_lib/stats.py: {where}"
-    assert re.search(pattern, (PKG / "stats.py").read_text(encoding="utf-8")), f"the pattern for {what} finds nothing"
-
-
-def test_the_previous_protocol_is_reproduced_bit_for_bit():
-    """The caches judged before stats existed stay reproducible: the resamples come in the order they were drawn in
-    (one generator, draw by draw: image indices, then reference indices), and the summary is the one they hold."""
-    g = torch.Generator().manual_seed(0)
-    first = [torch.randint(0, 10, (10,), generator=g) for _ in range(3)]
-    assert all(torch.equal(a, b) for a, b in zip(stats.resamples(10, 3, seed=0), first))
-    g = torch.Generator().manual_seed(5)
-    pairs = [(torch.randint(0, 6, (6,), generator=g), torch.randint(0, 4, (4,), generator=g)) for _ in range(2)]
-    assert all(torch.equal(i, a) and torch.equal(j, b) for (i, j), (a, b) in zip(stats.resamples(6, 2, 5, m=4), pairs))
-    d = torch.tensor([0.5, -0.2, 0.1, 0.4, 0.3], dtype=torch.float64)
-    s = stats.bootstrap_summary(d, torch.zeros(5), draws=200)
-    means = torch.stack([d[i].mean() for i in stats.resamples(5, 200)])
-    assert s["mean"] == round(float(d.mean()), 5) and s["bootstrap_sd"] == round(float(means.std()), 5)
-    assert s["share_below_zero"] == round(float((means < 0).double().mean()), 4)
-    assert stats.two_se_rule(0.1, 0.1, 5, 0.35) == {"as_good": True, "worse": False}
-    assert stats.two_se_rule(0.3, 0.1, 5, 0.35) == {"as_good": False, "worse": True}
+    assert not where, f"{what} outside course_lib/stats.py (the lessons included): {where}"
+    assert all(re.search(pattern, line) for line in examples), f"the pattern for {what} misses a line it must catch"

@@ -20,7 +20,8 @@ course_lib.evaluate``) and lesson 05's (``python -m course_lib.compare``) are vi
   Fréchet distance on classifier features (Eq. 05.3); for multi-sample rows, the per-pixel diversity; the cost:
   network evaluations per image (NFE, counted by the sampling loop), ms per image, parameters, and the training
   CPU-minutes from the model's training record.
-* Comparisons between rows on the same images are paired: :func:`paired_bootstrap`.
+* Comparisons between rows on the same images are paired, by :mod:`course_lib.stats` (``compare_values`` for the
+  per-image measures, ``compare_sets`` for patch SWD and Fréchet).
 
 Intermediate outputs go to ``runs/harness/TASK/`` (one file per output, named by the model, the first 8 hex digits of
 its checkpoint's sha256, the options and the sample), so an interrupted run resumes and a retrained model is rerun.
@@ -39,7 +40,6 @@ from typing import Callable, Sequence
 
 import torch
 
-from .. import stats
 from ..datasets import DigitsSR, PhotosSR
 from ..device import describe_hardware, get_device, per_image_generators, randn
 from ..files import load_manifest, verify_file, write_cached
@@ -73,7 +73,6 @@ __all__ = [
     "outputs",
     "measure",
     "value_stats",
-    "paired_bootstrap",
     "row",
     "ROW_FIELDS",
     "load_table",
@@ -449,12 +448,6 @@ def measure(
         with torch.no_grad():
             m["agreement"] = (classifier(sr).argmax(1) == classifier(hr).argmax(1)).float()
     return m
-
-
-def paired_bootstrap(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: int = 0) -> dict:
-    """The mean of ``a − b`` over the same images (``(N,)`` each: a paired comparison) with its bootstrap sd and the
-    share of resamples below zero; ``se`` is the paired standard error sd(a − b) / √N."""
-    return stats.bootstrap_summary(a, b, draws, seed)
 
 
 #: the columns of a row, in order

@@ -10,8 +10,10 @@
    for the degradations the models trained on (:class:`~course_lib.operators.BlindDegradation` defaults) and for
    one they never saw (:data:`UNSEEN`: stronger blur, harsher JPEG): the degraded input itself, stage 1 alone, the full
    pipeline at the chosen strength and at 1, and lesson 04's SR3-style model fed the degraded image area-downsampled to
-   8 × 8. Per image PSNR and agreement (paired bootstrap against stage 1); per set patch SWD against the other half of
-   the test split (the bootstrap of :func:`course_lib.experiments.race.bootstrap_set_difference`, same images).
+   8 × 8. Each against stage 1 on the same digits (:func:`pairs_vs_stage1`, :mod:`course_lib.stats`): per-image PSNR
+   and agreement by the paired t interval, judged against :data:`RULE`'s bounds as non-inferiority margins (fixed
+   before measuring); patch SWD against the other half of the test split by the delete-half jackknife
+   (exploratory). The per-image values are kept in the cache.
 3. **A follow-up** (``--part followup``, added after step 2 — exploratory, it changes no verdict of step 2): the same
    chosen pipeline and stage 1 on :data:`FOLLOWUP_INDICES`, 400 digits of the even half used nowhere else, with fresh
    seeds: on 100 digits one digit is one point of agreement and the paired SE is about two, so step 2 cannot resolve
@@ -36,6 +38,7 @@ __all__ = [
     "N_EVAL",
     "FOLLOWUP_INDICES",
     "choose_strength",
+    "pairs_vs_stage1",
     "run",
     "followup",
     "load_blind",
@@ -66,15 +69,42 @@ def choose_strength(rows: dict, stage1: dict, rule: dict = RULE) -> float:
     return min(ok, key=lambda s: rows[s]["patch_swd"]) if ok else 1.0
 
 
+def pairs_vs_stage1(measures: dict, outputs: dict, reference, stage1: str = "stage 1") -> dict:
+    """Each row − stage 1 on the same digits: ``psnr`` and ``agreement`` judged against :data:`RULE`'s bounds (higher
+    is better), ``patch_swd`` exploratory (lower is better), by :func:`course_lib.stats.compare_values` and
+    :func:`course_lib.stats.compare_sets`. ``measures``: label → per-image ``psnr``, ``agreement``; ``outputs``:
+    label → images."""
+    from .. import stats
+    from ..metrics import patch_distance
+
+    ref = measures[stage1]
+    return {
+        k: {
+            "psnr": stats.compare_values(m["psnr"], ref["psnr"], True, RULE["psnr_below_stage1_db"]),
+            "agreement": stats.compare_values(m["agreement"], ref["agreement"], True, RULE["agreement_below_stage1"]),
+            "patch_swd": stats.compare_sets(patch_distance, outputs[k], outputs[stage1], reference),
+        }
+        for k, m in measures.items()
+        if k != stage1
+    }
+
+
+def _values(measures: dict) -> dict:
+    """Per-image PSNR (3 decimals) and agreement (0/1) of each row, as the cache keeps them."""
+    return {
+        k: {"psnr": [round(float(v), 3) for v in m["psnr"]], "agreement": [int(v) for v in m["agreement"]]}
+        for k, m in measures.items()
+    }
+
+
 def run(device) -> dict:
     """Steps 1 and 2 of the module docstring."""
     from ..engine.pretrained import load_classifier
     from ..datasets import DigitsSR
-    from ..engine.harness import REFERENCE_INDICES, paired_bootstrap
+    from ..engine.harness import REFERENCE_INDICES
     from ..metrics import patch_distance, psnr
     from ..operators import BlindDegradation, downsample
     from ..engine.pretrained import load
-    from .race import bootstrap_set_difference
 
     shipped = load("digits_diffbir", device)
     model, process, method = shipped.model, shipped.process, shipped.method
@@ -123,19 +153,16 @@ def run(device) -> dict:
         outputs["SR3-style x4 on the degraded image at 8x8"] = sr3.restore(
             downsample(degraded, 4), seeds=seeds, sampler="ddim", steps=STEPS, progress=False
         )
-        measures = {k: measure(v.clamp(-1, 1), hr, call, reference) for k, v in outputs.items()}
+        outputs = {k: v.clamp(-1, 1) for k, v in outputs.items()}
+        measures = {k: measure(v, hr, call, reference) for k, v in outputs.items()}
         rows = {k: mean(m) for k, m in measures.items()}
-        ref_label = "stage 1"
-        pairs = {
-            k: {
-                "psnr": paired_bootstrap(m["psnr"], measures[ref_label]["psnr"]),
-                "agreement": paired_bootstrap(m["agreement"], measures[ref_label]["agreement"]),
-                "patch_swd": bootstrap_set_difference(outputs[k].clamp(-1, 1), outputs[ref_label], reference),
-            }
-            for k, m in measures.items()
-            if k != ref_label
+        seconds = round(time.perf_counter() - start)
+        out[name] = {
+            "rows": rows,
+            "pairs_vs_stage1": pairs_vs_stage1(measures, outputs, reference),
+            "per_image": _values(measures),
+            "seconds": seconds,
         }
-        out[name] = {"rows": rows, "pairs_vs_stage1": pairs, "seconds": round(time.perf_counter() - start)}
         for k, r in rows.items():
             print(f"  {name} {k}: {r}", flush=True)
     return {
@@ -159,11 +186,10 @@ def followup(device, strength: float) -> dict:
     unseen degradations, paired against stage 1."""
     from ..engine.pretrained import load_classifier
     from ..datasets import DigitsSR
-    from ..engine.harness import REFERENCE_INDICES, paired_bootstrap
+    from ..engine.harness import REFERENCE_INDICES
     from ..metrics import psnr
     from ..operators import BlindDegradation
     from ..engine.pretrained import load
-    from .race import bootstrap_set_difference
 
     shipped = load("digits_diffbir", device)
     model, process, method = shipped.model, shipped.process, shipped.method
@@ -186,24 +212,19 @@ def followup(device, strength: float) -> dict:
                 for k in range(0, len(idx), 100)
             ]
         )
-        agree = {k: (classifier(v).argmax(1) == call).float() for k, v in (("stage 1", s1), ("pipeline", pipe))}
-        out[name] = {
-            "stage 1": {
-                "psnr": round(float(psnr(s1, hr).mean()), 4),
-                "agreement": round(float(agree["stage 1"].mean()), 4),
-            },
-            "pipeline": {
-                "psnr": round(float(psnr(pipe, hr).mean()), 4),
-                "agreement": round(float(agree["pipeline"].mean()), 4),
-            },
-            "pipeline − stage 1": {
-                "psnr": paired_bootstrap(psnr(pipe, hr), psnr(s1, hr)),
-                "agreement": paired_bootstrap(agree["pipeline"], agree["stage 1"]),
-                "patch_swd": bootstrap_set_difference(pipe, s1, reference),
-            },
+        measures = {
+            k: {"psnr": psnr(v, hr), "agreement": (classifier(v).argmax(1) == call).float()}
+            for k, v in (("stage 1", s1), ("pipeline", pipe))
         }
-        a = out[name]["pipeline − stage 1"]["agreement"]
-        print(f"  follow-up {name}: agreement {a['mean']:+.4f} ± {a['se']:.4f} (pipeline − stage 1)", flush=True)
+        out[name] = {
+            k: {"psnr": round(float(m["psnr"].mean()), 4), "agreement": round(float(m["agreement"].mean()), 4)}
+            for k, m in measures.items()
+        }
+        pair = pairs_vs_stage1(measures, {"stage 1": s1, "pipeline": pipe}, reference)["pipeline"]
+        out[name].update({"pipeline − stage 1": pair, "per_image": _values(measures)})
+        print(
+            f"  follow-up {name}: agreement {pair['agreement']['verdict']} {pair['agreement']['interval']}", flush=True
+        )
     return {"indices": idx, "strength": strength, "seed_base": SEED_FOLLOWUP, **out}
 
 

@@ -14,8 +14,9 @@ Protocol (the rules in :data:`MARGINS` were committed before anything here was m
   harness's reference digits (the other half of the test split). Both stages at every s of the grid (the figure),
   and the comparison of the augmented stage at its chosen s against the unaugmented one at s = 0 (its natural use):
   **class accuracy** (the digit classifier's agreement with the class asked for; the base stage's own accuracy,
-  judged on its bicubic ×4 upsampling, is the ceiling) and patch SWD, each with a paired bootstrap over the same
-  draws.
+  judged on its bicubic ×4 upsampling, is the ceiling) and patch SWD, each paired over the same draws
+  (:mod:`course_lib.stats`: the t interval of the per-draw accuracy difference, the delete-half jackknife of patch
+  SWD; "beats" is the verdict "better"; each comparison answers its own question, 95 % each).
 * **Exploratory** (added after the main comparison was seen, and labelled so in the cache and the lesson): the same
   test draws with the base at w = 4, where its samples are visibly off the data, both stages at every s.
 * **Confirmatory** (``--confirm``; its rule :data:`CONFIRM` committed before it ran): the exploratory arm's
@@ -64,8 +65,6 @@ __all__ = [
     "class_accuracy",
     "choose_w",
     "choose_s",
-    "paired_interval",
-    "swd_paired_interval",
     "step_costs",
     "choose_s_confirm",
     "confirm",
@@ -77,7 +76,7 @@ __all__ = [
 MARGINS = {
     "w_min_accuracy": 0.95,  # w: the smallest of W_GRID whose validation base accuracy reaches this
     "s_choice": "min_patch_swd",  # s: the level of S_GRID with the lowest validation patch SWD (augmented stage)
-    "interval": 0.95,  # "beats": the paired bootstrap interval of the difference excludes 0 on the right side
+    "interval": 0.95,  # "beats": the paired interval of the difference excludes 0 on the right side (stats: "better")
 }
 #: the confirmatory test of the exploratory arm's hypothesis, fixed (and committed) before it ran: the base at w = 4
 #: on fresh validation and test seeds; s chosen on validation as the lowest patch SWD among the levels whose accuracy
@@ -159,30 +158,6 @@ def choose_w(accuracy_by_w: dict) -> float:
 def choose_s(swd_by_s: dict) -> int:
     """The level with the lowest patch SWD (ties: the smaller level)."""
     return int(min(swd_by_s, key=lambda s: (swd_by_s[s], int(s))))
-
-
-def paired_interval(a: torch.Tensor, b: torch.Tensor, draws: int = 1000, seed: int = 0) -> dict:
-    """Mean of a − b over the same draws with its paired bootstrap interval (:data:`MARGINS` level)."""
-    d = (a.double() - b.double()).cpu()
-    lo, hi = stats.percentile(stats.bootstrap_means(d, draws, seed), MARGINS["interval"])
-    return {"mean": round(float(d.mean()), 5), "interval": [round(lo, 5), round(hi, 5)], "draws": draws}
-
-
-def swd_paired_interval(
-    a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 200, seed: int = 0
-) -> dict:
-    """Patch SWD(a) − patch SWD(b) against the same ``reference``, with the interval of resampling the draws jointly
-    (the same resampled indices for a and b: a paired bootstrap of a set-level measure)."""
-    diffs = torch.stack(
-        [
-            patch_distance(a[idx], reference, repeats=1, seed=seed + k)
-            - patch_distance(b[idx], reference, repeats=1, seed=seed + k)
-            for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed))
-        ]
-    ).double()
-    lo, hi = stats.percentile(diffs, MARGINS["interval"])
-    point = float(patch_distance(a, reference) - patch_distance(b, reference))
-    return {"mean": round(point, 5), "interval": [round(lo, 5), round(hi, 5)], "draws": draws}
 
 
 def step_costs(steps: int = 8) -> dict:
@@ -268,15 +243,18 @@ def _summary(results: dict, roles) -> dict:
 
 
 def _compare(a: dict, b: dict, reference: torch.Tensor) -> dict:
-    """The paired comparison of two judged outputs on the same draws: a − b in accuracy and in patch SWD, and whether a
-    beats b on each (:data:`MARGINS`)."""
-    acc_diff = paired_interval(a["accuracy"], b["accuracy"])
-    swd_diff = swd_paired_interval(a["images"], b["images"], reference)
+    """The paired comparison of two judged outputs on the same draws: a − b in accuracy (higher is better) and in patch
+    SWD (lower is better), each a :func:`course_lib.stats.judge` verdict without a margin (the question is "does a
+    beat b?", :data:`MARGINS`), and whether a beats b on each."""
+    level = MARGINS["interval"]
+    acc_diff = stats.compare_values(a["accuracy"], b["accuracy"], True, level=level)
+    swd_diff = stats.compare_sets(patch_distance, a["images"], b["images"], reference, level=level)
     return {
         "accuracy_difference": acc_diff,
         "patch_swd_difference": swd_diff,
-        "augmented_beats_on_accuracy": acc_diff["interval"][0] > 0,
-        "augmented_beats_on_patch_swd": swd_diff["interval"][1] < 0,
+        "augmented_beats_on_accuracy": acc_diff["verdict"] == "better",
+        "augmented_beats_on_patch_swd": swd_diff["verdict"] == "better",
+        "correct": {"a": [int(v) for v in a["accuracy"]], "b": [int(v) for v in b["accuracy"]]},
     }
 
 
@@ -299,8 +277,9 @@ def _cached(name: str, fn):
 
 
 @torch.no_grad()
-def evaluate(single: bool = True) -> dict:
-    """The whole protocol of the module docstring; returns the cache's content."""
+def evaluate(single: bool = True, costs: dict | None = None) -> dict:
+    """The whole protocol of the module docstring; returns the cache's content. ``costs``: the recorded
+    :func:`step_costs` to keep (a re-judgement), instead of measuring them again."""
     from ..engine.pretrained import training_record
 
     classifier, base, stages = _load_models()
@@ -367,7 +346,7 @@ def evaluate(single: bool = True) -> dict:
     out["exploratory"] = _strong_guidance(base, stages, splits["test"], ref, classifier, s_star)
     if single:
         out["single"] = _single_stage(splits, ref, classifier, a, labels)
-        out["compute"] = step_costs()
+        out["compute"] = costs if costs is not None else step_costs()
     out["training_seconds"] = {
         role: training_record(name).get("training_seconds") for role, name in out["models"].items()
     }
@@ -397,6 +376,7 @@ def _strong_guidance(base, stages: dict, split, ref: dict, classifier, s_star: i
         "sweep": _summary(res, stages),
         "s": s_star,
         "accuracy_difference": c["accuracy_difference"],
+        "correct": c["correct"],
         "patch_swd_difference": c["patch_swd_difference"],
     }
 
@@ -471,8 +451,10 @@ def _single_stage(splits, ref, classifier, cascade_test: dict, test_labels) -> d
         "chosen_w": w,
         "accuracy": round(float(acc.mean()), 4),
         "patch_swd": round(float(patch_distance(x, ref["test"])), 5),
-        "accuracy_difference_cascade_minus_single": paired_interval(cascade_test["accuracy"], acc),
-        "patch_swd_difference_cascade_minus_single": swd_paired_interval(cascade_test["images"], x, ref["test"]),
+        "accuracy_difference_cascade_minus_single": stats.compare_values(cascade_test["accuracy"], acc, True),
+        "patch_swd_difference_cascade_minus_single": stats.compare_sets(
+            patch_distance, cascade_test["images"], x, ref["test"]
+        ),
         "seconds_if_computed_now": round(time.perf_counter() - start, 1),
     }
 
@@ -482,7 +464,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-single", action="store_true", help="leave out the single-stage comparison")
     parser.add_argument("--confirm", action="store_true", help="only the confirmatory test (merged into the cache)")
+    parser.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="recompute the outputs (or read them from runs/cascade/), keep the recorded training costs, judge again",
+    )
     args = parser.parse_args(argv)
+    if args.rejudge:
+        cached = json.loads((data_dir() / RESULTS).read_text())
+        out = {**cached, **evaluate(costs=cached["compute"]), "confirmatory": confirm()}
+        out["single"]["seconds_if_computed_now"] = cached["single"]["seconds_if_computed_now"]
+        out["command"] = cached["command"] + "; re-judged by python -m course_lib.cascade --rejudge"
+        write_cached(
+            RESULTS,
+            out,
+            None,
+            None,
+            source=f"python -m course_lib.cascade --rejudge on {cached['hardware']}",
+            descriptions=("lesson 07: the cascade with and without conditioning augmentation, on base-generated LR",),
+        )
+        print(f"re-judged data/{RESULTS}")
+        return 0
     if args.confirm:
         cached = json.loads((data_dir() / RESULTS).read_text())
         out = {**cached, "confirmatory": confirm()}

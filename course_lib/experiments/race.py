@@ -8,17 +8,19 @@
   lesson 05's realism, judged against the 1,000 test digits: the patch sliced-Wasserstein distance first (Eq. 05.4),
   then the Fréchet distance on the digit classifier's features (Eq. 05.3). Both are biased upwards at small sample
   sizes, so every run is compared with the **floor** of the same size: N training digits against the same
-  reference. Each sampler's seeds give a mean and a paired difference to DDIM-50 (same seeds) with its standard
-  error.
+  reference. Each sampler's seeds give a mean and a paired difference to DDIM-50 (same seeds) with its t interval
+  at seeds − 1 degrees of freedom (:func:`seed_verdict`, :func:`course_lib.stats.seed_difference`).
 * **SR** (the SR3-style digits model and its consistency-distilled student) is the landscape table's rows
   (:data:`course_lib.engine.harness.SAMPLER_ENTRIES`, same 500 test digits, per-image seeds); this module adds the
-  paired
-  comparisons the lesson's margins need: per-image measures by the paired bootstrap, the set-level patch SWD by a
-  bootstrap that resamples the same images for both rows.
+  paired comparisons the lesson states (:data:`SR_PAIRS`): per-image measures by the paired t interval, the
+  set-level patch SWD by the delete-half jackknife over the same digits for both rows (:mod:`course_lib.stats`).
 
 * **Confirmation** of the 20-NFE claims on fresh seeds (:data:`CONFIRM_SEEDS`), with margins that cannot
   degenerate (:data:`CONFIRM_MARGINS`): the first margins and the Karras rows were fixed before and after seeing
   seeds 0-4 respectively, so the verdicts the lesson states rest on seeds the choices never saw.
+
+Every verdict is :func:`course_lib.stats.judge`'s, stored in the cache under ``verdicts`` (generation, confirmation)
+and ``sr.pairs``; ``python -m course_lib.race --part verdicts`` re-judges the cached runs without sampling.
 
 Margins are fixed here, before the measurement (:data:`MARGINS`, :data:`CONFIRM_MARGINS`), and the lesson reads them
 from the cache.
@@ -52,9 +54,11 @@ __all__ = [
     "generate",
     "gen_quality",
     "floor",
-    "paired_seed_difference",
-    "relative_verdict",
-    "bootstrap_set_difference",
+    "GEN_PAIRS",
+    "SR_PAIRS",
+    "seed_verdict",
+    "generation_verdicts",
+    "confirmation_verdicts",
     "load_race",
     "main",
 ]
@@ -84,8 +88,8 @@ GEN_CONFIGS = (
 )
 #: seeds that DDPM-1000 runs on (its 1,000 evaluations per digit cost as much as all the others together)
 DDPM_SEEDS = (0, 1)
-#: the margins, fixed before measuring: a sampler is "as good as" a reference when the paired difference of the
-#: realism measure (plus two standard errors) stays below this share of the reference's distance above its floor
+#: the margins, fixed before measuring: a sampler is "as good as" a reference when the worse end of the interval of
+#: the paired difference of the realism measure stays below this share of the reference's distance above its floor
 #: (patch SWD first; a reference at or below the floor leaves a margin of 0: "not measurably worse").
 #: The two "Karras" rows were added after the first results, to test the lesson's explanation of them.
 MARGINS = {"generation_patch_swd": 0.25, "generation_frechet": 0.25, "sr_psnr_db": 3.0, "sr_consistency_db": 40.0}
@@ -94,7 +98,8 @@ MARGINS = {"generation_patch_swd": 0.25, "generation_frechet": 0.25, "sr_psnr_db
 #: at the floor of 100-digit sets, so a share of its distance above the floor is 0), and the Karras rows were chosen
 #: after seeing seeds 0-4. So the 20-NFE claims are re-tested on **fresh seeds** 5-9 (new starts, a new floor), with
 #: margins that cannot degenerate: a share of the reference's own mean (patch SWD: 5 %, below the seed-to-seed spread
-#: of real 100-digit sets, about 6 %; Fréchet, noisier on 100 digits: 25 %). Pass: paired difference + 2 SE <= margin.
+#: of real 100-digit sets, about 6 %; Fréchet, noisier on 100 digits: 25 %). Written then as "paired difference + 2 SE
+#: <= margin"; judged now by the t interval (:func:`seed_verdict`: at 5 seeds the 97.5 % quantile is 2.78, not 2).
 CONFIRM_SEEDS = (5, 6, 7, 8, 9)
 CONFIRM_CONFIGS = (
     ("DDIM-50", "ddim", 50, {}),
@@ -163,58 +168,65 @@ def floor(seed: int, n: int, reference, classifier, ref_features) -> dict:
     return gen_quality(hr[idx], reference, classifier, ref_features)
 
 
-def paired_seed_difference(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str) -> tuple[float, float, int]:
-    """Mean and standard error of a − b on measure ``key`` over the seeds both ran (same starts: paired by seed).
-
-    ``runs_*`` are a config's ``runs`` (dicts with ``seed`` and the measure). The SE is the seeds' sample SD / √n
-    (NaN for a single common seed)."""
-    sb = {r["seed"]: r[key] for r in runs_b}
-    d = torch.tensor([r[key] - sb[r["seed"]] for r in runs_a if r["seed"] in sb], dtype=torch.float64)
-    if d.numel() == 0:
-        raise ValueError(
-            f"runs_a and runs_b: expected at least one common seed, got {[r['seed'] for r in runs_a]} "
-            f"and {[r['seed'] for r in runs_b]}"
-        )
-    se = float(d.std() / d.numel() ** 0.5) if d.numel() > 1 else float("nan")
-    return float(d.mean()), se, int(d.numel())
+def seed_verdict(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, margin: float | None) -> dict:
+    """A − B on measure ``key`` (lower is better) over the seeds both ran, paired by seed: the t interval at
+    (seeds − 1) degrees of freedom (:func:`course_lib.stats.seed_difference`) judged against ``margin``
+    (:func:`course_lib.stats.judge`), as the cache stores it."""
+    return stats.judge(stats.seed_difference(runs_a, runs_b, key), higher_is_better=False, margin=margin).to_dict()
 
 
-def relative_verdict(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, share: float) -> dict:
-    """Is A as good as the reference B on ``key`` (lower is better)? The margin is ``share`` × B's mean over the
-    common seeds; A passes when its paired difference plus two standard errors stays within it, and is **worse**
-    when the difference minus two standard errors is above zero (the confirmation's rule, :data:`CONFIRM_MARGINS`)."""
-    if not 0 < share < 1:
-        raise ValueError(f"share: expected a fraction in (0, 1), got {share!r}")
-    d, se, n = paired_seed_difference(runs_a, runs_b, key)
-    common = {r["seed"] for r in runs_a}
-    margin = share * sum(r[key] for r in runs_b if r["seed"] in common) / n
-    return {"difference": d, "se": se, "seeds": n, "margin": margin, **stats.two_se_rule(d, se, n, margin)}
+def _mean(runs: Sequence[dict], key: str, seeds) -> float:
+    values = [r[key] for r in runs if r["seed"] in seeds]
+    return sum(values) / len(values)
 
 
-def bootstrap_set_difference(
-    a: torch.Tensor, b: torch.Tensor, reference: torch.Tensor, draws: int = 100, seed: int = 0
-) -> dict:
-    """Patch SWD(a) − patch SWD(b) against ``reference`` for two sets of outputs of the **same** images (``(N, …)``
-    each), with a bootstrap that resamples the images jointly (the paired bootstrap of a set-level measure).
+#: the comparisons of the first run (seeds 0–4) the lesson tabulates: (A, B)
+GEN_PAIRS = (
+    ("DPM-Solver++(2M) 10", "DDIM-50"),
+    ("DPM-Solver++(2M) 20", "DDIM-50"),
+    ("DPM-Solver++(2M) 20 Karras", "DDIM-50"),
+    ("PLMS 10 NFE", "DDIM-50"),
+    ("PLMS 20 NFE", "DDIM-50"),
+    ("PLMS 20 NFE Karras", "DDIM-50"),
+    ("Heun 19 NFE", "DDIM-50"),
+    ("DDIM-20", "DDIM-50"),
+    ("DDIM-50", "DDPM-1000"),
+)
 
-    ``mean`` is the difference of the full measures (Eq. 05.4, 4 repeats); each resample uses one repeat with the same
-    patch positions and directions for a and b (paired patches), so the spread also holds the patch-sampling noise."""
-    diff = float(patch_distance(a, reference) - patch_distance(b, reference))
-    ds = []
-    for k, idx in enumerate(stats.resamples(a.shape[0], draws, seed)):
-        ds.append(
-            float(
-                patch_distance(a[idx], reference, repeats=1, seed=7 * k)
-                - patch_distance(b[idx], reference, repeats=1, seed=7 * k)
-            )
-        )
-    d = torch.tensor(ds, dtype=torch.float64)
-    return {
-        "mean": round(diff, 6),
-        "bootstrap_sd": round(float(d.std()), 6),
-        "share_below_zero": round(float((d < 0).double().mean()), 4),
-        "draws": draws,
-    }
+
+def generation_verdicts(generation: dict) -> dict:
+    """The first run's verdicts (seeds 0–4, DDPM-1000 on seeds 0–1): for each pair of :data:`GEN_PAIRS` and measure,
+    A − B paired by seed, judged against :data:`MARGINS`' share of B's distance above the floor of real digits on
+    the common seeds (0 when B is at or below it)."""
+    by = {c["label"]: c["runs"] for c in generation["configs"]}
+    floor_by_seed = dict(zip(generation["seeds"], generation["floor"]))
+    out = {}
+    for a, b in GEN_PAIRS:
+        common = {r["seed"] for r in by[a]} & {r["seed"] for r in by[b]}
+        out[f"{a} − {b}"] = {}
+        for key in ("patch_swd", "frechet"):
+            above = _mean(by[b], key, common) - sum(floor_by_seed[s][key] for s in common) / len(common)
+            margin = MARGINS[f"generation_{key}"] * max(above, 0.0)
+            out[f"{a} − {b}"][key] = seed_verdict(by[a], by[b], key, margin)
+    return out
+
+
+def confirmation_verdicts(confirmation: dict, generation: dict) -> dict:
+    """The confirmation's verdicts: each 20-NFE row (and DPM-Solver++ 10 Karras) against DDIM-50 on seeds 5–9, and
+    DDIM-50 against DDPM-1000 on the 2 seeds DDPM ran, each judged against :data:`CONFIRM_MARGINS`' share of the
+    reference's own mean on the common seeds."""
+    by = {c["label"]: c["runs"] for c in confirmation["configs"]}
+    pairs = [(by[lab], by["DDIM-50"], f"{lab} − DDIM-50") for lab in by if lab != "DDIM-50"]
+    first = {c["label"]: c["runs"] for c in generation["configs"]}
+    pairs.append((first["DDIM-50"], first["DDPM-1000"], "DDIM-50 − DDPM-1000"))
+    out = {}
+    for runs_a, runs_b, name in pairs:
+        common = {r["seed"] for r in runs_a} & {r["seed"] for r in runs_b}
+        out[name] = {
+            key: seed_verdict(runs_a, runs_b, key, share * _mean(runs_b, key, common))
+            for key, share in CONFIRM_MARGINS.items()
+        }
+    return out
 
 
 def _cached_run(path: Path, make):
@@ -270,41 +282,59 @@ def run_generation(
     return out
 
 
+#: the SR part's paired comparisons (A, B) and the margin each measure is judged against (``None``: exploratory —
+#: no margin was fixed before measuring). The one margin: the 1-step student's PSNR may fall at most
+#: ``MARGINS["sr_psnr_db"]`` below DDIM-50's.
+SR_PAIRS = (
+    ("consistency student 4 steps", "SR3 concat DDIM-10", {}),
+    ("consistency student 1 step", "SR3 concat DDIM-1", {}),
+    ("consistency student 1 step", "SR3 concat DDIM-50", {"psnr": MARGINS["sr_psnr_db"]}),
+    ("SR3 concat DPM-Solver++(2M) 20", "SR3 concat DDIM-50", {}),
+    ("SR3 concat PLMS 20 NFE", "SR3 concat DDIM-50", {}),
+)
+
+
 def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
-    """The SR part's paired comparisons on the harness's outputs (computed there first: ``python -m
-    course_lib.harness --only …``): the student against its teacher's DDIM rows."""
-    from ..engine.harness import ENTRIES, TASKS, Work, measure, outputs, paired_bootstrap
+    """The SR part's paired comparisons on the harness's outputs (computed there first, or here: they are kept in
+    ``runs/harness``): :data:`SR_PAIRS`, each on the same 500 test digits — per-image measures (PSNR, consistency,
+    |1 − HF ratio|) by the paired t interval, patch SWD by the delete-half jackknife of
+    :func:`course_lib.stats.set_difference` (same halves of both rows). Each pair answers its own question in the
+    lesson: 95 % each, no family correction. The per-image values are kept, so that a later re-judgement needs no
+    images."""
+    from ..engine.harness import ENTRIES, TASKS, Work, measure, outputs
 
     task = TASKS["digits_x4"]
     hr, y, indices, _ = task.load(device)
     work = Work(work_root, "digits_x4")
     reference = DigitsSR("test", scale=4).tensors(list(range(1, 1000, 2)))[0].to(device)
     by_label = {e.label: e for e in ENTRIES if e.task == "digits_x4"}
-    pairs = [
-        ("consistency student 4 steps", "SR3 concat DDIM-10"),
-        ("consistency student 1 step", "SR3 concat DDIM-1"),
-        ("consistency student 1 step", "SR3 concat DDIM-50"),
-        ("SR3 concat DPM-Solver++(2M) 20", "SR3 concat DDIM-50"),
-        ("SR3 concat PLMS 20 NFE", "SR3 concat DDIM-50"),
-    ]
+    images, per_image = {}, {}
+    for label in dict.fromkeys(x for a, b, _ in SR_PAIRS for x in (a, b)):
+        images[label] = outputs(by_label[label], work, hr, y, indices, device)[0].to(device)
+        m = measure(images[label], hr, y, task.scale)
+        per_image[label] = {
+            "psnr": m["psnr"].double().cpu(),
+            "consistency": m["consistency"].double().cpu(),
+            "hf_error": (1 - m["hf_ratio"]).abs().double().cpu(),
+        }
     out = []
-    for a, b in pairs:
-        sa = outputs(by_label[a], work, hr, y, indices, device)[0].to(device)
-        sb = outputs(by_label[b], work, hr, y, indices, device)[0].to(device)
-        ma, mb = measure(sa, hr, y, task.scale), measure(sb, hr, y, task.scale)
+    for a, b, margins in SR_PAIRS:
+        ma, mb = per_image[a], per_image[b]
         out.append(
             {
                 "a": a,
                 "b": b,
-                "patch_swd": bootstrap_set_difference(sa, sb, reference),
-                "hf_error": paired_bootstrap((1 - ma["hf_ratio"]).abs(), (1 - mb["hf_ratio"]).abs()),
-                "psnr": paired_bootstrap(ma["psnr"], mb["psnr"]),
-                "consistency": paired_bootstrap(ma["consistency"], mb["consistency"]),
+                "patch_swd": stats.compare_sets(
+                    patch_distance, images[a], images[b], reference, margins.get("patch_swd")
+                ),
+                **{
+                    key: stats.compare_values(ma[key], mb[key], key != "hf_error", margins.get(key))
+                    for key in ("hf_error", "psnr", "consistency")
+                },
             }
         )
         print(
-            f"  {a} − {b}: patch SWD {out[-1]['patch_swd']['mean']:+.5f} ± {out[-1]['patch_swd']['bootstrap_sd']:.5f}",
-            flush=True,
+            f"  {a} − {b}: patch SWD {out[-1]['patch_swd']['verdict']} {out[-1]['patch_swd']['interval']}", flush=True
         )
     # per-image values of a few rows on the lessons' 16 live digits, for the lesson to recompute and compare
     from ..engine.harness import LIVE_INDICES
@@ -319,7 +349,8 @@ def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
             "psnr": [round(float(v), 3) for v in m["psnr"]],
             "consistency": [round(float(v), 3) for v in m["consistency"]],
         }
-    return {"pairs": out, "live": live}
+    values = {label: {k: [round(float(v), 3) for v in m[k]] for k in m} for label, m in per_image.items()}
+    return {"indices": [int(i) for i in indices], "pairs": out, "per_image": values, "live": live}
 
 
 def load_race() -> dict:
@@ -328,9 +359,13 @@ def load_race() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_lib.race [--part generation|confirm|sr|all]``: compute the race and write its cache."""
+    """``python -m course_lib.race [--part generation|confirm|sr|verdicts|all] [--rejudge]``: compute the race (or
+    only re-judge it: ``--part verdicts`` from the cached runs) and write its cache."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.race", description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("generation", "confirm", "sr", "all"), default="all")
+    parser.add_argument("--part", choices=("generation", "confirm", "sr", "verdicts", "all"), default="all")
+    parser.add_argument(
+        "--rejudge", action="store_true", help="keep the recorded seconds (outputs come from runs/: a re-judgement)"
+    )
     parser.add_argument("--device", default=None)
     parser.add_argument("--work", default=str(WORK))
     args = parser.parse_args(argv)
@@ -348,14 +383,27 @@ def main(argv: list[str] | None = None) -> int:
         },
         "sr": lambda: sr_comparisons(device),
     }
-    chosen = {"generation": ["generation"], "confirm": ["confirmation"], "sr": ["sr"], "all": list(parts)}[args.part]
+    chosen = {
+        "generation": ["generation"],
+        "confirm": ["confirmation"],
+        "sr": ["sr"],
+        "verdicts": [],
+        "all": list(parts),
+    }[args.part]
     # seconds per part, so that a partial rerun adds its own time instead of overwriting the whole cache's (runs
     # resumed from runs/race/ count only the time spent in this call)
     seconds = dict(result.get("seconds_by_part", {}))
     for part in chosen:
         start = time.perf_counter()
         result[part] = parts[part]()
-        seconds[part] = round(time.perf_counter() - start)
+        if not (args.rejudge and part in seconds):
+            seconds[part] = round(time.perf_counter() - start)
+    if "generation" in result and "confirmation" in result:
+        result["verdicts"] = {
+            "protocol": "course_lib.stats: seed-paired t intervals (95 %, seeds − 1 degrees of freedom), lower better",
+            "generation": generation_verdicts(result["generation"]),
+            "confirmation": confirmation_verdicts(result["confirmation"], result["generation"]),
+        }
     result.update(
         hardware=hardware,
         margins=MARGINS,

@@ -11,8 +11,11 @@ test digits (every 10th, per-image seeds of the evaluation harness) for
 * **undersampled Fourier data** (25 % and 12.5 % of k-space, conjugate-symmetric) against the zero-filled inverse FFT.
 
 Per image: PSNR, consistency **before** the final clip (float) and after uint8 rounding, agreement with the digit
-classifier's call on HR; per set: patch SWD against the reference half of the test split. Paired comparisons by the
-paired bootstrap. The margins the lesson judges by are fixed here, before the measurement (:data:`MARGINS`).
+classifier's call on HR; per set: patch SWD against the reference half of the test split. Paired comparisons
+(:data:`PAIRS`) by :mod:`course_lib.stats`: per-image measures by the paired t interval, patch SWD by the delete-half
+jackknife; each pair answers its own question in the lesson (95 % each, no family correction). The margins the lesson
+judges by are fixed here, before the measurement (:data:`MARGINS`); a pair without one is exploratory. The per-image
+PSNR and agreement are kept in the cache, so that a re-judgement needs no images.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "INDICES",
     "MARGINS",
     "CONFIGS",
+    "PAIRS",
     "operator_for",
     "measurement_consistency",
     "run",
@@ -51,6 +55,25 @@ MARGINS = {
     "consistency_db": 70.0,  # before the final clip
     "inpaint_kspace_over_pinv_db": 3.0,  # inpainting and k-space beat A†y by ≥ 3 dB PSNR (paired, 95 %)
 }
+#: the paired comparisons (A, B, rule) of the lesson, A − B on the same digits. ``psnr_by``: one more question, "does
+#: A beat B by more than this many dB?" (the interval of A − B − psnr_by judged; "better" answers yes);
+#: ``patch_swd_times``: "is A's patch SWD below this multiple of B's?" (set-level, the jackknife). Everything else is
+#: judged exploratory: better, worse or undecided.
+PAIRS = (
+    ("DDNM x2", "bicubic sr2", {"psnr_by": MARGINS["x2_psnr_over_bicubic_db"]}),
+    ("DDNM x2", "SR3-style x4 DDIM-50", {"patch_swd_times": MARGINS["x2_patch_swd_vs_sr3_x4"]}),
+    ("DDNM x4", "bicubic sr4", {}),
+    ("DDNM x4", "SR3-style x4 DDIM-50", {}),
+    ("DDNM x4 time travel (L 10, r 3)", "DDNM x4", {}),
+    ("DDNM x4 250 steps", "DDNM x4", {}),
+    ("DDNM+ x2 noisy 0.05", "DDNM x2 noisy 0.05", {}),
+    ("DDNM+ x2 noisy 0.1", "DDNM x2 noisy 0.1", {}),
+    ("DDNM+ x2 noisy 0.2", "DDNM x2 noisy 0.2", {}),
+    ("DDNM inpaint centre", "A†y inpaint:center", {"psnr_by": MARGINS["inpaint_kspace_over_pinv_db"]}),
+    ("DDNM inpaint half", "A†y inpaint:half", {"psnr_by": MARGINS["inpaint_kspace_over_pinv_db"]}),
+    ("DDNM k-space 25%", "A†y kspace:0.25", {"psnr_by": MARGINS["inpaint_kspace_over_pinv_db"]}),
+    ("DDNM k-space 12.5%", "A†y kspace:0.125", {"psnr_by": MARGINS["inpaint_kspace_over_pinv_db"]}),
+)
 #: (label, task, options): task "srS", "inpaint:center|half", "kspace:FRACTION"; options for the posterior sampler
 CONFIGS = (
     ("DDNM x2", "sr2", {}),
@@ -109,7 +132,8 @@ def run(device, work: Path = WORK) -> dict:
     """Every config of :data:`CONFIGS` (resumable): per-image measures, set-level patch SWD, paired comparisons."""
     from ..engine.pretrained import load_classifier
     from ..datasets import DigitsSR
-    from ..engine.harness import REFERENCE_INDICES, image_seeds, paired_bootstrap
+    from .. import stats
+    from ..engine.harness import REFERENCE_INDICES, image_seeds
     from ..images import to_uint8, uint8_to_model
     from ..metrics import patch_distance, psnr
     from ..operators import upsample
@@ -132,7 +156,7 @@ def run(device, work: Path = WORK) -> dict:
             "agreement": (classifier(x).argmax(1) == call).float(),
         }, x
 
-    results, per_image = {}, {}
+    results, per_image, images = {}, {}, {}
     for label, task, options in CONFIGS:
         op = operator_for(task, device)
         y = op.A(hr)
@@ -163,7 +187,7 @@ def run(device, work: Path = WORK) -> dict:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(saved, path)
         m, x = measures(saved["x"].to(device), op, y)
-        per_image[label] = m
+        per_image[label], images[label] = m, x
         results[label] = {
             "task": task,
             "options": options,
@@ -185,6 +209,7 @@ def run(device, work: Path = WORK) -> dict:
         op = operator_for(task, device)
         y = op.A(hr)
         m, pinv = measures(op.A_pinv(y), op, y)
+        images[f"A†y {task}"] = pinv
         baselines[f"A†y {task}"] = {
             "psnr": per_image_mean(m["psnr"]),
             "agreement": per_image_mean(m["agreement"]),
@@ -194,7 +219,7 @@ def run(device, work: Path = WORK) -> dict:
         if task.startswith("sr"):
             s = op.scale
             bic = upsample(y, s, "bicubic").clamp(-1, 1)
-            mb, _ = measures(bic, op, y)
+            mb, images[f"bicubic {task}"] = measures(bic, op, y)
             baselines[f"bicubic {task}"] = {
                 "psnr": per_image_mean(mb["psnr"]),
                 "agreement": per_image_mean(mb["agreement"]),
@@ -205,7 +230,7 @@ def run(device, work: Path = WORK) -> dict:
     op4 = operator_for("sr4", device)
     y4 = op4.A(hr)
     x3 = sr3.restore(y4, seeds=seeds, sampler="ddim", steps=50, progress=False)
-    m3, _ = measures(x3, op4, y4)
+    m3, images["SR3-style x4 DDIM-50"] = measures(x3, op4, y4)
     baselines["SR3-style x4 DDIM-50"] = {
         "psnr": per_image_mean(m3["psnr"]),
         "agreement": per_image_mean(m3["agreement"]),
@@ -213,30 +238,26 @@ def run(device, work: Path = WORK) -> dict:
     }
     per_image["SR3-style x4 DDIM-50"] = m3
     pairs = {}
-    for a, b in (
-        ("DDNM x2", "bicubic sr2"),
-        ("DDNM x4", "bicubic sr4"),
-        ("DDNM x4", "SR3-style x4 DDIM-50"),
-        ("DDNM x4 time travel (L 10, r 3)", "DDNM x4"),
-        ("DDNM x4 250 steps", "DDNM x4"),
-        ("DDNM+ x2 noisy 0.05", "DDNM x2 noisy 0.05"),
-        ("DDNM+ x2 noisy 0.1", "DDNM x2 noisy 0.1"),
-        ("DDNM+ x2 noisy 0.2", "DDNM x2 noisy 0.2"),
-        ("DDNM inpaint centre", "A†y inpaint:center"),
-        ("DDNM inpaint half", "A†y inpaint:half"),
-        ("DDNM k-space 25%", "A†y kspace:0.25"),
-        ("DDNM k-space 12.5%", "A†y kspace:0.125"),
-    ):
+    for a, b, rule in PAIRS:
+        pa, pb = per_image[a]["psnr"], per_image[b]["psnr"]
         pairs[f"{a} − {b}"] = {
-            "psnr": paired_bootstrap(per_image[a]["psnr"], per_image[b]["psnr"]),
-            "agreement": paired_bootstrap(per_image[a]["agreement"], per_image[b]["agreement"]),
+            "psnr": stats.compare_values(pa, pb, True),
+            "agreement": stats.compare_values(per_image[a]["agreement"], per_image[b]["agreement"], True),
         }
+        if "psnr_by" in rule:
+            by = rule["psnr_by"]
+            pairs[f"{a} − {b}"]["psnr_beats_by"] = {"by": by, **stats.compare_values(pa, pb, True, by=-by)}
+        if "patch_swd_times" in rule:
+            pairs[f"{a} − {b}"]["patch_swd"] = stats.compare_sets(
+                patch_distance, images[a], images[b], reference, times=rule["patch_swd_times"]
+            )
     return {
         "indices": list(INDICES),
         "configs": results,
         "baselines": baselines,
         "pairs": pairs,
         "per_image_psnr": {k: [round(float(v), 3) for v in m["psnr"]] for k, m in per_image.items()},
+        "per_image_agreement": {k: [int(v) for v in m["agreement"]] for k, m in per_image.items()},
     }
 
 

@@ -6,6 +6,8 @@ the notebook decides when to show. Text in figures is English only (no CJK font 
 
 from __future__ import annotations
 
+import re
+
 import io
 from typing import Sequence
 
@@ -120,14 +122,15 @@ def loss_curve(
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]], floatfmt: str = ".2f") -> str:
-    """A Markdown table; floats formatted with ``floatfmt`` (rounded, so stored outputs are stable)."""
+    """A Markdown table; floats formatted with ``floatfmt`` (rounded, so stored outputs are stable). A ``|`` inside a
+    header or a cell (as in |1 − HF|) is escaped, so that it does not split the column."""
 
     def fmt(v: object) -> str:
         if isinstance(v, (float, np.floating)):
-            return format(float(v), floatfmt)
-        return str(v)
+            v = format(float(v), floatfmt)
+        return re.sub(r"(?<!\\)\|", r"\\|", str(v))
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines = ["| " + " | ".join(fmt(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
