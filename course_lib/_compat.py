@@ -32,6 +32,7 @@ __all__ = [
     "deprecated",
     "warn_renamed",
     "MOVED_MODULES",
+    "MOVED_COMMANDS",
     "install_module_aliases",
     "LEGACY_ATTRIBUTES",
     "legacy_attribute",
@@ -62,6 +63,9 @@ MOVED_MODULES = {
     **{f"course_lib.{m}": f"course_lib.tools.{m}" for m in ("sr", "site", "devtools", "benchmark")},
     "course_lib.classifier": "course_lib.engine.pretrained",  # load_classifier
 }
+#: old commands whose ``python -m`` now runs another module than their import gives: the harness keeps its
+#: mechanics, and the course's table (its rows and its command) is :mod:`course_lib.experiments.landscape`
+MOVED_COMMANDS = {"course_lib.harness": "course_lib.experiments.landscape"}
 
 
 def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
@@ -134,6 +138,7 @@ class _ModuleAlias(importlib.abc.Loader):
 
     def __init__(self, old: str, new: str):
         self.old, self.new = old, new
+        self.command = MOVED_COMMANDS.get(old, new)
 
     def create_module(self, spec):
         module = importlib.import_module(self.new)
@@ -151,8 +156,8 @@ class _ModuleAlias(importlib.abc.Loader):
         """What ``python -m OLD`` runs: the new module as ``__main__`` (runpy asks for this, the import system
         never)."""
         return compile(
-            f"import runpy\nrunpy.run_module({self.new!r}, run_name='__main__', alter_sys=True)\n",
-            f"<{fullname} → {self.new}>",
+            f"import runpy\nrunpy.run_module({self.command!r}, run_name='__main__', alter_sys=True)\n",
+            f"<{fullname} → {self.command}>",
             "exec",
         )
 

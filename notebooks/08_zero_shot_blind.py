@@ -204,7 +204,7 @@ def ddnm_by_hand(y, op, seeds, steps=STEPS):
 
 with torch.no_grad():
     mine = ddnm_by_hand(y2, op2, seeds4)
-    lib = prior.method.restore_linear(unet, process, op2, y2, (1, 32, 32), seeds4, steps=STEPS)
+    lib = prior.method.ddnm(unet, process, op2, y2, (1, 32, 32), seeds4, steps=STEPS)
 print(f"by hand vs course_lib: max |Δ| {roundoff((mine - lib).abs().max(), 1e-4)} in float32; NFE {prior.method.last_nfe}")
 assert torch.allclose(mine, lib, atol=1e-4)
 
@@ -255,7 +255,7 @@ with torch.no_grad():
     for label, task in tasks.items():
         op = operator_for(task, device)
         yt = op.A(hr4)
-        out = lib if task == "sr2" else prior.method.restore_linear(unet, process, op, yt, (1, 32, 32), seeds4, steps=STEPS)
+        out = lib if task == "sr2" else prior.method.ddnm(unet, process, op, yt, (1, 32, 32), seeds4, steps=STEPS)
         live[label] = {"pinv": op.A_pinv(yt).clamp(-1, 1), "ddnm": out.clamp(-1, 1),
                        "consistency": float(measurement_consistency(op, out, yt).min())}  # capped at 300 dB: exact
 short = {"×2": "×2", "×4": "×4", "inpainting (right half)": "mask", "k-space 25 %": "k 25%"}
@@ -432,8 +432,8 @@ sigma01 = 0.1
 g_noise = torch.Generator().manual_seed(900)
 y_noisy = y2 + 2 * sigma01 * torch.randn(y2.shape, generator=g_noise).to(device)  # σ on [0, 1] is 2σ on [-1, 1]
 with torch.no_grad():
-    plain = prior.method.restore_linear(unet, process, op2, y_noisy, (1, 32, 32), seeds4, steps=STEPS).clamp(-1, 1)
-    plus = prior.method.restore_linear(unet, process, op2, y_noisy, (1, 32, 32), seeds4, steps=STEPS, sigma_y=2 * sigma01).clamp(-1, 1)
+    plain = prior.method.ddnm(unet, process, op2, y_noisy, (1, 32, 32), seeds4, steps=STEPS).clamp(-1, 1)
+    plus = prior.method.ddnm(unet, process, op2, y_noisy, (1, 32, 32), seeds4, steps=STEPS, sigma_y=2 * sigma01).clamp(-1, 1)
 fig = plotting.image_rows({"noisy y (×2)": list(upsample(y_noisy.clamp(-1, 1), 2, "nearest")), "DDNM": list(plain), "DDNM+": list(plus), "HR": list(hr4)},
                           size=0.95)
 plt.show()

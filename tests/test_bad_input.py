@@ -56,9 +56,7 @@ def test_nan_and_infinity_are_refused(sr3, ddpm):
             restore(y)
     op = MaskOperator(torch.ones(32, 32))
     with pytest.raises(ValueError, match="y: expected finite measurements"):
-        ddpm.method.restore_linear(
-            ddpm.model, ddpm.process, op, torch.full((1, 1, 32, 32), float("nan")), (1, 32, 32), [0]
-        )
+        ddpm.method.ddnm(ddpm.model, ddpm.process, op, torch.full((1, 1, 32, 32), float("nan")), (1, 32, 32), [0])
 
 
 def test_the_range_check_allows_overshoot_and_declared_noise():

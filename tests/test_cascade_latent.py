@@ -219,7 +219,7 @@ def test_the_cascade_cache_follows_its_rules_and_the_harness_uses_its_level():
     w = cascade.choose_w({k: v["accuracy"] for k, v in C["validation"]["base"].items()})
     assert C["validation"]["chosen_w"] == w == C["test"]["w"]
     s = cascade.choose_s({int(k): v["patch_swd"] for k, v in C["validation"]["sweep"]["augmented"].items()})
-    assert C["validation"]["chosen_s"] == s == C["test"]["s"] == harness.CASCADE_SAMPLING_LEVEL
+    assert C["validation"]["chosen_s"] == s == C["test"]["s"] == cascade.SAMPLING_LEVEL
     cmp = C["test"]["comparison"]
     assert cmp["augmented_beats_on_accuracy"] == (cmp["accuracy_difference"]["interval"][0] > 0)
     assert cmp["augmented_beats_on_patch_swd"] == (cmp["patch_swd_difference"]["interval"][1] < 0)

@@ -48,7 +48,11 @@ def test_the_three_forms_a_learner_wrote():
     assert plotting is new_plotting
     with pytest.warns(DeprecationWarning, match="course_lib.experiments.race"):
         import course_lib.race
-    assert course_lib.race.relative_verdict is importlib.import_module("course_lib.experiments.race").relative_verdict
+    assert course_lib.race.load_race is importlib.import_module("course_lib.experiments.race").load_race
+    runs = [{"seed": s, "m": 1.0 + 0.01 * s} for s in range(5)]
+    with pytest.warns(DeprecationWarning, match="relative_verdict .* use course_lib.experiments.race.seed_verdict"):
+        old = course_lib.race.relative_verdict(runs, runs, "m", 0.05)  # 0.4's keys, judged by the t interval now
+    assert old["as_good"] and not old["worse"] and old["seeds"] == 5 and old["difference"] == 0
     with pytest.warns(DeprecationWarning, match="course_lib.teaching.widgets.sr"):
         from course_lib.widgets.sr import SRWidget  # a submodule of a moved package: the same class, not a copy
     assert SRWidget.__module__ == "course_lib.teaching.widgets.sr"
@@ -86,6 +90,25 @@ def test_process_sample_moved_to_samplers_generate():
     assert process.betas.shape == (50,)  # buffers still come through nn.Module's lookup
     with pytest.raises(AttributeError, match="'GaussianDiffusion' object has no attribute 'no_such_thing'"):
         process.no_such_thing
+
+
+def test_ddpm_restore_linear_is_now_ddpm_ddnm():
+    """The name said "linear", the method is DDNM: the old name warns and gives the same images."""
+    from course_lib.methods.ddpm import DDPM
+    from course_lib.operators import AreaOperator
+
+    process = GaussianDiffusion(make_beta_schedule("cosine", 20))
+
+    def model(x, t, cond):
+        return 0.1 * x
+
+    method, op = DDPM.__new__(DDPM), AreaOperator(2)
+    method.prediction = "eps"
+    y = torch.zeros(2, 1, 4, 4)
+    new = method.ddnm(model, process, op, y, (1, 8, 8), seeds=[1, 2], steps=5)
+    with pytest.warns(DeprecationWarning, match=r"DDPM\.restore_linear .* use DDPM\.ddnm"):
+        old = method.restore_linear(model, process, op, y, (1, 8, 8), seeds=[1, 2], steps=5)
+    assert torch.equal(new, old) and torch.allclose(op.A(new), y, atol=1e-5)  # DDNM: A x̂ = y
 
 
 @pytest.mark.parametrize(

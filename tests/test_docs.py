@@ -26,9 +26,9 @@ def test_every_excerpt_is_in_its_source_file(source, block):
     assert not missing, f"docs/adding-a-method.md quotes lines that {source} no longer has: {missing}"
 
 
-def test_the_page_has_excerpts_of_the_sampler_the_method_and_the_harness():
+def test_the_page_has_excerpts_of_the_sampler_the_method_and_a_row():
     sources = {s for s, _ in _excerpts()}
-    assert {"course_lib/samplers/ddim.py", "course_lib/methods/sr3.py", "course_lib/engine/harness.py"} <= sources
+    assert {"course_lib/samplers/ddim.py", "course_lib/methods/sr3.py", "course_lib/experiments/evaluate.py"} <= sources
 
 
 def test_one_version_everywhere():

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from course_lib.engine import harness
+from course_lib.experiments import blind, landscape, race, residual, zeroshot
 from course_lib.experiments.compare import load_comparison
 from course_lib.experiments.evaluate import load_sr_eval
 
@@ -19,12 +20,23 @@ def test_seeds_and_noise_follow_the_protocol():
 
 
 def test_entries_are_unique_and_bad_entries_are_named():
-    keys = [(e.task, e.label) for e in harness.ENTRIES]
-    assert len(keys) == len(set(keys))
+    keys = [(e.task, e.label) for e in landscape.ENTRIES]
+    assert len(keys) == len(set(keys)) and harness.registered() == tuple(landscape.ENTRIES)
     with pytest.raises(ValueError, match="task must be one of"):
         harness.register_entry(harness.Entry("x", "faces_x8", None))
     with pytest.raises(ValueError, match="already registered"):
-        harness.register_entry(harness.ENTRIES[0])
+        harness.register_entry(landscape.ENTRIES[0])
+
+
+def test_each_lesson_owns_its_rows_and_the_old_names_still_work():
+    """The rows live with their lessons' experiments (the harness keeps the mechanics); the 0.4 names warn."""
+    assert [e for _, rows in landscape.LESSON_ROWS for e in rows] == landscape.ENTRIES
+    with pytest.warns(DeprecationWarning, match=r"harness\.SAMPLER_ENTRIES .* use course_lib\.experiments\.race\.ROWS"):
+        assert harness.SAMPLER_ENTRIES is race.ROWS
+    with pytest.warns(DeprecationWarning, match="course_lib.experiments.landscape.ENTRIES"):
+        assert harness.ENTRIES is landscape.ENTRIES
+    with pytest.raises(AttributeError, match="no attribute 'NO_SUCH_ROWS'"):
+        harness.NO_SUCH_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +46,7 @@ def table():
 
 def test_the_table_has_a_row_of_every_entry_with_the_schema(table):
     rows = {(r["task"], r["label"]): r for r in table["rows"]}
-    assert set(rows) == {(e.task, e.label) for e in harness.ENTRIES}
+    assert list(rows) == [(e.task, e.label) for e in landscape.ENTRIES]  # every row, in the table's order
     for r in rows.values():
         # a row merged by --only from another machine (or thread count) than the table's says where it was measured
         assert list(r) == list(harness.ROW_FIELDS) or (
@@ -73,26 +85,26 @@ def test_the_table_agrees_with_the_lessons_caches(table):
 
 
 def test_make_table_prints_every_row(table, capsys):
-    assert harness.main(["--table"]) == 0
+    assert landscape.main(["--table"]) == 0
     out = capsys.readouterr().out
     assert all(r["label"] in out for r in table["rows"]) and "patch SWD" in out
 
 
 def test_only_names_the_labels_it_does_not_know(capsys):
     with pytest.raises(SystemExit):
-        harness.main(["--only", "no such method"])
+        landscape.main(["--only", "no such method"])
     assert "matches no entry" in capsys.readouterr().err
 
 
 def test_lesson_06_rows_are_registered_for_digits():
-    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
-    assert {e.label for e in harness.SAMPLER_ENTRIES} <= labels
-    assert any(e.model == "digits_sr_consistency" for e in harness.SAMPLER_ENTRIES)
+    labels = {e.label for e in landscape.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in race.ROWS} <= labels
+    assert any(e.model == "digits_sr_consistency" for e in race.ROWS)
 
 
 def test_lesson_08_rows_are_registered_for_digits(table):
-    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
-    assert {e.label for e in harness.ZERO_SHOT_ENTRIES} <= labels
+    labels = {e.label for e in landscape.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in zeroshot.ROWS} <= labels
     rows = {r["label"]: r for r in table["rows"] if r["task"] == "digits_x4"}
     ddnm, travel = rows["DDNM (unconditional digits_unet, 100 steps)"], rows["DDNM time travel (L 10, r 3)"]
     assert ddnm["nfe"] == 100 and travel["nfe"] > 100 and ddnm["model"] == "digits_unet"
@@ -103,9 +115,9 @@ def test_lesson_08_rows_are_registered_for_digits(table):
 def test_lesson_08_blind_rows_give_a_blind_method_the_upsampled_y(table):
     from course_lib.engine.pretrained import training_record
 
-    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
-    assert {e.label for e in harness.BLIND_ENTRIES} <= labels
-    assert all(e.options.get("input") == "bicubic" for e in harness.BLIND_ENTRIES)
+    labels = {e.label for e in landscape.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in blind.ROWS} <= labels
+    assert all(e.options.get("input") == "bicubic" for e in blind.ROWS)
     rows = {r["model"]: r for r in table["rows"] if r["task"] == "digits_x4" and r["label"].startswith("DiffBIR")}
     stage1, pipeline = rows["digits_blind_restorer"], rows["digits_diffbir"]
     assert stage1["nfe"] == 1 and pipeline["nfe"] == 20
@@ -119,8 +131,8 @@ def test_lesson_08_blind_rows_give_a_blind_method_the_upsampled_y(table):
 
 
 def test_lesson_09_residual_rows(table):
-    labels = {e.label for e in harness.ENTRIES if e.task == "digits_x4"}
-    assert {e.label for e in harness.RESIDUAL_ENTRIES} <= labels
+    labels = {e.label for e in landscape.ENTRIES if e.task == "digits_x4"}
+    assert {e.label for e in residual.ROWS} <= labels
     rows = {r["label"]: r for r in table["rows"] if r["task"] == "digits_x4"}
     rrdb, ddpm, ddim = rows["RRDB (L1; SRDiff's frozen encoder)"], rows["SRDiff DDPM-100"], rows["SRDiff DDIM-50"]
     bicubic = rows["bicubic"]

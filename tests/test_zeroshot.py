@@ -111,7 +111,7 @@ def test_ddnm_view_records_each_step_before_and_after_the_projection(device):
     # after the step A x̂₀′ = y to float precision; before it, far from it
     assert view["consistency_after"].min() > 70 and view["consistency_before"][0].max() < 40
     # the final image is the library's DDNM with the same seeds
-    lib = prior.method.restore_linear(
+    lib = prior.method.ddnm(
         prior.model, prior.process, AreaOperator(4), AreaOperator(4).A(hr), (1, 32, 32), seeds, steps=8
     )
     assert torch.allclose(view["final"], lib.clamp(-1, 1).cpu(), atol=1e-5)

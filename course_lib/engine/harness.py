@@ -1,7 +1,9 @@
 """The one evaluation harness (workflow layer): every method, the same test images, the same measures, one table.
 
-``python -m course_lib.harness`` runs every registered :class:`Entry` (a method with its options) on its task's test
-images, measures it and writes one row per entry to ``data/cache/landscape.json``; ``make table``
+This module is the mechanics: :class:`Entry` (a method with its options), :func:`register_entry`, the outputs, the
+measures and the rows. The rows themselves belong to the lessons' experiment modules and are registered, in the
+table's order, by :mod:`course_lib.experiments.landscape`: ``python -m course_lib.harness`` runs that module — every
+row on its task's test images, one row per entry in ``data/cache/landscape.json`` — and ``make table``
 (``python -m course_lib.harness --table``) prints the rows so far. Lesson 04's cache (``python -m
 course_lib.evaluate``) and lesson 05's (``python -m course_lib.compare``) are views of the same outputs and measures.
 
@@ -40,6 +42,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .._compat import moved_names
 from ..datasets import DigitsSR, PhotosSR
 from ..device import describe_hardware, get_device, per_image_generators, randn
 from ..files import load_manifest, verify_file, write_cached
@@ -61,12 +64,8 @@ __all__ = [
     "sample_noise",
     "restore_batched",
     "Entry",
-    "ENTRIES",
-    "ZERO_SHOT_ENTRIES",
-    "BLIND_ENTRIES",
-    "RESIDUAL_ENTRIES",
-    "CASCADE_ENTRIES",
-    "CASCADE_SAMPLING_LEVEL",
+    "DDIM50",
+    "registered",
     "register_entry",
     "TASKS",
     "Work",
@@ -201,131 +200,30 @@ class Entry:
         return re.sub(r"[^A-Za-z0-9]+", "_", self.label).strip("_").lower()
 
 
-#: the table's rows, in order (each landscape lesson registers its methods' rows)
-ENTRIES: list[Entry] = []
+#: the rows registered so far, in order of registration (:mod:`course_lib.experiments.landscape` registers the
+#: course's rows, each defined by the experiment module of its lesson, in the lessons' order)
+_REGISTERED: list[Entry] = []
 
 
 def register_entry(entry: Entry) -> Entry:
-    """Add a row to :data:`ENTRIES` (its label must be new for its task)."""
+    """Add a row to the table (its label must be new for its task); returns it."""
     if entry.task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {entry.task!r}")
     if entry.noise not in ("per_image", "shared"):
         raise ValueError(f"noise must be 'per_image' or 'shared', got {entry.noise!r}")
-    if any(e.label == entry.label and e.task == entry.task for e in ENTRIES):
+    if any(e.label == entry.label and e.task == entry.task for e in _REGISTERED):
         raise ValueError(f"an entry {entry.label!r} for {entry.task!r} is already registered")
-    ENTRIES.append(entry)
+    _REGISTERED.append(entry)
     return entry
 
 
+def registered() -> tuple[Entry, ...]:
+    """Every row registered so far, in order (import :mod:`course_lib.experiments.landscape` for the course's)."""
+    return tuple(_REGISTERED)
+
+
+#: the options of the harness's default sampler, DDIM with 50 steps (the rows' common NFE)
 DDIM50 = {"sampler": "ddim", "steps": 50}
-for _e in (
-    Entry("bicubic", "digits_x4", None),
-    Entry("SRCNN", "digits_x4", "digits_srcnn"),
-    Entry("regression U-Net", "digits_x4", "digits_regression_unet"),
-    Entry("SR3 concat DDPM-1000", "digits_x4", "digits_sr3_concat", {"sampler": "ddpm"}, noise="shared"),
-    Entry("SR3 concat DDIM-50", "digits_x4", "digits_sr3_concat", DDIM50, diversity=8),
-    Entry("SR3 concat DDIM-50 + projection", "digits_x4", "digits_sr3_concat", {**DDIM50, "project": True}),
-    Entry("mean of 8 SR3 concat samples", "digits_x4", "digits_sr3_concat", DDIM50, samples=8),
-    Entry("SR3 encoder DDIM-50", "digits_x4", "digits_sr3_encoder", DDIM50, diversity=8),
-    Entry("SR3 encoder DDIM-50 + projection", "digits_x4", "digits_sr3_encoder", {**DDIM50, "project": True}),
-    Entry("bicubic", "photos_x2", None),
-    Entry("SRCNN", "photos_x2", "photos_srcnn"),
-    Entry("SR3 DDIM-50", "photos_x2", "photos_sr3", DDIM50),
-    Entry("SR3 DDIM-50 + projection", "photos_x2", "photos_sr3", {**DDIM50, "project": True}),
-):
-    register_entry(_e)
-
-#: lesson 06: the SR3-style digits model with every sampler at a few NFE, and its consistency-distilled student
-SAMPLER_ENTRIES = (
-    Entry("SR3 concat DDIM-1", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 1}),
-    Entry("SR3 concat DDIM-4", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 4}),
-    Entry("SR3 concat DDIM-10", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 10}),
-    Entry("SR3 concat DDIM-20", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 20}),
-    Entry(
-        "SR3 concat PLMS 10 NFE",
-        "digits_x4",
-        "digits_sr3_concat",
-        {"sampler": "pndm", "steps": 9, "sampler_options": {"warmup": "plms"}},
-    ),
-    Entry(
-        "SR3 concat PLMS 20 NFE",
-        "digits_x4",
-        "digits_sr3_concat",
-        {"sampler": "pndm", "steps": 19, "sampler_options": {"warmup": "plms"}},
-    ),
-    Entry("SR3 concat DPM-Solver++(2M) 10", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 10}),
-    Entry("SR3 concat DPM-Solver++(2M) 20", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 20}),
-    Entry("SR3 concat Heun 19 NFE", "digits_x4", "digits_sr3_concat", {"sampler": "heun", "steps": 10}),
-    Entry(
-        "SR3 concat Euler-Maruyama 100", "digits_x4", "digits_sr3_concat", {"sampler": "euler_maruyama", "steps": 100}
-    ),
-    Entry("consistency student 1 step", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 1}),
-    Entry("consistency student 2 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 2}),
-    Entry("consistency student 4 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 4}),
-)
-for _e in SAMPLER_ENTRIES:
-    register_entry(_e)
-
-#: lesson 08's zero-shot rows: the unconditional digits model restores ×4 by DDNM (DDPM.restore), same digits and seeds
-ZERO_SHOT_ENTRIES = (
-    Entry("DDNM (unconditional digits_unet, 100 steps)", "digits_x4", "digits_unet", {"scale": 4, "steps": 100}),
-    Entry(
-        "DDNM time travel (L 10, r 3)",
-        "digits_x4",
-        "digits_unet",
-        {"scale": 4, "steps": 100, "travel_length": 10, "travel_repeat": 3},
-    ),
-)
-for _e in ZERO_SHOT_ENTRIES:
-    register_entry(_e)
-
-#: lesson 08's blind rows: DiffBIR's stage 1 alone and the full pipeline, told nothing about the degradation — each is
-#: given the bicubic-upsampled y (a 32 × 32 image, the input a blind restorer expects; area ×4 lies inside the training
-#: degradations' range of scale and blur)
-BLIND_ENTRIES = (
-    Entry("DiffBIR stage 1 alone (blind, given bicubic y)", "digits_x4", "digits_blind_restorer", {"input": "bicubic"}),
-    Entry(
-        "DiffBIR (blind, given bicubic y; strength 2, DDIM-20)",
-        "digits_x4",
-        "digits_diffbir",
-        {"input": "bicubic", "sampler": "ddim", "steps": 20, "strength": 2.0},
-    ),
-)
-for _e in BLIND_ENTRIES:
-    register_entry(_e)
-
-#: lesson 09's residual methods: SRDiff (T = 100: DDPM's 100 steps, and DDIM-50 at SR3-style's NFE) and its RRDB
-#: encoder as a one-shot baseline; ResDiff (DDIM-50) and its CNN; DiffIR (its stage 2: the prior sampled in 4 steps)
-RESIDUAL_ENTRIES = (
-    Entry("RRDB (L1; SRDiff's frozen encoder)", "digits_x4", "digits_rrdb"),
-    Entry("SRDiff DDPM-100", "digits_x4", "digits_srdiff", {"sampler": "ddpm"}),
-    Entry("SRDiff DDIM-50", "digits_x4", "digits_srdiff", DDIM50),
-    Entry("ResDiff's CNN (MSE + FFT + DWT)", "digits_x4", "digits_resdiff_cnn"),
-    Entry("ResDiff DDIM-50", "digits_x4", "digits_resdiff", DDIM50),
-    Entry("DiffIR (4-step prior + one restorer pass)", "digits_x4", "digits_diffir", diversity=8),
-)
-for _e in RESIDUAL_ENTRIES:
-    register_entry(_e)
-
-#: lesson 07's rows on true LR (the harness's protocol; the cascade itself is judged on base-generated LR by
-#: ``course_lib.experiments.cascade``): the SR stages with and without conditioning augmentation — the augmented one at
-#: the level
-#: s chosen on validation draws (``data/cache/cascade.json``, ``validation.chosen_s``; a test keeps them equal) and at
-#: s = 0 — and latent SR on the f = 4 autoencoder
-CASCADE_SAMPLING_LEVEL = 200
-CASCADE_ENTRIES = (
-    Entry("cascade SR stage, no augmentation (DDIM-50)", "digits_x4", "digits_cascade_sr_noaug", DDIM50),
-    Entry(
-        f"cascade SR stage, augmented, s = {CASCADE_SAMPLING_LEVEL} (DDIM-50)",
-        "digits_x4",
-        "digits_cascade_sr",
-        {**DDIM50, "aug_level": CASCADE_SAMPLING_LEVEL},
-    ),
-    Entry("cascade SR stage, augmented, s = 0 (DDIM-50)", "digits_x4", "digits_cascade_sr", DDIM50),
-    Entry("latent SR (f = 4 KL autoencoder, DDIM-50)", "digits_x4", "digits_latent_sr", DDIM50, diversity=8),
-)
-for _e in CASCADE_ENTRIES:
-    register_entry(_e)
 
 
 # ------------------------------------------------------------------ outputs (resumable)
@@ -595,8 +493,10 @@ def run(entries: Sequence[Entry], device, work_root: str | Path = WORK, progress
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m course_lib.harness [--table]``: compute every entry's row (or print the cached table)."""
+def main(argv: list[str] | None = None, entries: Sequence[Entry] | None = None) -> int:
+    """``python -m course_lib.harness [--table] [--only LABEL …]`` (run by :mod:`course_lib.experiments.landscape`,
+    which passes the course's rows as ``entries``): compute every entry's row (or print the cached table)."""
+    table_entries = tuple(registered() if entries is None else entries)
     parser = argparse.ArgumentParser(prog="python -m course_lib.harness", description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="print the cached table (make table) and stop")
     parser.add_argument("--device", default=None)
@@ -617,14 +517,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     device = get_device(args.device)
     hardware = describe_hardware(device)
-    entries = ENTRIES if args.only is None else [e for e in ENTRIES if any(e.label.startswith(o) for o in args.only)]
-    if not entries:
-        parser.error(f"--only {args.only} matches no entry; labels: {sorted({e.label for e in ENTRIES})}")
+    if not table_entries:
+        parser.error("no rows are registered: run python -m course_lib.harness (the course's landscape table)")
+    chosen = [e for e in table_entries if args.only is None or any(e.label.startswith(o) for o in args.only)]
+    if not chosen:
+        parser.error(f"--only {args.only} matches no entry; labels: {sorted({e.label for e in table_entries})}")
+    entries = chosen
     print(f"evaluating {len(entries)} entries on {hardware}", flush=True)
     start = time.perf_counter()
     rows = run(entries, device, args.work, args.progress)
     elapsed = round(time.perf_counter() - start)
-    if args.only is not None:  # merge: the new rows replace theirs, the others stay, in the order of ENTRIES
+    if args.only is not None:  # merge: the new rows replace theirs, the others stay, in the order of the entries
         previous = load_table()
         elapsed += previous.get("seconds", 0)  # the table's compute time, not this partial run's alone
         fresh = {(r["task"], r["label"]): r for r in rows}
@@ -632,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         if previous["hardware"] != hardware:  # the table keeps its machine; rows measured elsewhere say where
             for r in fresh.values():
                 r["hardware"] = hardware
-        rows = [fresh.get((e.task, e.label)) or old.get((e.task, e.label)) for e in ENTRIES]
+        rows = [fresh.get((e.task, e.label)) or old.get((e.task, e.label)) for e in table_entries]
         rows = [r for r in rows if r is not None]
         hardware, source = previous["hardware"], previous["source"]
     else:
@@ -657,13 +560,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def curve_set() -> dict:
     """The digits training curves are judged on (lessons 07 and 09): ``hr`` and ``y`` (×4) of :data:`CURVE_INDICES`,
     and ``reference``, the real digits of :data:`REFERENCE_INDICES` that realism is measured against."""
     hr, y = DigitsSR("test", scale=4).tensors(list(CURVE_INDICES))
     reference, _ = DigitsSR("test", scale=4).tensors(list(REFERENCE_INDICES))
     return {"hr": hr, "y": y, "reference": reference}
+
+
+# the rows' tables moved to their lessons' experiment modules in 0.5.0 (the harness keeps the mechanics)
+__getattr__ = moved_names(
+    __name__,
+    {
+        "ENTRIES": "course_lib.experiments.landscape:ENTRIES",
+        "SAMPLER_ENTRIES": "course_lib.experiments.race:ROWS",
+        "ZERO_SHOT_ENTRIES": "course_lib.experiments.zeroshot:ROWS",
+        "BLIND_ENTRIES": "course_lib.experiments.blind:ROWS",
+        "RESIDUAL_ENTRIES": "course_lib.experiments.residual:ROWS",
+        "CASCADE_ENTRIES": "course_lib.experiments.cascade:ROWS",
+        "CASCADE_SAMPLING_LEVEL": "course_lib.experiments.cascade:SAMPLING_LEVEL",
+    },
+)

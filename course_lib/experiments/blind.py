@@ -31,7 +31,10 @@ import torch
 from ..device import get_device
 from ..files import verify_file, write_cached
 
+from ..engine.harness import Entry
+
 __all__ = [
+    "ROWS",
     "STRENGTHS",
     "RULE",
     "UNSEEN",
@@ -55,6 +58,19 @@ STEPS = 20
 SEED_VALIDATION, SEED_EVAL, SEED_FOLLOWUP = 910_000, 920_000, 930_000
 #: step 3: the even test digits that are neither evaluated in step 2 (every 10th) nor validation digits (odd)
 FOLLOWUP_INDICES = tuple(i for i in range(0, 1000, 2) if i % 10)
+
+#: lesson 08's blind rows of the landscape table: DiffBIR's stage 1 alone and the full pipeline, told nothing about
+#: the degradation — each is given the bicubic-upsampled y (a 32 × 32 image, the input a blind restorer expects; area
+#: ×4 lies inside the training degradations' range of scale and blur)
+ROWS = (
+    Entry("DiffBIR stage 1 alone (blind, given bicubic y)", "digits_x4", "digits_blind_restorer", {"input": "bicubic"}),
+    Entry(
+        "DiffBIR (blind, given bicubic y; strength 2, DDIM-20)",
+        "digits_x4",
+        "digits_diffbir",
+        {"input": "bicubic", "sampler": "ddim", "steps": 20, "strength": 2.0},
+    ),
+)
 
 
 def choose_strength(rows: dict, stage1: dict, rule: dict = RULE) -> float:

@@ -50,7 +50,11 @@ from ..metrics import patch_distance
 from ..operators import downsample, upsample
 from ..engine.train import Trainer
 
+from ..engine.harness import DDIM50, Entry
+
 __all__ = [
+    "ROWS",
+    "SAMPLING_LEVEL",
     "MARGINS",
     "W_GRID",
     "S_GRID",
@@ -98,6 +102,22 @@ MODELS = {
     "unaugmented": "digits_cascade_sr_noaug",
     "single": "digits32_cfg",
 }
+
+#: lesson 07's rows of the landscape table, on true LR (the harness's protocol; the cascade itself is judged on
+#: base-generated LR above): the SR stage with and without conditioning augmentation — the augmented one at the level
+#: s chosen on validation draws (``data/cache/cascade.json``, ``validation.chosen_s``; a test keeps them equal) and at
+#: s = 0
+SAMPLING_LEVEL = 200
+ROWS = (
+    Entry("cascade SR stage, no augmentation (DDIM-50)", "digits_x4", "digits_cascade_sr_noaug", DDIM50),
+    Entry(
+        f"cascade SR stage, augmented, s = {SAMPLING_LEVEL} (DDIM-50)",
+        "digits_x4",
+        "digits_cascade_sr",
+        {**DDIM50, "aug_level": SAMPLING_LEVEL},
+    ),
+    Entry("cascade SR stage, augmented, s = 0 (DDIM-50)", "digits_x4", "digits_cascade_sr", DDIM50),
+)
 
 
 def draw_labels(per_class: int) -> list[int]:

@@ -51,7 +51,10 @@ from ..images import to_uint8
 from ..metrics import pixel_diversity
 from ..engine.pretrained import load
 
+from ..engine.harness import DDIM50
+
 __all__ = [
+    "ROWS",
     "DIGIT_MODELS",
     "PHOTO_MODEL",
     "SEED_BASE",
@@ -73,6 +76,24 @@ DIGIT_MODELS = ("digits_sr3_concat", "digits_sr3_encoder")
 PHOTO_MODEL = "photos_sr3"
 EVAL_PATH = "cache/sr_eval.json"
 SAMPLES_PATH = "cache/sr_samples.npz"
+
+#: lessons 04–05's rows of the landscape table (:mod:`course_lib.experiments.landscape`): bicubic, SRCNN, the
+#: regression U-Net and the SR3-style models on digits and photos
+ROWS = (
+    Entry("bicubic", "digits_x4", None),
+    Entry("SRCNN", "digits_x4", "digits_srcnn"),
+    Entry("regression U-Net", "digits_x4", "digits_regression_unet"),
+    Entry("SR3 concat DDPM-1000", "digits_x4", "digits_sr3_concat", {"sampler": "ddpm"}, noise="shared"),
+    Entry("SR3 concat DDIM-50", "digits_x4", "digits_sr3_concat", DDIM50, diversity=8),
+    Entry("SR3 concat DDIM-50 + projection", "digits_x4", "digits_sr3_concat", {**DDIM50, "project": True}),
+    Entry("mean of 8 SR3 concat samples", "digits_x4", "digits_sr3_concat", DDIM50, samples=8),
+    Entry("SR3 encoder DDIM-50", "digits_x4", "digits_sr3_encoder", DDIM50, diversity=8),
+    Entry("SR3 encoder DDIM-50 + projection", "digits_x4", "digits_sr3_encoder", {**DDIM50, "project": True}),
+    Entry("bicubic", "photos_x2", None),
+    Entry("SRCNN", "photos_x2", "photos_srcnn"),
+    Entry("SR3 DDIM-50", "photos_x2", "photos_sr3", DDIM50),
+    Entry("SR3 DDIM-50 + projection", "photos_x2", "photos_sr3", {**DDIM50, "project": True}),
+)
 
 
 def _entry(task: str, method: str, steps: int) -> Entry:

@@ -39,7 +39,10 @@ from ..metrics import patch_distance, psnr
 from .residual import train_with_curve
 from ..engine.train import Trainer
 
+from ..engine.harness import DDIM50, Entry
+
 __all__ = [
+    "ROWS",
     "MARGINS",
     "EVAL_EVERY",
     "RESULTS",
@@ -58,6 +61,9 @@ MARGINS = {
 EVAL_EVERY = 400
 RESULTS = "cache/latent_sr.json"
 WORK = Path("runs/latents")
+
+#: lesson 07's latent row of the landscape table: latent SR on the f = 4 autoencoder
+ROWS = (Entry("latent SR (f = 4 KL autoencoder, DDIM-50)", "digits_x4", "digits_latent_sr", DDIM50, diversity=8),)
 
 
 def latent_config(unscaled: bool = False) -> dict:

@@ -11,7 +11,7 @@
   reference. Each sampler's seeds give a mean and a paired difference to DDIM-50 (same seeds) with its t interval
   at seeds − 1 degrees of freedom (:func:`seed_verdict`, :func:`course_lib.stats.seed_difference`).
 * **SR** (the SR3-style digits model and its consistency-distilled student) is the landscape table's rows
-  (:data:`course_lib.engine.harness.SAMPLER_ENTRIES`, same 500 test digits, per-image seeds); this module adds the
+  (:data:`ROWS`, same 500 test digits, per-image seeds); this module adds the
   paired comparisons the lesson states (:data:`SR_PAIRS`): per-image measures by the paired t interval, the
   set-level patch SWD by the delete-half jackknife over the same digits for both rows (:mod:`course_lib.stats`).
 
@@ -39,10 +39,14 @@ import torch
 from .. import stats
 from ..datasets import DigitsSR
 from ..device import describe_hardware, get_device, per_image_generators, randn
+from .._compat import moved_names
 from ..files import verify_file, write_cached
 from ..metrics import frechet_distance, patch_distance
 
+from ..engine.harness import Entry
+
 __all__ = [
+    "ROWS",
     "SEEDS",
     "N_PER_SEED",
     "GEN_CONFIGS",
@@ -110,6 +114,36 @@ CONFIRM_CONFIGS = (
     ("DPM-Solver++(2M) 10 Karras", "dpmpp_2m", 10, {"spacing": "karras"}),
 )
 CONFIRM_MARGINS = {"patch_swd": 0.05, "frechet": 0.25}
+
+#: lesson 06's rows of the landscape table (:mod:`course_lib.experiments.landscape`): the SR3-style digits model with
+#: every sampler at a few NFE, and its consistency-distilled student
+ROWS = (
+    Entry("SR3 concat DDIM-1", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 1}),
+    Entry("SR3 concat DDIM-4", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 4}),
+    Entry("SR3 concat DDIM-10", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 10}),
+    Entry("SR3 concat DDIM-20", "digits_x4", "digits_sr3_concat", {"sampler": "ddim", "steps": 20}),
+    Entry(
+        "SR3 concat PLMS 10 NFE",
+        "digits_x4",
+        "digits_sr3_concat",
+        {"sampler": "pndm", "steps": 9, "sampler_options": {"warmup": "plms"}},
+    ),
+    Entry(
+        "SR3 concat PLMS 20 NFE",
+        "digits_x4",
+        "digits_sr3_concat",
+        {"sampler": "pndm", "steps": 19, "sampler_options": {"warmup": "plms"}},
+    ),
+    Entry("SR3 concat DPM-Solver++(2M) 10", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 10}),
+    Entry("SR3 concat DPM-Solver++(2M) 20", "digits_x4", "digits_sr3_concat", {"sampler": "dpmpp_2m", "steps": 20}),
+    Entry("SR3 concat Heun 19 NFE", "digits_x4", "digits_sr3_concat", {"sampler": "heun", "steps": 10}),
+    Entry(
+        "SR3 concat Euler-Maruyama 100", "digits_x4", "digits_sr3_concat", {"sampler": "euler_maruyama", "steps": 100}
+    ),
+    Entry("consistency student 1 step", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 1}),
+    Entry("consistency student 2 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 2}),
+    Entry("consistency student 4 steps", "digits_x4", "digits_sr_consistency", {"sampler": "consistency", "steps": 4}),
+)
 
 
 def start_seeds(seed: int, n: int = N_PER_SEED) -> list[int]:
@@ -301,13 +335,14 @@ def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
     :func:`course_lib.stats.set_difference` (same halves of both rows). Each pair answers its own question in the
     lesson: 95 % each, no family correction. The per-image values are kept, so that a later re-judgement needs no
     images."""
-    from ..engine.harness import ENTRIES, TASKS, Work, measure, outputs
+    from ..engine.harness import TASKS, Work, measure, outputs
+    from .evaluate import ROWS as LESSON_05_ROWS
 
     task = TASKS["digits_x4"]
     hr, y, indices, _ = task.load(device)
     work = Work(work_root, "digits_x4")
     reference = DigitsSR("test", scale=4).tensors(list(range(1, 1000, 2)))[0].to(device)
-    by_label = {e.label: e for e in ENTRIES if e.task == "digits_x4"}
+    by_label = {e.label: e for e in (*LESSON_05_ROWS, *ROWS) if e.task == "digits_x4"}
     images, per_image = {}, {}
     for label in dict.fromkeys(x for a, b, _ in SR_PAIRS for x in (a, b)):
         images[label] = outputs(by_label[label], work, hr, y, indices, device)[0].to(device)
@@ -421,6 +456,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote data/{CACHE}")
     return 0
+
+
+def _relative_verdict(runs_a: Sequence[dict], runs_b: Sequence[dict], key: str, share: float) -> dict:
+    """0.4's ``relative_verdict`` (its keys), judged now by :func:`seed_verdict`'s t interval instead of ± 2 SE."""
+    if not 0 < share < 1:
+        raise ValueError(f"share: expected a fraction in (0, 1), got {share!r}")
+    common = {r["seed"] for r in runs_a} & {r["seed"] for r in runs_b}
+    margin = share * _mean(runs_b, key, common)
+    v = seed_verdict(runs_a, runs_b, key, margin)
+    iv = v["interval"]
+    return {
+        "difference": iv["estimate"],
+        "se": iv["se"],
+        "seeds": iv["n"],
+        "margin": margin,
+        "as_good": bool(v["within_margin"]),
+        "worse": v["difference"] == "worse",
+    }
+
+
+__getattr__ = moved_names(
+    __name__,
+    {"relative_verdict": (lambda: _relative_verdict, "course_lib.experiments.race.seed_verdict (a t interval)")},
+)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ from ..engine.harness import CURVE_INDICES, curve_set, image_seeds, measure, val
 from ..metrics import frechet_distance, patch_distance
 from ..engine.train import Trainer
 
+from ..engine.harness import DDIM50, Entry
+
 __all__ = [
+    "ROWS",
     "MARGINS",
     "VARIANTS",
     "STEPS",
@@ -110,6 +113,18 @@ VARIANTS: dict[str, tuple[str, dict]] = {
         {"base": "digits_diffir", "after": "digits_diffir_s1"},
     ),
 }
+
+#: lesson 09's rows of the landscape table: SRDiff (T = 100: DDPM's 100 steps, and DDIM-50 at SR3-style's NFE) and
+#: its RRDB encoder as a one-shot baseline; ResDiff (DDIM-50) and its CNN; DiffIR (its stage 2: the prior sampled in
+#: 4 steps)
+ROWS = (
+    Entry("RRDB (L1; SRDiff's frozen encoder)", "digits_x4", "digits_rrdb"),
+    Entry("SRDiff DDPM-100", "digits_x4", "digits_srdiff", {"sampler": "ddpm"}),
+    Entry("SRDiff DDIM-50", "digits_x4", "digits_srdiff", DDIM50),
+    Entry("ResDiff's CNN (MSE + FFT + DWT)", "digits_x4", "digits_resdiff_cnn"),
+    Entry("ResDiff DDIM-50", "digits_x4", "digits_resdiff", DDIM50),
+    Entry("DiffIR (4-step prior + one restorer pass)", "digits_x4", "digits_diffir", diversity=8),
+)
 
 
 def variant_config(name: str, steps: int = STEPS) -> dict:

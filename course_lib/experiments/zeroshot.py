@@ -30,7 +30,10 @@ import torch
 from ..device import get_device
 from ..files import verify_file, write_cached
 
+from ..engine.harness import Entry
+
 __all__ = [
+    "ROWS",
     "N_DIGITS",
     "INDICES",
     "MARGINS",
@@ -90,6 +93,18 @@ CONFIGS = (
     ("DDNM inpaint half", "inpaint:half", {}),
     ("DDNM k-space 25%", "kspace:0.25", {}),
     ("DDNM k-space 12.5%", "kspace:0.125", {}),
+)
+
+#: lesson 08's zero-shot rows of the landscape table: the unconditional digits model restores ×4 by DDNM (the
+#: :class:`~course_lib.methods.ddpm.DDPM` method's ``restore``), same digits and seeds
+ROWS = (
+    Entry("DDNM (unconditional digits_unet, 100 steps)", "digits_x4", "digits_unet", {"scale": 4, "steps": 100}),
+    Entry(
+        "DDNM time travel (L 10, r 3)",
+        "digits_x4",
+        "digits_unet",
+        {"scale": 4, "steps": 100, "travel_length": 10, "travel_repeat": 3},
+    ),
 )
 
 
@@ -170,7 +185,7 @@ def run(device, work: Path = WORK) -> dict:
         else:
             start = time.perf_counter()
             # DDNM+ (sigma_y = the noise on [-1, 1], twice the [0, 1]-scale value) only where the config says so
-            x = shipped.method.restore_linear(
+            x = shipped.method.ddnm(
                 shipped.model,
                 shipped.process,
                 op,

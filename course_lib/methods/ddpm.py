@@ -12,6 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .._compat import deprecated
 from ..device import per_image_generators, randn
 from ..images import check_finite
 from ..models import MLPDenoiser, UNet
@@ -80,8 +81,7 @@ class DDPM(Method):
         return process.loss(model, batch["x"], None, prediction=self.prediction, generator=generator)
 
     @torch.no_grad()
-    @torch.no_grad()
-    def restore_linear(
+    def ddnm(
         self,
         model,
         process,
@@ -126,20 +126,22 @@ class DDPM(Method):
         self.last_nfe = s.nfe
         return out
 
+    #: the name of 0.4 (kept for one release)
+    restore_linear = deprecated(lambda self, *a, **k: self.ddnm(*a, **k), "DDPM.restore_linear", "DDPM.ddnm")
+
     def restore(
         self, model, process, y: torch.Tensor, seeds: Sequence[int] | None = None, scale: int | None = None, **options
     ) -> torch.Tensor:
-        """Zero-shot SR with DDNM: :meth:`restore_linear` with A = area downsampling × ``scale`` (required), the
-        result ``(B, C, s·h, s·w)`` clipped to [-1, 1]. ``options`` as :meth:`restore_linear`."""
+        """**DDNM** zero-shot SR — an unconditional model has no SR of its own: this is the :class:`Method` interface
+        (what the harness and ``Pretrained.restore`` call) running :meth:`ddnm` with A = area downsampling ×
+        ``scale`` (required), the result ``(B, C, s·h, s·w)`` clipped to [-1, 1]. ``options`` as :meth:`ddnm`."""
         from ..operators import AreaOperator
 
         if scale is None:
             raise ValueError("scale: expected the SR factor (an int), got None — DDNM needs the degradation A")
         op = AreaOperator(scale)
         B, C, h, w = y.shape
-        return self.restore_linear(model, process, op, y, (C, h * op.scale, w * op.scale), seeds, **options).clamp(
-            -1, 1
-        )
+        return self.ddnm(model, process, op, y, (C, h * op.scale, w * op.scale), seeds, **options).clamp(-1, 1)
 
     def generate(
         self,
