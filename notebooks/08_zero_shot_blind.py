@@ -278,9 +278,10 @@ for label, r in live.items():
 
 # %% [markdown]
 # One shipped model, four problems, no retraining. The cached evaluation repeats this on 100 test digits (every 10th,
-# ten of each class, per-image seeds) with the baselines the issue names: A†y for every task, bicubic for SR, and
+# ten of each class, per-image seeds) with these baselines: A†y for every task, bicubic for SR, and
 # lesson 04's *trained* SR3-style model at ×4. Agreement is the share of restorations the digit classifier (trained
-# on sharp digits only) calls as it calls HR; differences are paired over the same digits (mean ± paired SE).
+# on sharp digits only) calls as it calls HR; differences are paired over the same digits, each with its 95 % t
+# interval (`course_lib.stats`, the protocol of lesson 05).
 # First, the four digits above must reproduce their cached per-image values:
 
 # %%
@@ -293,8 +294,8 @@ assert (got_x2 - cached_x2).abs().max() < 0.05
 
 
 def pm(pair, key="psnr"):
-    p = P[pair][key]
-    return f"{p['mean']:+.2f} ± {p['se']:.2f}"
+    iv = P[pair][key]["interval"]
+    return f"{iv['estimate']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
 
 
 table = [["×2", "DDNM", C["DDNM x2"]["psnr"], C["DDNM x2"]["agreement"], C["DDNM x2"]["patch_swd"], pm("DDNM x2 − bicubic sr2") + " vs bicubic"],
@@ -320,37 +321,42 @@ display(Markdown(f"Consistency before the final clip, lowest over 100 digits and
                  f"rounding: ×2 {C['DDNM x2']['consistency_uint8']:.1f} dB, ×4 {C['DDNM x4']['consistency_uint8']:.1f} dB (means)."))
 
 
-def lower95(pair):
-    p = P[pair]["psnr"]
-    return p["mean"] - 1.96 * p["se"]
+def answer(verdict, yes=("better",)):
+    """✓ when the verdict answers the criterion, ✗ when it answers against it, ? when the interval cannot tell."""
+    return "✓" if verdict["verdict"] in yes else "?" if verdict["verdict"] == "undecided" else "✗"
 
 
+x2_bic, x2_sr3 = P["DDNM x2 − bicubic sr2"], P["DDNM x2 − SR3-style x4 DDIM-50"]
 checks = {
     f"consistency before the clip ≥ {M['consistency_db']:.0f} dB on every digit and task":
-        min(C[k]["consistency_float_min"] for k in C if "noisy" not in k) >= M["consistency_db"],
-    f"×2: PSNR ≥ bicubic + {M['x2_psnr_over_bicubic_db']:.0f} dB": C["DDNM x2"]["psnr"] >= Bl["bicubic sr2"]["psnr"] + M["x2_psnr_over_bicubic_db"],
-    "×2: agreement ≥ SR3-style's at ×4": C["DDNM x2"]["agreement"] >= Bl["SR3-style x4 DDIM-50"]["agreement"],
-    f"×2: patch SWD ≤ {M['x2_patch_swd_vs_sr3_x4']} × SR3-style's at ×4": C["DDNM x2"]["patch_swd"] <= M["x2_patch_swd_vs_sr3_x4"] * Bl["SR3-style x4 DDIM-50"]["patch_swd"],
+        "✓" if min(C[k]["consistency_float_min"] for k in C if "noisy" not in k) >= M["consistency_db"] else "✗",
+    f"×2: beats bicubic by more than {M['x2_psnr_over_bicubic_db']:.0f} dB (Δ PSNR {pm('DDNM x2 − bicubic sr2')})":
+        answer(x2_bic["psnr_beats_by"]),
+    f"×2: agreement at least SR3-style's at ×4 (Δ {pm('DDNM x2 − SR3-style x4 DDIM-50', 'agreement')}, exploratory)":
+        answer(x2_sr3["agreement"]),
+    f"×2: patch SWD below {M['x2_patch_swd_vs_sr3_x4']} × SR3-style's at ×4 (jackknife over the digits)":
+        answer(x2_sr3["patch_swd"]),
 }
 for label, pair in (("inpainting, right half", "DDNM inpaint half − A†y inpaint:half"), ("inpainting, centre square", "DDNM inpaint centre − A†y inpaint:center"),
                     ("k-space 25 %", "DDNM k-space 25% − A†y kspace:0.25"), ("k-space 12.5 %", "DDNM k-space 12.5% − A†y kspace:0.125")):
-    checks[f"{label}: beats A†y by ≥ {M['inpaint_kspace_over_pinv_db']:.0f} dB (95 % lower bound of the paired difference "
-           f"{lower95(pair):+.2f} dB)"] = lower95(pair) >= M["inpaint_kspace_over_pinv_db"]
-display(Markdown("\n".join(f"* {'✓' if ok else '✗'} {name}" for name, ok in checks.items())))
+    checks[f"{label}: beats A†y by more than {M['inpaint_kspace_over_pinv_db']:.0f} dB (Δ PSNR {pm(pair)})"] = answer(P[pair]["psnr_beats_by"])
+display(Markdown("\n".join(f"* {mark} {name}" for name, mark in checks.items())))
 # what the text below states, checked on the cache
-assert all(list(checks.values())[:4]) and checks[list(checks)[4]] and checks[list(checks)[6]]
-assert not checks[list(checks)[5]] and not checks[list(checks)[7]]
-assert C["DDNM x4"]["agreement"] < Bl["SR3-style x4 DDIM-50"]["agreement"] - 0.1 and P["DDNM x4 − SR3-style x4 DDIM-50"]["psnr"]["mean"] < -4
-assert P["DDNM x4 time travel (L 10, r 3) − DDNM x4"]["psnr"]["mean"] - 1.96 * P["DDNM x4 time travel (L 10, r 3) − DDNM x4"]["psnr"]["se"] > 0
-assert abs(P["DDNM x4 250 steps − DDNM x4"]["psnr"]["mean"]) < 1.96 * P["DDNM x4 250 steps − DDNM x4"]["psnr"]["se"]
+assert list(checks.values()) == ["✓", "✓", "?", "✓", "✓", "✗", "✓", "✗"]
+assert C["DDNM x4"]["agreement"] < Bl["SR3-style x4 DDIM-50"]["agreement"] - 0.1 and P["DDNM x4 − SR3-style x4 DDIM-50"]["psnr"]["verdict"] == "worse"
+assert P["DDNM x4 − SR3-style x4 DDIM-50"]["psnr"]["interval"]["high"] < -4
+assert P["DDNM x4 time travel (L 10, r 3) − DDNM x4"]["psnr"]["verdict"] == "better"
+assert P["DDNM x4 250 steps − DDNM x4"]["psnr"]["verdict"] == "undecided"
 
 # %% [markdown]
 # Reading it:
 #
-# * **×2 works** — about 6 dB above bicubic, every digit called right, patch SWD at the level of the trained ×4
-#   model; the issue's ×2 criteria all hold (✓). **Inpainting half the digit and a quarter of k-space** beat their
-#   A†y baselines by more than the 3 dB margin fixed before measuring.
-# * **The centre square and 12.5 % of k-space do not** (✗): a 12 × 12 hole in the middle of a 32 × 32 digit removes
+# * **×2 works** — about 6 dB above bicubic (more than the 4 dB fixed before measuring, ✓), every digit called right,
+#   patch SWD well below 1.5 × the trained ×4 model's (✓). Its agreement is at least SR3-style's in the point estimate
+#   (1.00 against 0.98), but on 100 digits the interval of the difference also holds small losses: undecided (?).
+#   **Inpainting half the digit and a quarter of k-space** beat their A†y baselines by more than the 3 dB margin fixed
+#   before measuring.
+# * **The centre square and 12.5 % of k-space do not** (✗: their gains are shown smaller than 3 dB): a 12 × 12 hole in the middle of a 32 × 32 digit removes
 #   the very strokes that say which digit it is (A†y, the digit with a grey square — zeros on [-1, 1] — already scores as well), and
 #   with 12.5 % of the frequencies the prior makes a clean digit — often not the right one.
 # * **×4 is where a prior without y falls behind.** The trained SR3-style model was *shown* y in training; the
@@ -392,7 +398,7 @@ for name, c in calls.items():
 # %%
 # the numbers the text above quotes
 assert round(Bl["SR3-style x4 DDIM-50"]["agreement"], 2) == 0.98 and round(C["DDNM x4"]["agreement"], 2) == 0.79
-assert 5.5 < P["DDNM x2 − bicubic sr2"]["psnr"]["mean"] < 6.5 and C["DDNM x2"]["agreement"] == 1.0
+assert 5.5 < P["DDNM x2 − bicubic sr2"]["psnr"]["interval"]["estimate"] < 6.5 and C["DDNM x2"]["agreement"] == 1.0
 sched = repaint_schedule(30, jump_length=10, jump_n_sample=3)
 fig, ax = plt.subplots(figsize=(9, 2.6))
 ax.plot(sched, ".-", lw=0.8, ms=3)
@@ -404,11 +410,11 @@ print(f"30 points: {len(sched)} positions, {sum(b < a for a, b in zip(sched, sch
       f"the lesson's 100-step run with L 10, r 3: {type(tt).nfe_for(STEPS, travel_length=10, travel_repeat=3)} NFE")
 tt_pair = P["DDNM x4 time travel (L 10, r 3) − DDNM x4"]
 display(Markdown(
-    f"On the 100 cached digits at ×4, time travel adds **{tt_pair['psnr']['mean']:+.2f} ± {tt_pair['psnr']['se']:.2f} dB** "
-    f"PSNR and {tt_pair['agreement']['mean']:+.2f} agreement (paired) for 2.8× the evaluations, while 250 plain steps "
-    f"change PSNR by {P['DDNM x4 250 steps − DDNM x4']['psnr']['mean']:+.2f} ± {P['DDNM x4 250 steps − DDNM x4']['psnr']['se']:.2f} dB "
-    f"— no better than 100: what helps is revisiting, not finer steps. Even so, ×4 stays "
-    f"{-P['DDNM x4 − SR3-style x4 DDIM-50']['psnr']['mean'] - tt_pair['psnr']['mean']:.1f} dB and "
+    f"On the 100 cached digits at ×4, time travel is **{tt_pair['psnr']['verdict']}** in PSNR, **{pm('DDNM x4 time travel (L 10, r 3) − DDNM x4')} dB** "
+    f"(paired, 95 %), and {tt_pair['agreement']['verdict']} in agreement ({pm('DDNM x4 time travel (L 10, r 3) − DDNM x4', 'agreement')}) "
+    f"for 2.8× the evaluations, while 250 plain steps are {P['DDNM x4 250 steps − DDNM x4']['psnr']['verdict']} against 100 "
+    f"({pm('DDNM x4 250 steps − DDNM x4')} dB): what helps is revisiting, not finer steps. Even so, ×4 stays "
+    f"{-P['DDNM x4 − SR3-style x4 DDIM-50']['psnr']['interval']['estimate'] - tt_pair['psnr']['interval']['estimate']:.1f} dB and "
     f"{Bl['SR3-style x4 DDIM-50']['agreement'] - C['DDNM x4 time travel (L 10, r 3)']['agreement']:.2f} agreement below the trained "
     f"model. DDNM+ cannot help here: with noiseless y it *is* DDNM (λ_t = 1, γ_t = σ_t in Eq. 08.5 below). (DDNM's "
     f"official code re-noises from the corrected x̂₀ instead of from x_t; RePaint's form is the one here.)"))
@@ -445,15 +451,14 @@ print(f"PSNR to HR: DDNM {psnr(plain, hr4).mean():.2f} dB, DDNM+ {psnr(plus, hr4
 noise_rows = []
 for sig in ("0.05", "0.1", "0.2"):
     a, b = C[f"DDNM x2 noisy {sig}"], C[f"DDNM+ x2 noisy {sig}"]
-    pair = P[f"DDNM+ x2 noisy {sig} − DDNM x2 noisy {sig}"]
-    noise_rows.append([sig, f"{a['psnr']:.2f}", f"{b['psnr']:.2f}", f"{pair['psnr']['mean']:+.2f} ± {pair['psnr']['se']:.2f}",
+    name = f"DDNM+ x2 noisy {sig} − DDNM x2 noisy {sig}"
+    noise_rows.append([sig, f"{a['psnr']:.2f}", f"{b['psnr']:.2f}", f"{pm(name)} {P[name]['psnr']['verdict']}",
                        f"{a['agreement']:.2f} → {b['agreement']:.2f}", f"{a['patch_swd']:.4f} → {b['patch_swd']:.4f}"])
-display(Markdown(plotting.markdown_table(["σ_y [0, 1]", "DDNM PSNR", "DDNM+ PSNR", "paired Δ (dB)", "agreement", "patch SWD ↓"], noise_rows)))
+display(Markdown(plotting.markdown_table(["σ_y [0, 1]", "DDNM PSNR", "DDNM+ PSNR", "paired Δ (dB) [95 %]", "agreement", "patch SWD ↓"], noise_rows)))
 plus01 = P["DDNM+ x2 noisy 0.1 − DDNM x2 noisy 0.1"]["psnr"]
-print(f"σ_y = 0.1: DDNM+ − DDNM = {plus01['mean']:+.2f} dB, 95 % interval [{plus01['mean'] - 1.96 * plus01['se']:+.2f}, "
-      f"{plus01['mean'] + 1.96 * plus01['se']:+.2f}] (paired over 100 digits; bootstrap share below zero {plus01['share_below_zero']:.0%})")
-assert plus01["mean"] - 1.96 * plus01["se"] > 0
-assert all(P[f"DDNM+ x2 noisy {s_} − DDNM x2 noisy {s_}"]["psnr"]["mean"] > 0 for s_ in ("0.05", "0.1", "0.2"))
+print(f"σ_y = 0.1: DDNM+ − DDNM = {pm('DDNM+ x2 noisy 0.1 − DDNM x2 noisy 0.1')} dB (paired t interval over 100 digits): "
+      f"{plus01['verdict']}")
+assert all(P[f"DDNM+ x2 noisy {s_} − DDNM x2 noisy {s_}"]["psnr"]["verdict"] == "better" for s_ in ("0.05", "0.1", "0.2"))
 assert 0.6 < C["DDNM x2 noisy 0.1"]["agreement"] < 0.72 and C["DDNM+ x2 noisy 0.1"]["agreement"] > 0.9  # "loses a third"
 
 # %% [markdown]
@@ -616,51 +621,58 @@ assert 0 < val["stage1"]["psnr"] - 3 - val["rows"]["1.5"]["psnr"] < 0.2
 
 # %%
 ev = blind["evaluation"]
+
+
+def iv(v, digits):
+    i = v["interval"]
+    return f"{i['estimate']:+.{digits}f} [{i['low']:+.{digits}f}, {i['high']:+.{digits}f}]"
+
+
 blind_rows = []
 for split in ("seen", "unseen"):
     for label, r in ev[split]["rows"].items():
         p = ev[split]["pairs_vs_stage1"].get(label)
-        d = "" if p is None else (f"{p['psnr']['mean']:+.2f} ± {p['psnr']['se']:.2f} / {p['agreement']['mean']:+.2f} / "
-                                  f"{p['patch_swd']['mean']:+.4f} ({p['patch_swd']['share_below_zero']:.0%})")
-        blind_rows.append([split, label, f"{r['psnr']:.2f}", f"{r['agreement']:.2f}", f"{r['patch_swd']:.4f}", d])
+        d = [""] * 3 if p is None else [f"{iv(p[k], n)} {p[k]['verdict']}" for k, n in (("psnr", 2), ("agreement", 2), ("patch_swd", 4))]
+        blind_rows.append([split, label, f"{r['psnr']:.2f}", f"{r['agreement']:.2f}", f"{r['patch_swd']:.4f}", *d])
 display(Markdown(plotting.markdown_table(["degradations", "output", "PSNR (dB)", "agreement", "patch SWD ↓",
-                                          "vs stage 1: Δ PSNR / Δ agreement / Δ patch SWD (share < 0)"], blind_rows)))
+                                          "vs stage 1: Δ PSNR [95 %]", "Δ agreement [95 %]", "Δ patch SWD [95 %]"], blind_rows)))
 chosen_label = f"pipeline, strength {val['chosen']} (chosen)"
 blind_checks = {}
 for split in ("seen", "unseen"):
     p = ev[split]["pairs_vs_stage1"][chosen_label]
-    blind_checks[f"{split}: more realistic than stage 1 (patch SWD lower in ≥ 97.5 % of bootstrap resamples)"] = p["patch_swd"]["share_below_zero"] >= 0.975
-    blind_checks[f"{split}: agreement no more than 1 point below stage 1 ({p['agreement']['mean']:+.2f})"] = p["agreement"]["mean"] >= -0.01 - 1e-9
-    blind_checks[f"{split}: PSNR within 3 dB of stage 1 ({p['psnr']['mean']:+.2f} dB)"] = p["psnr"]["mean"] >= -3
+    blind_checks[f"{split}: more realistic than stage 1 (patch SWD {p['patch_swd']['verdict']})"] = p["patch_swd"]["verdict"] == "better"
+    blind_checks[f"{split}: agreement no more than 1 point below stage 1 ({p['agreement']['verdict']})"] = p["agreement"]["within_margin"]
+    blind_checks[f"{split}: PSNR within 3 dB of stage 1 ({p['psnr']['verdict']})"] = p["psnr"]["within_margin"]
 display(Markdown("\n".join(f"* {'✓' if ok else '✗'} {name}" for name, ok in blind_checks.items())))
 missed = [k for k, ok in blind_checks.items() if not ok]
 assert len(missed) == 1 and missed[0].startswith("unseen: agreement")  # what the text below states
 unseen_agr = ev["unseen"]["pairs_vs_stage1"][chosen_label]["agreement"]
-print(f"unseen, pipeline − stage 1 agreement: {unseen_agr['mean']:+.2f} ± {unseen_agr['se']:.2f} (paired SE; "
-      f"{round(-unseen_agr['mean'] * 100)} of 100 digits)")
+print(f"unseen, pipeline − stage 1 agreement: {iv(unseen_agr, 3)} (paired t interval; {round(-unseen_agr['interval']['estimate'] * 100)} "
+      f"of 100 digits): {unseen_agr['verdict']}")
+assert unseen_agr["verdict"] == "undecided"
 assert all(ev[sp]["rows"]["SR3-style x4 on the degraded image at 8x8"]["agreement"] < ev[sp]["rows"]["stage 1"]["agreement"] - 0.2 for sp in ev)
 
 # %% [markdown]
 # The pipeline is more realistic than stage 1 on both kinds of degradation — on the unseen ones by the larger margin,
 # because stage 1's blur grows with the damage while the prior keeps drawing clean strokes — and stays within 3 dB of
-# its PSNR. Agreement holds on seen degradations; **on unseen ones the 1-point bound fixed in advance is missed**:
-# the pipeline misreads 3 more of the 100 digits than stage 1 does (✗ above). Three digits are about 1.3 paired
-# standard errors — 100 digits cannot tell a 1-point bound from a 3-point gap. So, *after* this measurement, a
-# follow-up ran the same pipeline on 400 test digits used nowhere else, with fresh seeds; it estimates the gap but
-# changes no verdict above:
+# its PSNR (worse, but within the 3 dB margin). Agreement is as good as stage 1's within the 1-point margin on seen
+# degradations; **on unseen ones that margin is not shown** (✗ above): the pipeline misreads 3 more of the 100 digits
+# than stage 1 does, and the interval of the difference reaches from a 7-point loss to a 1-point gain — undecided:
+# 100 digits cannot tell a 1-point bound from a 3-point gap. So, *after* this measurement, a follow-up ran the same
+# pipeline on 400 test digits used nowhere else, with fresh seeds; it estimates the gap but changes no verdict above:
 
 # %%
 fu = blind["followup"]
 display(Markdown(plotting.markdown_table(
-    ["400 fresh digits", "stage 1: PSNR / agreement", "pipeline: PSNR / agreement", "Δ PSNR (dB)", "Δ agreement", "Δ patch SWD (share < 0)"],
+    ["400 fresh digits", "stage 1: PSNR / agreement", "pipeline: PSNR / agreement", "Δ PSNR (dB) [95 %]", "Δ agreement [95 %]",
+     "Δ patch SWD [95 %]"],
     [[split, f"{fu[split]['stage 1']['psnr']:.2f} / {fu[split]['stage 1']['agreement']:.3f}",
       f"{fu[split]['pipeline']['psnr']:.2f} / {fu[split]['pipeline']['agreement']:.3f}",
-      f"{fu[split]['pipeline − stage 1']['psnr']['mean']:+.2f} ± {fu[split]['pipeline − stage 1']['psnr']['se']:.2f}",
-      f"{fu[split]['pipeline − stage 1']['agreement']['mean']:+.3f} ± {fu[split]['pipeline − stage 1']['agreement']['se']:.3f}",
-      f"{fu[split]['pipeline − stage 1']['patch_swd']['mean']:+.4f} ({fu[split]['pipeline − stage 1']['patch_swd']['share_below_zero']:.0%})"]
+      *[f"{iv(fu[split]['pipeline − stage 1'][k], n)} {fu[split]['pipeline − stage 1'][k]['verdict']}"
+        for k, n in (("psnr", 2), ("agreement", 3), ("patch_swd", 4))]]
      for split in ("seen", "unseen")])))
 fu_unseen = fu["unseen"]["pipeline − stage 1"]["agreement"]
-assert fu_unseen["mean"] >= -0.01 and fu_unseen["mean"] - 1.96 * fu_unseen["se"] < -0.01  # inside the bound, not surely
+assert -0.01 <= fu_unseen["interval"]["estimate"] and fu_unseen["interval"]["low"] < -0.01 and fu_unseen["verdict"] == "undecided"
 assert round(ev["unseen"]["rows"]["SR3-style x4 on the degraded image at 8x8"]["agreement"], 2) == 0.21
 
 # %% [markdown]

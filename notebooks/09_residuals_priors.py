@@ -37,8 +37,8 @@
 # 5. put all of them in the landscape table beside SR3-style and judge them by margins fixed before measuring.
 #
 # **Prerequisites.** Lesson 02 (x̂₀ and the posterior mean, Eq. 02.2 and 02.6), lesson 04 (the SR3-style model, the
-# residual target of Eq. 04.4, the RRDB regression baseline), lesson 05 (patch SWD, agreement, diversity, the paired
-# bootstrap), lesson 06 (DDIM, NFE).
+# residual target of Eq. 04.4, the RRDB regression baseline), lesson 05 (patch SWD, agreement, diversity, paired
+# comparisons and their verdicts), lesson 06 (DDIM, NFE).
 #
 # **Run time.** About 35 s on a 2-core CPU (README's syllabus lists the measured time). Everything slow is cached:
 # the ablations' training curves (`python -m course_lib.residual`, about 90 CPU-minutes), the shipped models on the
@@ -74,11 +74,12 @@ from course_lib.datasets import DigitsSR
 from course_lib.device import get_device, per_image_generators, randn
 from course_lib.files import data_dir
 from course_lib.frequency import dwt_loss, fft_loss, gaussian_highpass, haar_dwt, radial_power_spectrum
-from course_lib.engine.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table, paired_bootstrap
+from course_lib.engine.harness import EVAL_INDICES, LIVE_INDICES, image_seeds, load_table
 from course_lib.metrics import pixel_diversity, psnr
 from course_lib.operators import upsample
 from course_lib.engine.pretrained import load, training_record
-from course_lib.experiments.residual import MARGINS, SHIPPED, sr3_quality
+from course_lib import stats
+from course_lib.experiments.residual import MARGINS, SHIPPED, ablation_verdict, sr3_quality
 
 device = get_device()
 torch.manual_seed(0)
@@ -184,10 +185,10 @@ for name, v in V.items():
     axes[0].plot(minutes, [p["psnr"]["mean"] for p in v["points"]], styles[name], label=name, markersize=4)
     axes[1].plot(minutes, [p["patch_swd"] for p in v["points"]], styles[name], label=name, markersize=4)
 ref = S["SR3-style DDIM-50"]
-target = sr3_quality(torch.tensor(ref["psnr"]["values"]), ref["patch_swd"], ref)
-axes[0].axhline(target["psnr_low"], color="C3", lw=0.8, ls=":", label="shipped SR3-style: lower end")
-axes[1].axhline(target["swd_high"], color="C3", lw=0.8, ls=":")
-axes[1].text(0.98, target["swd_high"] * 1.05, "shipped SR3-style: upper end", color="C3", fontsize=7, ha="right",
+axes[0].axhline(ref["psnr"]["mean"] - MARGINS["ablation_effect_db"], color="C3", lw=0.8, ls=":",
+                label="shipped SR3-style − 0.5 dB")
+axes[1].axhline(ref["patch_swd"], color="C3", lw=0.8, ls=":")
+axes[1].text(0.98, ref["patch_swd"] * 1.05, "shipped SR3-style", color="C3", fontsize=7, ha="right",
              transform=axes[1].get_yaxis_transform())
 axes[0].set(xlabel="training CPU-minutes", ylabel="PSNR (dB), 100 digits", ylim=(8, 23.5))
 axes[1].set(xlabel="training CPU-minutes", ylabel="patch SWD ↓", yscale="log")
@@ -196,23 +197,17 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The judgement, fixed before the shipped rows were measured (`course_lib.experiments.residual.MARGINS`; the ablation curves
-# had been computed a few hours earlier, and the rule was written down, not tuned, after them): a result has
-# **SR3-style quality** when its mean PSNR is at or above the lower end of the 95 % bootstrap interval of the shipped
-# SR3-style DDIM-50 model's mean PSNR on the same 100 digits, *and* its patch SWD is at or below the upper end of
-# SR3-style's interval. (Resampling digits with replacement repeats some, which raises SWD: that interval lies above
-# SR3-style's own value, so the realism bar is a lenient one.) An ablation **matters** when the 95 % interval of the
-# paired PSNR difference lies beyond ±0.5 dB.
+# The judgements (`course_lib.experiments.residual`, by `course_lib.stats`; the 0.5 dB was fixed before the shipped
+# rows were measured, a few hours after the ablation curves): an ablation **matters** when the 95 % t interval of the
+# paired PSNR difference at the last snapshot lies beyond ±0.5 dB (`ablation_verdict`: "helps", "hurts", "within
+# ±0.5 dB" or "unclear"). A curve reaches **SR3-style PSNR** when its per-image PSNR, paired with the shipped SR3-style
+# DDIM-50 model's on the same 100 digits, is better, or as good within 0.5 dB, or worse but within 0.5 dB
+# (`sr3_quality`). Realism has no verdict here: the ablation runs kept their patch SWD values, not their images, and a
+# set-level interval needs the images (lesson 05) — the right panel shows the values.
 
 # %%
 def final(name):
     return V[name]["points"][-1]
-
-
-def paired(a, b):
-    """The paired difference a − b of per-image PSNR at the last snapshot, with a 95 % interval."""
-    d = paired_bootstrap(torch.tensor(final(a)["psnr"]["values"]), torch.tensor(final(b)["psnr"]["values"]))
-    return d["mean"], d["mean"] - 1.96 * d["bootstrap_sd"], d["mean"] + 1.96 * d["bootstrap_sd"]
 
 
 effect = MARGINS["ablation_effect_db"]
@@ -224,16 +219,19 @@ questions = [("residual, not the whole image (ε, L1, T = 100)", "srdiff", "dire
              ("ResDiff's high-pass input", "resdiff", "resdiff_no_hf")]
 rows, verdict = [], {}
 for text, a, b in questions:
-    mean, lo, hi = paired(a, b)
-    verdict[(a, b)] = "helps" if lo > effect else "hurts" if hi < -effect else "within ±0.5 dB" if -effect < lo and hi < effect else "unclear"
-    rows.append([text, f"{a} − {b}", f"{mean:+.2f} [{lo:+.2f}, {hi:+.2f}]",
+    v = ablation_verdict(final(a)["psnr"]["values"], final(b)["psnr"]["values"])
+    verdict[(a, b)], iv = v["verdict"], v["interval"]
+    rows.append([text, f"{a} − {b}", f"{iv['estimate']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]",
                  f"{final(a)['patch_swd']:.4f} vs {final(b)['patch_swd']:.4f}", verdict[(a, b)]])
 display(Markdown(plotting.markdown_table(["question", "paired", "Δ PSNR (dB), 95 %", "patch SWD ↓", "verdict"], rows)))
 first_reach = {}
 for name, v in V.items():
-    hits = [p for p in v["points"] if sr3_quality(torch.tensor(p["psnr"]["values"]), p["patch_swd"], ref)["reached"]]
+    hits = [p for p in v["points"] if sr3_quality(p["psnr"]["values"], ref)["reached"]]
     first_reach[name] = (hits[0]["step"], hits[0]["cpu_seconds"] / 60) if hits else None
-print(f"SR3-style quality (≥ {target['psnr_low']:.2f} dB and patch SWD ≤ {target['swd_high']:.4f}) within 1,000 steps: "
+last = sr3_quality(final("x0_no_rescale")["psnr"]["values"], ref)
+print(f"x0_no_rescale at step 1,000 − shipped SR3-style: {last['verdict']}, {last['interval']['estimate']:+.2f} dB "
+      f"[{last['interval']['low']:+.2f}, {last['interval']['high']:+.2f}]")
+print("SR3-style PSNR within 1,000 steps: "
       + "; ".join(f"{n} at step {s_} ({m:.1f} CPU-min)" for n, hit in first_reach.items() if hit for s_, m in [hit])
       + f"; not reached: {', '.join(n for n, hit in first_reach.items() if not hit)}")
 sr3_record = training_record("digits_sr3_concat")  # the record alone: no need to load the model
@@ -243,11 +241,12 @@ print(f"the shipped SR3-style model: {sr3_record['steps']:,} steps, {sr3_record[
 # what the text below states, checked on the cache
 assert verdict[("srdiff", "direct_hr")] == "helps" and verdict[("srdiff", "no_rescale")] == "hurts"
 assert verdict[("x0_rescale", "x0_no_rescale")] == "hurts" and verdict[("x0_no_rescale", "no_rescale")] == "helps"
-assert [n for n, hit in first_reach.items() if hit] == ["x0_no_rescale", "diffir"] and first_reach["x0_no_rescale"][0] == 800
-assert first_reach["diffir"][0] == 200 and first_reach["x0_no_rescale"][1] < first_reach["diffir"][1] < sr3_record["training_seconds"] / 60
-assert first_reach["x0_no_rescale"][1] < V["sr3_style"]["cpu_seconds"] / 60 < sr3_record["training_seconds"] / 60
+assert [n for n, hit in first_reach.items() if hit] == ["diffir"] and first_reach["diffir"][0] == 200
+assert first_reach["diffir"][1] < sr3_record["training_seconds"] / 60
+assert last["verdict"] == "worse" and -MARGINS["ablation_effect_db"] < last["interval"]["estimate"] < 0
+assert final("x0_no_rescale")["cpu_seconds"] / 60 < 10 and abs(sr3_quality(final("sr3_style")["psnr"]["values"], ref)["interval"]["estimate"] + 1) < 0.1
 assert final("resdiff")["patch_swd"] < V["resdiff"]["points"][0]["patch_swd"]
-assert verdict[("srdiff", "concat_lr")] in ("within ±0.5 dB", "unclear") and verdict[("resdiff", "resdiff_no_hf")] in ("within ±0.5 dB", "unclear")
+assert verdict[("srdiff", "concat_lr")] == verdict[("resdiff", "resdiff_no_hf")] == "within ±0.5 dB"
 assert final("x0_no_rescale")["psnr"]["mean"] > final("sr3_style")["psnr"]["mean"] > final("srdiff")["psnr"]["mean"] + 1.5
 assert final("srdiff")["patch_swd"] > 3 * final("sr3_style")["patch_swd"]
 
@@ -265,11 +264,14 @@ assert final("srdiff")["patch_swd"] > 3 * final("sr3_style")["patch_swd"]
 #   SR3-style recipe with T = 100 and L1.
 # * **Realism** tells the same story more sharply: every ε-prediction variant stays at several times SR3-style's
 #   patch SWD (noisy, speckled strokes) — SWD first, PSNR second.
-# * **One recipe reaches SR3-style quality within the budget**: SRDiff's residual over bicubic and frozen encoder
-#   with x₀-prediction and no ×2 — at 800 steps, under 8 CPU-minutes. SR3-style's own recipe does not in 1,000 steps;
-#   the shipped SR3-style model needed 3,000 (37 minutes on two threads). So a residual method *can* get there in
-#   fewer training CPU-minutes — when its target is right; SRDiff's paper recipe does not. DiffIR is there at its
-#   first stage-2 snapshot, but its stage 1 had already taken about 17 minutes: about 19 in all.
+# * **No ablation reaches SR3-style PSNR within 1,000 steps; the closest is x₀-prediction without the ×2**: SRDiff's
+#   residual over bicubic and frozen encoder with x₀-prediction and residual ×1 ends 0.3 dB below the shipped
+#   SR3-style model (printed above) — worse, on these 100 digits, and the interval reaches beyond the 0.5 dB margin.
+#   SR3-style's own recipe is about 1 dB below after its 1,000 steps; the shipped SR3-style model needed 3,000 (37
+#   minutes on two threads). (Before `course_lib.stats`, a point estimate inside SR3-style's unpaired interval counted
+#   as reaching it, and this variant did at step 800; the paired comparison is the sharper test.) DiffIR is better
+#   than SR3-style in PSNR at its first stage-2 snapshot, but its stage 1 had already taken about 17 minutes: about 19
+#   in all.
 # * **ResDiff starts from its CNN**: after 200 steps its PSNR is already near the CNN's own, because a barely trained
 #   residual adds little; it then dips while the model learns to add detail, and its patch SWD falls — realism bought
 #   with a little PSNR. Neither its high-pass input nor SRDiff's frozen encoder is shown to matter at this budget:
@@ -392,13 +394,13 @@ print(f"my chain = prior.reverse; sampled ẑ vs stage 1's z_S1 (from HR): cosin
 with torch.no_grad():
     x_s2 = diffir.restore(y16, seeds=image_seeds(LIVE_INDICES))
     x_s1 = diffir.restore(y16, prior="stage1", hr=hr16)
-d_live = paired_bootstrap(psnr(x_s2, hr16), psnr(x_s1, hr16))
+d_live = stats.paired_difference(psnr(x_s2, hr16), psnr(x_s1, hr16))
 s2_c, s1_c = S["DiffIR (sampled prior)"], S["DiffIR (stage 1's prior from HR: the ceiling)"]
-d_cached = paired_bootstrap(torch.tensor(s2_c["psnr"]["values"]), torch.tensor(s1_c["psnr"]["values"]))
+d_cached = stats.judge(stats.paired_difference(s2_c["psnr"]["values"], s1_c["psnr"]["values"]), higher_is_better=True)
 print(f"16 digits: stage 2 {psnr(x_s2, hr16).mean():.2f} dB, stage 1's prior {psnr(x_s1, hr16).mean():.2f} dB")
 print(f"100 digits (cache): stage 2 {s2_c['psnr']['mean']:.2f} dB, stage 1's prior {s1_c['psnr']['mean']:.2f} dB, "
-      f"paired Δ {d_cached['mean']:+.2f} ± {1.96 * d_cached['bootstrap_sd']:.2f} dB (95 %)")
-assert abs(float(psnr(x_s2, hr16).mean()) - 22.0) < 2.5 and -1.5 < d_live["mean"] < 0.5
+      f"paired Δ {d_cached}")
+assert abs(float(psnr(x_s2, hr16).mean()) - 22.0) < 2.5 and -1.5 < d_live.estimate < 0.5
 fig = plotting.image_rows({"bicubic": list(up16[:6].clamp(-1, 1)), "DiffIR, sampled ẑ": list(x_s2[:6]),
                            "stage 1's z (HR)": list(x_s1[:6]), "HR": list(hr16[:6])}, size=1.0)
 plt.show()
@@ -521,30 +523,36 @@ display(Markdown(plotting.markdown_table(
 # were run once more on the 100 curve digits, one after another, on one thread (`--shipped`):
 
 # %%
-sr3_values = torch.tensor(S["SR3-style DDIM-50"]["psnr"]["values"])
-rows, judged = [], {}
+def iv(v, digits):
+    """A cached verdict of course_lib.stats: the estimate, its 95 % interval and the word."""
+    i = v["interval"]
+    return f"{i['estimate']:+.{digits}f} [{i['low']:+.{digits}f}, {i['high']:+.{digits}f}] {v['verdict']}"
+
+
+rows, vs = [], {}
 for label in SHIPPED:
     e = S[label]
-    d = paired_bootstrap(torch.tensor(e["psnr"]["values"]), sr3_values)
-    q = sr3_quality(torch.tensor(e["psnr"]["values"]), e["patch_swd"], S["SR3-style DDIM-50"])
-    judged[label] = {**q, "delta": d["mean"], "half": 1.96 * d["bootstrap_sd"]}
-    rows.append([label, f"{e['psnr']['mean']:.2f}", "—" if label.startswith("SR3") else f"{d['mean']:+.2f} ± {1.96 * d['bootstrap_sd']:.2f}",
-                 f"{e['patch_swd']:.4f} [{e['patch_swd_interval'][0]:.4f}, {e['patch_swd_interval'][1]:.4f}]", f"{e['agreement']:.2f}",
-                 e["nfe"], f"{e['ms_per_image']:.1f}", "✓" if q["reached"] else "✗"])
-display(Markdown(plotting.markdown_table(["shipped model (100 digits)", "PSNR", "Δ vs SR3-style (95 %)", "patch SWD ↓ [95 %]",
-                                         "agreement", "NFE", "ms/image", "SR3-style quality"], rows)))
-print(f"SR3-style quality: mean PSNR ≥ {target['psnr_low']:.2f} dB and patch SWD ≤ {target['swd_high']:.4f}")
+    vs[label] = v = e.get("vs_sr3")
+    jk = e["patch_swd_jackknife"]
+    rows.append([label, f"{e['psnr']['mean']:.2f}", "—" if v is None else iv(v["psnr"], 2),
+                 f"{jk['estimate']:.4f} [{jk['low']:.4f}, {jk['high']:.4f}]", "—" if v is None else iv(v["patch_swd"], 4),
+                 f"{e['agreement']:.2f}", e["nfe"], f"{e['ms_per_image']:.1f}"])
+display(Markdown(plotting.markdown_table(["shipped model (100 digits)", "PSNR", "Δ PSNR vs SR3-style [95 %]", "patch SWD ↓ [95 %]",
+                                         "Δ patch SWD vs SR3-style [95 %]", "agreement", "NFE", "ms/image"], rows)))
+print("patch SWD: bias-corrected by the delete-half jackknife (lesson 05); the plain value of 100 digits sits above it "
+      f"(SR3-style: {S['SR3-style DDIM-50']['patch_swd']:.4f} plain)")
 
 # %%
-ok_diffir = judged["DiffIR (sampled prior)"]["delta"] >= -MARGINS["diffir_psnr_below_sr3_db"]
-print(f"DiffIR: paired PSNR − SR3-style {judged['DiffIR (sampled prior)']['delta']:+.2f} dB "
-      f"(margin −{MARGINS['diffir_psnr_below_sr3_db']} dB): {'met' if ok_diffir else 'missed'}")
+diffir_vs = vs["DiffIR (sampled prior)"]
+print(f"DiffIR − SR3-style, PSNR: {iv(diffir_vs['psnr'], 2)} (margin −{MARGINS['diffir_psnr_below_sr3_db']} dB, fixed before measuring)")
 # what the text below states, checked on the cache
-assert ok_diffir and judged["DiffIR (sampled prior)"]["reached"] and judged["ResDiff DDIM-50"]["reached"]
-assert not judged["SRDiff DDIM-50"]["reached"] and judged["SRDiff DDIM-50"]["delta"] < -2
-cnn_only = judged["ResDiff's CNN"]
-assert cnn_only["psnr_ok"] and not cnn_only["swd_ok"] and 1.5 < S["ResDiff's CNN"]["patch_swd"] / S["SR3-style DDIM-50"]["patch_swd"] < 2.5
-assert judged["DiffIR (sampled prior)"]["delta"] - judged["DiffIR (sampled prior)"]["half"] > 0
+assert diffir_vs["psnr"]["verdict"] == "better" and diffir_vs["patch_swd"]["verdict"] == "better"
+assert vs["ResDiff DDIM-50"]["psnr"]["verdict"] == "undecided" and vs["ResDiff DDIM-50"]["patch_swd"]["verdict"] == "better"
+assert vs["SRDiff DDIM-50"]["psnr"]["verdict"] == vs["SRDiff DDIM-50"]["patch_swd"]["verdict"] == "worse"
+assert vs["SRDiff DDIM-50"]["psnr"]["interval"]["high"] < -2
+cnn_only = vs["ResDiff's CNN"]
+assert cnn_only["psnr"]["verdict"] == "undecided" and cnn_only["patch_swd"]["verdict"] == "worse"
+assert 1.5 < S["ResDiff's CNN"]["patch_swd"] / S["SR3-style DDIM-50"]["patch_swd"] < 2.5
 
 # %% [markdown]
 # The answer to the lesson's question, from these measurements:
@@ -553,19 +561,21 @@ assert judged["DiffIR (sampled prior)"]["delta"] - judged["DiffIR (sampled prior
 #   far; after 1,000 steps it trails the residual by 2 dB on the same recipe.
 # * **The residual over bicubic, ×1, x₀-prediction** (lesson 04's SR3-style model): the reference of this table —
 #   good realism, some diversity, 50 network calls.
-# * **The residual over bicubic, SRDiff's way**: worse on every measure here. The ×2 clip and ε-prediction, both made
-#   for photos, cost it more than the residual saves (section 3). With x₀-prediction and no ×2 the same idea is as
-#   good as SR3-style (section 3's curves).
-# * **Nothing at all** (ResDiff's CNN alone, one pass): SR3-style's PSNR already, but about twice its patch SWD —
-#   the regression blur of lesson 05. The diffusion models earn their place on realism, not on PSNR.
-# * **The residual over a CNN** (ResDiff): reaches SR3-style quality — PSNR and realism within its intervals — at the
-#   same NFE: its diffusion model starts from a better base but still has to generate the residual's detail.
-# * **64 numbers** (DiffIR): reaches SR3-style quality and beats its PSNR, at five network calls of which four are
-#   an MLP's — tens of times cheaper — and with almost no diversity: the answer is nearly deterministic.
+# * **The residual over bicubic, SRDiff's way**: worse in PSNR and in realism here. The ×2 clip and ε-prediction,
+#   both made for photos, cost it more than the residual saves (section 3). With x₀-prediction and no ×2 the same
+#   idea comes within 0.3 dB of SR3-style's PSNR after 1,000 steps (section 3's curves).
+# * **Nothing at all** (ResDiff's CNN alone, one pass): no PSNR difference to SR3-style shown, but about twice its
+#   patch SWD (worse) — the regression blur of lesson 05. The diffusion models earn their place on realism, not on
+#   PSNR.
+# * **The residual over a CNN** (ResDiff): more realistic than SR3-style (patch SWD better), no PSNR difference shown,
+#   at the same NFE: its diffusion model starts from a better base but still has to generate the residual's detail.
+# * **64 numbers** (DiffIR): better than SR3-style in PSNR *and* in realism, at five network calls of which four
+#   are an MLP's — tens of times cheaper — and with almost no diversity: the answer is nearly deterministic.
 #
-# In training CPU-minutes, the curves of section 3 give the comparison at equal budgets: the residual with
-# x₀-prediction and no ×2 reached SR3-style quality within 8 minutes, DiffIR within about 19 (both stages), while
-# SR3-style's own recipe had not within 8 and its shipped model took 37 on two threads. The shipped models were
+# In training CPU-minutes, the curves of section 3 give the comparison at equal budgets: DiffIR was better than the
+# shipped SR3-style model in PSNR within about 19 minutes (both stages); the residual with x₀-prediction and no ×2
+# came within 0.3 dB in under 10, SR3-style's own recipe within about 1 dB, and the shipped SR3-style model took 37
+# on two threads. The shipped models were
 # trained longer (25–55 minutes; SR3-style 37), so their rows show where each recipe ends up;
 # DiffIR's saving is at sampling time.
 #
@@ -622,11 +632,11 @@ Image(render_generation(view, 1, 0))
 # * **ResDiff** diffuses the residual over a CNN, told the CNN's output and its high frequencies (Eq. 09.3). An
 #   orthonormal FFT loss equals the MSE (Parseval), and the combined loss left the CNN's error spectrum unchanged here.
 # * **DiffIR** diffuses a 64-d compact prior in 4 deterministic steps, trained through the whole unrolled chain
-#   (Eq. 09.4), and restores in one pass: SR3-style quality and better PSNR at a small fraction of the cost — and
-#   almost no diversity.
-# * The residual with x₀-prediction and no ×2 (8 CPU-minutes) and DiffIR (about 19, both stages) reached SR3-style
-#   quality in fewer training CPU-minutes than SR3-style's shipped model; SRDiff's and ResDiff's recipes did not
-#   within 1,000 steps. DiffIR's larger saving is at sampling time.
+#   (Eq. 09.4), and restores in one pass: better than SR3-style in PSNR and in realism at a small fraction of the
+#   cost — and almost no diversity.
+# * DiffIR (about 19 CPU-minutes, both stages) was better than SR3-style's shipped model in PSNR in fewer training
+#   CPU-minutes; the residual with x₀-prediction and no ×2 came within 0.3 dB in under 10, and SRDiff's and ResDiff's
+#   recipes stayed further behind within 1,000 steps. DiffIR's larger saving is at sampling time.
 #
 # ## Exercises · 练习
 #

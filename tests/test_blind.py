@@ -35,29 +35,35 @@ def test_the_cache_follows_the_protocol(cache):
         assert {"degraded input", "stage 1", "SR3-style x4 on the degraded image at 8x8"} <= labels
 
 
-def test_the_issue_criteria_as_the_lesson_states_them(cache):
-    """DiffBIR's pipeline beats stage 1 alone on patch SWD, seen and unseen, with PSNR within 3 dB (means over the same
-    digits; patch SWD by the paired set-level bootstrap); agreement no more than 1 point below stage 1 holds on seen
-    degradations and is **missed** on unseen ones in the 100-digit evaluation (3 digits, about 1.3 paired SEs) — the
-    lesson says so; the 400-digit follow-up estimates the gap within the bound but changes no verdict."""
+def test_the_verdicts_the_lesson_states(cache):
+    """DiffBIR's pipeline is better than stage 1 alone on patch SWD (the delete-half jackknife over the same digits),
+    seen and unseen, and its PSNR is worse but within the 3 dB margin; its agreement is as good within the 1-point
+    margin on seen degradations and undecided on unseen ones in the 100-digit evaluation (3 digits; the interval
+    reaches past the margin) — the lesson says so; the 400-digit follow-up is undecided too and changes no verdict."""
+    from course_lib import stats
+
     label = f"pipeline, strength {cache['validation']['chosen']} (chosen)"
-    bound = -cache["rule"]["agreement_below_stage1"] - 1e-9
     for name in ("seen", "unseen"):
         pair = cache["evaluation"][name]["pairs_vs_stage1"][label]
-        assert pair["patch_swd"]["mean"] < 0 and pair["patch_swd"]["share_below_zero"] > 0.975, name
-        assert pair["psnr"]["mean"] >= -cache["rule"]["psnr_below_stage1_db"], name
+        assert pair["patch_swd"]["verdict"] == "better" and pair["patch_swd"]["margin"] is None, name
+        assert pair["psnr"]["verdict"] == "worse, but within the margin", name
+        assert pair["psnr"]["margin"] == cache["rule"]["psnr_below_stage1_db"]
+        # the cached verdicts are the ones stats gives on the cached per-image values
+        values = cache["evaluation"][name]["per_image"]
+        again = stats.compare_values(
+            values[label]["agreement"], values["stage 1"]["agreement"], True, cache["rule"]["agreement_below_stage1"]
+        )
+        assert again == pair["agreement"], name
     seen_agr = cache["evaluation"]["seen"]["pairs_vs_stage1"][label]["agreement"]
     unseen_agr = cache["evaluation"]["unseen"]["pairs_vs_stage1"][label]["agreement"]
-    assert seen_agr["mean"] >= bound and unseen_agr["mean"] < bound
-    assert abs(unseen_agr["mean"]) < 2 * unseen_agr["se"]  # not a significant loss either
+    assert seen_agr["verdict"] == "as good, within the margin" and unseen_agr["verdict"] == "undecided"
     f = cache["followup"]
     assert f["strength"] == cache["validation"]["chosen"] and len(f["indices"]) == 400
     assert not set(f["indices"]) & (set(cache["indices"]) | set(cache["validation"]["indices"]))  # fresh digits
     for name in ("seen", "unseen"):
         d = f[name]["pipeline − stage 1"]
-        assert (
-            d["agreement"]["mean"] >= bound and d["patch_swd"]["share_below_zero"] > 0.975 and d["psnr"]["mean"] > -3
-        ), name
+        assert d["patch_swd"]["verdict"] == "better" and d["psnr"]["within_margin"], name
+        assert d["agreement"]["verdict"] == "undecided", name
     # and the one-line alternative does not come close: SR3-style on the degraded image, downsampled to its input size
     seen = cache["evaluation"]["seen"]["rows"]
     assert seen["SR3-style x4 on the degraded image at 8x8"]["psnr"] < seen["stage 1"]["psnr"] - 5

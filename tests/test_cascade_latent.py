@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from course_lib import stats
 from course_lib.experiments import cascade, latents
 from course_lib.engine import harness
 from course_lib.diffusion import GaussianDiffusion
@@ -221,12 +222,17 @@ def test_the_cascade_cache_follows_its_rules_and_the_harness_uses_its_level():
     s = cascade.choose_s({int(k): v["patch_swd"] for k, v in C["validation"]["sweep"]["augmented"].items()})
     assert C["validation"]["chosen_s"] == s == C["test"]["s"] == cascade.SAMPLING_LEVEL
     cmp = C["test"]["comparison"]
-    assert cmp["augmented_beats_on_accuracy"] == (cmp["accuracy_difference"]["interval"][0] > 0)
-    assert cmp["augmented_beats_on_patch_swd"] == (cmp["patch_swd_difference"]["interval"][1] < 0)
+    assert cmp["augmented_beats_on_accuracy"] == (cmp["accuracy_difference"]["verdict"] == "better")
+    assert cmp["augmented_beats_on_patch_swd"] == (cmp["patch_swd_difference"]["verdict"] == "better")
+    assert cmp["patch_swd_difference"]["interval"]["method"] == "delete-half jackknife"
     aug, noaug = C["test"]["augmented"]["correct"], C["test"]["unaugmented"]["correct"]
     assert len(aug) == len(noaug) == C["test"]["n"] == 10 * cascade.TEST_PER_CLASS
     assert sum(aug) / len(aug) == pytest.approx(C["test"]["sweep"]["augmented"][str(s)]["accuracy"], abs=1e-4)
-    assert cmp["accuracy_difference"]["mean"] == pytest.approx((sum(aug) - sum(noaug)) / len(aug), abs=1e-4)
+    # the cached verdict is the one stats gives on the cached per-draw values
+    assert stats.compare_values(aug, noaug, True) == cmp["accuracy_difference"]
+    for part in (C["test"]["comparison"], C["exploratory"], C["confirmatory"]["test"]):
+        again = stats.compare_values(part["correct"]["a"], part["correct"]["b"], True)
+        assert again == part["accuracy_difference"]
 
 
 def test_the_first_cascade_test_draws_reproduce_from_the_shipped_models():
@@ -288,7 +294,8 @@ def test_the_history_correction_of_the_10x_claim_states_what_the_cache_holds():
         f"{tp['latent_training_images_per_second'] / tp['pixel_training_images_per_second']:.1f}× more images/s" in text
     )
     assert f"{tp['pixel_sampling_ms_per_image'] / tp['latent_sampling_ms_per_image']:.1f}× faster" in text
-    assert round(max(p["ratio"] for p in L["psnr_only"] if p["ratio"])) == 2 and "about 2× sooner" in text
+    better = max(p["ratio_better"] for p in L["psnr_only"] if p["ratio_better"])
+    assert f"shown better in PSNR at most {better:.1f}× sooner" in text
     assert (
         L["equal_quality"]["latent_step"] is None and L["ceiling"]["patch_swd"] > L["equal_quality"]["pixel_patch_swd"]
     )
@@ -316,9 +323,15 @@ def test_the_confirmatory_test_follows_its_rule():
     )
     t = K["test"]
     assert t["s"] == K["validation"]["chosen_s"] and t["n"] == 10 * cascade.TEST_PER_CLASS
-    assert t["augmented_beats_on_patch_swd"] == (t["patch_swd_difference"]["interval"][1] < 0)
-    assert t["augmented_beats_on_accuracy"] == (t["accuracy_difference"]["interval"][0] > 0)
-    assert abs(t["accuracy_difference"]["mean"] - (t["augmented"]["accuracy"] - t["unaugmented"]["accuracy"])) < 1e-3
+    assert t["augmented_beats_on_patch_swd"] == (t["patch_swd_difference"]["verdict"] == "better")
+    assert t["augmented_beats_on_accuracy"] == (t["accuracy_difference"]["verdict"] == "better")
+    assert (
+        abs(
+            t["accuracy_difference"]["interval"]["estimate"]
+            - (t["augmented"]["accuracy"] - t["unaugmented"]["accuracy"])
+        )
+        < 1e-3
+    )
     # fresh seeds: none of the main experiment's draws is reused
     assert cascade.CONFIRM["test_seed"] >= cascade.TEST_SEED + 10 * cascade.TEST_PER_CLASS
     assert cascade.CONFIRM["val_seed"] >= cascade.VAL_SEED + 10 * cascade.VAL_PER_CLASS

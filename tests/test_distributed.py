@@ -79,6 +79,13 @@ for name in sorted(METHODS):
     trainer.backward()  # the next batch's gradient, not applied
     state["grad"] = {n: p.grad for n, p in trainer.model.named_parameters() if p.grad is not None}
     out[name] = state
+# and the course's own training config, 5 steps with warm-up, EMA and checkpoints: the run the CLI makes
+trainer = Trainer(__import__("json").loads(open(sys.argv[3]).read()), device=device, dist=ctx)
+trainer.train(steps=5, progress=False)
+out["the CLI's config"] = {"model": trainer.model.state_dict(), "ema": trainer.ema.state_dict(),
+                           "history": trainer.history, "step": trainer.step}
+trainer.backward()
+out["the CLI's config"]["grad"] = {n: p.grad for n, p in trainer.model.named_parameters()}
 torch.save(out, f"{sys.argv[1]}/rank{ctx.rank}.pt")
 distributed.shutdown(ctx)
 """
@@ -114,13 +121,12 @@ def config_file(tmp_path_factory):
     return path
 
 
-def test_two_processes_equal_each_other_and_one_process(tmp_path, config_file):
+def test_two_processes_equal_each_other_and_one_process(two_process_runs):
+    """The training config the CLI runs (warm-up, EMA, attention), 5 steps — from the conformance launch below (a
+    launch costs 6–27 s here, so one serves both)."""
     from course_lib.engine.train import Trainer
 
-    script = tmp_path / "run.py"
-    script.write_text(SCRIPT, encoding="utf-8")
-    _torchrun(2, str(script), str(config_file), str(tmp_path), "fresh", "5")
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    r0, r1 = (runs["the CLI's config"] for runs in two_process_runs)
     assert r0["step"] == r1["step"] == 5
     for key in ("model", "ema"):
         assert all(torch.equal(r0[key][k], r1[key][k]) for k in r0[key]), f"{key} differs across ranks"
@@ -210,12 +216,13 @@ def test_the_environment_is_read_like_torchrun_writes_it():
 
 
 @pytest.fixture(scope="module")
-def two_process_runs(tmp_path_factory):
-    """Every registered method's example config, 3 steps on 2 processes, from one ``torchrun`` launch."""
+def two_process_runs(tmp_path_factory, config_file):
+    """Every registered method's example config, 3 steps on 2 processes, and :data:`CONFIG` 5 steps, from one
+    ``torchrun`` launch."""
     folder = tmp_path_factory.mktemp("conformance")
     script = folder / "run.py"
     script.write_text(CONFORMANCE_SCRIPT, encoding="utf-8")
-    _torchrun(2, str(script), str(folder), json.dumps(CONFORMANCE))
+    _torchrun(2, str(script), str(folder), json.dumps(CONFORMANCE), str(config_file))
     return [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
 
 

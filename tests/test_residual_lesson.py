@@ -8,51 +8,52 @@ import shutil
 import pytest
 import torch
 
+from course_lib import stats
 from course_lib.experiments import residual
 from course_lib.datasets import DigitsSR
 from course_lib.engine.harness import CURVE_INDICES, image_seeds
 from course_lib.metrics import psnr
 from course_lib.operators import upsample
-from course_lib.experiments.residual import MARGINS, SHIPPED, STEPS, VARIANTS, sr3_quality, swd_interval
+from course_lib.experiments.residual import MARGINS, SHIPPED, STEPS, VARIANTS, sr3_quality
 
 
 # ------------------------------------------------------------------ the rules and the cache
-def _reference(values, interval=(0.006, 0.010)):
-    return {"psnr": {"values": [float(v) for v in values]}, "patch_swd_interval": list(interval)}
+def _reference(values):
+    return {"psnr": {"values": [float(v) for v in values]}}
 
 
-def test_sr3_quality_accepts_the_reference_itself_and_rejects_a_worse_result():
+def test_sr3_quality_is_a_paired_verdict_against_the_half_db_margin():
     g = torch.Generator().manual_seed(0)
     values = 22 + 2 * torch.randn(100, generator=g, dtype=torch.float64)
+    noise = 0.1 * torch.randn(100, generator=g, dtype=torch.float64)
     ref = _reference(values)
-    same = sr3_quality(values, 0.007, ref)
-    assert same["reached"] and same["psnr_ok"] and same["swd_ok"]
-    assert same["psnr_low"] < float(values.mean()) < same["psnr_low"] + 1.0  # the lower end of a 95 % interval
-    worse = sr3_quality(values - 1.0, 0.007, ref)  # 1 dB below: outside an interval of half-width ≈ 0.4 dB
-    assert not worse["psnr_ok"] and not worse["reached"]
-    unreal = sr3_quality(values + 1.0, 0.02, ref)  # higher PSNR does not excuse worse realism
-    assert unreal["psnr_ok"] and not unreal["swd_ok"] and not unreal["reached"]
+    same = sr3_quality(values + noise, ref)  # paired: the spread between digits cancels
+    assert same["reached"] and same["verdict"] == "as good, within the margin" and same["margin"] == 0.5
+    slightly = sr3_quality(values - 0.2 + noise, ref)  # shown lower, but by less than the margin
+    assert slightly["reached"] and slightly["verdict"] == "worse, but within the margin"
+    worse = sr3_quality(values - 1.0 + noise, ref)  # 1 dB below: beyond the margin
+    assert not worse["reached"] and worse["verdict"] == "worse"
+    noisy = sr3_quality(values + 3 * torch.randn(100, generator=g, dtype=torch.float64), ref)  # cannot tell
+    assert not noisy["reached"] and noisy["verdict"] == "undecided"
 
 
 def test_sr3_quality_needs_the_same_digits():
     with pytest.raises(ValueError, match="psnr_values"):
-        sr3_quality(torch.zeros(50), 0.01, _reference(torch.zeros(100)))
+        sr3_quality(torch.zeros(50), _reference(torch.zeros(100)))
 
 
-def test_swd_interval_is_seeded_ordered_and_checks_its_level():
-    hr, y = DigitsSR("test", scale=4).tensors(list(range(0, 40, 2)))
-    ref, _ = DigitsSR("test", scale=4).tensors(list(range(1, 41, 2)))
-    a, b = swd_interval(hr, ref, draws=20), swd_interval(hr, ref, draws=20)
-    assert a == b and a[0] <= a[1]
-    blurred = upsample(y, 4, "bicubic").clamp(-1, 1)
-    assert swd_interval(blurred, ref, draws=20)[0] > 2 * a[1]  # bicubic blur is far less realistic than the digits
-    with pytest.raises(ValueError, match="level"):
-        swd_interval(hr, ref, draws=5, level=1.5)
+def test_an_ablation_matters_when_its_interval_lies_beyond_the_margin():
+    g = torch.Generator().manual_seed(1)
+    b = 20 + 2 * torch.randn(100, generator=g, dtype=torch.float64)
+    noise = lambda: 0.2 * torch.randn(100, generator=g, dtype=torch.float64)  # noqa: E731
+    assert residual.ablation_verdict(b + 1.0 + noise(), b)["verdict"] == "helps"
+    assert residual.ablation_verdict(b - 1.0 + noise(), b)["verdict"] == "hurts"
+    assert residual.ablation_verdict(b + 0.05 + noise(), b)["verdict"] == "within ±0.5 dB"
+    assert residual.ablation_verdict(b + 0.5 + noise(), b)["verdict"] == "unclear"  # straddles the margin
 
 
-def test_the_margins_are_the_issues():
-    assert MARGINS["diffir_psnr_below_sr3_db"] == 0.5 and MARGINS["ablation_effect_db"] == 0.5
-    assert MARGINS["sr3_quality_interval"] == 0.95
+def test_the_margins_are_the_ones_fixed_before_measuring():
+    assert MARGINS == {"diffir_psnr_below_sr3_db": 0.5, "ablation_effect_db": 0.5}
 
 
 def test_the_cache_holds_every_variant_and_shipped_model_on_the_curve_digits():
@@ -69,8 +70,14 @@ def test_the_cache_holds_every_variant_and_shipped_model_on_the_curve_digits():
     assert set(cache["shipped"]) == set(SHIPPED)
     for label, e in cache["shipped"].items():
         assert len(e["psnr"]["values"]) == len(CURVE_INDICES)
-        lo, hi = e["patch_swd_interval"]
-        assert lo <= hi and e["nfe"] >= 1 and e["ms_per_image"] > 0
+        jk = e["patch_swd_jackknife"]
+        assert jk["low"] <= jk["estimate"] <= jk["high"] and jk["plain"] == pytest.approx(e["patch_swd"], abs=1e-5)
+        assert e["nfe"] >= 1 and e["ms_per_image"] > 0
+        if label != "SR3-style DDIM-50":  # paired against SR3-style on the same digits, by course_lib.stats
+            again = stats.compare_values(
+                e["psnr"]["values"], cache["shipped"]["SR3-style DDIM-50"]["psnr"]["values"], True
+            )
+            assert again["verdict"] == e["vs_sr3"]["psnr"]["verdict"], label
     # the cached SR3-style values are what the shipped model gives on those digits with those seeds (4 of them, live)
     from course_lib.engine.pretrained import load
 
