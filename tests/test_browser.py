@@ -1,11 +1,13 @@
 """The widgets in a real browser: JupyterLab on loopback, headless Chromium driven by Playwright.
 
-Opens lesson 01, runs all cells, moves the noising widget's t slider and checks that the picture changes and
-that the readout matches ``course_lib`` for the new t; then the same for lesson 02's denoising widget (which
-plays a cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race widget
-runs in a one-cell driver notebook (NFE budget up, "race", the counted NFE in its table), and so does lesson 08's DDNM
-widget (another degradation picked, the step slider moved, the readout against ``course_lib``) and lesson 09's
-generation widget (the next digit, the second sample, the readout against ``course_lib``). Screenshots go to
+One driver notebook builds every widget as its lesson does, a cell each (lessons 01, 02, 05, 06, 07, 08 and 09; one
+kernel start and one page for all seven — a Run All of each lesson took 40–50 s, and the lessons run top to bottom
+under nbval anyway). The tests then work each widget in its own cell: move the noising widget's t slider and check the
+picture changes and the readout matches ``course_lib`` for the new t; the same for lesson 02's denoising widget (a
+cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race (NFE budget up,
+"race", the counted NFE in its table); lesson 07's cascade explorer (w up, then the unaugmented stage); lesson 08's
+DDNM widget (another degradation, the step slider moved, the readout against ``course_lib``); lesson 09's generation
+widget (the next digit, the second sample, the readout against ``course_lib``). Screenshots go to
 ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
@@ -141,11 +143,25 @@ CascadeExplorer(load("digits8_cfg", "cpu"), stages, load("digit_classifier", "cp
 """
 
 
-def _write_driver(path: Path, source: str) -> None:
-    """A widget in a one-cell driver notebook (not a second Run All of its lesson)."""
+#: the driver notebook's cells, in order: each builds one widget as its lesson does
+DRIVERS = {
+    "noising": NOISING_DRIVER,
+    "denoising": DENOISING_DRIVER,
+    "comparer": COMPARER_DRIVER,
+    "race": RACE_DRIVER,
+    "ddnm": DDNM_DRIVER,
+    "generation": GENERATION_DRIVER,
+    "cascade": CASCADE_DRIVER,
+}
+DRIVER = "widgets_driver.ipynb"
+
+
+def _write_driver(path: Path, sources: list[str]) -> None:
+    """Every widget in one driver notebook, a cell each (not a Run All of each lesson, nor a notebook each: one
+    kernel start and one page for all seven)."""
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nbformat.write(nb, path)
 
@@ -158,19 +174,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on loopback over one-cell driver notebooks of the widgets, with its own settings."""
+    """A JupyterLab server on loopback over the driver notebook of the widgets, with its own settings."""
     root = tmp_path_factory.mktemp("lab")
-    drivers = {
-        "noising": NOISING_DRIVER,
-        "denoising": DENOISING_DRIVER,
-        "comparer": COMPARER_DRIVER,
-        "race": RACE_DRIVER,
-        "ddnm": DDNM_DRIVER,
-        "generation": GENERATION_DRIVER,
-        "cascade": CASCADE_DRIVER,
-    }
-    for name, source in drivers.items():
-        _write_driver(root / f"{name}_driver.ipynb", source)
+    _write_driver(root / DRIVER, list(DRIVERS.values()))
     conf, settings, workspaces = root / ".config", root / ".settings", root / ".workspaces"
     (conf / "labconfig").mkdir(parents=True)
     # no news pop-up covering the page
@@ -231,6 +237,21 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def driven(lab, browser):
+    """The driver notebook opened and run once; each test finds its widget in its own cell."""
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _run_all(page, url, token, DRIVER)
+    yield page
+    page.close()
+
+
+def _cell(page, name: str):
+    """The driver's cell (input and output) for widget ``name``."""
+    return page.locator(".jp-Notebook .jp-CodeCell").nth(list(DRIVERS).index(name))
+
+
 ALL_EXECUTED = """() => {
   const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')].map(e => e.innerText);
   return cells.length > 0 && cells.every(t => /\\[\\d+\\]/.test(t));
@@ -244,11 +265,11 @@ def _run_all(page, url: str, token: str, notebook: str) -> None:
     )
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    try:  # a one-cell driver runs in seconds here; a machine this much slower or busier says so instead of hanging
-        page.wait_for_function(ALL_EXECUTED, timeout=120_000)
+    try:  # the driver runs in about 30 s here; a machine this much slower or busier says so instead of hanging
+        page.wait_for_function(ALL_EXECUTED, timeout=180_000)
     except Exception as err:  # playwright's TimeoutError
         pytest.fail(
-            f"{notebook} did not finish running within 120 s in JupyterLab: this machine is too slow or too busy "
+            f"{notebook} did not finish running within 180 s in JupyterLab: this machine is too slow or too busy "
             f"for the browser test (run it alone: pytest tests/test_browser.py) — {type(err).__name__}"
         )
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
@@ -282,16 +303,14 @@ def _number(pattern: str, text: str) -> float:
     return float(m.group(1))
 
 
-def test_noising_widget_in_the_browser(lab, browser):
+def test_noising_widget_in_the_browser(driven):
     import torch
 
     from course_lib.diffusion import GaussianDiffusion
     from course_lib.schedules import make_beta_schedule
 
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, url, token, "noising_driver.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="t")).first
+    page, cell = driven, _cell(driven, "noising")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="t")).first
     schedule = widget.locator(".widget-dropdown", has_text="schedule").locator("select").input_value()
     before, after = _move_slider(page, widget, "01-noising")
     t0, t1 = _number(r"t = (\d+)", before), _number(r"t = (\d+)", after)
@@ -300,18 +319,15 @@ def test_noising_widget_in_the_browser(lab, browser):
     assert abs(_number(r"alpha_bar = ([0-9.]+)", after) - diffusion.alpha_bars[int(t1)].item()) < 6e-5
     snr = diffusion.snr(torch.tensor([int(t1)])).item()
     assert abs(_number(r"SNR = ([0-9.e+-]+)", after) - snr) <= 5e-3 * snr + 1e-4  # printed with 3 significant digits
-    page.close()
 
 
-def test_denoising_widget_in_the_browser(lab, browser):
+def test_denoising_widget_in_the_browser(driven):
     from course_lib.experiments.cached import load_ddpm_trajectory
     from course_lib.diffusion import GaussianDiffusion
     from course_lib.schedules import make_beta_schedule
 
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, url, token, "denoising_driver.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="step")).first
+    page, cell = driven, _cell(driven, "denoising")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="step")).first
     frame0 = int(widget.locator(".widget-slider .widget-readout").first.inner_text())
     before, after = _move_slider(page, widget, "02-denoising")
     trajectory = load_ddpm_trajectory()
@@ -319,17 +335,14 @@ def test_denoising_widget_in_the_browser(lab, browser):
     assert _number(r"t = (\d+)", after) == t_expected
     diffusion = GaussianDiffusion(make_beta_schedule("cosine", 1000))
     assert abs(_number(r"alpha_bar = ([0-9.]+)", after) - diffusion.alpha_bars[t_expected].item()) < 6e-5
-    page.close()
 
 
-def test_comparer_widget_in_the_browser(lab, browser):
+def test_comparer_widget_in_the_browser(driven):
     from course_lib.experiments.compare import CURVE_INDICES, load_comparison_samples
     from course_lib.teaching.widgets import comparer_view
 
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, url, token, "comparer_driver.ipynb")
-    widget = page.locator(
+    page, cell = driven, _cell(driven, "comparer")
+    widget = cell.locator(
         ".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="test image")
     ).first
     position = int(widget.locator(".widget-slider .widget-readout").first.inner_text())
@@ -340,14 +353,11 @@ def test_comparer_widget_in_the_browser(lab, browser):
     for name in ("bicubic", "regression U-Net", f"mean of {samples} SR3 samples"):
         shown = _number(re.escape(name) + r"\s+([0-9.]+)", after)  # the table's first number: PSNR (dB)
         assert abs(shown - view["metrics"][name]["psnr"]) <= 0.005 + 1e-9, name
-    page.close()
 
 
-def test_race_widget_in_the_browser(lab, browser):
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, url, token, "race_driver.ipynb")
-    widget = page.locator(
+def test_race_widget_in_the_browser(driven):
+    page, cell = driven, _cell(driven, "race")
+    widget = cell.locator(
         ".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider", has_text="NFE budget")
     ).first
     widget.wait_for(timeout=60_000)
@@ -366,19 +376,16 @@ def test_race_widget_in_the_browser(lab, browser):
     assert _number(r"DDIM\s+\d+\s+(\d+)", text) == 4 and _number(r"Heun\s+\d+\s+(\d+)", text) == 3  # Heun: 2 steps
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "06-race-widget.png"))
-    page.close()
 
 
-def test_ddnm_widget_in_the_browser(lab, browser):
+def test_ddnm_widget_in_the_browser(driven):
     from course_lib.datasets import DigitsSR
     from course_lib.engine.harness import image_seeds
     from course_lib.engine.pretrained import load
     from course_lib.teaching.widgets.ddnm import ddnm_view
 
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    _run_all(page, url, token, "ddnm_driver.ipynb")
-    widget = page.locator(
+    page, cell = driven, _cell(driven, "ddnm")
+    widget = cell.locator(
         ".jupyter-widgets.widget-vbox", has=page.locator(".widget-dropdown", has_text="degradation")
     ).first
     widget.wait_for(timeout=60_000)
@@ -408,18 +415,15 @@ def test_ddnm_widget_in_the_browser(lab, browser):
     assert "step 9 of 10" in readout.inner_text() and f"(t = {int(view['t'][8])})" in readout.inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "08-ddnm-widget.png"))
-    page.close()
 
 
-def test_generation_widget_in_the_browser(lab, browser):
+def test_generation_widget_in_the_browser(driven):
     from course_lib.datasets import DigitsSR
     from course_lib.engine.harness import image_seeds
     from course_lib.teaching.widgets import generation_view
 
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    _run_all(page, url, token, "generation_driver.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-toggle-buttons")).first
+    page, cell = driven, _cell(driven, "generation")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-toggle-buttons")).first
     widget.wait_for(timeout=60_000)
     readout = widget.locator(".widget-html").first
     assert "digit 0, sample 1" in readout.inner_text()
@@ -441,17 +445,14 @@ def test_generation_widget_in_the_browser(lab, browser):
     for label in view["labels"]:
         assert abs(_number(label + r" ([0-9.]+) dB", text) - float(view["psnr"][label][1, 1])) <= 0.05 + 1e-9
     widget.screenshot(path=str(ARTIFACTS / "09-generation-widget.png"))
-    page.close()
 
 
-def test_cascade_explorer_in_the_browser(lab, browser):
+def test_cascade_explorer_in_the_browser(driven):
     from course_lib.engine.pretrained import load
     from course_lib.teaching.widgets import cascade_view
 
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    _run_all(page, url, token, "cascade_driver.ipynb")
-    widget = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-toggle-buttons")).first
+    page, cell = driven, _cell(driven, "cascade")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-toggle-buttons")).first
     widget.wait_for(timeout=60_000)
     readout = widget.locator(".widget-html").first
     assert "asked for a 7, w = 1, s = 100 (augmented, told s)" in readout.inner_text()
@@ -474,4 +475,3 @@ def test_cascade_explorer_in_the_browser(lab, browser):
     )
     assert "unaugmented, never told s" in readout.inner_text()
     widget.screenshot(path=str(ARTIFACTS / "07-cascade-explorer.png"))
-    page.close()
