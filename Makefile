@@ -64,8 +64,9 @@ workspace: sync
 lab: workspace
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=workspace
 
+# COURSE_LIVE_STEPS: a lesson's live training runs that many steps instead of its seconds (course_lib/teaching/live.py)
 test: $(STAMP) lint
-	COURSE_DEVICE=cpu $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB) -v --durations=15
+	COURSE_DEVICE=cpu COURSE_LIVE_STEPS=40 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB) -v --durations=15
 
 # ruff (pinned in pyproject.toml's test extra, configured there): the linter and the formatter's check
 lint: $(STAMP)
@@ -80,7 +81,7 @@ test-lib: $(STAMP)
 	COURSE_DEVICE=cpu $(BIN)/python -m pytest tests
 
 test-notebooks: $(STAMP)
-	COURSE_DEVICE=cpu $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB) -v
+	COURSE_DEVICE=cpu COURSE_LIVE_STEPS=40 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB) -v
 
 notebooks: sync
 	COURSE_DEVICE=cpu $(BIN)/python -m course_lib.devtools execute $(LESSONS)

@@ -147,3 +147,20 @@ def test_embedding_explorer_controls():
     assert w.picture.value != first and "TE(900)" in w.readout.value
     w.layout.value = "halves [sin | cos] (Eq. 03.2)"
     assert torch.allclose(w.view["vector"], sinusoidal_embedding_halves(torch.tensor([900]), 64)[0])
+
+
+def test_a_live_run_trains_its_seconds_or_the_steps_make_test_sets(monkeypatch):
+    """Lessons train live for some seconds; under make test (COURSE_LIVE_STEPS) a fixed number of steps instead."""
+    from course_lib.teaching.live import describe_budget, live_budget
+
+    monkeypatch.delenv("COURSE_LIVE_STEPS", raising=False)
+    assert live_budget(15) == {"seconds": 15.0} and describe_budget(live_budget(15)) == "15 s"
+    monkeypatch.setenv("COURSE_LIVE_STEPS", "40")
+    assert live_budget(15) == {"steps": 40} and describe_budget(live_budget(15)) == "40 steps"
+    for bad in ("0", "-3", "ten", "4.5"):
+        monkeypatch.setenv("COURSE_LIVE_STEPS", bad)
+        with pytest.raises(ValueError, match="COURSE_LIVE_STEPS: expected a positive integer"):
+            live_budget(15)
+    monkeypatch.delenv("COURSE_LIVE_STEPS")
+    with pytest.raises(ValueError, match="seconds: expected a finite number > 0"):
+        live_budget(0)
