@@ -19,7 +19,8 @@
 #
 # The notes' first improvement path reads DDPM → DDIM (确定性采样) → PNDM (伪数值方法) → LCM (一致性模型). It is a path
 # of ideas, not of lineage (lesson 00's history says so): DDIM and PNDM are training-free samplers of a DDPM network,
-# DPM-Solver (NeurIPS 2022) is the multistep solver that the field adopted, and LCM builds on consistency models
+# DPM-Solver (NeurIPS 2022) and its successor DPM-Solver++, whose multistep 2M form the field adopted, are dedicated
+# ODE solvers, and LCM builds on consistency models
 # (ICML 2023), not on PNDM. What ties them together is ScoreSDE's view (2021) of diffusion as a stochastic
 # differential equation whose noise-free twin, an ODE, every fast sampler integrates. This lesson builds that view,
 # then races every sampler on the same digits.
@@ -146,17 +147,20 @@ plt.show()
 
 # %% [markdown]
 # **Time and index · 时间与离散步.** The network knows 0-based indices i, each with its ᾱ_i; the SDE knows t. The
-# index of a time is the one whose ᾱ is the SDE's ᾱ(t) — *through ᾱ*, never by a formula in t alone. score_sde's code
-# uses t·(N − 1) for its linear SDE; on the cosine schedule that lands on the wrong index for most t, and a linear SDE
-# read with a cosine-trained network is far off altogether:
+# index of a time is the one whose ᾱ is the SDE's ᾱ(t) — *through ᾱ*, not by a formula in t alone, because code
+# bases place the indices differently: score_sde's code maps t to `(t·(N − 1)).long()`, index i at t = i/(N − 1),
+# while the cosine schedule here puts index i at t = (i + 1)/T. That is a convention, not a failure of the cosine
+# schedule: truncating t·(T − 1) lands on our grid points almost everywhere, rounding it is one too high for half of
+# them, and between grid points (or on another schedule) any formula in t drifts. A linear SDE read with a
+# cosine-trained network is far off altogether:
 
 # %%
 t_of_index = sde_cos.index_to_t(cosine)  # the t with ᾱ(t) = ᾱ_i
 back = sde_cos.t_to_index(cosine, t_of_index)
-shortcut = torch.round(t_of_index * (T - 1)).long()
+truncated, rounded = (t_of_index * (T - 1)).long(), torch.round(t_of_index * (T - 1)).long()
 assert torch.equal(back, torch.arange(T))
-print(f"index → t → index through ᾱ: exact for all {T}; the shortcut t·(T − 1) is wrong for "
-      f"{int((shortcut != torch.arange(T)).sum())} of {T} indices")
+print(f"index → t → index through ᾱ: exact for all {T}; score_sde's convention on our grid: truncated t·(T − 1) "
+      f"differs at {int((truncated != torch.arange(T)).sum())} of {T} indices, rounded at {int((rounded != torch.arange(T)).sum())}")
 print(f"at t = 0.5: ᾱ of the linear VP-SDE {sde_lin.alpha_bar(0.5).item():.3f}, of the cosine {sde_cos.alpha_bar(0.5).item():.3f}; "
       f"the last index sits at t = {t_of_index[-1].item():.5f} (β = {sde_cos.beta(t_of_index[-1]).item():.0f} there)")
 
@@ -296,8 +300,9 @@ assert torch.allclose(euler_sigma, ddim_step, atol=1e-5)
 # %% [markdown]
 # ## 2. DDIM, deterministic · 确定性采样 (隐式模型)
 #
-# DDIM's "implicit" (隐式) is the non-Markovian forward process of lesson 02 with DDPM's marginals; at η = 0 its
-# sampler is the ODE above, so it is a *map* x_T ↦ x₀ — one that can be run backwards. **Inversion** (反演) runs the
+# DDIM rests on a non-Markovian forward process with DDPM's marginals (lesson 02); it is called "implicit" (隐式)
+# because at η = 0 it is an *implicit probabilistic model* — a deterministic map from latents x_T to images, as in an
+# implicit generative model — and that map is the ODE above, one that can be run backwards. **Inversion** (反演) runs the
 # ODE upwards, image → x_T (`ddim_invert`), and sampling x_T returns the image. Where the steps start matters: the
 # cosine schedule's last index has σ̃ ≈ 2·10⁴, and the last step up to it is one enormous Euler step; Karras et al.'s
 # spacing (NeurIPS 2022) stops at σ̃ = 80 and is dense at low noise. Round trip PSNR against steps:
@@ -952,7 +957,8 @@ check_score(my_score)
 
 # %% [markdown]
 # **Exercise 06.2 — time to index.** Write `my_time_to_index(t, alpha_bars, sde)`: for continuous times t, the 0-based
-# index whose ᾱ_i is nearest to the SDE's ᾱ(t) (`sde.alpha_bar(t)`).
+# index whose ᾱ_i is nearest to the SDE's ᾱ(t) *in log ᾱ* (`sde.log_alpha_bar(t)`) — the check uses the cosine and
+# the linear schedule, times on the grid and between grid points.
 
 # %%
 def my_time_to_index(t, alpha_bars, sde):

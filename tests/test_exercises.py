@@ -411,14 +411,18 @@ def test_check_score(fn, status, fragments):
 
 TIME_CASES = [
     (lambda t, ab, sde: (ab.log()[None, :] - sde.log_alpha_bar(t)[:, None]).abs().argmin(1), "pass", ()),
-    (lambda t, ab, sde: (ab[None, :] - sde.alpha_bar(t)[:, None]).abs().argmin(1), "pass", ()),
+    (lambda t, ab, sde: torch.tensor([int((ab.log() - sde.log_alpha_bar(x)).abs().argmin()) for x in t]), "pass", ()),
     (stub, "todo", ()),
-    (lambda t, ab, sde: torch.round(t * 999).long(), "fail", ("t · (T − 1)",)),
+    # the classic mistakes, each with its hint: score_sde's truncation, rounding it, a formula in t, t·T, linear ᾱ
+    (lambda t, ab, sde: torch.floor(t * 999).long(), "fail", ("score_sde's convention", "between them")),
+    (lambda t, ab, sde: torch.round(t * 999).long(), "fail", ("round(t · (T − 1))",)),
+    (lambda t, ab, sde: torch.round(t * 1000).long() - 1, "fail", ("a formula in t alone",)),
     (lambda t, ab, sde: torch.round(t * 1000).long(), "fail", ("off by one",)),
+    (lambda t, ab, sde: (ab[None, :] - sde.alpha_bar(t)[:, None]).abs().argmin(1), "fail", ("not in log ᾱ",)),
     (
         lambda t, ab, sde: (ab.log()[None, :] - sde.log_alpha_bar(t)[:, None]).abs().argmin(1).float(),
         "fail",
-        ("integer",),
+        ("integer indices",),
     ),
 ]
 

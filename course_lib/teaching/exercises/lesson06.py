@@ -45,39 +45,82 @@ def _test_score(fn) -> None:
     raise Mismatch("your score differs from −ε̂ / √(1 − ᾱ_t) (Eq. 06.3).")
 
 
-def _test_time_to_index(fn) -> None:
+def _time_cases():
+    """(t, alpha_bars, sde, expected) on the cosine and the linear schedule: grid times of indices 0 … 999 (the last
+    included) and times between grid points (half-way in t), expected = the index nearest in log ᾱ."""
     from ...diffusion import GaussianDiffusion
     from ...schedules import make_beta_schedule
     from ...sde import VPSDE
 
-    process = GaussianDiffusion(make_beta_schedule("cosine", 1000), dtype=torch.float64)
-    sde = VPSDE("cosine")
-    idx = torch.tensor([0, 3, 49, 250, 700, 998])
-    t = sde.index_to_t(process, idx)
-    out = fn(t.clone(), process.alpha_bars.clone(), sde)
-    _none(out)
-    out = torch.as_tensor(out)
-    if out.shape != idx.shape:
-        raise Mismatch(f"return one index per time, shape {tuple(idx.shape)}, got {tuple(out.shape)}.")
-    if out.is_floating_point():
-        if torch.equal(out.round().long(), idx):
-            raise Mismatch("right values, but return integer indices (e.g. .long()): the network's timestep is an int.")
-        raise Mismatch("return integer indices (long), the nearest ones.")
-    if torch.equal(out.long(), idx):
+    cases = []
+    for name in ("cosine", "linear"):
+        process = GaussianDiffusion(make_beta_schedule(name, 1000), dtype=torch.float64)
+        sde = VPSDE.for_process(process)
+        grid = sde.index_to_t(process, torch.arange(1000))
+        idx = torch.tensor([0, 3, 49, 250, 700, 998, 999])
+        between = torch.tensor([1, 10, 120, 400, 640, 900, 990, 997])
+        t = torch.cat([grid[idx], grid[between] + 0.5 * (grid[between + 1] - grid[between])])
+        cases.append((name, t, process.alpha_bars.clone(), sde, sde.t_to_index(process, t)))
+    return cases
+
+
+def _test_time_to_index(fn) -> None:
+    cases = _time_cases()
+    outs = []
+    for name, t, ab, sde, expected in cases:
+        out = fn(t.clone(), ab.clone(), sde)
+        _none(out)
+        out = torch.as_tensor(out)
+        if out.shape != expected.shape:
+            raise Mismatch(f"return one index per time, shape {tuple(expected.shape)}, got {tuple(out.shape)}.")
+        if out.is_floating_point():
+            if torch.equal(out.round().long(), expected):
+                raise Mismatch(
+                    "right values, but return integer indices (e.g. .long()): the network's timestep is an int."
+                )
+            raise Mismatch("return integer indices (long), the nearest ones.")
+        outs.append(out.long())
+    if all(torch.equal(o, c[-1]) for o, c in zip(outs, cases)):
         return
-    if torch.equal(out.long(), torch.round(t * 999).long()):
+
+    def same(rule) -> bool:
+        return all(torch.equal(o, rule(t, ab, sde)) for o, (_, t, ab, sde, _) in zip(outs, cases))
+
+    if same(lambda t, ab, sde: torch.floor(t * 999).long()):
         raise Mismatch(
-            "you used index = t · (T − 1), the shortcut of score_sde's code for the *linear* SDE: here it is "
-            "off for most indices. Map through ᾱ: the index whose ᾱ_i is nearest to ᾱ(t) (Eq. 06.2)."
+            "you used floor(t · (T − 1)), score_sde's convention: there index i sits at t = i/(N − 1). Here the "
+            "cosine schedule puts it at t = (i + 1)/T (and the linear one only near it): truncating happens to land "
+            "on the cosine grid points, but not between them, nor on the linear schedule. Conventions differ from "
+            "code base to code base: map through ᾱ — the index whose log ᾱ_i is nearest to log ᾱ(t) (Eq. 06.2)."
         )
-    if torch.equal(out.long(), torch.round(t * 1000).long()):
+    if same(lambda t, ab, sde: torch.round(t * 999).long()):
+        raise Mismatch(
+            "you used round(t · (T − 1)): index i sits at t = (i + 1)/T on the cosine schedule, so this is one too "
+            "high for half the indices (it is score_sde's convention, i/(N − 1), rounded). Map through ᾱ: the index "
+            "whose log ᾱ_i is nearest to log ᾱ(t)."
+        )
+    if same(lambda t, ab, sde: torch.round(t * 1000).long() - 1) or same(
+        lambda t, ab, sde: torch.floor(t * 1000).long()
+    ):
+        raise Mismatch(
+            "a formula in t alone (from t = (i + 1)/T): right on the cosine schedule's grid points, but the nearest "
+            "index between them is the nearest in ᾱ, not in t, and the linear schedule's grid is not at (i + 1)/T. "
+            "Map through ᾱ: the index whose log ᾱ_i is nearest to log ᾱ(t)."
+        )
+    if same(lambda t, ab, sde: torch.round(t * 1000).long()):
         raise Mismatch(
             "t · T is off by one: index i sits at t = (i + 1)/T for this schedule (index 0 is already one "
-            "step of noise). Safer still: the index whose ᾱ_i is nearest to ᾱ(t)."
+            "step of noise). Safer still: the index whose log ᾱ_i is nearest to log ᾱ(t)."
+        )
+    if same(lambda t, ab, sde: (ab[None, :] - sde.alpha_bar(t)[:, None]).abs().argmin(1)):
+        raise Mismatch(
+            "nearest in ᾱ itself, not in log ᾱ: between two indices the two differ, and ᾱ spans nine orders of "
+            "magnitude (near t = 1 every ᾱ_i is almost 0, so differences in ᾱ say nothing). Compare "
+            "sde.log_alpha_bar(t) with alpha_bars.log()."
         )
     raise Mismatch(
-        "not the index whose ᾱ_i is nearest to ᾱ(t): compute sde.alpha_bar(t) and find the closest "
-        "alpha_bars entry for each t."
+        "not the index whose log ᾱ_i is nearest to log ᾱ(t): compute sde.log_alpha_bar(t) and find the closest "
+        "alpha_bars.log() entry for each t (the checks use both schedules, grid times and times between them)."
     )
 
 
@@ -165,7 +208,7 @@ def check_score(fn):
 
 
 def check_time_to_index(fn):
-    """Check ``fn(t (N,) float, alpha_bars (T,), sde) -> (N,) long``: the index whose ᾱ is nearest to ᾱ(t)."""
+    """Check ``fn(t (N,) float, alpha_bars (T,), sde) -> (N,) long``: the index whose log ᾱ is nearest to log ᾱ(t)."""
     return run_check(TIME_TO_INDEX, fn)
 
 
