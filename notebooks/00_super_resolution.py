@@ -24,7 +24,7 @@
 # 3. compute PSNR (峰值信噪比) and SSIM (结构相似性) the way SR papers report them, and the **bicubic baseline**
 #    every method must beat;
 # 4. place the field's methods — DDPM, SR3, SRDiff, LDM, DDNM, … — on a fact-checked timeline, and see which lesson
-#    builds each (lessons 00–05 stand; 06–10, the landscape, are coming: see README's syllabus).
+#    builds each (lessons 00–09 stand; 10–13 are coming: see README's syllabus).
 #
 # **Prerequisites.** Python, and NumPy or PyTorch tensors (shapes, indexing, broadcasting). No prior
 # knowledge of diffusion models.
@@ -210,8 +210,7 @@ plt.show()
 # $z$, the image $z - A^+(Az - y)$ has *exactly* the input $y$: it keeps $z$'s detail inside each block and
 # takes each block's mean from $y$. Taking $z$ from other digits gives different "HR images" with the same LR
 # input. (They may leave [-1, 1]: they are points of the solution set, not all plausible images. Choosing the
-# plausible one is the job of a *prior* (先验) — and a diffusion model is a learned prior. DDNM, in the landscape
-# lesson (08, coming), is built on exactly this projection (投影).)
+# plausible one is the job of a *prior* (先验) — and a diffusion model is a learned prior. DDNM, in lesson 08, is built on exactly this projection (投影).)
 
 # %%
 target = test_hr[3:4]  # one test digit
@@ -345,7 +344,7 @@ display(Markdown("```mermaid\n" + history.mermaid() + "\n```"))
 # %% [markdown]
 # The same lineage since 2020 as a timeline (for viewers that do not render mermaid). Red: the SR methods the course
 # builds at toy scale — SR3-style conditioning in lesson 04 (built); CDM in lesson 07, DDNM in lesson 08, SRDiff and
-# ResDiff in lesson 09 (coming).
+# ResDiff in lesson 09.
 
 # %%
 fig = plotting.timeline_figure(history.PAPERS, history.LINEAGE, highlight=("sr3", "srdiff", "ddnm", "resdiff", "cdm"))

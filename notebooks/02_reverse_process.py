@@ -412,7 +412,7 @@ if KEEP_TRAINING:
 # (each $x_t$ depends on $x_0$), and $t'$ need not be $t - 1$. Sampling it with $x_0 \to \hat x_0$ and
 # $\frac{x_t - \sqrt{\bar\alpha_t}x_0}{\sqrt{1-\bar\alpha_t}} \to \hat\varepsilon$ is Eq. 02.6; its ELBO is again a weighted ε-MSE, so
 # the network trained with $L_\text{simple}$ serves every σ. With σ = 0 (η = 0) the step is deterministic: a first-order
-# step of an ordinary differential equation in $(\sqrt{(1-\bar\alpha)/\bar\alpha},\ x/\sqrt{\bar\alpha})$ — the view lesson 06 (coming) builds on.
+# step of an ordinary differential equation in $(\sqrt{(1-\bar\alpha)/\bar\alpha},\ x/\sqrt{\bar\alpha})$ — the view lesson 06 builds on.
 #
 # </details> Its 50 timesteps are evenly spaced and **start at $T-1$**
 # ("trailing" spacing, `course_lib.samplers.ddim_timesteps`): the first step must see what training saw at the end,

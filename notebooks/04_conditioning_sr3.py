@@ -25,7 +25,7 @@
 # 4. measure an SR result four ways: distortion (PSNR, SSIM), **consistency** (一致性) with its own input, **fidelity**
 #    (does a classifier still read the same digit?) and **detail** (a high-frequency ratio), and see the
 #    **diversity** (多样性) of samples for one input;
-# 5. enforce consistency at every sampling step with a **projection** (投影) — the bridge to DDNM in lesson 08 (coming);
+# 5. enforce consistency at every sampling step with a **projection** (投影) — the bridge to DDNM in lesson 08;
 # 6. upscale your own image from Python or the command line.
 #
 # **Prerequisites.** Lessons 00 (degradation, PSNR), 01–02 (forward process, ε/x₀/v, DDIM), 03 (how $t$ enters the
@@ -188,7 +188,7 @@ plt.show()
 # $\bar\alpha$): in training, $t$ is drawn as usual and then $\gamma \sim \mathcal U(\bar\alpha_{t}, \bar\alpha_{t-1})$, and the
 # network receives $\sqrt\gamma$. A network that has seen every noise level, not 1,000 of them, can be sampled with a
 # different noise schedule and number of steps than it was trained with — SR3 tuned its inference schedule after
-# training that way. Lesson 09 (coming) builds a full-image SR3 and SRDiff side by side.
+# training that way. Lesson 09 builds a full-image SR3 and SRDiff side by side.
 
 # %% [markdown]
 # ## 4. Training live (15 seconds)
@@ -319,7 +319,7 @@ print(f"consistency PSNR: bicubic {c_bic.mean().item():.1f} dB, SR3 raw {c_sr.me
 # $A(\hat x - A^+(A\hat x - y)) = A\hat x - (A\hat x - y) = y$. Written as
 # $\hat x \leftarrow A^+y + (I - A^+A)\,\hat x$, it keeps the **null-space** part (零空间) of $\hat x$ — the detail inside
 # each block, which $A$ cannot see — and replaces the **range-space** part (值域空间) with the one the input dictates,
-# the decomposition DDNM builds on (lesson 08, coming). By hand, and `course_lib`'s version:
+# the decomposition DDNM builds on (lesson 08). By hand, and `course_lib`'s version:
 
 # %%
 def project(x, y, s):
@@ -336,7 +336,7 @@ print("after one projection: A(x) == y to", f"{(downsample(p16, 4) - lr16).abs()
 # `super_resolve(..., project=True)` therefore projects **every step's** $\hat x_0$ and alternates projection and clipping
 # a few times (both are projections onto convex sets that contain the true image; POCS). The sampler then continues
 # from the corrected $\hat x_0$, so later steps build on a consistent estimate. This is the idea DDNM (Wang et al.,
-# 2023) develops into zero-shot restoration (lesson 08, coming).
+# 2023) develops into zero-shot restoration (lesson 08).
 
 # %% tags=["nbval-ignore-output"]
 sr16_p = super_resolve(concat, diffusion, lr16, steps=50, x_T=x_T, project=True, progress=False)

@@ -704,7 +704,7 @@ rows = [
 display(Markdown(plotting.markdown_table(["module function", "CNN (notes)", "diffusion (notes)", "measured here"], rows)))
 rows = [
     ["Core mechanism (核心机制)", "local convolution", "global attention", "iterative denoising",
-     "CNN and diffusion share one U-Net (convolutions + one attention level); Transformer-era SR not measured here (no such model trained; lesson 10 will build a toy DiT — coming)"],
+     "CNN and diffusion share one U-Net (convolutions + one attention level); Transformer-era SR not measured here (no such model trained; lesson 10, coming, builds a toy DiT)"],
     ["Training objective (训练目标)", "pixel MSE", "perceptual loss", "ELBO (L_simple)",
      f"pixel MSE → PSNR {t['regression U-Net']['psnr']['mean']:.2f} dB, Fréchet {t['regression U-Net']['frechet']:.3f}; x₀-MSE (SNR-weighted, not L_simple's ε-MSE) → {t['SR3 DDIM-50']['psnr']['mean']:.2f} dB, {t['SR3 DDIM-50']['frechet']:.3f}; perceptual loss not measured (needs downloaded VGG weights)"],
     ["Generation (生成方式)", "deterministic mapping", "deterministic", "stochastic process",
@@ -755,7 +755,7 @@ print(f"test digit {v['index']}: " + ", ".join(f"{n} {m['psnr']:.2f} dB" for n, 
 #   HR and HR vs bicubic before it is trusted; the perception–distortion plot shows the trade-off.
 # * The mean of $k$ samples moves from "a sample" to "the mean" (Eq. 05.5): it approaches the regression output and
 #   gains PSNR while losing realism.
-# * Cost: one network evaluation against 50–1,000. Lesson 06 (coming) is largely about closing that gap.
+# * Cost: one network evaluation against 50–1,000. Lesson 06 is largely about closing that gap.
 #
 # ## Exercises · 练习
 #
@@ -840,4 +840,4 @@ exercises.summary("05")
 # * C. Ledig et al., *Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network* (SRGAN),
 #   CVPR 2017 — the GAN route to realism, and the perceptual loss of the notes' Transformer-era row.
 #
-# **Next:** 06 — the landscape at toy scale: faster samplers, cascades, latent diffusion, zero-shot restoration.
+# **Next:** 06 — faster sampling and the SDE view.

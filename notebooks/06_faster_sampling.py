@@ -279,8 +279,11 @@ assert swd_em < 0.05 and swd_ode < 0.05, (swd_em, swd_ode)  # both sample the ri
 #
 # $$\frac{\mathrm d\tilde x}{\mathrm d\tilde\sigma} = \hat\varepsilon(x, t), \qquad \text{Euler:}\quad \tilde x' = \tilde x + (\tilde\sigma' - \tilde\sigma)\,\hat\varepsilon \qquad \text{(Eq. 06.7)}$$
 #
-# The linear part −½βx of Eq. 06.6 is integrated exactly by the change of variables (hence *exponential* integrator),
-# and Euler's step in σ̃ multiplied back by √ᾱ′ is DDIM's η = 0 step (Eq. 02.6), term for term. Plain Euler in t,
+# In three lines: Eq. 06.6 with the score −ε̂/√(1 − ᾱ) reads dx/dt = −½β x + ½β ε̂/√(1 − ᾱ); since d√ᾱ/dt = −½β√ᾱ,
+# dx̃/dt = (dx/dt + ½β x)/√ᾱ = ½β ε̂/√(ᾱ(1 − ᾱ)); and σ̃² = 1/ᾱ − 1 gives dσ̃/dt = β/(2ᾱσ̃) = ½β/√(ᾱ(1 − ᾱ)).
+# Their ratio is Eq. 06.7. The linear part −½βx is integrated exactly by the change of variables — an *exponential
+# integrator*, the term of DEIS (Zhang & Chen, ICLR 2023) — and Euler's step in σ̃ multiplied back by √ᾱ′ is DDIM's
+# η = 0 step (Eq. 02.6), term for term. Plain Euler in t,
 # on the same ODE, is a different (and worse) method. One step from t = 600 to 400 on the digits model:
 
 # %%
@@ -320,6 +323,11 @@ display(Markdown(plotting.markdown_table(["spacing", "10 steps", "25 steps"],
 assert round_trip[("karras", 25)] > round_trip[("karras", 10)] > round_trip[("trailing", 25)] + 5
 
 # %% [markdown]
+# On the trailing grid more steps make the round trip *worse*. Whatever the number of steps, its inversion ends with
+# one Euler step of Δσ̃ ≈ 2·10⁴ up to the cosine schedule's last index, and that one step's error, not the finer
+# steps below it, decides the round trip; why it grows with the steps this lesson has not traced. Karras's grid,
+# which stops at σ̃ = 80, has no such step and improves with steps as a solver should.
+#
 # **Interpolation in x_T.** Two starting noises, a path between them, each point sampled by DDIM. A straight line
 # (lerp) between two Gaussian vectors passes through points of *smaller* norm (at the middle, √½ of the ends' ≈ √D):
 # the sampler never saw such inputs. Spherical interpolation (slerp) keeps the norm:
@@ -450,8 +458,8 @@ assert torch.allclose(by_hand, out2.prev_sample, atol=1e-4)
 # with d the pseudo-Huber distance √(‖a − b‖² + c²) − c. The boundary condition anchors the chain of equalities at
 # t = 0, and it travels up the trajectory one skip k at a time. First on the ring, live. The teacher is the exact
 # mixture denoiser; the student, like the digits student below, **starts as its teacher**: F_θ = the teacher's x̂₀ plus
-# a small MLP whose last layer starts at zero. To fit in seconds the toy skips k = 100 indices (a 10-point skeleton,
-# so the boundary information climbs 10 levels instead of LCM's 50) and lets θ⁻ follow faster (decay 0.9):
+# a small MLP whose last layer starts at zero. To fit in seconds the toy skips k = 100 indices (an 11-point skeleton,
+# 10 jumps, so the boundary information climbs 10 levels instead of LCM's 50) and lets θ⁻ follow faster (decay 0.9):
 
 # %%
 def mixture_x0(x, t):
@@ -563,7 +571,8 @@ fig = plotting.image_rows(sr_rows, size=0.8)
 plt.show()
 
 # %% [markdown]
-# What the toy keeps of LCM: the discrete scalings of Eq. 06.10, the skip k = 20 on a 50-point DDIM skeleton, the
+# What the toys keep of LCM: the discrete scalings of Eq. 06.10, a skip on a DDIM skeleton (k = 20, 51 points, for the
+# SR student below; k = 100 for the 2-D toy above), the
 # pseudo-Huber loss, the multistep sampler that re-noises. What it drops: the **latent space** (LCM distils Stable
 # Diffusion's 64 × 64 × 4 latents; these are 32 × 32 pixels — lesson 07 builds a latent) and the **guidance-aware
 # teacher** (LCM folds classifier-free guidance w into the student's input; SR here has no guidance).
@@ -794,16 +803,18 @@ assert all(checks[k] for k in one_step) and not checks["4-step student at least 
 #   x₀-predicting model conditioned on y explains y at any NFE. **PSNR ranks them backwards**: DDIM-1, the blurry
 #   posterior-mean-like x̂₀ of lesson 05, has the best PSNR and the worst realism; realism improves from 1 to 4 to 10
 #   steps.
-# * **Where the steps go matters as much as the solver's order.** At 10–20 evaluations the samplers that start below
-#   the clipped end — PLMS on its "leading" grid (from t = 900), Heun on Karras's (from σ̃ = 80) — are more realistic
-#   than DPM-Solver++ and DDIM on the trailing grid, whose first step from σ̃ ≈ 2·10⁴ is one big jump to a blurry
-#   x̂₀.
+# * **Where the steps go may matter as much as the solver's order.** At 10–20 evaluations the samplers that start
+#   below the clipped end — PLMS on its "leading" grid (from t = 888 with 9 steps, 936 with 19), Heun on Karras's
+#   (from σ̃ = 80) — are more realistic than DPM-Solver++ and DDIM on the trailing grid, whose first step from
+#   σ̃ ≈ 2·10⁴ is one big jump to a blurry x̂₀. On SR, PLMS at 20 NFE is even **better** than DDIM-50 in patch SWD
+#   (table above) — the opposite of unconditional generation, where it was worse. That the grid's start explains it
+#   is a hypothesis this lesson has not tested (PLMS on the trailing grid, or DDIM on the leading one, would).
 # * **The student in one step** beats its teacher's one step on both realism measures at the same cost; its
 #   consistency stays above 40 dB and its PSNR is 0.1 dB below DDIM-50's — worse, but within the 3 dB margin: the
 #   one-step criteria fixed before measuring hold (✓ above).
 # * **More student steps do not help here**: each re-noising restarts from an imperfect f_θ and loses about a dB of
 #   consistency, and the 4-step student is *less* realistic than the teacher's DDIM-10 — the criterion "at least as
-#   realistic as DDIM-10" is **not met** (✗ above: worse, on both measures). The student had 1,000 steps (10 CPU-minutes);
+#   realistic as DDIM-10" is **not met** (✗ above: worse, on both measures). The student had 1,000 steps (20 CPU-minutes: 10 minutes on 2 threads);
 #   a 2,500-step run of the same config drifted and ended worse (the config's description says so), so longer is not
 #   the fix at this learning rate. LCM gets its multi-step gains with far longer training and a guidance-aware
 #   teacher; Song et al.'s multistep sampler assumes a consistency function accurate at every t.
@@ -1056,4 +1067,4 @@ exercises.summary("06")
 # * Y. Song, P. Dhariwal, M. Chen, I. Sutskever, *Consistency Models*, ICML 2023 — Eq. 06.10–06.11; S. Luo, Y. Tan,
 #   L. Huang, J. Li, H. Zhao, *Latent Consistency Models*, arXiv 2023.
 #
-# **Next:** 07 — cascades and latents (coming): CDM, LDM and guidance.
+# **Next:** 07 — cascades and latents: CDM, LDM and guidance.

@@ -91,11 +91,12 @@ print(f"running on {device}")
 # A **linear degradation** maps a clean image x to measurements y = A x. SR by s × s average pooling, inpainting
 # (keep some pixels, lose the rest) and undersampled Fourier measurements (an MRI scanner measures some frequencies of
 # the image, not its pixels) are all of this form. With a **pseudo-inverse** (伪逆) A†, the matrix with A A† A = A (and
-# A A† = I when A has full row rank, as all three here), any image splits into two parts:
+# A A† = I when A has full row rank, as average pooling has), any image splits into two parts:
 #
 # $$x = \underbrace{A^\dagger A\,x}_{\text{range part: fixed by } y} + \underbrace{(I - A^\dagger A)\,x}_{\text{null-space part: invisible to } A}, \qquad A\,(I - A^\dagger A)\,x = 0 \qquad \text{(Eq. 08.1)}$$
 #
-# (A A† = I holds on the measurements' space: for a mask, on the observed pixels.) The range part is A†y — the
+# (The mask and the undersampled Fourier operator here keep the image's shape and zero what is not measured, so they
+# are not of full row rank: for them A A† = I holds on the measured entries only.) The range part is A†y — the
 # measurements decide it completely. The null-space part is everything A cannot see: a
 # restoration method's whole job is to choose it. For s × s **average pooling** the pseudo-inverse is **nearest
 # (replicate) upsampling, unscaled**:
@@ -356,9 +357,13 @@ assert P["DDNM x4 250 steps − DDNM x4"]["psnr"]["verdict"] == "undecided"
 #   (1.00 against 0.98), but on 100 digits the interval of the difference also holds small losses: undecided (?).
 #   **Inpainting half the digit and a quarter of k-space** beat their A†y baselines by more than the 3 dB margin fixed
 #   before measuring.
-# * **The centre square and 12.5 % of k-space do not** (✗: their gains are shown smaller than 3 dB): a 12 × 12 hole in the middle of a 32 × 32 digit removes
-#   the very strokes that say which digit it is (A†y, the digit with a grey square — zeros on [-1, 1] — already scores as well), and
-#   with 12.5 % of the frequencies the prior makes a clean digit — often not the right one.
+# * **The centre square and 12.5 % of k-space do not** (✗: their gains are shown smaller than 3 dB) — by the
+#   criterion fixed before measuring, which is PSNR, and PSNR rewards A†y's grey fill (lesson 05's posterior-mean
+#   argument: a grey square is the average of the digits that could be there). In realism DDNM is far ahead (patch
+#   SWD 0.0064 against A†y's 0.0307 for the centre square, 0.0135 against 0.0655 for 12.5 % of k-space; values
+#   from the table), and agreement is undecided (centre 0.61 against 0.68, −0.07 [−0.18, +0.04]). A 12 × 12 hole in
+#   the middle of a 32 × 32 digit removes the very strokes that say which digit it is, and with 12.5 % of the
+#   frequencies the prior makes a clean digit — often not the right one.
 # * **×4 is where a prior without y falls behind.** The trained SR3-style model was *shown* y in training; the
 #   unconditional one must *choose* the digit from 64 measured numbers for 1,024 pixels, and its choices disagree
 #   with HR on about one digit in five. Sampling the same y four times shows it choosing:
@@ -472,11 +477,12 @@ assert 0.6 < C["DDNM x2 noisy 0.1"]["agreement"] < 0.72 and C["DDNM+ x2 noisy 0.
 #   *unconditional* model of the images it restores, which for photos means a large pretrained one (the paper uses
 #   ImageNet and CelebA models). Everything above is at digit scale.
 # * **A must be linear and known**, with an A† you can apply. DDRM (Kawar et al., NeurIPS 2022) does the same through
-#   the SVD of A with noise handled per singular value; for **non-linear** degradations such as JPEG, DPS (Chung et
-#   al., ICLR 2023) replaces the projection with a gradient step on ‖y − A(x̂₀)‖², which needs only that A be
-#   differentiable.
+#   the SVD of A with noise handled per singular value; for **non-linear** degradations DPS (Chung et al., ICLR 2023)
+#   replaces the projection with a gradient step on ‖y − A(x̂₀(x_t))‖², taken with respect to x_t through the
+#   network, which needs A to be differentiable — its examples are non-linear blur and phase retrieval (JPEG's
+#   quantisation, as it stands, has no useful gradient).
 # * **The degradation must be exactly the one assumed.** Feed DDNM a y made with bicubic downsampling and tell it
-#   "average pooling", and the range part it enforces is wrong. When the degradation is unknown, you need the next
+#   "average pooling", and the range part it enforces is the wrong one (how much that costs is not measured here). When the degradation is unknown, you need the next
 #   idea.
 
 # %% [markdown]
@@ -915,7 +921,7 @@ exercises.summary("08")
 # * B. Kawar, M. Elad, S. Ermon, J. Song, *Denoising Diffusion Restoration Models* (DDRM), NeurIPS 2022 — the SVD
 #   view of any linear A, with noise.
 # * H. Chung, J. Kim, M. T. Mccann, M. L. Klasky, J. C. Ye, *Diffusion Posterior Sampling for General Noisy Inverse
-#   Problems* (DPS), ICLR 2023 — non-linear A such as JPEG.
+#   Problems* (DPS), ICLR 2023 — non-linear A (non-linear blur, phase retrieval), by gradients through the network.
 # * Y. Song, L. Shen, L. Xing, S. Ermon, *Solving Inverse Problems in Medical Imaging with Score-Based Generative
 #   Models*, ICLR 2022 — undersampled MRI and CT with a diffusion prior.
 # * X. Lin, J. He, Z. Chen, Z. Lyu, B. Dai, F. Yu, W. Ouyang, Y. Qiao, C. Dong, *DiffBIR: Towards Blind Image
@@ -925,4 +931,4 @@ exercises.summary("08")
 # * X. Wang, L. Xie, C. Dong, Y. Shan, *Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic
 #   Data*, ICCV Workshops 2021 — the high-order degradation pipeline DiffBIR's follows.
 #
-# **Next:** 09 — residuals and compact priors (coming): SRDiff, ResDiff, DiffIR.
+# **Next:** 09 — residuals and compact priors: SRDiff, ResDiff, DiffIR.

@@ -21,7 +21,8 @@
 # it. Lesson 04's SR3-style model already borrowed one remedy — SRDiff's residual target, without its ×2 — and this
 # lesson looks at the papers behind it. Three in the notes' history take the work away from the diffusion model, each
 # a little more: **SRDiff** (2022) generates only the residual over bicubic, **ResDiff** (2023/24) only the residual over
-# a CNN's estimate, and **DiffIR** (2023) generates no image at all — a vector of 64 numbers, a **compact prior**
+# a CNN's estimate, and **DiffIR** (2023) generates no image at all — a vector of numbers (256 in the paper, 64 in
+# the toy), a **compact prior**
 # (紧凑先验), that steers a one-pass restorer. This lesson builds the three at toy scale on the course's pluggable core
 # and asks one question of them: **how much of the image does the diffusion model have to generate?**
 #
@@ -359,7 +360,8 @@ plt.show()
 # ## 5. DiffIR: diffuse 64 numbers, not an image · DiffIR：只扩散紧凑先验
 #
 # DiffIR (Xia et al., ICCV 2023) goes all the way. **Stage 1** trains a restorer that maps y to x̂ in one pass,
-# steered by a vector z ∈ ℝ⁶⁴ that a small network, CPEN_S1, reads from HR *and* y: z_S1 = CPEN_S1(HR, y). With HR's
+# steered by a vector z ∈ ℝ⁶⁴ (the toy's size; the paper's prior has 4 · n_feats = 256 numbers) that a small network,
+# CPEN_S1, reads from HR *and* y: z_S1 = CPEN_S1(HR, y). With HR's
 # help the restorer is very good — but HR is what we do not have. **Stage 2** trains a tiny diffusion model to make z
 # from y alone: a conditioning network c = CPEN_S2(y), an MLP denoiser ẑ₀(z_t, t, c), T = 4 steps with β from 0.1 to
 # 0.99, each step the posterior mean μ̃_t of Eq. 02.1 with ẑ₀ in place of z₀ and no noise added (DDPM's mean, not
@@ -533,7 +535,7 @@ display(Markdown(plotting.markdown_table(
       f"{land[lab]['ms_per_image']:.1f}", f"{land[lab]['parameters']:,}", f"{land[lab]['training_minutes']:.1f}"] for lab in land_labels])))
 
 # %% [markdown]
-# The harness's milliseconds come from different runs and machine loads; for the comparison the issue asks for —
+# The harness's milliseconds come from different runs and machine loads; for the comparison this lesson is after —
 # each method against SR3-style DDIM-50 at the same batch and threads — and for paired intervals, the shipped models
 # were run once more on the 100 curve digits, one after another, on one thread (`--shipped`):
 
@@ -789,4 +791,5 @@ exercises.summary("09")
 # diffusion loss) train without them. Also dropped: DiffIR's Transformer restorer (the course's U-Net here) and
 # ResDiff's frequency-guided attention (two input channels here).
 #
-# **Next:** 10 — backbones and the field's table (coming): DiT, U-ViT.
+# **Next:** 10 — backbones: DiT and U-ViT against the U-Net (coming); then 11 — flow matching, 12 — video SR and
+# editing, 13 — the field, measured.

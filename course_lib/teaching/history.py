@@ -306,7 +306,8 @@ CORRECTIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "'10× less compute' (LDM)",
-        "A claim from the LDM paper for 256² and larger images. Measured at toy scale in lesson 07 "
+        "The notes' figure (not found stated as such in the LDM paper, which reports speed-ups per setting, at 256² "
+        "and larger). Measured at toy scale in lesson 07 "
         "(data/cache/latent_sr.json): latent SR trains 4.8× more images/s and samples 6.5× faster than a pixel SR3 of "
         "the same size, is shown better in PSNR at most 1.5× sooner in CPU time, its realism stays below the pixel "
         "model's at every snapshot (the autoencoder's reconstructions cap it), and its autoencoder cost more CPU time "

@@ -88,10 +88,28 @@ SYLLABUS = [
         "06",
     ),
     (
-        "10_backbones_table",
-        "Backbones and the field's table: DiT, U-ViT (coming)",
-        "Transformer denoisers at toy scale; every method of the course in one measured table",
+        "10_backbones",
+        "Backbones: DiT and U-ViT against the U-Net (coming)",
+        "Transformer denoisers at toy scale, measured against the U-Net",
         "09",
+    ),
+    (
+        "11_flow_matching",
+        "Flow matching and rectified flow (coming)",
+        "straight paths to fewer steps",
+        "06",
+    ),
+    (
+        "12_video_editing",
+        "Beyond one image: video SR and editing (coming)",
+        "temporal consistency, and editing with a diffusion prior",
+        "09",
+    ),
+    (
+        "13_the_field_measured",
+        "The field, measured (coming)",
+        "the notes' tables rebuilt from the course's own measurements, every claim traced to its paper",
+        "10–12",
     ),
 ]
 
