@@ -712,7 +712,8 @@ check_residual_to_image(my_residual_to_image)
 
 # %% [markdown]
 # **Exercise 09.3 — freeze an encoder.** Write `my_freeze(encoder)`: make a pretrained encoder stay exactly as it is
-# while the rest of the model trains (the check runs an optimiser step through it), and return it.
+# while the rest of the model trains — through an optimiser step, and through the model around it calling `train()`
+# as every training loop does — and return it.
 
 # %%
 def my_freeze(encoder):
@@ -728,7 +729,9 @@ check_frozen_encoder(my_freeze)
 # %% jupyter={"source_hidden": true} tags=["solution"]
 def my_freeze(encoder):
     """encoder (nn.Module) -> the same module, frozen in place."""
-    return encoder.requires_grad_(False).eval()  # no gradients for its weights, and no BatchNorm statistics updates
+    encoder.requires_grad_(False).eval()  # no gradients for its weights, and no BatchNorm statistics updates
+    encoder.train = lambda mode=True: encoder  # stay in eval when the model around it calls train() (every step)
+    return encoder
 
 
 check_frozen_encoder(my_freeze)

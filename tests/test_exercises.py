@@ -437,6 +437,7 @@ NFE_CASES = [
     (stub, "todo", ()),
     (lambda n, w: n, "fail", ("warm-up",)),
     (lambda n, w: n + 12 if w == "prk" else n + 1, "fail", ("adds* 9",)),
+    (lambda n, w: n + 9 if w == "prk" else n + 1, "fail", ("right for long runs",)),  # hard-coded: wrong at ≤ 3 steps
     (lambda n, w: float(n), "fail", ("an int",)),
 ]
 
@@ -489,15 +490,19 @@ def test_check_area_pinv(fn, status, fragments):
     _expect(check_area_pinv(fn), status, *fragments)
 
 
-def _ddnm(eps_model, x_T, y, op, alpha_bars, timesteps, noises, where="x0"):
+def _ddnm(eps_model, x_T, y, op, alpha_bars, timesteps, noises, where="x0", clip=False, ddim=False):
     x = x_T
     for i, t in enumerate(timesteps):
         t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
         ab = alpha_bars[t]
         ab_prev = alpha_bars[t_prev] if t_prev >= 0 else torch.ones_like(ab)
         x0 = (x - (1 - ab).sqrt() * eps_model(x, t)) / ab.sqrt()
+        x0 = x0.clamp(-1, 1) if clip else x0  # a learner's habit from lesson 02's samplers
         if where == "x0":
             x0 = x0 - op.A_pinv(op.A(x0) - y)
+        if ddim:
+            x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+            continue
         a, b, sigma = posterior_coefficients(ab, ab_prev)
         x = a * x0 + b * x + (sigma * noises[i] if t_prev >= 0 else 0)
         if where == "x_t":
@@ -511,6 +516,8 @@ LOOP_CASES = [
     (lambda *a: _ddnm(*a, where="last"), "fail", ("only the final image",)),
     (lambda *a: _ddnm(*a, where="x_t"), "fail", ("noisy x_{t'}",)),
     (lambda *a: _ddnm(*a, where="none"), "fail", ("unconditional",)),
+    (lambda *a: _ddnm(*a, clip=True), "fail", ("clipped x̂₀",)),
+    (lambda *a: _ddnm(*a, ddim=True), "fail", ("a DDIM step",)),
     (lambda *a: _ddnm(*a)[:1], "fail", ("shaped like x_T",)),
 ]
 
@@ -608,8 +615,16 @@ def test_check_residual_to_image(fn, status, fragments):
     _expect(check_residual_to_image(fn), status, *fragments)
 
 
+def _freeze_for_good(e):
+    e.requires_grad_(False).eval()
+    e.train = lambda mode=True: e
+    return e
+
+
 FREEZE_CASES = [
-    (lambda e: e.requires_grad_(False).eval(), "pass", ()),
+    (_freeze_for_good, "pass", ()),
+    # the classic: frozen and in eval, until the model around it calls train() (every training step does)
+    (lambda e: e.requires_grad_(False).eval(), "fail", ("called train()", "reaches every child")),
     (stub, "todo", ()),
     (lambda e: e.eval(), "fail", ("requires_grad_(False)",)),
     (lambda e: e.requires_grad_(False), "fail", ("train mode",)),
@@ -628,6 +643,18 @@ def _chain(den, prior, z_s1, c, noise, start="q", loss=F.l1_loss, detach=False):
     return loss(z.detach() if detach else z, z_s1)
 
 
+def _truncated(den, prior, z_s1, c, noise):
+    """The chain by hand with z.detach() between steps: the right value, truncated backpropagation."""
+    z, ab = prior.q_sample(z_s1, noise), prior.alpha_bars
+    for i in reversed(range(ab.shape[0])):
+        a, a_prev = ab[i], (ab[i - 1] if i > 0 else torch.ones((), dtype=ab.dtype))
+        beta = 1 - a / a_prev
+        z0 = den(z, torch.full((z.shape[0],), i, dtype=torch.long), c)
+        z = (a_prev.sqrt() * beta / (1 - a)) * z0 + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a)) * z
+        z = z.detach() if i > 0 else z
+    return F.l1_loss(z, z_s1)
+
+
 def _random_t(den, prior, z_s1, c, noise):
     t = torch.full((z_s1.shape[0],), 2)
     a = prior.alpha_bars[2]
@@ -642,6 +669,7 @@ PRIOR_CASES = [
     (lambda *a: _chain(*a, start="noise"), "fail", ("pure noise",)),
     (lambda *a: _chain(*a, loss=F.mse_loss), "fail", ("MSE",)),
     (lambda *a: _chain(*a, detach=True), "fail", ("no gradient",)),
+    (_truncated, "fail", ("not its gradient", "truncated")),
     (lambda *a: _chain(*a).reshape(1), "fail", ("scalar",)),
 ]
 

@@ -131,7 +131,7 @@ def _test_pndm_nfe(fn) -> None:
 
     process = GaussianDiffusion(make_beta_schedule("cosine", 100))
     for warmup in ("prk", "plms"):
-        for steps in (5, 10, 25):
+        for steps in (5, 10, 25, 1, 2, 3):  # the long runs first, then the short ones that need the reasoning
             calls = []
 
             def model(x, t, c=None):
@@ -149,6 +149,12 @@ def _test_pndm_nfe(fn) -> None:
                 raise Mismatch(
                     f"{warmup!r} with {steps} steps makes {len(calls)} network calls, not {steps}: the warm-up "
                     "evaluates the network within its steps, and an honest NFE counts every call."
+                )
+            if steps <= 3 and out == steps + (9 if warmup == "prk" else 1):
+                raise Mismatch(
+                    f"right for long runs, but with {steps} step{'s' if steps > 1 else ''} {warmup!r} makes "
+                    f"{len(calls)} calls: a run that short has fewer steps for the warm-up to spend its extra "
+                    "evaluations on — count them (the last step, to x₀, never evaluates the network twice)."
                 )
             if warmup == "prk" and out == steps + 12:
                 raise Mismatch(

@@ -82,15 +82,23 @@ def _toy_eps(alpha_bars: torch.Tensor, s: float = 0.5):
 def _ddnm_variants(eps_model, x_T, y, op, alpha_bars, timesteps, noises):
     """The right loop and the classic wrong ones, with the same draws."""
     out = {}
-    for variant in ("right", "none", "last", "x_t"):
+    for variant in ("right", "none", "last", "x_t", "clip_before", "clip_after", "ddim"):
         x = x_T.clone()
         for i, t in enumerate(timesteps):
             t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
             ab = alpha_bars[t]
             ab_prev = alpha_bars[t_prev] if t_prev >= 0 else torch.ones((), dtype=ab.dtype)
             x0 = (x - (1 - ab).sqrt() * eps_model(x, t)) / ab.sqrt()
-            if variant == "right":
+            if variant == "clip_before":
+                x0 = x0.clamp(-1, 1)
+            if variant in ("right", "clip_before", "clip_after", "ddim"):
                 x0 = x0 - op.A_pinv(op.A(x0) - y)
+            if variant == "clip_after":
+                x0 = x0.clamp(-1, 1)
+            if variant == "ddim":  # η = 0: the ε that x̂₀′ implies, no noise
+                eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+                x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+                continue
             a, b, sigma = posterior_coefficients(ab, ab_prev)
             x = a * x0 + b * x + (sigma * noises[i] if t_prev >= 0 else 0)
             if variant == "x_t":
@@ -136,6 +144,18 @@ def _test_ddnm_loop(fn) -> None:
             "you projected the noisy x_{t'}, not x̂₀: y measures the *clean* image, so it belongs with x̂₀; "
             "forcing A x_t = y strips x_t of the noise the next step expects. Correct x̂₀ (Eq. 08.3), then "
             "take the posterior step from it (Eq. 08.4)."
+        )
+    if close(out, v["clip_before"], atol=1e-6) or close(out, v["clip_after"], atol=1e-6):
+        raise Mismatch(
+            "you clipped x̂₀ to [−1, 1]: a clip after the range–null-space step breaks A x̂₀ = y, one before it "
+            "changes what the step corrects. This loop's only x̂₀ hook is Eq. 08.3 (the course's DDNM, too: "
+            "ddnm_transform replaces the clip) — leave x̂₀ unclipped."
+        )
+    if close(out, v["ddim"], atol=1e-6):
+        raise Mismatch(
+            "a DDIM step (η = 0: deterministic, the ε that x̂₀′ implies, no noise): DDNM here takes the posterior "
+            "step x_{t'} = a x̂₀′ + b x_t + σ z with posterior_coefficients and the noises given (Eq. 08.4; none "
+            "on the last step)."
         )
     if close(out, v["none"], atol=1e-6):
         raise Mismatch(

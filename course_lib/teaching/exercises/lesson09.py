@@ -135,6 +135,18 @@ def _test_frozen_encoder(fn) -> None:
             "no weight moved, but a forward pass changed the BatchNorm's running statistics: the encoder is "
             "still in train mode. Call eval() too (and keep it there when the model calls train())."
         )
+    # the model around it calls train() at every training step, and nn.Module.train() reaches every child
+    parent = nn.Sequential(enc, head).train()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    with torch.no_grad():
+        parent(torch.randn(4, 1, 8, 8, generator=g))
+    if enc.training or any(not torch.equal(v, before[k]) for k, v in enc.state_dict().items()):
+        raise Mismatch(
+            "frozen at first, but the model around it called train(), which reaches every child: the encoder went "
+            "back to train mode and its BatchNorm statistics moved. Keep it in eval: give it a train() that stays "
+            "in eval (course_lib's SRDiffUNet overrides train() for this), e.g. encoder.train = lambda mode=True: "
+            "encoder."
+        )
 
 
 def _reference_loss(denoiser, prior, z_s1, c, noise):
@@ -177,7 +189,19 @@ def _test_unrolled_prior_loss(fn) -> None:
     pure = F.l1_loss(prior.reverse(den, noise, c), z_s1)
     # (float64 throughout: the start from pure noise differs from q(z_T | z_S1) by √ᾱ_T ≈ 0.04 of z_S1, a small change)
     if torch.allclose(out.detach(), want.detach(), atol=1e-10, rtol=1e-9):
-        return
+        # the right value is not enough: the gradient must flow through every step (a .detach() between steps keeps
+        # the value and truncates the backpropagation)
+        params = list(den.parameters())
+        with torch.enable_grad():
+            got = torch.autograd.grad(out, params, allow_unused=True)
+            ref = torch.autograd.grad(_reference_loss(den, prior, z_s1, c, noise), params)
+        if all(a is not None and torch.allclose(a, b, atol=1e-10, rtol=1e-8) for a, b in zip(got, ref)):
+            return
+        raise Mismatch(
+            "the right loss value, but not its gradient: the chain was cut (a .detach() or no_grad between "
+            "steps — truncated backpropagation). DiffIR trains the prior network through the whole chain: keep "
+            "every step differentiable, so the last step's error reaches the first step's network call."
+        )
     if torch.allclose(out.detach(), pure.detach(), atol=1e-10, rtol=1e-9):
         raise Mismatch(
             "the chain starts from pure noise: in training DiffIR starts it from q(z_T | z_S1), "
