@@ -453,9 +453,21 @@ def _cons(x, t, F, scale=10.0, swap=False):
     return (c_out * x + c_skip * F) if swap else (c_skip * x + c_out * F)
 
 
+def _cons_song(x, t, F):
+    st = (10.0 * t.double()).view(-1, 1, 1, 1)
+    return 0.25 / (st**2 + 0.25) * x + 0.5 * st / (st**2 + 0.25).sqrt() * F
+
+
+def _cons_no_sqrt(x, t, F):
+    st = (10.0 * t.double()).view(-1, 1, 1, 1)
+    return 0.25 / (st**2 + 0.25) * x + st / (st**2 + 0.25) * F
+
+
 CONS_CASES = [
     (_cons, "pass", ()),
     (stub, "todo", ()),
+    (_cons_song, "fail", ("Song et al.'s continuous-time form",)),
+    (_cons_no_sqrt, "fail", ("lost its square root",)),
     (lambda x, t, F: F, "fail", ("f(x, 0) ≠ x",)),
     (lambda x, t, F: _cons(x, t, F, swap=True), "fail", ("swapped",)),
     (lambda x, t, F: _cons(x, t, F, scale=1.0), "fail", ("scale the timestep",)),
@@ -738,6 +750,8 @@ SCALE_CASES = [
     (lambda z: z / z.var(), "fail", ("variance",)),
     (lambda z: z / z.flatten(1).std(dim=1).view(-1, 1, 1, 1), "fail", ("one number",)),
     (lambda z: z / z.std(dim=(0, 2, 3), keepdim=True), "fail", ("one number",)),
+    (lambda z: (z - z.mean()) / z.std(), "fail", ("centred",)),  # standardising, not scaling
+    (lambda z: z / z[:8].std(), "fail", ("first batch",)),  # LDM's practice: the std of its first batch
 ]
 
 

@@ -194,6 +194,14 @@ def _test_consistency(fn) -> None:
             "scale the timestep first (κ t with κ = 10, LCM's timestep_scaling): without it c_skip stays "
             "near 1 for the first steps and the student copies its noisy input."
         )
+    if close(out, c_skip * x + 0.5 * c_out * F):
+        raise Mismatch(
+            "c_out = σ_d · κt/√((κt)² + σ_d²) is Song et al.'s continuous-time form (its σ_d factor scales data of "
+            "std σ_d); LCM's discrete Eq. 06.10, which the student was trained with, has no σ_d in front: "
+            "c_out = κt/√((κt)² + σ_d²)."
+        )
+    if close(out, c_skip * x + st / (st**2 + 0.25) * F):
+        raise Mismatch("c_out lost its square root: κt/√((κt)² + σ_d²), not κt/((κt)² + σ_d²) (Eq. 06.10).")
     if close(out[:1], x[:1]) and not close(out[1:], ref[1:]):
         raise Mismatch(
             "the boundary holds (f(x, 0) = x), but c_skip and c_out at t > 0 are not Eq. 06.10's "

@@ -100,7 +100,7 @@ def _test_latent_scale(fn) -> None:
         0.2
         * torch.randn(50, 4, 8, 8, generator=g, dtype=torch.float64)
         * torch.linspace(0.5, 1.5, 50, dtype=torch.float64).view(-1, 1, 1, 1)
-    )
+    ) + 0.1  # latents need not be centred: a mean the scaling must leave alone
     out = fn(z.clone())
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != z.shape:
@@ -124,6 +124,19 @@ def _test_latent_scale(fn) -> None:
         raise Mismatch(
             "λ is one number for the whole training set (LDM's scale_factor), not one per image or channel: "
             "per-image scaling erases how strong each image's latent is, and the decoder needs it back."
+        )
+    if close(out, (z - z.mean()) / z.std()):
+        raise Mismatch(
+            "you centred the latents as well: Eq. 07.6 (LDM's scale_factor) only multiplies by λ = 1/std — the "
+            "decoder expects the latents back by dividing by λ, and a subtracted mean would have to be added back "
+            "too. Scale, do not standardise."
+        )
+    ratio = out / z
+    if torch.isfinite(ratio).all() and float(ratio.std()) < 1e-9 * float(ratio.abs().mean()):
+        raise Mismatch(
+            f"one number for all latents, as it should be — but λ = {float(ratio.mean()):.4f}, not 1/std(z) = "
+            f"{1 / float(z.std()):.4f}. If you took the std of a first batch (LDM's practice: scale_by_std on its "
+            "first batch), the exercise asks for all the latents you are given: a batch's std is a noisier estimate."
         )
     raise Mismatch("expected z / std(z) over all the latents (Eq. 07.6).")
 
