@@ -408,6 +408,20 @@ display(Markdown(plotting.markdown_table(
 print(f"computed on {cached['hardware']}")
 
 # %% [markdown]
+# **How the course says "better" · 判定规则.** Every comparison from here to the last lesson is judged one way, by
+# `course_lib.stats`, and later lessons refer back to this box:
+#
+# * *Paired* — the same test images through both methods, so the spread between images cancels: per-image measures
+#   (PSNR, consistency, agreement) get the t interval of the mean difference; a few seeds or training runs get the
+#   t interval at n − 1 degrees of freedom (at 2 seeds its 97.5 % quantile is 12.7, not 2); set-level measures
+#   (patch SWD, Fréchet) get the delete-half jackknife, which also measures and removes their small-set bias.
+# * *Two questions, two answers.* Is there a difference (the 95 % interval excludes 0: **better** or **worse**)? Is the
+#   new thing as good within a margin m (its worse end within m)? One word per comparison, in this order: better >
+#   worse, but within the margin > worse > as good, within the margin > undecided.
+# * *Margins are fixed in code before measuring.* A comparison without one is **exploratory**: better, worse or
+#   undecided, never "as good". A family of comparisons judged together is corrected (Bonferroni).
+# * One training run is "on this run": the intervals cover test images, not training seeds.
+#
 # The claims this lesson makes, checked on the cached numbers (if one failed, this cell would say which):
 
 # %%

@@ -37,7 +37,7 @@
 #    (适配器（控制网络）) on a frozen model — and read its fidelity–realism knob on seen and unseen degradations.
 #
 # **Prerequisites.** Lesson 02 (x̂₀ of Eq. 02.2, the posterior of Eq. 02.1, DDIM's η), lesson 04 (the projection of
-# Eq. 04.5, the SR3-style model), lesson 05 (patch SWD, agreement with the digit classifier, the paired bootstrap),
+# Eq. 04.5, the SR3-style model), lesson 05 (patch SWD, agreement with the digit classifier, how the course says "better"),
 # lesson 06 (samplers of one interface, NFE).
 #
 # **Run time.** About 40 s on a 2-core CPU (README's syllabus lists the measured time). The evaluations on 100 test

@@ -240,7 +240,8 @@ print("SR3-style PSNR within 1,000 steps: "
       + "; ".join(f"{n} at step {s_} ({m:.1f} CPU-min)" for n, hit in first_reach.items() if hit for s_, m in [hit])
       + f"; not reached: {', '.join(n for n, hit in first_reach.items() if not hit)}")
 sr3_record = training_record("digits_sr3_concat")  # the record alone: no need to load the model
-print(f"the shipped SR3-style model: {sr3_record['steps']:,} steps, {sr3_record['training_seconds'] / 60:.0f} minutes on {sr3_record['hardware']}")
+print(f"the shipped SR3-style model: {sr3_record['steps']:,} steps, {sr3_record['training_seconds'] / 60:.0f} minutes on {sr3_record['hardware']} "
+      f"({2 * sr3_record['training_seconds'] / 60:.0f} CPU-minutes)")
 
 # %%
 # what the text below states, checked on the cache
@@ -281,11 +282,14 @@ assert 1.1 < swd_ratio["x0_no_rescale"] < 1.3 and min(swd_ratio["no_rescale"], s
 # * **No ablation reaches SR3-style PSNR within 1,000 steps; the closest is x₀-prediction without the ×2**: SRDiff's
 #   residual over bicubic and frozen encoder with x₀-prediction and residual ×1 ends 0.3 dB below the shipped
 #   SR3-style model (printed above) — worse, on these 100 digits, and the interval reaches beyond the 0.5 dB margin.
-#   SR3-style's own recipe is about 1 dB below after its 1,000 steps; the shipped SR3-style model needed 3,000 (37
-#   minutes on two threads). (Before `course_lib.stats`, a point estimate inside SR3-style's unpaired interval counted
-#   as reaching it, and this variant did at step 800; the paired comparison is the sharper test.) DiffIR is better
+#   SR3-style's own recipe is about 1 dB below after its 1,000 steps; the shipped SR3-style model needed 3,000 (74
+#   CPU-minutes: 37 minutes on two threads). (Before `course_lib.stats`, a point estimate inside SR3-style's
+#   unpaired interval counted as reaching it, and this variant did at step 800; the paired comparison is the sharper
+#   test.) DiffIR is better
 #   than SR3-style in PSNR at its first stage-2 snapshot, but its stage 1 had already taken about 17 minutes: about 19
-#   in all.
+#   in all. The same accounting for the others: the curves that read SRDiff's frozen RRDB features start after its
+#   16.5 CPU-minutes (not drawn into their clocks), and ResDiff's after its CNN's 12.3 — add them before comparing
+#   with DiffIR's.
 # * **ResDiff starts from its CNN**: after 200 steps its PSNR is already near the CNN's own, because a barely trained
 #   residual adds little; it then dips while the model learns to add detail, and its patch SWD falls — realism bought
 #   with a little PSNR. Neither its high-pass input nor SRDiff's frozen encoder is shown to matter at this budget:
@@ -622,12 +626,12 @@ assert 1.5 < S["ResDiff's CNN"]["patch_swd"] / S["SR3-style DDIM-50"]["patch_swd
 #   are an MLP's — tens of times cheaper — and with almost no diversity: the answer is nearly deterministic. On this
 #   toy its prior carries no digit-specific information (section 5's control): the gain is the one-pass restorer's.
 #
-# In training CPU-minutes, the curves of section 3 give the comparison at equal budgets: DiffIR was better than the
-# shipped SR3-style model in PSNR within about 19 minutes (both stages); the residual with x₀-prediction and no ×2
-# came within 0.3 dB in under 10, SR3-style's own recipe within about 1 dB, and the shipped SR3-style model took 37
-# on two threads. The shipped models were
-# trained longer (25–55 minutes; SR3-style 37), so their rows show where each recipe ends up;
-# DiffIR's saving is at sampling time.
+# In training CPU-minutes (wall minutes × threads, every frozen part charged), the curves of section 3 give the
+# comparison at equal budgets: DiffIR was better than the shipped SR3-style model in PSNR within about 19 (both
+# stages); the residual with x₀-prediction and no ×2 came within 0.3 dB in under 10 plus its RRDB's 16.5, SR3-style's
+# own recipe within about 1 dB in 8, and the shipped SR3-style model took 74. The shipped models were trained longer
+# (SRDiff 33 CPU-minutes plus its RRDB's 16.5, ResDiff 43 plus its CNN's 12, SR3-style 74), so their rows show where
+# each recipe ends up; DiffIR's saving is at sampling time.
 #
 # ## 7. What the notes say, and what we measured · 笔记中的说法与实测
 #
