@@ -736,7 +736,7 @@ display(Markdown(plotting.markdown_table(["the notes (or a common summary)", "wh
 # **Exercise 07.1 — guidance.** Write `my_guided_eps(eps_c, eps_u, w)`: Eq. 07.1 with the paper's weight.
 
 # %%
-from course_lib.teaching.exercises.lesson07 import check_corrupt_lr, check_evaluation_inputs, check_guided_eps, check_latent_scale  # noqa: E402
+from course_lib.teaching.exercises.lesson07 import check_corrupt_lr_levels, check_evaluation_plan, check_guided_eps, check_latent_scale  # noqa: E402
 
 
 # %%
@@ -760,29 +760,30 @@ check_guided_eps(my_guided_eps)
 
 
 # %% [markdown]
-# **Exercise 07.2 — conditioning augmentation.** Write `my_corrupt_lr(y, s, alpha_bar_s, noise)`: corrupt each LR
-# image to its level (Eq. 07.2; `alpha_bar_s` holds ᾱ at each image's level, 1 where s = 0) and return what the SR
-# stage's network needs.
+# **Exercise 07.2 — conditioning augmentation.** Write `my_corrupt_lr(y, s, alpha_bars, noise)`: corrupt each LR
+# image to its level s (Eq. 07.2) from the schedule's 0-based table `alpha_bars` (T,) — level s is the paper's t = s,
+# and s = 0 means no corruption — and return what the SR stage's network needs.
 
 # %%
-def my_corrupt_lr(y, s, alpha_bar_s, noise):
-    """y, noise (B, C, h, w); s (B,) levels; alpha_bar_s (B,) -> what the SR network is given."""
+def my_corrupt_lr(y, s, alpha_bars, noise):
+    """y, noise (B, C, h, w); s (B,) integer levels; alpha_bars (T,) -> what the SR network is given."""
     # YOUR CODE HERE
     raise NotImplementedError
 
 
 # %%
-check_corrupt_lr(my_corrupt_lr)
+check_corrupt_lr_levels(my_corrupt_lr)
 
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-def my_corrupt_lr(y, s, alpha_bar_s, noise):
-    """y, noise (B, C, h, w); s (B,) levels; alpha_bar_s (B,) -> what the SR network is given."""
-    a = alpha_bar_s.view(-1, 1, 1, 1)
-    return a.sqrt() * y + (1 - a).sqrt() * noise, s  # Eq. 07.2, and the level itself: the network is told s
+def my_corrupt_lr(y, s, alpha_bars, noise):
+    """y, noise (B, C, h, w); s (B,) integer levels; alpha_bars (T,) -> what the SR network is given."""
+    a = alpha_bars[(s - 1).clamp(min=0)].view(-1, 1, 1, 1)  # level s = index s − 1 of the 0-based table
+    z = a.sqrt() * y + (1 - a).sqrt() * noise  # Eq. 07.2
+    return torch.where((s > 0).view(-1, 1, 1, 1), z, y), s  # s = 0: y itself; and the level: the network is told s
 
 
-check_corrupt_lr(my_corrupt_lr)
+check_corrupt_lr_levels(my_corrupt_lr)
 
 
 # %% [markdown]
@@ -810,27 +811,31 @@ check_latent_scale(my_scale_latents)
 
 
 # %% [markdown]
-# **Exercise 07.4 — what to test a cascade on.** Write `my_evaluation_inputs(true_lr, base_lr)`: return a dict
-# `{name: LR images}` of what a cascade's SR stage should be evaluated on.
+# **Exercise 07.4 — what to test a cascade on, and against what.** Write `my_evaluation_plan(true_lr, base_lr, hr)`:
+# return a dict `{name: (LR images, HR target or None)}` — each input a cascade's SR stage should be evaluated on,
+# with the HR images its outputs can be compared with (None where there are none).
 
 # %%
-def my_evaluation_inputs(true_lr, base_lr):
-    """true_lr: area-downsampled test digits; base_lr: the base model's samples -> {name: LR images}."""
+def my_evaluation_plan(true_lr, base_lr, hr):
+    """true_lr: area-downsampled test digits; base_lr: the base model's samples; hr: the test digits -> a dict."""
     # YOUR CODE HERE
     raise NotImplementedError
 
 
 # %%
-check_evaluation_inputs(my_evaluation_inputs)
+check_evaluation_plan(my_evaluation_plan)
 
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-def my_evaluation_inputs(true_lr, base_lr):
-    """true_lr: area-downsampled test digits; base_lr: the base model's samples -> {name: LR images}."""
-    return {"base-generated (what the stage meets)": base_lr, "true (for the gap)": true_lr}
+def my_evaluation_plan(true_lr, base_lr, hr):
+    """true_lr: area-downsampled test digits; base_lr: the base model's samples; hr: the test digits -> a dict."""
+    return {
+        "base-generated (what the stage meets)": (base_lr, None),  # drawn from noise: no HR; realism and class accuracy
+        "true (for the gap)": (true_lr, hr),  # PSNR and consistency are defined here
+    }
 
 
-check_evaluation_inputs(my_evaluation_inputs)
+check_evaluation_plan(my_evaluation_plan)
 
 # %% [markdown]
 # **Exercise 07.5 (open).** In the explorer, set s = 0 and raise w from 0 to 8 on the unaugmented stage: at which w do

@@ -694,6 +694,8 @@ def test_check_unrolled_prior_loss(fn, status, fragments):
 # ---------------------------------------------------------------- lesson 07
 from course_lib.teaching.exercises.lesson07 import (
     check_corrupt_lr,
+    check_corrupt_lr_levels,
+    check_evaluation_plan,
     check_evaluation_inputs,  # noqa: E402
     check_guided_eps,
     check_latent_scale,
@@ -739,7 +741,32 @@ CORRUPT_CASES = [
 
 @pytest.mark.parametrize("fn,status,fragments", CORRUPT_CASES)
 def test_check_corrupt_lr(fn, status, fragments):
-    _expect(check_corrupt_lr(fn), status, *fragments)
+    """0.4's form (ᾱ_s handed in) still checks a learner's saved copy, with a warning naming the new one."""
+    with pytest.warns(DeprecationWarning, match="check_corrupt_lr_levels"):
+        result = check_corrupt_lr(fn)
+    _expect(result, status, *fragments)
+
+
+def _levels(y, s, alpha_bars, noise, index="s-1", keep_zero=True):
+    i = {"s-1": (s - 1).clamp(min=0), "s": s}[index]
+    a = alpha_bars[i].view(-1, 1, 1, 1)
+    z = a.sqrt() * y + (1 - a).sqrt() * noise
+    return (torch.where((s > 0).view(-1, 1, 1, 1), z, y) if keep_zero else z), s
+
+
+LEVEL_CASES = [
+    (_levels, "pass", ()),
+    (stub, "todo", ()),
+    (lambda *a: _levels(*a, index="s"), "fail", ("off by one",)),  # alpha_bars[s]
+    (lambda *a: _levels(*a, keep_zero=False), "fail", ("s = 0 must leave y untouched",)),
+    (lambda *a: _levels(*a, index="s", keep_zero=False), "fail", ("one step too much noise",)),
+    (lambda *a: _levels(*a)[0], "fail", ("the pair (z_s, s)",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", LEVEL_CASES)
+def test_check_corrupt_lr_levels(fn, status, fragments):
+    _expect(check_corrupt_lr_levels(fn), status, *fragments)
 
 
 SCALE_CASES = [
@@ -771,4 +798,24 @@ INPUT_CASES = [
 
 @pytest.mark.parametrize("fn,status,fragments", INPUT_CASES)
 def test_check_evaluation_inputs(fn, status, fragments):
-    _expect(check_evaluation_inputs(fn), status, *fragments)
+    """0.4's form still checks a learner's saved copy, with a warning naming the new one."""
+    with pytest.warns(DeprecationWarning, match="check_evaluation_plan"):
+        result = check_evaluation_inputs(fn)
+    _expect(result, status, *fragments)
+
+
+PLAN_CASES = [
+    (lambda true, base, hr: {"base-generated": (base, None), "true": (true, hr)}, "pass", ()),
+    (lambda true, base, hr: {"base-generated": (base, None)}, "pass", ()),
+    (stub, "todo", ()),
+    (lambda true, base, hr: {"true": (true, hr)}, "fail", ("testing on true LR only",)),
+    # the classic: PSNR of base-generated LR's outputs against the HR of another (the true) image
+    (lambda true, base, hr: {"base-generated": (base, hr), "true": (true, hr)}, "fail", ("has no HR",)),
+    (lambda true, base, hr: {"base-generated": (base, None), "true": (true, None)}, "fail", ("pair it with hr",)),
+    (lambda true, base, hr: {"base": base}, "fail", ("against what",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PLAN_CASES)
+def test_check_evaluation_plan(fn, status, fragments):
+    _expect(check_evaluation_plan(fn), status, *fragments)

@@ -157,3 +157,17 @@ def test_checkpoint_order_trains_every_model_after_the_models_it_reads(tmp_path)
         checkpoint_order(tmp_path)
     with pytest.raises(SystemExit):
         train_main([])  # neither --config nor --order
+
+
+def test_a_timed_run_still_takes_its_minimum_steps():
+    """seconds=0 would stop at once; min_steps keeps a live run on a busy machine long enough to show a loss falling."""
+    from course_lib.engine.train import Trainer
+
+    config = {"name": "tiny", "dataset": "toy2d:spiral", "method": "ddpm", "model": {"network": "mlp", "hidden": 16},
+              "T": 50, "batch_size": 8, "steps": 1000, "log_every": 5}  # fmt: skip
+    t = Trainer(config, device="cpu").train(seconds=1e-9, min_steps=12, progress=False)
+    assert t.step == 12
+    t.train(seconds=1e-9, progress=False)
+    assert t.step == 12  # no floor: a spent budget stops at once
+    with pytest.raises(ValueError, match="min_steps: expected an int >= 0"):
+        t.train(seconds=1, min_steps=-1, progress=False)

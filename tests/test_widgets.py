@@ -154,7 +154,7 @@ def test_a_live_run_trains_its_seconds_or_the_steps_make_test_sets(monkeypatch):
     from course_lib.teaching.live import describe_budget, live_budget
 
     monkeypatch.delenv("COURSE_LIVE_STEPS", raising=False)
-    assert live_budget(15) == {"seconds": 15.0} and describe_budget(live_budget(15)) == "15 s"
+    assert live_budget(15) == {"seconds": 15.0, "min_steps": 30} and describe_budget(live_budget(15)) == "15 s"
     monkeypatch.setenv("COURSE_LIVE_STEPS", "40")
     assert live_budget(15) == {"steps": 40} and describe_budget(live_budget(15)) == "40 steps"
     for bad in ("0", "-3", "ten", "4.5"):

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..datasets import dihedral as _dihedral, load_training_set
 from ..device import describe_hardware, get_device
 from .distributed import DistContext, SliceModel, agree, all_reduce_gradients, broadcast_state, init, shutdown
@@ -202,13 +203,17 @@ class Trainer:
         seconds: float | None = None,
         progress: bool = True,
         checkpoint_path: str | Path | None = None,
+        min_steps: int = 0,
     ) -> "Trainer":
-        """Train until ``config.steps`` in all (or ``steps`` more), or for ``seconds`` of wall time.
+        """Train until ``config.steps`` in all (or ``steps`` more), or for ``seconds`` of wall time — but at least
+        ``min_steps`` more steps (a live run in a lesson on a slow or busy machine still shows its loss fall).
 
         Saves the resumable state to ``checkpoint_path`` every ``checkpoint_every`` steps and at the end.
         """
         from tqdm.auto import tqdm
 
+        min_steps = check_int(min_steps, "min_steps", low=0)
+        floor = self.step + min_steps
         target = self.config.steps if steps is None else self.step + steps
         bar = tqdm(
             total=target,
@@ -221,7 +226,11 @@ class Trainer:
         start = began = time.perf_counter()
         try:
             while self.step < target:
-                if seconds is not None and agree(self.dist, time.perf_counter() - began >= seconds):
+                if (
+                    seconds is not None
+                    and self.step >= floor
+                    and agree(self.dist, time.perf_counter() - began >= seconds)
+                ):
                     break  # (every rank stops at the same step)
                 loss = self.train_step()
                 bar.update(1)

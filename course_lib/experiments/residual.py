@@ -62,6 +62,7 @@ __all__ = [
     "run_variant",
     "train_with_curve",
     "evaluate_shipped",
+    "native_samplers",
     "sr3_quality",
     "ablation_verdict",
     "error_spectra",
@@ -329,6 +330,42 @@ def sr3_quality(psnr_values, reference: dict) -> dict:
     return {**v, "reached": v["verdict"] != "worse" and v["verdict"] != "undecided"}
 
 
+@torch.no_grad()
+def native_samplers(device="cpu", work_root: str | Path = "runs/harness") -> dict:
+    """SRDiff with the sampler it was trained for (DDPM-100, T = 100) beside DDIM-50, each against SR3-style DDIM-50 on
+    the harness's 500 evaluation digits (one evaluation set, the harness's outputs and per-image seeds): PSNR,
+    consistency and agreement by the paired t interval, patch SWD and the Fréchet distance (classifier features) by the
+    delete-half jackknife (:mod:`course_lib.stats`, exploratory: no margin was fixed)."""
+    from ..engine.harness import REFERENCE_INDICES, TASKS, Work, measure, outputs
+    from ..engine.pretrained import load_classifier
+    from .evaluate import ROWS as LESSON_05_ROWS
+
+    task = TASKS["digits_x4"]
+    hr, y, indices, _ = task.load(device)
+    work = Work(work_root, "digits_x4")
+    reference = DigitsSR("test", scale=4).tensors(list(REFERENCE_INDICES))[0].to(device)
+    classifier = load_classifier(device=device)
+    by_label = {e.label: e for e in (*LESSON_05_ROWS, *ROWS) if e.task == "digits_x4"}
+    ref_label = "SR3 concat DDIM-50"
+    labels = (ref_label, "SRDiff DDPM-100", "SRDiff DDIM-50")
+    images = {k: outputs(by_label[k], work, hr, y, indices, device)[0].to(device) for k in labels}
+    per_image = {k: measure(v, hr, y, task.scale, classifier) for k, v in images.items()}
+    features = {k: classifier.features(v) for k, v in images.items()}
+    ref_features = classifier.features(reference)
+    out = {"n": len(indices), "reference": ref_label, "rows": {}}
+    for label in labels[1:]:
+        a, b = per_image[label], per_image[ref_label]
+        out["rows"][label] = {
+            "psnr": stats.compare_values(a["psnr"], b["psnr"], True),
+            "consistency": stats.compare_values(a["consistency"], b["consistency"], True),
+            "agreement": stats.compare_values(a["agreement"], b["agreement"], True),
+            "patch_swd": stats.compare_sets(patch_distance, images[label], images[ref_label], reference),
+            "frechet": stats.compare_sets(frechet_distance, features[label], features[ref_label], ref_features),
+        }
+        print(f"{label} − {ref_label}: " + ", ".join(f"{k} {v['verdict']}" for k, v in out["rows"][label].items()))
+    return out
+
+
 SPECTRUM = "cache/resdiff_spectrum.json"
 
 
@@ -377,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rejudge", action="store_true", help="with --shipped: keep the recorded ms/image (one untimed run each)"
     )
+    parser.add_argument(
+        "--native", action="store_true", help="only SRDiff's native sampler against SR3-style (merged into the cache)"
+    )
     args = parser.parse_args(argv)
     if args.spectrum:
         out = {
@@ -397,6 +437,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     path = data_dir() / RESULTS
     cached = json.loads(path.read_text()) if path.exists() else {}
+    if args.native:
+        out = {
+            **cached,
+            "native_samplers": native_samplers(),
+            "native_command": "python -m course_lib.residual --native",
+        }
+        write_cached(
+            RESULTS,
+            out,
+            None,
+            None,
+            source=f"python -m course_lib.residual on {cached.get('hardware', describe_hardware('cpu'))}",
+            descriptions=("lesson 09: the residual ablations and their training curves (cached evaluations)",),
+        )
+        print(f"wrote SRDiff's native sampler comparison into data/{RESULTS}")
+        return 0
     if args.shipped:
         timings = {k: v["ms_per_image"] for k, v in cached["shipped"].items()} if args.rejudge else None
         out = {

@@ -12,18 +12,24 @@ import os
 
 from ..checks import check_number
 
-__all__ = ["live_budget", "describe_budget"]
+__all__ = ["live_budget", "describe_budget", "MIN_STEPS"]
 
 ENV = "COURSE_LIVE_STEPS"
 
 
+#: a live run trains at least this many steps, however slow or busy the machine (the lessons check that the loss
+#: falls, which a handful of steps cannot show)
+MIN_STEPS = 30
+
+
 def live_budget(seconds: float) -> dict:
-    """The keyword arguments of ``Trainer.train`` for a live run: ``{"seconds": seconds}``, or ``{"steps": N}`` when
-    ``COURSE_LIVE_STEPS`` = N is set (a positive integer; anything else is refused, naming the variable)."""
+    """The keyword arguments of ``Trainer.train`` for a live run: ``{"seconds": seconds, "min_steps": MIN_STEPS}``, or
+    ``{"steps": N}`` when ``COURSE_LIVE_STEPS`` = N is set (a positive integer; anything else is refused, naming the
+    variable)."""
     check_number(seconds, "seconds", low=0, low_open=True)
     raw = os.environ.get(ENV)
     if raw is None or raw == "":
-        return {"seconds": float(seconds)}
+        return {"seconds": float(seconds), "min_steps": MIN_STEPS}
     try:
         steps = int(raw)
     except ValueError:

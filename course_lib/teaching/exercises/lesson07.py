@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import torch
 
+from ..._compat import warn_renamed
 from . import Exercise, Mismatch, close, register, run_check
 
-__all__ = ["check_guided_eps", "check_corrupt_lr", "check_latent_scale", "check_evaluation_inputs"]
+__all__ = [
+    "check_corrupt_lr_levels",
+    "check_evaluation_plan",
+    "check_guided_eps",
+    "check_corrupt_lr",
+    "check_latent_scale",
+    "check_evaluation_inputs",
+]
 
 
 def _none(out):
@@ -93,6 +101,52 @@ def _test_corrupt_lr(fn) -> None:
     raise Mismatch("expected z_s = √ᾱ_s y + √(1 − ᾱ_s) ε per image (Eq. 07.2).")
 
 
+def _test_corrupt_lr_levels(fn) -> None:
+    """Exercise 07.2 with the schedule table handed in: level s is the paper's t = s, the code's index s − 1, and s = 0
+    leaves y untouched — the off-by-one that handing in ᾱ_s itself hid."""
+    from ...diffusion import GaussianDiffusion
+    from ...schedules import make_beta_schedule
+
+    alpha_bars = GaussianDiffusion(make_beta_schedule("cosine", 1000), dtype=torch.float64).alpha_bars
+    g = torch.Generator().manual_seed(75)
+    y = torch.rand(4, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    noise = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    s = torch.tensor([0, 1, 100, 400])
+    out = fn(y.clone(), s.clone(), alpha_bars.clone(), noise.clone())
+    _none(out)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise Mismatch(
+            f"return the pair (z_s, s): the corrupted LR image and its level (Eq. 07.2–07.3), got {type(out).__name__}."
+        )
+    z, s_out = out
+    if not isinstance(s_out, torch.Tensor) or not torch.equal(torch.as_tensor(s_out).long(), s):
+        raise Mismatch("the second element must be the levels s themselves, unchanged (the network embeds them).")
+
+    def at(index):
+        a = alpha_bars[index].view(-1, 1, 1, 1)
+        return a.sqrt() * y + (1 - a).sqrt() * noise
+
+    want = torch.where((s > 0).view(-1, 1, 1, 1), at((s - 1).clamp(min=0)), y)
+    if close(z, want):
+        return
+    if close(z, torch.where((s > 0).view(-1, 1, 1, 1), at(s.clamp(max=999)), y)):
+        raise Mismatch(
+            "off by one: level s is the paper's t = s, which the code's 0-based table holds at index s − 1 "
+            "(alpha_bars[s − 1]); alpha_bars[s] is one step more noise."
+        )
+    if close(z, at((s - 1).clamp(min=0))):
+        raise Mismatch(
+            "s = 0 must leave y untouched (z_0 = y: no corruption), not take alpha_bars[0] — which still adds a "
+            "little noise. Use torch.where(s > 0, z_s, y)."
+        )
+    if close(z, at(s.clamp(max=999))):
+        raise Mismatch(
+            "alpha_bars[s] for every image: one step too much noise (level s is index s − 1), and s = 0 must "
+            "leave y untouched."
+        )
+    raise Mismatch("expected z_s = √ᾱ y + √(1 − ᾱ) ε with ᾱ = alpha_bars[s − 1] per image, and z = y where s = 0.")
+
+
 def _test_latent_scale(fn) -> None:
     g = torch.Generator().manual_seed(73)
     # latents of 50 images, 4 channels, with a scale nobody chose and per-image differences
@@ -158,10 +212,52 @@ def _test_evaluation_inputs(fn) -> None:
         )
 
 
+def _test_evaluation_plan(fn) -> None:
+    """Exercise 07.4: what to judge the SR stage on, *and against what* — the reasoning a one-bit choice hid."""
+    g = torch.Generator().manual_seed(76)
+    hr = torch.rand(4, 1, 32, 32, generator=g) * 2 - 1
+    true_lr = torch.nn.functional.avg_pool2d(hr, 4)
+    base_lr = (true_lr + 0.2 * torch.randn(true_lr.shape, generator=g)).clamp(-1, 1)
+    out = fn(true_lr.clone(), base_lr.clone(), hr.clone())
+    _none(out)
+    if (
+        not isinstance(out, dict)
+        or not out
+        or not all(isinstance(v, (tuple, list)) and len(v) == 2 for v in out.values())
+    ):
+        raise Mismatch(
+            "return a dict {name: (LR images, HR target or None)}: what the stage is judged on, and against what."
+        )
+
+    def is_(a, b):
+        return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+
+    plans = list(out.values())
+    base = [target for lr, target in plans if is_(lr, base_lr)]
+    if not base:
+        raise Mismatch(
+            "testing on true LR only: in a cascade the SR stage never sees a true LR image — it sees the base "
+            "model's outputs, artefacts included. Evaluate on base-generated LR (true LR beside it for the gap)."
+        )
+    if any(target is not None for target in base):
+        raise Mismatch(
+            "base-generated LR has no HR: the base model drew it from noise, so the HR of the true LR image is "
+            "another digit's picture, and PSNR against it measures nothing. Judge those outputs without a target "
+            "(None): realism (patch SWD) and class accuracy against the class asked for, as section 2 does."
+        )
+    true = [target for lr, target in plans if is_(lr, true_lr)]
+    if true and not any(is_(target, hr) for target in true):
+        raise Mismatch("true LR has its HR: pair it with hr, so that PSNR and consistency can be measured on it.")
+
+
 GUIDED_EPS = register(Exercise("07", 1, "guided_eps", _test_guided_eps))
-CORRUPT_LR = register(Exercise("07", 2, "corrupt_lr", _test_corrupt_lr))
+CORRUPT_LR = register(Exercise("07", 2, "corrupt_lr", _test_corrupt_lr_levels))
+#: 0.4's form of the exercise (ᾱ_s handed in), for a learner's saved copy: kept one release, unregistered
+_CORRUPT_LR_GIVEN = Exercise("07", 2, "corrupt_lr", _test_corrupt_lr)
 LATENT_SCALE = register(Exercise("07", 3, "latent_scale", _test_latent_scale))
-EVALUATION_INPUTS = register(Exercise("07", 4, "evaluation_inputs", _test_evaluation_inputs))
+EVALUATION_INPUTS = register(Exercise("07", 4, "evaluation_plan", _test_evaluation_plan))
+#: 0.4's form of the exercise (a one-bit choice), for a learner's saved copy: kept one release, unregistered
+_EVALUATION_INPUTS_OLD = Exercise("07", 4, "evaluation_inputs", _test_evaluation_inputs)
 
 
 def check_guided_eps(fn):
@@ -169,9 +265,17 @@ def check_guided_eps(fn):
     return run_check(GUIDED_EPS, fn)
 
 
-def check_corrupt_lr(fn):
-    """Check ``fn(y, s, alpha_bar_s, noise) -> (z_s, s)``: conditioning augmentation, the level handed on (Eq. 07.2)."""
+def check_corrupt_lr_levels(fn):
+    """Check ``fn(y, s, alpha_bars, noise) -> (z_s, s)``: conditioning augmentation from the schedule's table, level s
+    at index s − 1 and s = 0 untouched, the level handed on (Eq. 07.2)."""
     return run_check(CORRUPT_LR, fn)
+
+
+def check_corrupt_lr(fn):
+    """0.4's check, ``fn(y, s, alpha_bar_s, noise) -> (z_s, s)`` with ᾱ_s handed in (deprecated: it never exercised
+    the level's index; :func:`check_corrupt_lr_levels` does)."""
+    warn_renamed("course_lib.teaching.exercises.lesson07.check_corrupt_lr", "check_corrupt_lr_levels (ᾱ table given)")
+    return run_check(_CORRUPT_LR_GIVEN, fn)
 
 
 def check_latent_scale(fn):
@@ -179,6 +283,14 @@ def check_latent_scale(fn):
     return run_check(LATENT_SCALE, fn)
 
 
-def check_evaluation_inputs(fn):
-    """Check ``fn(true_lr, base_lr) -> {name: LR}``: a cascade's SR stage judged on base-generated LR."""
+def check_evaluation_plan(fn):
+    """Check ``fn(true_lr, base_lr, hr) -> {name: (LR, HR target or None)}``: a cascade's SR stage judged on
+    base-generated LR, which has no HR target, beside true LR paired with its HR."""
     return run_check(EVALUATION_INPUTS, fn)
+
+
+def check_evaluation_inputs(fn):
+    """0.4's check, ``fn(true_lr, base_lr) -> {name: LR}`` (deprecated: a one-bit choice; :func:`check_evaluation_plan`
+    asks what each input is judged against)."""
+    warn_renamed("course_lib.teaching.exercises.lesson07.check_evaluation_inputs", "check_evaluation_plan")
+    return run_check(_EVALUATION_INPUTS_OLD, fn)
