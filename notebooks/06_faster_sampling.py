@@ -256,6 +256,22 @@ assert swd_lv["low noise"] < swd_lv["t = 300"]  # each samples the distribution 
 #
 # $$\frac{\mathrm dx}{\mathrm dt} = -\tfrac12\beta(t)\,\big[x + s(x, t)\big] = -\tfrac12\beta(t)\Big[x - \frac{\hat\varepsilon(x, t)}{\sqrt{1-\bar\alpha(t)}}\Big] \qquad \text{(Eq. 06.6)}$$
 #
+# <details><summary><b>Derivation: the probability-flow ODE from the Fokker–Planck equation</b> (click to open)</summary>
+#
+# For dx = f(x, t) dt + g(t) dw, the density p_t obeys the Fokker–Planck equation
+# $\partial_t p = -
+# abla\cdot(f\,p) + 	frac12 g^2\,\Delta p$. Since $\Delta p = 
+# abla\cdot(p\,
+# abla\log p)$, the
+# diffusion term is a drift too: $\partial_t p = -
+# abla\cdotig[(f - 	frac12 g^2\,
+# abla\log p)\,pig]$ — the
+# continuity equation of the deterministic flow $\mathrm dx/\mathrm dt = f - 	frac12 g^2\, s(x, t)$, which therefore
+# moves the same densities p_t. For the VP-SDE, $f = -	frac12eta x$ and $g^2 = eta$: that is Eq. 06.6. (Anderson's
+# reverse SDE, Eq. 06.5, is the other split: drift $f - g^2 s$ run backwards, with the noise kept.)
+#
+# </details>
+#
 # The reverse SDE by Euler–Maruyama (`euler_maruyama`, 200 steps) and the probability-flow ODE by Euler (`ode_euler`),
 # both in the VP time t, with the exact mixture score, from the same x_T — plus Langevin for comparison:
 
