@@ -648,8 +648,8 @@ assert V == race_verdicts(race["generation"])  # the cached verdicts are the one
 
 
 def cell(v, digits):
-    iv = v["interval"]
-    return f"{iv['estimate']:+.{digits}f} [{iv['low']:+.{digits}f}, {iv['high']:+.{digits}f}]", f"{v['margin']:.{digits}f}", v["verdict"]
+    """A cached verdict as three columns: its interval, the margin it was judged against, its word."""
+    return plotting.interval_text(v, digits), f"{v['margin']:.{digits}f}", v["verdict"]
 
 
 rows = [[name, by_label[name.split(" − ")[0]]["runs"][0]["nfe"], *cell(v["patch_swd"], 5), *cell(v["frechet"], 3),
@@ -775,8 +775,7 @@ pairs = race["sr"]["pairs"]
 
 
 def shown(v, digits):
-    iv = v["interval"]
-    return f"{iv['estimate']:+.{digits}f} [{iv['low']:+.{digits}f}, {iv['high']:+.{digits}f}] **{v['verdict']}**"
+    return plotting.verdict_text(v, digits, bold=True)
 
 
 display(Markdown(plotting.markdown_table(

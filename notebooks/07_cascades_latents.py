@@ -277,10 +277,7 @@ plot_sweep(T_["sweep"], T_["base"]["accuracy"], f"{T_['n']} test draws: asked-fo
 cmp = T_["comparison"]
 
 
-def iv(v, digits):
-    """A cached verdict of course_lib.stats: the estimate, its 95 % interval and the word."""
-    i = v["interval"]
-    return f"{i['estimate']:+.{digits}f} [{i['low']:+.{digits}f}, {i['high']:+.{digits}f}] {v['verdict']}"
+iv = plotting.verdict_text  # a cached verdict: estimate [95 %] and its word
 
 
 rows = [["base stage (bicubic ×4)", f"{T_['base']['accuracy']:.3f}", "—"],

@@ -295,8 +295,7 @@ assert (got_x2 - cached_x2).abs().max() < 0.05
 
 
 def pm(pair, key="psnr"):
-    iv = P[pair][key]["interval"]
-    return f"{iv['estimate']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
+    return plotting.interval_text(P[pair][key], 2)
 
 
 table = [["×2", "DDNM", C["DDNM x2"]["psnr"], C["DDNM x2"]["agreement"], C["DDNM x2"]["patch_swd"], pm("DDNM x2 − bicubic sr2") + " vs bicubic"],
@@ -629,16 +628,14 @@ assert 0 < val["stage1"]["psnr"] - 3 - val["rows"]["1.5"]["psnr"] < 0.2
 ev = blind["evaluation"]
 
 
-def iv(v, digits):
-    i = v["interval"]
-    return f"{i['estimate']:+.{digits}f} [{i['low']:+.{digits}f}, {i['high']:+.{digits}f}]"
+iv = plotting.verdict_text  # a cached verdict: estimate [95 %] and its word
 
 
 blind_rows = []
 for split in ("seen", "unseen"):
     for label, r in ev[split]["rows"].items():
         p = ev[split]["pairs_vs_stage1"].get(label)
-        d = [""] * 3 if p is None else [f"{iv(p[k], n)} {p[k]['verdict']}" for k, n in (("psnr", 2), ("agreement", 2), ("patch_swd", 4))]
+        d = [""] * 3 if p is None else [iv(p[k], n) for k, n in (("psnr", 2), ("agreement", 2), ("patch_swd", 4))]
         blind_rows.append([split, label, f"{r['psnr']:.2f}", f"{r['agreement']:.2f}", f"{r['patch_swd']:.4f}", *d])
 display(Markdown(plotting.markdown_table(["degradations", "output", "PSNR (dB)", "agreement", "patch SWD ↓",
                                           "vs stage 1: Δ PSNR [95 %]", "Δ agreement [95 %]", "Δ patch SWD [95 %]"], blind_rows)))
@@ -654,7 +651,7 @@ missed = [k for k, ok in blind_checks.items() if not ok]
 assert len(missed) == 1 and missed[0].startswith("unseen: agreement")  # what the text below states
 unseen_agr = ev["unseen"]["pairs_vs_stage1"][chosen_label]["agreement"]
 print(f"unseen, pipeline − stage 1 agreement: {iv(unseen_agr, 3)} (paired t interval; {round(-unseen_agr['interval']['estimate'] * 100)} "
-      f"of 100 digits): {unseen_agr['verdict']}")
+      f"of 100 digits)")
 assert unseen_agr["verdict"] == "undecided"
 assert all(ev[sp]["rows"]["SR3-style x4 on the degraded image at 8x8"]["agreement"] < ev[sp]["rows"]["stage 1"]["agreement"] - 0.2 for sp in ev)
 
@@ -674,8 +671,7 @@ display(Markdown(plotting.markdown_table(
      "Δ patch SWD [95 %]"],
     [[split, f"{fu[split]['stage 1']['psnr']:.2f} / {fu[split]['stage 1']['agreement']:.3f}",
       f"{fu[split]['pipeline']['psnr']:.2f} / {fu[split]['pipeline']['agreement']:.3f}",
-      *[f"{iv(fu[split]['pipeline − stage 1'][k], n)} {fu[split]['pipeline − stage 1'][k]['verdict']}"
-        for k, n in (("psnr", 2), ("agreement", 3), ("patch_swd", 4))]]
+      *[iv(fu[split]["pipeline − stage 1"][k], n) for k, n in (("psnr", 2), ("agreement", 3), ("patch_swd", 4))]]
      for split in ("seen", "unseen")])))
 fu_unseen = fu["unseen"]["pipeline − stage 1"]["agreement"]
 assert -0.01 <= fu_unseen["interval"]["estimate"] and fu_unseen["interval"]["low"] < -0.01 and fu_unseen["verdict"] == "undecided"

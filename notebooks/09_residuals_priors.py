@@ -576,10 +576,7 @@ display(Markdown(plotting.markdown_table(
 # were run once more on the 100 curve digits, one after another, on one thread (`--shipped`):
 
 # %%
-def iv(v, digits):
-    """A cached verdict of course_lib.stats: the estimate, its 95 % interval and the word."""
-    i = v["interval"]
-    return f"{i['estimate']:+.{digits}f} [{i['low']:+.{digits}f}, {i['high']:+.{digits}f}] {v['verdict']}"
+iv = plotting.verdict_text  # a cached verdict: estimate [95 %] and its word
 
 
 rows, vs = [], {}

@@ -100,3 +100,14 @@ def test_markdown_tables_escape_a_bar_inside_a_cell():
     assert lines[0] == "| row | Δ \\|1 − HF\\| ↓ |" and lines[2] == "| a | 0.125 |"
     assert lines[3] == "| b | already \\| escaped |"
     assert all(len([c for c in line.replace("\\|", "").split("|")]) == 4 for line in lines)
+
+
+def test_a_cached_verdict_prints_as_the_lessons_show_it():
+    from course_lib import stats
+    from course_lib.teaching.plotting import interval_text, verdict_text
+
+    v = stats.compare_values([1.0, 2.0, 3.0, 4.0], [0.0, 1.1, 1.9, 3.2], True)
+    iv = v["interval"]
+    assert interval_text(v, 2) == f"{iv['estimate']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
+    assert verdict_text(v, 2) == interval_text(v, 2) + " " + v["verdict"] and v["verdict"] == "better"
+    assert verdict_text(v, 2, bold=True).endswith("**better**")

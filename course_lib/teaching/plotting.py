@@ -121,6 +121,18 @@ def loss_curve(
     return fig
 
 
+def interval_text(verdict: dict, digits: int = 4) -> str:
+    """A cached :mod:`course_lib.stats` verdict's interval as the lessons print it: ``"+0.80 [+0.43, +1.17]"``."""
+    iv = verdict["interval"]
+    return f"{iv['estimate']:+.{digits}f} [{iv['low']:+.{digits}f}, {iv['high']:+.{digits}f}]"
+
+
+def verdict_text(verdict: dict, digits: int = 4, bold: bool = False) -> str:
+    """A cached verdict with its word: ``"+0.80 [+0.43, +1.17] better"`` (``bold``: the word in Markdown bold)."""
+    word = f"**{verdict['verdict']}**" if bold else verdict["verdict"]
+    return f"{interval_text(verdict, digits)} {word}"
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]], floatfmt: str = ".2f") -> str:
     """A Markdown table; floats formatted with ``floatfmt`` (rounded, so stored outputs are stable). A ``|`` inside a
     header or a cell (as in |1 − HF|) is escaped, so that it does not split the column."""
