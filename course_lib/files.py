@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "computed_once",
     "CheckpointError",
     "DataFileError",
     "atomic_write",
@@ -249,3 +250,15 @@ def write_cached(
             rel, {"description": description, "source": source, "licence": "MIT (computed by the course)"}
         )
     print("wrote " + " and ".join(str(data_dir() / rel) for rel, _ in written))
+
+
+def computed_once(path: str | Path, make):
+    """``make()``'s result (tensors, or dicts and lists of them), kept in ``path`` (a ``.pt`` file under ``runs/``):
+    computed the first time, read back afterwards — so that an interrupted experiment resumes where it stopped."""
+    path = Path(path)
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    out = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, path)
+    return out

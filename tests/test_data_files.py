@@ -112,3 +112,21 @@ def test_write_cached_writes_registers_and_reads_back(data_copy):
     first = (data_copy / "cache/x.npz").read_bytes()
     data.write_cached("cache/x.json", {"k": [1, 2]}, "cache/x.npz", arrays, "again", ("the json", "the npz"))
     assert (data_copy / "cache/x.npz").read_bytes() == first  # same arrays, same bytes (same sha256)
+
+
+def test_computed_once_computes_then_reads_back(tmp_path):
+    """The experiments' resumable step: the first call computes and keeps the result, the next reads it back."""
+    import torch
+
+    from course_lib.files import computed_once
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"x": torch.arange(3.0), "seconds": 1.5}
+
+    path = tmp_path / "runs" / "step.pt"
+    first, again = computed_once(path, make), computed_once(path, make)
+    assert len(calls) == 1 and path.exists()
+    assert torch.equal(first["x"], again["x"]) and again["seconds"] == 1.5

@@ -72,6 +72,7 @@ __all__ = [
     "outputs",
     "measure",
     "value_stats",
+    "digits_outputs",
     "row",
     "ROW_FIELDS",
     "load_table",
@@ -311,6 +312,19 @@ def outputs(
         return one(k or 0)
     runs = [one(j) for j in range(entry.samples)]
     return torch.stack([r[0] for r in runs]).mean(0), sum(r[1] for r in runs), sum(r[2] for r in runs)
+
+
+def digits_outputs(entries: Sequence[Entry], device, work_root: str | Path = WORK, progress: bool = False) -> dict:
+    """Rows' outputs on the digits task, as the harness computes them (kept in ``work_root``, so a comparison that needs
+    them again reads them back): ``hr``, ``y``, ``indices``, ``scale`` — the evaluation digits, their LR, their test
+    indices, the factor — ``reference``, the real digits realism is judged against, and ``outputs``, label →
+    ``(N, 1, 32, 32)`` on ``device``."""
+    task = TASKS["digits_x4"]
+    hr, y, indices, _ = task.load(device)
+    work = Work(work_root, task.name)
+    sr = {e.label: outputs(e, work, hr, y, indices, device, progress)[0].to(device) for e in entries}
+    reference = DigitsSR("test", scale=task.scale).tensors(list(REFERENCE_INDICES))[0].to(device)
+    return {"hr": hr, "y": y, "indices": indices, "scale": task.scale, "reference": reference, "outputs": sr}
 
 
 def _options_tag(options: dict) -> str:

@@ -43,7 +43,7 @@ import torch
 from .. import stats
 from ..datasets import DigitsSR, load_digits
 from ..device import describe_hardware
-from ..files import data_dir, write_cached
+from ..files import computed_once, data_dir, write_cached
 from ..engine.harness import REFERENCE_INDICES
 from ..images import to_tensor
 from ..metrics import patch_distance
@@ -287,13 +287,7 @@ def _references() -> dict[str, torch.Tensor]:
 
 def _cached(name: str, fn):
     """``fn()`` once: its result kept in ``runs/cascade/NAME.pt`` (tensors) so an interrupted run resumes."""
-    path = WORK / f"{name}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=True)
-    out = fn()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(out, path)
-    return out
+    return computed_once(WORK / f"{name}.pt", fn)
 
 
 @torch.no_grad()

@@ -38,6 +38,7 @@ from ..datasets import DigitsSR
 from ..device import describe_hardware, get_device
 from ..files import load_manifest, verify_file, write_cached
 from ..engine.harness import (
+    DDIM50,
     CURVE_INDICES,
     EVAL_INDICES,
     REFERENCE_INDICES,
@@ -46,6 +47,7 @@ from ..engine.harness import (
     TASKS,
     WORK,
     Entry,
+    digits_outputs,
     Work,
     image_seeds,
     outputs as harness_outputs,
@@ -94,7 +96,6 @@ DIGIT_METHODS = (
 PHOTO_METHODS = ("bicubic", "SRCNN", "SR3 DDIM-50", "SR3 DDIM-50 + projection")
 COMPARE_PATH = "cache/cnn_vs_diffusion.json"
 SAMPLES_PATH = "cache/cnn_vs_diffusion.npz"
-DDIM50 = {"sampler": "ddim", "steps": 50}
 #: this cache's method names and the harness entries behind them
 DIGIT_ENTRIES = {
     "bicubic": Entry("bicubic", "digits_x4", None),
@@ -359,16 +360,11 @@ def rejudge(device: torch.device, work_root: Path, progress: bool = False) -> in
     same per-image seeds); their measures must equal the cached ones, or nothing is written."""
     cached = load_comparison()
     digits = cached["digits"]
-    ds = DigitsSR("test", scale=4)
-    indices = list(EVAL_INDICES)
-    hr, y = (t.to(device) for t in ds.tensors(indices))
-    ref_hr, _ = (t.to(device) for t in ds.tensors(list(REFERENCE_INDICES)))
+    data = digits_outputs(
+        [DIGIT_ENTRIES[name] for name in ("SR3 DDIM-50", "regression U-Net")], device, work_root, progress
+    )
+    outputs, ref_hr = data["outputs"], data["reference"]
     classifier = load_classifier(device=device)
-    work = Work(work_root, "digits_x4")
-    outputs = {
-        name: harness_outputs(DIGIT_ENTRIES[name], work, hr, y, indices, device, progress)[0].to(device)
-        for name in ("SR3 DDIM-50", "regression U-Net")
-    }
     for name, sr in outputs.items():
         again = {
             "patch_swd": round(float(patch_distance(sr, ref_hr)), 5),

@@ -40,7 +40,7 @@ from .. import stats
 from ..datasets import DigitsSR
 from ..device import describe_hardware, get_device, per_image_generators, randn
 from .._compat import moved_names
-from ..files import verify_file, write_cached
+from ..files import computed_once, verify_file, write_cached
 from ..metrics import frechet_distance, patch_distance
 
 from ..engine.harness import Entry
@@ -263,15 +263,6 @@ def confirmation_verdicts(confirmation: dict, generation: dict) -> dict:
     return out
 
 
-def _cached_run(path: Path, make):
-    if path.exists():
-        return torch.load(path, weights_only=True)
-    out = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(out, path)
-    return out
-
-
 def run_generation(
     device, work: Path = WORK, configs: Sequence = GEN_CONFIGS, seeds: Sequence[int] = SEEDS, n: int = N_PER_SEED
 ) -> dict:
@@ -292,7 +283,7 @@ def run_generation(
         runs = []
         for s in DDPM_SEEDS if sampler == "ddpm" else seeds:
             path = work / f"gen_{label.replace(' ', '_').replace('(', '').replace(')', '')}_seed{s}.pt"
-            res = _cached_run(
+            res = computed_once(
                 path,
                 lambda: dict(
                     zip(("x", "seconds", "nfe"), generate(model, process, sampler, steps, options, s, n, device=device))
@@ -335,18 +326,19 @@ def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
     :func:`course_lib.stats.set_difference` (same halves of both rows). Each pair answers its own question in the
     lesson: 95 % each, no family correction. The per-image values are kept, so that a later re-judgement needs no
     images."""
-    from ..engine.harness import TASKS, Work, measure, outputs
+    from ..engine.harness import LIVE_INDICES, digits_outputs, measure
     from .evaluate import ROWS as LESSON_05_ROWS
 
-    task = TASKS["digits_x4"]
-    hr, y, indices, _ = task.load(device)
-    work = Work(work_root, "digits_x4")
-    reference = DigitsSR("test", scale=4).tensors(list(range(1, 1000, 2)))[0].to(device)
     by_label = {e.label: e for e in (*LESSON_05_ROWS, *ROWS) if e.task == "digits_x4"}
-    images, per_image = {}, {}
-    for label in dict.fromkeys(x for a, b, _ in SR_PAIRS for x in (a, b)):
-        images[label] = outputs(by_label[label], work, hr, y, indices, device)[0].to(device)
-        m = measure(images[label], hr, y, task.scale)
+    pair_labels = dict.fromkeys(x for a, b, _ in SR_PAIRS for x in (a, b))
+    live_labels = ("consistency student 1 step", "consistency student 4 steps", "SR3 concat DPM-Solver++(2M) 10")
+    data = digits_outputs([by_label[k] for k in dict.fromkeys((*pair_labels, *live_labels))], device, work_root)
+    hr, y, indices, scale, reference, images = (
+        data[k] for k in ("hr", "y", "indices", "scale", "reference", "outputs")
+    )
+    per_image = {}
+    for label in pair_labels:
+        m = measure(images[label], hr, y, scale)
         per_image[label] = {
             "psnr": m["psnr"].double().cpu(),
             "consistency": m["consistency"].double().cpu(),
@@ -372,13 +364,10 @@ def sr_comparisons(device, work_root: str | Path = "runs/harness") -> dict:
             f"  {a} − {b}: patch SWD {out[-1]['patch_swd']['verdict']} {out[-1]['patch_swd']['interval']}", flush=True
         )
     # per-image values of a few rows on the lessons' 16 live digits, for the lesson to recompute and compare
-    from ..engine.harness import LIVE_INDICES
-
     pos = [list(indices).index(i) for i in LIVE_INDICES]
     live = {}
-    for label in ("consistency student 1 step", "consistency student 4 steps", "SR3 concat DPM-Solver++(2M) 10"):
-        sr = outputs(by_label[label], work, hr, y, indices, device)[0].to(device)[pos]
-        m = measure(sr, hr[pos], y[pos], task.scale)
+    for label in live_labels:
+        m = measure(images[label][pos], hr[pos], y[pos], scale)
         live[label] = {
             "indices": list(LIVE_INDICES),
             "psnr": [round(float(v), 3) for v in m["psnr"]],

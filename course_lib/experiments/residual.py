@@ -336,20 +336,19 @@ def native_samplers(device="cpu", work_root: str | Path = "runs/harness") -> dic
     the harness's 500 evaluation digits (one evaluation set, the harness's outputs and per-image seeds): PSNR,
     consistency and agreement by the paired t interval, patch SWD and the Fréchet distance (classifier features) by the
     delete-half jackknife (:mod:`course_lib.stats`, exploratory: no margin was fixed)."""
-    from ..engine.harness import REFERENCE_INDICES, TASKS, Work, measure, outputs
+    from ..engine.harness import digits_outputs, measure
     from ..engine.pretrained import load_classifier
     from .evaluate import ROWS as LESSON_05_ROWS
 
-    task = TASKS["digits_x4"]
-    hr, y, indices, _ = task.load(device)
-    work = Work(work_root, "digits_x4")
-    reference = DigitsSR("test", scale=4).tensors(list(REFERENCE_INDICES))[0].to(device)
     classifier = load_classifier(device=device)
     by_label = {e.label: e for e in (*LESSON_05_ROWS, *ROWS) if e.task == "digits_x4"}
     ref_label = "SR3 concat DDIM-50"
     labels = (ref_label, "SRDiff DDPM-100", "SRDiff DDIM-50")
-    images = {k: outputs(by_label[k], work, hr, y, indices, device)[0].to(device) for k in labels}
-    per_image = {k: measure(v, hr, y, task.scale, classifier) for k, v in images.items()}
+    data = digits_outputs([by_label[k] for k in labels], device, work_root)
+    hr, y, indices, scale, reference, images = (
+        data[k] for k in ("hr", "y", "indices", "scale", "reference", "outputs")
+    )
+    per_image = {k: measure(v, hr, y, scale, classifier) for k, v in images.items()}
     features = {k: classifier.features(v) for k, v in images.items()}
     ref_features = classifier.features(reference)
     out = {"n": len(indices), "reference": ref_label, "rows": {}}

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from ..device import get_device
-from ..files import verify_file, write_cached
+from ..files import computed_once, verify_file, write_cached
 
 from ..engine.harness import Entry
 
@@ -180,10 +180,8 @@ def run(device, work: Path = WORK) -> dict:
         if noise:
             g = torch.Generator().manual_seed(900)
             y = y + 2 * noise * torch.randn(y.shape, generator=g).to(device)  # [0, 1]-scale σ is 2σ on [-1, 1]
-        path = work / f"{output_name(label)}.pt"
-        if path.exists():
-            saved = torch.load(path, weights_only=True)
-        else:
+
+        def restore(options=options, op=op, y=y, noise=noise) -> dict:
             start = time.perf_counter()
             # DDNM+ (sigma_y = the noise on [-1, 1], twice the [0, 1]-scale value) only where the config says so
             x = shipped.method.ddnm(
@@ -198,10 +196,9 @@ def run(device, work: Path = WORK) -> dict:
                 travel_length=options.get("travel_length", 10),
                 travel_repeat=options.get("travel_repeat", 1),
             )
-            nfe = shipped.method.last_nfe
-            saved = {"x": x.cpu(), "seconds": time.perf_counter() - start, "nfe": nfe}
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(saved, path)
+            return {"x": x.cpu(), "seconds": time.perf_counter() - start, "nfe": shipped.method.last_nfe}
+
+        saved = computed_once(work / f"{output_name(label)}.pt", restore)
         m, x = measures(saved["x"].to(device), op, y)
         per_image[label], images[label] = m, x
         results[label] = {

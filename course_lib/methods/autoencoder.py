@@ -16,7 +16,7 @@ from torch import nn
 
 from ..device import randn
 from ..models import Autoencoder, kl_to_standard_normal
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["AutoencoderConfig", "AutoencoderMethod"]
 
@@ -64,10 +64,7 @@ class AutoencoderMethod(Method):
             "dataset": "digits",
             "method": "autoencoder",
             "model": {"latent_channels": 2, "width": 8},
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:

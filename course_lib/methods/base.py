@@ -26,7 +26,10 @@ from torch import nn
 
 from ..images import check_model_range
 
-__all__ = ["MethodConfig", "Method", "METHODS", "register_method", "get_method", "legacy_method"]
+__all__ = ["MethodConfig", "Method", "METHODS", "register_method", "get_method", "legacy_method", "EXAMPLE_RUN"]
+
+#: the run every method's ``example()`` config trains for: two tiny steps, each logged (the conformance tests')
+EXAMPLE_RUN = {"batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
 
 
 def _checked_restore(restore):

@@ -22,7 +22,7 @@ from ..checks import check_int
 from ..device import make_generator, per_image_generators, randn
 from ..models import CascadeSR, UNet, augment_lr
 from ..samplers import ProgressBar, clip_x0, make_sampler, sample
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["CDMConfig", "CascadeSRMethod"]
 
@@ -74,10 +74,7 @@ class CascadeSRMethod(Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     @classmethod

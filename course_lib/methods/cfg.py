@@ -17,7 +17,7 @@ from torch import nn
 
 from ..checks import check_int
 from ..models import GuidedModel, UNet
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 from .ddpm import DDPM
 
 __all__ = ["CFGConfig", "ClassConditionalDDPM"]
@@ -64,10 +64,7 @@ class ClassConditionalDDPM(Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:

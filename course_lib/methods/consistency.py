@@ -38,7 +38,7 @@ from torch import nn
 from ..device import randn
 from ..models import SR3, UNet
 from ..samplers import ddim_timesteps
-from .base import register_method
+from .base import EXAMPLE_RUN, register_method
 from .sr3 import SR3Config, SR3Method, image_x0_transform
 
 __all__ = ["ConsistencySRConfig", "ConsistencySR3", "ConsistencySRMethod", "boundary_scalings"]
@@ -112,7 +112,7 @@ class ConsistencySRMethod(SR3Method):
                 "init_from": "digits_sr3_concat",
                 "model": {"scale": 4, "residual": True, "in_channels": 2, "cond_channels": 1, "conditioning": "concat",
                           "base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1, "attention": True},
-                "batch_size": 4, "steps": 2, "log_every": 1, "warmup_steps": 1}
+                **EXAMPLE_RUN}
 
     def build(self) -> nn.Module:
         """``ConsistencySR3(UNet(**args), …)``: the teacher's architecture with the boundary scalings of Eq. 06.10."""

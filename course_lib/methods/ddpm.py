@@ -17,7 +17,7 @@ from ..device import per_image_generators, randn
 from ..images import check_finite
 from ..models import MLPDenoiser, UNet
 from ..samplers import ProgressBar, clip_x0, make_sampler, sample
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["DDPMConfig", "DDPM", "NETWORKS"]
 
@@ -63,10 +63,7 @@ class DDPM(Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:

@@ -29,7 +29,7 @@ from ..device import per_image_generators, randn
 from ..models import RegressionUNet, UNet
 from ..models.controlnet import ControlledUNet, ControlNet
 from ..samplers import ProgressBar, clip_x0, make_sampler, sample
-from .base import MethodConfig, Method, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["DiffBIRConfig", "DiffBIRNet", "DiffBIRMethod"]
 
@@ -106,10 +106,7 @@ class DiffBIRMethod(Method):
             "dataset": "digits_blind:1:64",
             "method": "diffbir",
             "model": {"args": _DIGITS_UNET, "stage1_args": _RESTORER},
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
             "autocast": False,
         }
 

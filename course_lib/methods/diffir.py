@@ -28,7 +28,7 @@ from torch import nn
 
 from ..device import per_image_generators, randn
 from ..models.diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer, pixel_unshuffle_pair
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["DiffIRConfig", "DiffIRNet", "DiffIRMethod"]
 
@@ -126,10 +126,7 @@ class DiffIRMethod(Method):
             "dataset": "digits_sr:4",
             "method": "diffir",
             "model": {"stage": 2, "stage1": "digits_diffir_s1", **_DIGITS_DIFFIR, "denoiser_hidden": 32},
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     @classmethod

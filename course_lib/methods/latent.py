@@ -19,7 +19,7 @@ from torch import nn
 from ..device import make_generator, per_image_generators, randn
 from ..models import Autoencoder, LatentSR, UNet
 from ..samplers import ProgressBar, make_sampler, sample
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["LatentSRConfig", "LatentSRMethod"]
 
@@ -80,10 +80,7 @@ class LatentSRMethod(Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..frequency import resdiff_cnn_loss
 from ..models import SRCNN, RegressionUNet, RRDBNet
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["SRCNNConfig", "RegressionUNetConfig", "RRDBConfig", "SRCNNMethod", "RegressionUNetMethod", "RRDBMethod"]
 
@@ -88,10 +88,7 @@ class SRCNNMethod(_Regression):
             "dataset": "digits_sr:4",
             "method": "srcnn",
             "model": {"channels": 1, "scale": 4, "n1": 8, "n2": 4},
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:
@@ -116,10 +113,7 @@ class RegressionUNetMethod(_Regression):
             "dataset": "digits_sr:4",
             "method": "regression_unet",
             "model": {"channels": 1, "scale": 4, "base_channels": 8, "channel_mults": [1, 2], "attention": False},
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:
@@ -144,10 +138,7 @@ class RRDBMethod(_Regression):
             "dataset": "digits_sr:4",
             "method": "rrdb",
             "model": {"channels": 1, "scale": 4, "nf": 8, "blocks": 2, "gc": 4},
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..models import RRDBNet, UNet
 from ..models.resdiff import ResDiffSR
-from .base import register_method
+from .base import EXAMPLE_RUN, register_method
 from .sr3 import SR3Config, SR3Method
 
 __all__ = ["ResDiffConfig", "ResDiffMethod"]
@@ -64,10 +64,7 @@ class ResDiffMethod(SR3Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:

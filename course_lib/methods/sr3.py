@@ -19,7 +19,7 @@ from ..device import make_generator, per_image_generators, randn
 from ..models import SR3, TiledDenoiser, UNet, pad_to_tile
 from ..operators import consistency_projection
 from ..samplers import ProgressBar, Sampler, StepContext, Trajectory, make_sampler, sample
-from .base import Method, MethodConfig, register_method
+from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
 __all__ = ["SR3Config", "SR3Method", "super_resolve", "image_x0_transform", "PROJECTION_ITERATIONS", "restore_tiled"]
 
@@ -180,10 +180,7 @@ class SR3Method(Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     @property

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from ..models import SR3, RRDBNet, SRDiffUNet, UNet
-from .base import register_method
+from .base import EXAMPLE_RUN, register_method
 from .sr3 import SR3Config, SR3Method
 
 __all__ = ["SRDiffConfig", "SRDiffMethod"]
@@ -67,10 +67,7 @@ class SRDiffMethod(SR3Method):
                 "channel_mults": [1, 2],
                 "attention": False,
             },
-            "batch_size": 4,
-            "steps": 2,
-            "log_every": 1,
-            "warmup_steps": 1,
+            **EXAMPLE_RUN,
         }
 
     def build(self) -> nn.Module:
