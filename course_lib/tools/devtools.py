@@ -1,7 +1,7 @@
 """Contributor tools behind the Makefile: ``python -m course_lib.devtools {workspace,execute,student}``.
 
-* ``workspace`` copies each lesson notebook into ``workspace/`` (ignored by git) unless the learner
-  already has a copy there, so learners' edits never block ``git pull``.
+* ``workspace`` copies each lesson notebook (and each appendix, into ``workspace/appendix/``) into ``workspace/``
+  (ignored by git) unless the learner already has a copy there, so learners' edits never block ``git pull``.
 * ``execute NB.py …`` syncs each jupytext pair, executes the ``.ipynb`` top to bottom on the current
   kernel, strips saved widget state, writes it back, records the wall time in
   ``notebooks/timings.json`` and refreshes the syllabus table of ``README.md``.
@@ -66,7 +66,7 @@ SYLLABUS = [
     (
         "06_faster_sampling",
         "Faster sampling and the SDE view · 加速采样与随机微分方程视角",
-        "the VP-SDE of the linear and cosine schedules, time ↔ index through ᾱ; score and Tweedie; Langevin, the reverse SDE and the probability-flow ODE on 2-D; DDIM as an exponential integrator, inversion, slerp, η, spacing; PNDM/PLMS with its warm-up counted; DPM-Solver++(2M); consistency distillation on 2-D (live) and a shipped SR student; the race by NFE and milliseconds; convergence orders; the sampler race widget",
+        "the VP-SDE of the linear and cosine schedules, time ↔ index through ᾱ; score and Tweedie; Langevin, the reverse SDE and the probability-flow ODE on 2-D; DDIM as an exponential integrator, inversion; PNDM/PLMS with its warm-up counted; DPM-Solver++(2M); consistency distillation on 2-D (live) and a shipped SR student; convergence orders; the race, confirmed on fresh seeds, and SR samplers judged by realism; the sampler race widget",
         "05",
     ),
     (
@@ -114,21 +114,45 @@ SYLLABUS = [
 ]
 
 
+# Appendices: notebooks outside the lesson numbering (``notebooks/appendix/NNa_*``), each the "going further" part of
+# lesson NN that would make the lesson longer than one sitting — moved there, executed and tested like a lesson.
+# appendix stem -> (title, what is in it, the lesson it belongs to)
+APPENDICES = [
+    (
+        "06a_sampling_in_depth",
+        "Appendix to 06: sampling in depth · 采样进阶",
+        "the exploratory race and why its margin degenerated; the SR race's rows and plots; slerp, η and timestep-spacing galleries; PNDM's spacing pitfall; the student recomputed live",
+        "06",
+    ),
+]
+
+
 def lesson_paths() -> list[Path]:
     """The lesson notebooks ``notebooks/NN_*.ipynb``, sorted."""
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+def appendix_paths() -> list[Path]:
+    """The appendix notebooks ``notebooks/appendix/NNa_*.ipynb``, sorted."""
+    return sorted(NOTEBOOKS.glob("appendix/[0-9][0-9]a_*.ipynb"))
+
+
+def notebook_paths() -> list[Path]:
+    """Every executed notebook of the course: the lessons, then the appendices."""
+    return lesson_paths() + appendix_paths()
+
+
 def cmd_workspace(_args) -> int:
-    """``devtools workspace``: copy each lesson into ``workspace/`` unless the learner already has a copy."""
-    WORKSPACE.mkdir(exist_ok=True)
-    for nb in lesson_paths():
-        dest = WORKSPACE / nb.name
+    """``devtools workspace``: copy each lesson and appendix into ``workspace/`` unless the learner has a copy."""
+    for nb in notebook_paths():
+        rel = nb.relative_to(NOTEBOOKS)
+        dest = WORKSPACE / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
-            print(f"kept     workspace/{nb.name} (your copy; delete it to get a fresh one)")
+            print(f"kept     workspace/{rel.as_posix()} (your copy; delete it to get a fresh one)")
         else:
             shutil.copy2(nb, dest)
-            print(f"copied   notebooks/{nb.name} -> workspace/{nb.name}")
+            print(f"copied   notebooks/{rel.as_posix()} -> workspace/{rel.as_posix()}")
     return 0
 
 
@@ -162,15 +186,26 @@ def execute(ipynb: Path, timeout: int = 600) -> float:
 
 
 def syllabus_table(timings: dict[str, float]) -> str:
-    """The Markdown syllabus table of README (lesson, what you learn, prerequisites, CPU run time)."""
+    """The Markdown syllabus table of README (lesson, what you learn, prerequisites, CPU run time); each appendix
+    comes right after its lesson."""
     rows = ["| lesson | what you learn | prerequisites | CPU run time* |", "|---|---|---|---|"]
-    for stem, title, learn, prereq in SYLLABUS:
-        exists = (NOTEBOOKS / f"{stem}.ipynb").exists()
-        name = f"[{stem[:2]} — {title}](notebooks/{stem}.ipynb)" if exists else f"{stem[:2]} — {title}"
+    for stem, title, learn, prereq, rel in syllabus_entries():
+        exists = (NOTEBOOKS / f"{rel}.ipynb").exists()
+        name = f"[{stem[:3].rstrip('_')} — {title}](notebooks/{rel}.ipynb)" if exists else f"{stem[:2]} — {title}"
         secs = f"{timings[stem]:.0f} s" if stem in timings else ("—" if exists else "planned")
         cells = [name, learn, prereq, secs]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)
+
+
+def syllabus_entries() -> list[tuple[str, str, str, str, str]]:
+    """(stem, title, what you learn, prerequisites, path under ``notebooks/`` without suffix) of every lesson, each
+    followed by its appendices."""
+    out = []
+    for stem, title, learn, prereq in SYLLABUS:
+        out.append((stem, title, learn, prereq, stem))
+        out += [(a, t, w, p, f"appendix/{a}") for a, t, w, p in APPENDICES if p == stem[:2]]
+    return out
 
 
 def update_readme(timings: dict[str, float]) -> None:
@@ -197,7 +232,7 @@ def cmd_execute(args) -> int:
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)], check=True)
         print(f"executing {ipynb} …", flush=True)
         seconds = execute(ipynb)
-        timings[py.stem] = round(seconds, 1)
+        timings[py.stem] = round(seconds, 1)  # stems are unique: NN_* for lessons, NNa_* for appendices
         # executing rewrote the .ipynb: bring the .py twin's timestamp up to date
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)], check=True, capture_output=True)
         print(f"  {seconds:6.1f} s  {ipynb.name}")
@@ -242,11 +277,12 @@ def cmd_student(args) -> int:
     import nbformat
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for ipynb in lesson_paths():
+    for ipynb in notebook_paths():
         nb = student_notebook(nbformat.read(ipynb, as_version=4))
-        nbformat.write(nb, out / ipynb.name)
-        print(f"wrote {out / ipynb.name}")
+        dest = out / ipynb.relative_to(NOTEBOOKS)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, dest)
+        print(f"wrote {dest}")
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
     print(f"classroom edition in {out}/ ({len(lesson_paths())} lessons, solutions removed)")
     return 0
@@ -255,7 +291,7 @@ def cmd_student(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.devtools", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("workspace", help="copy lessons into workspace/ (never overwriting a learner's copy)")
+    sub.add_parser("workspace", help="copy lessons and appendices into workspace/ (never overwriting a learner's copy)")
     ex = sub.add_parser("execute", help="sync, execute and store outputs of lesson notebooks (give the .py files)")
     ex.add_argument("notebooks", nargs="+")
     st = sub.add_parser("student", help="write the classroom edition (solutions removed) to a folder")

@@ -8,7 +8,8 @@ widget's static view, the picture the lessons put beneath it, stands in), and no
 
 The builder stages the pages in ``_build/site-src/``:
 
-* ``lessons/NN_*.ipynb`` — the executed lessons as the public page should show them: solution cells **out** (the
+* ``lessons/NN_*.ipynb`` and ``lessons/appendix/NNa_*.ipynb`` — the executed lessons and their appendices as the
+  public page should show them: solution cells **out** (the
   student edition's rule, :func:`course_lib.tools.devtools.student_notebook`, keeping the measurements tagged ``answer``
   collapsed instead of cleared), and a first cell with the "Open in Colab" and "launch on Binder" links for readers
   online, built from the one repository URL in ``pyproject.toml`` (``[project.urls] Repository``);
@@ -28,7 +29,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from .devtools import ROOT, SYLLABUS, lesson_paths, student_notebook
+from .devtools import NOTEBOOKS, ROOT, lesson_paths, notebook_paths, student_notebook, syllabus_entries
 
 __all__ = ["SITE", "STAGE", "repository_url", "launch_links", "colab_cell", "stage", "build", "main"]
 
@@ -107,7 +108,7 @@ def _rewrite_links(text: str, source: str, repo: str) -> str:
         resolved = posixpath.normpath(posixpath.join(base, path))
         frag = f"#{anchor}" if anchor else ""
         if resolved.startswith("notebooks/") and resolved.endswith(".ipynb"):
-            return f"[{label}](lessons/{Path(resolved).name}{frag})"
+            return f"[{label}](lessons/{resolved.removeprefix('notebooks/')}{frag})"
         if resolved in pages:
             return f"[{label}]({pages[resolved]}{frag})"
         return f"[{label}]({repo}/blob/main/{resolved}{frag})"
@@ -129,7 +130,7 @@ def _lesson(ipynb: Path, repo: str):
     for c in nb.cells:  # the Colab set-up cell is for Colab, not for the page
         if c.cell_type == "code" and c.source == colab_cell(repo):
             c.metadata.setdefault("tags", []).append("remove-cell")
-    links = launch_links(ipynb.name, repo)
+    links = launch_links(ipynb.relative_to(NOTEBOOKS).as_posix(), repo)
     head = nbformat.v4.new_markdown_cell(
         f":::{{container}} course-launch\nRun it online: [Open in Colab]({links['colab']}) · [launch on Binder]"
         f"({links['binder']}); or on your machine, offline. {WIDGET_NOTE} Solutions of the exercises are not on "
@@ -143,12 +144,13 @@ def _index(repo: str) -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
     rows = []
-    landed = {p.stem for p in lesson_paths()}
-    for stem, title, learn, prereq in SYLLABUS:
-        name = f"[{stem[:2]} — {title}](lessons/{stem}.ipynb)" if stem in landed else f"{stem[:2]} — {title}"
+    landed = {p.relative_to(NOTEBOOKS).with_suffix("").as_posix() for p in notebook_paths()}
+    for stem, title, learn, prereq, rel in syllabus_entries():
+        number = stem[:3].rstrip("_")
+        name = f"[{number} — {title}](lessons/{rel}.ipynb)" if rel in landed else f"{number} — {title}"
         learn = learn.replace("|", "\\|")
         rows.append(f"| {name} | {learn} | {prereq} |")
-    toc = "\n".join(f"lessons/{stem}" for stem, *_ in SYLLABUS if stem in landed)
+    toc = "\n".join(f"lessons/{rel}" for *_, rel in syllabus_entries() if rel in landed)
     return f"""# Diffusion SR Course · 扩散模型超分辨率交互课程
 
 An open, interactive course that builds **diffusion models for image super-resolution** from first principles, one
@@ -201,9 +203,9 @@ def stage(out: Path = STAGE) -> Path:
     repo = repository_url()
     if out.exists():
         shutil.rmtree(out)
-    (out / "lessons").mkdir(parents=True)
-    for ipynb in lesson_paths():
-        nbformat.write(_lesson(ipynb, repo), out / "lessons" / ipynb.name)
+    (out / "lessons" / "appendix").mkdir(parents=True)
+    for ipynb in notebook_paths():
+        nbformat.write(_lesson(ipynb, repo), out / "lessons" / ipynb.relative_to(NOTEBOOKS))
     for src, dst in PAGES:
         text = (ROOT / src).read_text(encoding="utf-8")
         if src == "README.md":  # the front page has the course's title; this page is the README
@@ -247,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     out = build(Path(args.out), quiet=not args.verbose)
-    print(f"site in {out}/ ({len(lesson_paths())} lessons, {time.perf_counter() - start:.0f} s); open {out}/index.html")
+    print(
+        f"site in {out}/ ({len(lesson_paths())} lessons, {len(notebook_paths()) - len(lesson_paths())} appendices, "
+        f"{time.perf_counter() - start:.0f} s); open {out}/index.html"
+    )
     return 0
 
 
