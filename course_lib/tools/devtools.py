@@ -124,6 +124,12 @@ APPENDICES = [
         "the exploratory race and why its margin degenerated; the SR race's rows and plots; slerp, η and timestep-spacing galleries; PNDM's spacing pitfall; the student recomputed live",
         "06",
     ),
+    (
+        "08a_restoration_in_depth",
+        "Appendix to 08: restoration in depth · 复原进阶",
+        "the ControlNet adapter's training curve; unseen degradations measured again on 400 fresh digits; the unseen degradation live, where realism is not correctness",
+        "08",
+    ),
 ]
 
 
