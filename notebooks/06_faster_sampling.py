@@ -30,8 +30,8 @@
 #    network's 0-based index through ᾱ;
 # 2. turn ε̂ into the **score** (分数) and read x̂₀ as **Tweedie's formula** (Tweedie 公式), then sample a 2-D
 #    distribution by Langevin dynamics, the reverse SDE and the **probability-flow ODE** (概率流常微分方程);
-# 3. show that DDIM is the ODE's first-order exponential integrator and invert an image with it (interpolation in x_T,
-#    η and the timestep spacing are pictured in [appendix 06a](appendix/06a_sampling_in_depth.ipynb));
+# 3. show that DDIM is the ODE's first-order exponential integrator, and why it can be inverted (the round trip,
+#    interpolation in x_T, η and the timestep spacing are in [appendix 06a](appendix/06a_sampling_in_depth.ipynb));
 # 4. implement PNDM/PLMS's linear multistep step and count its warm-up honestly, and DPM-Solver++(2M)'s step;
 # 5. distil a **consistency model** (一致性模型) on 2-D, live, and use the shipped SR student in 1, 2 and 4 steps;
 # 6. measure convergence orders, then read the race — quality against network evaluations (NFE, 网络评估次数) —
@@ -77,10 +77,10 @@ from course_lib.embeddings import sinusoidal_embedding
 from course_lib.engine.harness import LIVE_INDICES, image_seeds, load_table
 from course_lib.methods.consistency import boundary_scalings
 from course_lib.methods.sr3 import super_resolve
-from course_lib.metrics import psnr, sliced_wasserstein
+from course_lib.metrics import sliced_wasserstein
 from course_lib.engine.pretrained import load
 from course_lib.experiments.race import confirmation_verdicts, load_race
-from course_lib.samplers import (DDIMSampler, Trajectory, clip_x0, ddim_invert, make_sampler, sample)
+from course_lib.samplers import DDIMSampler, Trajectory, clip_x0, make_sampler, sample
 from course_lib.samplers.ddim import ddim_update
 from course_lib.samplers.pndm import adams_bashforth, transfer
 from course_lib.schedules import make_beta_schedule
@@ -316,29 +316,11 @@ assert torch.allclose(euler_sigma, ddim_step, atol=1e-5)
 # because at η = 0 it is an *implicit probabilistic model* — a deterministic map from latents x_T to images, as in an
 # implicit generative model — and that map is the ODE above, one that can be run backwards. **Inversion** (反演) runs the
 # ODE upwards, image → x_T (`ddim_invert`), and sampling x_T returns the image. Where the steps start matters: the
-# cosine schedule's last index has σ̃ ≈ 2·10⁴, and the last step up to it is one enormous Euler step; Karras et al.'s
-# spacing (NeurIPS 2022) stops at σ̃ = 80 and is dense at low noise. Round trip PSNR against steps:
-
-# %%
-hr4 = hr8[::2]
-round_trip = {}
-for spacing in ("trailing", "karras"):
-    for steps in (10, 25):
-        x_inv = ddim_invert(unet, process, hr4, steps, spacing=spacing)
-        back = sample(unet, DDIMSampler(process, steps, spacing=spacing), x_inv)
-        round_trip[(spacing, steps)] = psnr(back.clamp(-1, 1), hr4).mean().item()
-display(Markdown(plotting.markdown_table(["spacing", "10 steps", "25 steps"],
-                                         [[sp, f"{round_trip[(sp, 10)]:.1f} dB", f"{round_trip[(sp, 25)]:.1f} dB"] for sp in ("trailing", "karras")])))
-assert round_trip[("karras", 25)] > round_trip[("karras", 10)] > round_trip[("trailing", 25)] + 5
-
-# %% [markdown]
-# On the trailing grid more steps make the round trip *worse*. Whatever the number of steps, its inversion ends with
-# one Euler step of Δσ̃ ≈ 2·10⁴ up to the cosine schedule's last index, and that one step's error, not the finer
-# steps below it, decides the round trip; why it grows with the steps this lesson has not traced. Karras's grid,
-# which stops at σ̃ = 80, has no such step and improves with steps as a solver should.
-#
-# Interpolating between two x_T (lerp against slerp), η from 0 to 1 and the timestep spacing at few steps are
-# three pictures of the same sampler, in [appendix 06a](appendix/06a_sampling_in_depth.ipynb).
+# cosine schedule's last index has σ̃ ≈ 2·10⁴, so the "trailing" grid's first (or, inverting, last) step is one
+# enormous Euler step; Karras et al.'s spacing (NeurIPS 2022) stops at σ̃ = 80 and is dense at low noise. How well an
+# image comes back on each grid (the trailing grid gets *worse* with more steps), interpolation between two x_T
+# (lerp against slerp), η from 0 to 1 and the timestep spacing at few steps are pictured and measured in
+# [appendix 06a](appendix/06a_sampling_in_depth.ipynb).
 
 # %% [markdown]
 # ## 3. PNDM and PLMS · 伪数值方法

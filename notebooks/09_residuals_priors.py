@@ -171,35 +171,42 @@ print(f"SRDiff: T = {srdiff.process.num_timesteps}, {srdiff.config.prediction}-p
       f"loss {srdiff.method.config.loss}, {srdiff.record['steps']:,} steps in {srdiff.record['training_seconds'] / 60:.0f} minutes on {srdiff.record['hardware']}")
 
 # %% [markdown]
-# ## 3. How much must it generate? The ablations · 消融实验
+# ## 3. How much must it generate? SRDiff's ablations · 消融实验
 #
 # Each variant below was trained from scratch for 1,000 steps of batch 64 on one thread, and every 200 steps its EMA
 # restored the same 100 test digits with DDIM-50 (image i from its own seed) — quality against training CPU-minutes.
 # They differ from SRDiff's recipe in one thing each; `sr3_style` is lesson 04's shipped recipe (T = 1000, x₀, MSE,
-# y concatenated, residual ×1), `resdiff` ResDiff's (section 4) and `diffir` DiffIR's stage 2 (section 5), whose clock
-# starts where its shipped stage 1's training ended.
+# y concatenated, residual ×1). ResDiff's and DiffIR's curves, from the same runs, come in their own sections.
 
 # %%
 cache = json.loads((data_dir() / "cache" / "residual_ablation.json").read_text())
 V, S = cache["variants"], cache["shipped"]
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-styles = {"srdiff": "k-o", "no_rescale": "k--o", "direct_hr": "k:o", "concat_lr": "C7-o", "x0_rescale": "C0-s",
-          "x0_no_rescale": "C0--s", "sr3_style": "C3-^", "resdiff": "C2-D", "resdiff_no_hf": "C2--D", "diffir": "C4-v"}
-for name, v in V.items():
-    minutes = [p["cpu_seconds"] / 60 for p in v["points"]]
-    axes[0].plot(minutes, [p["psnr"]["mean"] for p in v["points"]], styles[name], label=name, markersize=4)
-    axes[1].plot(minutes, [p["patch_swd"] for p in v["points"]], styles[name], label=name, markersize=4)
 ref = S["SR3-style DDIM-50"]
-axes[0].axhline(ref["psnr"]["mean"] - MARGINS["ablation_effect_db"], color="C3", lw=0.8, ls=":",
-                label="shipped SR3-style − 0.5 dB")
-axes[1].axhline(ref["patch_swd"], color="C3", lw=0.8, ls=":")
-axes[1].text(0.98, ref["patch_swd"] * 1.05, "shipped SR3-style", color="C3", fontsize=7, ha="right",
-             transform=axes[1].get_yaxis_transform())
-axes[0].set(xlabel="training CPU-minutes", ylabel="PSNR (dB), 100 digits", ylim=(8, 23.5))
-axes[1].set(xlabel="training CPU-minutes", ylabel="patch SWD ↓", yscale="log")
-axes[0].legend(fontsize=7, ncol=2)
-fig.tight_layout()
-plt.show()
+STYLES = {"srdiff": "k-o", "no_rescale": "k--o", "direct_hr": "k:o", "concat_lr": "C7-o", "x0_rescale": "C0-s",
+          "x0_no_rescale": "C0--s", "sr3_style": "C3-^", "resdiff": "C2-D", "resdiff_no_hf": "C2--D", "diffir": "C4-v"}
+
+
+def plot_curves(names, title):
+    """PSNR and patch SWD against training CPU-minutes for the cached curves ``names``, the shipped SR3-style beside."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name in names:
+        minutes = [p["cpu_seconds"] / 60 for p in V[name]["points"]]
+        axes[0].plot(minutes, [p["psnr"]["mean"] for p in V[name]["points"]], STYLES[name], label=name, markersize=4)
+        axes[1].plot(minutes, [p["patch_swd"] for p in V[name]["points"]], STYLES[name], label=name, markersize=4)
+    axes[0].axhline(ref["psnr"]["mean"] - MARGINS["ablation_effect_db"], color="C3", lw=0.8, ls=":",
+                    label="shipped SR3-style − 0.5 dB")
+    axes[1].axhline(ref["patch_swd"], color="C3", lw=0.8, ls=":")
+    axes[1].text(0.98, ref["patch_swd"] * 1.05, "shipped SR3-style", color="C3", fontsize=7, ha="right",
+                 transform=axes[1].get_yaxis_transform())
+    axes[0].set(xlabel="training CPU-minutes", ylabel="PSNR (dB), 100 digits", ylim=(8, 23.5), title=title)
+    axes[1].set(xlabel="training CPU-minutes", ylabel="patch SWD ↓", yscale="log")
+    axes[0].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    plt.show()
+
+
+plot_curves(["srdiff", "no_rescale", "direct_hr", "concat_lr", "x0_rescale", "x0_no_rescale", "sr3_style"],
+            "SRDiff's choices, one at a time")
 
 # %% [markdown]
 # The judgements (`course_lib.experiments.residual`, by `course_lib.stats`; the 0.5 dB was fixed before the shipped
@@ -215,20 +222,25 @@ def final(name):
     return V[name]["points"][-1]
 
 
-effect = MARGINS["ablation_effect_db"]
-questions = [("residual, not the whole image (ε, L1, T = 100, ×1: one factor)", "no_rescale", "direct_hr"),
-             ("frozen RRDB features, not y concatenated", "srdiff", "concat_lr"),
-             ("the ×2 rescale, ε-prediction", "srdiff", "no_rescale"),
-             ("the ×2 rescale, x₀-prediction", "x0_rescale", "x0_no_rescale"),
-             ("x₀- instead of ε-prediction (residual ×1)", "x0_no_rescale", "no_rescale"),
-             ("ResDiff's high-pass input", "resdiff", "resdiff_no_hf")]
-rows, verdict = [], {}
-for text, a, b in questions:
-    v = ablation_verdict(final(a)["psnr"]["values"], final(b)["psnr"]["values"])
-    verdict[(a, b)], iv = v["verdict"], v["interval"]
-    rows.append([text, f"{a} − {b}", f"{iv['estimate']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]",
-                 f"{final(a)['patch_swd']:.4f} vs {final(b)['patch_swd']:.4f}", verdict[(a, b)]])
-display(Markdown(plotting.markdown_table(["question", "paired", "Δ PSNR (dB), 95 %", "patch SWD ↓", "verdict"], rows)))
+verdict = {}
+
+
+def ablation_table(questions):
+    """Each (question, a, b): the paired PSNR difference a − b at the last snapshot and its ablation verdict."""
+    rows = []
+    for text, a, b in questions:
+        v = ablation_verdict(final(a)["psnr"]["values"], final(b)["psnr"]["values"])
+        verdict[(a, b)], d = v["verdict"], v["interval"]
+        rows.append([text, f"{a} − {b}", f"{d['estimate']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]",
+                     f"{final(a)['patch_swd']:.4f} vs {final(b)['patch_swd']:.4f}", verdict[(a, b)]])
+    display(Markdown(plotting.markdown_table(["question", "paired", "Δ PSNR (dB), 95 %", "patch SWD ↓", "verdict"], rows)))
+
+
+ablation_table([("residual, not the whole image (ε, L1, T = 100, ×1: one factor)", "no_rescale", "direct_hr"),
+                ("frozen RRDB features, not y concatenated", "srdiff", "concat_lr"),
+                ("the ×2 rescale, ε-prediction", "srdiff", "no_rescale"),
+                ("the ×2 rescale, x₀-prediction", "x0_rescale", "x0_no_rescale"),
+                ("x₀- instead of ε-prediction (residual ×1)", "x0_no_rescale", "no_rescale")])
 first_reach = {}
 for name, v in V.items():
     hits = [p for p in v["points"] if sr3_quality(p["psnr"]["values"], ref)["reached"]]
@@ -253,8 +265,7 @@ assert [n for n, hit in first_reach.items() if hit] == ["diffir"] and first_reac
 assert first_reach["diffir"][1] < sr3_record["training_seconds"] / 60
 assert last["verdict"] == "worse" and -MARGINS["ablation_effect_db"] < last["interval"]["estimate"] < 0
 assert final("x0_no_rescale")["cpu_seconds"] / 60 < 10 and abs(sr3_quality(final("sr3_style")["psnr"]["values"], ref)["interval"]["estimate"] + 1) < 0.1
-assert final("resdiff")["patch_swd"] < V["resdiff"]["points"][0]["patch_swd"]
-assert verdict[("srdiff", "concat_lr")] == verdict[("resdiff", "resdiff_no_hf")] == "within ±0.5 dB"
+assert verdict[("srdiff", "concat_lr")] == "within ±0.5 dB"
 assert final("x0_no_rescale")["psnr"]["mean"] > final("sr3_style")["psnr"]["mean"] > final("srdiff")["psnr"]["mean"] + 1.5
 assert final("srdiff")["patch_swd"] > 3 * final("sr3_style")["patch_swd"]
 swd_ratio = {n: final(n)["patch_swd"] / final("sr3_style")["patch_swd"] for n in V}
@@ -285,15 +296,10 @@ assert 1.1 < swd_ratio["x0_no_rescale"] < 1.3 and min(swd_ratio["no_rescale"], s
 #   SR3-style's own recipe is about 1 dB below after its 1,000 steps; the shipped SR3-style model needed 3,000 (74
 #   CPU-minutes: 37 minutes on two threads). (Before `course_lib.stats`, a point estimate inside SR3-style's
 #   unpaired interval counted as reaching it, and this variant did at step 800; the paired comparison is the sharper
-#   test.) DiffIR is better
-#   than SR3-style in PSNR at its first stage-2 snapshot, but its stage 1 had already taken about 17 minutes: about 19
-#   in all. The same accounting for the others: the curves that read SRDiff's frozen RRDB features start after its
-#   16.5 CPU-minutes (not drawn into their clocks), and ResDiff's after its CNN's 12.3 — add them before comparing
-#   with DiffIR's.
-# * **ResDiff starts from its CNN**: after 200 steps its PSNR is already near the CNN's own, because a barely trained
-#   residual adds little; it then dips while the model learns to add detail, and its patch SWD falls — realism bought
-#   with a little PSNR. Neither its high-pass input nor SRDiff's frozen encoder is shown to matter at this budget:
-#   neither paired interval lies beyond ±0.5 dB.
+#   test.) The curves that read SRDiff's frozen RRDB features start after its 16.5 CPU-minutes (not drawn into their
+#   clocks): add them before comparing with a method that trains everything.
+# * **SRDiff's frozen encoder is not shown to matter** at this budget: the paired interval against y concatenated does
+#   not lie beyond ±0.5 dB.
 #
 # ## 4. ResDiff: the residual over a CNN, and frequency · ResDiff
 #
@@ -361,6 +367,23 @@ fig = plotting.image_rows({"CNN(y)": list(base16[:6]), "high-pass ×4": list((4 
 plt.show()
 
 # %% [markdown]
+# ResDiff's training curves, from the same runs as section 3 (its clock starts where its CNN's 12.3 CPU-minutes
+# ended), with and without the high-pass input:
+
+# %%
+plot_curves(["resdiff", "resdiff_no_hf", "sr3_style"], "ResDiff, with and without its high-pass input")
+ablation_table([("ResDiff's high-pass input", "resdiff", "resdiff_no_hf")])
+# what the text below states, checked on the cache
+assert final("resdiff")["patch_swd"] < V["resdiff"]["points"][0]["patch_swd"]
+assert verdict[("resdiff", "resdiff_no_hf")] == "within ±0.5 dB"
+
+# %% [markdown]
+# **ResDiff starts from its CNN**: after 200 steps its PSNR is already near the CNN's own, because a barely trained
+# residual adds little; it then dips while the model learns to add detail, and its patch SWD falls — realism bought
+# with a little PSNR. Its high-pass input is not shown to matter at this budget: the paired interval does not lie
+# beyond ±0.5 dB.
+
+# %% [markdown]
 # ## 5. DiffIR: diffuse 64 numbers, not an image · DiffIR：只扩散紧凑先验
 #
 # DiffIR (Xia et al., ICCV 2023) goes all the way. **Stage 1** trains a restorer that maps y to x̂ in one pass,
@@ -425,6 +448,17 @@ assert abs(float(psnr(x_s2, hr16).mean()) - 22.0) < 2.5 and -1.5 < d_live.estima
 fig = plotting.image_rows({"bicubic": list(up16[:6].clamp(-1, 1)), "DiffIR, sampled ẑ": list(x_s2[:6]),
                            "stage 1's z (HR)": list(x_s1[:6]), "HR": list(hr16[:6])}, size=1.0)
 plt.show()
+plot_curves(["diffir", "sr3_style"], "DiffIR's stage 2 (its clock starts after stage 1)")
+d_first = sr3_quality(V["diffir"]["points"][0]["psnr"]["values"], ref)
+print(f"DiffIR at step {V['diffir']['points'][0]['step']} of stage 2 − shipped SR3-style, PSNR: {d_first['verdict']}, "
+      f"{d_first['interval']['estimate']:+.2f} dB [{d_first['interval']['low']:+.2f}, {d_first['interval']['high']:+.2f}]; "
+      f"{V['diffir']['points'][0]['cpu_seconds'] / 60:.1f} CPU-minutes in all, stage 1's {V['diffir']['cpu_offset'] / 60:.1f} included")
+assert d_first["verdict"] == "better" and 18 < V["diffir"]["points"][0]["cpu_seconds"] / 60 < 20 < 74
+
+# %% [markdown]
+# Its curve is the only one of this lesson that reaches SR3-style PSNR within 1,000 steps: **better** than the shipped
+# SR3-style model at its first stage-2 snapshot (printed above) — but its stage 1 had already taken about 17
+# CPU-minutes, about 19 in all, against the shipped SR3-style model's 74.
 
 # %% [markdown]
 # **Does the prior carry information about HR at all?** The sampled ẑ and stage 1's z_S1 give the same PSNR, and ẑ
@@ -460,27 +494,8 @@ assert ctrl["ẑ of another digit"].interval.high - ctrl["ẑ of another digit"]
 
 # %% [markdown]
 # **What sampling costs.** One restorer pass and four calls of an MLP on 64 numbers — NFE 5, but four of the five are
-# almost free. Against SR3-style DDIM-50 on the same 16 digits, in one batch, with the same threads (timings vary
-# from machine to machine; the cached ones below are on one thread, 100 digits in one batch):
-
-# %% tags=["nbval-ignore-output"]
-sr3 = load("digits_sr3_concat", device)
-
-
-def best_ms(f, repeats=2):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times) / 16
-
-
-with torch.no_grad():
-    ms_diffir = best_ms(lambda: diffir.restore(y16, seeds=image_seeds(LIVE_INDICES)))
-    ms_sr3 = best_ms(lambda: sr3.restore(y16, seeds=image_seeds(LIVE_INDICES), sampler="ddim", steps=50), repeats=1)
-print(f"live, {torch.get_num_threads()} threads: DiffIR {ms_diffir:.1f} ms/image, SR3-style DDIM-50 {ms_sr3:.0f} ms/image "
-      f"({ms_sr3 / ms_diffir:.0f}× more)")
+# almost free. Against SR3-style DDIM-50, measured on one thread with 100 digits in one batch (timed live on your
+# machine in [appendix 09a](appendix/09a_residuals_in_depth.ipynb)):
 
 # %%
 cost = S["SR3-style DDIM-50"]["ms_per_image"] / S["DiffIR (sampled prior)"]["ms_per_image"]
@@ -495,6 +510,7 @@ assert cost > 20 and S["DiffIR (sampled prior)"]["nfe"] == 5
 # samples):
 
 # %%
+sr3 = load("digits_sr3_concat", device)
 k8 = 8
 hr1, y1 = hr16[8:9], y16[8:9]
 with torch.no_grad():
@@ -554,31 +570,15 @@ assert last < 0.8 * first
 # %% [markdown]
 # ## 6. The table · 全景表
 #
-# The shared harness measures every method on the same 500 test digits with per-image seeds; the shipped models of
-# this lesson sit beside SR3-style, the regression models and the rows of lessons 06–08. ("training min" is
-# wall-clock on this CPU; SR3-style, RRDB and SRDiff trained on two threads, ResDiff and DiffIR on one. SRDiff's
-# minutes include its RRDB encoder's, ResDiff's its CNN's, DiffIR's both stages'.)
-
-# %%
-land = {r["label"]: r for r in load_table()["rows"] if r["task"] == "digits_x4"}
-land_labels = ["bicubic", "regression U-Net", "RRDB (L1; SRDiff's frozen encoder)", "SR3 concat DDIM-50", "SRDiff DDPM-100",
-               "SRDiff DDIM-50", "ResDiff's CNN (MSE + FFT + DWT)", "ResDiff DDIM-50", "DiffIR (4-step prior + one restorer pass)",
-               "DiffBIR (blind, given bicubic y; strength 2, DDIM-20)"]
-display(Markdown(plotting.markdown_table(
-    ["row", "PSNR", "consistency", "agreement", "patch SWD ↓", "Fréchet ↓", "diversity", "NFE", "ms/image", "parameters", "training min"],
-    [[lab, f"{land[lab]['psnr']:.2f}", f"{land[lab]['consistency']:.1f}", f"{land[lab]['agreement']:.3f}", f"{land[lab]['patch_swd']:.4f}",
-      f"{land[lab]['frechet']:.2f}", "" if land[lab]["diversity"] is None else f"{land[lab]['diversity']:.4f}", land[lab]["nfe"],
-      f"{land[lab]['ms_per_image']:.1f}", f"{land[lab]['parameters']:,}", f"{land[lab]['training_minutes']:.1f}"] for lab in land_labels])))
-
-# %% [markdown]
-# The harness's milliseconds come from different runs and machine loads; for the comparison this lesson is after —
-# each method against SR3-style DDIM-50 at the same batch and threads — and for paired intervals, the shipped models
-# were run once more on the 100 curve digits, one after another, on one thread (`--shipped`):
+# The shipped models of this lesson against SR3-style DDIM-50, run once more on the 100 curve digits one after
+# another, on one thread (`python -m course_lib.residual --shipped`), so that their milliseconds compare and their
+# differences are paired. ("training min" is the landscape table's wall-clock on this CPU, every frozen part included:
+# SRDiff's RRDB encoder, ResDiff's CNN, DiffIR's two stages; SR3-style, RRDB and SRDiff trained on two threads,
+# ResDiff and DiffIR on one. The landscape table, `make table`, has the same models on the harness's 500 digits.)
 
 # %%
 iv = plotting.verdict_text  # a cached verdict: estimate [95 %] and its word
-
-
+land = {r["model"]: r for r in load_table()["rows"] if r["task"] == "digits_x4"}
 rows, vs = [], {}
 for label in SHIPPED:
     e = S[label]
@@ -586,9 +586,11 @@ for label in SHIPPED:
     jk = e["patch_swd_jackknife"]
     rows.append([label, f"{e['psnr']['mean']:.2f}", "—" if v is None else iv(v["psnr"], 2),
                  f"{jk['estimate']:.4f} [{jk['low']:.4f}, {jk['high']:.4f}]", "—" if v is None else iv(v["patch_swd"], 4),
-                 f"{e['agreement']:.2f}", e["nfe"], f"{e['ms_per_image']:.1f}"])
+                 f"{e['agreement']:.2f}", e["nfe"], f"{e['ms_per_image']:.1f}", f"{land[SHIPPED[label][0]]['parameters']:,}",
+                 f"{land[SHIPPED[label][0]]['training_minutes']:.1f}"])
 display(Markdown(plotting.markdown_table(["shipped model (100 digits)", "PSNR", "Δ PSNR vs SR3-style [95 %]", "patch SWD ↓ [95 %]",
-                                         "Δ patch SWD vs SR3-style [95 %]", "agreement", "NFE", "ms/image"], rows)))
+                                         "Δ patch SWD vs SR3-style [95 %]", "agreement", "NFE", "ms/image", "parameters",
+                                         "training min"], rows)))
 print("patch SWD: bias-corrected by the delete-half jackknife (lesson 05); the plain value of 100 digits sits above it "
       f"(SR3-style: {S['SR3-style DDIM-50']['patch_swd']:.4f} plain)")
 
@@ -603,19 +605,8 @@ assert vs["SRDiff DDIM-50"]["psnr"]["interval"]["high"] < -2
 cnn_only = vs["ResDiff's CNN"]
 assert cnn_only["psnr"]["verdict"] == "undecided" and cnn_only["patch_swd"]["verdict"] == "worse"
 assert 1.5 < S["ResDiff's CNN"]["patch_swd"] / S["SR3-style DDIM-50"]["patch_swd"] < 2.5
-
-# %% [markdown]
-# SRDiff was trained for T = 100 steps: its own sampler is DDPM-100, and DDIM-50 (the table's common NFE) is not
-# where it is best. Both, against SR3-style DDIM-50 on the harness's 500 digits (one evaluation set; exploratory):
-
-# %%
-native = cache["native_samplers"]
-display(Markdown(plotting.markdown_table(
-    ["SRDiff − SR3-style (500 digits)", "Δ PSNR (dB)", "Δ agreement", "Δ patch SWD ↓", "Δ Fréchet ↓"],
-    [[label, iv(v["psnr"], 2), iv(v["agreement"], 3), iv(v["patch_swd"], 4), iv(v["frechet"], 2)] for label, v in native["rows"].items()])))
-ddpm100 = native["rows"]["SRDiff DDPM-100"]
+ddpm100 = cache["native_samplers"]["rows"]["SRDiff DDPM-100"]  # SRDiff with its own sampler: appendix 09a
 assert [ddpm100[k]["verdict"] for k in ("psnr", "patch_swd", "frechet", "agreement")] == ["worse"] * 3 + ["undecided"]
-assert all(v["verdict"] == "worse" for v in native["rows"]["SRDiff DDIM-50"].values())
 
 # %% [markdown]
 # The answer to the lesson's question, from these measurements:
@@ -624,10 +615,11 @@ assert all(v["verdict"] == "worse" for v in native["rows"]["SRDiff DDIM-50"].val
 #   far; after 1,000 steps it trails the residual (×1, same recipe) by 3 dB in PSNR, though not in realism.
 # * **The residual over bicubic, ×1, x₀-prediction** (lesson 04's SR3-style model): the reference of this table —
 #   good realism, some diversity, 50 network calls.
-# * **The residual over bicubic, SRDiff's way**: even with its own DDPM-100 sampler, worse than SR3-style on all
-#   but agreement (undecided) on the 500 digits. The ×2 clip and ε-prediction, both made for photos, cost it more than
-#   the residual saves (section 3). With x₀-prediction and no ×2 the same
-#   idea comes within 0.3 dB of SR3-style's PSNR after 1,000 steps (section 3's curves).
+# * **The residual over bicubic, SRDiff's way**: even with its own DDPM-100 sampler
+#   ([appendix 09a](appendix/09a_residuals_in_depth.ipynb)), worse than SR3-style on all but agreement (undecided) on
+#   the harness's 500 digits. The ×2 clip and ε-prediction, both made for photos, cost it more than the residual saves
+#   (section 3). With x₀-prediction and no ×2 the same idea comes within 0.3 dB of SR3-style's PSNR after 1,000 steps
+#   (section 3's curves).
 # * **Nothing at all** (ResDiff's CNN alone, one pass): no PSNR difference to SR3-style shown, but about twice its
 #   patch SWD (worse) — the regression blur of lesson 05. The diffusion models earn their place on realism, not on
 #   PSNR.
@@ -637,7 +629,7 @@ assert all(v["verdict"] == "worse" for v in native["rows"]["SRDiff DDIM-50"].val
 #   are an MLP's — tens of times cheaper — and with almost no diversity: the answer is nearly deterministic. On this
 #   toy its prior carries no digit-specific information (section 5's control): the gain is the one-pass restorer's.
 #
-# In training CPU-minutes (wall minutes × threads, every frozen part charged), the curves of section 3 give the
+# In training CPU-minutes (wall minutes × threads, every frozen part charged), the curves of sections 3–5 give the
 # comparison at equal budgets: DiffIR was better than the shipped SR3-style model in PSNR within about 19 (both
 # stages); the residual with x₀-prediction and no ×2 came within 0.3 dB in under 10 plus its RRDB's 16.5, SR3-style's
 # own recipe within about 1 dB in 8, and the shipped SR3-style model took 74. The shipped models were trained longer

@@ -130,6 +130,12 @@ APPENDICES = [
         "the ControlNet adapter's training curve; unseen degradations measured again on 400 fresh digits; the unseen degradation live, where realism is not correctness",
         "08",
     ),
+    (
+        "09a_residuals_in_depth",
+        "Appendix to 09: residuals in depth · 残差进阶",
+        "DiffIR's sampling cost timed live on your machine; SRDiff with its native DDPM-100 sampler against SR3-style",
+        "09",
+    ),
 ]
 
 
