@@ -33,6 +33,7 @@ __all__ = [
     "warn_renamed",
     "MOVED_MODULES",
     "MOVED_COMMANDS",
+    "COMMANDS",
     "install_module_aliases",
     "LEGACY_ATTRIBUTES",
     "legacy_attribute",
@@ -66,6 +67,9 @@ MOVED_MODULES = {
 #: old commands whose ``python -m`` now runs another module than their import gives: the harness keeps its
 #: mechanics, and the course's table (its rows and its command) is :mod:`course_lib.experiments.landscape`
 MOVED_COMMANDS = {"course_lib.harness": "course_lib.experiments.landscape"}
+#: short command names of modules that were never anywhere else (``python -m course_lib.backbones``): the same
+#: finder resolves them, without a warning — they are not deprecated, only short
+COMMANDS = {"course_lib.backbones": "course_lib.experiments.backbones"}
 
 
 def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
@@ -136,17 +140,18 @@ def deprecated(fn: Callable, old: str, new: str) -> Callable:
 class _ModuleAlias(importlib.abc.Loader):
     """Loads an old module name as its new module (the same object), with a warning; runs it for ``python -m``."""
 
-    def __init__(self, old: str, new: str):
-        self.old, self.new = old, new
+    def __init__(self, old: str, new: str, warn: bool = True):
+        self.old, self.new, self.warn = old, new, warn
         self.command = MOVED_COMMANDS.get(old, new)
 
     def create_module(self, spec):
         module = importlib.import_module(self.new)
-        warnings.warn(
-            f"the module {self.old} is deprecated and will be removed in the next release; use {self.new}",
-            DeprecationWarning,
-            stacklevel=2,
-        )  # warnings skips the import machinery's frames
+        if self.warn:
+            warnings.warn(
+                f"the module {self.old} is deprecated and will be removed in the next release; use {self.new}",
+                DeprecationWarning,
+                stacklevel=2,
+            )  # warnings skips the import machinery's frames
         return module
 
     def exec_module(self, module) -> None:
@@ -166,6 +171,8 @@ class _ModuleAliasFinder(importlib.abc.MetaPathFinder):
     """Finds the old names of :data:`MOVED_MODULES` (and their submodules: ``course_lib.widgets.sr``)."""
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname in COMMANDS:
+            return importlib.util.spec_from_loader(fullname, _ModuleAlias(fullname, COMMANDS[fullname], warn=False))
         new = MOVED_MODULES.get(fullname)
         if new is None:
             parent = next((old for old in MOVED_MODULES if fullname.startswith(old + ".")), None)

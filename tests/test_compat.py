@@ -60,7 +60,7 @@ def test_the_three_forms_a_learner_wrote():
 
 def test_the_old_commands_run_the_new_modules():
     """``python -m course_lib.cascade`` (and every command of README and of data/'s provenance lines) still runs."""
-    for command in ("cascade", "train", "harness"):
+    for command in ("cascade", "train", "harness", "backbones"):
         out = subprocess.run(
             [sys.executable, "-m", f"course_lib.{command}", "--help"],
             cwd=ROOT,
@@ -69,6 +69,17 @@ def test_the_old_commands_run_the_new_modules():
             timeout=120,
         )
         assert out.returncode == 0 and "usage:" in out.stdout, (command, out.stderr[-2000:])
+
+
+def test_a_new_command_has_a_short_name_and_no_warning():
+    import warnings
+
+    from course_lib.experiments import backbones
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would fail this import
+        import course_lib.backbones as short
+    assert short is backbones
 
 
 def test_process_sample_moved_to_samplers_generate():

@@ -5,7 +5,7 @@ reached per CPU-minute of training, at equal quality, with the autoencoder's own
 
 * **Latent SR** (``digits_latent_sr``): trained from scratch on one thread, batch 64, EMA 0.99, and every
   :data:`EVAL_EVERY` steps its EMA restores lesson 05's 100 curve digits with DDIM-50 (image i from its harness seed)
-  — the protocol of lesson 09's curves (:func:`course_lib.experiments.residual.evaluate`), so the **pixel-space** curve
+  — the protocol of lesson 09's curves (:func:`course_lib.engine.curves.evaluate`), so the **pixel-space** curve
   is lesson
   09's ``sr3_style`` (the shipped SR3-style model's recipe, 621 k parameters, from
   ``data/cache/residual_ablation.json``).
@@ -39,7 +39,7 @@ from ..device import describe_hardware
 from ..files import data_dir, write_cached
 from ..engine.harness import CURVE_INDICES, curve_set, image_seeds
 from ..metrics import patch_distance, psnr
-from .residual import train_with_curve
+from ..engine.curves import train_with_curve
 from ..engine.train import Trainer
 
 from ..engine.harness import DDIM50, Entry

@@ -42,6 +42,7 @@ from .. import stats
 from ..datasets import DigitsSR
 from ..device import describe_hardware
 from ..files import data_dir, write_cached
+from ..engine.curves import SAMPLER, evaluate, train_with_curve
 from ..engine.harness import CURVE_INDICES, curve_set, image_seeds, measure, value_stats
 from ..metrics import frechet_distance, patch_distance
 from ..engine.train import Trainer
@@ -84,7 +85,6 @@ MARGINS = {
 #: runs kept their set-level values only (no images), so their curves show patch SWD without an interval.
 RESULTS = "cache/residual_ablation.json"
 WORK = Path("runs/residual")
-SAMPLER = {"sampler": "ddim", "steps": 50}
 
 #: variant → (what it changes, the changes to the shipped digits_srdiff config; ``base`` names another shipped config)
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -148,57 +148,6 @@ def variant_config(name: str, steps: int = STEPS) -> dict:
         description=f"lesson 09 ablation: {VARIANTS[name][0]}",
     )
     return config
-
-
-@torch.no_grad()
-def evaluate(trainer: Trainer, data: dict, classifier) -> dict:
-    """The trainer's EMA on the curve digits with DDIM-50 (image i from its harness seed): per-image PSNR and
-    consistency, patch SWD and Fréchet distance against the reference digits, sampling seconds."""
-    start = time.perf_counter()
-    options = SAMPLER if trainer.method.objective == "diffusion" else {}
-    sr = trainer.method.restore(trainer.ema, trainer.diffusion, data["y"], seeds=image_seeds(CURVE_INDICES), **options)
-    seconds = time.perf_counter() - start
-    m = measure(sr, data["hr"], data["y"], 4, classifier)
-    return {
-        "psnr": value_stats(m["psnr"]),
-        "consistency": value_stats(m["consistency"]),
-        "agreement": round(float(m["agreement"].mean()), 4),
-        "patch_swd": round(float(patch_distance(sr, data["reference"])), 5),
-        "frechet": round(float(frechet_distance(classifier.features(sr), classifier.features(data["reference"]))), 4),
-        "sampling_seconds": round(seconds, 2),
-        "nfe": trainer.method.last_nfe,
-    }
-
-
-def train_with_curve(
-    trainer: Trainer, curve: dict, steps: int, every: int, state: Path, log: Path, name: str, progress: bool = True
-) -> dict:
-    """Train to ``steps``, and every ``every`` steps save the state, evaluate the EMA (:func:`evaluate`) and append the
-    point to ``curve`` (``points``, ``cpu_seconds``: the training's ``time.process_time``), written to ``log`` — the
-    loop of lesson 09's curves and lesson 07's latent curve (resumable: ``curve`` and ``trainer`` may be mid-run)."""
-    from ..engine.pretrained import load
-
-    classifier = load("digit_classifier", "cpu").model.eval()
-    data = curve_set()
-    while trainer.step < steps:
-        started = time.process_time()
-        trainer.train(steps=every - trainer.step % every, progress=progress)
-        curve["cpu_seconds"] += time.process_time() - started
-        trainer.save(state)
-        point = {
-            "step": trainer.step,
-            "cpu_seconds": round(curve["cpu_seconds"], 1),
-            **evaluate(trainer, data, classifier),
-        }
-        curve["points"].append(point)
-        curve["loss"] = [list(h) for h in trainer.history]
-        log.write_text(json.dumps(curve))
-        print(
-            f"{name} step {trainer.step}: {point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f} "
-            f"({curve['cpu_seconds'] / 60:.1f} CPU-min)",
-            flush=True,
-        )
-    return curve
 
 
 def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..device import make_generator, per_image_generators, randn
-from ..models import Autoencoder, LatentSR, UNet
+from ..models import BACKBONES, Autoencoder, LatentSR, make_backbone
 from ..samplers import ProgressBar, make_sampler, sample
 from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
@@ -28,17 +28,21 @@ __all__ = ["LatentSRConfig", "LatentSRMethod"]
 class LatentSRConfig(MethodConfig):
     """``autoencoder``: the shipped autoencoder (frozen); ``autoencoder_args``: its architecture (checked against it
     when training starts); ``scale``: the SR factor (= the autoencoder's f); ``scale_latents``: divide the latents by
-    their standard deviation (Eq. 07.6); ``latent_clip``: the x̂₀ clip in scaled-latent units; ``args``: the
-    U-Net's arguments (``in_channels`` = latent channels + y's channels)."""
+    their standard deviation (Eq. 07.6); ``latent_clip``: the x̂₀ clip in scaled-latent units; ``backbone``: the
+    denoiser, ``"unet"`` (lesson 07) or ``"dit"`` / ``"uvit"`` (lesson 10); ``args``: its arguments (``in_channels`` =
+    latent channels + y's channels)."""
 
     autoencoder: str = ""
     autoencoder_args: dict = field(default_factory=dict)
     scale: int = 4
     scale_latents: bool = True
     latent_clip: float = 5.0
+    backbone: str = "unet"
     args: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"model.backbone must be one of {sorted(BACKBONES)}, got {self.backbone!r}")
         if not isinstance(self.autoencoder, str) or not self.autoencoder:
             raise ValueError(f"model.autoencoder must name the shipped autoencoder, got {self.autoencoder!r}")
         if not isinstance(self.scale_latents, bool):
@@ -84,11 +88,11 @@ class LatentSRMethod(Method):
         }
 
     def build(self) -> nn.Module:
-        """``LatentSR(Autoencoder(**autoencoder_args), UNet(**args), scale, prediction)``; the autoencoder's weights
-        and λ come in :meth:`initialise` (training) or with the shipped file."""
+        """``LatentSR(Autoencoder(**autoencoder_args), backbone(**args), scale, prediction)``; the autoencoder's
+        weights and λ come in :meth:`initialise` (training) or with the shipped file."""
         return LatentSR(
             Autoencoder(**self.config.autoencoder_args),
-            UNet(**self.network_args()),
+            make_backbone(self.config.backbone, **self.network_args()),
             self.config.scale,
             prediction=self.prediction,
         )

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..datasets import training_lr_size
 from ..device import make_generator, per_image_generators, randn
-from ..models import SR3, TiledDenoiser, UNet, pad_to_tile
+from ..models import BACKBONES, SR3, TiledDenoiser, make_backbone, pad_to_tile
 from ..operators import consistency_projection
 from ..samplers import ProgressBar, Sampler, StepContext, Trajectory, make_sampler, sample
 from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
@@ -32,14 +32,21 @@ class SR3Config(MethodConfig):
     """``scale`` s; ``residual`` / ``residual_scale``: Eq. 04.4's target x₀ = (x_HR − U(y)) / c (``clip_residual``:
     clipped to [-1, 1], as SRDiff does); ``tile``: the LR tile
     side for images larger than the training crops (default: the training crops' LR side, from the dataset);
-    ``args``: the :class:`~course_lib.models.UNet`'s arguments (``conditioning`` ``"concat"`` or ``"encoder"``)."""
+    ``backbone``: the network, ``"unet"`` (lessons 04–09), ``"dit"`` or ``"uvit"`` (lesson 10;
+    :data:`course_lib.models.BACKBONES`); ``args``: its arguments (the U-Net's ``conditioning`` ``"concat"`` or
+    ``"encoder"``)."""
 
     scale: int = 4
     residual: bool = False
     residual_scale: float = 1.0
     clip_residual: bool = False
     tile: int | None = None
+    backbone: str = "unet"
     args: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"model.backbone must be one of {sorted(BACKBONES)}, got {self.backbone!r}")
 
 
 def image_x0_transform(
@@ -189,10 +196,9 @@ class SR3Method(Method):
         return self.config.tile or training_lr_size(self.train_config.dataset)
 
     def build(self) -> nn.Module:
-        """``SR3(UNet(**args), scale, residual, residual_scale, prediction)``."""
-        kwargs = self.network_args()
+        """``SR3(backbone(**args), scale, residual, residual_scale, prediction)``."""
         return SR3(
-            UNet(**kwargs),
+            make_backbone(self.config.backbone, **self.network_args()),
             prediction=self.prediction,
             scale=self.config.scale,
             residual=self.config.residual,

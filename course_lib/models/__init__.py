@@ -17,8 +17,15 @@ from .diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer
 from .guidance import GuidedModel, classifier_free_guidance, diffusers_guidance_scale
 from .cascade import CascadeSR, augment_lr
 from .autoencoder import Autoencoder, LatentSR, kl_to_standard_normal
+from .dit import DiT
+from .uvit import UViT
+from .backbones import BACKBONES, make_backbone
 
 __all__ = [
+    "BACKBONES",
+    "make_backbone",
+    "DiT",
+    "UViT",
     "Autoencoder",
     "LatentSR",
     "kl_to_standard_normal",

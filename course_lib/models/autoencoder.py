@@ -128,7 +128,8 @@ class LatentSR(nn.Module):
     """ε_θ(z_t, t, y) on the scaled latent of a frozen :class:`Autoencoder` (see the module docstring).
 
     Args:
-        autoencoder: the frozen autoencoder (f must equal ``scale``); net: a concat :class:`UNet` on [z_t, y];
+        autoencoder: the frozen autoencoder (f must equal ``scale``); net: a concat backbone on [z_t, y] (a
+            :class:`UNet`, or lesson 10's DiT or U-ViT);
         scale: the SR factor; prediction: the network's output type.
 
     Buffers: ``latent_scale`` λ of Eq. 07.6 (1 when the latents are not scaled), stored with the weights.
@@ -143,7 +144,7 @@ class LatentSR(nn.Module):
             )
         if net.conditioning != "concat" or net.x_channels != autoencoder.latent_channels:
             raise ValueError(
-                f"net must be a concat UNet on {autoencoder.latent_channels} latent channels, got "
+                f"net must be a concat backbone on {autoencoder.latent_channels} latent channels, got "
                 f"conditioning={net.conditioning!r} with {net.x_channels} x channels"
             )
         self.autoencoder, self.net, self.scale, self.prediction = autoencoder, net, scale, prediction
