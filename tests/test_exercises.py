@@ -819,3 +819,121 @@ PLAN_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", PLAN_CASES)
 def test_check_evaluation_plan(fn, status, fragments):
     _expect(check_evaluation_plan(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 10
+from course_lib.models.dit import modulate  # noqa: E402
+from course_lib.teaching.exercises.lesson10 import (  # noqa: E402
+    check_adaln_zero_init,
+    check_attention,
+    check_dit_block,
+    check_long_skip,
+    check_patchify,
+)
+
+
+def _patches(x, p, order):
+    B, C, H, W = x.shape
+    return x.reshape(B, C, H // p, p, W // p, p).permute(*order).reshape(B, -1, p * p * C)
+
+
+PATCHIFY_CASES = [
+    (lambda x, p: _patches(x, p, (0, 2, 4, 3, 5, 1)), "pass", ()),
+    (stub, "todo", ()),
+    (lambda x, p: x.reshape(x.shape[0], -1, p * p * x.shape[1]), "fail", ("plain reshape", "mixed with positions")),
+    (lambda x, p: _patches(x, p, (0, 2, 4, 1, 3, 5)), "fail", ("channel by channel",)),
+    (lambda x, p: _patches(x, p, (0, 4, 2, 3, 5, 1)), "fail", ("column by column",)),
+    (lambda x, p: _patches(x, p, (0, 2, 4, 5, 3, 1)), "fail", ("rows and columns are swapped",)),
+    (lambda x, p: _patches(x, p, (0, 2, 4, 3, 5, 1))[:, :-1], "fail", ("of shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PATCHIFY_CASES)
+def test_check_patchify(fn, status, fragments):
+    _expect(check_patchify(fn), status, *fragments)
+
+
+ATTENTION_CASES = [
+    (lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1) @ v, "pass", ()),
+    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v), "pass", ()),
+    (stub, "todo", ()),
+    (lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1), -1) @ v, "fail", ("no 1/√d",)),
+    (lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1], -1) @ v, "fail", ("instead of √d",)),
+    (lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -2) @ v, "fail", ("queries",)),
+    (lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1), "fail", ("by v",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", ATTENTION_CASES)
+def test_check_attention(fn, status, fragments):
+    _expect(check_attention(fn), status, *fragments)
+
+
+def _dit_forward(mod=modulate, gate=True, swap=False):
+    def fn(x, c, block):
+        sh1, sc1, g1, sh2, sc2, g2 = block.modulation(c).chunk(6, dim=1)
+        if swap:
+            sh1, sc1, sh2, sc2 = sc1, sh1, sc2, sh2
+        g1, g2 = (g1[:, None], g2[:, None]) if gate else (1.0, 1.0)
+        h = x + g1 * block.attn(mod(block.norm1(x), sh1, sc1))
+        return h + g2 * block.mlp(mod(block.norm2(h), sh2, sc2))
+
+    return fn
+
+
+DIT_BLOCK_CASES = [
+    (_dit_forward(), "pass", ()),
+    (lambda x, c, block: block(x, c), "pass", ()),
+    (stub, "todo", ()),
+    (_dit_forward(mod=lambda t, shift, scale: t * scale[:, None] + shift[:, None]), "fail", ("lacks the 1 +",)),
+    (_dit_forward(gate=False), "fail", ("no gate",)),
+    (_dit_forward(swap=True), "fail", ("shift and scale swapped",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", DIT_BLOCK_CASES)
+def test_check_dit_block(fn, status, fragments):
+    _expect(check_dit_block(fn), status, *fragments)
+
+
+def _init(block, parts):
+    for t in parts(block):
+        torch.nn.init.zeros_(t)
+
+
+def _zero_and_freeze(block):
+    _init(block, lambda b: (b.modulation[-1].weight, b.modulation[-1].bias))
+    block.modulation.requires_grad_(False)
+
+
+ADALN_INIT_CASES = [
+    (lambda b: _init(b, lambda b: (b.modulation[-1].weight, b.modulation[-1].bias)), "pass", ()),
+    (stub, "todo", ()),
+    (lambda b: _init(b, lambda b: (b.modulation[-1].weight,)), "fail", ("bias is not",)),
+    (
+        lambda b: _init(b, lambda b: (b.attn.proj.weight, b.attn.proj.bias, b.mlp.fc2.weight, b.mlp.fc2.bias)),
+        "fail",
+        ("not by adaLN-Zero",),
+    ),
+    (_zero_and_freeze, "fail", ("frozen",)),
+    (lambda b: _init(b, lambda b: (b.attn.qkv.weight,)), "fail", ("not the identity yet",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", ADALN_INIT_CASES)
+def test_check_adaln_zero_init(fn, status, fragments):
+    _expect(check_adaln_zero_init(fn), status, *fragments)
+
+
+LONG_SKIP_CASES = [
+    (lambda h, s, lin: lin(torch.cat([h, s], dim=-1)), "pass", ()),
+    (stub, "todo", ()),
+    (lambda h, s, lin: h + s, "fail", ("added", "concatenates")),
+    (lambda h, s, lin: lin(torch.cat([s, h], dim=-1)), "fail", ("other order",)),
+    (lambda h, s, lin: torch.cat([h, s], dim=-1), "fail", ("of shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", LONG_SKIP_CASES)
+def test_check_long_skip(fn, status, fragments):
+    _expect(check_long_skip(fn), status, *fragments)
