@@ -164,3 +164,46 @@ def test_a_live_run_trains_its_seconds_or_the_steps_make_test_sets(monkeypatch):
     monkeypatch.delenv("COURSE_LIVE_STEPS")
     with pytest.raises(ValueError, match="seconds: expected a finite number > 0"):
         live_budget(0)
+
+
+# ---------------------------------------------------------------- lesson 10: the attention explorer
+def _tiny_transformer_sr(name):
+    from course_lib.diffusion import GaussianDiffusion
+    from course_lib.models import SR3, make_backbone
+    from course_lib.schedules import make_beta_schedule
+
+    torch.manual_seed(0)
+    args = dict(in_channels=2, cond_channels=1, patch_size=4, hidden_size=16, depth=3, heads=2)
+    if name == "uvit":
+        args["input_size"] = 16
+    model = SR3(make_backbone(name, **args), scale=4, residual=True, prediction="x0").eval()
+    for p in model.parameters():  # away from DiT's zero initialisation, so that the attention is not uniform
+        torch.nn.init.normal_(p, std=0.3)
+    return model, GaussianDiffusion(make_beta_schedule("cosine", 100))
+
+
+@pytest.mark.parametrize("name", ["dit", "uvit"])
+def test_attention_view_frames_and_widget(name):
+    from course_lib.teaching.widgets import AttentionWidget, attention_frame, attention_view, render_attention
+
+    model, process = _tiny_transformer_sr(name)
+    hr = torch.rand(1, 1, 16, 16) * 2 - 1
+    y = torch.nn.functional.avg_pool2d(hr, 4)
+    view = attention_view(model, process, hr, y, seed=3, timesteps=[10, 50, 90])
+    assert view["weights"].shape == (3, 3, 16, 16) and view["grid"] == (4, 4)  # patches only, t token dropped
+    if name == "dit":
+        assert torch.allclose(view["weights"].sum(-1), torch.ones(3, 3, 16))
+    frame = attention_frame(view, 1, 2, 1, 3)
+    assert frame["map"].shape == (4, 4) and frame["self"] == pytest.approx(float(view["weights"][1, 2, 7, 7]))
+    assert frame["top"] == divmod(int(view["weights"][1, 2, 7].argmax()), 4) and 1 <= frame["spread"] <= 16
+    assert render_attention(view, 0, 0, 0, 0)[:4] == b"\x89PNG"
+    w = AttentionWidget(view)
+    before = w.picture.value
+    w.row.value, w.col.value = 0, 3
+    assert w.picture.value != before and "patch (0, 3)" in w.readout.value
+    w.timestep.value = 2
+    assert "t = 90" in w.readout.value
+    with pytest.raises(ValueError, match=r"row: expected 0 … 3, got 4"):
+        attention_frame(view, 0, 0, 4, 0)
+    with pytest.raises(ValueError, match="timesteps: expected increasing indices"):
+        attention_view(model, process, hr, y, seed=3, timesteps=[50, 10])

@@ -4,6 +4,7 @@ Each widget is a small class over a pure function that computes what it shows: t
 function is tested without a browser, the widget by setting its controls.
 """
 
+from .attention import AttentionWidget, attention_frame, attention_view, render_attention
 from .cascade import CascadeExplorer, cascade_view, render_cascade
 from .compare import ComparerWidget, comparer_view, render_comparer_view
 from .denoising import DenoisingWidget, trajectory_strip, trajectory_view
@@ -14,6 +15,10 @@ from .residual import GenerationWidget, generation_frame, generation_view, rende
 from .sr import SRWidget, render_sr_view, sr_view
 
 __all__ = [
+    "AttentionWidget",
+    "attention_view",
+    "attention_frame",
+    "render_attention",
     "NoisingWidget",
     "noising_view",
     "noising_strip",
