@@ -72,8 +72,10 @@ from course_lib.methods import METHODS
 from course_lib.engine.train import Trainer
 ctx, device = distributed.init(torch.device("cpu"))
 out = {}
-for name in sorted(METHODS):
-    trainer = Trainer(dict(METHODS[name].example(), **__import__("json").loads(sys.argv[2])), device=device, dist=ctx)
+configs = {name: METHODS[name].example() for name in sorted(METHODS)}
+configs.update(__import__("json").loads(sys.argv[4]))  # the backbones of lesson 10, in the SR3-style method
+for name, config in configs.items():
+    trainer = Trainer(dict(config, **__import__("json").loads(sys.argv[2])), device=device, dist=ctx)
     trainer.train(progress=False)
     state = {"model": {k: v.clone() for k, v in trainer.model.state_dict().items()}, "history": trainer.history}
     trainer.backward()  # the next batch's gradient, not applied
@@ -93,6 +95,19 @@ distributed.shutdown(ctx)
 CONFORMANCE = {"batch_size": 8, "steps": 3, "log_every": 1, "warmup_steps": 0}
 #: not exact by design (BatchNorm's statistics per slice, dropout's masks): identical across ranks, not equal to 1
 NOT_EXACT = {"classifier"}
+#: lesson 10's Transformer backbones in the SR3-style method (tiny: D = 16, 2 blocks), beside every method's example
+_TINY = {"in_channels": 2, "cond_channels": 1, "patch_size": 4, "hidden_size": 16, "depth": 3, "heads": 2}
+BACKBONE_EXAMPLES = {
+    f"sr3 with {name}": {
+        "name": f"example_sr3_{name}",
+        "dataset": "digits_sr:4",
+        "method": "sr3",
+        "T": 100,
+        "prediction": "x0",
+        "model": {"scale": 4, "residual": True, "backbone": name, **_TINY, **extra},
+    }
+    for name, extra in (("dit", {}), ("uvit", {"input_size": 32}))
+}
 
 
 def _env():
@@ -217,19 +232,19 @@ def test_the_environment_is_read_like_torchrun_writes_it():
 
 @pytest.fixture(scope="module")
 def two_process_runs(tmp_path_factory, config_file):
-    """Every registered method's example config, 3 steps on 2 processes, and :data:`CONFIG` 5 steps, from one
-    ``torchrun`` launch."""
+    """Every registered method's example config and :data:`BACKBONE_EXAMPLES`, 3 steps on 2 processes, and
+    :data:`CONFIG` 5 steps, from one ``torchrun`` launch."""
     folder = tmp_path_factory.mktemp("conformance")
     script = folder / "run.py"
     script.write_text(CONFORMANCE_SCRIPT, encoding="utf-8")
-    _torchrun(2, str(script), str(folder), json.dumps(CONFORMANCE), str(config_file))
+    _torchrun(2, str(script), str(folder), json.dumps(CONFORMANCE), str(config_file), json.dumps(BACKBONE_EXAMPLES))
     return [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
 
 
 def _registered():
     from course_lib.methods import METHODS
 
-    return sorted(METHODS)
+    return sorted(METHODS) + list(BACKBONE_EXAMPLES)
 
 
 @pytest.mark.parametrize("name", _registered())
@@ -248,7 +263,7 @@ def test_every_method_trains_on_two_processes_as_on_one(name, two_process_runs):
         if name in NOT_EXACT and key == "grad":
             continue
         assert all(torch.equal(r0[key][k], r1[key][k]) for k in r0[key]), f"{name}: {key} differs across ranks"
-    config = dict(METHODS[name].example(), **CONFORMANCE)
+    config = dict(BACKBONE_EXAMPLES[name] if name in BACKBONE_EXAMPLES else METHODS[name].example(), **CONFORMANCE)
     start = Trainer(config, device="cpu")
     single = Trainer(config, device="cpu").train(progress=False)
     if name in NOT_EXACT:
