@@ -24,7 +24,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents table clean
+.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -46,6 +46,7 @@ help:
 	@echo "make cascade    recompute lesson 07's cascade experiment (data/cache/cascade.json)"
 	@echo "make latents    recompute lesson 07's latent-vs-pixel curves and costs (data/cache/latent_sr.json)"
 	@echo "make residual   recompute lesson 09's ablation curves, CNN-loss spectra and shipped-model evaluation (data/cache/residual_ablation.json)"
+	@echo "make backbones  recompute lesson 10's backbone comparison (data/cache/backbones.json; two processes, about 80 min)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -143,6 +144,11 @@ latents: $(STAMP)
 	$(BIN)/python -m course_lib.latents --write
 
 # lesson 09: the ablations' training curves (resumable: runs/residual/), the CNN-loss spectra, the shipped models
+# lesson 10: two processes of one thread each split the runs (resumable: runs/backbones/), then the two shipped arms
+backbones: $(STAMP)
+	$(BIN)/python -m course_lib.backbones --worker 1 --workers 2 & $(BIN)/python -m course_lib.backbones --worker 0 --workers 2; wait
+	$(BIN)/python -m course_lib.backbones --export
+
 residual: $(STAMP)
 	$(BIN)/python -m course_lib.residual
 	$(BIN)/python -m course_lib.residual --spectrum

@@ -83,7 +83,7 @@ def test_attention_by_hand_matches_pytorch_single_and_multi_head():
     fused = mha(x)
     by_hand, weights = mha(x, return_weights=True)
     assert weights.shape == (3, 4, 10, 10) and torch.allclose(fused, by_hand, atol=1e-5)
-    # heads = 4 is four independent Eq. 10.1 on column blocks of Q, K, V
+    # heads = 4 is four independent Eq. 10.2 on column blocks of Q, K, V
     qkv = mha.qkv(x).reshape(3, 10, 3, 4, 4)
     heads = [attention(qkv[:, :, 0, h], qkv[:, :, 1, h], qkv[:, :, 2, h]) for h in range(4)]
     assert torch.allclose(mha.proj(torch.cat(heads, dim=-1)), fused, atol=1e-5)

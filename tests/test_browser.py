@@ -1,13 +1,14 @@
 """The widgets in a real browser: JupyterLab on loopback, headless Chromium driven by Playwright.
 
-One driver notebook builds every widget as its lesson does, a cell each (lessons 01, 02, 05, 06, 07, 08 and 09; one
-kernel start and one page for all seven — a Run All of each lesson took 40–50 s, and the lessons run top to bottom
+One driver notebook builds every widget as its lesson does, a cell each (lessons 01, 02, 05, 06, 07, 08, 09 and 10;
+one kernel start and one page for all eight — a Run All of each lesson took 40–50 s, and the lessons run top to bottom
 under nbval anyway). The tests then work each widget in its own cell: move the noising widget's t slider and check the
 picture changes and the readout matches ``course_lib`` for the new t; the same for lesson 02's denoising widget (a
 cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race (NFE budget up,
 "race", the counted NFE in its table); lesson 07's cascade explorer (w up, then the unaugmented stage); lesson 08's
 DDNM widget (another degradation, the step slider moved, the readout against ``course_lib``); lesson 09's generation
-widget (the next digit, the second sample, the readout against ``course_lib``). Screenshots go to
+widget (the next digit, the second sample, the readout against ``course_lib``); lesson 10's attention explorer (the
+next timestep, the readout against ``course_lib``). Screenshots go to
 ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
@@ -142,6 +143,17 @@ CascadeExplorer(load("digits8_cfg", "cpu"), stages, load("digit_classifier", "cp
                 aug_level=100, seed=3, steps=4)
 """
 
+ATTENTION_DRIVER = """\
+from course_lib.datasets import DigitsSR
+from course_lib.engine.pretrained import load
+from course_lib.teaching.widgets import AttentionWidget, attention_view
+
+dit = load("digits_dit_sr", "cpu")
+hr, y = DigitsSR("test", scale=4).tensors([300])
+AttentionWidget(attention_view(dit.model, dit.process, hr, y, seed=1300, timesteps=[50, 500, 950]), k=1, block=1,
+                row=4, col=3)
+"""
+
 
 #: the driver notebook's cells, in order: each builds one widget as its lesson does
 DRIVERS = {
@@ -152,6 +164,7 @@ DRIVERS = {
     "ddnm": DDNM_DRIVER,
     "generation": GENERATION_DRIVER,
     "cascade": CASCADE_DRIVER,
+    "attention": ATTENTION_DRIVER,
 }
 DRIVER = "widgets_driver.ipynb"
 
@@ -475,3 +488,20 @@ def test_cascade_explorer_in_the_browser(driven):
     )
     assert "unaugmented, never told s" in readout.inner_text()
     widget.screenshot(path=str(ARTIFACTS / "07-cascade-explorer.png"))
+
+
+def test_attention_explorer_in_the_browser(driven):
+    from course_lib.datasets import DigitsSR
+    from course_lib.engine.pretrained import load
+    from course_lib.teaching.widgets import attention_frame, attention_view
+
+    page, cell = driven, _cell(driven, "attention")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider")).first
+    widget.wait_for(timeout=60_000)
+    assert "patch (4, 3), t = 500, block 2" in widget.locator(".widget-html").first.inner_text()
+    _, after = _move_slider(page, widget, "10-attention")  # the first slider is t: 500 -> 950, a redraw
+    assert "patch (4, 3), t = 950, block 2" in after
+    dit = load("digits_dit_sr", "cpu")
+    hr, y = DigitsSR("test", scale=4).tensors([300])
+    frame = attention_frame(attention_view(dit.model, dit.process, hr, y, 1300, [50, 500, 950]), 2, 1, 4, 3)
+    assert f"most to patch {frame['top']}" in after and f"{100 * frame['self']:.0f} % to itself" in after

@@ -41,7 +41,7 @@ import torch
 
 from .. import stats
 from ..engine.curves import train_for_cpu
-from ..engine.harness import curve_set
+from ..engine.harness import DDIM50, Entry, curve_set
 from ..engine.train import Trainer
 from ..device import describe_hardware
 from ..files import data_dir, write_cached
@@ -49,6 +49,10 @@ from ..images import uint8_to_model
 from ..metrics import frechet_distance, patch_distance
 
 __all__ = [
+    "ROWS",
+    "SHIPPED",
+    "export_shipped",
+    "load_backbones",
     "ARMS",
     "TUNED",
     "MARGINS",
@@ -126,6 +130,15 @@ COMPARISONS = (
 SET_DRAWS = 40
 #: the comparisons drawn as curves with their intervals at every snapshot
 CURVES = (("dit", "unet"), ("uvit", "unet"), ("latent_dit", "latent_unet"))
+
+
+#: the backbone arm shipped as a model (its EMA after the 10 CPU-minutes, float16: per-image PSNR within 0.01 dB of the
+#: float32 EMA's on the curve digits): arm → shipped name. One, not two: the lesson's 2.5 MB of data/ hold one
+#: checkpoint of 1.2 MB beside the cache; DiT is the better Transformer on this run (and the attention explorer's),
+#: U-ViT's measurements are the cache's
+SHIPPED = {"dit": "digits_dit_sr"}
+#: lesson 10's row of the landscape table (DDIM-50, the SR3-style row's sampler)
+ROWS = (Entry("DiT (p = 4, adaLN-Zero) DDIM-50", "digits_x4", "digits_dit_sr", DDIM50, diversity=8),)
 
 
 def arm_config(name: str, learning_rate: float, pilot: bool = False) -> dict:
@@ -321,6 +334,41 @@ def cost_curve(sizes=(16, 32, 64), batch: int = 16, repeats: int = 3) -> dict:
     return out
 
 
+def export_shipped() -> list[Path]:
+    """Ship the :data:`SHIPPED` arm: its final state exported like ``python -m course_lib.train`` does
+    (``data/checkpoints/NAME.pt`` and ``.log.json``), with a config (``NAME.json``) that retrains it by steps — the
+    steps its 10 CPU-minutes reached — at its chosen learning rate."""
+    from ..engine.config import TrainConfig
+    from ..engine.train import export_run
+
+    written = []
+    for arm, name in SHIPPED.items():
+        curve = json.loads((WORK / arm / "curve.json").read_text())
+        trainer = Trainer.resume(WORK / arm / "state.pt", "cpu")
+        config = arm_config(arm, curve["learning_rate"])
+        config.update(
+            name=name,
+            steps=trainer.step,
+            checkpoint_every=500,
+            description=(
+                f"Lesson 10's {ARMS[arm][0]} in the SR3-style recipe (x4 digits, residual x0 target, cosine T = 1000), "
+                f"{curve['parameters']:,} parameters; trained by python -m course_lib.backbones for 10 CPU-minutes "
+                f"on one thread ({trainer.step} steps), its learning rate chosen by three pilots (lesson 10)."
+            ),
+        )
+        path = data_dir() / "checkpoints" / f"{name}.json"
+        path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        trainer.config = TrainConfig.from_dict(config)
+        export_run(
+            trainer,
+            trainer.config,
+            Path("data/checkpoints") / f"{name}.json",
+            describe_hardware("cpu").replace("2 threads", "1 thread"),
+        )
+        written.append(path)
+    return written
+
+
 def _plan(worker: int, workers: int) -> tuple[list, list]:
     pilots = [(name, lr) for name in TUNED for lr in LEARNING_RATES]
     return pilots[worker::workers], list(ARMS)[worker::workers]
@@ -386,9 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", type=int, default=0, help="this process's share of the runs (0 … workers − 1)")
     parser.add_argument("--workers", type=int, default=1, help="processes splitting the runs (one thread each)")
     parser.add_argument("--collect-only", action="store_true", help="judge the finished runs and write the cache")
+    parser.add_argument("--export", action="store_true", help="ship the DiT arm (data/checkpoints/)")
     args = parser.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         parser.error(f"--worker must be in 0 … {args.workers - 1}, got {args.worker}")
+    if args.export:
+        for path in export_shipped():
+            print(f"wrote {path}")
+        return 0
     if not args.collect_only:
         pilots, arms = _plan(args.worker, args.workers)
         for name, lr in pilots:

@@ -1,7 +1,8 @@
 """The landscape table · 全景表 (workflow layer): every method's row of the one evaluation harness, in order.
 
 Each lesson's experiment module owns its rows (``ROWS``: lessons 04–05 in :mod:`.evaluate`, 06 in :mod:`.race`,
-07 in :mod:`.cascade` and :mod:`.latents`, 08 in :mod:`.zeroshot` and :mod:`.blind`, 09 in :mod:`.residual`); this
+07 in :mod:`.cascade` and :mod:`.latents`, 08 in :mod:`.zeroshot` and :mod:`.blind`, 09 in :mod:`.residual`, 10 in
+:mod:`.backbones`); this
 module registers them with the harness (:func:`course_lib.engine.harness.register_entry`, the mechanics: the same test
 images, per-image seeds and measures for every row) in the table's order, and runs it:
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from ..engine import harness
 from ..engine.harness import Entry, register_entry
-from . import blind, cascade, evaluate, latents, race, residual, zeroshot
+from . import backbones, blind, cascade, evaluate, latents, race, residual, zeroshot
 
 __all__ = ["LESSON_ROWS", "ENTRIES", "main"]
 
@@ -26,6 +27,7 @@ LESSON_ROWS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
     ("08 blind", blind.ROWS),
     ("09", residual.ROWS),
     ("07", cascade.ROWS + latents.ROWS),
+    ("10", backbones.ROWS),
 )
 
 #: every row of the table, registered with the harness once (this module is imported once)

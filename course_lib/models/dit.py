@@ -1,7 +1,7 @@
 """DiT · Transformer 主干 (Peebles & Xie, ICCV 2023; arXiv Dec 2022): a Transformer denoiser, lesson 10.
 
 The noisy image (with the upsampled y concatenated, as the course's SR3-style U-Net sees it, Eq. 04.2) is cut into
-p × p patches (Eq. 10.3), each embedded to D numbers with a fixed 2-D sin-cos position; the timestep becomes the
+p × p patches (Eq. 10.1), each embedded to D numbers with a fixed 2-D sin-cos position; the timestep becomes the
 condition vector c (a label embedding would be added to it; SR has none). Each block is **adaLN-Zero** (自适应层归一化):
 LayerNorm without its own scale and shift, then a shift β, a scale γ and a gate α per sub-layer, all regressed from c:
 
@@ -82,7 +82,7 @@ class DiTBlock(nn.Module):
 
 
 class DiT(nn.Module):
-    """ε_θ(x_t, t, y) as a Diffusion Transformer (module docstring; Eq. 10.3–10.4).
+    """ε_θ(x_t, t, y) as a Diffusion Transformer (module docstring; Eq. 10.1, 10.4).
 
     Args:
         in_channels: channels of the patch embedding's input: x_t plus the concatenated condition.
@@ -184,7 +184,7 @@ class DiT(nn.Module):
         if t.shape != (x.shape[0],):
             raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
-        tokens = self.patch_embed(x)  # (B, N, D), Eq. 10.3
+        tokens = self.patch_embed(x)  # (B, N, D), Eq. 10.1
         tokens = tokens + sincos_position_embedding_2d(self.hidden_size, grid, x.device).to(tokens.dtype)
         c = self.t_embed(t)  # (B, D); a class label's embedding would be added here
         if self.block == "in_context":

@@ -1,7 +1,7 @@
 """U-ViT · 全局建模的 ViT 主干 (Bao et al., CVPR 2023; arXiv Sep 2022): a ViT denoiser with a U-Net's long skips.
 
 **Everything is a token**: the timestep's sinusoidal embedding is one token, prepended to the image's patch tokens
-(Eq. 10.3; the upsampled y is concatenated to x_t before patchifying, as the course's SR3-style U-Net sees it, so the
+(Eq. 10.1; the upsampled y is concatenated to x_t before patchifying, as the course's SR3-style U-Net sees it, so the
 token count and the cost match DiT's); a learned position embedding covers all of them. ``depth // 2`` "in" blocks,
 one middle block and ``depth // 2`` "out" blocks, all plain pre-norm Transformer blocks; the out blocks take the in
 blocks' outputs in reverse order through **long skips** (长跳跃连接), concatenated and mapped back to D columns:
@@ -54,7 +54,7 @@ class UViTBlock(nn.Module):
 
 
 class UViT(nn.Module):
-    """ε_θ(x_t, t, y) as a U-ViT (module docstring; Eq. 10.3, 10.5).
+    """ε_θ(x_t, t, y) as a U-ViT (module docstring; Eq. 10.1, 10.5).
 
     Args:
         in_channels, out_channels, cond_channels: as :class:`~course_lib.models.DiT`.
@@ -155,7 +155,7 @@ class UViT(nn.Module):
         if t.shape != (x.shape[0],):
             raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
-        patches = self.patch_embed(x)  # (B, N, D), Eq. 10.3
+        patches = self.patch_embed(x)  # (B, N, D), Eq. 10.1
         time_token = sinusoidal_embedding_halves(t, self.hidden_size).to(patches.dtype)[:, None, :]
         h = torch.cat([time_token, patches], dim=1) + self.pos_embed.to(patches.dtype)  # (B, 1 + N, D)
         weights, skips = [], []

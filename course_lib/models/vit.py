@@ -1,12 +1,12 @@
 """Tokens and attention · 图像块与注意力 (lesson 10): the pieces every Transformer denoiser of the course shares.
 
-An image becomes a sequence of **tokens** (图像块) by cutting it into p × p patches and flattening each (Eq. 10.3);
+An image becomes a sequence of **tokens** (图像块) by cutting it into p × p patches and flattening each (Eq. 10.1);
 tokens talk to each other by **scaled dot-product attention** (缩放点积注意力, Vaswani et al., NeurIPS 2017):
 
-    Attention(Q, K, V) = softmax(Q Kᵀ / √d) V                                                   (Eq. 10.1)
+    Attention(Q, K, V) = softmax(Q Kᵀ / √d) V                                                   (Eq. 10.2)
 
 with Q = X W_Q, K = X W_K, V = X W_V for tokens X (N, D), split into H heads of d = D / H columns, each head's
-result concatenated and projected (Eq. 10.2). Transformers have no notion of where a token sits, so a **position
+result concatenated and projected (Eq. 10.3). Transformers have no notion of where a token sits, so a **position
 embedding** (位置编码) is added: here the fixed 2-D sin-cos one of MAE and DiT, half of the columns for the row and half
 for the column, each half the sinusoidal embedding of lesson 03 (Eq. 03.2) of that coordinate.
 
@@ -46,7 +46,7 @@ def _check_image(x: torch.Tensor, patch_size: int, name: str = "x") -> None:
 
 
 def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Eq. 10.3: ``(B, C, H, W) → (B, N, p·p·C)`` with N = (H/p)(W/p) tokens in row-major order (row of patches
+    """Eq. 10.1: ``(B, C, H, W) → (B, N, p·p·C)`` with N = (H/p)(W/p) tokens in row-major order (row of patches
     first), each token its patch's pixels in (row, column, channel) order — channels innermost, never mixed with
     positions."""
     _check_image(x, patch_size)
@@ -83,7 +83,7 @@ def sincos_position_embedding_2d(dim: int, grid: tuple[int, int], device=None) -
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, return_weights: bool = False):
-    """Eq. 10.1 by hand: ``softmax(q kᵀ / √d) v`` over the last two dimensions (``(…, N, d)`` each).
+    """Eq. 10.2 by hand: ``softmax(q kᵀ / √d) v`` over the last two dimensions (``(…, N, d)`` each).
 
     With ``return_weights`` also the ``(…, N, N)`` attention weights (row i: how much token i takes from each)."""
     d = q.shape[-1]
@@ -95,7 +95,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, return_weights:
 @contextlib.contextmanager
 def attention_by_hand():
     """Within this block every ``F.scaled_dot_product_attention`` call (the U-Net's and the Transformers') computes
-    Eq. 10.1 by hand: the same numbers, but as matrix products that ``torch.utils.flop_counter`` counts (it does not
+    Eq. 10.2 by hand: the same numbers, but as matrix products that ``torch.utils.flop_counter`` counts (it does not
     count the fused kernel on every device)."""
     fused = F.scaled_dot_product_attention
     F.scaled_dot_product_attention = lambda q, k, v, **kwargs: attention(q, k, v)
@@ -106,11 +106,11 @@ def attention_by_hand():
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention (Eq. 10.2): one ``Linear(D, 3D)`` for Q, K, V, ``heads`` heads of D/heads columns,
-    each Eq. 10.1, concatenated and projected by ``Linear(D, D)``.
+    """Multi-head self-attention (Eq. 10.3): one ``Linear(D, 3D)`` for Q, K, V, ``heads`` heads of D/heads columns,
+    each Eq. 10.2, concatenated and projected by ``Linear(D, D)``.
 
     ``forward(x (B, N, D)) → (B, N, D)`` uses ``F.scaled_dot_product_attention`` (the same numbers, a fused kernel
-    on GPUs); ``forward(x, return_weights=True)`` computes Eq. 10.1 by hand and also returns the weights
+    on GPUs); ``forward(x, return_weights=True)`` computes Eq. 10.2 by hand and also returns the weights
     ``(B, heads, N, N)`` (lesson 10's attention widget)."""
 
     def __init__(self, dim: int, heads: int, qkv_bias: bool = True):
@@ -146,7 +146,7 @@ class MLP(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    """Eq. 10.3 followed by one linear map to D columns, written as what it is fastest as: a convolution with kernel
+    """Eq. 10.1 followed by one linear map to D columns, written as what it is fastest as: a convolution with kernel
     and stride p. ``(B, C, H, W) → (B, (H/p)(W/p), D)``; the same as ``Linear(p·p·C, D)`` on :func:`patchify`'s
     tokens with the kernel's weights rearranged (a test checks it)."""
 

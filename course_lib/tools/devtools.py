@@ -89,9 +89,9 @@ SYLLABUS = [
     ),
     (
         "10_backbones",
-        "Backbones: DiT and U-ViT against the U-Net (coming)",
-        "Transformer denoisers at toy scale, measured against the U-Net",
-        "09",
+        "Backbones: DiT and U-ViT against the U-Net · 去噪网络主干",
+        "patches as tokens and a 2-D position embedding; self-attention and multi-head attention by hand, checked; DiT's adaLN-Zero block, the identity at initialisation; U-ViT's time token and concatenated long skips; a DiT trained live; U-Net, DiT and U-ViT at matched parameters and training CPU-minutes, with a tuning budget fixed before measuring; DiT's and U-ViT's ablations; cost as the image grows; DiT on latents; the attention explorer",
+        "03, 04, 05, 07, 09",
     ),
     (
         "11_flow_matching",

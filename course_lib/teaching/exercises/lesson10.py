@@ -1,5 +1,5 @@
 """Exercises of lesson 10, each naming the classic mistake it catches: a patchify that mixes channels and positions
-(Eq. 10.3), attention without the 1/√d (Eq. 10.1), adaLN's modulation without the 1 + scale or without the gate
+(Eq. 10.1), attention without the 1/√d (Eq. 10.2), adaLN's modulation without the 1 + scale or without the gate
 (Eq. 10.4), a "zero" initialisation that does not make the block the identity, and a long skip added instead of
 concatenated (Eq. 10.5)."""
 
@@ -38,7 +38,7 @@ def _test_patchify(fn) -> None:
         raise Mismatch(
             "a plain reshape: each 'token' is a run of consecutive numbers in memory — a strip of one channel's "
             "rows, not a p × p patch, and channels end up mixed with positions. Split H and W into (H/p, p) and "
-            "(W/p, p), move the two patch-grid axes first and (row, column, channel) last, then flatten (Eq. 10.3)."
+            "(W/p, p), move the two patch-grid axes first and (row, column, channel) last, then flatten (Eq. 10.1)."
         )
     channel_first = x.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, p * p * C)
     if close(out, channel_first):
@@ -58,7 +58,7 @@ def _test_patchify(fn) -> None:
         raise Mismatch(
             "inside each patch rows and columns are swapped: list a patch row by row, (row, column, channel)."
         )
-    raise Mismatch("expected the tokens of Eq. 10.3: patches row by row, each its pixels as (row, column, channel).")
+    raise Mismatch("expected the tokens of Eq. 10.1: patches row by row, each its pixels as (row, column, channel).")
 
 
 def _test_attention(fn) -> None:
@@ -74,7 +74,7 @@ def _test_attention(fn) -> None:
     if close(out, torch.softmax(scores, dim=-1) @ v):
         raise Mismatch(
             "no 1/√d: with d = 16 the scores are 4× too large and the softmax is nearly one-hot — at d = 64 it "
-            "saturates and its gradient vanishes. Divide q kᵀ by √d before the softmax (Eq. 10.1)."
+            "saturates and its gradient vanishes. Divide q kᵀ by √d before the softmax (Eq. 10.2)."
         )
     if close(out, torch.softmax(scores / 16, dim=-1) @ v):
         raise Mismatch("divided by d instead of √d: q·k sums d products of unit-variance numbers, its sd is √d.")
@@ -83,7 +83,7 @@ def _test_attention(fn) -> None:
             "the softmax runs over the queries (dim −2): each query's weights over the keys must sum to 1, so "
             "normalise along the last axis."
         )
-    raise Mismatch("expected softmax(q kᵀ / √d) v (Eq. 10.1).")
+    raise Mismatch("expected softmax(q kᵀ / √d) v (Eq. 10.2).")
 
 
 def _block(seed: int) -> DiTBlock:
@@ -190,12 +190,12 @@ LONG_SKIP = register(Exercise("10", 5, "long_skip", _test_long_skip))
 
 
 def check_patchify(fn):
-    """Check ``fn(x, p) -> tokens``: Eq. 10.3, patches row by row, each as (row, column, channel)."""
+    """Check ``fn(x, p) -> tokens``: Eq. 10.1, patches row by row, each as (row, column, channel)."""
     return run_check(PATCHIFY, fn)
 
 
 def check_attention(fn):
-    """Check ``fn(q, k, v) -> out``: softmax(q kᵀ / √d) v (Eq. 10.1)."""
+    """Check ``fn(q, k, v) -> out``: softmax(q kᵀ / √d) v (Eq. 10.2)."""
     return run_check(ATTENTION, fn)
 
 

@@ -2,7 +2,7 @@
 
 ``attention_view`` runs a Transformer SR model (an :class:`~course_lib.models.SR3` around a DiT or a U-ViT) once per
 timestep on one digit, x_t drawn from its own seed, and keeps every block's attention weights, averaged over the
-heads (Eq. 10.1–10.2); ``attention_frame`` reads the weights of one query patch at one timestep and block;
+heads (Eq. 10.2–10.3); ``attention_frame`` reads the weights of one query patch at one timestep and block;
 ``render_attention`` draws x_t with the query patch outlined beside the map of where it attends; ``AttentionWidget``
 wires timestep, block and patch sliders to the picture (no recomputation: instant).
 """
@@ -89,14 +89,14 @@ def render_attention(view: dict, k: int, block: int, row: int, col: int) -> byte
     p = view["patch_size"]
     fig, axes = plt.subplots(1, 4, figsize=(8.4, 2.4))
     x_t = to_display(view["x_t"][k])
-    axes[0].imshow(x_t, cmap="gray", vmin=0, vmax=1)
-    axes[1].imshow(x_t, cmap="gray", vmin=0, vmax=1)
+    axes[0].imshow(x_t, cmap="gray", vmin=0, vmax=255)
+    axes[1].imshow(x_t, cmap="gray", vmin=0, vmax=255)
     heat = frame["map"].repeat_interleave(p, 0).repeat_interleave(p, 1)
     axes[1].imshow(heat.numpy(), cmap="magma", alpha=0.75, vmin=0, vmax=float(frame["map"].max()))
     for ax in axes[:2]:
         ax.add_patch(plt.Rectangle((col * p - 0.5, row * p - 0.5), p, p, fill=False, edgecolor="cyan", lw=1.5))
-    axes[2].imshow(to_display(view["x0_hat"][k]), cmap="gray", vmin=0, vmax=1)
-    axes[3].imshow(to_display(view["hr"]), cmap="gray", vmin=0, vmax=1)
+    axes[2].imshow(to_display(view["x0_hat"][k]), cmap="gray", vmin=0, vmax=255)
+    axes[3].imshow(to_display(view["hr"]), cmap="gray", vmin=0, vmax=255)
     t = view["timesteps"][k]
     titles = (f"x_t (t = {t})", f"where it attends (block {block + 1})", "network's x̂₀", "HR")
     for ax, title in zip(axes, titles):
