@@ -102,3 +102,29 @@ def test_cost_curve_counts_flops_that_grow_with_the_tokens():
     # 4× the pixels, 4× the tokens: the linear layers cost 4×, attention 16×, so each doubling costs more than the last
     assert growth[32] > growth[16] and growth[32] > 4
     assert set(cost["latent"]) == {"latent_unet", "latent_dit"}
+
+
+def test_the_shipped_dit_config_trains_through_the_command_line(tmp_path):
+    """``python -m course_lib.train --config data/checkpoints/digits_dit_sr.json`` (one process; two are the conformance
+    launch's, tests/test_distributed.py) — the config ``make checkpoints`` retrains it from."""
+    import os
+    import subprocess
+    import sys
+
+    from course_lib.files import data_dir, load_checkpoint
+
+    env = dict(os.environ, COURSE_DEVICE="cpu", OMP_NUM_THREADS="1")
+    config = data_dir() / "checkpoints" / "digits_dit_sr.json"
+    cmd = [sys.executable, "-m", "course_lib.train", "--config", str(config), "--until", "2", "--no-export"]
+    out = subprocess.run(cmd + ["--runs", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "digits_dit_sr" / "state.pt")
+    assert state["step"] == 2 and json.loads(state["config"])["model"]["backbone"] == "dit"
+
+
+def test_the_experiment_leaves_the_thread_count_as_it_found_it():
+    """Its runs use one thread; a caller's process (a test session, a lesson) keeps its own afterwards."""
+    before = torch.get_num_threads()
+    with B.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -32,6 +32,7 @@ run resumes (``--worker k --workers n`` splits the runs between n processes, one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -141,6 +142,18 @@ SHIPPED = {"dit": "digits_dit_sr"}
 ROWS = (Entry("DiT (p = 4, adaLN-Zero) DDIM-50", "digits_x4", "digits_dit_sr", DDIM50, diversity=8),)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Run the block on one thread (every run and timing of the experiment: CPU-minutes comparable between arms, two
+    runs side by side on two cores), then give the process its thread count back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def arm_config(name: str, learning_rate: float, pilot: bool = False) -> dict:
     """The training config (JSON form) of arm ``name`` at ``learning_rate``: its shipped base config with the arm's
     network, batch 64, EMA 0.99, a step count no run reaches (the budget is CPU time)."""
@@ -183,13 +196,13 @@ def _pilot_folder(name: str, lr: float) -> Path:
 
 def run_pilot(name: str, lr: float) -> dict:
     """One learning-rate pilot of arm ``name`` (:data:`PILOT_SECONDS` training CPU-seconds, no evaluation)."""
-    torch.set_num_threads(1)
     folder = _pilot_folder(name, lr)
     log = folder / "curve.json"
     if log.exists() and json.loads(log.read_text())["points"]:
         return json.loads(log.read_text())
-    trainer = Trainer(arm_config(name, lr, pilot=True), "cpu")
-    return train_for_cpu(trainer, {}, [PILOT_SECONDS], folder, f"pilot {name} lr {lr:g}", evaluate_snapshots=False)
+    with one_thread():
+        trainer = Trainer(arm_config(name, lr, pilot=True), "cpu")
+        return train_for_cpu(trainer, {}, [PILOT_SECONDS], folder, f"pilot {name} lr {lr:g}", evaluate_snapshots=False)
 
 
 def chosen_learning_rate(name: str, pilots: dict | None = None) -> tuple[float, dict]:
@@ -214,7 +227,6 @@ def _learning_rate(name: str) -> float:
 def run_arm(name: str) -> dict:
     """Train arm ``name`` for :data:`BUDGET_SECONDS` CPU-seconds at its learning rate, with its snapshots (resumable
     from ``runs/backbones/NAME/``)."""
-    torch.set_num_threads(1)
     folder = WORK / name
     log = folder / "curve.json"
     curve = json.loads(log.read_text()) if log.exists() else {}
@@ -222,9 +234,10 @@ def run_arm(name: str) -> dict:
         return curve
     lr = _learning_rate(name)
     state = folder / "state.pt"
-    trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(arm_config(name, lr), "cpu")
-    curve.update(learning_rate=lr, parameters=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad))
-    return train_for_cpu(trainer, curve, SNAPSHOTS, folder, name)
+    with one_thread():
+        trainer = Trainer.resume(state, "cpu") if state.exists() else Trainer(arm_config(name, lr), "cpu")
+        curve.update(learning_rate=lr, parameters=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad))
+        return train_for_cpu(trainer, curve, SNAPSHOTS, folder, name)
 
 
 def _images(name: str, k: int) -> torch.Tensor:
@@ -292,6 +305,11 @@ def judge_all(curves: dict) -> dict:
 def cost_curve(sizes=(16, 32, 64), batch: int = 16, repeats: int = 3) -> dict:
     """Forward milliseconds per image (one thread, ``batch`` images, best of ``repeats``) and FLOPs per image of the
     pixel networks at each image side in ``sizes``, and of both latent networks on the 32-pixel image's latent."""
+    with one_thread():
+        return _cost_curve(sizes, batch, repeats)
+
+
+def _cost_curve(sizes, batch: int, repeats: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..models.vit import attention_by_hand
@@ -299,7 +317,6 @@ def cost_curve(sizes=(16, 32, 64), batch: int = 16, repeats: int = 3) -> dict:
     from ..engine.config import TrainConfig
     from ..methods import get_method
 
-    torch.set_num_threads(1)
     nets = {}
     for name in ("unet", "dit", "dit_p2", "latent_unet", "latent_dit"):
         config = TrainConfig.from_dict(arm_config(name, 1e-3))
