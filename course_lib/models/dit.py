@@ -25,7 +25,16 @@ import torch
 from torch import nn
 
 from ..checks import check_int
-from .vit import MLP, MultiHeadAttention, PatchEmbed, TimestepEmbedder, sincos_position_embedding_2d, unpatchify
+from .vit import (
+    MLP,
+    MultiHeadAttention,
+    PatchEmbed,
+    TimestepEmbedder,
+    check_concat_channels,
+    concat_condition,
+    sincos_position_embedding_2d,
+    unpatchify,
+)
 
 __all__ = ["DiT", "DiTBlock", "modulate", "BLOCKS"]
 
@@ -118,10 +127,7 @@ class DiT(nn.Module):
         check_int(patch_size, "patch_size", low=1)
         check_int(depth, "depth", low=1)
         check_int(hidden_size, "hidden_size", low=4)
-        if not 0 <= cond_channels < in_channels:
-            raise ValueError(
-                f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}"
-            )
+        check_concat_channels(in_channels, cond_channels)
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
         if hidden_size % 4:
@@ -174,15 +180,7 @@ class DiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None, return_weights=False):
         if x.dim() != 4 or x.shape[1] != self.x_channels:
             raise ValueError(f"x must have shape (B, {self.x_channels}, H, W), got {tuple(x.shape)}")
-        if self.cond_channels:
-            if cond is None or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
-                raise ValueError(
-                    f"this DiT expects cond of shape (B, {self.cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
-                    f"got {None if cond is None else tuple(cond.shape)}"
-                )
-            x = torch.cat([x, cond], dim=1)
-        if t.shape != (x.shape[0],):
-            raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
+        x = concat_condition("DiT", x, t, cond, self.cond_channels)
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         tokens = self.patch_embed(x)  # (B, N, D), Eq. 10.1
         tokens = tokens + sincos_position_embedding_2d(self.hidden_size, grid, x.device).to(tokens.dtype)

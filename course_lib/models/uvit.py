@@ -24,7 +24,7 @@ from torch import nn
 
 from ..checks import check_int
 from ..embeddings import sinusoidal_embedding_halves
-from .vit import MLP, MultiHeadAttention, PatchEmbed, unpatchify
+from .vit import MLP, MultiHeadAttention, PatchEmbed, check_concat_channels, concat_condition, unpatchify
 
 __all__ = ["UViT", "UViTBlock"]
 
@@ -94,10 +94,7 @@ class UViT(nn.Module):
             raise ValueError(f"depth must be odd (in blocks, one middle block, out blocks), got {depth}")
         if input_size % patch_size:
             raise ValueError(f"input_size must be a multiple of patch_size={patch_size}, got {input_size}")
-        if not 0 <= cond_channels < in_channels:
-            raise ValueError(
-                f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}"
-            )
+        check_concat_channels(in_channels, cond_channels)
         if hidden_size % 2:
             raise ValueError(f"hidden_size must be even (the sinusoidal time token), got {hidden_size}")
         self.config = dict(
@@ -145,15 +142,7 @@ class UViT(nn.Module):
                 f"x must have shape (B, {self.x_channels}, {self.input_size}, {self.input_size}) (the learned "
                 f"positions are for this size), got {tuple(x.shape)}"
             )
-        if self.cond_channels:
-            if cond is None or cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
-                raise ValueError(
-                    f"this UViT expects cond of shape (B, {self.cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
-                    f"got {None if cond is None else tuple(cond.shape)}"
-                )
-            x = torch.cat([x, cond], dim=1)
-        if t.shape != (x.shape[0],):
-            raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
+        x = concat_condition("UViT", x, t, cond, self.cond_channels)
         grid = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         patches = self.patch_embed(x)  # (B, N, D), Eq. 10.1
         time_token = sinusoidal_embedding_halves(t, self.hidden_size).to(patches.dtype)[:, None, :]

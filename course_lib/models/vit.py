@@ -34,6 +34,8 @@ __all__ = [
     "MLP",
     "PatchEmbed",
     "TimestepEmbedder",
+    "check_concat_channels",
+    "concat_condition",
 ]
 
 
@@ -43,6 +45,29 @@ def _check_image(x: torch.Tensor, patch_size: int, name: str = "x") -> None:
         raise ValueError(f"{name} must have shape (B, C, H, W), got {got}")
     if x.shape[-1] % patch_size or x.shape[-2] % patch_size:
         raise ValueError(f"{name}: H and W must be multiples of patch_size={patch_size}, got {tuple(x.shape[-2:])}")
+
+
+def check_concat_channels(in_channels: int, cond_channels: int) -> None:
+    """A ``ValueError`` unless y's ``cond_channels`` leave at least one of the ``in_channels`` to x_t."""
+    if not 0 <= cond_channels < in_channels:
+        raise ValueError(
+            f"cond_channels must be in 0 … in_channels − 1, got {cond_channels} with in_channels={in_channels}"
+        )
+
+
+def concat_condition(net: str, x: torch.Tensor, t: torch.Tensor, cond, cond_channels: int) -> torch.Tensor:
+    """``[x_t ; y]`` along the channels (Eq. 04.2) for a Transformer backbone named ``net``, with the shapes of ``cond``
+    (as x's, ``cond_channels``) and ``t`` (one per image) checked."""
+    if cond_channels:
+        if cond is None or cond.shape[1] != cond_channels or cond.shape[-2:] != x.shape[-2:]:
+            raise ValueError(
+                f"this {net} expects cond of shape (B, {cond_channels}, {x.shape[-2]}, {x.shape[-1]}), "
+                f"got {None if cond is None else tuple(cond.shape)}"
+            )
+        x = torch.cat([x, cond], dim=1)
+    if t.shape != (x.shape[0],):
+        raise ValueError(f"t must have shape ({x.shape[0]},), got {tuple(t.shape)}")
+    return x
 
 
 def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
