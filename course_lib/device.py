@@ -15,6 +15,7 @@ Environment variable
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
@@ -25,6 +26,7 @@ import torch
 
 __all__ = [
     "get_device",
+    "one_thread",
     "seed_everything",
     "make_generator",
     "describe_device",
@@ -170,3 +172,15 @@ def randn(
         )
     out = [torch.randn(shape[1:], generator=g, device=g.device, dtype=dtype) for g in generators]
     return torch.stack(out).to(device)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run the block on one CPU thread (an experiment's runs: CPU-minutes comparable between runs, two of them side by
+    side on two cores), then give the process its thread count back — a caller's later work keeps its own."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -32,7 +32,6 @@ run resumes (``--worker k --workers n`` splits the runs between n processes, one
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -44,7 +43,7 @@ from .. import stats
 from ..engine.curves import train_for_cpu
 from ..engine.harness import DDIM50, Entry, curve_set
 from ..engine.train import Trainer
-from ..device import describe_hardware
+from ..device import describe_hardware, one_thread
 from ..files import data_dir, write_cached
 from ..images import uint8_to_model
 from ..metrics import frechet_distance, patch_distance
@@ -140,18 +139,6 @@ CURVES = (("dit", "unet"), ("uvit", "unet"), ("latent_dit", "latent_unet"))
 SHIPPED = {"dit": "digits_dit_sr"}
 #: lesson 10's row of the landscape table (DDIM-50, the SR3-style row's sampler)
 ROWS = (Entry("DiT (p = 4, adaLN-Zero) DDIM-50", "digits_x4", "digits_dit_sr", DDIM50, diversity=8),)
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run the block on one thread (every run and timing of the experiment: CPU-minutes comparable between arms, two
-    runs side by side on two cores), then give the process its thread count back."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def arm_config(name: str, learning_rate: float, pilot: bool = False) -> dict:
