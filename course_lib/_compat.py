@@ -69,7 +69,10 @@ MOVED_MODULES = {
 MOVED_COMMANDS = {"course_lib.harness": "course_lib.experiments.landscape"}
 #: short command names of modules that were never anywhere else (``python -m course_lib.backbones``): the same
 #: finder resolves them, without a warning — they are not deprecated, only short
-COMMANDS = {"course_lib.backbones": "course_lib.experiments.backbones"}
+COMMANDS = {
+    "course_lib.backbones": "course_lib.experiments.backbones",
+    "course_lib.flow": "course_lib.experiments.flow",
+}
 
 
 def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:

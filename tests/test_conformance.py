@@ -27,6 +27,8 @@ from course_lib.samplers import (
     sample,
 )
 from course_lib.samplers.ddim import ddim_update
+from course_lib.paths import LinearPath
+from course_lib.samplers.flow import FlowSampler
 from course_lib.schedules import make_beta_schedule
 from course_lib.engine.train import TrainConfig, Trainer
 
@@ -40,14 +42,23 @@ def _process(device):
 
 
 class Oracle:
-    """The optimal ε̂ when the data is one point x*: (x_t − √ᾱ x*) / √(1 − ᾱ). Counts its calls."""
+    """The optimal ε̂ when the data is one point x*: (x_t − √ᾱ x*) / √(1 − ᾱ) — or, on lesson 11's linear path, the
+    optimal velocity (x_t − x*)/t (Eq. 11.7). Counts its calls."""
 
     def __init__(self, process):
         self.process, self.calls = process, 0
 
     def __call__(self, x, t, cond):
         self.calls += 1
-        return self.process.predict_eps_from_x0(x, t, TARGET.to(x.device).expand_as(x))
+        target = TARGET.to(x.device).expand_as(x)
+        if isinstance(self.process, LinearPath):
+            return self.process.velocity_from_x0(x, t / self.process.time_scale, target)
+        return self.process.predict_eps_from_x0(x, t, target)
+
+
+def _process_for(name, device):
+    """The process sampler ``name`` drives: the VP chain, or lesson 11's linear path for a flow sampler."""
+    return LinearPath().to(device) if issubclass(SAMPLERS[name], FlowSampler) else _process(device)
 
 
 def _sampler_cases():
@@ -61,9 +72,14 @@ def _sampler_cases():
 # ------------------------------------------------------------------ samplers
 @pytest.mark.parametrize("name,steps", list(_sampler_cases()))
 def test_every_sampler_keeps_the_contract(name, steps, device):
-    process = _process(device)
-    sampler = make_sampler(name, process, steps)
-    assert all(0 <= t < T for t in sampler.timesteps) and sampler.pairs()[-1][1] == -1
+    process = _process_for(name, device)
+    flow = isinstance(process, LinearPath)
+    prediction = "velocity" if flow else "eps"
+    sampler = make_sampler(name, process, steps, prediction)
+    if flow:  # float times from 1 (the source) to 0 (the data)
+        assert all(0 < t <= 1 for t in sampler.timesteps) and sampler.pairs()[-1][1] == 0.0
+    else:
+        assert all(0 <= t < T for t in sampler.timesteps) and sampler.pairs()[-1][1] == -1
     oracle = Oracle(process)
     gens = per_image_generators([11, 12, 13])
     x_T = randn((3, 3), gens, device)
@@ -73,7 +89,7 @@ def test_every_sampler_keeps_the_contract(name, steps, device):
     assert out.shape == (3, 3) and out.device.type == torch.device(device).type
     down = sum(tp < t for t, tp in sampler.pairs())
     assert sampler.nfe == oracle.calls >= down
-    if name not in ("heun", "pndm"):
+    if name not in ("heun", "pndm", "flow_heun", "flow_midpoint"):
         assert sampler.nfe == down
     # it samples the data: with one data point every sampler must end on it
     assert torch.allclose(out, TARGET.to(device).expand(3, 3), atol=5e-3)
@@ -84,17 +100,17 @@ def test_every_sampler_keeps_the_contract(name, steps, device):
         return 0.5 * x + 0.01 * t.float().reshape(-1, *([1] * (x.dim() - 1)))
 
     gens = per_image_generators([11, 12, 13])
-    out = sample(damped, make_sampler(name, process, steps), randn((3, 3), gens, device), generator=gens)
+    out = sample(damped, make_sampler(name, process, steps, prediction), randn((3, 3), gens, device), generator=gens)
     for i, seed in enumerate([11, 12, 13]):
         g = per_image_generators([seed])
-        alone = sample(damped, make_sampler(name, process, steps), randn((1, 3), g, device), generator=g)
+        alone = sample(damped, make_sampler(name, process, steps, prediction), randn((1, 3), g, device), generator=g)
         assert torch.equal(alone[0], out[i])
     # seeds matter exactly when the sampler draws noise after x_T
     gens, gens2 = per_image_generators([11, 12, 13]), per_image_generators([21, 22, 23])
     x_T = randn((3, 3), gens, device)
-    a = sample(damped, make_sampler(name, process, steps), x_T, generator=gens)
-    b = sample(damped, make_sampler(name, process, steps), x_T, generator=gens2)
-    assert torch.equal(a, b) == (not make_sampler(name, process, steps).stochastic)
+    a = sample(damped, make_sampler(name, process, steps, prediction), x_T, generator=gens)
+    b = sample(damped, make_sampler(name, process, steps, prediction), x_T, generator=gens2)
+    assert torch.equal(a, b) == (not make_sampler(name, process, steps, prediction).stochastic)
 
 
 def test_sampler_bad_arguments_are_named():
@@ -283,24 +299,24 @@ def test_every_method_keeps_the_contract(name, device):
     trainer.train(progress=False)
     assert trainer.step == config.steps and all(torch.isfinite(torch.tensor(v)) for _, v in trainer.history)
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
-    assert (trainer.diffusion is None) == (cls.objective != "diffusion")
+    assert (trainer.diffusion is None) == (cls.objective not in ("diffusion", "flow"))
     model, method = trainer.ema, trainer.method
     if cls.task == "sr":
         _, y = DigitsSR("test", 4).tensors([0, 100, 400])
         y = y.to(device)
         out = (
             method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3], steps=4)
-            if cls.objective == "diffusion"
+            if method.iterative
             else method.restore(model, trainer.diffusion, y, seeds=[1, 2, 3])
         )
         assert out.shape == (3, 1, 32, 32) and out.device.type == torch.device(device).type and out.abs().max() <= 1
         # a diffusion method: the 4 steps asked for; a one-shot method: one pass, unless its network says otherwise
         # (DiffIR: one restorer pass plus its prior's T steps)
-        assert method.last_nfe == (4 if cls.objective == "diffusion" else getattr(model, "nfe", 1))
+        assert method.last_nfe == (4 if method.iterative else getattr(model, "nfe", 1))
         if cls.name == "diffir":
             assert method.last_nfe == 1 + model.prior.T
         for i, seed in enumerate([1, 2, 3]):  # the same image gives the same result in any batch
-            kw = {"steps": 4} if cls.objective == "diffusion" else {}
+            kw = {"steps": 4} if method.iterative else {}
             alone = method.restore(model, trainer.diffusion, y[i : i + 1], seeds=[seed], **kw)
             assert torch.allclose(alone[0], out[i], atol=1e-5)
     elif cls.task == "blind":  # degraded images in, restored images of the same size out

@@ -7,8 +7,10 @@ reference digits, and the training CPU-seconds so far (``time.process_time`` of 
 evaluations).
 
 * :func:`train_with_curve` snapshots every so many **steps** (lessons 07 and 09);
-* :func:`train_for_cpu` snapshots at fixed **CPU-seconds** (lesson 10: networks of different speeds compared at equal
-  compute), and can keep each snapshot's images for set-level intervals (:func:`course_lib.stats.set_difference`).
+* :func:`train_for_cpu` snapshots at fixed **CPU-seconds** (lessons 10 and 11: networks of different speeds compared
+  at equal compute), and can keep each snapshot's images for set-level intervals
+  (:func:`course_lib.stats.set_difference`);
+* :func:`judge_points` compares two such points on the same digits by the one protocol (:mod:`course_lib.stats`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from ..metrics import frechet_distance, patch_distance
 from .harness import CURVE_INDICES, curve_set, image_seeds, measure, value_stats
 from .train import Trainer
 
-__all__ = ["SAMPLER", "evaluate", "train_with_curve", "train_for_cpu"]
+__all__ = ["SAMPLER", "evaluate", "train_with_curve", "train_for_cpu", "judge_points", "SET_DRAWS"]
+
+#: random halves of the delete-half jackknife in :func:`judge_points` (stats' default)
+SET_DRAWS = 40
 
 #: every diffusion snapshot is sampled at the same NFE (the harness's protocol)
 SAMPLER = {"sampler": "ddim", "steps": 50}
@@ -37,6 +42,7 @@ def evaluate(trainer: Trainer, data: dict, classifier, return_images: bool = Fal
     consistency and agreement, patch SWD and Fréchet distance against the reference digits, sampling seconds and NFE.
     With ``return_images`` also the restorations ``(N, C, H, W)``."""
     start = time.perf_counter()
+    # a diffusion model at DDIM-50; a flow model (lesson 11) at its own default, Euler with 50 steps: the same NFE
     options = SAMPLER if trainer.method.objective == "diffusion" else {}
     sr = trainer.method.restore(trainer.ema, trainer.diffusion, data["y"], seeds=image_seeds(CURVE_INDICES), **options)
     seconds = time.perf_counter() - start
@@ -129,3 +135,32 @@ def train_for_cpu(
         shown = f"{point['psnr']['mean']:.2f} dB, patch SWD {point['patch_swd']:.4f}, " if evaluate_snapshots else ""
         print(f"{name} step {trainer.step}: {shown}{curve['cpu_seconds'] / 60:.1f} CPU-min", flush=True)
     return curve
+
+
+def judge_points(
+    a: dict, b: dict, sets: dict | None = None, margins: dict | None = None, draws: int = SET_DRAWS
+) -> dict:
+    """A − B for two evaluations of the same digits (curve points or race cells): PSNR, consistency and (when both
+    carry ``agreement_values``) agreement by the paired t interval; with ``sets`` — ``{"images": (A's, B's,
+    reference), "features": (A's, B's, reference)}``, the classifier's features for the Fréchet distance — patch SWD and
+    Fréchet by the delete-half jackknife. Each judged against ``margins`` (``psnr_db``, ``consistency_db``,
+    ``agreement``; ``patch_swd_share`` and ``frechet_share`` are shares of B's own value)."""
+    from .. import stats
+
+    m = margins or {}
+    out = {
+        "psnr": stats.compare_values(a["psnr"]["values"], b["psnr"]["values"], True, m.get("psnr_db")),
+        "consistency": stats.compare_values(
+            a["consistency"]["values"], b["consistency"]["values"], True, m.get("consistency_db")
+        ),
+    }
+    if "agreement_values" in a and "agreement_values" in b:
+        out["agreement"] = stats.compare_values(a["agreement_values"], b["agreement_values"], True, m.get("agreement"))
+    if sets is not None:
+        share = m.get("patch_swd_share")
+        margin = None if share is None else share * b["patch_swd"]
+        out["patch_swd"] = stats.compare_sets(patch_distance, *sets["images"], margin, draws=draws)
+        share = m.get("frechet_share")
+        margin = None if share is None else share * b["frechet"]
+        out["frechet"] = stats.compare_sets(frechet_distance, *sets["features"], margin, draws=draws)
+    return out

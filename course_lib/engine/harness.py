@@ -281,9 +281,7 @@ def outputs(
     if entry.model is None:
         return work.get("bicubic", lambda: upsample(y, task.scale, "bicubic"))
     shipped = load(entry.model, device)
-    options = (
-        {**entry.options, "progress": progress} if shipped.method.objective == "diffusion" else dict(entry.options)
-    )
+    options = {**entry.options, "progress": progress} if shipped.method.iterative else dict(entry.options)
 
     # the checkpoint's hash is part of the tag: outputs of a retrained model are never mistaken for the old ones
     sha = load_manifest()["files"].get(f"checkpoints/{entry.model}.pt", {}).get("sha256", "")[:8]

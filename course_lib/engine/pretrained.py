@@ -25,7 +25,6 @@ from ..diffusion import GaussianDiffusion
 from ..files import CheckpointError, data_dir, load_checkpoint, load_manifest
 from ..methods import Method, get_method
 from ..models import SR3
-from ..schedules import make_beta_schedule
 from .config import TrainConfig
 
 __all__ = [
@@ -120,11 +119,8 @@ def load(name: str, device: torch.device | str | None = None) -> Pretrained:
     weights = state["ema"] if "ema" in state else state["state"]  # "state": the previous release's classifier files
     weights = {**weights, **borrowed_weights(name, json.loads(state.get("borrowed", "{}")), files)}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
-    process = (
-        GaussianDiffusion(make_beta_schedule(config.schedule, config.T)).to(device)
-        if method.objective == "diffusion"
-        else None
-    )
+    process = method.make_process()
+    process = None if process is None else process.to(device)
     return Pretrained(name, method, model.to(device).eval(), process, config, training_record(name))
 
 

@@ -41,10 +41,8 @@ from ..checks import check_int
 from ..datasets import dihedral as _dihedral, load_training_set
 from ..device import describe_hardware, get_device
 from .distributed import DistContext, SliceModel, agree, all_reduce_gradients, broadcast_state, init, shutdown
-from ..diffusion import GaussianDiffusion
 from ..files import data_dir, load_checkpoint, register_data_file, save_checkpoint
 from ..methods import get_method
-from ..schedules import make_beta_schedule
 from .config import LR_SCHEDULES, TrainConfig, as_config
 
 __all__ = ["TrainConfig", "Trainer", "LR_SCHEDULES", "strip_borrowed", "checkpoint_order", "export_run", "main"]
@@ -97,11 +95,8 @@ class Trainer:
         self.method.initialise(self.model, lambda name: load_shipped(name, self.device).model)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.method.setup(lambda name: load_shipped(name, self.device).model, self.device)
-        self.diffusion = (
-            GaussianDiffusion(make_beta_schedule(c.schedule, c.T)).to(self.device)
-            if self.method.objective == "diffusion"
-            else None
-        )
+        process = self.method.make_process()  # a GaussianDiffusion, a LinearPath (lesson 11) or None
+        self.diffusion = None if process is None else process.to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
         self.scheduler = (
             torch.optim.lr_scheduler.OneCycleLR(self.opt, c.learning_rate, total_steps=c.steps)

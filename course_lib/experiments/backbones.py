@@ -39,14 +39,12 @@ from pathlib import Path
 
 import torch
 
-from .. import stats
-from ..engine.curves import train_for_cpu
+from ..engine.curves import judge_points, train_for_cpu
 from ..engine.harness import DDIM50, Entry, curve_set
 from ..engine.train import Trainer
 from ..device import describe_hardware, one_thread
 from ..files import data_dir, write_cached
 from ..images import uint8_to_model
-from ..metrics import frechet_distance, patch_distance
 
 __all__ = [
     "ROWS",
@@ -235,23 +233,9 @@ def judge_pair(a: dict, b: dict, sets=None, margins: dict = MARGINS) -> dict:
     """A − B at one snapshot (two curve points on the same 100 digits): PSNR, consistency and agreement by the paired
     t interval; with ``sets`` — ``{"images": (A's, B's, reference), "features": (A's, B's, reference)}``, the
     classifier's features for the Fréchet distance — patch SWD and Fréchet by the delete-half jackknife. Each is
-    judged against :data:`MARGINS` (set-level margins: a share of B's value)."""
-    out = {
-        "psnr": stats.compare_values(a["psnr"]["values"], b["psnr"]["values"], True, margins["psnr_db"]),
-        "consistency": stats.compare_values(
-            a["consistency"]["values"], b["consistency"]["values"], True, margins["consistency_db"]
-        ),
-    }
-    if "agreement_values" in a and "agreement_values" in b:
-        out["agreement"] = stats.compare_values(
-            a["agreement_values"], b["agreement_values"], True, margins["agreement"]
-        )
-    if sets is not None:
-        share = margins["patch_swd_share"] * b["patch_swd"]
-        out["patch_swd"] = stats.compare_sets(patch_distance, *sets["images"], share, draws=SET_DRAWS)
-        share = margins["frechet_share"] * b["frechet"]
-        out["frechet"] = stats.compare_sets(frechet_distance, *sets["features"], share, draws=SET_DRAWS)
-    return out
+    judged against :data:`MARGINS` (set-level margins: a share of B's value), by
+    :func:`course_lib.engine.curves.judge_points`."""
+    return judge_points(a, b, sets, margins, SET_DRAWS)
 
 
 def _agreement_values(name: str, k: int, classifier, data) -> list[float]:

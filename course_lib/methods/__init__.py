@@ -10,6 +10,8 @@
 * :mod:`~course_lib.methods.diffbir` — ``"diffbir"``, blind restoration: a frozen restorer, then the frozen digits
   model steered by a ControlNet (lesson 08);
 * :mod:`~course_lib.methods.srdiff` — ``"srdiff"``, residual diffusion with a frozen RRDB encoder (lesson 09);
+* :mod:`~course_lib.methods.flow` — ``"flow_sr"``, flow-matching SR on the linear path, noise → HR or LR → HR,
+  and reflow (lesson 11);
 * :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
 
 :mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
@@ -29,6 +31,7 @@ from .cfg import ClassConditionalDDPM  # noqa: E402
 from .cdm import CascadeSRMethod  # noqa: E402
 from .autoencoder import AutoencoderMethod  # noqa: E402
 from .latent import LatentSRMethod  # noqa: E402
+from .flow import FlowSRMethod  # noqa: E402  (after sr3: it extends it)
 
 __all__ = [
     "METHODS",
@@ -53,4 +56,5 @@ __all__ = [
     "CascadeSRMethod",
     "AutoencoderMethod",
     "LatentSRMethod",
+    "FlowSRMethod",
 ]

@@ -85,7 +85,8 @@ class Method:
     Class attributes a subclass sets:
         name: the registry key (``"sr3"``); Config: its :class:`MethodConfig` subclass;
         objective: ``"diffusion"`` (it trains against a :class:`~course_lib.diffusion.GaussianDiffusion`),
-        ``"regression"`` or ``"classification"`` (no process); datasets: the ``dataset`` forms it trains on (the part
+        ``"flow"`` (against lesson 11's :class:`~course_lib.paths.LinearPath`), ``"regression"`` or
+        ``"classification"`` (no process); datasets: the ``dataset`` forms it trains on (the part
         before the first ``:``); task: ``"sr"`` for methods with :meth:`restore`, ``"blind"`` for a restore() from a
         degraded image of the output's size, ``"generate"``, ``"classify"``;
         legacy_kinds: the ``model.kind`` values that named it in configs of the previous release.
@@ -130,6 +131,24 @@ class Method:
                 f"method {cls.name!r} trains on datasets {', '.join(repr(d) for d in cls.datasets)} "
                 f"(the part before ':'), got dataset {config.dataset!r}"
             )
+
+    @property
+    def iterative(self) -> bool:
+        """Whether the method restores by integrating a process with a sampler (diffusion and flow methods): the
+        harness and the curves then pass it sampler options."""
+        return self.objective in ("diffusion", "flow")
+
+    def make_process(self):
+        """The process the method trains against and samples (on the CPU; move it with ``.to(device)``): a
+        :class:`~course_lib.diffusion.GaussianDiffusion` of the config's ``schedule`` and ``T`` for diffusion
+        methods, ``None`` for one-shot ones; a flow method returns its :class:`~course_lib.paths.LinearPath`. The
+        trainer and the shipped-model loader call it, so a new path plugs in by a method overriding it."""
+        if self.objective != "diffusion":
+            return None
+        from ..diffusion import GaussianDiffusion
+        from ..schedules import make_beta_schedule
+
+        return GaussianDiffusion(make_beta_schedule(self.train_config.schedule, self.train_config.T))
 
     def build(self) -> nn.Module:
         """The network, freshly initialised (the trainer seeds torch first)."""

@@ -110,7 +110,7 @@ def super_resolve(
     if not isinstance(sr3, SR3):
         raise TypeError(f"model must be an SR3 (or a TiledDenoiser around one), got {type(model).__name__}")
     sr3.check_y(y)
-    device = diffusion.betas.device
+    device = diffusion.betas.device if hasattr(diffusion, "betas") else diffusion.device  # a LinearPath (lesson 11)
     if seeds is not None:
         if len(seeds) != y.shape[0]:
             raise ValueError(f"seeds: expected one seed per image ({y.shape[0]}), got {len(seeds)}")
@@ -119,15 +119,16 @@ def super_resolve(
         generator = make_generator(0 if seed is None else seed, device)
     y = y.to(device)
     shape = (y.shape[0], y.shape[1], y.shape[2] * sr3.scale, y.shape[3] * sr3.scale)
-    if x_T is None:
-        x_T = randn(shape, generator, device)
-    elif tuple(x_T.shape) != shape:
-        raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
     if isinstance(sampler, Sampler):
         s, label = sampler, sampler.name
     else:
         options = {**({"eta": eta} if sampler == "ddim" else {}), **(sampler_options or {})}
         s, label = make_sampler(sampler, diffusion, steps, prediction or sr3.prediction, **options), sampler
+    if x_T is None:
+        # the source of the process: N(0, I), or a flow's σ_s·ε (lesson 11's LR → HR path has a small σ_s)
+        x_T = randn(shape, generator, device) * float(getattr(diffusion, "source_noise", 1.0))
+    elif tuple(x_T.shape) != shape:
+        raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
     trajectory = None if record_every is None else Trajectory(record_every)
     callbacks = [ProgressBar(f"{label} sampling", enabled=progress)] + ([trajectory] if trajectory else [])
     callbacks += [] if callback is None else [callback] if callable(callback) else list(callback)

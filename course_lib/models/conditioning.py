@@ -32,7 +32,8 @@ class SR3(nn.Module):
         scale: the SR factor s.
         residual: predict the residual x_HR − U(y) (Eq. 04.4) instead of x_HR.
         residual_scale: c in Eq. 04.4; the residual is divided by c so that x_0 stays roughly in [-1, 1].
-        prediction: what the network outputs, ``"eps"``, ``"x0"`` or ``"v"`` (lesson 02); kept here so that
+        prediction: what the network outputs, ``"eps"``, ``"x0"`` or ``"v"`` (lesson 02), or a flow's
+            ``"velocity"`` (lesson 11); kept here so that
             samplers can read it off the model.
         clip_residual: clip the scaled residual target to [-1, 1] (SRDiff's ``img2res``: clip(2(x_HR − U(y)))).
     """
@@ -54,8 +55,10 @@ class SR3(nn.Module):
             raise ValueError(f"residual_scale must be > 0, got {residual_scale}")
         self.net, self.scale, self.residual, self.residual_scale = net, scale, bool(residual), float(residual_scale)
         self.clip_residual = bool(clip_residual)
-        if prediction not in ("eps", "x0", "v"):
-            raise ValueError(f"prediction must be 'eps', 'x0' or 'v', got {prediction!r}")
+        if prediction not in ("eps", "x0", "v", "velocity"):
+            raise ValueError(
+                f"prediction must be 'eps', 'x0', 'v' or 'velocity' (a flow, lesson 11), got {prediction!r}"
+            )
         self.prediction = prediction
         self.channels = net.cond_channels
         self.conditioning = net.conditioning

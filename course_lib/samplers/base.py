@@ -128,6 +128,16 @@ class Sampler:
         self.nfe = 0
         self.timesteps: list[int] = self.make_timesteps()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the process's buffers live (the loop moves x_T there)."""
+        return self.process.betas.device
+
+    def model_time(self, t: int, like: torch.Tensor) -> torch.Tensor:
+        """What the network is given for the time ``t`` of a step: the integer index as a ``(B,)`` long tensor (the
+        flow samplers give the path's float time instead, :mod:`course_lib.samplers.flow`)."""
+        return torch.full((like.shape[0],), t, dtype=torch.long, device=like.device)
+
     # ------------------------------------------------------------------ cost
     @classmethod
     def nfe_for(cls, steps: int, **options) -> int:

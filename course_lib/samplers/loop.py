@@ -73,7 +73,7 @@ def sample(model: Callable, sampler: Sampler, x_T: torch.Tensor, cond=None, x0_t
         got = getattr(x_T, "shape", type(x_T).__name__)
         raise TypeError(f"x_T must be a floating-point tensor of shape (B, ...), got {got}")
     callbacks = [] if callback is None else [callback] if callable(callback) else list(callback)
-    device = sampler.process.betas.device
+    device = sampler.device
     x = x_T.to(device)
     nfe = 0
     per_call = int(getattr(model, "nfe_per_call", 1))  # a guided model runs its network twice (two branches)
@@ -81,7 +81,7 @@ def sample(model: Callable, sampler: Sampler, x_T: torch.Tensor, cond=None, x0_t
     def evaluate(x_: torch.Tensor, t_: int) -> torch.Tensor:
         nonlocal nfe
         nfe += per_call
-        return model(x_, torch.full((x_.shape[0],), t_, dtype=torch.long, device=device), cond)
+        return model(x_, sampler.model_time(t_, x_), cond)
 
     sampler.reset()
     pairs = sampler.pairs()

@@ -63,7 +63,7 @@ def generation_view(
         shipped = load(name, device)
         outs = []
         for s in seeds:
-            options = {} if shipped.method.objective != "diffusion" else {"sampler": "ddim", "steps": steps}
+            options = {} if not shipped.method.iterative else {"sampler": "ddim", "steps": steps}
             outs.append(shipped.restore(y, seeds=list(s), **options).float())
         final = torch.stack(outs)
         view["final"][label] = final.cpu()
