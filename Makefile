@@ -24,7 +24,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones table clean
+.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones flow table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -47,6 +47,7 @@ help:
 	@echo "make latents    recompute lesson 07's latent-vs-pixel curves and costs (data/cache/latent_sr.json)"
 	@echo "make residual   recompute lesson 09's ablation curves, CNN-loss spectra and shipped-model evaluation (data/cache/residual_ablation.json)"
 	@echo "make backbones  recompute lesson 10's backbone comparison (data/cache/backbones.json; two processes, about 80 min)"
+	@echo "make flow       recompute lesson 11's flow-matching experiment (data/cache/flow.json, digits_flow_sr; two processes, about 60 min)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -153,6 +154,11 @@ residual: $(STAMP)
 	$(BIN)/python -m course_lib.residual
 	$(BIN)/python -m course_lib.residual --spectrum
 	$(BIN)/python -m course_lib.residual --shipped
+
+# lesson 11: two processes of one thread each train the arms, race them and judge the race (resumable: runs/flow/);
+# the first then ships the flow and writes the cache
+flow: $(STAMP)
+	$(BIN)/python -m course_lib.flow --worker 1 & $(BIN)/python -m course_lib.flow --worker 0; wait
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table

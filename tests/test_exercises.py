@@ -937,3 +937,99 @@ LONG_SKIP_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", LONG_SKIP_CASES)
 def test_check_long_skip(fn, status, fragments):
     _expect(check_long_skip(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 11
+from course_lib.teaching.exercises.lesson11 import (  # noqa: E402
+    check_euler_step,
+    check_path,
+    check_reflow_pairs,
+    check_v_to_eps_x0,
+    check_velocity_target,
+)
+
+
+def _bt(t):
+    return t.reshape(-1, 1, 1, 1)
+
+
+PATH_CASES = [
+    (lambda x0, x1, t: (1 - _bt(t)) * x0 + _bt(t) * x1, "pass", ()),
+    (stub, "todo", ()),
+    (lambda x0, x1, t: _bt(t) * x0 + (1 - _bt(t)) * x1, "fail", ("ends are swapped", "t = 0")),
+    (lambda x0, x1, t: (1 - _bt(t)) ** 0.5 * x0 + _bt(t) ** 0.5 * x1, "fail", ("variance-preserving",)),
+    (lambda x0, x1, t: (1 - t) * x0 + t * x1 if t.dim() == 4 else x0[:1], "fail", ("of shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", PATH_CASES)
+def test_check_path(fn, status, fragments):
+    _expect(check_path(fn), status, *fragments)
+
+
+VELOCITY_CASES = [
+    (lambda x0, x1: x1 - x0, "pass", ()),
+    (stub, "todo", ()),
+    (lambda x0, x1: x0 - x1, "fail", ("sign is swapped",)),
+    (lambda x0, x1: x1, "fail", ("ε target",)),
+    (lambda x0, x1: x0, "fail", ("x₀ target",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", VELOCITY_CASES)
+def test_check_velocity_target(fn, status, fragments):
+    _expect(check_velocity_target(fn), status, *fragments)
+
+
+EULER_CASES = [
+    (lambda x, v, t, tn: x + (tn - t) * v, "pass", ()),
+    (stub, "todo", ()),
+    (lambda x, v, t, tn: x + (t - tn) * v, "fail", ("wrong way",)),
+    (lambda x, v, t, tn: x - v, "fail", ("whole unit step",)),
+    (lambda x, v, t, tn: x - t * v, "fail", ("all the way to t = 0",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", EULER_CASES)
+def test_check_euler_step(fn, status, fragments):
+    _expect(check_euler_step(fn), status, *fragments)
+
+
+def _coupled(solve, n, shape, g):
+    x1 = torch.randn(n, *shape, generator=g)
+    return x1, solve(x1)
+
+
+def _independent(solve, n, shape, g):
+    x1 = torch.randn(n, *shape, generator=g)
+    return torch.randn(n, *shape, generator=g), solve(x1)
+
+
+REFLOW_CASES = [
+    (_coupled, "pass", ()),
+    (stub, "todo", ()),
+    (_independent, "fail", ("not coupled",)),
+    (lambda s, n, shape, g: tuple(reversed(_coupled(s, n, shape, g))), "fail", ("swapped",)),
+    (lambda s, n, shape, g: (lambda x1: (x1, s(x1)))(3 * torch.randn(n, *shape, generator=g)), "fail", ("N(0, I)",)),
+    (lambda s, n, shape, g: _coupled(s, n, shape, g)[1], "fail", ("return the pair",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", REFLOW_CASES)
+def test_check_reflow_pairs(fn, status, fragments):
+    _expect(check_reflow_pairs(fn), status, *fragments)
+
+
+V_CASES = [
+    (lambda x, t, v: (x + (1 - _bt(t)) * v, x - _bt(t) * v), "pass", ()),
+    (stub, "todo", ()),
+    (lambda x, t, v: (x + v, x - v), "fail", ("no factors",)),
+    (lambda x, t, v: (x - (1 - _bt(t)) * v, x + _bt(t) * v), "fail", ("the signs",)),
+    (lambda x, t, v: (x + _bt(t) * v, x - (1 - _bt(t)) * v), "fail", ("swapped: x̂₀ is t·v",)),
+    (lambda x, t, v: (x - _bt(t) * v, x + (1 - _bt(t)) * v), "fail", ("the two are swapped",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", V_CASES)
+def test_check_v_to_eps_x0(fn, status, fragments):
+    _expect(check_v_to_eps_x0(fn), status, *fragments)

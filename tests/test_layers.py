@@ -19,7 +19,7 @@ LAYERS = [
     ("ground", {"_compat", "checks", "device", "files", "images"}),
     ("math", {"schedules", "embeddings", "metrics", "operators", "frequency", "stats"}),
     ("data", {"datasets", "data"}),
-    ("process", {"diffusion", "sde", "samplers"}),
+    ("process", {"diffusion", "sde", "paths", "samplers"}),
     ("networks", {"models"}),
     ("methods", {"methods"}),
     ("engine", {"engine"}),

@@ -295,7 +295,7 @@ def race_cell(row: str, nfe: int, data: dict | None = None, classifier=None) -> 
     """Row ``row`` at ``nfe`` evaluations on the 100 curve digits (image i from its harness seed, one thread): per-image
     PSNR, consistency and agreement, patch SWD and Fréchet distance, ms per image, the NFE counted by the loop; images
     kept as uint8 (resumable: a finished cell is read back). ``None`` where the sampler cannot spend ``nfe``."""
-    from ..engine.curves import _classifier
+    from ..engine.pretrained import load_classifier
     from ..engine.harness import CURVE_INDICES, curve_set, image_seeds, measure, value_stats
     from ..images import to_uint8
     from ..metrics import frechet_distance, patch_distance
@@ -308,7 +308,7 @@ def race_cell(row: str, nfe: int, data: dict | None = None, classifier=None) -> 
     if path.with_suffix(".json").exists():
         return json.loads(path.with_suffix(".json").read_text())
     data = curve_set() if data is None else data
-    classifier = _classifier() if classifier is None else classifier
+    classifier = load_classifier(device="cpu") if classifier is None else classifier
     with one_thread():
         model, process, method = load_model(source)
         start = time.perf_counter()
@@ -344,10 +344,10 @@ def race_cell(row: str, nfe: int, data: dict | None = None, classifier=None) -> 
 
 def run_race(worker: int = 0, workers: int = 1) -> None:
     """Every cell of :data:`RACE_ROWS` (this worker's share of them)."""
-    from ..engine.curves import _classifier
+    from ..engine.pretrained import load_classifier
     from ..engine.harness import curve_set
 
-    data, classifier = curve_set(), _classifier()
+    data, classifier = curve_set(), load_classifier(device="cpu")
     cells = [(row, nfe) for row, (*_, nfes) in RACE_ROWS.items() for nfe in nfes]
     for row, nfe in cells[worker::workers]:
         race_cell(row, nfe, data, classifier)
@@ -368,13 +368,14 @@ def _sets(a: torch.Tensor, b: torch.Tensor, data: dict, classifier, ref_features
 def judge_race(worker: int = 0, workers: int = 1) -> list:
     """:data:`RACE_COMPARISONS` at every NFE both rows ran (this worker's share), by
     :func:`course_lib.engine.curves.judge_points`; written to ``runs/flow/judge_race_K.json``."""
-    from ..engine.curves import _classifier, judge_points
+    from ..engine.curves import judge_points
+    from ..engine.pretrained import load_classifier
     from ..engine.harness import curve_set
 
     out_path = WORK / f"judge_race_{worker}.json"
     if out_path.exists():
         return json.loads(out_path.read_text())
-    data, classifier = curve_set(), _classifier()
+    data, classifier = curve_set(), load_classifier(device="cpu")
     with torch.no_grad():
         ref = classifier.features(data["reference"])
     jobs = [
@@ -404,10 +405,11 @@ def judge_race(worker: int = 0, workers: int = 1) -> list:
 
 def judge_curves() -> list:
     """:data:`CURVE_COMPARISONS` at their snapshots (images from ``runs/flow/ARM/snapshot_K.pt``)."""
-    from ..engine.curves import _classifier, judge_points
+    from ..engine.curves import judge_points
+    from ..engine.pretrained import load_classifier
     from ..engine.harness import curve_set
 
-    data, classifier = curve_set(), _classifier()
+    data, classifier = curve_set(), load_classifier(device="cpu")
     with torch.no_grad():
         ref = classifier.features(data["reference"])
         truth = classifier(data["hr"]).argmax(1)

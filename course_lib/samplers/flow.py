@@ -78,6 +78,7 @@ class FlowSampler(Sampler):
 
     @property
     def device(self) -> torch.device:
+        """Where the path's buffer lives (the loop moves the source there)."""
         return self.process.device
 
     def model_time(self, t: float, like: torch.Tensor) -> torch.Tensor:
@@ -89,6 +90,7 @@ class FlowSampler(Sampler):
         return list(zip(self._grid[:-1], self._grid[1:]))
 
     def renoise(self, x, t, t_up, generator=None):
+        """Not defined: the flow samplers have no time travel (a ``NotImplementedError``)."""
         raise NotImplementedError("a flow sampler does not travel back up the path")
 
     # ------------------------------------------------------------------ the velocity after the x̂₀ hook
@@ -132,6 +134,7 @@ class FlowEulerSampler(FlowSampler):
     def step(self, model_output: torch.Tensor, t: float, t_prev: float, x_t: torch.Tensor, *,
              generator=None, x0_transform: X0Transform | None = None, model: Callable | None = None,
              noise: torch.Tensor | None = None) -> StepOutput:
+        """One Euler step from t to t_prev < t (Eq. 11.5); ``model_output`` is v_θ(x_t, t)."""
         self.check_pair(t, t_prev)
         v, x0 = self.velocity(model_output, t, t_prev, x_t, x0_transform)
         return StepOutput(x_t + (t_prev - t) * v, x0)  # Eq. 11.5
@@ -165,6 +168,7 @@ class FlowHeunSampler(_TwoStage):
         return 2 * int(steps) - 1
 
     def step(self, model_output, t, t_prev, x_t, *, generator=None, x0_transform=None, model=None, noise=None):
+        """One Heun step (Eq. 11.9), evaluating ``model`` at the predictor's end; Euler when t_prev = 0."""
         self.check_pair(t, t_prev)
         v1, x0 = self.velocity(model_output, t, t_prev, x_t, x0_transform)
         x_euler = x_t + (t_prev - t) * v1  # Eq. 11.5, the predictor
@@ -181,6 +185,7 @@ class FlowMidpointSampler(_TwoStage):
     name = "flow_midpoint"
 
     def step(self, model_output, t, t_prev, x_t, *, generator=None, x0_transform=None, model=None, noise=None):
+        """One midpoint step (Eq. 11.10), evaluating ``model`` at the half step."""
         self.check_pair(t, t_prev)
         v1, x0 = self.velocity(model_output, t, t_prev, x_t, x0_transform)
         t_mid = (t + t_prev) / 2

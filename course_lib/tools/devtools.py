@@ -95,9 +95,9 @@ SYLLABUS = [
     ),
     (
         "11_flow_matching",
-        "Flow matching and rectified flow (coming)",
-        "straight paths to fewer steps",
-        "06",
+        "Flow matching and rectified flow: straight paths to fewer steps · 流匹配与整流流",
+        "the linear path, its conditional and marginal velocities; why the conditional flow-matching loss has the marginal loss's gradient, checked on a mixture with a closed-form velocity; a 2-D flow trained and sampled by hand, Euler checked against course_lib and diffusers; bending paths, straightness and reflow live; the v ↔ ε ↔ x̂₀ ↔ score dictionary, DDIM as Euler on the linear path; flow SR at equal training CPU-minutes beside SR3-style; an NFE race from 1 to 50 evaluations with 2-rectified flow, the LR → HR path and the consistency student; training-time distribution and time shift; the path explorer",
+        "01, 02, 04, 05, 06, 09",
     ),
     (
         "12_video_editing",

@@ -9,12 +9,16 @@ from .cascade import CascadeExplorer, cascade_view, render_cascade
 from .compare import ComparerWidget, comparer_view, render_comparer_view
 from .denoising import DenoisingWidget, trajectory_strip, trajectory_view
 from .embedding import EmbeddingExplorer, embedding_view
+from .flow import FlowPathWidget, path_frame, render_path
 from .noising import NoisingWidget, noising_strip, noising_view
 from .race import RaceWidget, race_view, render_race_view
 from .residual import GenerationWidget, generation_frame, generation_view, render_generation
 from .sr import SRWidget, render_sr_view, sr_view
 
 __all__ = [
+    "FlowPathWidget",
+    "path_frame",
+    "render_path",
     "AttentionWidget",
     "attention_view",
     "attention_frame",

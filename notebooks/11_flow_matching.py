@@ -1,0 +1,403 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 11 — Flow matching and rectified flow: straight paths to fewer steps · 流匹配与整流流
+#
+# The notes' acceleration path ends DDIM → PNDM → LCM (lesson 06). Since then the field moved: Stable Diffusion 3 and
+# Flux are trained by **flow matching** (流匹配) on a straight **probability path** (概率路径) between noise and data,
+# and diffusers' `FlowMatchEulerDiscreteScheduler` drives more of its pipelines than any other scheduler. This lesson
+# shows that, on lesson 04's SR task with lesson 04's U-Net, **only two things change — the path and the target** —
+# and asks what that buys: quality at equal training compute, quality at few network evaluations, straighter paths.
+#
+# **Objectives.** After this lesson you can
+# 1. write the linear path between data and noise (Eq. 11.1), its conditional velocity (Eq. 11.2) and the marginal
+#    velocity (Eq. 11.3), and say which end is which in the course's and diffusers' conventions;
+# 2. derive why the conditional flow-matching loss has the marginal loss's gradient (Eq. 11.4), and check it
+#    numerically on a mixture whose marginal velocity is known in closed form;
+# 3. train a flow by hand, sample it with Euler (Eq. 11.5) and check the step against `course_lib` and diffusers;
+# 4. see why marginal paths bend although every conditional path is straight, measure straightness (Eq. 11.6), and
+#    straighten the paths by **reflow** (再整流);
+# 5. translate between v, ε, x̂₀ and the score (Eq. 11.7), and see that lesson 01's VP path is the linear path rescaled,
+#    so that DDIM is Euler on it (Eq. 11.8);
+# 6. read a comparison at equal training CPU-minutes, an NFE race from 1 to 50 evaluations, and the LR → HR path that
+#    SR allows.
+#
+# **Prerequisites.** Lesson 01 (the forward process, ᾱ), lesson 02 (ε, x̂₀ and v; the training loop), lesson 04 (the
+# SR3-style model: residual target, U(y) concatenated), lesson 05 (patch SWD, agreement, the verdict rule), lesson 06
+# (DDIM, the probability-flow ODE, the consistency student, the NFE race), lesson 09 (quality against CPU-minutes).
+#
+# **Run time.** Under a minute on a 2-core CPU (README's syllabus lists the measured time): the 2-D parts train live in
+# a few seconds. The digits experiment — five training runs of up to 15 CPU-minutes, a race of eight samplers at six
+# budgets, straightness — is cached (`data/cache/flow.json` by `make flow`, whose README line gives its time).
+
+# %%
+# On Colab only: fetch the course (data/ comes with it) and make course_lib importable; elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/diffusion-sr-course"):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/diffusion-sr-course/diffusion-sr-course", "/content/diffusion-sr-course"], check=True)
+        # Colab's own torch, numpy, matplotlib and ipywidgets are used: install course_lib without the course's pins
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "/content/diffusion-sr-course"], check=True)
+    sys.path.insert(0, "/content/diffusion-sr-course")
+    os.chdir("/content/diffusion-sr-course/notebooks")
+
+# %%
+import copy
+import json
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import Markdown, display
+
+from course_lib import stats
+from course_lib.datasets import DigitsSR
+from course_lib.device import get_device, per_image_generators, randn
+from course_lib.engine.harness import LIVE_INDICES, image_seeds, load_table
+from course_lib.engine.pretrained import load
+from course_lib.files import data_dir
+from course_lib.models.toy import MLPDenoiser
+from course_lib.paths import GaussianMixture, LinearPath, straightness, vp_to_linear
+from course_lib.samplers import make_sampler, sample
+from course_lib.samplers.flow import FlowEulerSampler, flow_timesteps
+from course_lib.teaching import plotting
+
+device = get_device()
+torch.manual_seed(0)
+print(f"running on {device}")
+
+# %% [markdown]
+# ## 1. A path and its velocity · 概率路径与速度场
+#
+# Diffusion (lesson 01) walks from the data to noise along a curve fixed by ᾱ_t. Flow matching takes the simplest
+# path there is — the straight line between a data point x₀ and a draw of the **source** x₁ (noise, N(0, I)):
+#
+# $$x_t = (1 - t)\,x_0 + t\,x_1, \qquad t \in [0, 1] \qquad \text{(Eq. 11.1)}$$
+#
+# **t = 0 is the data, t = 1 the source** — the convention of rectified flow, SD3 and diffusers, whose
+# `FlowMatchEulerDiscreteScheduler` writes σ for our t (x_σ = (1 − σ)·x₀ + σ·noise, and feeds σ·1000 to the network).
+# Lipman et al.'s paper runs the other way (t = 1 is the data): read which end is which before copying a formula.
+# Along one line the state moves at the constant **conditional velocity** (条件速度)
+#
+# $$u_t(x_t \mid x_0, x_1) = \frac{d x_t}{dt} = x_1 - x_0 \qquad \text{(Eq. 11.2)}$$
+#
+# pointing from the data to the source; sampling walks it backwards, from t = 1 to 0. Here is a 2-D data set — three
+# Gaussian blobs — with the straight lines between 60 independent (x₀, x₁) pairs:
+
+# %%
+mix = GaussianMixture(torch.tensor([[2.5, 0.0], [-1.25, 2.165], [-1.25, -2.165]]), std=0.25)
+g2 = torch.Generator().manual_seed(11)
+x0_2d, x1_2d = mix.sample(60, g2), torch.randn(60, 2, generator=g2)
+path = LinearPath()
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+for ax, t in zip(axes, (1.0, 0.5, 0.0)):
+    for a, b in zip(x0_2d, x1_2d):
+        ax.plot([a[0], b[0]], [a[1], b[1]], color="grey", lw=0.5, alpha=0.6)
+    xt = path.q_sample(x0_2d, t, x1_2d)  # Eq. 11.1
+    ax.scatter(xt[:, 0], xt[:, 1], s=10, color="C3")
+    ax.set(title=f"x_t at t = {t:g}", xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
+axes[0].set_xlabel("every line runs from a data point (t = 0) to its noise (t = 1)")
+plt.tight_layout()
+plt.show()
+crossings = sum(
+    1 for i in range(60) for j in range(i + 1, 60)
+    if torch.linalg.det(torch.stack([x1_2d[i] - x0_2d[i], x0_2d[j] - x1_2d[j]])).abs() > 1e-9
+    and 0 < (s := torch.linalg.solve(torch.stack([x1_2d[i] - x0_2d[i], x0_2d[j] - x1_2d[j]]).T, x0_2d[j] - x0_2d[i]))[0] < 1
+    and 0 < s[1] < 1
+)
+print(f"{crossings} of the {60 * 59 // 2} pairs of lines cross")
+
+# %% [markdown]
+# ## 2. The marginal velocity and the conditional loss · 边缘速度与条件流匹配损失
+#
+# A network sees x_t, not the pair it came from. Many lines pass through the same x at time t, so the best it can do
+# is their average direction — the **marginal velocity** (边缘速度):
+#
+# $$u_t(x) = \mathbb E\,[\,x_1 - x_0 \mid x_t = x\,] \qquad \text{(Eq. 11.3)}$$
+#
+# Its ODE dx/dt = u_t(x), run from t = 1 down to 0, carries the source distribution onto the data's (Liu et al.;
+# Lipman et al.; Albergo & Vanden-Eijnden, all ICLR 2023). We cannot compute u_t for images — it averages over the
+# whole data set — but we can regress on the conditional velocity instead, the **conditional flow-matching loss**
+# (条件流匹配损失):
+#
+# $$\mathcal L_{\mathrm{CFM}}(\theta) = \mathbb E_{t,\,x_0,\,x_1}\,\big\| v_\theta(x_t, t) - (x_1 - x_0) \big\|^2 \qquad \text{(Eq. 11.4)}$$
+#
+# **Why this works.** Expand the square: ‖v‖² − 2 v·(x₁ − x₀) + ‖x₁ − x₀‖². Conditioned on x_t, v is fixed and the
+# middle term averages to v·u_t(x_t) (Eq. 11.3). So L_CFM = E‖v_θ − u_t‖² + (E‖x₁ − x₀‖² − E‖u_t‖²): the marginal
+# loss plus a constant that does not depend on θ. **Same gradient, same minimiser** v* = u_t — though L_CFM never
+# reaches 0: its floor is the variance of the lines through each point.
+#
+# Checked numerically: for three blobs the marginal velocity has a closed form (`GaussianMixture.marginal_velocity`:
+# given the blob, (x₀, x₁) are jointly Gaussian, so E[x₁ − x₀ | x_t] is a weighted sum of linear maps). For a model
+# that is linear in a few features, v = W φ(x_t, t), each sample's gradient is 2(v − target) φᵀ, so we can compare
+# the two losses' gradients on the same 200,000 draws — and their difference with its standard error:
+
+# %%
+n = 200_000
+g = torch.Generator().manual_seed(0)
+x0s, x1s, ts = mix.sample(n, g).double(), torch.randn(n, 2, generator=g, dtype=torch.float64), torch.rand(n, generator=g).double()
+xts = (1 - ts[:, None]) * x0s + ts[:, None] * x1s  # Eq. 11.1
+phi = torch.cat([xts, ts[:, None], xts * ts[:, None], xts**2, torch.ones(n, 1, dtype=torch.float64)], 1)
+W = 0.1 * torch.randn(2, phi.shape[1], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+v = phi @ W.T
+per_sample_cfm = 2 * (v - (x1s - x0s))[:, :, None] * phi[:, None, :]  # ∂/∂W of Eq. 11.4's square
+per_sample_fm = 2 * (v - mix.marginal_velocity(xts, ts).double())[:, :, None] * phi[:, None, :]  # … of the marginal loss
+diff = (per_sample_cfm - per_sample_fm).flatten(1)
+se = diff.std(0) / math.sqrt(n)
+grad = per_sample_fm.flatten(1).mean(0)
+print(f"largest |∇L_CFM − ∇L_FM| over its standard error: {float((diff.mean(0).abs() / se).max()):.2f} (noise: below ~3)")
+print(f"largest |∇L_FM| over the same standard error:    {float((grad.abs() / se).max()):.0f} (the gradient itself)")
+assert (diff.mean(0).abs() < 4 * se).all() and (grad.abs() / se).max() > 50
+
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+grid = torch.stack(torch.meshgrid(torch.linspace(-3.5, 3.5, 17), torch.linspace(-3.5, 3.5, 17), indexing="xy"), -1).reshape(-1, 2)
+for ax, t in zip(axes, (0.9, 0.5, 0.15)):
+    u = mix.marginal_velocity(grid, t)
+    ax.quiver(grid[:, 0], grid[:, 1], -u[:, 0], -u[:, 1], color="C0", angles="xy", scale=40)  # −u: the sampling direction
+    ax.scatter(*mix.means.T * (1 - t), color="C3", s=20)
+    ax.set(title=f"−u_t(x) at t = {t:g} (the way sampling moves)", xlim=(-3.8, 3.8), ylim=(-3.8, 3.8), aspect="equal")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 3. Training and sampling by hand · 手写训练与欧拉采样
+#
+# Lesson 02's training loop, with **two lines changed** — the path (Eq. 11.1 instead of √ᾱ x₀ + √(1 − ᾱ) ε) and the
+# target (x₁ − x₀ instead of ε). The same small MLP as lesson 02 plays v_θ; it sees t·1000, as diffusers and SD3 feed
+# it, so the same sinusoidal embedding serves:
+
+# %%
+def train_flow(net, steps, pairs=None, seed=0, learning_rate=2e-3, batch=256):
+    """Eq. 11.4 by hand. ``pairs``: coupled (x1, x0) to train on (reflow); else independent draws."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    losses = []
+    for _ in range(steps):
+        if pairs is None:
+            x0, x1 = mix.sample(batch, gen), torch.randn(batch, 2, generator=gen)
+        else:
+            idx = torch.randint(0, len(pairs[0]), (batch,), generator=gen)
+            x1, x0 = pairs[0][idx], pairs[1][idx]
+        t = torch.rand(batch, generator=gen)
+        x_t = (1 - t[:, None]) * x0 + t[:, None] * x1  # Eq. 11.1   (lesson 02: √ᾱ x₀ + √(1 − ᾱ) ε)
+        loss = ((net(x_t, 1000 * t) - (x1 - x0)) ** 2).mean()  # Eq. 11.4   (lesson 02: ‖ε_θ − ε‖²)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+torch.manual_seed(0)
+flow_2d = MLPDenoiser(dim=2, hidden=128, layers=3)
+losses = train_flow(flow_2d, 1500)
+flow_2d.eval()
+print(f"loss: {sum(losses[:50]) / 50:.3f} over the first 50 steps → {sum(losses[-200:]) / 200:.3f} over the last 200 "
+      "(it cannot reach 0: the lines through a point disagree)")
+
+# %% [markdown]
+# Sampling integrates dx/dt = v_θ(x, t) from t = 1 to 0. Euler's method on a grid 1 = t₀ > t₁ > … > t_N = 0:
+#
+# $$x_{t_{k+1}} = x_{t_k} + (t_{k+1} - t_k)\, v_\theta(x_{t_k}, t_k) \qquad \text{(Eq. 11.5)}$$
+#
+# — t_{k+1} − t_k is negative: the state moves *against* v, towards the data. By hand, then `course_lib`'s
+# `FlowEulerSampler` through the one sampling loop, then diffusers' scheduler on the same velocities:
+
+# %%
+from diffusers import FlowMatchEulerDiscreteScheduler  # noqa: E402
+
+velocity = lambda x, t_scaled, cond=None: flow_2d(x, t_scaled)  # noqa: E731  (the loop passes t·1000)
+src = torch.randn(2000, 2, generator=torch.Generator().manual_seed(5))
+with torch.no_grad():
+    x, times = src.clone(), flow_timesteps(8)
+    for t, t_next in zip(times[:-1], times[1:]):
+        x = x + (t_next - t) * velocity(x, torch.full((len(x),), 1000 * t))  # Eq. 11.5
+    ours = sample(velocity, FlowEulerSampler(path, steps=8), src)
+    scheduler = FlowMatchEulerDiscreteScheduler()
+    scheduler.set_timesteps(sigmas=times[:-1])
+    xd = src.clone()
+    for ts_ in scheduler.timesteps:
+        xd = scheduler.step(velocity(xd, ts_.expand(len(xd)).float()), ts_, xd).prev_sample
+print(f"max |by hand − course_lib| = {float((x - ours).abs().max()):.1e}, max |by hand − diffusers| = {float((x - xd).abs().max()):.1e}")
+assert torch.allclose(x, ours, atol=1e-5) and torch.allclose(x, xd, atol=1e-4)
+
+fig, axes = plt.subplots(1, 5, figsize=(13, 2.8), sharex=True, sharey=True)
+data = mix.sample(2000, torch.Generator().manual_seed(6))
+axes[0].scatter(*data.T, s=1, color="k")
+axes[0].set_title("data")
+with torch.no_grad():
+    for ax, steps in zip(axes[1:], (1, 2, 8, 50)):
+        out = sample(velocity, FlowEulerSampler(path, steps), src)
+        ax.scatter(*out.T, s=1, color="C0")
+        ax.set_title(f"Euler, NFE {steps}")
+for ax in axes:
+    ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# With one step, Euler jumps from x₁ straight to x₁ − v_θ(x₁, 1): the *average* direction from that noise — the mean
+# of the data, smeared. The lines through a point disagree, so the ODE's paths are not the lines.
+#
+# ## 4. Paths bend, and reflow straightens them · 路径的弯曲与再整流
+#
+# The straight conditional lines cross (section 1). The marginal flow's trajectories cannot cross — two solutions of
+# one ODE through the same point at the same t are the same solution — so they **bend** around each other. Straightness
+# (直线度) measures it, along a sampled trajectory x(t) from x(1) to x(0) (Liu et al. 2023, Eq. 9, and the excess length):
+#
+# $$S = \int_0^1 \mathbb E\,\big\| (x(1) - x(0)) - \dot x(t) \big\|^2 dt, \qquad \text{excess} = \frac{\text{length of the path}}{\| x(1) - x(0) \|} - 1 \qquad \text{(Eq. 11.6)}$$
+#
+# both 0 for a straight path walked at constant speed. A straight path is what Euler integrates exactly in **one** step.
+# **Reflow** (Liu et al. 2023, §2.2): sample the trained flow from many x₁, keep each x₁ *with* the x₀ it reached — a
+# coupled pair — and retrain on those pairs, starting from the trained weights. Lines between coupled pairs cross far
+# less, so the new flow (2-rectified flow, 2-RF) is straighter. Live, on the blobs:
+
+# %%
+with torch.no_grad():
+    pair_src = torch.randn(4000, 2, generator=torch.Generator().manual_seed(7))
+    pairs = (pair_src, sample(velocity, FlowEulerSampler(path, 100), pair_src))  # (x1, x0): coupled
+reflow_2d = copy.deepcopy(flow_2d).train()  # from the 1-RF weights, as Liu et al. do
+reflow_losses = train_flow(reflow_2d, 800, pairs=pairs, seed=1, learning_rate=5e-4)
+reflow_2d.eval()
+velocity2 = lambda x, t_scaled, cond=None: reflow_2d(x, t_scaled)  # noqa: E731
+
+
+def trajectory(field, x1, steps=50):
+    """(steps + 1, B, 2): the Euler states from t = 1 to 0."""
+    states = [x1]
+    sample(field, FlowEulerSampler(path, steps), x1, callback=lambda s: states.append(s.x))
+    return torch.stack(states)
+
+
+test_src = torch.randn(300, 2, generator=torch.Generator().manual_seed(8))
+with torch.no_grad():
+    exact = trajectory(lambda x, ts, c=None: mix.marginal_velocity(x, ts / 1000), test_src)  # the true marginal flow
+    traj1, traj2 = trajectory(velocity, test_src), trajectory(velocity2, test_src)
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.7))
+for ax, tr, title in zip(axes, (exact, traj1, traj2), ("the exact marginal flow", "1-RF (trained)", "2-RF (after reflow)")):
+    for i in range(60):
+        ax.plot(tr[:, i, 0], tr[:, i, 1], lw=0.6, color="C0", alpha=0.7)
+    ax.scatter(*tr[-1, :60].T, s=6, color="C3")
+    s = straightness(tr)
+    ax.set(title=f"{title}\nexcess length {float(s['excess_length'].mean()):.3f}", xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
+plt.tight_layout()
+plt.show()
+e1, e2 = straightness(traj1)["excess_length"], straightness(traj2)["excess_length"]
+one_step = {name: sample(f, FlowEulerSampler(path, 1), test_src).detach() for name, f in (("1-RF", velocity), ("2-RF", velocity2))}
+on_blob = {k: float(((v[:, None] - mix.means[None].float()).norm(dim=-1).min(1).values < 3 * mix.std).float().mean())
+           for k, v in one_step.items()}
+d = stats.paired_difference(e2, e1)
+print(f"excess length, 2-RF − 1-RF on 300 sources: {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}] (95 %, this run)")
+print(f"one Euler step lands on a blob (within 3 sd): 1-RF {100 * on_blob['1-RF']:.0f} %, 2-RF {100 * on_blob['2-RF']:.0f} %")
+assert d.high < 0 and on_blob["2-RF"] > on_blob["1-RF"]
+
+# %% [markdown]
+# The exact marginal flow bends (the blobs' sources have to split three ways); the trained 1-RF follows it; 2-RF,
+# trained on its own coupled pairs, walks nearly straight lines — and one Euler step then lands near the data. Reflow's
+# cost: every pair is a full ODE solve of the first flow (here 100 evaluations each), charged to the 2-RF model.
+#
+# ## 5. The dictionary: v, ε, x̂₀ and the score · 速度、噪声、x̂₀ 与分数的换算
+#
+# From x_t, a velocity says where both ends are — walk t·v down to the data or (1 − t)·v up to the source:
+#
+# $$\hat x_0 = x_t - t\,v, \qquad \hat x_1 = x_t + (1 - t)\,v, \qquad v = \hat x_1 - \hat x_0 = \frac{x_t - \hat x_0}{t}, \qquad \nabla_x \log p_t(x_t) = -\frac{\hat x_1}{t} \qquad \text{(Eq. 11.7)}$$
+#
+# (with σ_s = 1, x̂₁ is lesson 02's ε̂; the score is Tweedie's, q(x_t | x₀) = N((1 − t)x₀, t² I)). And lesson 01's VP
+# path is **the linear path rescaled**: divide x_t^VP = √ᾱ x₀ + √(1 − ᾱ) ε by √ᾱ + √(1 − ᾱ):
+#
+# $$\frac{x_t^{\mathrm{VP}}}{\sqrt{\bar\alpha} + \sqrt{1 - \bar\alpha}} = (1 - s)\,x_0 + s\,\varepsilon, \qquad s = \frac{\sqrt{1 - \bar\alpha}}{\sqrt{\bar\alpha} + \sqrt{1 - \bar\alpha}} \qquad \text{(Eq. 11.8)}$$
+#
+# So a trained ε- or x₀-model **already defines a velocity**, v = ε̂ − x̂₀, and lesson 06's probability-flow ODE is a
+# flow. DDIM writes x_{t'} = √ᾱ' x̂₀ + √(1 − ᾱ') ε̂: divided by its scale it is (1 − s')x̂₀ + s'ε̂ — one Euler step of
+# Eq. 11.5 from s to s' with v = ε̂ − x̂₀. **DDIM is Euler on the linear path.** Checked on the shipped SR3-style
+# model — one DDIM step of its network against one Euler step in the linear path's coordinates:
+
+# %%
+hr8, y8 = (t.to(device) for t in DigitsSR("test", scale=4).tensors(list(LIVE_INDICES[:8])))
+sr3 = load("digits_sr3_concat", device)
+ddim = make_sampler("ddim", sr3.process, 10, sr3.model.prediction)
+t_i, t_j = ddim.timesteps[3], ddim.timesteps[4]
+x_vp = randn(hr8.shape, per_image_generators(image_seeds(LIVE_INDICES[:8])), device)
+with torch.no_grad():
+    out = sr3.model(x_vp, torch.full((8,), t_i, device=device), y8)
+    ddim_step = ddim.step(out, t_i, t_j, x_vp).prev_sample
+    eps_hat, x0_hat = sr3.process.eps_and_x0(out, x_vp, torch.full((8,), t_i, device=device), sr3.model.prediction)
+(s_i, scale_i), (s_j, scale_j) = vp_to_linear(sr3.process.alpha_bars[t_i]), vp_to_linear(sr3.process.alpha_bars[t_j])
+euler_step = x_vp / scale_i + (s_j - s_i) * (eps_hat - x0_hat)  # Eq. 11.5 with v = ε̂ − x̂₀ (Eq. 11.8)
+print(f"DDIM from index {t_i} to {t_j} is Euler from s = {float(s_i):.3f} to {float(s_j):.3f}: "
+      f"max difference {float((ddim_step / scale_j - euler_step).abs().max()):.1e}")
+assert torch.allclose(ddim_step / scale_j, euler_step, atol=1e-4)
+
+# %% [markdown]
+# ## 6. Flow matching for SR: two lines changed · 超分中的流匹配
+#
+# The shipped flow model `digits_flow_sr` is lesson 04's `digits_sr3_concat` with the path and the target changed:
+# the same U-Net, the same U(y) concatenated, the same residual x₀ = x_HR − U(y) (Eq. 04.4) — now carried along
+# Eq. 11.1 from x₁ = ε, the network regressing x₁ − x₀. Their configs differ in these entries only:
+
+# %%
+configs = {name: json.loads((data_dir() / "checkpoints" / f"{name}.json").read_text()) for name in ("digits_sr3_concat", "digits_flow_sr")}
+changed = sorted(k for k in set(configs["digits_sr3_concat"]) | set(configs["digits_flow_sr"])
+                 if k not in ("name", "description", "steps", "checkpoint_every") and configs["digits_sr3_concat"].get(k) != configs["digits_flow_sr"].get(k))
+display(Markdown(plotting.markdown_table(["entry", "digits_sr3_concat", "digits_flow_sr"],
+                                         [[k, str(configs["digits_sr3_concat"].get(k)), str(configs["digits_flow_sr"].get(k))] for k in changed])))
+flow_sr = load("digits_flow_sr", device)
+fpath, fmodel = flow_sr.process, flow_sr.model
+x0 = fmodel.target(hr8, y8)
+gd = torch.Generator().manual_seed(3)
+x1, t = torch.randn(x0.shape, generator=gd).to(device), torch.rand(8, generator=gd).to(device)
+with torch.no_grad():
+    x_t = (1 - t.view(-1, 1, 1, 1)) * x0 + t.view(-1, 1, 1, 1) * x1  # Eq. 11.1 by hand
+    by_hand = ((fmodel(x_t, 1000 * t, y8) - (x1 - x0)) ** 2).mean()  # Eq. 11.4 by hand
+    library = fpath.loss(fmodel, x0, y8, t=t, x1=x1)
+print(f"the loss on 8 digits: by hand {by_hand:.5f}, LinearPath.loss {library:.5f}")
+assert torch.allclose(by_hand, library, atol=1e-6)
+
+# %% [markdown]
+# What the shipped flow predicts along one path: x_t in image coordinates (U(y) + x_t), and the x̂₀ = x_t − t·v of
+# Eq. 11.7 at each t — one network call from any point of the path gives a guess of the end:
+
+# %%
+k = 3
+x1k = randn((1, 1, 32, 32), per_image_generators(image_seeds([LIVE_INDICES[k]])), device)
+x0k = fmodel.target(hr8[k:k + 1], y8[k:k + 1])
+shown = [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
+fig, axes = plt.subplots(2, len(shown) + 1, figsize=(12, 3.9))
+with torch.no_grad():
+    for j, t in enumerate(shown):
+        xt = fpath.q_sample(x0k, t, x1k)
+        v = fmodel(xt, torch.full((1,), 1000.0 * t, device=device), y8[k:k + 1])
+        axes[0, j].imshow(plotting.to_display(fmodel.to_image(xt, y8[k:k + 1])[0]), cmap="gray", vmin=0, vmax=255)
+        axes[1, j].imshow(plotting.to_display(fmodel.to_image(fpath.predict_x0(xt, t, v), y8[k:k + 1])[0]), cmap="gray", vmin=0, vmax=255)
+        axes[0, j].set_title(f"x_t, t = {t:g}", fontsize=8)
+        axes[1, j].set_title("x̂₀ = x_t − t·v", fontsize=8)
+axes[0, -1].imshow(plotting.to_display(hr8[k]), cmap="gray", vmin=0, vmax=255)
+axes[0, -1].set_title("HR", fontsize=8)
+axes[1, -1].imshow(plotting.to_display(fmodel.upsampled(y8[k:k + 1])[0]), cmap="gray", vmin=0, vmax=255)
+axes[1, -1].set_title("U(y)", fontsize=8)
+for ax in axes.flat:
+    ax.set_xticks([])
+    ax.set_yticks([])
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# RESULTS-PLACEHOLDER
