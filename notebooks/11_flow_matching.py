@@ -400,4 +400,324 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# RESULTS-PLACEHOLDER
+# ## 7. Equal training compute · 同等训练算力
+#
+# **Fixed in `course_lib/experiments/flow.py` before the first run:** five arms, all the shipped SR3-style recipe (×4
+# digits, the residual target, U(y) concatenated, the same U-Net of 620,593 parameters, batch 64, EMA 0.99, learning
+# rate 10⁻³ — the rate lesson 10's pilots chose for this U-Net), differing only in the path and the target:
+# `sr3_style` (lesson 01's VP path, x₀-prediction: the reference, retrained here so that every curve comes from the
+# same machine and run), `flow` (1-rectified flow, noise → HR), `bridge` (the LR → HR path of section 11),
+# `flow_logit_normal` (section 10) and `reflow` (2-rectified flow: `flow`'s final weights trained on 8,000 coupled
+# pairs that `flow` made, its clock starting at `flow`'s 15 CPU-minutes *plus* the pairs' cost). Each trains 15
+# CPU-minutes on one thread; every 3 its EMA restores lesson 05's 100 curve digits at 50 network evaluations (DDIM-50
+# for SR3-style, Euler-50 for the flows), image i from its own seed. The margins of "as good" (`MARGINS`): 0.5 dB of
+# PSNR, 1 dB of consistency, 3 points of agreement, 10 % of the second arm's patch SWD and 25 % of its Fréchet
+# distance. One training run per arm: every verdict is **on this run**.
+
+# %%
+fl = json.loads((data_dir() / "cache" / "flow.json").read_text())
+arms = fl["arms"]
+STYLE = {"sr3_style": ("SR3-style (VP, x₀)", "C3"), "flow": ("flow, 1-RF", "C0"), "reflow": ("2-RF (reflow)", "C1"),
+         "bridge": ("LR → HR path", "C2"), "flow_logit_normal": ("flow, logit-normal t", "C4")}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+for name, (label, color) in STYLE.items():
+    pts = arms[name]["points"]
+    minutes = [q["cpu_seconds"] / 60 for q in pts]
+    axes[0].plot(minutes, [q["psnr"]["mean"] for q in pts], "o-", color=color, label=label)
+    axes[1].plot(minutes, [q["patch_swd"] for q in pts], "o-", color=color, label=label)
+axes[0].set(xlabel="training CPU-minutes (reflow: its pairs included)", ylabel="PSNR (dB), 100 digits, NFE 50")
+axes[1].set(xlabel="training CPU-minutes", ylabel="patch SWD ↓", yscale="log")
+axes[0].legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+curve_comps = {(c["a"], c["b"]): c for c in fl["curve_comparisons"]}
+KEYS = (("patch_swd", 5), ("frechet", 2), ("psnr", 2), ("consistency", 2), ("agreement", 3))
+display(Markdown(plotting.markdown_table(
+    ["A − B at the last common snapshot", "CPU-min", "Δ patch SWD ↓", "Δ Fréchet ↓", "Δ PSNR (dB)", "Δ consistency (dB)", "Δ agreement"],
+    [[f"{STYLE[a][0]} − {STYLE[b][0]}", f"{c['snapshots'][-1]['cpu_seconds'] / 60:.0f}",
+      *(plotting.verdict_text(c["snapshots"][-1][k], d, bold=True) for k, d in KEYS)] for (a, b), c in curve_comps.items()])))
+
+# %% [markdown]
+# CURVES-TEXT
+#
+# ## 8. The NFE race · 网络评估次数竞赛
+#
+# Every row on the same 100 digits and seeds at a budget of 1, 2, 4, 8, 16 and 50 network evaluations (a midpoint step
+# costs 2; the midpoint rule cannot spend 1): Euler and the midpoint rule on the flow; Euler on 2-RF, on the LR → HR
+# path and on the logit-normal flow; DDIM and DPM-Solver++(2M) on the SR3-style arm; and lesson 06's consistency
+# student (`digits_sr_consistency`, distilled from the shipped SR3-style model — trained longer than these arms).
+# Realism first:
+
+# %%
+race = fl["race"]
+RACE_STYLE = {"flow_euler": ("flow Euler", "C0", "o-"), "flow_midpoint": ("flow midpoint", "C0", "s--"),
+              "reflow_euler": ("2-RF Euler", "C1", "o-"), "bridge_euler": ("LR → HR Euler", "C2", "o-"),
+              "logit_normal_euler": ("logit-normal flow Euler", "C4", "o:"), "sr3_ddim": ("SR3-style DDIM", "C3", "o-"),
+              "sr3_dpmpp": ("SR3-style DPM-Solver++", "C3", "s--"), "consistency": ("consistency student", "C7", "^-")}
+fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.8))
+for row, (label, color, fmt) in RACE_STYLE.items():
+    cells = sorted(race[row].values(), key=lambda c: c["nfe"])
+    axes[0].plot([c["nfe"] for c in cells], [c["patch_swd"] for c in cells], fmt, color=color, label=label)
+    axes[1].plot([c["nfe"] for c in cells], [c["psnr"]["mean"] for c in cells], fmt, color=color, label=label)
+axes[0].set(xscale="log", yscale="log", xlabel="network evaluations per image", ylabel="patch SWD ↓", title="realism")
+axes[1].set(xscale="log", xlabel="network evaluations per image", ylabel="PSNR (dB)", title="distortion")
+axes[1].legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+race_comps = {}
+for c in fl["race_comparisons"]:
+    race_comps.setdefault((c["a"], c["b"]), {})[c["nfe"]] = c
+nfes = fl["rules"]["race_nfe"]
+MAIN = [("flow_euler", "sr3_ddim"), ("flow_midpoint", "sr3_dpmpp"), ("flow_midpoint", "flow_euler"), ("reflow_euler", "flow_euler"),
+        ("bridge_euler", "flow_euler"), ("reflow_euler", "consistency")]
+short = {"better": "better", "worse": "worse", "undecided": "undecided", "as good, within the margin": "as good"}
+display(Markdown(plotting.markdown_table(
+    ["A − B: patch SWD / PSNR"] + [f"NFE {n}" for n in nfes],
+    [[f"{RACE_STYLE[a][0]} − {RACE_STYLE[b][0]}"] + [
+        (f"{short[race_comps[(a, b)][n]['patch_swd']['verdict']]} / {short[race_comps[(a, b)][n]['psnr']['verdict']]}"
+         if n in race_comps[(a, b)] else "–") for n in nfes] for a, b in MAIN])))
+
+# %% [markdown]
+# RACE-TEXT
+#
+# ## 9. How straight are the paths on digits? · 数字上的路径直线度
+#
+# Eq. 11.6 on the 100 curve digits, each path sampled with 50 steps from its harness seed: Euler for the flows, DDIM
+# for the VP models — whose states are mapped onto the linear path by Eq. 11.8 (divided by √ᾱ + √(1 − ᾱ)), where the
+# excess length is defined the same way. The margin of "as good", fixed before measuring: 0.01 (1 % of the straight
+# segment).
+
+# %%
+st = fl["straightness"]
+NAMES = {"flow": "flow (1-RF)", "reflow": "2-RF", "bridge": "LR → HR path", "flow_logit_normal": "logit-normal flow",
+         "sr3_style": "SR3-style arm (VP)", "shipped:digits_sr3_concat": "shipped SR3-style (VP)"}
+display(Markdown(plotting.markdown_table(
+    ["model", "excess length (mean ± sd)", "Liu et al.'s S (mean)"],
+    [[NAMES[m], f"{v['excess_length']['mean']:.4f} ± {v['excess_length']['sd']:.4f}",
+      f"{v['straightness']['mean']:.4f}" if "straightness" in v else "–"] for m, v in st["models"].items()])))
+display(Markdown(plotting.markdown_table(
+    ["A − B", "question", "Δ excess length ↓"],
+    [[f"{NAMES[c['a']]} − {NAMES[c['b']]}", c["question"], plotting.verdict_text(c["excess_length"], 4, bold=True)]
+     for c in st["comparisons"]])))
+
+# %% [markdown]
+# STRAIGHT-TEXT
+#
+# ## 10. When to train, where to step: logit-normal times and the time shift · 训练时间分布与时间偏移
+#
+# Two choices of Stable Diffusion 3 (Esser et al., ICML 2024): train on times drawn from a **logit-normal**
+# distribution (对数正态时间分布), t = sigmoid(z), z ~ N(0, 1) — more of them in the middle of the path, where the
+# velocity is hardest to predict, fewer near the ends — and sample on a **shifted** grid (时间偏移),
+# t' = s·t / (1 + (s − 1)·t), s = 3 for its high-resolution images (more steps at high noise). At our scale:
+
+# %%
+ablation = curve_comps[("flow_logit_normal", "flow")]["snapshots"][0]
+rows = [["logit-normal − uniform training times (9 CPU-min, NFE 50)", *(plotting.verdict_text(ablation[k], d, bold=True) for k, d in KEYS[:3])]]
+for shift_row, label in (("flow_euler_shift0.5", "shift 0.5 − none"), ("flow_euler_shift3", "shift 3 − none")):
+    for n in (4, 8):
+        c = race_comps[(shift_row, "flow_euler")][n]
+        rows.append([f"{label}, Euler NFE {n}", *(plotting.verdict_text(c[k], d, bold=True) for k, d in KEYS[:3])])
+logit = race_comps.get(("logit_normal_euler", "flow_euler"), {})
+display(Markdown(plotting.markdown_table(["A − B", "Δ patch SWD ↓", "Δ Fréchet ↓", "Δ PSNR (dB)"], rows)))
+
+# %% [markdown]
+# SHIFT-TEXT
+#
+# ## 11. The LR → HR path, and the path explorer · 低分辨率到高分辨率的路径
+#
+# In SR the start need not be pure noise. The `bridge` arm's source is U(y) + σ_s·ε with σ_s = 0.25 — in the residual's
+# coordinates, x₁ = 0.25·ε instead of ε: a path about a third as long (‖x₁ − x₀‖ ≈ √(1024·0.25² + ‖r‖²) against
+# √(1024 + ‖r‖²) for a 32 × 32 residual r), the idea behind InDI (TMLR 2023: small steps from the degraded image),
+# I²SB (ICML 2023: a Schrödinger bridge between the image pair) and ResShift (NeurIPS 2023: the residual shifted with
+# a little noise, SR in 15 steps). The explorer shows, for three digits, x_t (as an image, U(y) + x_t) and the x̂₀ its
+# step used, along 1-RF, 2-RF and the LR → HR path, and each path in the plane of its chord and its largest bend:
+
+# %%
+from course_lib.teaching.widgets import FlowPathWidget, path_frame, render_path  # noqa: E402
+from course_lib.teaching.widgets.flow import load_trajectories  # noqa: E402
+
+trajectories = load_trajectories()
+FlowPathWidget(trajectories, k=4, digit=0)
+
+# %% tags=["nbval-ignore-output"]
+# a static copy of the explorer's view (what the widget shows above, as a picture)
+from IPython.display import Image  # noqa: E402
+
+print("; ".join(f"{arm}: bend {path_frame(trajectories, arm, 0, 4)['bend']:.3f}" for arm in ("flow", "reflow", "bridge")))
+Image(render_path(trajectories, 0, 4))
+
+# %% [markdown]
+# ## 12. Where it lives in `course_lib` · 代码中的位置
+#
+# The linear path is a second **process** beside lesson 01's `GaussianDiffusion`: `course_lib/paths.py`
+# (`LinearPath`: `q_sample`, the velocity target, Eq. 11.7's conversions, the loss; the mixture with its closed-form
+# velocity; `straightness`). Its samplers are one file, `course_lib/samplers/flow.py` (Euler, Heun, midpoint: each
+# accepts only a `LinearPath`, and tells the one loop what the network is given — t·1000, a float); the method is one
+# file, `course_lib/methods/flow.py` (`FlowSRMethod` extends `SR3Method`, overriding `make_process()` and the loss);
+# the trainer, the shipped-model loader and the harness ask a method for its process and never build one. A new path
+# plugs in the same way (`docs/adding-a-method.md`, "A new path").
+#
+# ## 13. In the landscape table · 全景表
+#
+# The flow arm was shipped as it ended (`digits_flow_sr`: its EMA after 15 CPU-minutes, in float16 — FP16-TEXT) and
+# measured by the one harness, on the same 500 test digits and per-image seeds as every row. One checkpoint, not more:
+# this U-Net is 1.2 MB in float16 and the lesson's share of `data/` holds one beside the caches; 2-RF, the LR → HR path
+# and the ablation are the cache's.
+
+# %%
+table = {r["label"]: r for r in load_table()["rows"] if r["task"] == "digits_x4"}
+rows11 = [lab for lab in ("SR3 concat DDIM-50", "flow matching (1-RF) Euler-50", "flow matching (1-RF) Euler-4") if lab in table]
+display(Markdown(plotting.markdown_table(
+    ["row", "PSNR", "consistency", "agreement", "patch SWD ↓", "Fréchet ↓", "NFE", "ms/image", "parameters", "training min"],
+    [[lab, f"{table[lab]['psnr']:.2f}", f"{table[lab]['consistency']:.1f}", f"{table[lab]['agreement']:.3f}",
+      f"{table[lab]['patch_swd']:.4f}", f"{table[lab]['frechet']:.2f}", table[lab]["nfe"], f"{table[lab]['ms_per_image']:.1f}",
+      f"{table[lab]['parameters']:,}", f"{table[lab]['training_minutes']:.1f}"] for lab in rows11])))
+
+# %% [markdown]
+# ## Recap · 小结
+#
+# RECAP
+#
+# ## Exercises · 练习
+#
+# **Exercise 11.1 — the path.** Write `my_path(x0, x1, t)`: Eq. 11.1 for `(B, …)` tensors and `t` of shape `(B,)`.
+
+# %%
+from course_lib.teaching.exercises.lesson11 import (check_euler_step, check_path, check_reflow_pairs,  # noqa: E402
+                                                    check_v_to_eps_x0, check_velocity_target)
+
+
+def my_path(x0, x1, t):
+    """x0, x1 (B, ...), t (B,) in [0, 1] -> x_t (B, ...)."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_path(my_path)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_path(x0, x1, t):
+    """x0, x1 (B, ...), t (B,) in [0, 1] -> x_t (B, ...)."""
+    t = t.reshape(-1, *([1] * (x0.dim() - 1)))  # (B, 1, …, 1) to broadcast
+    return (1 - t) * x0 + t * x1  # t = 0: the data; t = 1: the source
+
+
+check_path(my_path)
+
+# %% [markdown]
+# **Exercise 11.2 — the target.** Write `my_velocity_target(x0, x1)`: what the network regresses (Eq. 11.2).
+
+# %%
+def my_velocity_target(x0, x1):
+    """x0, x1 (B, ...) -> the conditional velocity (B, ...)."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_velocity_target(my_velocity_target)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_velocity_target(x0, x1):
+    """x0, x1 (B, ...) -> the conditional velocity (B, ...)."""
+    return x1 - x0  # d/dt of (1 − t) x0 + t x1
+
+
+check_velocity_target(my_velocity_target)
+
+# %% [markdown]
+# **Exercise 11.3 — one Euler step.** Write `my_euler_step(x, v, t, t_next)`: Eq. 11.5, from t to t_next < t.
+
+# %%
+def my_euler_step(x, v, t, t_next):
+    """x, v (B, ...), floats t > t_next -> x at t_next."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_euler_step(my_euler_step)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_euler_step(x, v, t, t_next):
+    """x, v (B, ...), floats t > t_next -> x at t_next."""
+    return x + (t_next - t) * v  # t_next − t < 0: against v, towards the data
+
+
+check_euler_step(my_euler_step)
+
+# %% [markdown]
+# **Exercise 11.4 — reflow's pairs.** Write `my_reflow_pairs(solve, n, shape, generator)`: draw n sources of `shape`
+# from N(0, I) with `generator`, carry each to its end with `solve(x1) -> x0` (the trained flow's ODE), return
+# `(x1, x0)`.
+
+# %%
+def my_reflow_pairs(solve, n, shape, generator):
+    """solve (n, *shape) -> (n, *shape); returns (x1, x0)."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_reflow_pairs(my_reflow_pairs)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_reflow_pairs(solve, n, shape, generator):
+    """solve (n, *shape) -> (n, *shape); returns (x1, x0)."""
+    x1 = torch.randn(n, *shape, generator=generator)
+    return x1, solve(x1)  # coupled: each end with the source it came from
+
+
+check_reflow_pairs(my_reflow_pairs)
+
+# %% [markdown]
+# **Exercise 11.5 — the dictionary.** Write `my_v_to_eps_x0(x_t, t, v)`: ε̂ and x̂₀ from a velocity (Eq. 11.7), `t` of
+# shape `(B,)`.
+
+# %%
+def my_v_to_eps_x0(x_t, t, v):
+    """x_t, v (B, ...), t (B,) -> (eps_hat, x0_hat)."""
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+# %%
+check_v_to_eps_x0(my_v_to_eps_x0)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+def my_v_to_eps_x0(x_t, t, v):
+    """x_t, v (B, ...), t (B,) -> (eps_hat, x0_hat)."""
+    t = t.reshape(-1, *([1] * (x_t.dim() - 1)))
+    return x_t + (1 - t) * v, x_t - t * v  # up (1 − t)·v to the source, down t·v to the data
+
+
+check_v_to_eps_x0(my_v_to_eps_x0)
+
+# %% [markdown]
+# **Exercise 11.6 (open).** In the path explorer, move t from 1 to 0 for each digit. At what t does each path's x̂₀
+# become a readable digit, and where does it stop changing? Which path's x_t looks like a digit first, and why does
+# that not make its x̂₀ better?
+
+# %%
+from course_lib.teaching import exercises  # noqa: E402
+
+exercises.summary("11")
+
+# %% [markdown]
+# ## Further reading · 延伸阅读
+#
+# * Y. Lipman, R. T. Q. Chen, H. Ben-Hamu, M. Nickel, M. Le, *Flow Matching for Generative Modeling*, ICLR 2023 —
+#   the conditional flow-matching loss and its gradient (Theorem 2; Eq. 11.4); their t runs from noise (0) to data (1).
+# * X. Liu, C. Gong, Q. Liu, *Flow Straight and Fast: Learning to Generate and Transfer Data with Rectified Flow*,
+#   ICLR 2023 — the linear path, reflow, straightness (Eq. 11.6).
+# * M. S. Albergo, E. Vanden-Eijnden, *Building Normalizing Flows with Stochastic Interpolants*, ICLR 2023.
+# * P. Esser et al., *Scaling Rectified Flow Transformers for High-Resolution Image Synthesis* (Stable Diffusion 3),
+#   ICML 2024 — logit-normal training times, the time shift (section 10).
+# * M. Delbracio, P. Milanfar, *Inversion by Direct Iteration* (InDI), TMLR 2023; G.-H. Liu et al., *I²SB:
+#   Image-to-Image Schrödinger Bridge*, ICML 2023; Z. Yue, J. Wang, C. C. Loy, *ResShift: Efficient Diffusion Model for
+#   Image Super-resolution by Residual Shifting*, NeurIPS 2023 — paths that start from the degraded image (section 11).
+# * Y. Lipman et al., *Flow Matching Guide and Code*, arXiv 2024 — the field in one place, with the `flow_matching`
+#   library.
+#
+# **Next:** 12 — beyond one image: video SR and editing.

@@ -207,3 +207,41 @@ def test_attention_view_frames_and_widget(name):
         attention_frame(view, 0, 0, 4, 0)
     with pytest.raises(ValueError, match="timesteps: expected increasing indices"):
         attention_view(model, process, hr, y, seed=3, timesteps=[50, 10])
+
+
+def _fake_trajectories():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = {"times": np.linspace(1, 0, 11)}
+    for arm in ("flow", "reflow", "bridge"):
+        data[f"{arm}_x"] = rng.integers(0, 255, (11, 3, 32, 32, 1), dtype=np.uint8)
+        data[f"{arm}_x0"] = rng.integers(0, 255, (11, 3, 32, 32, 1), dtype=np.uint8)
+        s = np.linspace(0, 1, 51)
+        bend = {"flow": 0.2, "reflow": 0.05, "bridge": 0.1}[arm]
+        plane = np.stack([s * 30.0, bend * 30.0 * np.sin(np.pi * s)], -1)  # chord length 30
+        data[f"{arm}_plane"] = np.repeat(plane[:, None], 3, 1).astype(np.float32)
+    return data
+
+
+def test_the_path_explorer_reads_its_frames_and_redraws():
+    from course_lib.teaching.widgets import FlowPathWidget, path_frame, render_path
+
+    data = _fake_trajectories()
+    f = path_frame(data, "flow", 1, 5)
+    assert f["t"] == pytest.approx(0.5) and f["x_t"].shape == (32, 32) and f["done"] == pytest.approx(0.5)
+    assert f["bend"] == pytest.approx(0.2, rel=1e-3) and f["point"][1] == pytest.approx(0.2, rel=1e-3)
+    assert path_frame(data, "reflow", 1, 5)["bend"] < f["bend"]
+    assert (path_frame(data, "bridge", 0, 10)["x0"] == data["bridge_x0"][10, 0, ..., 0]).all()
+    assert render_path(data, 0, 3)[:4] == b"\x89PNG"
+    w = FlowPathWidget(data, k=0, digit=0)
+    before = w.picture.value
+    assert "t = 1.00" in w.readout.value and "0 % of the chord walked" in w.readout.value
+    w.time.value = 5
+    assert w.picture.value != before and "t = 0.50" in w.readout.value and "50 % of the chord" in w.readout.value
+    w.digit.value = 2
+    assert "bend 0.050" in w.readout.value
+    with pytest.raises(ValueError, match=r"arm: expected one of"):
+        path_frame(data, "sde", 0, 0)
+    with pytest.raises(ValueError, match=r"k: expected 0 … 10, got 11"):
+        path_frame(data, "flow", 0, 11)

@@ -403,37 +403,61 @@ def judge_race(worker: int = 0, workers: int = 1) -> list:
     return out
 
 
-def judge_curves() -> list:
-    """:data:`CURVE_COMPARISONS` at their snapshots (images from ``runs/flow/ARM/snapshot_K.pt``)."""
+def judge_curves(worker: int = 0, workers: int = 1) -> list:
+    """:data:`CURVE_COMPARISONS` at their snapshots (images from ``runs/flow/ARM/snapshot_K.pt``; this worker's share
+    of the (comparison, snapshot) pairs), written to ``runs/flow/judge_curves_K.json``."""
     from ..engine.curves import judge_points
-    from ..engine.pretrained import load_classifier
     from ..engine.harness import curve_set
+    from ..engine.pretrained import load_classifier
 
+    out_path = WORK / f"judge_curves_{worker}.json"
+    if out_path.exists():
+        return json.loads(out_path.read_text())
     data, classifier = curve_set(), load_classifier(device="cpu")
     with torch.no_grad():
         ref = classifier.features(data["reference"])
         truth = classifier(data["hr"]).argmax(1)
     curves = {name: json.loads((WORK / name / "curve.json").read_text()) for name in ARMS}
+    jobs = []
+    for a, b, snaps, question in CURVE_COMPARISONS:
+        ks = range(min(len(curves[a]["points"]), len(curves[b]["points"]))) if snaps is None else snaps
+        jobs += [(a, b, question, k) for k in ks]
     out = []
     with one_thread():
-        for a, b, snaps, question in CURVE_COMPARISONS:
-            ks = range(min(len(curves[a]["points"]), len(curves[b]["points"]))) if snaps is None else snaps
-            judged = []
-            for k in ks:
-                pa, pb = dict(curves[a]["points"][k]), dict(curves[b]["points"][k])
-                ia, ib = _images(WORK / a / f"snapshot_{k}.pt"), _images(WORK / b / f"snapshot_{k}.pt")
-                with torch.no_grad():
-                    pa["agreement_values"] = (classifier(ia).argmax(1) == truth).int().tolist()
-                    pb["agreement_values"] = (classifier(ib).argmax(1) == truth).int().tolist()
-                judged.append(
-                    {
-                        "snapshot": k,
-                        "cpu_seconds": pa["cpu_seconds"],
-                        **judge_points(pa, pb, _sets(ia, ib, data, classifier, ref), MARGINS),
-                    }
-                )
-            out.append({"a": a, "b": b, "question": question, "snapshots": judged})
-            print(f"judged curves {a} − {b}", flush=True)
+        for a, b, question, k in jobs[worker::workers]:
+            pa, pb = dict(curves[a]["points"][k]), dict(curves[b]["points"][k])
+            ia, ib = _images(WORK / a / f"snapshot_{k}.pt"), _images(WORK / b / f"snapshot_{k}.pt")
+            with torch.no_grad():
+                pa["agreement_values"] = (classifier(ia).argmax(1) == truth).int().tolist()
+                pb["agreement_values"] = (classifier(ib).argmax(1) == truth).int().tolist()
+            judged = judge_points(pa, pb, _sets(ia, ib, data, classifier, ref), MARGINS)
+            out.append(
+                {"a": a, "b": b, "question": question, "snapshot": k, "cpu_seconds": pa["cpu_seconds"], **judged}
+            )
+            print(f"judged curves {a} − {b} at snapshot {k}", flush=True)
+    out_path.write_text(json.dumps(out))
+    return out
+
+
+def _curve_comparisons() -> list:
+    """Both workers' curve verdicts, one entry per comparison with its snapshots in order."""
+    judged = [
+        c
+        for k in (0, 1)
+        if (WORK / f"judge_curves_{k}.json").exists()
+        for c in json.loads((WORK / f"judge_curves_{k}.json").read_text())
+    ]
+    out = []
+    for a, b, _, question in CURVE_COMPARISONS:
+        snaps = sorted((c for c in judged if (c["a"], c["b"]) == (a, b)), key=lambda c: c["snapshot"])
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "question": question,
+                "snapshots": [{k: v for k, v in c.items() if k not in ("a", "b", "question")} for c in snaps],
+            }
+        )
     return out
 
 
@@ -678,7 +702,7 @@ def collect() -> dict:
         "race_comparisons": sorted(
             judged, key=lambda c: ([x[:2] for x in RACE_COMPARISONS].index((c["a"], c["b"])), c["nfe"])
         ),
-        "curve_comparisons": judge_curves(),
+        "curve_comparisons": _curve_comparisons(),
         "straightness": measure_straightness(),
         "fp16": fp16_check(),
         "hardware": f"{describe_hardware()}; one thread per run",
@@ -723,8 +747,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(30)
         for w in workers:
             judge_race(w, 2)
+            judge_curves(w, 2)
     if args.stage in ("collect", "all") and args.worker in (None, 0):
-        while not all((WORK / f"judge_race_{k}.json").exists() for k in (0, 1)):
+        while not all((WORK / f"judge_{what}_{k}.json").exists() for k in (0, 1) for what in ("race", "curves")):
             print("waiting for the other worker's verdicts …", flush=True)
             time.sleep(30)
         for path in export_shipped():
