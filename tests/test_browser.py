@@ -1,15 +1,15 @@
 """The widgets in a real browser: JupyterLab on loopback, headless Chromium driven by Playwright.
 
-One driver notebook builds every widget as its lesson does, a cell each (lessons 01, 02, 05, 06, 07, 08, 09 and 10;
-one kernel start and one page for all eight — a Run All of each lesson took 40–50 s, and the lessons run top to bottom
-under nbval anyway). The tests then work each widget in its own cell: move the noising widget's t slider and check the
-picture changes and the readout matches ``course_lib`` for the new t; the same for lesson 02's denoising widget (a
-cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race (NFE budget up,
-"race", the counted NFE in its table); lesson 07's cascade explorer (w up, then the unaugmented stage); lesson 08's
-DDNM widget (another degradation, the step slider moved, the readout against ``course_lib``); lesson 09's generation
-widget (the next digit, the second sample, the readout against ``course_lib``); lesson 10's attention explorer (the
-next timestep, the readout against ``course_lib``). Screenshots go to
-``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
+One driver notebook builds every widget as its lesson does, a cell each (lessons 01, 02, 05, 06, 07, 08, 09, 10 and
+11; one kernel start and one page for all nine — a Run All of each lesson took 40–50 s, and the lessons run top to
+bottom under nbval anyway). The tests then work each widget in its own cell: move the noising widget's t slider and
+check the picture changes and the readout matches ``course_lib`` for the new t; the same for lesson 02's denoising
+widget (a cached trajectory) and lesson 05's comparer (the next test digit, its metrics); lesson 06's race (NFE budget
+up, "race", the counted NFE in its table); lesson 07's cascade explorer (w up, then the unaugmented stage); lesson
+08's DDNM widget (another degradation, the step slider moved, the readout against ``course_lib``); lesson 09's
+generation widget (the next digit, the second sample, the readout against ``course_lib``); lesson 10's attention
+explorer (the next timestep, the readout against ``course_lib``); lesson 11's path explorer (the next t, the readout
+against the cached trajectories). Screenshots go to ``test-artifacts/browser/`` (or ``$COURSE_ARTIFACTS/browser``).
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Ubuntu's package is a snap stub) and the ``playwright``
 Python package (no browser download). Without them the test is skipped with the reason, unless
@@ -154,6 +154,12 @@ AttentionWidget(attention_view(dit.model, dit.process, hr, y, seed=1300, timeste
                 row=4, col=3)
 """
 
+FLOW_DRIVER = """\
+from course_lib.teaching.widgets import FlowPathWidget
+
+FlowPathWidget(k=4, digit=1)
+"""
+
 
 #: the driver notebook's cells, in order: each builds one widget as its lesson does
 DRIVERS = {
@@ -165,6 +171,7 @@ DRIVERS = {
     "generation": GENERATION_DRIVER,
     "cascade": CASCADE_DRIVER,
     "attention": ATTENTION_DRIVER,
+    "flow": FLOW_DRIVER,
 }
 DRIVER = "widgets_driver.ipynb"
 
@@ -505,3 +512,19 @@ def test_attention_explorer_in_the_browser(driven):
     hr, y = DigitsSR("test", scale=4).tensors([300])
     frame = attention_frame(attention_view(dit.model, dit.process, hr, y, 1300, [50, 500, 950]), 2, 1, 4, 3)
     assert f"most to patch {frame['top']}" in after and f"{100 * frame['self']:.0f} % to itself" in after
+
+
+def test_path_explorer_in_the_browser(driven):
+    from course_lib.teaching.widgets import path_frame
+    from course_lib.teaching.widgets.flow import load_trajectories
+
+    page, cell = driven, _cell(driven, "flow")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider")).first
+    widget.wait_for(timeout=60_000)
+    assert "t = 0.60" in widget.locator(".widget-html").first.inner_text()
+    _, after = _move_slider(page, widget, "11-path-explorer")  # t: 0.60 -> 0.50, a redraw
+    assert "t = 0.50" in after
+    frame = path_frame(load_trajectories(), "reflow", 1, 5)
+    assert (
+        f"noise → HR, 2-RF (reflow): {100 * frame['done']:.0f} % of the chord walked, bend {frame['bend']:.3f}" in after
+    )

@@ -82,3 +82,75 @@ def test_a_tiny_run_trains_makes_coupled_pairs_and_reflows(tmp_path, monkeypatch
     assert reflow["points"][0]["cpu_seconds"] >= reflow["start_cpu_seconds"] and reflow["pairs"] == 6
     assert torch.get_num_threads() == before
     F._LOADED.clear()
+
+
+def test_the_cache_holds_what_the_lesson_states():
+    fl = F.load_flow()
+    assert set(fl["arms"]) == set(F.ARMS) and fl["rules"]["margins"] == F.MARGINS
+    for name, arm in fl["arms"].items():
+        want = F.REFLOW_SNAPSHOTS if name == "reflow" else F._snapshots(name)
+        assert len(arm["points"]) == len(want) and all(p["nfe"] == 50 for p in arm["points"])
+    reflow, flow = fl["arms"]["reflow"], fl["arms"]["flow"]
+    # reflow's clock: the flow's training, then the pairs' CPU time, then its own
+    assert reflow["start_cpu_seconds"] == pytest.approx(flow["cpu_seconds"] + reflow["pair_cpu_seconds"], abs=0.2)
+    assert reflow["pairs"] == F.N_PAIRS == fl["pairs"]["n"]
+    for row, cells in fl["race"].items():  # every cell spent exactly its budget
+        for nfe, cell in cells.items():
+            assert cell["nfe"] == int(nfe) and len(cell["psnr"]["values"]) == 100
+    judged = {(c["a"], c["b"], c["nfe"]) for c in fl["race_comparisons"]}
+    for a, b, _ in F.RACE_COMPARISONS:
+        both = set(fl["race"][a]) & set(fl["race"][b])
+        assert {(a, b, int(n)) for n in both} <= judged
+    for c in fl["race_comparisons"] + [s for cc in fl["curve_comparisons"] for s in cc["snapshots"]]:
+        for key in ("psnr", "consistency", "agreement", "patch_swd", "frechet"):
+            assert c[key]["verdict"] in (
+                "better",
+                "worse",
+                "undecided",
+                "as good, within the margin",
+                "better, but within the margin",
+                "worse, but within the margin",
+            )
+            assert c[key]["interval"]["low"] <= c[key]["interval"]["estimate"] <= c[key]["interval"]["high"]
+    assert fl["fp16"]["max_psnr_difference_db"] < 0.01
+    assert set(fl["straightness"]["models"]) == set(F.STRAIGHTNESS_ARMS) | set(F.STRAIGHTNESS_VP)
+
+
+def test_the_shipped_flow_config_trains_through_the_command_line(tmp_path):
+    """``python -m course_lib.train --config data/checkpoints/digits_flow_sr.json`` — the config ``make checkpoints``
+    retrains it from; the method builds its own process (a LinearPath)."""
+    import os
+    import subprocess
+    import sys
+
+    from course_lib.files import load_checkpoint
+
+    env = dict(os.environ, COURSE_DEVICE="cpu", OMP_NUM_THREADS="1")
+    config = data_dir() / "checkpoints" / "digits_flow_sr.json"
+    cmd = [sys.executable, "-m", "course_lib.train", "--config", str(config), "--until", "2", "--no-export"]
+    out = subprocess.run(cmd + ["--runs", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "digits_flow_sr" / "state.pt")
+    assert state["step"] == 2 and json.loads(state["config"])["method"] == "flow_sr"
+
+
+def test_the_shipped_flow_restores_and_its_order_in_make_checkpoints():
+    from course_lib.datasets import DigitsSR
+    from course_lib.engine.pretrained import load
+    from course_lib.paths import LinearPath
+
+    shipped = load("digits_flow_sr", "cpu")
+    assert isinstance(shipped.process, LinearPath) and shipped.model.prediction == "velocity"
+    _, y = DigitsSR("test", 4).tensors([0, 1])
+    sr = shipped.restore(y, seeds=[0, 1], steps=2)
+    assert sr.shape == (2, 1, 32, 32) and shipped.method.last_nfe == 2 and sr.abs().max() <= 1
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "course_lib.train", "--order", str(data_dir() / "checkpoints")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0 and "digits_flow_sr.json" in out.stdout

@@ -286,8 +286,10 @@ def _steps(sampler: str, nfe: int) -> int | None:
     return steps if SAMPLERS[sampler].nfe_for(steps) == nfe else None
 
 
-def _cell_path(row: str, nfe: int) -> Path:
-    return WORK / "race" / f"{row}@{nfe}"
+def _cell_path(row: str, nfe: int, ext: str = ".json") -> Path:
+    """The file of a race cell (``.json``: its measures, ``.pt``: its images). Not ``Path.with_suffix``: a row named
+    ``flow_euler_shift0.5`` has a dot of its own."""
+    return WORK / "race" / f"{row}@{nfe}{ext}"
 
 
 @torch.no_grad()
@@ -305,8 +307,8 @@ def race_cell(row: str, nfe: int, data: dict | None = None, classifier=None) -> 
     if nfe not in nfes or steps is None:
         return None
     path = _cell_path(row, nfe)
-    if path.with_suffix(".json").exists():
-        return json.loads(path.with_suffix(".json").read_text())
+    if path.exists():
+        return json.loads(path.read_text())
     data = curve_set() if data is None else data
     classifier = load_classifier(device="cpu") if classifier is None else classifier
     with one_thread():
@@ -336,8 +338,8 @@ def race_cell(row: str, nfe: int, data: dict | None = None, classifier=None) -> 
     if cell["nfe"] != nfe:
         raise RuntimeError(f"race row {row!r}: asked for {nfe} evaluations, the loop counted {cell['nfe']}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torch.from_numpy(to_uint8(sr.cpu())).movedim(-1, -3).contiguous(), path.with_suffix(".pt"))
-    path.with_suffix(".json").write_text(json.dumps(cell))
+    torch.save(torch.from_numpy(to_uint8(sr.cpu())).movedim(-1, -3).contiguous(), _cell_path(row, nfe, ".pt"))
+    path.write_text(json.dumps(cell))
     print(f"race {row} NFE {nfe}: {cell['psnr']['mean']:.2f} dB, patch SWD {cell['patch_swd']:.4f}", flush=True)
     return cell
 
@@ -382,13 +384,13 @@ def judge_race(worker: int = 0, workers: int = 1) -> list:
         (a, b, q, nfe)
         for a, b, q in RACE_COMPARISONS
         for nfe in RACE_NFE
-        if _cell_path(a, nfe).with_suffix(".json").exists() and _cell_path(b, nfe).with_suffix(".json").exists()
+        if _cell_path(a, nfe).exists() and _cell_path(b, nfe).exists()
     ]
     out = []
     with one_thread():
         for a, b, question, nfe in jobs[worker::workers]:
-            ca, cb = (json.loads(_cell_path(r, nfe).with_suffix(".json").read_text()) for r in (a, b))
-            ia, ib = _images(_cell_path(a, nfe).with_suffix(".pt")), _images(_cell_path(b, nfe).with_suffix(".pt"))
+            ca, cb = (json.loads(_cell_path(r, nfe).read_text()) for r in (a, b))
+            ia, ib = _images(_cell_path(a, nfe, ".pt")), _images(_cell_path(b, nfe, ".pt"))
             out.append(
                 {
                     "a": a,
@@ -671,7 +673,7 @@ def collect() -> dict:
     race = {}
     for row, (*_, nfes) in RACE_ROWS.items():
         for nfe in nfes:
-            p = _cell_path(row, nfe).with_suffix(".json")
+            p = _cell_path(row, nfe)
             if p.exists():
                 race.setdefault(row, {})[str(nfe)] = json.loads(p.read_text())
     judged = [
@@ -738,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
             run_race(w, 2)
     if args.stage in ("judge", "all"):
         while not all(
-            _cell_path(r, n).with_suffix(".json").exists()
+            _cell_path(r, n).exists()
             for r, (*_, ns) in RACE_ROWS.items()
             for n in ns
             if _steps(RACE_ROWS[r][1], n) is not None
