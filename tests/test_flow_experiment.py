@@ -81,6 +81,24 @@ def test_a_tiny_run_trains_makes_coupled_pairs_and_reflows(tmp_path, monkeypatch
     assert reflow["start_cpu_seconds"] == pytest.approx(curve["cpu_seconds"] + pairs["cpu_seconds"], abs=0.2)
     assert reflow["points"][0]["cpu_seconds"] >= reflow["start_cpu_seconds"] and reflow["pairs"] == 6
     assert torch.get_num_threads() == before
+    # shipped as it ended (engine.curves.ship_run, shared with lesson 10), into a copy of data/
+    import shutil
+
+    from course_lib.engine.pretrained import load
+    from course_lib.files import data_dir
+
+    shutil.copytree(data_dir(), tmp_path / "data")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    (path,) = F.export_shipped()
+    shipped_config = json.loads(path.read_text())
+    assert shipped_config["steps"] == curve["points"][-1]["step"] and "15 CPU-minutes" in shipped_config["description"]
+    shipped = load("digits_flow_sr", "cpu")
+    assert shipped.model.net.config["base_channels"] == 8 and shipped.restore(y[:1], seeds=[0], steps=2).shape == (
+        1,
+        1,
+        32,
+        32,
+    )
     F._LOADED.clear()
 
 

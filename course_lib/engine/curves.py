@@ -27,7 +27,7 @@ from ..metrics import frechet_distance, patch_distance
 from .harness import CURVE_INDICES, curve_set, image_seeds, measure, value_stats
 from .train import Trainer
 
-__all__ = ["SAMPLER", "evaluate", "train_with_curve", "train_for_cpu", "judge_points", "SET_DRAWS"]
+__all__ = ["SAMPLER", "evaluate", "train_with_curve", "train_for_cpu", "judge_points", "SET_DRAWS", "ship_run"]
 
 #: random halves of the delete-half jackknife in :func:`judge_points` (stats' default)
 SET_DRAWS = 40
@@ -164,3 +164,33 @@ def judge_points(
         margin = None if share is None else share * b["frechet"]
         out["frechet"] = stats.compare_sets(frechet_distance, *sets["features"], margin, draws=draws)
     return out
+
+
+def ship_run(state: Path, config: dict, name: str, describe) -> Path:
+    """Ship a curve run as it ended (lessons 10 and 11): the trainer resumed from ``state``, its EMA exported like
+    ``python -m course_lib.train`` does (``data/checkpoints/NAME.pt`` and ``.log.json``, float16), with ``config`` (JSON
+    form) written as ``NAME.json`` so that ``make checkpoints`` retrains it by steps — the steps the run reached.
+    ``describe(steps) -> str`` is the config's description. Returns the config's path."""
+    from ..device import describe_hardware
+    from ..files import data_dir
+    from .config import TrainConfig
+    from .train import export_run
+
+    trainer = Trainer.resume(state, "cpu")
+    config = {
+        **config,
+        "name": name,
+        "steps": trainer.step,
+        "checkpoint_every": 500,
+        "description": describe(trainer.step),
+    }
+    path = data_dir() / "checkpoints" / f"{name}.json"
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    trainer.config = TrainConfig.from_dict(config)
+    export_run(
+        trainer,
+        trainer.config,
+        Path("data/checkpoints") / f"{name}.json",
+        describe_hardware("cpu").replace("2 threads", "1 thread"),
+    )
+    return path

@@ -323,37 +323,26 @@ def _cost_curve(sizes, batch: int, repeats: int) -> dict:
 
 
 def export_shipped() -> list[Path]:
-    """Ship the :data:`SHIPPED` arm: its final state exported like ``python -m course_lib.train`` does
-    (``data/checkpoints/NAME.pt`` and ``.log.json``), with a config (``NAME.json``) that retrains it by steps — the
-    steps its 10 CPU-minutes reached — at its chosen learning rate."""
-    from ..engine.config import TrainConfig
-    from ..engine.train import export_run
+    """Ship the :data:`SHIPPED` arm: its final state (:func:`course_lib.engine.curves.ship_run`), with a config
+    (``NAME.json``) that retrains it by steps — the steps its 10 CPU-minutes reached — at its chosen learning rate."""
+    from ..engine.curves import ship_run
 
     written = []
     for arm, name in SHIPPED.items():
         curve = json.loads((WORK / arm / "curve.json").read_text())
-        trainer = Trainer.resume(WORK / arm / "state.pt", "cpu")
-        config = arm_config(arm, curve["learning_rate"])
-        config.update(
-            name=name,
-            steps=trainer.step,
-            checkpoint_every=500,
-            description=(
-                f"Lesson 10's {ARMS[arm][0]} in the SR3-style recipe (x4 digits, residual x0 target, cosine T = 1000), "
-                f"{curve['parameters']:,} parameters; trained by python -m course_lib.backbones for 10 CPU-minutes "
-                f"on one thread ({trainer.step} steps), its learning rate chosen by three pilots (lesson 10)."
-            ),
+        written.append(
+            ship_run(
+                WORK / arm / "state.pt",
+                arm_config(arm, curve["learning_rate"]),
+                name,
+                lambda steps: (
+                    f"Lesson 10's {ARMS[arm][0]} in the SR3-style recipe (x4 digits, residual x0 target, "
+                    f"cosine T = 1000), {curve['parameters']:,} parameters; trained by python -m course_lib.backbones "
+                    f"for 10 CPU-minutes "
+                    f"on one thread ({steps} steps), its learning rate chosen by three pilots (lesson 10)."
+                ),
+            )
         )
-        path = data_dir() / "checkpoints" / f"{name}.json"
-        path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        trainer.config = TrainConfig.from_dict(config)
-        export_run(
-            trainer,
-            trainer.config,
-            Path("data/checkpoints") / f"{name}.json",
-            describe_hardware("cpu").replace("2 threads", "1 thread"),
-        )
-        written.append(path)
     return written
 
 

@@ -367,19 +367,25 @@ def _sets(a: torch.Tensor, b: torch.Tensor, data: dict, classifier, ref_features
     return {"images": (a, b, data["reference"]), "features": (fa, fb, ref_features)}
 
 
+def _judging_context():
+    """The curve digits, the classifier and the reference digits' features: what every verdict here is judged with."""
+    from ..engine.harness import curve_set
+    from ..engine.pretrained import load_classifier
+
+    data, classifier = curve_set(), load_classifier(device="cpu")
+    with torch.no_grad():
+        return data, classifier, classifier.features(data["reference"])
+
+
 def judge_race(worker: int = 0, workers: int = 1) -> list:
     """:data:`RACE_COMPARISONS` at every NFE both rows ran (this worker's share), by
     :func:`course_lib.engine.curves.judge_points`; written to ``runs/flow/judge_race_K.json``."""
     from ..engine.curves import judge_points
-    from ..engine.pretrained import load_classifier
-    from ..engine.harness import curve_set
 
     out_path = WORK / f"judge_race_{worker}.json"
     if out_path.exists():
         return json.loads(out_path.read_text())
-    data, classifier = curve_set(), load_classifier(device="cpu")
-    with torch.no_grad():
-        ref = classifier.features(data["reference"])
+    data, classifier, ref = _judging_context()
     jobs = [
         (a, b, q, nfe)
         for a, b, q in RACE_COMPARISONS
@@ -409,15 +415,12 @@ def judge_curves(worker: int = 0, workers: int = 1) -> list:
     """:data:`CURVE_COMPARISONS` at their snapshots (images from ``runs/flow/ARM/snapshot_K.pt``; this worker's share
     of the (comparison, snapshot) pairs), written to ``runs/flow/judge_curves_K.json``."""
     from ..engine.curves import judge_points
-    from ..engine.harness import curve_set
-    from ..engine.pretrained import load_classifier
 
     out_path = WORK / f"judge_curves_{worker}.json"
     if out_path.exists():
         return json.loads(out_path.read_text())
-    data, classifier = curve_set(), load_classifier(device="cpu")
+    data, classifier, ref = _judging_context()
     with torch.no_grad():
-        ref = classifier.features(data["reference"])
         truth = classifier(data["hr"]).argmax(1)
     curves = {name: json.loads((WORK / name / "curve.json").read_text()) for name in ARMS}
     jobs = []
@@ -615,36 +618,25 @@ ROWS = (
 
 
 def export_shipped() -> list[Path]:
-    """Ship :data:`SHIPPED`: the arm's final state exported as ``python -m course_lib.train`` does, with a config that
+    """Ship :data:`SHIPPED`: the arm's final state (:func:`course_lib.engine.curves.ship_run`), with a config that
     retrains it by steps (the steps its 15 CPU-minutes reached)."""
-    from ..engine.config import TrainConfig
-    from ..engine.train import export_run
+    from ..engine.curves import ship_run
 
     written = []
     for arm, name in SHIPPED.items():
-        curve = json.loads((WORK / arm / "curve.json").read_text())
-        trainer = Trainer.resume(WORK / arm / "state.pt", "cpu")
-        config = arm_config(arm)
-        config.update(
-            name=name,
-            steps=trainer.step,
-            checkpoint_every=500,
-            description=(
-                f"Lesson 11's {ARMS[arm][0]}: the SR3-style recipe (x4 digits, residual target, concatenated U(y), "
-                f"{curve['parameters']:,} parameters) on the linear path; trained by python -m course_lib.flow for "
-                f"15 CPU-minutes on one thread ({trainer.step} steps)."
-            ),
+        parameters = json.loads((WORK / arm / "curve.json").read_text())["parameters"]
+        written.append(
+            ship_run(
+                WORK / arm / "state.pt",
+                arm_config(arm),
+                name,
+                lambda steps: (
+                    f"Lesson 11's {ARMS[arm][0]}: the SR3-style recipe (x4 digits, residual target, concatenated U(y), "
+                    f"{parameters:,} parameters) on the linear path; trained by python -m course_lib.flow for "
+                    f"15 CPU-minutes on one thread ({steps} steps)."
+                ),
+            )
         )
-        path = data_dir() / "checkpoints" / f"{name}.json"
-        path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        trainer.config = TrainConfig.from_dict(config)
-        export_run(
-            trainer,
-            trainer.config,
-            Path("data/checkpoints") / f"{name}.json",
-            describe_hardware("cpu").replace("2 threads", "1 thread"),
-        )
-        written.append(path)
     return written
 
 
