@@ -18,7 +18,7 @@ PKG = Path(course_lib.__file__).resolve().parent
 LAYERS = [
     ("ground", {"_compat", "checks", "device", "files", "images"}),
     ("math", {"schedules", "embeddings", "metrics", "operators", "frequency", "stats"}),
-    ("data", {"datasets", "data"}),
+    ("data", {"datasets", "data", "video"}),
     ("process", {"diffusion", "sde", "paths", "samplers"}),
     ("networks", {"models"}),
     ("methods", {"methods"}),
