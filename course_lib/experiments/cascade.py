@@ -42,7 +42,7 @@ import torch
 
 from .. import stats
 from ..datasets import DigitsSR, load_digits
-from ..device import describe_hardware
+from ..device import describe_hardware, one_thread
 from ..files import computed_once, data_dir, write_cached
 from ..engine.harness import REFERENCE_INDICES
 from ..images import to_tensor
@@ -180,12 +180,12 @@ def choose_s(swd_by_s: dict) -> int:
     return int(min(swd_by_s, key=lambda s: (swd_by_s[s], int(s))))
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 def step_costs(steps: int = 8) -> dict:
     """Training compute in network-step seconds: each model's CPU seconds per training step (batch of its config, one
     thread, measured here one after the other after 2 warm-up steps) times its configured steps — the base and the
     augmented SR stage together against the single stage (wall-clock records of runs that shared the machine would
     not compare)."""
-    torch.set_num_threads(1)
     out = {}
     for role in ("base", "augmented", "single"):
         config = json.loads((data_dir() / "checkpoints" / f"{MODELS[role]}.json").read_text())
@@ -206,10 +206,9 @@ def step_costs(steps: int = 8) -> dict:
 
 
 def _load_models() -> tuple:
-    """The digit classifier, the base and the two SR stages (one thread, on the CPU)."""
+    """The digit classifier, the base and the two SR stages (on the CPU; its callers run on one thread)."""
     from ..engine.pretrained import load
 
-    torch.set_num_threads(1)
     classifier = load("digit_classifier", "cpu").model.eval()
     stages = {role: load(MODELS[role], "cpu") for role in ("augmented", "unaugmented")}
     return classifier, load(MODELS["base"], "cpu"), stages
@@ -290,6 +289,7 @@ def _cached(name: str, fn):
     return computed_once(WORK / f"{name}.pt", fn)
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 @torch.no_grad()
 def evaluate(single: bool = True, costs: dict | None = None) -> dict:
     """The whole protocol of the module docstring; returns the cache's content. ``costs``: the recorded
@@ -402,6 +402,7 @@ def choose_s_confirm(sweep: dict) -> int:
     return choose_s(ok) if ok else 0
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 @torch.no_grad()
 def confirm() -> dict:
     """The confirmatory test of :data:`CONFIRM` (``python -m course_lib.cascade --confirm``): validation draws choose s,

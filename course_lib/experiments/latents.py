@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from ..device import describe_hardware
+from ..device import describe_hardware, one_thread
 from ..files import data_dir, write_cached
 from ..engine.harness import CURVE_INDICES, curve_set, image_seeds
 from ..metrics import patch_distance, psnr
@@ -82,10 +82,10 @@ def latent_config(unscaled: bool = False) -> dict:
     return config
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 def run_curve(unscaled: bool = False, progress: bool = True) -> dict:
     """Train (resuming from ``runs/latents/NAME/``), evaluating every :data:`EVAL_EVERY` steps; export the shipped
     model at the end unless ``unscaled``."""
-    torch.set_num_threads(1)
     config = latent_config(unscaled)
     folder = WORK / config["name"]
     folder.mkdir(parents=True, exist_ok=True)
@@ -135,6 +135,7 @@ def first_reaching(points: list[dict], psnr_target: float, swd_target: float) ->
     return None
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 @torch.no_grad()
 def throughput(batch: int = 64, steps: int = 10) -> dict:
     """Training images/s (forward + backward + AdamW step, batch 64, one thread) and DDIM-50 sampling ms/image
@@ -144,7 +145,6 @@ def throughput(batch: int = 64, steps: int = 10) -> dict:
     from ..engine.pretrained import load
     from .residual import variant_config
 
-    torch.set_num_threads(1)
     hr, y = DigitsSR("train", 4).tensors(list(range(batch)))
     out = {}
     ae_config = json.loads((data_dir() / "checkpoints" / "digits_autoencoder.json").read_text())

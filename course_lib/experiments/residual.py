@@ -40,7 +40,7 @@ import torch
 
 from .. import stats
 from ..datasets import DigitsSR
-from ..device import describe_hardware
+from ..device import describe_hardware, one_thread
 from ..files import data_dir, write_cached
 from ..engine.curves import SAMPLER, evaluate, train_with_curve
 from ..engine.harness import CURVE_INDICES, curve_set, image_seeds, measure, value_stats
@@ -150,11 +150,11 @@ def variant_config(name: str, steps: int = STEPS) -> dict:
     return config
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 def run_variant(name: str, steps: int = STEPS, progress: bool = True) -> dict:
     """Train variant ``name`` (resuming from ``runs/residual/NAME/``), evaluating every :data:`EVAL_EVERY` steps."""
     from ..engine.pretrained import training_record
 
-    torch.set_num_threads(1)
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
     state, log = folder / "state.pt", folder / "curve.json"
@@ -183,6 +183,7 @@ SHIPPED: dict[str, tuple[str, dict]] = {
 }
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 @torch.no_grad()
 def evaluate_shipped(timings: dict | None = None) -> dict:
     """Every :data:`SHIPPED` model on the 100 curve digits (image i from its harness seed; one thread, all 100 in one
@@ -193,7 +194,6 @@ def evaluate_shipped(timings: dict | None = None) -> dict:
     recorded ms/image to keep (a re-judgement: one untimed run each)."""
     from ..engine.pretrained import load
 
-    torch.set_num_threads(1)
     data = curve_set()
     classifier = load("digit_classifier", "cpu").model.eval()
     out, outputs, measures = {}, {}, {}
@@ -333,12 +333,12 @@ def error_spectra(models: dict, bins: int = 12) -> dict:
     return {"frequency": [round(float(c), 4) for c in centres], "power": out}
 
 
+@one_thread()  # one thread for the block, the caller's count given back after
 def run_spectrum(steps: int = 1500) -> dict:
     """ResDiff's CNN (shipped ``digits_resdiff_cnn``, MSE + FFT + DWT) against the same network trained with MSE
     alone (same seed, steps and data; only its evaluation is kept): their errors' radial power spectra."""
     from ..engine.pretrained import load
 
-    torch.set_num_threads(1)
     config = json.loads((data_dir() / "checkpoints" / "digits_resdiff_cnn.json").read_text())
     config.update(name="ablation_cnn_mse", steps=steps, model={**config["model"], "loss": "mse"})
     state = WORK / "cnn_mse" / "state.pt"
