@@ -22,7 +22,7 @@ from .checks import check_int
 from .datasets import DigitsSR
 from .operators import degrade, upsample
 
-__all__ = ["MovingDigits", "warp", "valid_mask", "warping_error", "estimate_shift"]
+__all__ = ["MovingDigits", "warp", "valid_mask", "warping_error", "estimate_shift", "moving_noise"]
 
 
 def _check_frames(x: torch.Tensor, name: str) -> None:
@@ -84,6 +84,31 @@ def estimate_shift(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
     i = int(corr.argmax())
     dy, dx = divmod(i, W)
     return (dy - H if dy > H // 2 else dy, dx - W if dx > W // 2 else dx)
+
+
+def moving_noise(
+    positions: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Noise that moves with the content: ``(F, *shape)`` with frame f's noise the crop of one larger draw at the
+    content's position, so that warp(noise_f, d_f) = noise_{f+1} wherever the source stays in view. The same seed
+    for every frame (noise fixed to the canvas) is *not* this: relative to a moving digit it is different noise.
+
+    Args:
+        positions: ``(F, 2)`` integer positions of the content (e.g. a clip's ``positions``).
+        shape: ``(C, H, W)`` of one frame; generator: for the one draw.
+    """
+    positions = torch.as_tensor(positions, dtype=torch.long)
+    if positions.dim() != 2 or positions.shape[1] != 2:
+        raise ValueError(f"positions must have shape (F, 2), got {tuple(positions.shape)}")
+    C, H, W = shape
+    lo, hi = positions.min(0).values, positions.max(0).values
+    span = (hi - lo).tolist()
+    big = torch.randn(C, H + span[0], W + span[1], generator=generator)
+    frames = []
+    for py, px in (positions - lo).tolist():
+        oy, ox = span[0] - py, span[1] - px  # content at +p in the frame: the crop starts p before the big draw's end
+        frames.append(big[:, oy : oy + H, ox : ox + W])
+    return torch.stack(frames)
 
 
 class MovingDigits:

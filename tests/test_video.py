@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from course_lib.video import MovingDigits, estimate_shift, valid_mask, warp, warping_error
+from course_lib.video import MovingDigits, estimate_shift, moving_noise, valid_mask, warp, warping_error
 
 
 def test_clips_reproduce_stay_in_the_canvas_and_never_mix_the_splits():
@@ -55,3 +55,15 @@ def test_phase_correlation_finds_the_shift(d):
     a = torch.randn(1, 32, 32, generator=g)
     b = torch.roll(a, d, dims=(-2, -1))
     assert estimate_shift(a, b) == d
+
+
+def test_noise_that_moves_with_the_content_is_warped_by_the_motion():
+    clips = MovingDigits("test", 20, seed=2)
+    clip = next(clips.clip(i) for i in range(20) if (clips.clip(i)["shifts"][0] != 0).all())  # moving on both axes
+    noise = moving_noise(clip["positions"], (1, 48, 48), torch.Generator().manual_seed(0))
+    assert noise.shape == (8, 1, 48, 48)
+    assert warping_error(noise, clip["shifts"]).abs().max() == 0  # the same noise relative to the digit
+    fixed = torch.randn(1, 48, 48, generator=torch.Generator().manual_seed(0)).expand(8, 1, 48, 48)
+    assert (warping_error(fixed.contiguous(), clip["shifts"]) > 0.5).all()  # fixed to the canvas: not
+    with pytest.raises(ValueError, match=r"positions must have shape \(F, 2\)"):
+        moving_noise(torch.zeros(3), (1, 4, 4))
