@@ -32,7 +32,6 @@ The path knows nothing about networks: its :meth:`LinearPath.loss` takes any cal
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
@@ -331,9 +330,3 @@ class GaussianMixture:
         """Eq. 11.3 in closed form: u_t(x) = E[x₁ − x₀ | x_t = x], ``(B, D)`` float32."""
         w, e_x0, e_x1 = self.posterior(x, t)
         return (w[..., None] * (e_x1 - e_x0)).sum(1).float()
-
-
-def _logit_normal_density(t: torch.Tensor, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
-    """The density of the logit-normal time distribution on (0, 1) (for plots)."""
-    logit = torch.log(t / (1 - t))
-    return torch.exp(-((logit - mean) ** 2) / (2 * std**2)) / (std * math.sqrt(2 * math.pi) * t * (1 - t))

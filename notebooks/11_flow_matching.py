@@ -606,7 +606,6 @@ for shift_row, label in (("flow_euler_shift0.5", "shift 0.5 − none"), ("flow_e
     for n in (4, 8):
         c = race_comps[(shift_row, "flow_euler")][n]
         rows.append([f"{label}, Euler NFE {n}", *(plotting.verdict_text(c[k], d, bold=True) for k, d in KEYS[:3])])
-logit = race_comps.get(("logit_normal_euler", "flow_euler"), {})
 display(Markdown(plotting.markdown_table(["A − B", "Δ patch SWD ↓", "Δ Fréchet ↓", "Δ PSNR (dB)"], rows)))
 
 # %%

@@ -136,7 +136,7 @@ class Sampler:
     def model_time(self, t: int, like: torch.Tensor) -> torch.Tensor:
         """What the network is given for the time ``t`` of a step: the integer index as a ``(B,)`` long tensor (the
         flow samplers give the path's float time instead, :mod:`course_lib.samplers.flow`)."""
-        return torch.full((like.shape[0],), t, dtype=torch.long, device=like.device)
+        return self._t(t, like)
 
     # ------------------------------------------------------------------ cost
     @classmethod
