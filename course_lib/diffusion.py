@@ -115,6 +115,14 @@ class GaussianDiffusion(nn.Module):
         }.items():
             self.register_buffer(name, value.to(dtype))
 
+    #: the standard deviation of the source x_T (lesson 11's linear path has its own, ``LinearPath.source_noise``)
+    source_noise = 1.0
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the buffers (where samplers put their states)."""
+        return self.betas.device
+
     @property
     def num_timesteps(self) -> int:
         """T, the number of diffusion steps."""

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import torch
 
+from ..engine.curves import SET_DRAWS as CURVE_SET_DRAWS
 from ..engine.curves import judge_points, train_for_cpu
 from ..engine.harness import DDIM50, Entry, curve_set
 from ..engine.train import Trainer
@@ -124,8 +125,8 @@ COMPARISONS = (
     ("uvit_p2", "uvit", "U-ViT: p = 2 against p = 4"),
     ("latent_dit", "latent_unet", "on latents: DiT against the U-Net"),
 )
-#: random halves of the delete-half jackknife (stats' default)
-SET_DRAWS = 40
+#: random halves of the delete-half jackknife (the curves' protocol: stats' default)
+SET_DRAWS = CURVE_SET_DRAWS
 #: the comparisons drawn as curves with their intervals at every snapshot
 CURVES = (("dit", "unet"), ("uvit", "unet"), ("latent_dit", "latent_unet"))
 

@@ -110,7 +110,7 @@ def super_resolve(
     if not isinstance(sr3, SR3):
         raise TypeError(f"model must be an SR3 (or a TiledDenoiser around one), got {type(model).__name__}")
     sr3.check_y(y)
-    device = diffusion.betas.device if hasattr(diffusion, "betas") else diffusion.device  # a LinearPath (lesson 11)
+    device = diffusion.device
     if seeds is not None:
         if len(seeds) != y.shape[0]:
             raise ValueError(f"seeds: expected one seed per image ({y.shape[0]}), got {len(seeds)}")
@@ -126,7 +126,7 @@ def super_resolve(
         s, label = make_sampler(sampler, diffusion, steps, prediction or sr3.prediction, **options), sampler
     if x_T is None:
         # the source of the process: N(0, I), or a flow's σ_s·ε (lesson 11's LR → HR path has a small σ_s)
-        x_T = randn(shape, generator, device) * float(getattr(diffusion, "source_noise", 1.0))
+        x_T = randn(shape, generator, device) * diffusion.source_noise
     elif tuple(x_T.shape) != shape:
         raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
     trajectory = None if record_every is None else Trajectory(record_every)

@@ -131,7 +131,7 @@ class Sampler:
     @property
     def device(self) -> torch.device:
         """Where the process's buffers live (the loop moves x_T there)."""
-        return self.process.betas.device
+        return self.process.device
 
     def model_time(self, t: int, like: torch.Tensor) -> torch.Tensor:
         """What the network is given for the time ``t`` of a step: the integer index as a ``(B,)`` long tensor (the

@@ -21,7 +21,17 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Mismatch", "Exercise", "CheckResult", "run_check", "summary", "close", "psnr01", "reset_progress"]
+__all__ = [
+    "Mismatch",
+    "Exercise",
+    "CheckResult",
+    "run_check",
+    "summary",
+    "close",
+    "expect_tensor",
+    "psnr01",
+    "reset_progress",
+]
 
 STATUS_ICON = {"pass": "✅", "fail": "❌", "todo": "⏳", "error": "⚠️"}
 
@@ -164,6 +174,16 @@ def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rtol
         and actual.shape == expected.shape
         and torch.allclose(actual.double(), expected.double(), atol=atol, rtol=rtol)
     )
+
+
+def expect_tensor(out, shape, what: str) -> None:
+    """A learner's answer must be a tensor of ``shape``: a :class:`Mismatch` saying so (a forgotten ``return`` named as
+    such) otherwise; ``what`` names the answer in the hint."""
+    if out is None:
+        raise Mismatch("your function returned None: did you forget `return`?")
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(shape):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise Mismatch(f"return {what} of shape {tuple(shape)}, got {got}.")
 
 
 def psnr01(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -11,17 +11,9 @@ import torch
 
 from ...models.dit import DiTBlock, modulate
 from ...models.vit import patchify
-from . import Exercise, Mismatch, close, register, run_check
+from . import Exercise, Mismatch, close, expect_tensor, register, run_check
 
 __all__ = ["check_patchify", "check_attention", "check_dit_block", "check_adaln_zero_init", "check_long_skip"]
-
-
-def _tensor(out, shape, what: str) -> None:
-    if out is None:
-        raise Mismatch("your function returned None: did you forget `return`?")
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(shape):
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise Mismatch(f"return {what} of shape {tuple(shape)}, got {got}.")
 
 
 def _test_patchify(fn) -> None:
@@ -30,7 +22,7 @@ def _test_patchify(fn) -> None:
     p = 4
     out = fn(x.clone(), p)
     want = patchify(x, p)
-    _tensor(out, want.shape, "the tokens (B, N, p·p·C)")
+    expect_tensor(out, want.shape, "the tokens (B, N, p·p·C)")
     if close(out, want):
         return
     B, C, H, W = x.shape
@@ -68,7 +60,7 @@ def _test_attention(fn) -> None:
     scores = q @ k.transpose(-2, -1)
     if isinstance(out, torch.Tensor) and out.shape == scores.shape:
         raise Mismatch("that is the (N, N) attention weights: multiply them by v to get each query's mix of values.")
-    _tensor(out, v.shape, "the attended values (…, N, d)")
+    expect_tensor(out, v.shape, "the attended values (…, N, d)")
     if close(out, torch.softmax(scores / math.sqrt(16), dim=-1) @ v):
         return
     if close(out, torch.softmax(scores, dim=-1) @ v):
@@ -99,7 +91,7 @@ def _test_dit_block(fn) -> None:
     g = torch.Generator().manual_seed(103)
     x, c = torch.randn(3, 6, 16, generator=g, dtype=torch.float64), torch.randn(3, 16, generator=g, dtype=torch.float64)
     out = fn(x.clone(), c.clone(), block)
-    _tensor(out, x.shape, "the block's output (B, N, D)")
+    expect_tensor(out, x.shape, "the block's output (B, N, D)")
     if close(out, block(x, c)):
         return
     sh1, sc1, g1, sh2, sc2, g2 = block.modulation(c).chunk(6, dim=1)
@@ -167,7 +159,7 @@ def _test_long_skip(fn) -> None:
     torch.manual_seed(105)
     linear = torch.nn.Linear(16, 8).double()
     out = fn(h.clone(), skip.clone(), linear)
-    _tensor(out, h.shape, "the joined tokens (B, N, D)")
+    expect_tensor(out, h.shape, "the joined tokens (B, N, D)")
     if close(out, linear(torch.cat([h, skip], dim=-1))):
         return
     if close(out, h + skip):

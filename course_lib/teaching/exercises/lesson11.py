@@ -6,17 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from . import Exercise, Mismatch, close, register, run_check
+from . import Exercise, Mismatch, close, expect_tensor, register, run_check
 
 __all__ = ["check_path", "check_velocity_target", "check_euler_step", "check_reflow_pairs", "check_v_to_eps_x0"]
-
-
-def _tensor(out, shape, what: str) -> None:
-    if out is None:
-        raise Mismatch("your function returned None: did you forget `return`?")
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(shape):
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise Mismatch(f"return {what} of shape {tuple(shape)}, got {got}.")
 
 
 def _case(seed: int):
@@ -30,7 +22,7 @@ def _case(seed: int):
 def _test_path(fn) -> None:
     x0, x1, t, tt = _case(111)
     out = fn(x0.clone(), x1.clone(), t.clone())
-    _tensor(out, x0.shape, "x_t, shaped like x0")
+    expect_tensor(out, x0.shape, "x_t, shaped like x0")
     if close(out, (1 - tt) * x0 + tt * x1):
         return
     if close(out, tt * x0 + (1 - tt) * x1):
@@ -47,7 +39,7 @@ def _test_path(fn) -> None:
 def _test_velocity_target(fn) -> None:
     x0, x1, _, _ = _case(112)
     out = fn(x0.clone(), x1.clone())
-    _tensor(out, x0.shape, "the target velocity, shaped like x0")
+    expect_tensor(out, x0.shape, "the target velocity, shaped like x0")
     if close(out, x1 - x0):
         return
     if close(out, x0 - x1):
@@ -67,7 +59,7 @@ def _test_euler_step(fn) -> None:
     v = x1 - x0
     x, t, t_next = 0.4 * x0 + 0.6 * x1, 0.6, 0.35
     out = fn(x.clone(), v.clone(), t, t_next)
-    _tensor(out, x.shape, "the state at t_next")
+    expect_tensor(out, x.shape, "the state at t_next")
     want = x + (t_next - t) * v
     if close(out, want):
         return
@@ -96,8 +88,8 @@ def _test_reflow_pairs(fn) -> None:
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise Mismatch("return the pair (x1, x0): the sources and the ends the flow carried them to.")
     x1, x0 = out
-    _tensor(x1, (64, 2), "x1 (n, *shape)")
-    _tensor(x0, (64, 2), "x0 (n, *shape)")
+    expect_tensor(x1, (64, 2), "x1 (n, *shape)")
+    expect_tensor(x0, (64, 2), "x0 (n, *shape)")
     if close(_solver(x1), x0):
         if float(x1.std()) < 0.5 or float(x1.std()) > 1.5:
             raise Mismatch("the sources must be draws of N(0, I), the distribution the flow starts from.")
@@ -120,8 +112,8 @@ def _test_v_to_eps_x0(fn) -> None:
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise Mismatch("return the pair (eps_hat, x0_hat).")
     eps, x0_hat = out
-    _tensor(eps, x0.shape, "eps_hat")
-    _tensor(x0_hat, x0.shape, "x0_hat")
+    expect_tensor(eps, x0.shape, "eps_hat")
+    expect_tensor(x0_hat, x0.shape, "x0_hat")
     if close(eps, x1) and close(x0_hat, x0):
         return
     if close(x0_hat, x_t - v) or close(eps, x_t + v):
