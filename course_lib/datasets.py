@@ -302,6 +302,7 @@ DATASET_NAMES = (
     "digits_labels:FACTOR",
     "toy2d:NAME",
     "digits_sr:SCALE",
+    "digits_video:SCALE:CLIPS",
     "photos_sr:SCALE:PATCH",
     "folder_sr:SCALE:PATCH:PER_IMAGE:FOLDER",
     "digits_blind:COPIES[:N]",
@@ -341,6 +342,9 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
     * ``"digits_blind:K"``: ``{"x": hr (4000·K, 1, 32, 32), "y": degraded (4000·K, 1, 32, 32)}``, K differently
       degraded copies of every training digit by :class:`~course_lib.operators.BlindDegradation` (lesson 08),
       copy k of digit i with seed ``BLIND_SEED_BASE + 4000·k + i``; ``"digits_blind:K:N"``: of the first N only;
+    * ``"digits_video:S:N"``: the frame pairs of N training clips (lesson 12), built by
+      :func:`course_lib.video.frame_pairs` — the ``video_sr3`` method's :meth:`~course_lib.methods.Method.training_set`
+      (the clips live above this module);
     * ``"folder_sr:S:P:K:FOLDER"``: your own RGB images (every image file under FOLDER, e.g. DIV2K's 800 HR images):
       K random P × P crops of each (positions fixed by seed 0), held in memory — N·K·3·P²·4 bytes for the HR crops
       (800 images, K = 32, P = 64: 1.3 GB). FOLDER may contain ":" (it is everything after the fourth).
@@ -365,6 +369,11 @@ def load_training_set(name: str) -> dict[str, torch.Tensor]:
         if parts and parts[0] == "digits_sr" and len(parts) == 2:
             hr, y = DigitsSR("train", scale=int(parts[1])).tensors()
             return {"x": hr, "y": y}
+        if parts and parts[0] == "digits_video":
+            raise ValueError(
+                "the clips' frame pairs are built by course_lib.video.frame_pairs, through the video_sr3 method "
+                "(Method.training_set): train with method 'video_sr3'"
+            )
         if parts and parts[0] == "photos_sr" and len(parts) == 3:
             hr, y = PhotosSR(
                 "train", scale=int(parts[1]), patch_size=int(parts[2]), mode="random", samples_per_image=1024
@@ -393,6 +402,8 @@ def training_lr_size(name: str) -> int | None:
     parts = name.split(":") if isinstance(name, str) else []
     if parts and parts[0] == "digits_sr" and len(parts) == 2:
         return 32 // int(parts[1])
+    if parts and parts[0] == "digits_video" and len(parts) == 3:
+        return 48 // int(parts[1])
     if parts and parts[0] in ("photos_sr", "folder_sr") and len(parts) >= 3:
         return int(parts[2]) // int(parts[1])
     return None

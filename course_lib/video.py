@@ -22,7 +22,7 @@ from .checks import check_int
 from .datasets import DigitsSR
 from .operators import degrade, upsample
 
-__all__ = ["MovingDigits", "warp", "valid_mask", "warping_error", "estimate_shift", "moving_noise"]
+__all__ = ["MovingDigits", "frame_pairs", "warp", "valid_mask", "warping_error", "estimate_shift", "moving_noise"]
 
 
 def _check_frames(x: torch.Tensor, name: str) -> None:
@@ -189,3 +189,17 @@ class MovingDigits:
     def upsampled(self, y: torch.Tensor) -> torch.Tensor:
         """U(y) of LR frames (bicubic, clipped), the input an SR model concatenates."""
         return upsample(y, self.scale, "bicubic").clamp(-1, 1)
+
+
+def frame_pairs(n_clips: int, scale: int = 4) -> dict[str, torch.Tensor]:
+    """The training set ``"digits_video:S:N"``: the consecutive frame pairs of N training clips (8 frames of 48 × 48,
+    so 7·N pairs): ``{"x": HR frame f + 1, "y": its LR frame, "previous": warp(HR frame f, d_f)}`` (Eq. 12.1) — the
+    input of lesson 12's temporal model (on these clips the warped previous frame equals the current one exactly)."""
+    clips = MovingDigits("train", n_clips=n_clips, scale=scale)
+    x, y, previous = [], [], []
+    for i in range(len(clips)):
+        c = clips.clip(i)
+        x.append(c["hr"][1:])
+        y.append(c["y"][1:])
+        previous.append(torch.stack([warp(c["hr"][f], c["shifts"][f]) for f in range(clips.frames - 1)]))
+    return {"x": torch.cat(x), "y": torch.cat(y), "previous": torch.cat(previous)}

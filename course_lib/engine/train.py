@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ..checks import check_int
-from ..datasets import dihedral as _dihedral, load_training_set
+from ..datasets import dihedral as _dihedral
 from ..device import describe_hardware, get_device
 from .distributed import DistContext, SliceModel, agree, all_reduce_gradients, broadcast_state, init, shutdown
 from ..files import data_dir, load_checkpoint, register_data_file, save_checkpoint
@@ -103,7 +103,7 @@ class Trainer:
             if c.lr_schedule == "onecycle"
             else None
         )
-        tensors = load_training_set(c.dataset) if data is None else _as_tensors(data)
+        tensors = self.method.training_set(c.dataset) if data is None else _as_tensors(data)
         self.tensors = {k: v.to(self.device) for k, v in tensors.items()}
         sizes = {v.shape[0] for v in self.tensors.values()}
         if len(sizes) != 1:

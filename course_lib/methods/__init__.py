@@ -12,13 +12,14 @@
 * :mod:`~course_lib.methods.srdiff` — ``"srdiff"``, residual diffusion with a frozen RRDB encoder (lesson 09);
 * :mod:`~course_lib.methods.flow` — ``"flow_sr"``, flow-matching SR on the linear path, noise → HR or LR → HR,
   and reflow (lesson 11);
+* :mod:`~course_lib.methods.video` — ``"video_sr3"``, SR3 that also sees the warped previous frame (lesson 12);
 * :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
 
 :mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
 """
 
 from .base import METHODS, Method, MethodConfig, get_method, legacy_method, register_method
-from .classifier import ClassifierMethod
+from .classifier import ClassifierMethod, NoisyClassifierMethod
 from .ddpm import DDPM
 from .regression import RegressionUNetMethod, RRDBMethod, SRCNNMethod
 from .sr3 import SR3Method, super_resolve
@@ -32,6 +33,7 @@ from .cdm import CascadeSRMethod  # noqa: E402
 from .autoencoder import AutoencoderMethod  # noqa: E402
 from .latent import LatentSRMethod  # noqa: E402
 from .flow import FlowSRMethod  # noqa: E402  (after sr3: it extends it)
+from .video import VideoSR3Method  # noqa: E402  (after sr3: it extends it)
 
 __all__ = [
     "METHODS",
@@ -45,6 +47,7 @@ __all__ = [
     "SRCNNMethod",
     "RegressionUNetMethod",
     "ClassifierMethod",
+    "NoisyClassifierMethod",
     "super_resolve",
     "ConsistencySRMethod",
     "DiffBIRMethod",
@@ -57,4 +60,5 @@ __all__ = [
     "AutoencoderMethod",
     "LatentSRMethod",
     "FlowSRMethod",
+    "VideoSR3Method",
 ]

@@ -150,6 +150,13 @@ class Method:
 
         return GaussianDiffusion(make_beta_schedule(self.train_config.schedule, self.train_config.T))
 
+    def training_set(self, name: str) -> dict[str, torch.Tensor]:
+        """The tensors the trainer draws batches from for the config's ``dataset`` ``name``:
+        :func:`course_lib.datasets.load_training_set` unless the method builds its own (lesson 12's clips)."""
+        from ..datasets import load_training_set
+
+        return load_training_set(name)
+
     def build(self) -> nn.Module:
         """The network, freshly initialised (the trainer seeds torch first)."""
         raise NotImplementedError

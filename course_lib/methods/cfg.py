@@ -23,6 +23,24 @@ from .ddpm import DDPM
 __all__ = ["CFGConfig", "ClassConditionalDDPM"]
 
 
+#: what trains: every weight, or (with ``init_from``) only the modulation — the label embedding, the time MLP, each
+#: block's time projection (the scale and shift of its features) and the normalisations' affine parameters — and the
+#: first convolution (320 weights: with it frozen, no tensor before the first GroupNorm needs a gradient, and torch
+#: 2.13's CPU GroupNorm backward crashes on that); the other convolutions and the attention stay the shipped
+#: model's, frozen and borrowed (not stored twice)
+TUNE = ("all", "modulation")
+
+
+def is_modulation(name: str) -> bool:
+    """Whether parameter ``name`` of a class-conditional U-Net belongs to the modulation (see :data:`TUNE`)."""
+    parts = name.split(".")
+    return (
+        parts[0] in ("label_emb", "time_mlp", "inc")
+        or "time" in parts[1:-1]
+        or any(p.startswith("norm") for p in parts)
+    )
+
+
 @dataclass(frozen=True)
 class CFGConfig(MethodConfig):
     """``num_classes``: the classes (digits: 10; label ``num_classes`` is "no label"); ``label_dropout``: the share of
@@ -30,10 +48,13 @@ class CFGConfig(MethodConfig):
 
     num_classes: int = 10
     label_dropout: float = 0.1
+    tune: str = "all"
     args: dict = field(default_factory=dict)
 
     def __post_init__(self):
         check_int(self.num_classes, "model.num_classes", low=1)
+        if self.tune not in TUNE:
+            raise ValueError(f"model.tune must be one of {TUNE}, got {self.tune!r}")
         if not 0.0 <= float(self.label_dropout) < 1.0:
             raise ValueError(f"model.label_dropout must be in [0, 1), got {self.label_dropout!r}")
 
@@ -72,6 +93,26 @@ class ClassConditionalDDPM(Method):
         model = UNet(**self.network_args(), num_classes=self.config.num_classes)
         model.prediction = self.prediction
         return model
+
+    def initialise(self, model: nn.Module, load_model) -> None:
+        """Started from a shipped unconditional model (``init_from``, lesson 12's editor): the label embedding starts
+        at zero, so that step 0 *is* that model and the labels' influence is all learned; with ``tune="modulation"``
+        everything else than the modulation is frozen."""
+        if self.train_config.init_from and model.label_emb is not None:
+            nn.init.zeros_(model.label_emb.weight)
+        if self.config.tune == "modulation":
+            if not self.train_config.init_from:
+                raise ValueError("model.tune='modulation' fine-tunes a shipped model: give init_from")
+            for name, p in model.named_parameters():
+                p.requires_grad_(is_modulation(name))
+
+    def borrowed(self) -> dict[str, tuple[str, str]]:
+        """With ``tune="modulation"``: every frozen module's weights are the ``init_from`` model's."""
+        if self.config.tune != "modulation":
+            return {}
+        model = self.build()
+        frozen = sorted({n.rsplit(".", 1)[0] for n, _ in model.named_parameters() if not is_modulation(n)})
+        return {f"{m}.": (self.train_config.init_from, f"{m}.") for m in frozen}
 
     def drop_labels(self, label: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Each label replaced by the null label ``num_classes`` with probability ``label_dropout`` (drawn from

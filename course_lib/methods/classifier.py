@@ -16,11 +16,11 @@ from torch import nn
 
 from ..datasets import load_digits
 from ..images import to_tensor
-from ..models import DigitClassifier
+from ..models import DigitClassifier, NoisyDigitClassifier
 from ..operators import downsample, upsample
 from .base import Method, MethodConfig, register_method
 
-__all__ = ["ClassifierConfig", "ClassifierMethod", "augment", "degrade_some", "accuracy"]
+__all__ = ["ClassifierConfig", "ClassifierMethod", "NoisyClassifierMethod", "augment", "degrade_some", "accuracy"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,45 @@ class ClassifierMethod(Method):
             "test_accuracy": accuracy(model, hr, labels),
             "test_accuracy_bicubic_x4": accuracy(model, upsample(downsample(hr, 4), 4), labels),
         }
+
+
+@register_method
+class NoisyClassifierMethod(ClassifierMethod):
+    """:class:`~course_lib.models.NoisyDigitClassifier` trained with cross-entropy on x_t = q(x_t | x₀) of augmented
+    digits at uniform t (Eq. 01.3): the guide of classifier guidance (lesson 12's editing). It is never the judge:
+    the shipped ``digit_classifier`` reads the edits."""
+
+    name = "noisy_classifier"
+    objective = "diffusion"  # it needs the process (q_sample); it samples nothing
+
+    @classmethod
+    def example(cls) -> dict:
+        """A width-8 noisy classifier, T = 100, two steps."""
+        return {**super().example(), "name": "example_noisy_classifier", "method": "noisy_classifier", "T": 100}
+
+    def build(self) -> nn.Module:
+        """``NoisyDigitClassifier(width, dropout, T)``."""
+        return NoisyDigitClassifier(self.config.width, self.config.dropout, self.train_config.T)
+
+    def loss(self, model, process, batch, generator):
+        """Cross-entropy of p_φ(label | x_t, t) with t ~ U{0, …, T − 1} and x_t from the augmented digit."""
+        x0 = augment(batch["x"], generator)
+        t = torch.randint(0, process.num_timesteps, (x0.shape[0],), generator=generator, device=x0.device)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+        return F.cross_entropy(model(process.q_sample(x0, t, noise), t), batch["label"])
+
+    def record(self, model: nn.Module) -> dict:
+        """Test accuracy at t = 0, T/4, T/2, 3T/4 (noise drawn from seed 0)."""
+        images, labels = load_digits("test")
+        hr, labels = to_tensor(images), torch.as_tensor(labels).long()
+        process = self.make_process()
+        g = torch.Generator().manual_seed(0)
+        out = {}
+        model.eval()
+        with torch.no_grad():
+            for frac in (0, 0.25, 0.5, 0.75):
+                t = torch.full((len(hr),), int(frac * process.num_timesteps), dtype=torch.long)
+                x_t = process.q_sample(hr, t, torch.randn(hr.shape, generator=g))
+                hits = (model(x_t, t).argmax(1) == labels).float().mean()
+                out[f"test_accuracy_t{int(frac * process.num_timesteps)}"] = float(hits)
+        return out

@@ -118,7 +118,7 @@ def super_resolve(
     elif generator is None:
         generator = make_generator(0 if seed is None else seed, device)
     y = y.to(device)
-    shape = (y.shape[0], y.shape[1], y.shape[2] * sr3.scale, y.shape[3] * sr3.scale)
+    shape = (y.shape[0], sr3.channels, y.shape[2] * sr3.scale, y.shape[3] * sr3.scale)
     if isinstance(sampler, Sampler):
         s, label = sampler, sampler.name
     else:

@@ -5,7 +5,7 @@ They know nothing about noise schedules; ``course_lib.diffusion`` knows nothing 
 """
 
 from .baselines import RegressionUNet, SRCNN
-from .classifier import DigitClassifier
+from .classifier import DigitClassifier, NoisyDigitClassifier
 from .conditioning import SR3
 from .toy import MLPDenoiser
 from .tiling import TiledDenoiser, pad_to_tile
@@ -14,12 +14,13 @@ from .controlnet import ControlledUNet, ControlNet
 from .rrdb import RRDBNet
 from .srdiff import SRDiffUNet
 from .diffir import CPEN, PriorDenoiser, PriorDiffusion, PriorRestorer
-from .guidance import GuidedModel, classifier_free_guidance, diffusers_guidance_scale
+from .guidance import ClassifierGuidedModel, GuidedModel, classifier_free_guidance, diffusers_guidance_scale
 from .cascade import CascadeSR, augment_lr
 from .autoencoder import Autoencoder, LatentSR, kl_to_standard_normal
 from .dit import DiT
 from .uvit import UViT
 from .backbones import BACKBONES, make_backbone
+from .temporal import TemporalSR3, pack_previous, unpack_previous
 
 __all__ = [
     "BACKBONES",
@@ -32,6 +33,7 @@ __all__ = [
     "CascadeSR",
     "augment_lr",
     "GuidedModel",
+    "ClassifierGuidedModel",
     "classifier_free_guidance",
     "diffusers_guidance_scale",
     "CPEN",
@@ -45,10 +47,14 @@ __all__ = [
     "UNet",
     "LREncoder",
     "SR3",
+    "TemporalSR3",
+    "pack_previous",
+    "unpack_previous",
     "SRCNN",
     "RegressionUNet",
     "MLPDenoiser",
     "DigitClassifier",
+    "NoisyDigitClassifier",
     "TiledDenoiser",
     "pad_to_tile",
     "count_parameters",

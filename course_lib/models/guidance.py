@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["classifier_free_guidance", "diffusers_guidance_scale", "GuidedModel"]
+__all__ = ["classifier_free_guidance", "diffusers_guidance_scale", "GuidedModel", "ClassifierGuidedModel"]
 
 
 def _check_w(w) -> float:
@@ -90,3 +90,55 @@ class GuidedModel(nn.Module):
         )  # one batched pass for the two branches
         pred_cond, pred_uncond = both.chunk(2)
         return classifier_free_guidance(pred_cond, pred_uncond, self.w)
+
+
+class ClassifierGuidedModel(nn.Module):
+    """Classifier guidance (Dhariwal & Nichol, NeurIPS 2021, their Algorithm 2) for an ε-prediction network:
+
+        ε̃ = ε_θ(x_t, t) − s · √(1 − ᾱ_t) · ∇_x log p_φ(label | x_t, t)        (Eq. 12.4)
+
+    the score of p(x_t | label) = p(x_t) p(label | x_t) / p(label), written as noise (score = −ε / √(1 − ᾱ_t)), with
+    the classifier's part scaled by s (s = 1: the Bayes posterior; s > 1: sharper, as classifier-free guidance's w).
+    The classifier must read *noisy* images at time t (:class:`~course_lib.models.NoisyDigitClassifier`).
+
+    Args:
+        net: ``net(x, t, cond) → ε̂``; classifier: ``classifier(x_t, t) → logits`` (eval mode: its answers must not
+            depend on the batch); label: ``(B,)`` the target class of each image; scale: s ≥ 0;
+        noise_scales: ``(T,)`` √(1 − ᾱ_t), the process's ``sqrt_one_minus_alpha_bars``.
+    """
+
+    def __init__(
+        self, net: nn.Module, classifier: nn.Module, label: torch.Tensor, scale: float, noise_scales: torch.Tensor
+    ):
+        super().__init__()
+        scale = _check_w(scale)
+        if scale < 0:
+            raise ValueError(f"scale (the classifier guidance scale s) must be >= 0, got {scale}")
+        if not isinstance(label, torch.Tensor) or label.dim() != 1:
+            raise ValueError(
+                f"label must be a (B,) integer tensor, got {getattr(label, 'shape', type(label).__name__)}"
+            )
+        if getattr(net, "prediction", "eps") != "eps":
+            raise ValueError(f"classifier guidance here needs an ε-prediction network, got {net.prediction!r}")
+        self.net, self.classifier, self.scale = net, classifier, scale
+        self.label = label.long()
+        self.register_buffer("noise_scales", noise_scales.detach().float().clone(), persistent=False)
+        self.prediction = "eps"
+
+    def grad_log_prob(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """∇_x log p_φ(label | x_t, t), ``(B, ...)`` (each image's gradient depends on that image alone)."""
+        label = self.label.to(x.device)
+        if label.shape[0] != x.shape[0]:
+            raise ValueError(f"label has {label.shape[0]} entries for a batch of {x.shape[0]}")
+        with torch.enable_grad():
+            x_in = x.detach().float().requires_grad_(True)
+            logp = torch.log_softmax(self.classifier(x_in, t).float(), 1)
+            picked = logp.gather(1, label[:, None]).sum()
+            return torch.autograd.grad(picked, x_in)[0].to(x.dtype)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        eps = self.net(x, t, cond)
+        if self.scale == 0:
+            return eps
+        sigma = self.noise_scales.to(x.device)[t.long()].view(-1, *([1] * (x.dim() - 1)))
+        return eps - self.scale * sigma * self.grad_log_prob(x, t)

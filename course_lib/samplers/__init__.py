@@ -18,7 +18,7 @@ The samplers know the process (its buffers; a :class:`~course_lib.paths.LinearPa
 network: ``model(x_t, t, cond)`` is any callable.
 """
 
-from .base import Sampler, StepContext, StepOutput, X0Transform, alpha_bar_at, clip_x0, compose
+from .base import Sampler, StepContext, StepOutput, X0Transform, alpha_bar_at, clip_x0, compose, start_at
 from .registry import SAMPLERS, make_sampler, register_sampler, steps_for_nfe
 from .ddim import DDIMSampler, ddim_invert, ddim_timesteps, karras_timesteps  # noqa: E402  (registers "ddim")
 from .ddpm import DDPMSampler  # noqa: E402  (registers "ddpm")
@@ -37,4 +37,4 @@ __all__ = ["Sampler", "StepOutput", "StepContext", "X0Transform", "alpha_bar_at"
            "ProbabilityFlowEulerSampler", "EulerSampler", "HeunSampler", "ConsistencySampler", "PosteriorSampler",
            "ddnm_transform", "posterior_coefficients", "repaint_schedule", "ddim_timesteps", "sample", "generate",
            "SampleStep", "Trajectory", "ProgressBar", "FlowSampler", "FlowEulerSampler", "FlowHeunSampler",
-           "FlowMidpointSampler"]
+           "FlowMidpointSampler", "start_at"]

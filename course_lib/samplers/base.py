@@ -30,7 +30,7 @@ from ..device import randn
 from ..diffusion import GaussianDiffusion, check_prediction, extract
 
 __all__ = ["StepOutput", "StepContext", "X0Transform", "Sampler", "clip_x0", "compose", "alpha_bar_at", "fresh_noise",
-           "SPACINGS", "ddim_timesteps", "karras_timesteps", "make_timesteps", "SpacedSampler"]
+           "start_at", "SPACINGS", "ddim_timesteps", "karras_timesteps", "make_timesteps", "SpacedSampler"]
 
 
 @dataclass
@@ -219,6 +219,18 @@ class Sampler:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(steps={self.steps}, prediction={self.prediction!r})"
+
+
+def start_at(sampler: Sampler, t_start: int) -> Sampler:
+    """SDEdit's start (Meng et al., ICLR 2022): keep only the ``sampler``'s timesteps at or below ``t_start`` (in
+    place; returns the sampler), so that a run begins from an image noised to its first remaining timestep,
+    ``sampler.timesteps[0]`` — noise the image to exactly that time (``process.q_sample``)."""
+    check_int(t_start, "t_start", low=0, high=sampler.process.num_timesteps - 1, note="T − 1")
+    kept = [t for t in sampler.timesteps if t <= t_start]
+    if not kept:
+        raise ValueError(f"t_start={t_start} is below every timestep of the sampler ({min(sampler.timesteps)} …)")
+    sampler.timesteps = kept
+    return sampler
 
 
 def fresh_noise(x_t: torch.Tensor, generator, noise: torch.Tensor | None = None) -> torch.Tensor:

@@ -94,7 +94,7 @@ def ddim_update(x_t: torch.Tensor, eps: torch.Tensor, ab_t: torch.Tensor, ab_pre
 
 @torch.no_grad()
 def ddim_invert(model: Callable, process, x0: torch.Tensor, steps: int = 50, cond=None, prediction: str = "eps",
-                spacing: str = "trailing") -> torch.Tensor:
+                spacing: str = "trailing", until: int | None = None) -> torch.Tensor:
     """DDIM inversion · DDIM 反演: run the η = 0 ODE *forwards*, image → x_T, on the timesteps of ``steps`` and
     ``spacing`` (:func:`make_timesteps`; sample back with the same).
 
@@ -105,13 +105,19 @@ def ddim_invert(model: Callable, process, x0: torch.Tensor, steps: int = 50, con
 
     Args:
         model: ``model(x, t (B,) long, cond) -> output`` of type ``prediction``; x0: ``(B, ...)`` images in [-1, 1].
+        until: stop at the largest timestep ≤ ``until`` (an inversion to t*, lesson 12's editing; sample back with
+            :func:`~course_lib.samplers.start_at` of the same ``until``).
 
     Returns:
-        ``(B, ...)`` x at the first timestep (T − 1 for trailing spacing). On the cosine schedule the last step up to
-        T − 1 jumps from σ̃ ≈ 30 to σ̃ ≈ 2·10⁴ and x_T is little more than ε̂ of the step before; the Karras spacing,
-        which stops at σ̃ = 80, inverts far better (lesson 06 measures both).
+        ``(B, ...)`` x at the first timestep (T − 1 for trailing spacing; the largest ≤ ``until`` if given). On the
+        cosine schedule the last step up to T − 1 jumps from σ̃ ≈ 30 to σ̃ ≈ 2·10⁴ and x_T is little more than ε̂ of
+        the step before; the Karras spacing, which stops at σ̃ = 80, inverts far better (lesson 06 measures both).
     """
     ts = sorted(make_timesteps(process, steps, spacing))
+    if until is not None:
+        ts = [t for t in ts if t <= until]
+        if not ts:
+            raise ValueError(f"until={until} is below every timestep of {steps} {spacing} steps")
     x, prev = x0.to(process.betas.device), -1
     for t in ts:
         t_vec = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
