@@ -69,9 +69,14 @@ def warping_error(frames: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
-def estimate_shift(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
-    """The integer shift d with b ≈ warp(a, d), by phase correlation: the peak of the inverse FFT of the normalised
-    cross-power spectrum F(b)·conj(F(a)) / |…|. ``a``, ``b`` ``(H, W)`` or ``(C, H, W)`` (channels averaged)."""
+def estimate_shift(a: torch.Tensor, b: torch.Tensor, upsample: int = 1) -> tuple[int, int]:
+    """The shift d with b ≈ warp(a, d), by phase correlation: the peak of the inverse FFT of the normalised
+    cross-power spectrum F(b)·conj(F(a)) / |…|. ``a``, ``b`` ``(H, W)`` or ``(C, H, W)`` (channels averaged).
+
+    ``upsample`` u > 1 finds the peak on a u-times finer grid (the spectrum zero-padded before the inverse FFT,
+    Guizar-Sicairos et al., Opt. Lett. 2008) and returns d in units of 1/u pixel: on LR frames with u = s, the
+    motion in HR pixels."""
+    check_int(upsample, "upsample", low=1)
     if a.shape != b.shape or a.dim() not in (2, 3):
         raise ValueError(
             f"a and b must be frames of one shape, (H, W) or (C, H, W), got {tuple(a.shape)} and {tuple(b.shape)}"
@@ -79,10 +84,15 @@ def estimate_shift(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
     a2, b2 = (x.double().mean(0) if x.dim() == 3 else x.double() for x in (a, b))
     a2, b2 = a2 - a2.mean(), b2 - b2.mean()
     cross = torch.fft.fft2(b2) * torch.fft.fft2(a2).conj()
-    corr = torch.fft.ifft2(cross / cross.abs().clamp_min(1e-12)).real
-    H, W = corr.shape
-    i = int(corr.argmax())
-    dy, dx = divmod(i, W)
+    spectrum = cross / cross.abs().clamp_min(1e-12)
+    H, W = spectrum.shape
+    if upsample > 1:  # zero-pad the centred spectrum: the same correlation, sampled u times more finely
+        padded = torch.zeros(H * upsample, W * upsample, dtype=spectrum.dtype)
+        oy, ox = (H * upsample - H) // 2, (W * upsample - W) // 2
+        padded[oy : oy + H, ox : ox + W] = torch.fft.fftshift(spectrum)
+        spectrum, H, W = torch.fft.ifftshift(padded), H * upsample, W * upsample
+    corr = torch.fft.ifft2(spectrum).real
+    dy, dx = divmod(int(corr.argmax()), W)
     return (dy - H if dy > H // 2 else dy, dx - W if dx > W // 2 else dx)
 
 

@@ -1033,3 +1033,106 @@ V_CASES = [
 @pytest.mark.parametrize("fn,status,fragments", V_CASES)
 def test_check_v_to_eps_x0(fn, status, fragments):
     _expect(check_v_to_eps_x0(fn), status, *fragments)
+
+
+# ---------------------------------------------------------------- lesson 12
+from course_lib.teaching.exercises.lesson12 import (  # noqa: E402
+    check_frame_noise,
+    check_sdedit_start,
+    check_warp,
+    check_warping_error,
+)
+from course_lib.video import valid_mask as _valid_mask, warp as _warp12  # noqa: E402
+
+
+def _warp_wrong_way(x, d):
+    return _warp12(x, (-d[0], -d[1]))
+
+
+WARP_CASES = [
+    (lambda x, d: _warp12(x, d), "pass", ()),
+    (stub, "todo", ()),
+    (_warp_wrong_way, "fail", ("wrong way",)),
+    (lambda x, d: _warp12(x, (d[1], d[0])), "fail", ("axes are swapped",)),
+    (lambda x, d: torch.roll(x, tuple(d), dims=(-2, -1)), "fail", ("wraps around",)),
+    (lambda x, d: x, "fail", ("expected warp",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", WARP_CASES)
+def test_check_warp(fn, status, fragments):
+    _expect(check_warp(fn), status, *fragments)
+
+
+def _werr(frames, shifts, count_all=False, sign=1):
+    out = []
+    for t in range(frames.shape[0] - 1):
+        d = (sign * int(shifts[t][0]), sign * int(shifts[t][1]))
+        diff = (_warp12(frames[t], d) - frames[t + 1]).abs()
+        out.append(diff.mean() if count_all else diff[:, _valid_mask(frames.shape[-2:], d)].mean())
+    return torch.stack(out)
+
+
+WERR_CASES = [
+    (_werr, "pass", ()),
+    (stub, "todo", ()),
+    (lambda f, s: _werr(f, s, count_all=True), "fail", ("left the frame",)),
+    (lambda f, s: _werr(f, s, sign=-1), "fail", ("wrong way",)),
+    (lambda f, s: _werr(f, s)[:1], "fail", ("of shape",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", WERR_CASES)
+def test_check_warping_error(fn, status, fragments):
+    _expect(check_warping_error(fn), status, *fragments)
+
+
+def _noise_right(seeds, shape):
+    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+
+def _noise_one_generator(seeds, shape):
+    g = torch.Generator().manual_seed(seeds[0])
+    return torch.stack([torch.randn(shape, generator=g) for _ in seeds])
+
+
+NOISE_CASES = [
+    (_noise_right, "pass", ()),
+    (stub, "todo", ()),
+    (lambda seeds, shape: _noise_right([seeds[0]] * len(seeds), shape), "fail", ("method (b)",)),
+    (_noise_one_generator, "fail", ("one generator drawn frame after frame",)),
+    (lambda seeds, shape: torch.randn(len(seeds), *shape), "fail", ("expected frame f",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", NOISE_CASES)
+def test_check_frame_noise(fn, status, fragments):
+    _expect(check_frame_noise(fn), status, *fragments)
+
+
+def _start(index_of):
+    def fn(x, strength, noise, alpha_bars):
+        ab = alpha_bars[index_of(strength, len(alpha_bars))]
+        return ab.sqrt() * x + (1 - ab).sqrt() * noise
+
+    return fn
+
+
+START_CASES = [
+    (_start(lambda s, T: round(s * (T - 1))), "pass", ()),
+    (stub, "todo", ()),
+    (_start(lambda s, T: int(s)), "fail", ("wrong scale", "as the index itself")),
+    (_start(lambda s, T: round((1 - s) * (T - 1))), "fail", ("wrong scale", "turned around")),
+    (_start(lambda s, T: round(s * 100)), "fail", ("wrong scale", "100 steps")),
+    (
+        lambda x, s, n, ab: ab[round(s * (len(ab) - 1))] * x + (1 - ab[round(s * (len(ab) - 1))]) * n,
+        "fail",
+        ("square roots",),
+    ),
+    (lambda x, s, n, ab: (1 - s) * x + s * n, "fail", ("linear path",)),
+]
+
+
+@pytest.mark.parametrize("fn,status,fragments", START_CASES)
+def test_check_sdedit_start(fn, status, fragments):
+    _expect(check_sdedit_start(fn), status, *fragments)

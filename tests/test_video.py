@@ -67,3 +67,16 @@ def test_noise_that_moves_with_the_content_is_warped_by_the_motion():
     assert (warping_error(fixed.contiguous(), clip["shifts"]) > 0.5).all()  # fixed to the canvas: not
     with pytest.raises(ValueError, match=r"positions must have shape \(F, 2\)"):
         moving_noise(torch.zeros(3), (1, 4, 4))
+
+
+def test_estimate_shift_upsampled_finds_hr_motion_from_lr_frames():
+    from course_lib.operators import downsample
+
+    yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    blob = torch.exp(-((yy - 22) ** 2 + (xx - 25) ** 2) / (2 * 5.0**2))[None] * 2 - 1
+    for d in [(3, -2), (1, 1), (-2, 0)]:
+        lr_a, lr_b = (downsample(x[None], 4, "area")[0] for x in (blob, warp(blob, d)))
+        assert estimate_shift(lr_a, lr_b, upsample=4) == d
+        assert estimate_shift(lr_a, lr_b) != d  # on the LR grid alone: a multiple of 4 HR pixels at best
+    with pytest.raises(ValueError, match="upsample"):
+        estimate_shift(lr_a, lr_b, upsample=0)

@@ -245,3 +245,51 @@ def test_the_path_explorer_reads_its_frames_and_redraws():
         path_frame(data, "sde", 0, 0)
     with pytest.raises(ValueError, match=r"k: expected 0 … 10, got 11"):
         path_frame(data, "flow", 0, 11)
+
+
+def _fake_frames():
+    import numpy as np
+
+    from course_lib.images import to_uint8
+    from course_lib.video import MovingDigits
+
+    clip = MovingDigits("test", n_clips=1).clip(0)
+    hr = to_uint8(clip["hr"])[..., 0]  # (8, 48, 48)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(hr.astype(int) + rng.integers(-60, 60, hr.shape), 0, 255).astype(np.uint8)
+    return {
+        "rows": np.array(["hr", "bicubic", "independent"]),
+        "frames": np.stack([hr, hr, noisy])[:, None],  # "bicubic" here is the HR itself: no flicker
+        "lr": to_uint8(clip["y"])[..., 0][None],
+        "shifts": clip["shifts"].numpy()[None].astype(np.int8),
+    }
+
+
+def test_the_clip_scrubber_measures_the_flicker_and_redraws():
+    import numpy as np
+
+    from course_lib.teaching.widgets import ClipWidget, clip_frame, render_clip
+    from course_lib.teaching.widgets.video import pair_error
+
+    data = _fake_frames()
+    still = clip_frame(data, "bicubic", 0, 3)
+    assert still["sr"].shape == (48, 48) and still["lr"].shape == (12, 12)
+    assert still["error"] == pytest.approx(0.0, abs=1e-6) and np.allclose(still["errors"], 0, atol=1e-6)
+    flicker = clip_frame(data, "independent", 0, 3)
+    assert flicker["error"] > 0.05 and flicker["errors"].shape == (7,)
+    diff, err = pair_error(data, "independent", 0, 3)
+    assert np.isnan(diff).any() == bool(np.abs(data["shifts"][0, 2]).sum())  # pixels that came from outside
+    assert err == pytest.approx(np.nanmean(diff), rel=1e-5)
+    assert clip_frame(data, "independent", 0, 0)["diff"] is None
+    assert render_clip(data, "independent", 0, 0)[:4] == b"\x89PNG"
+    w = ClipWidget(data, row="independent", clip=0, frame=0)
+    assert "frame 0 has no previous frame" in w.readout.value
+    before = w.picture.value
+    w.frame.value = 3
+    assert w.picture.value != before and f"this pair's warping error {flicker['error']:.3f}" in w.readout.value
+    w.method.value = "bicubic"
+    assert "this pair's warping error 0.000" in w.readout.value
+    with pytest.raises(ValueError, match=r"row: expected one of"):
+        clip_frame(data, "sdedit", 0, 1)
+    with pytest.raises(ValueError, match=r"f: expected 0 … 7, got 8"):
+        clip_frame(data, "hr", 0, 8)

@@ -239,14 +239,15 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
 
 
 def estimated_shifts(y: torch.Tensor, scale: int = 4) -> torch.Tensor:
-    """``(N, F − 1, 2)``: the motion between consecutive frames estimated by phase correlation on U(y) (the
-    bicubic-upsampled LR frames: integer HR pixels)."""
-    from ..operators import upsample
+    """``(N, F − 1, 2)``: the motion between consecutive LR frames, estimated by phase correlation on a ``scale``-times
+    finer grid (:func:`~course_lib.video.estimate_shift` with ``upsample=scale``): integer HR pixels."""
     from ..video import estimate_shift
 
-    up = upsample(_flat(y), scale, "bicubic").clamp(-1, 1).reshape(*y.shape[:2], 1, *(s * scale for s in y.shape[-2:]))
     return torch.tensor(
-        [[estimate_shift(up[n, f], up[n, f + 1]) for f in range(y.shape[1] - 1)] for n in range(y.shape[0])]
+        [
+            [estimate_shift(y[n, f], y[n, f + 1], upsample=scale) for f in range(y.shape[1] - 1)]
+            for n in range(y.shape[0])
+        ]
     )
 
 
@@ -503,7 +504,8 @@ def judge_video(rows: dict, data: dict, reference: dict, classifier) -> dict:
         )
         out[name] = {
             "what": what,
-            **{k: value_stats(v) for k, v in m.items()},
+            # the HR row's PSNR and consistency are infinite (it is the reference): not stored
+            **{k: value_stats(v) for k, v in m.items() if torch.isfinite(v).all()},
             "warping_error_per_pair": [round(float(v), 4) for v in per_frame],
             "patch_swd": round(float(patch_distance(flat, ref_frames)), 5),
             "frechet": round(float(frechet_distance(features, ref_features)), 4),
@@ -596,6 +598,7 @@ def collect() -> dict:
     editing = judge_editing(run_editing())
     x, labels, targets = edit_inputs()
     arrays = {
+        "rows": np.array([name for name, _ in VIDEO_ROWS]),
         "frames": np.stack(
             [to_uint8(_flat(rows[name]["frames"][list(WIDGET_CLIPS)].float())) for name, _ in VIDEO_ROWS]
         ).reshape(len(VIDEO_ROWS), len(WIDGET_CLIPS), FRAMES, 48, 48),

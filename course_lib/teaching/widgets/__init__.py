@@ -14,8 +14,12 @@ from .noising import NoisingWidget, noising_strip, noising_view
 from .race import RaceWidget, race_view, render_race_view
 from .residual import GenerationWidget, generation_frame, generation_view, render_generation
 from .sr import SRWidget, render_sr_view, sr_view
+from .video import ClipWidget, clip_frame, render_clip
 
 __all__ = [
+    "ClipWidget",
+    "clip_frame",
+    "render_clip",
     "FlowPathWidget",
     "path_frame",
     "render_path",
