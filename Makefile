@@ -24,7 +24,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones flow table clean
+.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones flow video table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -48,6 +48,7 @@ help:
 	@echo "make residual   recompute lesson 09's ablation curves, CNN-loss spectra and shipped-model evaluation (data/cache/residual_ablation.json)"
 	@echo "make backbones  recompute lesson 10's backbone comparison (data/cache/backbones.json; two processes, about 80 min)"
 	@echo "make flow       recompute lesson 11's flow-matching experiment (data/cache/flow.json, digits_flow_sr; two processes, about 60 min)"
+	@echo "make video      recompute lesson 12's video-SR rows and editing curves (data/cache/video.json; two processes, about 50 min)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -159,6 +160,14 @@ residual: $(STAMP)
 # the first then ships the flow and writes the cache
 flow: $(STAMP)
 	$(BIN)/python -m course_lib.flow --worker 1 & $(BIN)/python -m course_lib.flow --worker 0; wait
+
+# lesson 12: one process trains the temporal model and restores the clips every way, the other trains the guide and
+# the editor and edits (resumable: runs/video/); then the verdicts and the cache
+video: $(STAMP)
+	($(BIN)/python -m course_lib.experiments.video temporal && $(BIN)/python -m course_lib.experiments.video rows) & \
+	($(BIN)/python -m course_lib.experiments.video guide && $(BIN)/python -m course_lib.experiments.video editor && \
+	$(BIN)/python -m course_lib.experiments.video edits); wait
+	$(BIN)/python -m course_lib.experiments.video collect
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table

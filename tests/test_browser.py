@@ -160,6 +160,12 @@ from course_lib.teaching.widgets import FlowPathWidget
 FlowPathWidget(k=4, digit=1)
 """
 
+VIDEO_DRIVER = """\
+from course_lib.teaching.widgets import ClipWidget
+
+ClipWidget(row="independent", clip=1, frame=2)
+"""
+
 
 #: the driver notebook's cells, in order: each builds one widget as its lesson does
 DRIVERS = {
@@ -172,6 +178,7 @@ DRIVERS = {
     "cascade": CASCADE_DRIVER,
     "attention": ATTENTION_DRIVER,
     "flow": FLOW_DRIVER,
+    "video": VIDEO_DRIVER,
 }
 DRIVER = "widgets_driver.ipynb"
 
@@ -528,3 +535,16 @@ def test_path_explorer_in_the_browser(driven):
     assert (
         f"noise → HR, 2-RF (reflow): {100 * frame['done']:.0f} % of the chord walked, bend {frame['bend']:.3f}" in after
     )
+
+
+def test_clip_scrubber_in_the_browser(driven):
+    from course_lib.teaching.widgets import clip_frame
+    from course_lib.teaching.widgets.video import load_frames
+
+    page, cell = driven, _cell(driven, "video")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider")).first
+    widget.wait_for(timeout=60_000)
+    assert "independent</b>, clip 1, frame 2" in widget.locator(".widget-html").first.inner_html()
+    _, after = _move_slider(page, widget, "12-clip-scrubber")  # frame 2 -> 3, a redraw
+    frame = clip_frame(load_frames(), "independent", 1, 3)
+    assert f"clip 1, frame 3: this pair's warping error {frame['error']:.3f}" in after

@@ -217,11 +217,17 @@ def test_the_editor_starts_as_digits_unet_and_trains_only_its_modulation():
     from course_lib.engine.pretrained import load
     from course_lib.experiments.video import editor_config
 
-    trainer = Trainer({**editor_config(), "steps": 1, "batch_size": 2}, "cpu")
+    config = editor_config()
+    trainer = Trainer({**config, "steps": 1, "batch_size": 2}, "cpu")
     base = load("digits_unet", "cpu").model
+    emb = trainer.model.label_emb.weight
+    assert abs(float(emb.detach().std()) - config["model"]["label_init"]) < 0.05  # a random start, at the time embedding's spread
     x, t = torch.randn(2, 1, 32, 32), torch.tensor([5, 700])
     with torch.no_grad():
+        saved = emb.clone()
+        emb.zero_()  # without the label's embedding the editor is digits_unet, weight for weight
         assert torch.allclose(trainer.model(x, t, None, label=torch.tensor([3, 10])), base(x, t, None), atol=1e-6)
+        emb.copy_(saved)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.train(steps=1, progress=False)
     after = trainer.model.state_dict()

@@ -293,3 +293,19 @@ def test_the_clip_scrubber_measures_the_flicker_and_redraws():
         clip_frame(data, "sdedit", 0, 1)
     with pytest.raises(ValueError, match=r"f: expected 0 … 7, got 8"):
         clip_frame(data, "hr", 0, 8)
+
+
+def test_animated_gif_has_one_picture_per_frame_side_by_side():
+    import io
+
+    from PIL import Image as PILImage
+
+    from course_lib.teaching.plotting import animated_gif
+
+    hr = torch.rand(5, 1, 16, 16) * 2 - 1
+    lr = (torch.rand(5, 4, 4) * 255).to(torch.uint8).numpy()
+    gif = animated_gif({"HR": hr, "LR": lr}, zoom=2)
+    im = PILImage.open(io.BytesIO(gif))
+    assert im.format == "GIF" and im.n_frames == 5 and im.size == (2 * 32 + 4, 32)
+    with pytest.raises(ValueError, match="same number of frames"):
+        animated_gif({"HR": hr, "short": hr[:3]})

@@ -49,10 +49,13 @@ class CFGConfig(MethodConfig):
     num_classes: int = 10
     label_dropout: float = 0.1
     tune: str = "all"
+    label_init: float = 0.0
     args: dict = field(default_factory=dict)
 
     def __post_init__(self):
         check_int(self.num_classes, "model.num_classes", low=1)
+        if not isinstance(self.label_init, (int, float)) or not self.label_init >= 0:
+            raise ValueError(f"model.label_init must be a number >= 0, got {self.label_init!r}")
         if self.tune not in TUNE:
             raise ValueError(f"model.tune must be one of {TUNE}, got {self.tune!r}")
         if not 0.0 <= float(self.label_dropout) < 1.0:
@@ -96,10 +99,14 @@ class ClassConditionalDDPM(Method):
 
     def initialise(self, model: nn.Module, load_model) -> None:
         """Started from a shipped unconditional model (``init_from``, lesson 12's editor): the label embedding starts
-        at zero, so that step 0 *is* that model and the labels' influence is all learned; with ``tune="modulation"``
-        everything else than the modulation is frozen."""
+        at N(0, ``label_init``²) per coordinate — at 0, step 0 *is* that model, but Adam moves an embedding by about
+        the learning rate per step, far too slowly beside a time embedding whose coordinates spread about 0.4; with
+        ``tune="modulation"`` everything else than the modulation is frozen."""
         if self.train_config.init_from and model.label_emb is not None:
-            nn.init.zeros_(model.label_emb.weight)
+            with torch.no_grad():
+                g = torch.Generator().manual_seed(self.train_config.seed)
+                w = torch.randn(model.label_emb.weight.shape, generator=g) * self.config.label_init
+                model.label_emb.weight.copy_(w.to(model.label_emb.weight.device))
         if self.config.tune == "modulation":
             if not self.train_config.init_from:
                 raise ValueError("model.tune='modulation' fine-tunes a shipped model: give init_from")

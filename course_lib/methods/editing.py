@@ -1,10 +1,12 @@
 """Semantic editing with a diffusion prior · 语义编辑 (lesson 12): SDEdit and inversion, guided toward a class.
 
 Both start from an image x and go *part of the way* up the process, to a time t*, then come back down with the
-sampler steered toward the edit (here a class, by :class:`~course_lib.models.ClassifierGuidedModel`, Eq. 12.4):
+sampler steered toward the edit — here a class: classifier-free guidance (lesson 07's
+:class:`~course_lib.models.GuidedModel`) or classifier guidance (:class:`~course_lib.models.ClassifierGuidedModel`,
+Eq. 12.5):
 
 * **SDEdit** (Meng et al., ICLR 2022): x_{t*} = √ᾱ_{t*} x + √(1 − ᾱ_{t*}) ε — fresh noise (Eq. 01.3), so the
-  round trip forgets detail at random; t* trades faithfulness to x against freedom to change it (Eq. 12.5).
+  round trip forgets detail at random; t* trades faithfulness to x against freedom to change it (Eq. 12.3).
 * **Inversion** (lesson 06's DDIM inversion, Song et al., ICLR 2021; Mokady et al., CVPR 2023 for text): x_{t*} by
   running the η = 0 ODE *forward* from x — the noise that the unguided sampler would have turned into x, so that
   with no guidance the round trip gives x back (nearly), and what changes is what guidance changes.
@@ -44,7 +46,8 @@ def sdedit(
     progress: bool = False,
 ) -> torch.Tensor:
     """SDEdit: ``x`` ``(B, C, H, W)`` in [-1, 1] noised to t* (image i's noise from ``seeds[i]``), then DDIM-``steps``
-    from there with ``guided`` (e.g. a :class:`~course_lib.models.ClassifierGuidedModel` around ``model``) or
+    from there with ``guided`` (a :class:`~course_lib.models.GuidedModel` or
+    :class:`~course_lib.models.ClassifierGuidedModel` around ``model``) or
     ``model`` itself. Returns ``(B, C, H, W)``."""
     if len(seeds) != x.shape[0]:
         raise ValueError(f"seeds: expected one seed per image ({x.shape[0]}), got {len(seeds)}")

@@ -1,7 +1,7 @@
 """Video SR with a temporal condition · 视频超分 (lesson 12): SR3 that also sees the warped previous frame.
 
 ``"video_sr3"`` is lesson 04's concatenation SR3 with one more input channel, the previous frame warped to the
-current one (Eq. 12.3, :class:`~course_lib.models.TemporalSR3`) — StableVSR's temporal conditioning (Rota et al.,
+current one (Eq. 12.4, :class:`~course_lib.models.TemporalSR3`) — StableVSR's temporal conditioning (Rota et al.,
 ECCV 2024) at toy scale. It starts from the shipped ``digits_sr3_concat`` (``init_from``: the new input starts at
 zero weight, so step 0 *is* the image model) and trains on ``digits_video`` frame pairs.
 
@@ -50,7 +50,7 @@ class VideoSR3Config(SR3Config):
 
 @register_method
 class VideoSR3Method(SR3Method):
-    """SR3 conditioned on y and the warped previous frame (Eq. 12.3), trained on corrupted warped HR frames."""
+    """SR3 conditioned on y and the warped previous frame (Eq. 12.4), trained on corrupted warped HR frames."""
 
     name = "video_sr3"
     Config = VideoSR3Config

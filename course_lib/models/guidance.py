@@ -95,7 +95,7 @@ class GuidedModel(nn.Module):
 class ClassifierGuidedModel(nn.Module):
     """Classifier guidance (Dhariwal & Nichol, NeurIPS 2021, their Algorithm 2) for an ε-prediction network:
 
-        ε̃ = ε_θ(x_t, t) − s · √(1 − ᾱ_t) · ∇_x log p_φ(label | x_t, t)        (Eq. 12.4)
+        ε̃ = ε_θ(x_t, t) − s · √(1 − ᾱ_t) · ∇_x log p_φ(label | x_t, t)        (Eq. 12.5)
 
     the score of p(x_t | label) = p(x_t) p(label | x_t) / p(label), written as noise (score = −ε / √(1 − ᾱ_t)), with
     the classifier's part scaled by s (s = 1: the Bayes posterior; s > 1: sharper, as classifier-free guidance's w).

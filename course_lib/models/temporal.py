@@ -1,7 +1,7 @@
 """An SR3 that also sees the previous frame · 时序条件 (lesson 12, StableVSR's temporal conditioning at toy scale).
 
 :class:`TemporalSR3` is lesson 04's concatenation SR3 (Eq. 04.2) with one more input: the previous HR frame, warped
-to the current one (Eq. 12.1). The network sees [x_t, U(y), p] on the channel axis (Eq. 12.3), where p is the warped
+to the current one (Eq. 12.1). The network sees [x_t, U(y), p] on the channel axis (Eq. 12.4), where p is the warped
 previous frame — the warped *HR* frame, corrupted, in training; the model's *own* previous output at test time.
 
 So that everything built for SR3 (samplers, the x̂₀ hook, tiling, per-image seeds) keeps working, the condition stays
@@ -9,7 +9,7 @@ So that everything built for SR3 (samplers, the x̂₀ hook, tiling, per-image s
 :func:`pack_previous` builds and :meth:`TemporalSR3.condition` unpacks. The residual target (Eq. 04.4) is taken over
 U(y) of the LR channels alone.
 
-* Eq. 12.3  ε_θ([x_t, U(y_f), warp(x̂_{f−1}, d_{f−1})], t)
+* Eq. 12.4  ε_θ([x_t, U(y_f), warp(x̂_{f−1}, d_{f−1})], t)
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class TemporalSR3(SR3):
         return upsample(y[:, : self.channels], self.scale, "bicubic")
 
     def condition(self, y: torch.Tensor) -> torch.Tensor:
-        """[U(y), previous] (Eq. 12.3's condition), ``(B, 2·C, s·h, s·w)``."""
+        """[U(y), previous] (Eq. 12.4's condition), ``(B, 2·C, s·h, s·w)``."""
         previous = unpack_previous(y, self.channels, self.scale)[1]
         return torch.cat([self.upsampled(y), previous], 1)
 

@@ -18,7 +18,16 @@ from matplotlib.figure import Figure
 
 from ..images import to_uint8
 
-__all__ = ["show_images", "image_rows", "markdown_table", "timeline_figure", "to_display", "figure_png", "loss_curve"]
+__all__ = [
+    "show_images",
+    "image_rows",
+    "animated_gif",
+    "markdown_table",
+    "timeline_figure",
+    "to_display",
+    "figure_png",
+    "loss_curve",
+]
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -103,6 +112,42 @@ def image_rows(
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def animated_gif(clips: dict[str, torch.Tensor | np.ndarray], zoom: int = 2, seconds_per_frame: float = 0.4) -> bytes:
+    """An animated GIF (Pillow; no ffmpeg) of clips side by side: ``clips`` maps a name to frames ``(F, H, W)`` or
+    ``(F, 1, H, W)``, uint8 or in [-1, 1]; smaller clips are enlarged (nearest) to the largest height, each clip
+    ``zoom`` times. Lesson 12 shows the flicker with it; a notebook displays it with ``IPython.display.Image``."""
+    from PIL import Image as PILImage
+
+    if not clips:
+        raise ValueError("clips: expected at least one clip, got none")
+    arrays = []
+    for name, frames in clips.items():
+        a = frames if isinstance(frames, np.ndarray) else to_uint8(frames.float().cpu())
+        a = np.asarray(a)
+        a = a[..., 0] if a.ndim == 4 else a  # (F, H, W, 1) from to_uint8, or (F, 1, H, W) uint8
+        if a.ndim == 4:
+            a = a[:, 0]
+        if a.ndim != 3 or a.dtype != np.uint8:
+            raise ValueError(f"clips[{name!r}]: expected frames (F, H, W) as uint8 or in [-1, 1], got {a.shape}")
+        arrays.append(a)
+    if len({a.shape[0] for a in arrays}) != 1:
+        raise ValueError(f"clips: expected the same number of frames in every clip, got {[a.shape[0] for a in arrays]}")
+    height = max(a.shape[1] for a in arrays) * zoom
+    gap = np.full((height, 4), 255, np.uint8)
+    frames = []
+    for f in range(arrays[0].shape[0]):
+        tiles = []
+        for a in arrays:
+            k = height // a.shape[1]
+            tiles += [np.kron(a[f], np.ones((k, k), np.uint8)), gap]
+        frames.append(PILImage.fromarray(np.concatenate(tiles[:-1], 1)))
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 * seconds_per_frame), loop=0
+    )
+    return buf.getvalue()
 
 
 def loss_curve(

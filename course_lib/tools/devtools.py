@@ -101,9 +101,9 @@ SYLLABUS = [
     ),
     (
         "12_video_editing",
-        "Beyond one image: video SR and editing (coming)",
-        "temporal consistency, and editing with a diffusion prior",
-        "09",
+        "Beyond one image: video SR and editing · 视频超分与语义编辑",
+        "moving-digit clips with known motion; warping and the warping error by hand; the flicker of an image model run frame by frame, and four ways to remove it — the same noise, noise that moves with the content, a restart from the warped previous output (SDEdit's start), a model conditioned on the warped previous frame tested on its own outputs (exposure bias); motion estimated by phase correlation; SDEdit and DDIM-inversion editing with classifier-free and classifier guidance, faithfulness against success; text guidance and 3-D in a paragraph each; the clip scrubber",
+        "01, 04, 05, 06, 07, 09",
     ),
     (
         "13_the_field_measured",

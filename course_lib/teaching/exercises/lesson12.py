@@ -1,6 +1,6 @@
 """Exercises of lesson 12, each naming the classic mistake it catches: warping the wrong way or wrapping around
 (Eq. 12.1), counting the pixels that left the frame in the warping error (Eq. 12.2), one generator reused across
-frames when each frame needs its own independent noise, and SDEdit's restart time on the wrong scale (Eq. 12.5)."""
+frames when each frame needs its own independent noise, and SDEdit's restart time on the wrong scale (Eq. 12.3)."""
 
 from __future__ import annotations
 
@@ -127,12 +127,12 @@ def _test_sdedit_start(fn) -> None:
     ):
         a = alpha_bars[wrong]
         if close(out, a.sqrt() * x + (1 - a).sqrt() * noise):
-            raise Mismatch(f"t* on the wrong scale — {why} (Eq. 12.5).")
+            raise Mismatch(f"t* on the wrong scale — {why} (Eq. 12.3).")
     if close(out, ab * x + (1 - ab) * noise):
         raise Mismatch("the square roots: x_t = √ᾱ_t·x + √(1 − ᾱ_t)·ε (Eq. 01.3), not ᾱ_t·x + (1 − ᾱ_t)·ε.")
     if close(out, (1 - strength) * x + strength * noise):
-        raise Mismatch("that is lesson 11's linear path: the editor is a VP diffusion model — use its ᾱ (Eq. 12.5).")
-    raise Mismatch("expected x_{t*} = √ᾱ_{t*}·x + √(1 − ᾱ_{t*})·ε with t* = round(strength·(T − 1)) (Eq. 12.5).")
+        raise Mismatch("that is lesson 11's linear path: the editor is a VP diffusion model — use its ᾱ (Eq. 12.3).")
+    raise Mismatch("expected x_{t*} = √ᾱ_{t*}·x + √(1 − ᾱ_{t*})·ε with t* = round(strength·(T − 1)) (Eq. 12.3).")
 
 
 WARP = register(Exercise("12", 1, "warp", _test_warp))
@@ -157,5 +157,5 @@ def check_frame_noise(fn):
 
 
 def check_sdedit_start(fn):
-    """Check ``fn(x, strength, noise, alpha_bars) -> x_{t*}``: Eq. 12.5 with t* = round(strength·(T − 1))."""
+    """Check ``fn(x, strength, noise, alpha_bars) -> x_{t*}``: Eq. 12.3 with t* = round(strength·(T − 1))."""
     return run_check(SDEDIT_START, fn)
