@@ -221,7 +221,9 @@ def test_the_editor_starts_as_digits_unet_and_trains_only_its_modulation():
     trainer = Trainer({**config, "steps": 1, "batch_size": 2}, "cpu")
     base = load("digits_unet", "cpu").model
     emb = trainer.model.label_emb.weight
-    assert abs(float(emb.detach().std()) - config["model"]["label_init"]) < 0.05  # a random start, at the time embedding's spread
+    assert (
+        abs(float(emb.detach().std()) - config["model"]["label_init"]) < 0.05
+    )  # a random start, at the time embedding's spread
     x, t = torch.randn(2, 1, 32, 32), torch.tensor([5, 700])
     with torch.no_grad():
         saved = emb.clone()

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-
 from ...files import data_dir
+from ...images import uint8_to_model
 from ...video import valid_mask, warp
 from ..plotting import figure_png
 
@@ -27,10 +26,6 @@ def load_frames(path=None) -> dict:
         return {k: f[k] for k in f.files}
 
 
-def _model(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0)
-
-
 def pair_error(data: dict, row: str, clip: int, f: int) -> tuple[np.ndarray, float]:
     """Row ``row``'s map |warp(frame f − 1, d) − frame f| on clip ``clip`` (``(H, W)`` in the model range, NaN where
     the pixel came from outside the frame) and its mean over the pixels that stay in view (Eq. 12.2), f ≥ 1."""
@@ -41,7 +36,7 @@ def pair_error(data: dict, row: str, clip: int, f: int) -> tuple[np.ndarray, flo
     if not 1 <= f < frames.shape[0]:
         raise ValueError(f"f: expected 1 … {frames.shape[0] - 1} (a pair needs a previous frame), got {f}")
     d = tuple(int(v) for v in data["shifts"][clip, f - 1])
-    diff = (warp(_model(frames[f - 1])[None], d)[0] - _model(frames[f])).abs().numpy()
+    diff = (warp(uint8_to_model(frames[f - 1])[None], d)[0] - uint8_to_model(frames[f])).abs().numpy()
     mask = valid_mask(frames.shape[-2:], d).numpy()
     return np.where(mask, diff, np.nan), float(diff[mask].mean())
 
