@@ -468,9 +468,10 @@ def run_editing(arms=None) -> dict:
         "cells": {
             f"{arm}_{t}": torch.load(folder / f"{arm}_{t}.pt", weights_only=True)
             for arm, _ in EDIT_ARMS
+            if arms is None or arm in arms
             for t in EDIT_T_STARS
         },
-        "unedited": json.loads(path.read_text()),
+        "unedited": json.loads(path.read_text()) if path.exists() else None,
     }
 
 
@@ -486,6 +487,8 @@ def _edit_models(load) -> dict:
 # ------------------------------------------------------------------ verdicts and the cache
 #: clips of the widget's frames (every row, uint8)
 WIDGET_CLIPS = (0, 1, 2)
+#: the edited digits the lesson shows (of the 100, ten per class in class order: one each of classes 0 … 7)
+EDITS_SHOWN = tuple(range(0, 80, 10))
 
 
 def judge_video(rows: dict, data: dict, reference: dict, classifier) -> dict:
@@ -681,14 +684,14 @@ def collect() -> dict:
         "lr": to_uint8(_flat(data["y"][list(WIDGET_CLIPS)])).reshape(len(WIDGET_CLIPS), FRAMES, 12, 12),
         "shifts": data["shifts"][list(WIDGET_CLIPS)].numpy().astype(np.int8),
         "positions": data["positions"][list(WIDGET_CLIPS)].numpy().astype(np.int8),
-        "edit_inputs": to_uint8(x[:8])[..., 0],
+        "edit_inputs": to_uint8(x[list(EDITS_SHOWN)])[..., 0],
         "edits": np.stack(
             [
-                to_uint8(run_editing()["cells"][f"{arm}_{t}"]["images"][:8].float())[..., 0]
+                to_uint8(run_editing()["cells"][f"{arm}_{t}"]["images"][list(EDITS_SHOWN)].float())[..., 0]
                 for arm, _ in EDIT_ARMS
                 for t in EDIT_T_STARS
             ]
-        ).reshape(len(EDIT_ARMS), len(EDIT_T_STARS), 8, 32, 32),
+        ).reshape(len(EDIT_ARMS), len(EDIT_T_STARS), len(EDITS_SHOWN), 32, 32),
     }
     result = {
         "question": __doc__.split("\n\n")[1],
@@ -706,8 +709,9 @@ def collect() -> dict:
             "classifier_scale": CLASSIFIER_SCALE,
             "margins": EDIT_MARGINS,
             "arms": dict(EDIT_ARMS),
-            "labels": labels[:8].tolist(),
-            "targets": targets[:8].tolist(),
+            "shown": list(EDITS_SHOWN),
+            "labels": labels[list(EDITS_SHOWN)].tolist(),
+            "targets": targets[list(EDITS_SHOWN)].tolist(),
             **editing,
         },
         "hardware": describe_hardware("cpu").replace("2 threads", "1 thread"),
