@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 12 — Beyond one image: video SR and editing · 视频超分与语义编辑
 #
