@@ -154,6 +154,12 @@ def test_inversion_to_t_star_round_trips_and_sdedit_at_small_t_stays_close():
     assert (near - x).abs().mean() < (far - x).abs().mean()
     with pytest.raises(ValueError, match="until"):
         ddim_invert(model, process, x, steps=25, until=-1)
+    with pytest.raises(ValueError, match="x"):
+        sdedit(model, process, x * 300, 40, [1, 2, 3, 4])  # uint8 values where [-1, 1] belongs
+    with pytest.raises(ValueError, match="seeds"):
+        sdedit(model, process, x, 40, [1, 2])
+    with pytest.raises(ValueError, match="x"):
+        inversion_edit(model, process, torch.full_like(x, float("nan")), 500)
 
 
 # ------------------------------------------------------------------ classifier guidance

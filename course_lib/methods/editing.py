@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..device import per_image_generators, randn
+from ..images import check_model_range
 from ..samplers import ProgressBar, make_sampler, sample, start_at
 from ..samplers.base import clip_x0
 from ..samplers.ddim import ddim_invert
@@ -49,6 +50,7 @@ def sdedit(
     from there with ``guided`` (a :class:`~course_lib.models.GuidedModel` or
     :class:`~course_lib.models.ClassifierGuidedModel` around ``model``) or
     ``model`` itself. Returns ``(B, C, H, W)``."""
+    check_model_range(x, "x")
     if len(seeds) != x.shape[0]:
         raise ValueError(f"seeds: expected one seed per image ({x.shape[0]}), got {len(seeds)}")
     sampler = start_at(make_sampler("ddim", process, steps, getattr(model, "prediction", "eps")), t_star)
@@ -74,6 +76,7 @@ def inversion_edit(
 ) -> torch.Tensor:
     """Inversion-based editing: ``x`` to x_{t*} by DDIM inversion with the unguided ``model`` (on the timesteps of
     DDIM-``steps`` up to t*), then DDIM back with ``guided`` (or ``model``: the round trip). Deterministic."""
+    check_model_range(x, "x")
     prediction = getattr(model, "prediction", "eps")
     x_t = ddim_invert(model, process, x.to(process.device), steps=steps, prediction=prediction, until=t_star)
     sampler = start_at(make_sampler("ddim", process, steps, prediction), t_star)
