@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from ...video import warp as _warp
 from . import Exercise, Mismatch, close, expect_tensor, register, run_check
 
 __all__ = ["check_warp", "check_warping_error", "check_frame_noise", "check_sdedit_start"]
@@ -13,16 +14,6 @@ __all__ = ["check_warp", "check_warping_error", "check_frame_noise", "check_sded
 
 def _frame(seed: int, shape=(1, 6, 7)) -> torch.Tensor:
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
-
-
-def _warp(x: torch.Tensor, d) -> torch.Tensor:
-    dy, dx = d
-    H, W = x.shape[-2:]
-    out = torch.full_like(x, -1.0)
-    out[..., max(0, dy) : H - max(0, -dy), max(0, dx) : W - max(0, -dx)] = x[
-        ..., max(0, -dy) : H - max(0, dy), max(0, -dx) : W - max(0, dx)
-    ]
-    return out
 
 
 def _test_warp(fn) -> None:
