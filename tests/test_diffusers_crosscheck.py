@@ -141,3 +141,25 @@ def test_timestep_embedding_conventions_against_diffusers(dim):
     assert not torch.allclose(ddpm, halves, atol=1e-2)  # not a permutation of ours: the frequencies differ
     assert omega[-1].item() == pytest.approx(1e-4)  # DDPM's lowest frequency, at any d
     assert 10000 ** (-2 * (half - 1) / dim) > 1.1 * omega[-1].item()  # ours is higher (1.33e-4 at d = 64)
+
+
+@pytest.mark.parametrize("strength", [0.3, 0.6, 0.85, 1.0])
+def test_sdedit_restart_is_diffusers_img2img(strength):
+    """Lesson 12's SDEdit start (``start_at``, Eq. 12.3) against diffusers' img2img pipelines: their ``strength`` keeps
+    the last ⌊steps·strength⌋ timesteps of the scheduler and noises the image to the first of them
+    (``add_noise``); ``start_at`` at that timestep keeps the same timesteps, and ``q_sample`` there is that noise."""
+    from course_lib.samplers import make_sampler, start_at
+
+    ours, kw = _pair("cosine")
+    steps = 25
+    ddim = diffusers.DDIMScheduler(**kw, set_alpha_to_one=True, timestep_spacing="trailing")
+    ddim.set_timesteps(steps)
+    # diffusers' StableDiffusionImg2ImgPipeline.get_timesteps, verbatim in substance
+    init_timestep = min(int(steps * strength), steps)
+    t_start = max(steps - init_timestep, 0)
+    theirs = ddim.timesteps[t_start:].tolist()
+    mine = start_at(make_sampler("ddim", ours, steps), int(theirs[0])).timesteps
+    assert mine == theirs
+    x0, eps = _batch(3)
+    t0 = torch.full((x0.shape[0],), mine[0], dtype=torch.long)
+    assert torch.allclose(ours.q_sample(x0, t0, eps), ddim.add_noise(x0, eps, t0), atol=1e-5)
