@@ -498,6 +498,7 @@ def judge_video(rows: dict, data: dict, reference: dict, classifier) -> dict:
     from .. import stats
     from ..engine.harness import value_stats
     from ..metrics import frechet_distance, patch_distance
+    from ..video import warping_error
 
     ref_frames = _flat(reference["hr"]).float()
     ref_crops = crops(reference["hr"], reference["positions"]).float()
@@ -511,12 +512,9 @@ def judge_video(rows: dict, data: dict, reference: dict, classifier) -> dict:
         with torch.no_grad():
             features = classifier.features(crops(frames, data["positions"]))
         per_clip[name], sets[name] = m, (flat, features)
-        per_frame = torch.stack(
-            [
-                torch.stack([_pair_error(frames[n], data["shifts"][n], f) for n in range(frames.shape[0])]).mean()
-                for f in range(frames.shape[1] - 1)
-            ]
-        )
+        per_frame = torch.stack([warping_error(frames[n], data["shifts"][n]) for n in range(frames.shape[0])]).mean(
+            0
+        )  # each pair's error, averaged over the clips
         out[name] = {
             "what": what,
             # the HR row's PSNR and consistency measure only the float16 rounding of the stored frames: not stored
@@ -541,12 +539,6 @@ def judge_video(rows: dict, data: dict, reference: dict, classifier) -> dict:
             "patch_swd": stats.compare_sets(patch_distance, sets[a][0], sets[b][0], ref_frames, share),
         }
     return {"rows": out, "verdicts": verdicts}
-
-
-def _pair_error(frames: torch.Tensor, shifts: torch.Tensor, f: int) -> torch.Tensor:
-    from ..video import warping_error
-
-    return warping_error(frames[f : f + 2], shifts[f : f + 1])[0]
 
 
 def judge_editing(result: dict) -> dict:

@@ -107,7 +107,7 @@ class VideoSR3Method(SR3Method):
         sigma = torch.rand(shape, generator=generator, device=previous.device) * self.config.previous_noise
         noisy = previous + sigma * torch.randn(previous.shape, generator=generator, device=previous.device)
         drop = torch.rand(shape, generator=generator, device=previous.device) < self.config.previous_drop
-        return torch.where(drop, upsample(y, self.config.scale, "bicubic").clamp(-1, 1), noisy)
+        return torch.where(drop, self.first_previous(y), noisy)
 
     def loss(self, model, process, batch, generator):
         """Eq. 02.4 on Eq. 04.4's target, conditioned on y and the corrupted warped previous HR frame."""
