@@ -80,3 +80,25 @@ def test_an_export_leaves_the_borrowed_part_out_and_load_restores_it(tmp_path):
     ema = trainer.ema.state_dict()
     assert set(back) == set(ema)
     assert all(torch.equal(back[k].float(), ema[k].to(back[k].dtype).float()) for k in ema)
+
+
+def test_training_cost_charges_every_part_once_in_cpu_minutes():
+    from course_lib.engine.pretrained import training_cost, training_record
+
+    def cpu(name, threads):
+        return training_record(name)["training_seconds"] * threads / 60
+
+    # a distilled student pays for its teacher (trained_with) and the model it started from (init_from), once
+    student = training_cost("digits_sr_consistency")
+    assert sorted(student["parts"]) == ["digits_sr3_concat", "digits_sr_consistency"]
+    threads = {k: p["threads"] for k, p in student["parts"].items()}
+    assert student["cpu_minutes"] == round(sum(cpu(k, t) for k, t in threads.items()), 1)
+    # a part trained on a GPU is counted apart, not as CPU-minutes
+    diffbir = training_cost("digits_diffbir")
+    assert diffbir["parts"]["digits_unet"]["device"] == "gpu"
+    assert diffbir["gpu_minutes"] == round(training_record("digits_unet")["training_seconds"] / 60, 1)
+    assert set(diffbir["parts"]) == {"digits_diffbir", "digits_blind_restorer", "digits_unet"}
+    # a model of its own costs its own run: wall minutes × the threads its record names
+    srcnn = training_cost("digits_srcnn")
+    assert srcnn["parts"]["digits_srcnn"]["threads"] == 2
+    assert srcnn["cpu_minutes"] == round(cpu("digits_srcnn", 2), 1)

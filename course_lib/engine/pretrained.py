@@ -15,6 +15,7 @@ sampler — looks a model up by name or assumes a default. Files are checked aga
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +33,7 @@ __all__ = [
     "load",
     "load_classifier",
     "training_seconds",
+    "training_cost",
     "borrowed_weights",
     "load_pretrained",
     "load_sr_model",
@@ -74,6 +76,49 @@ def training_record(name: str) -> dict:
     if rel not in load_manifest()["files"] or not (data_dir() / rel).is_file():
         return {}  # the record is information about the model, not part of it
     return json.loads(verify_file(rel).read_text(encoding="utf-8"))
+
+
+def _threads(hardware: str | None) -> tuple[str, int]:
+    """``("cpu", threads)`` or ``("gpu", 1)`` from a training record's hardware string."""
+    text = hardware or ""
+    if re.search(r"cuda|nvidia|mps", text, re.IGNORECASE):
+        return "gpu", 1
+    found = re.search(r"(\d+) threads?", text)
+    return "cpu", int(found.group(1)) if found else 1
+
+
+def training_cost(name: str) -> dict:
+    """What shipped model ``name`` cost to train, every part charged once: its own run, the frozen parts it borrows
+    (:meth:`~course_lib.methods.Method.borrowed`), the model it started from (``init_from``) and the models its
+    training ran beside it (:meth:`~course_lib.methods.Method.trained_with`: a teacher, a loss's feature network), and
+    theirs in turn. CPU-minutes are wall minutes × the threads each record names; GPU time is kept apart.
+
+    Returns ``{"cpu_minutes", "gpu_minutes", "parts": {model: {"seconds", "hardware", "device", "threads"}}}``."""
+    parts: dict[str, dict] = {}
+
+    def visit(model: str) -> None:
+        if model in parts:
+            return
+        record = training_record(model)
+        device, threads = _threads(record.get("hardware"))
+        parts[model] = {
+            "seconds": float(record.get("training_seconds", 0.0) or 0.0),
+            "hardware": record.get("hardware"),
+            "device": device,
+            "threads": threads,
+        }
+        config = TrainConfig.from_dict(json.loads(_checkpoint(model)[0]["config"]), warn=False)
+        method = get_method(config.method)(config)
+        lenders = {lender for lender, _ in method.borrowed().values()} | set(method.trained_with())
+        if config.init_from:
+            lenders.add(config.init_from)
+        for lender in sorted(lenders):
+            visit(lender)
+
+    visit(name)
+    cpu = sum(p["seconds"] * p["threads"] for p in parts.values() if p["device"] == "cpu") / 60
+    gpu = sum(p["seconds"] for p in parts.values() if p["device"] == "gpu") / 60
+    return {"cpu_minutes": round(cpu, 1), "gpu_minutes": round(gpu, 1), "parts": parts}
 
 
 def borrowed_weights(name: str, borrowed: dict, files: dict) -> dict[str, torch.Tensor]:

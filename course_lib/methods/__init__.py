@@ -13,6 +13,7 @@
 * :mod:`~course_lib.methods.flow` — ``"flow_sr"``, flow-matching SR on the linear path, noise → HR or LR → HR,
   and reflow (lesson 11);
 * :mod:`~course_lib.methods.video` — ``"video_sr3"``, SR3 that also sees the warped previous frame (lesson 12);
+* :mod:`~course_lib.methods.swinir` — ``"swinir"``, a SwinIR-style regressor, pixel or perceptual loss (lesson 13);
 * :mod:`~course_lib.methods.classifier` — ``"classifier"``, the digit classifier (the fidelity judge).
 
 :mod:`~course_lib.methods.base` holds the interface (:class:`Method`, :class:`MethodConfig`) and the registry.
@@ -34,6 +35,7 @@ from .autoencoder import AutoencoderMethod  # noqa: E402
 from .latent import LatentSRMethod  # noqa: E402
 from .flow import FlowSRMethod  # noqa: E402  (after sr3: it extends it)
 from .video import VideoSR3Method  # noqa: E402  (after sr3: it extends it)
+from .swinir import SwinIRMethod  # noqa: E402
 
 __all__ = [
     "METHODS",
@@ -61,4 +63,5 @@ __all__ = [
     "LatentSRMethod",
     "FlowSRMethod",
     "VideoSR3Method",
+    "SwinIRMethod",
 ]

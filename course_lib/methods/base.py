@@ -178,6 +178,13 @@ class Method:
         this model was trained with. None by default."""
         return {}
 
+    def trained_with(self) -> tuple[str, ...]:
+        """Shipped models whose training this model's training used without storing them: a distillation teacher, a
+        perceptual loss's feature network. The cost of a model (:func:`course_lib.engine.pretrained.training_cost`)
+        charges these, its borrowed parts (:meth:`borrowed`) and the model it started from (``init_from``). None by
+        default."""
+        return ()
+
     def initialise(self, model: nn.Module, load_model) -> None:
         """Called by the trainer right after :meth:`build` (before the EMA copy and the optimiser): a method whose
         network starts from shipped weights — a ControlNet's frozen base — loads them here with

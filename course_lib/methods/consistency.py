@@ -121,6 +121,10 @@ class ConsistencySRMethod(SR3Method):
                               residual_scale=c.residual_scale, sigma_data=c.sigma_data,
                               timestep_scaling=c.timestep_scaling)
 
+    def trained_with(self) -> tuple[str, ...]:
+        """The teacher: every training step runs it (its training is part of the student's cost)."""
+        return (self.config.teacher,)
+
     def setup(self, load_model, device) -> None:
         """Load the frozen teacher (the shipped SR3 model named by ``config.teacher``)."""
         teacher = load_model(self.config.teacher)

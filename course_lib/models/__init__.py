@@ -20,6 +20,7 @@ from .autoencoder import Autoencoder, LatentSR, kl_to_standard_normal
 from .dit import DiT
 from .uvit import UViT
 from .backbones import BACKBONES, make_backbone
+from .swinir import SwinIR
 from .temporal import TemporalSR3, pack_previous, unpack_previous
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "UNet",
     "LREncoder",
     "SR3",
+    "SwinIR",
     "TemporalSR3",
     "pack_previous",
     "unpack_previous",
