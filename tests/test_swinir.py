@@ -79,13 +79,36 @@ def test_an_unshifted_layer_commutes_with_a_roll_by_whole_windows():
     assert changed[4:, 4:].any()  # the bottom-right window feels it through the shifted window
 
 
-def test_swinir_starts_as_bicubic_and_checks_its_input():
+@pytest.mark.parametrize("upsampler", ["pixelshuffledirect", "pixelshuffle"])
+def test_swinir_starts_as_bicubic_with_either_upsampler(upsampler):
     torch.manual_seed(3)
-    net = SwinIR(channels=1, scale=4, dim=12, groups=1, depth=2, heads=2, window=4).eval()
+    net = SwinIR(channels=1, scale=4, dim=12, groups=1, depth=2, heads=2, window=4, upsampler=upsampler).eval()
     y = torch.rand(2, 1, 8, 8) * 2 - 1
     out = net(y)
     assert out.shape == (2, 1, 32, 32)
     torch.testing.assert_close(out, upsample(y, 4, "bicubic").clamp(-1, 1))
+    # after a step of training it departs from bicubic: the zero convolution was the only thing holding it there
+    net.train()
+    loss = (net(y) - torch.rand(2, 1, 32, 32)).pow(2).mean()
+    loss.backward()
+    zero = net.upsampler if upsampler == "pixelshuffledirect" else net.last
+    assert zero.weight.grad.abs().sum() > 0
+
+
+def test_the_light_upsampler_is_one_convolution_and_a_shuffle():
+    light, classical = SwinIR(dim=48), SwinIR(dim=48, upsampler="pixelshuffle")
+    from course_lib.models import count_parameters
+
+    assert tuple(light.upsampler.weight.shape) == (16, 48, 3, 3) and isinstance(light.last, torch.nn.PixelShuffle)
+    assert count_parameters(classical) - count_parameters(light) == count_parameters(classical.upsampler) + (
+        count_parameters(classical.last) - count_parameters(light.upsampler)
+    )
+    with pytest.raises(ValueError, match="upsampler must be 'pixelshuffledirect' or 'pixelshuffle', got 'nearest'"):
+        SwinIR(upsampler="nearest")
+
+
+def test_swinir_checks_its_input():
+    net = SwinIR(channels=1, scale=4, dim=12, groups=1, depth=2, heads=2, window=4).eval()
     with pytest.raises(ValueError, match="multiples of window=4"):
         net(torch.zeros(1, 1, 6, 8))
     with pytest.raises(ValueError, match=r"y must have shape \(B, 1, h, w\)"):

@@ -42,7 +42,7 @@ FEATURE_LAYERS = (1, 3, 5)
 @dataclass(frozen=True)
 class SwinIRConfig(MethodConfig):
     """:class:`~course_lib.models.SwinIR`'s ``channels``, ``scale``, ``dim``, ``groups``, ``depth``, ``heads``,
-    ``window``, ``mlp_ratio``; ``loss``: ``"l1"`` or ``"perceptual"``; ``feature_net``: the shipped autoencoder whose
+    ``window``, ``mlp_ratio``, ``upsampler``; ``loss``: ``"l1"`` or ``"perceptual"``; ``feature_net``: the shipped autoencoder whose
     encoder gives φ; ``perceptual_weight``: λ of Eq. 13.2."""
 
     channels: int = 1
@@ -53,6 +53,7 @@ class SwinIRConfig(MethodConfig):
     heads: int = 3
     window: int = 4
     mlp_ratio: float = 2.0
+    upsampler: str = "pixelshuffledirect"
     loss: str = "l1"
     feature_net: str = "digits_autoencoder"
     perceptual_weight: float = 1.0
@@ -103,13 +104,13 @@ class SwinIRMethod(_Regression):
         }
 
     def build(self) -> nn.Module:
-        """``SwinIR(channels, scale, dim, groups, depth, heads, window, mlp_ratio)``."""
+        """``SwinIR(channels, scale, dim, groups, depth, heads, window, mlp_ratio, upsampler)``."""
         c = self.config
         if c.loss not in ("l1", "perceptual"):
             raise ValueError(f"model.loss must be 'l1' or 'perceptual', got {c.loss!r}")
         if c.loss == "perceptual" and not c.perceptual_weight > 0:
             raise ValueError(f"model.perceptual_weight must be > 0 with the perceptual loss, got {c.perceptual_weight}")
-        return SwinIR(c.channels, c.scale, c.dim, c.groups, c.depth, c.heads, c.window, c.mlp_ratio)
+        return SwinIR(c.channels, c.scale, c.dim, c.groups, c.depth, c.heads, c.window, c.mlp_ratio, c.upsampler)
 
     def trained_with(self) -> tuple[str, ...]:
         """The shipped models this one's training used: the feature network, with the perceptual loss."""

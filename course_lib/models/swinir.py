@@ -9,8 +9,11 @@ SwinIR (Liang et al., ICCV Workshops 2021) restores an image with shifted-window
   information crosses window borders, and masks the pairs that the roll brought together from opposite edges;
 * attention inside a window adds a learned **relative position bias** B, one number per head for each offset
   (Δi, Δj) between two tokens (Eq. 13.1):  Attention(Q, K, V) = softmax(Q Kᵀ / √d + B) V;
-* a convolution after the body with a skip from the shallow features, then SwinIR's "pixelshuffle" upsampler
-  (a convolution to 4 · ``dim`` channels and a pixel shuffle per factor 2) and a last convolution.
+* a convolution after the body with a skip from the shallow features, then an upsampler: SwinIR's "pixelshuffle"
+  (classical SR: a convolution to 4 · ``dim`` channels and a pixel shuffle per factor 2, and a last convolution) or
+  its "pixelshuffledirect" (lightweight SR, SwinIR's 0.9 M-parameter models: one convolution straight to
+  ``channels`` · scale² channels and one pixel shuffle) — the light one is the course's default, a fifth of the
+  parameters at this width.
 
 Two choices differ from the paper, both the course's convention for its one-shot baselines
 (:class:`~course_lib.models.RRDBNet`, :class:`~course_lib.models.SRCNN`): the output is added to the bicubic
@@ -151,7 +154,7 @@ class SwinIR(nn.Module):
     Args:
         channels: image channels; scale: the factor (a power of 2); dim: the feature width; groups: RSTBs;
         depth: Swin layers per RSTB; heads: attention heads; window: the window side (h and w must be multiples);
-        mlp_ratio: the MLP's hidden width over ``dim``.
+        mlp_ratio: the MLP's hidden width over ``dim``; upsampler: ``"pixelshuffledirect"`` or ``"pixelshuffle"``.
     """
 
     def __init__(
@@ -164,8 +167,11 @@ class SwinIR(nn.Module):
         heads: int = 3,
         window: int = 4,
         mlp_ratio: float = 2.0,
+        upsampler: str = "pixelshuffledirect",
     ):
         super().__init__()
+        if upsampler not in ("pixelshuffledirect", "pixelshuffle"):
+            raise ValueError(f"upsampler must be 'pixelshuffledirect' or 'pixelshuffle', got {upsampler!r}")
         for name, v in (("channels", channels), ("dim", dim), ("groups", groups), ("depth", depth), ("heads", heads)):
             check_int(v, name, low=1)
         check_int(window, "window", low=2)
@@ -177,13 +183,18 @@ class SwinIR(nn.Module):
         self.body = nn.ModuleList(RSTB(dim, window, heads, depth, mlp_ratio) for _ in range(groups))
         self.norm = nn.LayerNorm(dim)
         self.after_body = nn.Conv2d(dim, dim, 3, padding=1)
-        up: list[nn.Module] = [nn.Conv2d(dim, dim, 3, padding=1), nn.LeakyReLU(0.2)]
-        for _ in range(int(math.log2(scale))):
-            up += [nn.Conv2d(dim, 4 * dim, 3, padding=1), nn.PixelShuffle(2)]
-        self.upsampler = nn.Sequential(*up)
-        self.last = nn.Conv2d(dim, channels, 3, padding=1)
-        nn.init.zeros_(self.last.weight)  # starts as bicubic
-        nn.init.zeros_(self.last.bias)
+        if upsampler == "pixelshuffle":
+            up: list[nn.Module] = [nn.Conv2d(dim, dim, 3, padding=1), nn.LeakyReLU(0.2)]
+            for _ in range(int(math.log2(scale))):
+                up += [nn.Conv2d(dim, 4 * dim, 3, padding=1), nn.PixelShuffle(2)]
+            self.upsampler = nn.Sequential(*up)
+            self.last = nn.Conv2d(dim, channels, 3, padding=1)
+        else:  # one convolution to channels · scale² maps, shuffled into the HR grid
+            self.upsampler = nn.Conv2d(dim, channels * scale * scale, 3, padding=1)
+            self.last = nn.PixelShuffle(scale)
+        last_conv = self.last if upsampler == "pixelshuffle" else self.upsampler
+        nn.init.zeros_(last_conv.weight)  # starts as bicubic
+        nn.init.zeros_(last_conv.bias)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] != self.channels:
