@@ -42,8 +42,8 @@ FEATURE_LAYERS = (1, 3, 5)
 @dataclass(frozen=True)
 class SwinIRConfig(MethodConfig):
     """:class:`~course_lib.models.SwinIR`'s ``channels``, ``scale``, ``dim``, ``groups``, ``depth``, ``heads``,
-    ``window``, ``mlp_ratio``, ``upsampler``; ``loss``: ``"l1"`` or ``"perceptual"``; ``feature_net``: the shipped autoencoder whose
-    encoder gives φ; ``perceptual_weight``: λ of Eq. 13.2."""
+    ``window``, ``mlp_ratio``, ``upsampler``; ``loss``: ``"l1"`` or ``"perceptual"``; ``feature_net``: the shipped
+    autoencoder whose encoder gives φ; ``perceptual_weight``: λ of Eq. 13.2."""
 
     channels: int = 1
     scale: int = 4
