@@ -24,7 +24,7 @@ endif
 endif
 PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones flow video table clean
+.PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones flow video field table clean
 
 help:
 	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
@@ -49,6 +49,7 @@ help:
 	@echo "make backbones  recompute lesson 10's backbone comparison (data/cache/backbones.json; two processes, about 80 min)"
 	@echo "make flow       recompute lesson 11's flow-matching experiment (data/cache/flow.json, digits_flow_sr; two processes, about 60 min)"
 	@echo "make video      recompute lesson 12's video-SR rows and editing curves (data/cache/video.json; two processes, about 50 min)"
+	@echo "make field      recompute lesson 13's field table, its intervals, verdicts and widget pictures (data/cache/field.json)"
 	@echo "make table      print the landscape table (every method on the same test images)"
 
 # One install for everything: pinned runtime + test tools, course_lib in editable mode.
@@ -168,6 +169,10 @@ video: $(STAMP)
 	($(BIN)/python -m course_lib.experiments.video guide && $(BIN)/python -m course_lib.experiments.video editor && \
 	$(BIN)/python -m course_lib.experiments.video edits); wait
 	$(BIN)/python -m course_lib.experiments.video collect
+
+# lesson 13: every method's row with its intervals and verdicts (the harness's outputs, computed where missing)
+field: $(STAMP)
+	$(BIN)/python -m course_lib.experiments.field
 
 table: $(STAMP)
 	$(BIN)/python -m course_lib.harness --table

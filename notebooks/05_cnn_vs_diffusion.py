@@ -716,15 +716,22 @@ rows = [
      f"the regression U-Net has no time input (one step, one noise level); SR3 takes t — not ablated on SR3 here; lesson 03's ablation (unconditional digits, {abl['digit_steps']} steps) found t worth only {100 * (abl_loss['none'] / abl_loss['sinusoidal'] - 1):.0f} % of held-out loss: the noise level can be read off x_t"],
 ]
 display(Markdown(plotting.markdown_table(["module function", "CNN (notes)", "diffusion (notes)", "measured here"], rows)))
+# the Transformer era: lesson 13's SwinIR-style regressors, read from its cache (one source)
+from course_lib.experiments.field import load_field
+
+field13 = load_field()
+era = {r["label"]: r for r in field13["rows"]}
+swin, swin_p = era["SwinIR-style (L1)"], era["SwinIR-style (L1 + perceptual)"]
+sr3_vs_swin = next(e for e in field13["era"] if e["a"] == "SR3 concat DDIM-50" and e["b"] == swin_p["label"])
 rows = [
     ["Core mechanism (核心机制)", "local convolution", "global attention", "iterative denoising",
-     "CNN and diffusion share one U-Net (convolutions + one attention level); Transformer-era SR not measured here (no such model trained; lesson 10, coming, builds a toy DiT)"],
+     f"CNN and diffusion share one U-Net (convolutions + one attention level); the Transformer era's SR model, SwinIR, attends within shifted windows, not globally (lesson 13's: {swin['parameters']:,} parameters)"],
     ["Training objective (训练目标)", "pixel MSE", "perceptual loss", "ELBO (L_simple)",
-     f"pixel MSE → PSNR {t['regression U-Net']['psnr']['mean']:.2f} dB, Fréchet {t['regression U-Net']['frechet']:.3f}; x₀-MSE (SNR-weighted, not L_simple's ε-MSE) → {t['SR3 DDIM-50']['psnr']['mean']:.2f} dB, {t['SR3 DDIM-50']['frechet']:.3f}; perceptual loss not measured (needs downloaded VGG weights)"],
+     f"pixel MSE → PSNR {t['regression U-Net']['psnr']['mean']:.2f} dB, Fréchet {t['regression U-Net']['frechet']:.3f}; L1 + a perceptual loss (lesson 13, on an autoencoder's features) → {swin_p['psnr']['estimate']:.2f} dB, {swin_p['frechet']['plain']:.3f} (L1 alone {swin['psnr']['estimate']:.2f} dB, {swin['frechet']['plain']:.3f}); x₀-MSE (SNR-weighted, not L_simple's ε-MSE) → {t['SR3 DDIM-50']['psnr']['mean']:.2f} dB, {t['SR3 DDIM-50']['frechet']:.3f}"],
     ["Generation (生成方式)", "deterministic mapping", "deterministic", "stochastic process",
-     f"diversity (per-pixel sd over 8 samples): 0 for the CNNs, {t['SR3 DDIM-50']['diversity']['mean']:.3f} for SR3"],
+     f"diversity (per-pixel sd over 8 samples): 0 for the CNNs and the SwinIR-style regressors, {t['SR3 DDIM-50']['diversity']['mean']:.3f} for SR3"],
     ["Strength (优势场景)", "real-time", "texture reconstruction", "high-fidelity generation",
-     f"the regression U-Net is {t['SR3 DDIM-50']['seconds_per_image'] / t['regression U-Net']['seconds_per_image']:.0f}× faster than DDIM-50; SR3 is more realistic (patch SWD {t['SR3 DDIM-50']['patch_swd']:.4f} vs {t['regression U-Net']['patch_swd']:.4f}; Fréchet {t['SR3 DDIM-50']['frechet']:.3f} vs {t['regression U-Net']['frechet']:.3f}, within noise) with the same fidelity ({100 * t['SR3 DDIM-50']['agreement']['mean']:.1f} % vs {100 * t['regression U-Net']['agreement']['mean']:.1f} % agreement) and 1 dB less PSNR"],
+     f"the regression U-Net is {t['SR3 DDIM-50']['seconds_per_image'] / t['regression U-Net']['seconds_per_image']:.0f}× faster than DDIM-50; SR3 is more realistic (patch SWD {t['SR3 DDIM-50']['patch_swd']:.4f} vs {t['regression U-Net']['patch_swd']:.4f}; Fréchet {t['SR3 DDIM-50']['frechet']:.3f} vs {t['regression U-Net']['frechet']:.3f}, within noise) with the same fidelity ({100 * t['SR3 DDIM-50']['agreement']['mean']:.1f} % vs {100 * t['regression U-Net']['agreement']['mean']:.1f} % agreement) and 1 dB less PSNR; against the perceptual SwinIR-style regressor SR3's patch SWD is {plotting.verdict_text(sr3_vs_swin['patch_swd'])} (lesson 13)"],
 ]
 display(Markdown(plotting.markdown_table(["dimension", "CNN era", "Transformer era", "diffusion era", "measured here"], rows)))
 

@@ -166,6 +166,12 @@ from course_lib.teaching.widgets import ClipWidget
 ClipWidget(row="independent", clip=1, frame=2)
 """
 
+LANDSCAPE_DRIVER = """\
+from course_lib.teaching.widgets import LandscapeWidget
+
+LandscapeWidget(a="SwinIR-style (L1)", b="SR3-style (DDIM-50)", digit=4)
+"""
+
 
 #: the driver notebook's cells, in order: each builds one widget as its lesson does
 DRIVERS = {
@@ -179,6 +185,7 @@ DRIVERS = {
     "attention": ATTENTION_DRIVER,
     "flow": FLOW_DRIVER,
     "video": VIDEO_DRIVER,
+    "landscape": LANDSCAPE_DRIVER,
 }
 DRIVER = "widgets_driver.ipynb"
 
@@ -548,3 +555,17 @@ def test_clip_scrubber_in_the_browser(driven):
     _, after = _move_slider(page, widget, "12-clip-scrubber")  # frame 2 -> 3, a redraw
     frame = clip_frame(load_frames(), "independent", 1, 3)
     assert f"clip 1, frame 3: this pair's warping error {frame['error']:.3f}" in after
+
+
+def test_landscape_widget_in_the_browser(driven):
+    from course_lib.experiments.field import load_field, load_pictures
+    from course_lib.teaching.widgets import field_view
+
+    page, cell = driven, _cell(driven, "landscape")
+    widget = cell.locator(".jupyter-widgets.widget-vbox", has=page.locator(".widget-slider")).first
+    widget.wait_for(timeout=60_000)
+    assert "digit 4 (test index" in widget.locator(".widget-html").first.inner_text()
+    _, after = _move_slider(page, widget, "13-landscape")  # digit 4 -> 5, a redraw
+    view = field_view(load_field(), load_pictures(), "SwinIR-style (L1)", "SR3-style (DDIM-50)", 5)
+    assert f"digit 5 (test index {view['test_index']})" in after
+    assert f"this digit {view['a']['psnr'][0]:.1f} dB" in after

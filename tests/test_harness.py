@@ -143,3 +143,22 @@ def test_lesson_09_residual_rows(table):
 
     seconds = training_record("digits_srdiff")["training_seconds"] + training_record("digits_rrdb")["training_seconds"]
     assert ddpm["training_minutes"] == round(seconds / 60, 1)  # the frozen encoder was trained for it
+
+
+def test_two_cheap_rows_regenerate_from_nothing_equal_to_the_cache(table, tmp_path):
+    """``make harness``'s rows are reproducible: bicubic and SRCNN recomputed in an empty work folder (no resumed
+    output) equal their rows of data/cache/landscape.json — every column but the timing."""
+    entries = [e for e in landscape.ENTRIES if e.task == "digits_x4" and e.label in ("bicubic", "SRCNN")]
+    assert len(entries) == 2
+    fresh = harness.run(entries, "cpu", tmp_path)
+    assert list((tmp_path / "digits_x4").iterdir())  # computed here, not read from runs/
+    cached = {r["label"]: r for r in table["rows"] if r["task"] == "digits_x4"}
+    for r in fresh:
+        c = cached[r["label"]]
+        for key in harness.ROW_FIELDS:
+            if key == "ms_per_image":
+                continue
+            if isinstance(c[key], float):
+                assert r[key] == pytest.approx(c[key], rel=1e-3, abs=2e-4), (r["label"], key)
+            else:
+                assert r[key] == c[key], (r["label"], key)

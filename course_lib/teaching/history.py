@@ -328,6 +328,26 @@ PAPERS: tuple[Paper, ...] = (
         "rectified flow with logit-normal training times and a multimodal DiT, at scale",
     ),
     Paper(
+        "perceptual",
+        "Perceptual loss",
+        "Perceptual Losses for Real-Time Style Transfer and Super-Resolution",
+        "Johnson et al.",
+        "ECCV",
+        2016,
+        "2016-03",
+        "train a one-shot network on a frozen network's features instead of pixels",
+    ),
+    Paper(
+        "swinir",
+        "SwinIR",
+        "SwinIR: Image Restoration Using Swin Transformer",
+        "Liang et al.",
+        "ICCV workshops",
+        2021,
+        "2021-08",
+        "restoration by self-attention in shifted windows with a relative position bias",
+    ),
+    Paper(
         "guided",
         "Classifier guidance",
         "Diffusion Models Beat GANs on Image Synthesis",
@@ -442,6 +462,9 @@ LINEAGE: tuple[tuple[str, str, str], ...] = (
     ("ldm", "stablevsr", "a latent upscaler made temporal"),
     ("ldm", "uav", "temporal layers in latent diffusion"),
     ("ldm", "mgldvsr", "motion-guided latent diffusion"),
+    ("srcnn", "perceptual", "a loss on features, not pixels"),
+    ("srcnn", "swinir", "attention in shifted windows"),
+    ("swinir", "diffbir", "the stage-1 restorer"),
 )
 
 CORRECTIONS: tuple[tuple[str, str], ...] = (

@@ -171,6 +171,9 @@ cd {repo.rsplit('/', 1)[1]}
 |---|---|---|
 {chr(10).join(rows)}
 
+Start at 00. The last lesson, [13 — The field, measured](lessons/13_the_field_measured.ipynb), puts every method of the
+course side by side on the same test digits and traces the notes' numbers to their papers.
+
 Terms: the [glossary](glossary.md) (English ↔ 中文 ↔ symbol). For teachers: the [instructor guide](instructors.md).
 
 ```{{toctree}}

@@ -9,6 +9,7 @@ from .cascade import CascadeExplorer, cascade_view, render_cascade
 from .compare import ComparerWidget, comparer_view, render_comparer_view
 from .denoising import DenoisingWidget, trajectory_strip, trajectory_view
 from .embedding import EmbeddingExplorer, embedding_view
+from .field import LandscapeWidget, field_view, render_field_view
 from .flow import FlowPathWidget, path_frame, render_path
 from .noising import NoisingWidget, noising_strip, noising_view
 from .race import RaceWidget, race_view, render_race_view
@@ -17,6 +18,9 @@ from .sr import SRWidget, render_sr_view, sr_view
 from .video import ClipWidget, clip_frame, render_clip
 
 __all__ = [
+    "LandscapeWidget",
+    "field_view",
+    "render_field_view",
     "ClipWidget",
     "clip_frame",
     "render_clip",
