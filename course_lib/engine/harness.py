@@ -63,6 +63,7 @@ __all__ = [
     "image_noise",
     "sample_noise",
     "restore_batched",
+    "entry_restorer",
     "Entry",
     "DDIM50",
     "registered",
@@ -263,6 +264,20 @@ class Work:
         return x.cpu(), seconds, n
 
 
+def entry_restorer(shipped, options: dict, scale: int) -> tuple[Callable, dict]:
+    """``(restore, the options left for it)`` for a shipped model and an entry's ``options``: a restore that must be
+    told the factor (DDNM with an unconditional model) takes ``"scale"`` from the options, and a blind restorer, which
+    maps an image to one of its own size, is given y upsampled (``"input"``: the mode)."""
+    options = dict(options)
+    restore = shipped.restore
+    if "scale" in options:
+        restore = functools.partial(shipped.restore, scale=options.pop("scale"))
+    if "input" in options:
+        mode, inner = options.pop("input"), restore
+        restore = lambda yb, **kw: inner(upsample(yb, scale, mode), **kw)  # noqa: E731
+    return restore, options
+
+
 def outputs(
     entry: Entry,
     work: Work,
@@ -285,15 +300,7 @@ def outputs(
 
     # the checkpoint's hash is part of the tag: outputs of a retrained model are never mistaken for the old ones
     sha = load_manifest()["files"].get(f"checkpoints/{entry.model}.pt", {}).get("sha256", "")[:8]
-
-    # a restore that must be told the factor (DDNM with an unconditional model) takes it from the entry's options
-    restore = shipped.restore
-    if "scale" in options:
-        restore = functools.partial(shipped.restore, scale=options.pop("scale"))
-    # a blind restorer maps an image to one of the same size: it is given y upsampled ("input": the mode)
-    if "input" in options:
-        mode, inner = options.pop("input"), restore
-        restore = lambda yb, **kw: inner(upsample(yb, task.scale, mode), **kw)  # noqa: E731
+    restore, options = entry_restorer(shipped, options, task.scale)
 
     def one(j: int):
         tag = f"{entry.model}-{sha}__{_options_tag(entry.options)}__{entry.noise}__k{j}"

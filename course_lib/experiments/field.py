@@ -49,6 +49,7 @@ from ..engine.harness import (
     WORK,
     Entry,
     Work,
+    entry_restorer,
     load_table,
     measure,
     outputs,
@@ -239,16 +240,7 @@ def evaluate(device=None, draws: int = SET_DRAWS, work_root=WORK, progress: bool
         samples = [sr[picture_positions].cpu()]
         shipped = None if entry.model is None else load(entry.model, device)
         if shipped is not None and shipped.method.iterative:
-            options = dict(entry.options)
-            restore = shipped.restore
-            if "input" in options:  # a blind restorer is given y upsampled (as the harness does)
-                from ..operators import upsample
-
-                mode, inner = options.pop("input"), restore
-                restore = lambda yb, **kw: inner(upsample(yb, task.scale, mode), **kw)  # noqa: E731
-            if "scale" in options:
-                s, inner2 = options.pop("scale"), restore
-                restore = lambda yb, **kw: inner2(yb, scale=s, **kw)  # noqa: E731
+            restore, options = entry_restorer(shipped, entry.options, task.scale)
             for j in range(1, PICTURE_SAMPLES):
                 samples.append(restore_batched(restore, y[picture_positions], PICTURE_INDICES, j, **options).cpu())
         if len(samples) > 1 and torch.equal(samples[1], samples[0]):  # a deterministic sampler: one picture
