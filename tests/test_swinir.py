@@ -166,6 +166,6 @@ def test_the_perceptual_method_trains_against_the_shipped_autoencoder():
     batch = {"y": torch.rand(2, 1, 8, 8) * 2 - 1, "x": torch.rand(2, 1, 32, 32) * 2 - 1}
     loss = method.loss(net, None, batch, torch.Generator().manual_seed(0))
     pixel = torch.nn.functional.l1_loss(net(batch["y"]), batch["x"])
-    assert float(loss) > float(pixel)  # the feature term adds to the pixel term
+    assert float(loss.detach()) > float(pixel.detach())  # the feature term adds to the pixel term
     loss.backward()
     assert all(p.grad is None for p in method.features.parameters())  # the feature network stays frozen

@@ -58,6 +58,8 @@ from ..engine.harness import (
 from ..files import verify_file, write_cached
 from ..images import to_uint8
 from ..metrics import frechet_distance, patch_distance
+from .era import ERA, ERA_PAIRS, ROWS
+from .landscape import ENTRIES
 
 __all__ = [
     "ROWS",
@@ -85,12 +87,6 @@ __all__ = [
 
 RESULTS = "cache/field.json"
 PICTURES = "cache/field_pictures.npz"
-
-#: lesson 13's harness rows: the SwinIR-style regressor with the pixel loss and with the perceptual loss (Eq. 13.2)
-ROWS = (
-    Entry("SwinIR-style (L1)", "digits_x4", "digits_swinir"),
-    Entry("SwinIR-style (L1 + perceptual)", "digits_x4", "digits_swinir_perceptual"),
-)
 
 #: the figure's colours: a family per kind of method
 FAMILIES = ("reference", "regression", "sampler", "cascade/latent", "zero-shot/blind", "residual/prior", "backbone",
@@ -160,28 +156,6 @@ REFERENCE = "SR3 concat DDIM-50"
 #: share of digits, patch SWD and Fréchet as a share of the reference row's own value
 MARGINS = {"psnr_db": 0.5, "consistency_db": 1.0, "agreement": 0.03, "patch_swd_share": 0.10, "frechet_share": 0.25}
 
-#: the notes' §3 table: era, its row, and the notes' words (mechanism, objective, generation, best scenario)
-ERA = (
-    ("CNN era", "SRCNN", "local convolution", "pixel MSE", "deterministic mapping", "real-time"),
-    ("CNN era", "regression U-Net", "local convolution (+ one attention level)", "pixel MSE", "deterministic mapping",
-     "real-time"),
-    ("Transformer era", "SwinIR-style (L1)", "global attention (shifted windows)", "pixel loss (L1)", "deterministic",
-     "texture reconstruction"),
-    ("Transformer era", "SwinIR-style (L1 + perceptual)", "global attention (shifted windows)",
-     "perceptual loss (+ L1)", "deterministic", "texture reconstruction"),
-    ("diffusion era", "SR3 concat DDIM-50", "iterative denoising", "ELBO (L_simple)", "stochastic process",
-     "high-fidelity generation"),
-)  # fmt: skip
-
-#: the §3 questions, A against B: does attention beat convolutions at pixel loss; does the perceptual loss buy
-#: realism, and at what distortion; does diffusion still beat the Transformer's best realism
-ERA_PAIRS = (
-    ("SwinIR-style (L1)", "SRCNN"),
-    ("SwinIR-style (L1)", "regression U-Net"),
-    ("SwinIR-style (L1 + perceptual)", "SwinIR-style (L1)"),
-    ("SR3 concat DDIM-50", "SwinIR-style (L1 + perceptual)"),
-)
-
 #: the landscape widget's digits: the lessons' 16 live digits (in EVAL_INDICES), two samples of a stochastic row
 PICTURE_INDICES = LIVE_INDICES
 PICTURE_SAMPLES = 2
@@ -206,7 +180,6 @@ def evaluate(device=None, draws: int = SET_DRAWS, work_root=WORK, progress: bool
     """Every :data:`FIELD` row's intervals and verdicts, the §3 questions and the widget's pictures (see the module
     docstring); returns ``{"rows", "era", "pictures"}`` (the pictures as arrays)."""
     from ..engine.pretrained import load, load_classifier, training_cost
-    from .landscape import ENTRIES
 
     device = get_device(device)
     task = TASKS["digits_x4"]
@@ -299,8 +272,6 @@ def _judge(a: dict, b: dict, reference, ref_features, draws: int, level: float) 
 def harness_hours() -> float:
     """The compute time of the whole landscape table (``make harness`` from nothing), in hours on the machines its
     rows were timed on: each row's ms/image × images, plus the extra samples of its diversity."""
-    from .landscape import ENTRIES
-
     entries = {(e.task, e.label): e for e in ENTRIES}
     seconds = 0.0
     for r in load_table()["rows"]:

@@ -2,7 +2,7 @@
 
 Each lesson's experiment module owns its rows (``ROWS``: lessons 04–05 in :mod:`.evaluate`, 06 in :mod:`.race`,
 07 in :mod:`.cascade` and :mod:`.latents`, 08 in :mod:`.zeroshot` and :mod:`.blind`, 09 in :mod:`.residual`, 10 in
-:mod:`.backbones`, 11 in :mod:`.flow`, 13 in :mod:`.field`); this
+:mod:`.backbones`, 11 in :mod:`.flow`, 13 in :mod:`.era`); this
 module registers them with the harness (:func:`course_lib.engine.harness.register_entry`, the mechanics: the same test
 images, per-image seeds and measures for every row) in the table's order, and runs it:
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..engine import harness
 from ..engine.harness import Entry, register_entry
-from . import backbones, blind, cascade, evaluate, field, flow, latents, race, residual, zeroshot
+from . import backbones, blind, cascade, era, evaluate, flow, latents, race, residual, zeroshot
 
 __all__ = ["LESSON_ROWS", "ENTRIES", "main"]
 
@@ -29,7 +29,7 @@ LESSON_ROWS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
     ("07", cascade.ROWS + latents.ROWS),
     ("10", backbones.ROWS),
     ("11", flow.ROWS),
-    ("13", field.ROWS),
+    ("13", era.ROWS),
 )
 
 #: every row of the table, registered with the harness once (this module is imported once)

@@ -18,7 +18,15 @@ from ..frequency import resdiff_cnn_loss
 from ..models import SRCNN, RegressionUNet, RRDBNet
 from .base import EXAMPLE_RUN, Method, MethodConfig, register_method
 
-__all__ = ["SRCNNConfig", "RegressionUNetConfig", "RRDBConfig", "SRCNNMethod", "RegressionUNetMethod", "RRDBMethod"]
+__all__ = [
+    "OneShotRegression",
+    "SRCNNConfig",
+    "RegressionUNetConfig",
+    "RRDBConfig",
+    "SRCNNMethod",
+    "RegressionUNetMethod",
+    "RRDBMethod",
+]
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class RRDBConfig(MethodConfig):
     loss: str = "l1"
 
 
-class _Regression(Method):
+class OneShotRegression(Method):
     """Shared by the one-shot baselines: MSE between f(y) and HR; :meth:`restore` is one evaluation."""
 
     objective = "regression"
@@ -73,7 +81,7 @@ class _Regression(Method):
 
 
 @register_method
-class SRCNNMethod(_Regression):
+class SRCNNMethod(OneShotRegression):
     """SRCNN 9-5-5 with a global residual over bicubic (VDSR-style), trained with MSE."""
 
     name = "srcnn"
@@ -98,7 +106,7 @@ class SRCNNMethod(_Regression):
 
 
 @register_method
-class RegressionUNetMethod(_Regression):
+class RegressionUNetMethod(OneShotRegression):
     """x̂ = U(y) + g(U(y)) with SR3's U-Net backbone and no timestep (Eq. 05.1), trained with MSE."""
 
     name = "regression_unet"
@@ -123,7 +131,7 @@ class RegressionUNetMethod(_Regression):
 
 
 @register_method
-class RRDBMethod(_Regression):
+class RRDBMethod(OneShotRegression):
     """ESRGAN's RRDB network as a one-shot baseline, trained with L1 (SRDiff's pretraining of its LR encoder; lesson 09)
     or MSE. The shipped ``digits_rrdb`` is both a baseline row and SRDiff's frozen encoder."""
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..models import SwinIR
 from .base import EXAMPLE_RUN, MethodConfig, register_method
-from .regression import _Regression
+from .regression import OneShotRegression
 
 __all__ = ["SwinIRConfig", "SwinIRMethod", "feature_maps", "perceptual_loss"]
 
@@ -82,7 +82,7 @@ def perceptual_loss(encoder: nn.Sequential, sr: torch.Tensor, hr: torch.Tensor, 
 
 
 @register_method
-class SwinIRMethod(_Regression):
+class SwinIRMethod(OneShotRegression):
     """SwinIR-style window-attention regressor, trained with L1 or L1 + a perceptual loss (Eq. 13.2)."""
 
     name = "swinir"
