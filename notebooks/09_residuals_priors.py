@@ -835,5 +835,5 @@ exercises.summary("09")
 # diffusion loss) train without them. Also dropped: DiffIR's Transformer restorer (the course's U-Net here) and
 # ResDiff's frequency-guided attention (two input channels here).
 #
-# **Next:** 10 — backbones: DiT and U-ViT against the U-Net (coming); then 11 — flow matching, 12 — video SR and
-# editing, 13 — the field, measured.
+# **Next:** 10 — backbones: DiT and U-ViT against the U-Net; then 11 — flow matching, 12 — video SR and editing,
+# 13 — the field, measured.

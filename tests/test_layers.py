@@ -16,7 +16,7 @@ PKG = Path(course_lib.__file__).resolve().parent
 #: the layers, bottom to top (README's "How the code is organised"). A folder is one layer; the flat core modules at the
 #: top of course_lib/ are ranked among themselves (ground < math < data < process), all below the folders above them.
 LAYERS = [
-    ("ground", {"_compat", "checks", "device", "files", "images"}),
+    ("ground", {"_compat", "checks", "device", "files", "images", "language"}),
     ("math", {"schedules", "embeddings", "metrics", "operators", "frequency", "stats"}),
     ("data", {"datasets", "data", "video"}),
     ("process", {"diffusion", "sde", "paths", "samplers"}),

@@ -268,15 +268,16 @@ in one line: passed, not done yet, or what is wrong with a hint. The last code c
 
 def student_notebook(nb):
     """The classroom version of a lesson (an ``nbformat`` notebook, changed in place and returned):
-    solution cells removed; outputs cleared between the "## Exercises" and "## Further reading" headings,
+    solution cells removed; outputs cleared between the "## Exercises" and "## Further reading" headings (练习 and
+    延伸阅读 in the Chinese edition),
     so no result of a removed solution shows, and of every cell tagged ``answer`` (a measurement that would give
     away a prediction the lesson asks for before it, like lesson 05's k = 16)."""
     nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
     in_exercises = False
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and "## Exercises" in cell.source:
+        if cell.cell_type == "markdown" and any(h in cell.source for h in ("## Exercises", "## 练习")):
             in_exercises = True
-        if cell.cell_type == "markdown" and "## Further reading" in cell.source:
+        if cell.cell_type == "markdown" and any(h in cell.source for h in ("## Further reading", "## 延伸阅读")):
             in_exercises = False
         if cell.cell_type == "code" and (in_exercises or "answer" in cell.metadata.get("tags", [])):
             cell.outputs, cell.execution_count = [], None

@@ -15,6 +15,9 @@ and a **solution** cell (tagged ``solution``, collapsed). A check
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -34,6 +37,41 @@ __all__ = [
 ]
 
 STATUS_ICON = {"pass": "✅", "fail": "❌", "todo": "⏳", "error": "⚠️"}
+#: the framework's own words, translated like the hints (``python -m course_lib.tools.edition hints`` collects both)
+FRAMEWORK_TEXTS = (
+    "Exercise",
+    "expected your function `{name}`, got {got}.",
+    "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one.",
+    "your function raised {error}{where}: {text}",
+    " (line {line} of your cell)",
+    "passed. Well done!",
+    "Lesson {lesson}: {passed} of {total} exercises pass",
+    "passed",
+    "not yet right",
+    "not done yet",
+    "raised an error",
+    "not checked yet",
+)
+#: the checks' words in Chinese (the 中文 edition): msgid = the English text
+CATALOGUE = Path(__file__).resolve().parent.parent / "locale" / "zh" / "LC_MESSAGES" / "exercises.po"
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue() -> dict[str, dict]:
+    from ...language import read_po
+
+    return read_po(CATALOGUE) if CATALOGUE.is_file() else {}
+
+
+def translate(text: str) -> str:
+    """``text`` in the learner's language (:func:`course_lib.language.language`): its checked translation
+    from ``exercises.po`` in the Chinese edition, else the English."""
+    from ...language import language
+
+    if language() != "zh":
+        return text
+    entry = _catalogue().get(text)
+    return entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else text
 
 
 class Mismatch(Exception):
@@ -49,8 +87,8 @@ class Exercise:
 
     @property
     def label(self) -> str:
-        """``Exercise LL.N (name)``, as the checks and the summary print it."""
-        return f"Exercise {self.lesson}.{self.number} ({self.name})"
+        """``Exercise LL.N (name)``, as the checks and the summary print it (``练习 LL.N`` in Chinese)."""
+        return f"{translate('Exercise')} {self.lesson}.{self.number} ({self.name})"
 
 
 @dataclass(frozen=True)
@@ -93,14 +131,18 @@ def _where(err: BaseException) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     for fr in reversed(frames):
         if "ipykernel" in fr.filename or fr.filename.startswith("<"):
-            return f" (line {fr.lineno} of your cell)"
+            return translate(" (line {line} of your cell)").format(line=fr.lineno)
     return ""
 
 
 def run_check(exercise: Exercise, fn: object) -> CheckResult:
     """Run ``exercise.test(fn)`` and turn every outcome into a one-line :class:`CheckResult`."""
     if not callable(fn):
-        result = CheckResult(exercise, "error", f"expected your function `{exercise.name}`, got {type(fn).__name__}.")
+        result = CheckResult(
+            exercise,
+            "error",
+            translate("expected your function `{name}`, got {got}.").format(name=exercise.name, got=type(fn).__name__),
+        )
     else:
         try:
             with torch.no_grad():
@@ -109,17 +151,23 @@ def run_check(exercise: Exercise, fn: object) -> CheckResult:
             result = CheckResult(
                 exercise,
                 "todo",
-                "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one.",
+                translate(
+                    "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one."
+                ),
             )
         except Mismatch as m:
-            result = CheckResult(exercise, "fail", str(m))
+            result = CheckResult(exercise, "fail", translate(str(m)))
         except Exception as err:  # the learner's code failed: report it in one line
             text = str(err).strip().splitlines()[0] if str(err).strip() else ""
             result = CheckResult(
-                exercise, "error", f"your function raised {type(err).__name__}{_where(err)}: {text}"[:400]
+                exercise,
+                "error",
+                translate("your function raised {error}{where}: {text}").format(
+                    error=type(err).__name__, where=_where(err), text=text
+                )[:400],
             )
         else:
-            result = CheckResult(exercise, "pass", "passed. Well done!")
+            result = CheckResult(exercise, "pass", translate("passed. Well done!"))
     _PROGRESS[(exercise.lesson, exercise.number)] = result.status
     return result
 
@@ -135,15 +183,21 @@ class Summary:
         return sum(status == "pass" for _, status in self.rows)
 
     def __repr__(self) -> str:
-        lines = [f"Lesson {self.lesson}: {self.passed} of {len(self.rows)} exercises pass"]
+        lines = [
+            translate("Lesson {lesson}: {passed} of {total} exercises pass").format(
+                lesson=self.lesson, passed=self.passed, total=len(self.rows)
+            )
+        ]
         for label, status in self.rows:
-            word = {
-                "pass": "passed",
-                "fail": "not yet right",
-                "todo": "not done yet",
-                "error": "raised an error",
-                "": "not checked yet",
-            }[status]
+            word = translate(
+                {
+                    "pass": "passed",
+                    "fail": "not yet right",
+                    "todo": "not done yet",
+                    "error": "raised an error",
+                    "": "not checked yet",
+                }[status]
+            )
             lines.append(f"  {STATUS_ICON.get(status, '·')} {label}: {word}")
         return "\n".join(lines)
 

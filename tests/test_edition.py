@@ -1,0 +1,204 @@
+"""The 中文 edition (course_lib.tools.edition, course_lib.language): Chinese lessons built from the English
+ones and gettext catalogues — the same code cells by construction, stale translations named, the catalogues read as
+Babel (the reader behind sphinx-intl) reads them."""
+
+import re
+
+import nbformat
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course_lib.language import language, read_po, write_po
+from course_lib.tools import edition
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LESSONS = edition.translated_lessons()
+
+
+# ---------------------------------------------------------------- the catalogue format
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list('ab \\"\n\t$超分{}#*')), min_size=1, max_size=40), min_size=1,
+                max_size=5, unique=True))  # fmt: skip
+def test_write_then_read_gives_the_same_entries(tmp_path_factory, texts):
+    path = tmp_path_factory.mktemp("po") / "t.po"
+    entries = [{"msgid": t, "msgstr": t[::-1], "comments": [f"cell {k}"]} for k, t in enumerate(texts)]
+    write_po(path, entries, "Language: zh_CN")
+    back = read_po(path)
+    assert list(back) == texts
+    assert all(back[e["msgid"]]["msgstr"] == e["msgstr"] for e in entries)
+
+
+def test_our_reader_agrees_with_babel_on_every_catalogue(tmp_path):
+    from babel.messages.pofile import read_po as babel_read
+
+    tricky = tmp_path / "tricky.po"
+    write_po(
+        tricky, [{"msgid": 'a "quoted" \\frac{1}{2}\nline two\n', "msgstr": "引号 \\alpha\n第二行", "flags": ["fuzzy"]}]
+    )
+    for path in [tricky, *edition.LOCALE.glob("*.po")]:
+        ours = read_po(path)
+        with open(path, "rb") as f:
+            theirs = {m.id: m for m in babel_read(f) if m.id}
+        assert set(ours) == set(theirs), path.name
+        for msgid, entry in ours.items():
+            assert entry["msgstr"] == theirs[msgid].string, (path.name, msgid[:40])
+            assert ("fuzzy" in entry["flags"]) == theirs[msgid].fuzzy
+
+
+def test_a_broken_catalogue_is_named_with_its_line(tmp_path):
+    bad = tmp_path / "bad.po"
+    bad.write_text('msgid "a"\nmsgstr "b"\nthis is not gettext\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.po:3: not a line of a .po catalogue"):
+        read_po(bad)
+
+
+def test_the_language_comes_from_the_environment_or_the_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_LANGUAGE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert language() == "en"
+    (tmp_path / "zh").mkdir()
+    monkeypatch.chdir(tmp_path / "zh")
+    assert language() == "zh"
+    monkeypatch.setenv("COURSE_LANGUAGE", "en")
+    assert language() == "en"
+    monkeypatch.setenv("COURSE_LANGUAGE", "fr")
+    with pytest.raises(ValueError, match=r"COURSE_LANGUAGE: expected one of \('en', 'zh'\), got 'fr'"):
+        language()
+
+
+# ---------------------------------------------------------------- the built lessons
+def _is_math_or_code_only(text: str) -> bool:
+    rest = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|```.*?```", "", text, flags=re.S)
+    return not re.search(r"[A-Za-z]{3,}", rest)
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_a_chinese_lesson_has_the_english_code_and_outputs_byte_for_byte(stem, tmp_path):
+    path = edition.build(stem, tmp_path)
+    assert edition.code_differences(stem, path) == []
+    built = nbformat.read(path, as_version=4)
+    assert built.metadata["course"]["language"] == "zh"
+    # the guard, on a planted mismatch: one code cell edited in the Chinese copy is named
+    k = next(i for i, c in enumerate(built.cells) if c.cell_type == "code" and c.source.strip())
+    built.cells[k].source += "\nprint('only in Chinese')"
+    nbformat.write(built, path)
+    assert edition.code_differences(stem, path) == [k]
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_markdown_cell_of_a_chinese_lesson_is_translated_and_current(stem, tmp_path):
+    s = edition.status(stem)
+    assert not s["untranslated"] and not s["fuzzy"], (
+        f"{stem}: Markdown cells {s['untranslated']} have no translation of their current English text and "
+        f"{s['fuzzy']} are marked fuzzy — run python -m course_lib.tools.edition update {stem} and translate them"
+    )
+    built = nbformat.read(edition.build(stem, tmp_path), as_version=4)
+    for k, cell in enumerate(c for c in built.cells if c.cell_type == "markdown"):
+        assert CJK.search(cell.source) or _is_math_or_code_only(cell.source), (
+            f"{stem}: Markdown cell {k} has no Chinese"
+        )
+
+
+def test_a_changed_english_cell_is_named_and_its_old_translation_marked_fuzzy(tmp_path, monkeypatch):
+    """The drift guard, on a planted mismatch: one English cell edited after its translation."""
+    cells = ["# Title", "Some **text** with $x_t$.", "A last cell."]
+    monkeypatch.setattr(edition, "LOCALE", tmp_path)
+    monkeypatch.setattr(edition, "english_cells", lambda stem: list(cells))
+    write_po(edition.catalogue_path("t"), [
+        {"msgid": "# Title", "msgstr": "# 标题", "comments": ["cell 0"]},
+        {"msgid": "Some **text** with $x_t$.", "msgstr": "一些含 $x_t$ 的**文字**。", "comments": ["cell 1"]},
+        {"msgid": "A last cell.", "msgstr": "最后一格。", "comments": ["cell 2"]},
+    ])  # fmt: skip
+    assert edition.status("t") == {"untranslated": [], "fuzzy": []}
+    cells[1] = "Some **new** text with $x_t$."  # the English changes
+    assert edition.status("t") == {"untranslated": [1], "fuzzy": []}
+    edition.update("t")  # msgmerge's behaviour: the old translation carried over, marked fuzzy
+    catalogue = read_po(edition.catalogue_path("t"))
+    assert catalogue["Some **new** text with $x_t$."]["flags"] == ["fuzzy"]
+    assert catalogue["Some **new** text with $x_t$."]["msgstr"] == "一些含 $x_t$ 的**文字**。"
+    assert "Some **text** with $x_t$." not in catalogue
+    assert edition.status("t") == {"untranslated": [], "fuzzy": [1]}
+
+
+# ---------------------------------------------------------------- the checks speak the learner's language
+def test_the_checks_catalogue_holds_every_fixed_hint_translated_and_nothing_stale(monkeypatch):
+    assert len(edition.exercise_texts()) > 200  # the framework's words and the lessons' constant hints were found
+    problems = edition.hint_problems()
+    assert problems == {"missing": [], "stale": [], "untranslated": []}, (
+        f"run python -m course_lib.tools.edition hints, then translate: { ({k: v[:3] for k, v in problems.items()}) }"
+    )
+    # the guard, on a planted mismatch: a hint added to a check, and one whose English changed
+    texts = edition.exercise_texts()
+    changed = texts[-1]
+    monkeypatch.setattr(edition, "exercise_texts", lambda: [*texts[:-1], changed + " (reworded)", "a new hint"])
+    planted = edition.hint_problems()
+    assert planted["missing"] == [changed + " (reworded)", "a new hint"] and planted["stale"] == [changed]
+
+
+def test_every_fixed_hint_is_translated_with_its_placeholders():
+    catalogue = read_po(edition.EXERCISES_CATALOGUE)
+    untranslated = [m[:60] for m, e in catalogue.items() if not CJK.search(e["msgstr"]) and m.strip() != "Exercise"]
+    assert not untranslated, f"{len(untranslated)} hints without Chinese, e.g. {untranslated[:3]}"
+    assert catalogue["Exercise"]["msgstr"] == "练习"
+    for msgid, e in catalogue.items():
+        assert sorted(re.findall(r"\{\w+\}", msgid)) == sorted(re.findall(r"\{\w+\}", e["msgstr"])), msgid[:60]
+
+
+def test_a_check_answers_in_chinese_in_the_chinese_edition(monkeypatch):
+    from course_lib.teaching.exercises import lesson13, summary
+
+    def steps_as_nfe(solver, steps):
+        return steps
+
+    monkeypatch.setenv("COURSE_LANGUAGE", "en")
+    english = lesson13.check_nfe(steps_as_nfe)
+    assert english.message.startswith("steps are not NFE") and "Exercise 13.4" in repr(english)
+    monkeypatch.setenv("COURSE_LANGUAGE", "zh")
+    chinese = lesson13.check_nfe(steps_as_nfe)
+    assert chinese.status == "fail" and CJK.search(chinese.message) and "练习 13.4" in repr(chinese)
+    assert chinese.message == read_po(edition.EXERCISES_CATALOGUE)[english.message]["msgstr"]
+    assert CJK.search(repr(summary("13")))
+    passed = lesson13.check_nfe(lambda solver, steps: 2 * steps - 1 if solver == "heun" else steps)
+    assert passed.passed and CJK.search(passed.message)
+
+
+def _glossary() -> list[tuple[str, str]]:
+    """(English term, 中文 term) of docs/glossary.md, each reduced to the words a lesson would use: the English without
+    its parenthesis and the Chinese before its own parenthesis, both at their first alternative (" / ")."""
+    text = (edition.ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    out = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) != 3 or cells[0] in ("English", "---") or not CJK.search(cells[1]):
+            continue
+        english = re.sub(r"\s*\(.*?\)", "", cells[0].split(" / ")[0]).strip().lower()
+        chinese = re.split(r"[（(]", cells[1].split(" / ")[0])[0].strip()
+        if len(english) > 3 and re.fullmatch(r"[a-z][a-z \-–']+", english):
+            out.append((english, chinese))
+    return out
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_each_glossary_term_of_an_english_lesson_is_in_its_chinese_twin(stem, tmp_path):
+    english = " ".join(edition.english_cells(stem)).lower()
+    built = nbformat.read(edition.build(stem, tmp_path), as_version=4)
+    chinese = " ".join(c.source for c in built.cells if c.cell_type == "markdown")
+    terms = [(en, zh) for en, zh in _glossary() if re.search(rf"\b{re.escape(en)}\b", english)]
+    assert len(terms) >= 3, f"{stem}: the glossary parser found too few terms ({terms})"
+    missing = [f"{en} → {zh}" for en, zh in terms if zh not in chinese]
+    assert not missing, f"{stem}: glossary terms in the English lesson whose 中文 the Chinese twin lacks: {missing}"
+
+
+@pytest.mark.skipif(not LESSONS, reason="no lesson translated yet")
+def test_the_workspace_copy_keeps_a_learners_edits_and_the_student_edition_drops_solutions(tmp_path):
+    first = edition.workspace(tmp_path)
+    assert [p.name for p in first] == [f"{s}.ipynb" for s in LESSONS]
+    first[0].write_text(first[0].read_text(encoding="utf-8").replace("学习目标", "我的笔记"), encoding="utf-8")
+    assert edition.workspace(tmp_path) == []  # nothing overwritten
+    assert "我的笔记" in first[0].read_text(encoding="utf-8")
+    for path in edition.student(tmp_path / "student"):
+        nb = nbformat.read(path, as_version=4)
+        assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+        english = nbformat.read(edition.NOTEBOOKS / path.name, as_version=4)
+        assert any("solution" in c.metadata.get("tags", []) for c in english.cells)
