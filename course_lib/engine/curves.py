@@ -138,31 +138,40 @@ def train_for_cpu(
 
 
 def judge_points(
-    a: dict, b: dict, sets: dict | None = None, margins: dict | None = None, draws: int = SET_DRAWS
+    a: dict,
+    b: dict,
+    sets: dict | None = None,
+    margins: dict | None = None,
+    draws: int = SET_DRAWS,
+    level: float | None = None,
 ) -> dict:
     """A − B for two evaluations of the same digits (curve points or race cells): PSNR, consistency and (when both
     carry ``agreement_values``) agreement by the paired t interval; with ``sets`` — ``{"images": (A's, B's,
     reference), "features": (A's, B's, reference)}``, the classifier's features for the Fréchet distance — patch SWD and
     Fréchet by the delete-half jackknife. Each judged against ``margins`` (``psnr_db``, ``consistency_db``,
-    ``agreement``; ``patch_swd_share`` and ``frechet_share`` are shares of B's own value)."""
+    ``agreement``; ``patch_swd_share`` and ``frechet_share`` are shares of B's own value); every interval at ``level``
+    (the protocol's 95 % by default; a family's Bonferroni level when one is judged together)."""
     from .. import stats
 
     m = margins or {}
+    level = stats.LEVEL if level is None else level
     out = {
-        "psnr": stats.compare_values(a["psnr"]["values"], b["psnr"]["values"], True, m.get("psnr_db")),
+        "psnr": stats.compare_values(a["psnr"]["values"], b["psnr"]["values"], True, m.get("psnr_db"), level),
         "consistency": stats.compare_values(
-            a["consistency"]["values"], b["consistency"]["values"], True, m.get("consistency_db")
+            a["consistency"]["values"], b["consistency"]["values"], True, m.get("consistency_db"), level
         ),
     }
     if "agreement_values" in a and "agreement_values" in b:
-        out["agreement"] = stats.compare_values(a["agreement_values"], b["agreement_values"], True, m.get("agreement"))
+        out["agreement"] = stats.compare_values(
+            a["agreement_values"], b["agreement_values"], True, m.get("agreement"), level
+        )
     if sets is not None:
         share = m.get("patch_swd_share")
         margin = None if share is None else share * b["patch_swd"]
-        out["patch_swd"] = stats.compare_sets(patch_distance, *sets["images"], margin, draws=draws)
+        out["patch_swd"] = stats.compare_sets(patch_distance, *sets["images"], margin, draws=draws, level=level)
         share = m.get("frechet_share")
         margin = None if share is None else share * b["frechet"]
-        out["frechet"] = stats.compare_sets(frechet_distance, *sets["features"], margin, draws=draws)
+        out["frechet"] = stats.compare_sets(frechet_distance, *sets["features"], margin, draws=draws, level=level)
     return out
 
 

@@ -42,7 +42,7 @@ import torch
 
 from .. import stats
 from ..device import describe_hardware, get_device
-from ..engine.curves import SET_DRAWS
+from ..engine.curves import SET_DRAWS, judge_points
 from ..engine.harness import (
     LIVE_INDICES,
     TASKS,
@@ -251,22 +251,22 @@ def evaluate(device=None, draws: int = SET_DRAWS, work_root=WORK, progress: bool
 
 
 def _judge(a: dict, b: dict, reference, ref_features, draws: int, level: float) -> dict:
-    """A − B on the same digits: PSNR, consistency and agreement by paired t intervals, patch SWD and Fréchet by the
-    paired delete-half jackknife, against :data:`MARGINS`, each interval at ``level``."""
-    out = {}
-    for key, margin in (("psnr", "psnr_db"), ("consistency", "consistency_db"), ("agreement", "agreement")):
-        out[key] = stats.judge(
-            stats.paired_difference(a["measures"][key], b["measures"][key], level), True, MARGINS[margin]
-        ).to_dict()
-    for key, measure_fn, sets, b_set in (
-        ("patch_swd", patch_distance, (a["sr"], b["sr"], reference), (b["sr"], reference)),
-        ("frechet", frechet_distance, (a["features"], b["features"], ref_features), (b["features"], ref_features)),
-    ):
-        margin = MARGINS[f"{key}_share"] * float(measure_fn(*b_set))
-        out[key] = stats.judge(
-            stats.set_difference(measure_fn, *sets, draws=draws, level=level), False, margin
-        ).to_dict()
-    return out
+    """A − B on the same digits by :func:`course_lib.engine.curves.judge_points` (paired t intervals for PSNR,
+    consistency and agreement, the paired delete-half jackknife for patch SWD and Fréchet), against :data:`MARGINS`,
+    each interval at ``level``."""
+
+    def point(e: dict) -> dict:
+        m = e["measures"]
+        return {
+            "psnr": {"values": m["psnr"]},
+            "consistency": {"values": m["consistency"]},
+            "agreement_values": m["agreement"],
+            "patch_swd": float(patch_distance(e["sr"], reference)),
+            "frechet": float(frechet_distance(e["features"], ref_features)),
+        }
+
+    sets = {"images": (a["sr"], b["sr"], reference), "features": (a["features"], b["features"], ref_features)}
+    return judge_points(point(a), point(b), sets, MARGINS, draws, level)
 
 
 def harness_hours() -> float:
