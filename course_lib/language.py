@@ -23,13 +23,15 @@ LANGUAGES = ("en", "zh")
 
 
 def language() -> str:
-    """``"en"`` or ``"zh"``: ``COURSE_LANGUAGE`` if set, else ``"zh"`` in a folder named ``zh``."""
+    """``"en"`` or ``"zh"``: ``COURSE_LANGUAGE`` if set, else ``"zh"`` in a folder named ``zh`` or in its
+    ``appendix/`` (where the Chinese edition puts the appendices)."""
     chosen = os.environ.get("COURSE_LANGUAGE", "").strip().lower()
     if chosen:
         if chosen not in LANGUAGES:
             raise ValueError(f"COURSE_LANGUAGE: expected one of {LANGUAGES}, got {chosen!r}")
         return chosen
-    return "zh" if Path.cwd().name == "zh" else "en"
+    here = Path.cwd()
+    return "zh" if here.name == "zh" or (here.name == "appendix" and here.parent.name == "zh") else "en"
 
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}

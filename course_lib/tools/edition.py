@@ -18,6 +18,14 @@ through sphinx-intl); the English text in each ``msgid`` is the record of what w
     python -m course_lib.tools.edition workspace        # copy them to workspace/zh/ (make lab EDITION=zh)
     python -m course_lib.tools.edition student          # the classroom edition: make student EDITION=zh
     python -m course_lib.tools.edition hints            # refresh the checks' catalogue
+    python -m course_lib.tools.edition docs [--update]  # write README.zh-CN.md and docs/*.zh-CN.md (refresh catalogues)
+
+The documents beside the lessons — README, the instructors' guide, the glossary — are translated the same way, block by
+block (a block: a paragraph, a list, a table or a fenced code block, as sphinx-intl splits a page), in
+``locale/zh/LC_MESSAGES/docs/NAME.po``; their Chinese files (``README.zh-CN.md``, ``docs/*.zh-CN.md``) are committed
+so that they read on GitHub, and a test rebuilds them and finds them equal. Two parts are generated, not translated:
+README's syllabus table (Chinese titles from the lessons' catalogues, the same run times) and the glossary's table
+(the same rows with 中文 first).
 """
 
 from __future__ import annotations
@@ -29,11 +37,12 @@ from pathlib import Path
 import nbformat
 
 from ..language import read_po, write_po
-from .devtools import NOTEBOOKS, ROOT, lesson_paths, student_notebook
+from .devtools import NOTEBOOKS, ROOT, TIMINGS, notebook_paths, student_notebook, syllabus_entries
 
 __all__ = [
     "LOCALE",
     "catalogue_path",
+    "english_path",
     "english_cells",
     "update",
     "status",
@@ -46,6 +55,14 @@ __all__ = [
     "update_exercises",
     "hint_problems",
     "code_differences",
+    "DOCUMENTS",
+    "doc_blocks",
+    "update_doc",
+    "doc_status",
+    "build_doc",
+    "write_docs",
+    "chinese_title",
+    "syllabus_zh",
 ]
 
 LOCALE = ROOT / "locale" / "zh" / "LC_MESSAGES"
@@ -60,11 +77,20 @@ def catalogue_path(stem: str) -> Path:
     return LOCALE / f"{stem}.po"
 
 
+def english_path(stem: str) -> Path:
+    """The executed English notebook of a lesson or appendix stem (``notebooks/STEM.ipynb`` or
+    ``notebooks/appendix/STEM.ipynb``)."""
+    for path in notebook_paths():
+        if path.stem == stem:
+            return path
+    raise FileNotFoundError(
+        f"stem: expected a lesson or appendix of notebooks/ (e.g. 01_forward_process), got {stem!r} — no executed "
+        "English notebook of that name (run make notebooks first)"
+    )
+
+
 def _notebook(stem: str) -> nbformat.NotebookNode:
-    path = NOTEBOOKS / f"{stem}.ipynb"
-    if not path.is_file():
-        raise FileNotFoundError(f"stem: no executed English lesson {path} (run make notebooks first)")
-    return nbformat.read(path, as_version=4)
+    return nbformat.read(english_path(stem), as_version=4)
 
 
 def english_cells(stem: str) -> list[str]:
@@ -73,9 +99,10 @@ def english_cells(stem: str) -> list[str]:
 
 
 def translated_lessons() -> list[str]:
-    """Stems of the lessons that have a catalogue (the Chinese edition so far)."""
-    stems = {p.stem for p in lesson_paths()}
-    return sorted(p.stem for p in LOCALE.glob("*.po") if p.stem in stems)
+    """Stems of the lessons and appendices that have a catalogue (the Chinese edition so far), lessons first."""
+    order = [p.stem for p in notebook_paths()]
+    have = {p.stem for p in LOCALE.glob("*.po")}
+    return [stem for stem in order if stem in have]
 
 
 def update(stem: str) -> Path:
@@ -117,7 +144,8 @@ def status(stem: str) -> dict[str, list[int]]:
 
 
 def build(stem: str, out: str | Path) -> Path:
-    """Write ``OUT/zh/STEM.ipynb``: the English executed notebook with each Markdown cell translated (English where
+    """Write ``OUT/zh/STEM.ipynb`` (``OUT/zh/appendix/STEM.ipynb`` for an appendix, so that the lessons' relative
+    links hold): the English executed notebook with each Markdown cell translated (English where
     no checked translation exists), its code cells and outputs unchanged, marked ``metadata.course.language = zh``."""
     nb = _notebook(stem)
     catalogue = read_po(catalogue_path(stem)) if catalogue_path(stem).is_file() else {}
@@ -127,7 +155,7 @@ def build(stem: str, out: str | Path) -> Path:
             if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"]:
                 cell.source = entry["msgstr"]
     nb.metadata.setdefault("course", {})["language"] = "zh"
-    target = Path(out) / "zh" / f"{stem}.ipynb"
+    target = Path(out) / "zh" / english_path(stem).relative_to(NOTEBOOKS)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     return target
@@ -203,6 +231,202 @@ def code_differences(stem: str, built: str | Path) -> list[int]:
     ]
 
 
+#: name → (English document, its Chinese twin), paths from the repository root
+DOCUMENTS = {
+    "README": ("README.md", "README.zh-CN.md"),
+    "instructors": ("docs/instructors.md", "docs/instructors.zh-CN.md"),
+    "glossary": ("docs/glossary.md", "docs/glossary.zh-CN.md"),
+}
+SYLLABUS_MARK = "<!-- syllabus:start -->"
+
+
+def doc_blocks(text: str) -> list[str]:
+    """A Markdown document cut into blocks at blank lines, a fenced code block kept whole (blank lines and all);
+    ``"\n\n".join(doc_blocks(t))`` gives ``t`` back when ``t`` has no runs of blank lines or trailing spaces."""
+    blocks, current, fenced = [], [], False
+    for line in text.rstrip("\n").split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                blocks.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _is_table(block: str) -> bool:
+    return all(line.startswith("|") for line in block.split("\n"))
+
+
+def _catalogued(name: str, block: str) -> bool:
+    """Whether a document's block is translated through its catalogue (the generated parts are not)."""
+    return not block.startswith(SYLLABUS_MARK) and not (name == "glossary" and _is_table(block))
+
+
+def _doc_catalogue(name: str) -> Path:
+    return LOCALE / "docs" / f"{name}.po"
+
+
+def _doc_texts(name: str) -> list[tuple[str, str]]:
+    """(text to translate, where) of a document: its catalogued blocks, and for README the "what you learn" of each
+    syllabus row."""
+    source = DOCUMENTS[name][0]
+    out = [(b, f"block {k}") for k, b in enumerate(doc_blocks((ROOT / source).read_text(encoding="utf-8")))
+           if _catalogued(name, b)]  # fmt: skip
+    if name == "README":
+        out += [(learn, f"syllabus {stem}") for stem, _, learn, _, _ in syllabus_entries()]
+    return out
+
+
+def update_doc(name: str) -> Path:
+    """Refresh (or create) a document's catalogue, as :func:`update` does for a lesson: unchanged English keeps its
+    translation; a changed block keeps the translation of the block that stood at its place, marked fuzzy."""
+    path = _doc_catalogue(name)
+    old = read_po(path) if path.is_file() else {}
+    by_place = {e["comments"][0]: e for e in old.values() if e["comments"]}
+    entries, seen = [], set()
+    for text, place in _doc_texts(name):
+        if text in seen:
+            continue
+        seen.add(text)
+        if text in old:
+            e = old[text]
+            entries.append({"msgid": text, "msgstr": e["msgstr"], "flags": e["flags"], "comments": [place]})
+        elif place in by_place and by_place[place]["msgstr"]:
+            entries.append({"msgid": text, "msgstr": by_place[place]["msgstr"], "flags": ["fuzzy"],
+                            "comments": [place]})  # fmt: skip
+        else:
+            entries.append({"msgid": text, "msgstr": "", "comments": [place]})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_po(path, entries, HEADER)
+
+
+def doc_status(name: str) -> dict[str, list[str]]:
+    """``{"untranslated": [...], "fuzzy": [...]}``: the places (``block K``, ``syllabus STEM``) of a document
+    without a checked translation of their current English."""
+    catalogue = read_po(_doc_catalogue(name)) if _doc_catalogue(name).is_file() else {}
+    out: dict[str, list[str]] = {"untranslated": [], "fuzzy": []}
+    for text, place in _doc_texts(name):
+        entry = catalogue.get(text)
+        if entry is None or not entry["msgstr"].strip():
+            out["untranslated"].append(place)
+        elif "fuzzy" in entry["flags"]:
+            out["fuzzy"].append(place)
+    return out
+
+
+def chinese_title(stem: str) -> str | None:
+    """A translated lesson's Chinese title, from the first heading of its catalogue's first cell (``None`` when the
+    lesson has no checked translation of it)."""
+    import re
+
+    if not catalogue_path(stem).is_file():
+        return None
+    first = _notebook(stem).cells
+    source = next(c.source for c in first if c.cell_type == "markdown")
+    entry = read_po(catalogue_path(stem)).get(source)
+    if not entry or not entry["msgstr"].strip() or "fuzzy" in entry["flags"]:
+        return None
+    m = re.match(r"# *\S+ *— *(.+)", entry["msgstr"].split("\n", 1)[0])
+    return m.group(1).strip() if m else None
+
+
+def syllabus_zh() -> list[tuple[str, str, str, str, str]]:
+    """:func:`course_lib.tools.devtools.syllabus_entries` in Chinese: (stem, title, what you learn, prerequisites,
+    path) with each lesson's Chinese title and README's catalogued "what you learn" (English where untranslated)."""
+    path = _doc_catalogue("README")
+    catalogue = read_po(path) if path.is_file() else {}
+    out = []
+    for stem, title, learn, prereq, rel in syllabus_entries():
+        zh_title = chinese_title(stem) if (NOTEBOOKS / f"{rel}.ipynb").exists() else None
+        entry = catalogue.get(learn)
+        zh_learn = entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else learn
+        out.append((stem, zh_title or title, zh_learn, prereq, rel))
+    return out
+
+
+def _zh_syllabus() -> str:
+    import json
+
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    rows = ["| 课 | 学习内容 | 先修 | CPU 运行时间* |", "|---|---|---|---|"]
+    for stem, title, learn, prereq, rel in syllabus_zh():
+        exists = (NOTEBOOKS / f"{rel}.ipynb").exists()
+        number = stem[:3].rstrip("_")
+        name = f"[{number} — {title}](notebooks/{rel}.ipynb)" if exists else f"{number} — {title}"
+        secs = f"{timings[stem]:.0f} 秒" if stem in timings else ("—" if exists else "计划中")
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in [name, learn, prereq, secs]) + " |")
+    return "\n".join([SYLLABUS_MARK, *rows, "<!-- syllabus:end -->"])
+
+
+def _zh_glossary_table(block: str) -> str:
+    import re
+
+    lines = block.split("\n")
+    out = []
+    for line in lines:
+        cells = re.split(r"(?<!\\)\|", line)[1:-1]
+        if len(cells) == 3:
+            cells = [cells[1], cells[0], cells[2]]
+        if line.startswith("| English "):
+            cells = [" 中文 ", " English ", " 符号 / 代码名 "]
+        out.append("|" + "|".join(cells) + "|")
+    return "\n".join(out)
+
+
+def _zh_links(block: str, source: str) -> str:
+    """Links to a document that has a Chinese twin go to the twin."""
+    import posixpath
+    import re
+
+    base = posixpath.dirname(source)
+    twins = {en: zh for en, zh in DOCUMENTS.values()}
+
+    def fix(m: re.Match) -> str:
+        label, target = m.group(1), m.group(2)
+        path, sep, anchor = target.partition("#")
+        resolved = posixpath.normpath(posixpath.join(base, path)) if path else ""
+        if resolved in twins and not re.match(r"^[a-z]+:", target):
+            return f"[{label}]({posixpath.relpath(twins[resolved], base or '.')}{sep}{anchor})"
+        return m.group(0)
+
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", fix, block)
+
+
+def build_doc(name: str) -> str:
+    """A document's Chinese text: each block's checked translation (the English where there is none), README's
+    syllabus and the glossary's table generated, links to translated documents pointing at their twins."""
+    source = DOCUMENTS[name][0]
+    catalogue = read_po(_doc_catalogue(name)) if _doc_catalogue(name).is_file() else {}
+    out = []
+    for block in doc_blocks((ROOT / source).read_text(encoding="utf-8")):
+        if block.startswith(SYLLABUS_MARK):
+            out.append(_zh_syllabus())
+        elif name == "glossary" and _is_table(block):
+            out.append(_zh_glossary_table(block))
+        else:
+            entry = catalogue.get(block)
+            ok = entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"]
+            out.append(_zh_links(entry["msgstr"], source) if ok else block)
+    return "\n\n".join(out) + "\n"
+
+
+def write_docs(update_catalogues: bool = False) -> list[Path]:
+    """Write every document's Chinese twin (``README.zh-CN.md``, ``docs/*.zh-CN.md``), refreshing the catalogues
+    first when asked."""
+    written = []
+    for name, (_, twin) in DOCUMENTS.items():
+        if update_catalogues:
+            update_doc(name)
+        (ROOT / twin).write_text(build_doc(name), encoding="utf-8")
+        written.append(ROOT / twin)
+    return written
+
+
 def workspace(root: str | Path = ROOT / "workspace") -> list[Path]:
     """Copy every translated lesson into ``ROOT/zh/`` (``make lab EDITION=zh``) — built afresh, but a learner's copy
     that is already there is never overwritten (as ``make workspace`` does for the English lessons)."""
@@ -212,7 +436,7 @@ def workspace(root: str | Path = ROOT / "workspace") -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         for stem in translated_lessons():
             fresh = build(stem, tmp)
-            target = Path(root) / "zh" / fresh.name
+            target = Path(root) / "zh" / fresh.relative_to(Path(tmp) / "zh")
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(fresh.read_bytes())
@@ -237,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("stems", nargs="+", help="lesson stems, e.g. 00_super_resolution")
     sub.add_parser("status", help="untranslated and fuzzy cells of every translated lesson")
     sub.add_parser("hints", help="refresh the checks' catalogue (exercise hints and the framework's words)")
+    dc = sub.add_parser("docs", help="write README.zh-CN.md and docs/*.zh-CN.md from their catalogues")
+    dc.add_argument("--update", action="store_true", help="refresh the documents' catalogues from the English first")
     bu = sub.add_parser("build", help="write the Chinese notebooks of every translated lesson")
     bu.add_argument("--out", default=str(ROOT / "_build"), help="folder; the notebooks go to OUT/zh/")
     sub.add_parser("workspace", help="copy the Chinese lessons to workspace/zh/ (never overwriting a learner's copy)")
@@ -247,11 +473,20 @@ def main(argv: list[str] | None = None) -> int:
         for stem in args.stems:
             print(f"wrote {update(stem)}")
     elif args.cmd == "status":
+        for name in DOCUMENTS:
+            s = doc_status(name)
+            print(f"{name}: untranslated {s['untranslated']}; fuzzy {s['fuzzy']}")
         for stem in translated_lessons():
             s = status(stem)
             total = len(english_cells(stem))
             print(f"{stem}: {total - len(s['untranslated']) - len(s['fuzzy'])}/{total} cells translated; "
                   f"untranslated {s['untranslated']}; fuzzy {s['fuzzy']}")  # fmt: skip
+    elif args.cmd == "docs":
+        for path in write_docs(update_catalogues=args.update):
+            print(f"wrote {path.relative_to(ROOT)}")
+        for name in DOCUMENTS:
+            s = doc_status(name)
+            print(f"{name}: untranslated {s['untranslated']}; fuzzy {s['fuzzy']}")
     elif args.cmd == "hints":
         print(f"wrote {update_exercises()}")
     elif args.cmd == "student":
