@@ -36,7 +36,7 @@ def test_our_reader_agrees_with_babel_on_every_catalogue(tmp_path):
     write_po(
         tricky, [{"msgid": 'a "quoted" \\frac{1}{2}\nline two\n', "msgstr": "引号 \\alpha\n第二行", "flags": ["fuzzy"]}]
     )
-    for path in [tricky, *edition.LOCALE.glob("*.po")]:
+    for path in [tricky, *edition.LOCALE.rglob("*.po"), edition.EXERCISES_CATALOGUE]:
         ours = read_po(path)
         with open(path, "rb") as f:
             theirs = {m.id: m for m in babel_read(f) if m.id}
@@ -106,6 +106,35 @@ def test_every_markdown_cell_of_a_chinese_lesson_is_translated_and_current(stem,
         )
 
 
+LESSONS_ONLY = [s for s in LESSONS if edition.english_path(s).parent == edition.NOTEBOOKS]
+
+
+@pytest.mark.parametrize("stem", LESSONS_ONLY)
+def test_a_chinese_lesson_has_the_lesson_structure_in_chinese(stem, tmp_path):
+    """The English structure test's rule (tests/test_notebooks.py), in the Chinese edition's house words."""
+    built = nbformat.read(edition.build(stem, tmp_path), as_version=4)
+    md = [c.source for c in built.cells if c.cell_type == "markdown"]
+    assert re.match(rf"# {stem[:2]} — \S", md[0]), md[0][:40]
+    assert "**学习目标。**" in md[0] and "**先修知识。**" in md[0], md[0][:200]
+    text = "\n".join(md)
+    for heading in ("## 小结", "## 练习", "## 延伸阅读"):
+        assert heading in text, f"{stem}: no {heading}"
+    assert text.index("## 小结") < text.index("## 练习") < text.index("## 延伸阅读")
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_a_translation_keeps_the_displayed_maths_and_the_link_targets(stem):
+    """Math unchanged and links intact: each ``$$…$$`` block and each link target of an English cell is in its
+    translation, and no control character (a LaTeX backslash lost to an escape) crept in."""
+    for msgid, entry in read_po(edition.catalogue_path(stem)).items():
+        zh = entry["msgstr"]
+        for block in re.findall(r"\$\$.*?\$\$", msgid, flags=re.S):
+            assert block in zh, f"{stem}: a displayed equation changed in translation: {block[:60]}"
+        for target in re.findall(r"\]\(([^)\s]+)\)", msgid):
+            assert f"]({target})" in zh, f"{stem}: the link to {target} is lost in translation"
+        assert not re.search(r"[\x00-\x08\x0b-\x1f]", zh), f"{stem}: a control character in {zh[:60]!r}"
+
+
 def test_a_changed_english_cell_is_named_and_its_old_translation_marked_fuzzy(tmp_path, monkeypatch):
     """The drift guard, on a planted mismatch: one English cell edited after its translation."""
     cells = ["# Title", "Some **text** with $x_t$.", "A last cell."]
@@ -148,7 +177,14 @@ def test_every_fixed_hint_is_translated_with_its_placeholders():
     assert not untranslated, f"{len(untranslated)} hints without Chinese, e.g. {untranslated[:3]}"
     assert catalogue["Exercise"]["msgstr"] == "练习"
     for msgid, e in catalogue.items():
-        assert sorted(re.findall(r"\{\w+\}", msgid)) == sorted(re.findall(r"\{\w+\}", e["msgstr"])), msgid[:60]
+        fields = r"(?<!\{)\{\w+(?:![rsa])?(?::[^{}]*)?\}"  # a str.format field, its conversion and format spec
+        assert sorted(re.findall(fields, msgid)) == sorted(re.findall(fields, e["msgstr"])), msgid[:60]
+        names = {m.group(1) for m in re.finditer(r"(?<!\{)\{(\w+)", msgid)}
+        try:  # a template (a constant hint may hold braces of its own, x_{t'}: it is never formatted)
+            msgid.format(**dict.fromkeys(names, 1))
+        except (ValueError, KeyError, IndexError):
+            continue
+        assert e["msgstr"].format(**dict.fromkeys(names, 1)), msgid[:60]  # no stray brace in the translation
 
 
 def test_a_check_answers_in_chinese_in_the_chinese_edition(monkeypatch):
@@ -167,6 +203,22 @@ def test_a_check_answers_in_chinese_in_the_chinese_edition(monkeypatch):
     assert CJK.search(repr(summary("13")))
     passed = lesson13.check_nfe(lambda solver, steps: 2 * steps - 1 if solver == "heun" else steps)
     assert passed.passed and CJK.search(passed.message)
+
+
+def test_a_hint_with_measured_numbers_is_a_chinese_sentence_with_the_same_numbers(monkeypatch):
+    import torch
+
+    from course_lib.teaching.exercises import lesson01
+
+    def too_short(betas):  # the wrong shape: the template's fields carry the shapes
+        return torch.cumprod(1 - betas, 0)[:-1]
+
+    monkeypatch.setenv("COURSE_LANGUAGE", "en")
+    english = lesson01.check_alpha_bars(too_short)
+    assert english.status == "fail" and english.message.startswith("expected shape (1000,)"), english.message
+    monkeypatch.setenv("COURSE_LANGUAGE", "zh")
+    chinese = lesson01.check_alpha_bars(too_short)
+    assert CJK.search(chinese.message) and "(1000,)" in chinese.message and "(999,)" in chinese.message, chinese
 
 
 def _glossary() -> list[tuple[str, str]]:
@@ -211,3 +263,75 @@ def test_the_workspace_copy_keeps_a_learners_edits_and_the_student_edition_drops
         assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
         english = nbformat.read(edition.english_path(path.stem), as_version=4)
         assert any("solution" in c.metadata.get("tags", []) for c in english.cells) or path.parent.name == "appendix"
+
+
+# ---------------------------------------------------------------- the documents: README, instructors' guide, glossary
+@pytest.mark.parametrize("name", list(edition.DOCUMENTS))
+def test_a_chinese_document_is_built_from_its_catalogue_and_current(name):
+    status = edition.doc_status(name)
+    assert status == {"untranslated": [], "fuzzy": []}, (
+        f"{name}: {status} — run python -m course_lib.tools.edition docs --update and translate them"
+    )
+    twin = edition.ROOT / edition.DOCUMENTS[name][1]
+    assert twin.read_text(encoding="utf-8") == edition.build_doc(name), (
+        f"{twin.name} is not what its catalogue and the English give: run python -m course_lib.tools.edition docs"
+    )
+
+
+@pytest.mark.parametrize("name", list(edition.DOCUMENTS))
+def test_every_block_of_a_chinese_document_is_chinese_and_its_commands_are_the_english_ones(name):
+    english = edition.doc_blocks((edition.ROOT / edition.DOCUMENTS[name][0]).read_text(encoding="utf-8"))
+    chinese = edition.doc_blocks(edition.build_doc(name))
+    assert len(english) == len(chinese)
+    for k, (en, zh) in enumerate(zip(english, chinese)):
+        if en.startswith("```"):  # a command block: only its comments are translated
+
+            def commands(block):
+                return [line.split("#", 1)[0].rstrip() for line in block.split("\n")]
+
+            assert commands(en) == commands(zh), f"{name}: block {k}'s commands differ from the English"
+        else:
+            assert CJK.search(zh) or _is_math_or_code_only(zh), f"{name}: block {k} has no Chinese: {zh[:60]!r}"
+
+
+def test_the_chinese_glossary_has_every_row_with_chinese_first():
+    english = (edition.ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    chinese = edition.build_doc("glossary")
+    rows = [line for line in english.splitlines() if line.startswith("| ") and not line.startswith("| English")]
+    for row in rows:
+        en, zh, symbol = re.split(r"(?<!\\)\|", row)[1:-1]
+        assert f"|{zh}|{en}|{symbol}|" in chinese, row
+
+
+def test_the_chinese_readme_lists_every_lesson_with_its_chinese_title_and_run_time():
+    import json
+
+    text = edition.build_doc("README")
+    timings = json.loads(edition.TIMINGS.read_text())
+    for stem in LESSONS:
+        title = edition.chinese_title(stem)
+        assert title and f"{stem[:3].rstrip('_')} — {title}" in text, stem
+        assert f"| {timings[stem]:.0f} 秒 |" in text, stem
+    assert "[English README](README.md)" in text  # the way back is not turned into a link to itself
+    assert "(docs/glossary.zh-CN.md)" in text and "(docs/glossary.md)" not in text
+
+
+def test_a_changed_english_block_of_a_document_is_named_and_kept_english_until_checked(tmp_path, monkeypatch):
+    """The drift guard for documents, on a planted mismatch."""
+    (tmp_path / "doc.md").write_text("# Title\n\nFirst paragraph.\n\n```bash\nmake lab  # open\n```\n", "utf-8")
+    monkeypatch.setattr(edition, "ROOT", tmp_path)
+    monkeypatch.setattr(edition, "LOCALE", tmp_path / "locale")
+    monkeypatch.setitem(edition.DOCUMENTS, "doc", ("doc.md", "doc.zh-CN.md"))
+    edition.update_doc("doc")
+    catalogue = read_po(tmp_path / "locale" / "docs" / "doc.po")
+    entries = [{"msgid": m, "msgstr": z, "comments": catalogue[m]["comments"]}
+               for m, z in zip(catalogue, ["# 标题", "第一段。", "```bash\nmake lab  # 打开\n```"])]  # fmt: skip
+    write_po(tmp_path / "locale" / "docs" / "doc.po", entries)
+    assert edition.build_doc("doc") == "# 标题\n\n第一段。\n\n```bash\nmake lab  # 打开\n```\n"
+    (tmp_path / "doc.md").write_text(
+        "# Title\n\nFirst paragraph, changed.\n\n```bash\nmake lab  # open\n```\n", "utf-8"
+    )
+    assert edition.doc_status("doc") == {"untranslated": ["block 1"], "fuzzy": []}
+    edition.update_doc("doc")
+    assert edition.doc_status("doc") == {"untranslated": [], "fuzzy": ["block 1"]}
+    assert "First paragraph, changed." in edition.build_doc("doc")  # English until a translator checks it

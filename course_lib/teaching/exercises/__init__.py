@@ -29,6 +29,7 @@ __all__ = [
     "Exercise",
     "CheckResult",
     "run_check",
+    "N_",
     "summary",
     "close",
     "expect_tensor",
@@ -74,8 +75,25 @@ def translate(text: str) -> str:
     return entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else text
 
 
+def N_(text: str) -> str:
+    """Mark a hint kept in a variable for the catalogue (gettext's ``gettext_noop``): returns ``text`` unchanged; the
+    check that raises ``Mismatch(text)`` later shows its translation, and ``course_lib.tools.edition`` finds it."""
+    return text
+
+
 class Mismatch(Exception):
-    """Raised by an exercise's test with the hint shown to the learner."""
+    """Raised by an exercise's test with the hint shown to the learner: ``Mismatch(text)``, or
+    ``Mismatch(template, **values)`` for a hint with measured numbers in it — the template (``str.format`` fields,
+    e.g. ``"your loss is {got:.5f} where {want:.5f} was expected."``) is what the catalogue translates, so the Chinese
+    edition shows the same numbers in a Chinese sentence."""
+
+    def __init__(self, template: str, **values) -> None:
+        self.template, self.values = template, values
+        super().__init__(self.render(template))
+
+    def render(self, template: str) -> str:
+        """``template`` (this hint's, or its translation) with this hint's values."""
+        return template.format(**self.values) if self.values else template
 
 
 @dataclass(frozen=True)
@@ -156,7 +174,7 @@ def run_check(exercise: Exercise, fn: object) -> CheckResult:
                 ),
             )
         except Mismatch as m:
-            result = CheckResult(exercise, "fail", translate(str(m)))
+            result = CheckResult(exercise, "fail", m.render(translate(m.template)))
         except Exception as err:  # the learner's code failed: report it in one line
             text = str(err).strip().splitlines()[0] if str(err).strip() else ""
             result = CheckResult(
@@ -237,7 +255,7 @@ def expect_tensor(out, shape, what: str) -> None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(shape):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise Mismatch(f"return {what} of shape {tuple(shape)}, got {got}.")
+        raise Mismatch("return {what} of shape {shape}, got {got}.", what=translate(what), shape=tuple(shape), got=got)
 
 
 def psnr01(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

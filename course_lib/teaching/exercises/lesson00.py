@@ -29,17 +29,26 @@ def _test_psnr(fn) -> None:
     if out.shape != ref.shape:
         if out.numel() == 1:
             raise Mismatch(
-                f"you returned one number ({float(out):.2f}) for a batch of {ref.shape[0]} images: "
-                "average the squared error per image (over C, H, W), not over the whole batch."
+                "you returned one number ({out:.2f}) for a batch of {ref} images: "
+                "average the squared error per image (over C, H, W), not over the "
+                "whole batch.",
+                out=float(out),
+                ref=ref.shape[0],
             )
-        raise Mismatch(f"expected one PSNR per image, shape {tuple(ref.shape)}, got shape {tuple(out.shape)}.")
+        raise Mismatch(
+            "expected one PSNR per image, shape {ref_shape}, got shape {out_shape}.",
+            ref_shape=tuple(ref.shape),
+            out_shape=tuple(out.shape),
+        )
     if close(out, ref, atol=1e-3):
         return
     diff = (out - ref).mean().item()
     if abs(diff + 20 * math.log10(2)) < 0.01:
         raise Mismatch(
-            f"your PSNR is {-diff:.2f} dB too low: the images are in [-1, 1], so the peak-to-peak range is 2. "
-            "Map both to [0, 1] first, (x + 1) / 2, and use MAX = 1."
+            "your PSNR is {diff:.2f} dB too low: the images are in [-1, 1], so the "
+            "peak-to-peak range is 2. Map both to [0, 1] first, (x + 1) / 2, and "
+            "use MAX = 1.",
+            diff=-diff,
         )
     if close(out, ref / 10, atol=1e-3):
         raise Mismatch("your PSNR is 10 times too small: PSNR = 10 · log10(MAX² / MSE), in decibels.")
@@ -51,7 +60,9 @@ def _test_psnr(fn) -> None:
             "log10(MAX² / MSE)."
         )
     raise Mismatch(
-        f"for the first image your PSNR is {out[0].item():.2f} dB where {ref[0].item():.2f} dB was expected."
+        "for the first image your PSNR is {out:.2f} dB where {ref:.2f} dB was expected.",
+        out=out[0].item(),
+        ref=ref[0].item(),
     )
 
 
@@ -64,21 +75,28 @@ def _test_area(fn) -> None:
         if out is None:
             raise Mismatch("your function returned None: did you forget `return`?")
         if not isinstance(out, torch.Tensor):
-            raise Mismatch(f"return a torch.Tensor, got {type(out).__name__}.")
+            raise Mismatch("return a torch.Tensor, got {out_type}.", out_type=type(out).__name__)
         if out.shape != ref.shape:
             raise Mismatch(
-                f"for x of shape {tuple(x.shape)} and scale {s} expected shape {tuple(ref.shape)}, got "
-                f"{tuple(out.shape)}."
+                "for x of shape {x_shape} and scale {s} expected shape {ref_shape}, got {out_shape}.",
+                x_shape=tuple(x.shape),
+                s=s,
+                ref_shape=tuple(ref.shape),
+                out_shape=tuple(out.shape),
             )
         if close(out, ref):
             continue
         if close(out, x[..., ::s, ::s]):
             raise Mismatch("you kept every s-th pixel (subsampling): area downsampling averages each s × s block.")
         if close(out, ref * s * s):
-            raise Mismatch(f"your values are {s * s} times too large: take the mean of each block, not the sum.")
+            raise Mismatch(
+                "your values are {factor} times too large: take the mean of each block, not the sum.", factor=s * s
+            )
         raise Mismatch(
-            f"for scale {s}, pixel (0, 0, 0, 0) is {out[0, 0, 0, 0].item():.4f} where the block mean "
-            f"{ref[0, 0, 0, 0].item():.4f} was expected."
+            "for scale {s}, pixel (0, 0, 0, 0) is {out:.4f} where the block mean {ref:.4f} was expected.",
+            s=s,
+            out=out[0, 0, 0, 0].item(),
+            ref=ref[0, 0, 0, 0].item(),
         )
 
 

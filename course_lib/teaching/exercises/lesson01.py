@@ -20,10 +20,14 @@ def _test_alpha_bars(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor):
-        raise Mismatch(f"return a torch.Tensor of shape (T,), got {type(out).__name__}.")
+        raise Mismatch("return a torch.Tensor of shape (T,), got {out_type}.", out_type=type(out).__name__)
     ref = torch.cumprod(1 - betas, 0)
     if out.shape != ref.shape:
-        raise Mismatch(f"expected shape {tuple(ref.shape)} (one ᾱ per timestep), got {tuple(out.shape)}.")
+        raise Mismatch(
+            "expected shape {ref_shape} (one ᾱ per timestep), got {out_shape}.",
+            ref_shape=tuple(ref.shape),
+            out_shape=tuple(out.shape),
+        )
     out = out.double()
     if close(out, ref, atol=1e-6):
         return
@@ -38,7 +42,7 @@ def _test_alpha_bars(fn) -> None:
         raise Mismatch("off by one: your ᾱ[0] is 1, but in code ᾱ[0] = α[0] = 1 − β[0] (the paper's ᾱ_1).")
     if close(out, torch.cumprod(1 - betas.flip(0), 0), atol=1e-6) or close(out, ref.flip(0), atol=1e-6):
         raise Mismatch("your ᾱ runs backwards: it must start near 1 at t = 0 and fall towards 0 at t = T − 1.")
-    raise Mismatch(f"ᾱ at t = 499 is {out[499].item():.5f} where {ref[499].item():.5f} was expected.")
+    raise Mismatch("ᾱ at t = 499 is {out:.5f} where {ref:.5f} was expected.", out=out[499].item(), ref=ref[499].item())
 
 
 def _test_q_sample(fn) -> None:
@@ -52,11 +56,14 @@ def _test_q_sample(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor):
-        raise Mismatch(f"return a torch.Tensor, got {type(out).__name__}.")
+        raise Mismatch("return a torch.Tensor, got {out_type}.", out_type=type(out).__name__)
     if out.shape != x0.shape:
         raise Mismatch(
-            f"x_t must have the shape of x0, {tuple(x0.shape)}, got {tuple(out.shape)}: "
-            "reshape ᾱ[t] to (B, 1, 1, 1) so it multiplies each image, e.g. alpha_bars[t].view(-1, 1, 1, 1)."
+            "x_t must have the shape of x0, {x0_shape}, got {out_shape}: reshape "
+            "ᾱ[t] to (B, 1, 1, 1) so it multiplies each image, e.g. "
+            "alpha_bars[t].view(-1, 1, 1, 1).",
+            x0_shape=tuple(x0.shape),
+            out_shape=tuple(out.shape),
         )
 
     def make(sig, nse):
@@ -74,8 +81,11 @@ def _test_q_sample(fn) -> None:
     want_std = (1 - ab[k]).sqrt().item()
     if close(out, make(ab.sqrt(), 1 - ab)):
         raise Mismatch(
-            f"your x_t has noise std {got_std:.3f} where {want_std:.3f} was expected — "
-            "did you use 1 − ᾱ (the variance) instead of √(1 − ᾱ) (the standard deviation)?"
+            "your x_t has noise std {got_std:.3f} where {want_std:.3f} was "
+            "expected — did you use 1 − ᾱ (the variance) instead of √(1 − ᾱ) (the "
+            "standard deviation)?",
+            got_std=got_std,
+            want_std=want_std,
         )
     if close(out, make(ab, (1 - ab).sqrt())):
         raise Mismatch("the signal coefficient is √ᾱ_t, not ᾱ_t: you forgot a square root on x0's factor.")
@@ -84,13 +94,19 @@ def _test_q_sample(fn) -> None:
     for shift, word in ((-1, "t − 1"), (1, "t + 1")):
         ab_s = alpha_bars[(t + shift).clamp(0, len(alpha_bars) - 1)]
         if close(out, make(ab_s.sqrt(), (1 - ab_s).sqrt())):
-            raise Mismatch(f"off by one: you used ᾱ[{word}]. In code t is 0-based and ᾱ[t] already belongs to step t.")
+            raise Mismatch(
+                "off by one: you used ᾱ[{word}]. In code t is 0-based and ᾱ[t] already belongs to step t.", word=word
+            )
     betas_f = betas.float()[t]
     if close(out, make((1 - betas_f).sqrt(), betas_f.sqrt())):
         raise Mismatch(
             "that is one step of the chain (β_t, Eq. 01.1); the closed form uses the cumulative ᾱ_t (Eq. 01.3)."
         )
-    raise Mismatch(f"for t = 499 your x_t has noise std {got_std:.3f} where {want_std:.3f} was expected.")
+    raise Mismatch(
+        "for t = 499 your x_t has noise std {got_std:.3f} where {want_std:.3f} was expected.",
+        got_std=got_std,
+        want_std=want_std,
+    )
 
 
 def _snr_crossing_ref(alpha_bars: torch.Tensor, level: float) -> int:
@@ -109,23 +125,37 @@ def _test_snr_crossing(fn) -> None:
             try:
                 out = int(out)
             except (TypeError, ValueError):
-                raise Mismatch(f"return one integer timestep, got {type(out).__name__}.") from None
+                raise Mismatch("return one integer timestep, got {out_type}.", out_type=type(out).__name__) from None
             if out == ref:
                 continue
             if out == ref + 1:
                 raise Mismatch(
-                    f"off by one ({name}, level {level}): you returned {out}, a 1-based step; return the 0-based index "
-                    f"{ref}."
+                    "off by one ({name}, level {level}): you returned {out}, a 1-based "
+                    "step; return the 0-based index {ref}.",
+                    name=name,
+                    level=level,
+                    out=out,
+                    ref=ref,
                 )
             if out == ref - 1:
                 raise Mismatch(
-                    f"off by one ({name}, level {level}): {out} is the last t with SNR ≥ level; return the first t "
-                    f"with SNR < level, {ref}."
+                    "off by one ({name}, level {level}): {out} is the last t with SNR ≥ "
+                    "level; return the first t with SNR < level, {ref}.",
+                    name=name,
+                    level=level,
+                    out=out,
+                    ref=ref,
                 )
             sqrt_ref = int(torch.nonzero((alpha_bars / (1 - alpha_bars)).sqrt() < level)[0])
             if out == sqrt_ref:
                 raise Mismatch("SNR is a ratio of variances, ᾱ / (1 − ᾱ), not of standard deviations.")
-            raise Mismatch(f"for the {name} schedule and level {level} you returned t = {out}; expected {ref}.")
+            raise Mismatch(
+                "for the {name} schedule and level {level} you returned t = {out}; expected {ref}.",
+                name=name,
+                level=level,
+                out=out,
+                ref=ref,
+            )
 
 
 ALPHA_BARS = register(Exercise("01", 1, "alpha_bars_from_betas", _test_alpha_bars))

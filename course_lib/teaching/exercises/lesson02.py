@@ -32,7 +32,9 @@ def _test_loss(fn) -> None:
         raise Mismatch("your function returned None: did you forget `return`?")
     out = torch.as_tensor(out)
     if out.numel() != 1:
-        raise Mismatch(f"return one number (the mean over the batch), got shape {tuple(out.shape)}.")
+        raise Mismatch(
+            "return one number (the mean over the batch), got shape {out_shape}.", out_shape=tuple(out.shape)
+        )
     a = ab[t].view(-1, 1, 1, 1)
 
     def loss_with(x_t, target, reduce="mean"):
@@ -53,7 +55,7 @@ def _test_loss(fn) -> None:
         raise Mismatch("you summed the squared errors: L_simple is their mean (torch.mean or F.mse_loss).")
     if close(out.reshape(()), (noise - _model(x_t, t)).abs().mean(), atol=1e-5):
         raise Mismatch("that is the mean absolute error: L_simple squares the error.")
-    raise Mismatch(f"your loss is {out.item():.5f} where {ref.item():.5f} was expected.")
+    raise Mismatch("your loss is {out:.5f} where {ref:.5f} was expected.", out=out.item(), ref=ref.item())
 
 
 def _test_reverse_mean(fn) -> None:
@@ -67,8 +69,9 @@ def _test_reverse_mean(fn) -> None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
         raise Mismatch(
-            f"return x_{{t-1}}'s mean with x_t's shape {tuple(x_t.shape)}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}."
+            "return x_{{t-1}}'s mean with x_t's shape {x_t_shape}, got {getattr_out}.",
+            x_t_shape=tuple(x_t.shape),
+            getattr_out=getattr(out, 'shape', type(out).__name__),
         )
     b = betas[t].view(-1, 1, 1, 1)
     alpha = 1 - b

@@ -42,8 +42,9 @@ def _test_embedding(fn) -> None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or out.shape != (5, dim):
         raise Mismatch(
-            f"expected a tensor of shape (5, {dim}) for 5 timesteps and d = {dim}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}."
+            "expected a tensor of shape (5, {dim}) for 5 timesteps and d = {dim}, got {getattr_out}.",
+            dim=dim,
+            getattr_out=getattr(out, 'shape', type(out).__name__),
         )
     out = out.double()
     ref = _reference(t, dim)
@@ -68,8 +69,9 @@ def _test_embedding(fn) -> None:
     if close(out[:2], _reference(t, dim, exponent="mul")[:2], atol=1e-3):  # t = 0, 1: angles small enough for float32
         raise Mismatch("divide t by 10000^(2i/d): the frequencies fall from 1 to about 1/10000 along the dimensions.")
     raise Mismatch(
-        f"TE(7) starts {[round(v, 3) for v in out[2, :4].tolist()]} where {[round(v, 3) for v in ref[2, :4].tolist()]} "
-        "was expected."
+        "TE(7) starts {v_tolist} where {v_tolist2} was expected.",
+        v_tolist=[round(v, 3) for v in out[2, :4].tolist()],
+        v_tolist2=[round(v, 3) for v in ref[2, :4].tolist()],
     )
 
 

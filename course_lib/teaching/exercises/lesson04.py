@@ -30,27 +30,35 @@ def _test_conditioned_input(fn) -> None:
     except RuntimeError as err:
         if "Sizes of tensors must match" in str(err):  # torch.cat of a 32 × 32 x_t with the 8 × 8 y
             raise Mismatch(
-                f"torch.cat failed because x_t is {tuple(x_t.shape[-2:])} and y is {tuple(y.shape[-2:])}: "
-                "upsample y to x_t's size first, U(y) = upsample(y, scale)."
+                "torch.cat failed because x_t is {x_t_shape} and y is {y_shape}: "
+                "upsample y to x_t's size first, U(y) = upsample(y, scale).",
+                x_t_shape=tuple(x_t.shape[-2:]),
+                y_shape=tuple(y.shape[-2:]),
             ) from None
         raise
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor):
-        raise Mismatch(f"return a torch.Tensor, got {type(out).__name__}.")
+        raise Mismatch("return a torch.Tensor, got {out_type}.", out_type=type(out).__name__)
     up = upsample(y, 4, "bicubic")
     ref = torch.cat([x_t, up], dim=1)
     if out.shape != ref.shape:
         if out.shape == x_t.shape:
             raise Mismatch(
-                f"your input has {out.shape[1]} channel(s): concatenate x_t and U(y) on the channel axis "
-                "(torch.cat(..., dim=1)) instead of adding them; the network gets 2 channels."
+                "your input has {out} channel(s): concatenate x_t and U(y) on the "
+                "channel axis (torch.cat(..., dim=1)) instead of adding them; the "
+                "network gets 2 channels.",
+                out=out.shape[1],
             )
         if out.shape[1] == 2 and out.shape[-1] != x_t.shape[-1]:
             raise Mismatch(
                 "the shapes do not line up: upsample y to x_t's size first (course_lib.data.upsample(y, scale))."
             )
-        raise Mismatch(f"expected shape {tuple(ref.shape)} (x_t's channels then y's), got {tuple(out.shape)}.")
+        raise Mismatch(
+            "expected shape {ref_shape} (x_t's channels then y's), got {out_shape}.",
+            ref_shape=tuple(ref.shape),
+            out_shape=tuple(out.shape),
+        )
     if close(out, ref):
         return
     if close(out, torch.cat([up, x_t], dim=1)):
@@ -81,7 +89,11 @@ def _test_consistency_psnr(fn) -> None:
     if out.shape != ref.shape:
         if out.numel() == 1:
             raise Mismatch("return one PSNR per image, shape (B,), not one number for the batch.")
-        raise Mismatch(f"expected one PSNR per image, shape {tuple(ref.shape)}, got shape {tuple(out.shape)}.")
+        raise Mismatch(
+            "expected one PSNR per image, shape {ref_shape}, got shape {out_shape}.",
+            ref_shape=tuple(ref.shape),
+            out_shape=tuple(out.shape),
+        )
     if close(out, ref, atol=1e-3):
         return
     if close(out, psnr01(sr, upsample(y, 4)).double(), atol=1e-3):
@@ -102,7 +114,11 @@ def _test_consistency_psnr(fn) -> None:
     mse = (((downsample(sr, 4, "area") + 1) / 2 - (y + 1) / 2) ** 2).flatten(1).mean(1).double()
     if close(out, mse, atol=1e-6):
         raise Mismatch("that is the mean squared error: PSNR = 10 · log10(1 / MSE) for images in [0, 1].")
-    raise Mismatch(f"for the first image you got {out[0].item():.2f} dB where {ref[0].item():.2f} dB was expected.")
+    raise Mismatch(
+        "for the first image you got {out:.2f} dB where {ref:.2f} dB was expected.",
+        out=out[0].item(),
+        ref=ref[0].item(),
+    )
 
 
 def _test_projection(fn) -> None:
@@ -114,8 +130,9 @@ def _test_projection(fn) -> None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         raise Mismatch(
-            f"return the corrected HR image with x's shape {tuple(x.shape)}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}."
+            "return the corrected HR image with x's shape {x_shape}, got {getattr_out}.",
+            x_shape=tuple(x.shape),
+            getattr_out=getattr(out, 'shape', type(out).__name__),
         )
     residual = downsample(x, 4, "area") - y
     ref = x - upsample(residual, 4, "nearest")
@@ -134,7 +151,7 @@ def _test_projection(fn) -> None:
         raise Mismatch("put back y with nearest upsampling (the block means), not bicubic: x − A⁺(A x) + A⁺ y.")
     got = psnr01(downsample(out, 4, "area"), y)
     raise Mismatch(
-        f"A(result) should equal y exactly; yours is {got.min().item():.1f} dB away. Eq. 04.5: x − A⁺(A x − y)."
+        "A(result) should equal y exactly; yours is {got:.1f} dB away. Eq. 04.5: x − A⁺(A x − y).", got=got.min().item()
     )
 
 

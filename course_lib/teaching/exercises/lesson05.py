@@ -30,13 +30,20 @@ def _test_mse_optimal(fn) -> None:
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")
     if not isinstance(out, torch.Tensor):
-        raise Mismatch(f"return a torch.Tensor (one image), got {type(out).__name__}.")
+        raise Mismatch("return a torch.Tensor (one image), got {out_type}.", out_type=type(out).__name__)
     p = weights / weights.sum()
     ref = (p.view(-1, 1, 1, 1) * values).sum(0)
     if out.shape != ref.shape:
         if out.shape == values.shape:
-            raise Mismatch(f"return one image of shape {tuple(ref.shape)}: sum the weighted candidates over axis 0.")
-        raise Mismatch(f"expected one image of shape {tuple(ref.shape)}, got {tuple(out.shape)}.")
+            raise Mismatch(
+                "return one image of shape {ref_shape}: sum the weighted candidates over axis 0.",
+                ref_shape=tuple(ref.shape),
+            )
+        raise Mismatch(
+            "expected one image of shape {ref_shape}, got {out_shape}.",
+            ref_shape=tuple(ref.shape),
+            out_shape=tuple(out.shape),
+        )
     if close(out, ref):
         return
     if close(out, values[int(weights.argmax())]):
@@ -80,7 +87,11 @@ def _test_psnr_of_mean(fn) -> None:
             raise Mismatch(
                 "you returned one value per sample: average the K samples (axis 0) into one image per input first."
             )
-        raise Mismatch(f"expected one PSNR per image, shape {tuple(ref.shape)}, got {tuple(out.shape)}.")
+        raise Mismatch(
+            "expected one PSNR per image, shape {ref_shape}, got {out_shape}.",
+            ref_shape=tuple(ref.shape),
+            out_shape=tuple(out.shape),
+        )
     if close(out, ref, atol=1e-3):
         return
     per_sample = torch.stack([psnr01(s, hr) for s in samples]).double()
@@ -101,7 +112,11 @@ def _test_psnr_of_mean(fn) -> None:
         raise Mismatch("that is the mean squared error: PSNR = 10 · log10(1 / MSE) for images in [0, 1].")
     if close(out, psnr01(samples.mean(1), hr).double(), atol=1e-3):
         raise Mismatch("you averaged over axis 1 (the images): the samples are on axis 0, samples.mean(0).")
-    raise Mismatch(f"for the first image you got {out[0].item():.2f} dB where {ref[0].item():.2f} dB was expected.")
+    raise Mismatch(
+        "for the first image you got {out:.2f} dB where {ref:.2f} dB was expected.",
+        out=out[0].item(),
+        ref=ref[0].item(),
+    )
 
 
 def _k16_facts() -> dict:
@@ -130,7 +145,7 @@ def _test_k16(fn) -> None:
     if value is None or value is Ellipsis:
         raise NotImplementedError
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise Mismatch(f"enter your prediction as a number of dB (e.g. 23.4), got {value!r}.")
+        raise Mismatch("enter your prediction as a number of dB (e.g. 23.4), got {value!r}.", value=value)
     value = float(value)
     f = _k16_facts()
     if abs(value - f["k16"]) <= K16_TOLERANCE_DB:
@@ -138,32 +153,49 @@ def _test_k16(fn) -> None:
     ideal = f["k1"] + 10 * math.log10(2 / (1 + 1 / 16))
     if abs(value - ideal) < 0.1:
         raise Mismatch(
-            f"{value:.2f} dB is what an exact posterior sampler would give (+2.75 dB: V = MMSE). Use the measured "
-            f"V instead: here V = {f['var8']:.5f} is far less than half of MSE_1 = {f['mse1']:.5f}, so the gain is "
-            "10 · log10(MSE_1 / (MSE_1 − (15/16) V))."
+            "{value:.2f} dB is what an exact posterior sampler would give (+2.75 "
+            "dB: V = MMSE). Use the measured V instead: here V = {f:.5f} is far "
+            "less than half of MSE_1 = {f2:.5f}, so the gain is 10 · log10(MSE_1 / "
+            "(MSE_1 − (15/16) V)).",
+            value=value,
+            f=f['var8'],
+            f2=f['mse1'],
         )
     if abs(value - f["pooled16"]) < 0.1:
         raise Mismatch(
-            f"{value:.2f} dB is the PSNR of the pooled MSE, but the curve averages per-image PSNRs, which is "
-            f"higher (one sample: {f['k1']:.2f} dB per image vs {10 * math.log10(1 / f['mse1']):.2f} dB pooled). "
-            "Predict the gain, 10 · log10(MSE_1 / MSE_16), and add it to one sample's per-image mean."
+            "{value:.2f} dB is the PSNR of the pooled MSE, but the curve averages "
+            "per-image PSNRs, which is higher (one sample: {f:.2f} dB per image vs "
+            "{log10_f:.2f} dB pooled). Predict the gain, 10 · log10(MSE_1 / "
+            "MSE_16), and add it to one sample's per-image mean.",
+            value=value,
+            f=f['k1'],
+            log10_f=10 * math.log10(1 / f['mse1']),
         )
     if value <= f["k1"] + 0.3:
         raise Mismatch(
-            f"{value:.2f} dB is no better than one sample ({f['k1']:.2f} dB), but averaging helps: the samples "
-            "disagree where the input is silent, and the mean cancels part of that disagreement. Eq. 05.5: "
-            "MSE_k = bias² + V / k, so MSE_16 = MSE_1 − (15/16) V; the gain is 10 · log10(MSE_1 / MSE_16) dB."
+            "{value:.2f} dB is no better than one sample ({f:.2f} dB), but "
+            "averaging helps: the samples disagree where the input is silent, and "
+            "the mean cancels part of that disagreement. Eq. 05.5: MSE_k = bias² + "
+            "V / k, so MSE_16 = MSE_1 − (15/16) V; the gain is 10 · log10(MSE_1 / "
+            "MSE_16) dB.",
+            value=value,
+            f=f['k1'],
         )
     if value > f["k16"]:
         raise Mismatch(
-            f"{value:.2f} dB is too optimistic. The mean of k samples tends to the sampler's own mean, whose error "
-            "(the bias term of Eq. 05.5) does not average away: the gain is 10 · log10(MSE_1 / MSE_16) with "
-            "MSE_16 = MSE_1 − (15/16) V."
+            "{value:.2f} dB is too optimistic. The mean of k samples tends to the "
+            "sampler's own mean, whose error (the bias term of Eq. 05.5) does not "
+            "average away: the gain is 10 · log10(MSE_1 / MSE_16) with MSE_16 = "
+            "MSE_1 − (15/16) V.",
+            value=value,
         )
     raise Mismatch(
-        f"{value:.2f} dB: more gain than that. Eq. 05.5 with k = 16 removes 15/16 of the variance V from one "
-        "sample's MSE. Compute the gain 10 · log10(MSE_1 / MSE_16) and add it to one sample's mean PSNR "
-        f"({f['k1']:.2f} dB)."
+        "{value:.2f} dB: more gain than that. Eq. 05.5 with k = 16 removes "
+        "15/16 of the variance V from one sample's MSE. Compute the gain 10 · "
+        "log10(MSE_1 / MSE_16) and add it to one sample's mean PSNR ({f:.2f} "
+        "dB).",
+        value=value,
+        f=f['k1'],
     )
 
 

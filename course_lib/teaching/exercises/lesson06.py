@@ -25,7 +25,7 @@ def _test_score(fn) -> None:
     out = fn(eps.clone(), ab.clone())
     _none(out)
     if not isinstance(out, torch.Tensor):
-        raise Mismatch(f"return a torch.Tensor shaped like eps, got {type(out).__name__}.")
+        raise Mismatch("return a torch.Tensor shaped like eps, got {out_type}.", out_type=type(out).__name__)
     std = (1 - ab).sqrt()
     ref = -eps / std
     if close(out, ref):
@@ -72,7 +72,11 @@ def _test_time_to_index(fn) -> None:
         _none(out)
         out = torch.as_tensor(out)
         if out.shape != expected.shape:
-            raise Mismatch(f"return one index per time, shape {tuple(expected.shape)}, got {tuple(out.shape)}.")
+            raise Mismatch(
+                "return one index per time, shape {expected_shape}, got {out_shape}.",
+                expected_shape=tuple(expected.shape),
+                out_shape=tuple(out.shape),
+            )
         if out.is_floating_point():
             if torch.equal(out.round().long(), expected):
                 raise Mismatch(
@@ -142,19 +146,27 @@ def _test_pndm_nfe(fn) -> None:
             out = fn(steps, warmup)
             _none(out)
             if not isinstance(out, numbers.Integral):
-                raise Mismatch(f"return an int (network evaluations), got {type(out).__name__}.")
+                raise Mismatch("return an int (network evaluations), got {out_type}.", out_type=type(out).__name__)
             if out == len(calls):
                 continue
             if out == steps:
                 raise Mismatch(
-                    f"{warmup!r} with {steps} steps makes {len(calls)} network calls, not {steps}: the warm-up "
-                    "evaluates the network within its steps, and an honest NFE counts every call."
+                    "{warmup!r} with {steps} steps makes {calls} network calls, not "
+                    "{steps}: the warm-up evaluates the network within its steps, and an "
+                    "honest NFE counts every call.",
+                    warmup=warmup,
+                    steps=steps,
+                    calls=len(calls),
                 )
             if steps <= 3 and out == steps + (9 if warmup == "prk" else 1):
                 raise Mismatch(
-                    f"right for long runs, but with {steps} step{'s' if steps > 1 else ''} {warmup!r} makes "
-                    f"{len(calls)} calls: a run that short has fewer steps for the warm-up to spend its extra "
-                    "evaluations on — count them (the last step, to x₀, never evaluates the network twice)."
+                    "right for long runs, but with steps = {steps} {warmup!r} makes "
+                    "{calls} calls: a run that short has fewer steps for the warm-up to "
+                    "spend its extra evaluations on — count them (the last step, to x₀, "
+                    "never evaluates the network twice).",
+                    steps=steps,
+                    warmup=warmup,
+                    calls=len(calls),
                 )
             if warmup == "prk" and out == steps + 12:
                 raise Mismatch(
@@ -162,7 +174,11 @@ def _test_pndm_nfe(fn) -> None:
                     "anyway: the warm-up *adds* 9 (12 − 3)."
                 )
             raise Mismatch(
-                f"{warmup!r} with {steps} steps: the sampler calls the network {len(calls)} times, you said {out}."
+                "{warmup!r} with {steps} steps: the sampler calls the network {calls} times, you said {out}.",
+                warmup=warmup,
+                steps=steps,
+                calls=len(calls),
+                out=out,
             )
 
 
@@ -174,7 +190,7 @@ def _test_consistency(fn) -> None:
     out = fn(x.clone(), t.clone(), F.clone())
     _none(out)
     if not isinstance(out, torch.Tensor):
-        raise Mismatch(f"return a torch.Tensor shaped like x, got {type(out).__name__}.")
+        raise Mismatch("return a torch.Tensor shaped like x, got {out_type}.", out_type=type(out).__name__)
     st = 10.0 * t.double().view(-1, 1, 1, 1)
     c_skip, c_out = 0.25 / (st**2 + 0.25), st / (st**2 + 0.25).sqrt()
     ref = c_skip * x + c_out * F

@@ -56,7 +56,7 @@ def _test_guided_eps(fn) -> None:
                 "scaling the conditional prediction is not guidance: the unconditional prediction must be "
                 "subtracted, ε̃ = (1 + w) ε_c − w ε_u (Eq. 07.1)."
             )
-        raise Mismatch(f"at w = {w:g} expected (1 + w) ε_c − w ε_u (Eq. 07.1).")
+        raise Mismatch("at w = {w:g} expected (1 + w) ε_c − w ε_u (Eq. 07.1).", w=w)
 
 
 def _test_corrupt_lr(fn) -> None:
@@ -78,7 +78,7 @@ def _test_corrupt_lr(fn) -> None:
             )
         raise Mismatch("return the pair (z_s, s): the corrupted LR image and its level (Eq. 07.2–07.3).")
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise Mismatch(f"return the pair (z_s, s), got {type(out).__name__}.")
+        raise Mismatch("return the pair (z_s, s), got {out_type}.", out_type=type(out).__name__)
     z, s_out = out
     if not isinstance(s_out, torch.Tensor) or not torch.equal(torch.as_tensor(s_out).long(), s):
         raise Mismatch("the second element must be the levels s themselves, unchanged (the network embeds them).")
@@ -116,7 +116,8 @@ def _test_corrupt_lr_levels(fn) -> None:
     _none(out)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise Mismatch(
-            f"return the pair (z_s, s): the corrupted LR image and its level (Eq. 07.2–07.3), got {type(out).__name__}."
+            "return the pair (z_s, s): the corrupted LR image and its level (Eq. 07.2–07.3), got {out_type}.",
+            out_type=type(out).__name__,
         )
     z, s_out = out
     if not isinstance(s_out, torch.Tensor) or not torch.equal(torch.as_tensor(s_out).long(), s):
@@ -159,15 +160,19 @@ def _test_latent_scale(fn) -> None:
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != z.shape:
         raise Mismatch(
-            f"return the scaled latents, shaped like the input {tuple(z.shape)}, got "
-            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            "return the scaled latents, shaped like the input {z_shape}, got {isinstance_out}.",
+            z_shape=tuple(z.shape),
+            isinstance_out=tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__,
         )
     if close(out, z / z.std()):
         return
     if close(out, z):
         raise Mismatch(
-            f"unscaled latents: their std is {float(z.std()):.3f}, so at every t the diffusion sees a signal "
-            f"{float(z.std()) ** 2:.2f}× weaker against the same noise — the schedule's SNR is off (Eq. 07.6)."
+            "unscaled latents: their std is {std_z:.3f}, so at every t the "
+            "diffusion sees a signal {std_z2:.2f}× weaker against the same noise — "
+            "the schedule's SNR is off (Eq. 07.6).",
+            std_z=float(z.std()),
+            std_z2=float(z.std()) ** 2,
         )
     if close(out, z * z.std()):
         raise Mismatch("multiplied by the std instead of dividing: λ = 1 / std (Eq. 07.6).")
@@ -188,9 +193,13 @@ def _test_latent_scale(fn) -> None:
     ratio = out / z
     if torch.isfinite(ratio).all() and float(ratio.std()) < 1e-9 * float(ratio.abs().mean()):
         raise Mismatch(
-            f"one number for all latents, as it should be — but λ = {float(ratio.mean()):.4f}, not 1/std(z) = "
-            f"{1 / float(z.std()):.4f}. If you took the std of a first batch (LDM's practice: scale_by_std on its "
-            "first batch), the exercise asks for all the latents you are given: a batch's std is a noisier estimate."
+            "one number for all latents, as it should be — but λ = {ratio:.4f}, "
+            "not 1/std(z) = {std_z:.4f}. If you took the std of a first batch "
+            "(LDM's practice: scale_by_std on its first batch), the exercise asks "
+            "for all the latents you are given: a batch's std is a noisier "
+            "estimate.",
+            ratio=float(ratio.mean()),
+            std_z=1 / float(z.std()),
         )
     raise Mismatch("expected z / std(z) over all the latents (Eq. 07.6).")
 

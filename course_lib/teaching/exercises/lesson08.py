@@ -28,12 +28,15 @@ def _test_area_pinv(fn) -> None:
         out = fn(y.clone(), scale)
         _none(out)
         if not isinstance(out, torch.Tensor):
-            raise Mismatch(f"return a torch.Tensor, got {type(out).__name__}.")
+            raise Mismatch("return a torch.Tensor, got {out_type}.", out_type=type(out).__name__)
         want_shape = (2, 1, 4 * scale, 4 * scale)
         if tuple(out.shape) != want_shape:
             raise Mismatch(
-                f"A† maps an LR image (B, C, h, w) to HR size (B, C, {scale}h, {scale}w): expected {want_shape}, "
-                f"got {tuple(out.shape)}."
+                "A† maps an LR image (B, C, h, w) to HR size (B, C, {scale}h, "
+                "{scale}w): expected {want_shape}, got {out_shape}.",
+                scale=scale,
+                want_shape=want_shape,
+                out_shape=tuple(out.shape),
             )
         ref = y.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
         if close(out, ref):
@@ -42,9 +45,11 @@ def _test_area_pinv(fn) -> None:
         bic = F.interpolate(y, scale_factor=scale, mode="bicubic", align_corners=False)
         if close(out, bic) or close(out, bic.clamp(-1, 1)):
             raise Mismatch(
-                f"bicubic upsampling is not a pseudo-inverse of average pooling: A(bicubic(y)) differs from y "
-                f"by up to {float((aout - y).abs().max()):.3f}. A† must satisfy A A† y = y exactly — "
-                "replicate each LR pixel over its s × s block (nearest upsampling)."
+                "bicubic upsampling is not a pseudo-inverse of average pooling: "
+                "A(bicubic(y)) differs from y by up to {aout_y:.3f}. A† must satisfy A "
+                "A† y = y exactly — replicate each LR pixel over its s × s block "
+                "(nearest upsampling).",
+                aout_y=float((aout - y).abs().max()),
             )
         if close(out, ref / scale**2):
             raise Mismatch(
@@ -62,8 +67,9 @@ def _test_area_pinv(fn) -> None:
                 "nothing in the null space, i.e. it is constant on each s × s block (nearest upsampling)."
             )
         raise Mismatch(
-            f"A(your A† y) differs from y by up to {float((aout - y).abs().max()):.3f}: A† of average pooling "
-            "is nearest (replicate) upsampling, with A A† = I."
+            "A(your A† y) differs from y by up to {aout_y:.3f}: A† of average "
+            "pooling is nearest (replicate) upsampling, with A A† = I.",
+            aout_y=float((aout - y).abs().max()),
         )
 
 
@@ -127,8 +133,9 @@ def _test_ddnm_loop(fn) -> None:
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != hr.shape:
         raise Mismatch(
-            f"return the final x₀ as a tensor shaped like x_T {tuple(hr.shape)}, got "
-            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            "return the final x₀ as a tensor shaped like x_T {hr_shape}, got {isinstance_out}.",
+            hr_shape=tuple(hr.shape),
+            isinstance_out=tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__,
         )
     v = _ddnm_variants(eps_model, x_T, y, op, alpha_bars, timesteps, noises)
     if close(out, v["right"], atol=1e-6):
@@ -164,9 +171,11 @@ def _test_ddnm_loop(fn) -> None:
         )
     cons = float((op.A(out) - y).abs().max())
     raise Mismatch(
-        f"your result differs from DDNM's (largest |A x̂ − y| = {cons:.2e}): per step, x̂₀ from ε̂ (Eq. 02.2), "
-        "the range–null-space step (Eq. 08.3), then x_{t'} = a x̂₀′ + b x_t + σ z with posterior_coefficients "
-        "(no noise on the last step, Eq. 08.4)."
+        "your result differs from DDNM's (largest |A x̂ − y| = {cons:.2e}): "
+        "per step, x̂₀ from ε̂ (Eq. 02.2), the range–null-space step (Eq. "
+        "08.3), then x_{{t'}} = a x̂₀′ + b x_t + σ z with "
+        "posterior_coefficients (no noise on the last step, Eq. 08.4).",
+        cons=cons,
     )
 
 
@@ -223,13 +232,15 @@ def _test_zero_conv(fn) -> None:
     conv = fn(16)
     _none(conv)
     if not isinstance(conv, nn.Module):
-        raise Mismatch(f"return an nn.Module (e.g. nn.Conv2d), got {type(conv).__name__}.")
+        raise Mismatch("return an nn.Module (e.g. nn.Conv2d), got {conv_type}.", conv_type=type(conv).__name__)
     x = torch.randn(2, 16, 8, 8, generator=g)
     out = conv(x)
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         raise Mismatch(
-            f"the convolution must keep the feature's shape {tuple(x.shape)} (16 → 16 channels, 1 × 1 kernel), "
-            f"got {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            "the convolution must keep the feature's shape {x_shape} (16 → 16 "
+            "channels, 1 × 1 kernel), got {isinstance_out}.",
+            x_shape=tuple(x.shape),
+            isinstance_out=tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__,
         )
     params = list(conv.parameters())
     if not params or not all(p.requires_grad for p in params):
@@ -256,9 +267,12 @@ def _test_zero_conv(fn) -> None:
         cond = torch.randn(2, 1, 16, 16, generator=g)
         gap = float((controlled(xt, t, cond) - base(xt, t, None)).abs().max())
         raise Mismatch(
-            f"not zero-initialised: it outputs up to {float(out.abs().max()):.3f} for a random input, and a "
-            f"ControlNet built with it changes the frozen model's ε̂ by up to {gap:.3f} before any training — "
-            "the pipeline must start as the pretrained model exactly (Eq. 08.6)."
+            "not zero-initialised: it outputs up to {out:.3f} for a random input, "
+            "and a ControlNet built with it changes the frozen model's ε̂ by up to "
+            "{gap:.3f} before any training — the pipeline must start as the "
+            "pretrained model exactly (Eq. 08.6).",
+            out=float(out.abs().max()),
+            gap=gap,
         )
     target = torch.randn(out.shape, generator=g)
     with torch.enable_grad():  # checks run under no_grad

@@ -32,8 +32,9 @@ def _test_srdiff_target(fn) -> None:
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != hr.shape:
         raise Mismatch(
-            f"return a tensor shaped like hr {tuple(hr.shape)}, got "
-            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            "return a tensor shaped like hr {hr_shape}, got {isinstance_out}.",
+            hr_shape=tuple(hr.shape),
+            isinstance_out=tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__,
         )
     r = hr - up
     if close(out, (2 * r).clamp(-1, 1)):
@@ -45,8 +46,9 @@ def _test_srdiff_target(fn) -> None:
         )
     if close(out, 2 * r):
         raise Mismatch(
-            f"doubled but not clipped: {float((2 * r).abs().max()):.2f} > 1 here. The process assumes x₀ in "
-            "[−1, 1]; SRDiff clips the doubled residual (Eq. 09.1)."
+            "doubled but not clipped: {r:.2f} > 1 here. The process assumes x₀ in "
+            "[−1, 1]; SRDiff clips the doubled residual (Eq. 09.1).",
+            r=float((2 * r).abs().max()),
         )
     if close(out, (-2 * r).clamp(-1, 1)):
         raise Mismatch(
@@ -67,8 +69,9 @@ def _test_residual_to_image(fn) -> None:
     _none(out)
     if not isinstance(out, torch.Tensor) or out.shape != hr.shape:
         raise Mismatch(
-            f"return a tensor shaped like x_r {tuple(hr.shape)}, got "
-            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            "return a tensor shaped like x_r {hr_shape}, got {isinstance_out}.",
+            hr_shape=tuple(hr.shape),
+            isinstance_out=tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__,
         )
     want = (up + x_r / 2).clamp(-1, 1)
     if close(out, want):
@@ -127,8 +130,10 @@ def _test_frozen_encoder(fn) -> None:
     ]
     if moved:
         raise Mismatch(
-            f"after one optimiser step the encoder's {', '.join(moved)} moved: eval() changes how layers "
-            "behave, not whether they train. Freeze the weights: requires_grad_(False) on every parameter."
+            "after one optimiser step the encoder's {moved} moved: eval() changes "
+            "how layers behave, not whether they train. Freeze the weights: "
+            "requires_grad_(False) on every parameter.",
+            moved=', '.join(moved),
         )
     if stats:
         raise Mismatch(
@@ -169,8 +174,8 @@ def _test_unrolled_prior_loss(fn) -> None:
     _none(out)
     if not isinstance(out, torch.Tensor) or out.dim() != 0:
         raise Mismatch(
-            f"return the loss, a scalar tensor, got "
-            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            "return the loss, a scalar tensor, got {isinstance_out}.",
+            isinstance_out=tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__,
         )
     if len(calls) == 1:
         raise Mismatch(
@@ -179,7 +184,9 @@ def _test_unrolled_prior_loss(fn) -> None:
             "at sampling its own outputs feed each next step."
         )
     if sorted(calls, reverse=True) != calls or calls != [3, 2, 1, 0]:
-        raise Mismatch(f"the denoiser saw t = {calls}: run the reverse steps t = 3, 2, 1, 0, each once, in that order.")
+        raise Mismatch(
+            "the denoiser saw t = {calls}: run the reverse steps t = 3, 2, 1, 0, each once, in that order.", calls=calls
+        )
     if not out.requires_grad:
         raise Mismatch(
             "the loss carries no gradient: the chain must stay differentiable (no torch.no_grad, no .detach())"

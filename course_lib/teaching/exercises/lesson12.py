@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ...video import warp as _warp
-from . import Exercise, Mismatch, close, expect_tensor, register, run_check
+from . import Exercise, Mismatch, N_, close, expect_tensor, register, run_check
 
 __all__ = ["check_warp", "check_warping_error", "check_frame_noise", "check_sdedit_start"]
 
@@ -25,8 +25,10 @@ def _test_warp(fn) -> None:
             continue
         if close(out, _warp(x, (-d[0], -d[1]))):
             raise Mismatch(
-                f"warped the wrong way: for d = {d} the content must move down by d_y and right by d_x — "
-                "warp(x, d)[i, j] = x[i − d_y, j − d_x] (Eq. 12.1). You moved it by −d."
+                "warped the wrong way: for d = {d} the content must move down by d_y "
+                "and right by d_x — warp(x, d)[i, j] = x[i − d_y, j − d_x] (Eq. 12.1). "
+                "You moved it by −d.",
+                d=d,
             )
         if close(out, _warp(x, (d[1], d[0]))):
             raise Mismatch("the axes are swapped: d = (d_y, d_x), rows first (Eq. 12.1).")
@@ -111,14 +113,17 @@ def _test_sdedit_start(fn) -> None:
     ab = alpha_bars[t]
     if close(out, ab.sqrt() * x + (1 - ab).sqrt() * noise):
         return
-    for wrong, why in (
-        (0, "strength used as the index itself: int(0.6) = 0, almost no noise — t* = round(strength·(T − 1))"),
-        (round((1 - strength) * (T - 1)), "strength turned around: strength 1 is all noise (t* = T − 1), 0 none"),
-        (round(strength * 100), "t* on the scale of the sampler's 100 steps, not of the process's T = 1,000"),
-    ):
+    for wrong, hint in (
+        (0, N_("t* on the wrong scale — strength used as the index itself: int(0.6) = 0, almost no noise — "
+               "t* = round(strength·(T − 1)) (Eq. 12.3).")),
+        (round((1 - strength) * (T - 1)), N_("t* on the wrong scale — strength turned around: strength 1 is all "
+                                             "noise (t* = T − 1), 0 none (Eq. 12.3).")),
+        (round(strength * 100), N_("t* on the wrong scale — t* on the scale of the sampler's 100 steps, not of the "
+                                   "process's T = 1,000 (Eq. 12.3).")),
+    ):  # fmt: skip
         a = alpha_bars[wrong]
         if close(out, a.sqrt() * x + (1 - a).sqrt() * noise):
-            raise Mismatch(f"t* on the wrong scale — {why} (Eq. 12.3).")
+            raise Mismatch(hint)
     if close(out, ab * x + (1 - ab) * noise):
         raise Mismatch("the square roots: x_t = √ᾱ_t·x + √(1 − ᾱ_t)·ε (Eq. 01.3), not ᾱ_t·x + (1 − ᾱ_t)·ε.")
     if close(out, (1 - strength) * x + strength * noise):

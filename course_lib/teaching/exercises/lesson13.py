@@ -10,7 +10,7 @@ import math
 import torch
 
 from ...stats import paired_difference, t_quantile
-from . import Exercise, Mismatch, register, run_check
+from . import Exercise, Mismatch, N_, register, run_check
 
 __all__ = ["check_comparable", "check_trace", "check_paired_interval", "check_nfe", "LDM_TABLE_5"]
 
@@ -27,21 +27,25 @@ def _test_comparable(fn) -> None:
         raise Mismatch("two FIDs measured the same way (data, degradation, feature network, sample count) are "
                        "comparable: return True.")  # fmt: skip
     why = {
-        "dataset": ("DIV2K-Val", "comparing FIDs across datasets: a FID is a distance to *that* dataset's features — "
-                    "ImageNet's and DIV2K's are different rulers"),
-        "degradation": ("Real-ESRGAN degradation ×4", "the same images degraded another way are another task: a blind "
-                        "×4 FID and a bicubic ×4 FID do not measure the same thing"),
-        "features": ("Inception-v3 (other weights)", "another feature network (or another port of its weights — the "
-                     "pyiqa and clean-fid threads ask about exactly this) gives another number for the same images"),
-        "n": (5_000, "the Fréchet distance is biased upwards by an amount proportional to 1/N, with a constant that "
-              "differs from model to model: at 5,000 samples it is larger than at 50,000 for the same model, and "
-              "rankings can change (lesson 13, section 1)"),
+        "dataset": ("DIV2K-Val", N_("they differ in dataset: comparing FIDs across datasets: a FID is a distance to "
+                    "*that* dataset's features — ImageNet's and DIV2K's are different rulers. Return False unless "
+                    "dataset, degradation, features and n all agree.")),
+        "degradation": ("Real-ESRGAN degradation ×4", N_("they differ in degradation: the same images degraded "
+                        "another way are another task: a blind ×4 FID and a bicubic ×4 FID do not measure the same "
+                        "thing. Return False unless dataset, degradation, features and n all agree.")),
+        "features": ("Inception-v3 (other weights)", N_("they differ in features: another feature network (or another "
+                     "port of its weights — the pyiqa and clean-fid threads ask about exactly this) gives another "
+                     "number for the same images. Return False unless dataset, degradation, features and n all "
+                     "agree.")),
+        "n": (5_000, N_("they differ in n: the Fréchet distance is biased upwards by an amount proportional to 1/N, "
+              "with a constant that differs from model to model: at 5,000 samples it is larger than at 50,000 for "
+              "the same model, and rankings can change (lesson 13, section 1). Return False unless dataset, "
+              "degradation, features and n all agree.")),
     }  # fmt: skip
     for key in _KEYS:
         other = {**_BASE, key: why[key][0]}
         if fn(dict(_BASE), other) is not False:
-            raise Mismatch(f"they differ in {key}: {why[key][1]}. Return False unless dataset, degradation, features "
-                           "and n all agree.")  # fmt: skip
+            raise Mismatch(why[key][1])
     if fn({**_BASE, "metric": "FID"}, {**_BASE, "metric": "LPIPS"}) is not False:
         raise Mismatch("an FID and an LPIPS are different measures: never comparable.")
 
@@ -62,21 +66,25 @@ def _test_trace(fn) -> None:
     rows = [dict(r) for r in LDM_TABLE_5]
     out = fn(rows)
     if not (isinstance(out, tuple) and len(out) == 2):
-        raise Mismatch(f"return a pair (the method whose row holds 15.2, LDM-4's own FID), got {out!r}")
+        raise Mismatch("return a pair (the method whose row holds 15.2, LDM-4's own FID), got {out!r}", out=out)
     whose, fid = out
     if isinstance(whose, str) and whose.startswith("LDM"):
         raise Mismatch("15.2 is not LDM's number: in LDM's Table 5 it sits in the Image Regression row — a baseline, "
                        "marked [72] because LDM copied it from SR3's own table. The notes read a baseline's number as "
                        "the method's.")  # fmt: skip
     if whose != "Image Regression [72]":
-        raise Mismatch(f"find the row whose FID is 15.2 and return its method exactly as written; got {whose!r}")
+        raise Mismatch(
+            "find the row whose FID is 15.2 and return its method exactly as written; got {whose!r}", whose=whose
+        )
     if fid == 15.2:
         raise Mismatch("LDM-4's own FID is in its own row (100 steps), not 15.2.")
     if fid in (2.4, 4.3, 4.4, 6.4):
         raise Mismatch("that is another LDM row (the big model, or 50 steps with guiding): the notes' row is LDM-4 "
                        "at 100 steps.")  # fmt: skip
     if fid not in (2.8, 4.8):
-        raise Mismatch(f"LDM-4 (100 steps) reports 2.8 (validation-split features) and 4.8 (train split); got {fid!r}")
+        raise Mismatch(
+            "LDM-4 (100 steps) reports 2.8 (validation-split features) and 4.8 (train split); got {fid!r}", fid=fid
+        )
 
 
 def _test_paired_interval(fn) -> None:
@@ -86,26 +94,37 @@ def _test_paired_interval(fn) -> None:
     b = base + 0.3 * torch.randn(8, generator=g, dtype=torch.float64)
     out = fn(a.clone(), b.clone())
     if not (isinstance(out, tuple) and len(out) == 3):
-        raise Mismatch(f"return (estimate, low, high), got {out!r}")
+        raise Mismatch("return (estimate, low, high), got {out!r}", out=out)
     est, low, high = (float(v) for v in out)
     n = a.numel()
     paired = paired_difference(a, b)  # the right answer, from the course's one protocol (Eq. S.1)
     if abs(est - paired.estimate) > 1e-6:
-        raise Mismatch(f"the estimate is the mean difference mean(a − b) = {paired.estimate:.4f}, got {est:.4f}")
+        raise Mismatch(
+            "the estimate is the mean difference mean(a − b) = {estimate_paired:.4f}, got {est:.4f}",
+            estimate_paired=paired.estimate,
+            est=est,
+        )
     if abs(low - paired.low) < 1e-6 and abs(high - paired.high) < 1e-6:
         return
     half, t = (high - low) / 2, t_quantile(0.975, n - 1)
     unpaired_se = math.sqrt(float(a.var() / n + b.var() / n))
     normal_quantile = 1.96
     if any(abs(half - q * unpaired_se) < 0.05 * q * unpaired_se for q in (t, normal_quantile)):
-        raise Mismatch("an unpaired interval: a and b are the *same* digits through two methods, so how hard each "
-                       "digit is cancels in d_i = a_i − b_i. Treating them as independent samples adds that spread "
-                       f"back — your half-width {half:.2f} dB against the paired {t * paired.se:.2f} "
-                       "(Eq. S.1).")  # fmt: skip
+        raise Mismatch(
+            "an unpaired interval: a and b are the *same* digits through two methods, so how hard each digit is "
+            "cancels in d_i = a_i − b_i. Treating them as independent samples adds that spread back — your "
+            "half-width {half:.2f} dB against the paired {t_se:.2f} (Eq. S.1).",
+            half=half,
+            t_se=t * paired.se,
+        )
     if abs(half - normal_quantile * paired.se) < 1e-6:
-        raise Mismatch(f"1.96 is the normal quantile: with n = {n} digits the mean over sd/√n follows Student's t "
-                       f"with n − 1 = {n - 1} degrees of freedom, whose 97.5 % quantile is {t:.2f} "
-                       "(Eq. S.1).")  # fmt: skip
+        raise Mismatch(
+            "1.96 is the normal quantile: with n = {n} digits the mean over sd/√n follows Student's t with "
+            "n − 1 = {n2} degrees of freedom, whose 97.5 % quantile is {t:.2f} (Eq. S.1).",
+            n=n,
+            n2=n - 1,
+            t=t,
+        )
     if abs(half - t * paired.se * math.sqrt(n)) < 1e-6:
         raise Mismatch("that is the spread of one difference: the mean's standard error is sd(d)/√n.")
     raise Mismatch("expected mean(d) ± t_{n−1, 0.975} · sd(d)/√n with d = a − b (Eq. S.1).")
@@ -137,7 +156,13 @@ def _test_nfe(fn) -> None:
             if solver == "dpmpp_2m" and out == 2 * steps:
                 raise Mismatch("DPM-Solver++(2M) is second order with one evaluation per step: it reuses the previous "
                                "step's evaluation (a multistep method). NFE = steps.")  # fmt: skip
-            raise Mismatch(f"{solver} with {steps} steps costs {nfe(steps)} network evaluations; got {out!r}")
+            raise Mismatch(
+                "{solver} with {steps} steps costs {nfe_steps} network evaluations; got {out!r}",
+                solver=solver,
+                steps=steps,
+                nfe_steps=nfe(steps),
+                out=out,
+            )
 
 
 COMPARABLE = register(Exercise("13", 1, "comparable", _test_comparable))
