@@ -335,3 +335,17 @@ def test_a_changed_english_block_of_a_document_is_named_and_kept_english_until_c
     edition.update_doc("doc")
     assert edition.doc_status("doc") == {"untranslated": [], "fuzzy": ["block 1"]}
     assert "First paragraph, changed." in edition.build_doc("doc")  # English until a translator checks it
+
+
+def test_line_breaks_between_chinese_characters_are_removed_and_nothing_else():
+    text = (
+        "# 标题\n正文第一行，\n第二行。\n1. 一项，\n   续行。\nEnglish line\nnext line\n```\n代码\n注释\n```\n"
+        "$$\n\\text{甲}\n\\text{乙}\n$$\n中文 end\n中文"
+    )
+    joined = edition.join_cjk_lines(text)
+    assert joined == (
+        "# 标题\n正文第一行，第二行。\n1. 一项，续行。\nEnglish line\nnext line\n```\n代码\n注释\n```\n"
+        "$$\n\\text{甲}\n\\text{乙}\n$$\n中文 end\n中文"
+    )
+    assert edition.join_cjk_lines(joined) == joined  # idempotent
+    assert edition.join_cjk_lines("plain English\nwrapped\n") == "plain English\nwrapped\n"

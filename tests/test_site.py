@@ -81,6 +81,10 @@ def test_links_of_repository_documents_are_rewritten_to_pages():
     assert "[code](https://github.com/o/r/blob/main/course_lib/engine/train.py)" in out
     # relative to the document's own folder
     assert "[r](readme.md)" in site._rewrite_links("[r](../README.md)", "docs/instructors.md", "https://github.com/o/r")
+    # a Chinese document links to the Chinese pages, and to an English document in the repository (the way back)
+    zh = site._rewrite_links("[E](README.md) [g](docs/glossary.zh-CN.md) [e](docs/errata.md)", "README.zh-CN.md", "R")
+    assert zh == "[E](R/blob/main/README.md) [g](glossary.md) [e](errata.md)"
+    assert site._rewrite_links("[中文](README.zh-CN.md)", "README.md", "R") == "[中文](R/blob/main/README.zh-CN.md)"
 
 
 def test_staged_lessons_keep_outputs_drop_solutions_and_link_out(tmp_path):

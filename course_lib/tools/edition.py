@@ -63,6 +63,7 @@ __all__ = [
     "write_docs",
     "chinese_title",
     "syllabus_zh",
+    "join_cjk_lines",
 ]
 
 LOCALE = ROOT / "locale" / "zh" / "LC_MESSAGES"
@@ -143,6 +144,33 @@ def status(stem: str) -> dict[str, list[int]]:
     return out
 
 
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs, full-width forms
+
+
+def join_cjk_lines(text: str) -> str:
+    """Markdown with each line break between two Chinese characters removed. A renderer turns a soft line break
+    into a space, which Latin text needs and Chinese does not (Chrome draws it: "本课 的"); a translator may wrap
+    lines as the English does (a list item's indented continuation included). A heading line, code fences and
+    display maths are left as they are."""
+    import re
+
+    out: list[str] = []
+    fenced = math = False
+    for line in text.split("\n"):
+        # (an indented line continues a list item; its indent goes with the break)
+        join = (out and not fenced and not math and re.match(f"\\s*[{_CJK}]", line)
+                and re.search(f"[{_CJK}]$", out[-1]) and not out[-1].lstrip().startswith("#"))  # fmt: skip
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif line.count("$$") % 2:
+            math = not math
+        if join:
+            out[-1] += line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def build(stem: str, out: str | Path) -> Path:
     """Write ``OUT/zh/STEM.ipynb`` (``OUT/zh/appendix/STEM.ipynb`` for an appendix, so that the lessons' relative
     links hold): the English executed notebook with each Markdown cell translated (English where
@@ -153,7 +181,7 @@ def build(stem: str, out: str | Path) -> Path:
         if cell.cell_type == "markdown":
             entry = catalogue.get(cell.source)
             if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"]:
-                cell.source = entry["msgstr"]
+                cell.source = join_cjk_lines(entry["msgstr"])
     nb.metadata.setdefault("course", {})["language"] = "zh"
     target = Path(out) / "zh" / english_path(stem).relative_to(NOTEBOOKS)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -418,7 +446,7 @@ def build_doc(name: str) -> str:
         else:
             entry = catalogue.get(block)
             ok = entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"]
-            out.append(_zh_links(entry["msgstr"], source) if ok else block)
+            out.append(_zh_links(join_cjk_lines(entry["msgstr"]), source) if ok else block)
     return "\n\n".join(out) + "\n"
 
 

@@ -123,7 +123,8 @@ if "google.colab" in sys.modules:
 def _rewrite_links(text: str, source: str, repo: str) -> str:
     """Markdown links of a repository document, made to work in the site: lessons → their pages, the other staged
     documents → theirs, anything else in the repository → its page on the repository (readers online)."""
-    pages = {src: dst for src, dst in PAGES} | {src: dst for src, dst in PAGES_ZH}
+    chinese = source in dict(PAGES_ZH) and source not in dict(PAGES)
+    pages = dict(PAGES_ZH if chinese else PAGES)  # a link to the other language's document goes to the repository
     base = posixpath.dirname(source)
 
     def fix(m: re.Match) -> str:
@@ -135,8 +136,6 @@ def _rewrite_links(text: str, source: str, repo: str) -> str:
         frag = f"#{anchor}" if anchor else ""
         if resolved.startswith("notebooks/") and resolved.endswith(".ipynb"):
             return f"[{label}](lessons/{resolved.removeprefix('notebooks/')}{frag})"
-        if resolved in pages and "English" in label and source in dict(PAGES_ZH) and source not in dict(PAGES):
-            return f"[{label}]({repo}/blob/main/{resolved}{frag})"  # a Chinese page's way back to the English
         if resolved in pages:
             return f"[{label}]({pages[resolved]}{frag})"
         return f"[{label}]({repo}/blob/main/{resolved}{frag})"
