@@ -349,3 +349,22 @@ def test_line_breaks_between_chinese_characters_are_removed_and_nothing_else():
     )
     assert edition.join_cjk_lines(joined) == joined  # idempotent
     assert edition.join_cjk_lines("plain English\nwrapped\n") == "plain English\nwrapped\n"
+
+
+def test_a_chinese_lesson_runs_where_make_lab_puts_it_and_its_checks_answer_in_chinese(tmp_path, monkeypatch):
+    """workspace/zh/ is one folder deeper than notebooks/: the lesson still finds its data and models, and the
+    language comes from the folder (no code cell differs from the English)."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    monkeypatch.delenv("COURSE_LANGUAGE", raising=False)
+    path = next(p for p in edition.workspace(tmp_path) if p.stem == "03_timestep_embedding")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    printed = "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    assert "✅ 练习 03.1" in printed and "通过" in printed and "Exercise 03.1" not in printed
