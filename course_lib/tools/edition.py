@@ -106,28 +106,35 @@ def translated_lessons() -> list[str]:
     return [stem for stem in order if stem in have]
 
 
+def _merge(old: dict, texts: list[tuple[str, str]]) -> list[dict]:
+    """Catalogue entries for ``texts`` — (English, place) pairs — keeping ``old``'s translations: unchanged English
+    keeps its translation; a changed text takes the translation of the one that stood at its place, marked
+    ``fuzzy`` (gettext's msgmerge does the same); a new one gets an empty translation."""
+    by_place = {e["comments"][0]: e for e in old.values() if e["comments"]}
+    entries, seen = [], set()
+    for text, place in texts:
+        if text in seen:
+            continue
+        seen.add(text)
+        if text in old:
+            entries.append({"msgid": text, "msgstr": old[text]["msgstr"], "flags": old[text]["flags"],
+                            "comments": [place]})  # fmt: skip
+        elif place in by_place and by_place[place]["msgstr"]:
+            entries.append({"msgid": text, "msgstr": by_place[place]["msgstr"], "flags": ["fuzzy"],
+                            "comments": [place]})  # fmt: skip
+        else:
+            entries.append({"msgid": text, "msgstr": "", "comments": [place]})
+    return entries
+
+
 def update(stem: str) -> Path:
     """Rewrite the lesson's catalogue from its English cells: a translation whose English text is unchanged stays; a
     cell whose English changed keeps the translation of the cell that stood at its place, marked ``fuzzy``; a new
     cell gets an empty translation."""
     path = catalogue_path(stem)
     old = read_po(path) if path.is_file() else {}
-    by_place = {e["comments"][0]: (msgid, e) for msgid, e in old.items() if e["comments"]}
-    entries, seen = [], set()
-    for k, text in enumerate(english_cells(stem)):
-        if text in seen:
-            continue
-        seen.add(text)
-        place = f"cell {k}"
-        if text in old:
-            e = old[text]
-            entries.append({"msgid": text, "msgstr": e["msgstr"], "flags": e["flags"], "comments": [place]})
-        elif place in by_place and by_place[place][1]["msgstr"]:
-            entries.append({"msgid": text, "msgstr": by_place[place][1]["msgstr"], "flags": ["fuzzy"],
-                            "comments": [place]})  # fmt: skip
-        else:
-            entries.append({"msgid": text, "msgstr": "", "comments": [place]})
-    return write_po(path, entries, HEADER)
+    texts = [(text, f"cell {k}") for k, text in enumerate(english_cells(stem))]
+    return write_po(path, _merge(old, texts), HEADER)
 
 
 def status(stem: str) -> dict[str, list[int]]:
@@ -320,22 +327,8 @@ def update_doc(name: str) -> Path:
     translation; a changed block keeps the translation of the block that stood at its place, marked fuzzy."""
     path = _doc_catalogue(name)
     old = read_po(path) if path.is_file() else {}
-    by_place = {e["comments"][0]: e for e in old.values() if e["comments"]}
-    entries, seen = [], set()
-    for text, place in _doc_texts(name):
-        if text in seen:
-            continue
-        seen.add(text)
-        if text in old:
-            e = old[text]
-            entries.append({"msgid": text, "msgstr": e["msgstr"], "flags": e["flags"], "comments": [place]})
-        elif place in by_place and by_place[place]["msgstr"]:
-            entries.append({"msgid": text, "msgstr": by_place[place]["msgstr"], "flags": ["fuzzy"],
-                            "comments": [place]})  # fmt: skip
-        else:
-            entries.append({"msgid": text, "msgstr": "", "comments": [place]})
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_po(path, entries, HEADER)
+    return write_po(path, _merge(old, _doc_texts(name)), HEADER)
 
 
 def doc_status(name: str) -> dict[str, list[str]]:

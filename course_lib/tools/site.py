@@ -56,19 +56,21 @@ SITE = ROOT / "_build" / "site"
 STAGE = ROOT / "_build" / "site-src"
 STAGE_ZH = ROOT / "_build" / "site-src-zh"
 CONF = ROOT / "docs" / "site"
-#: (repository path, page in the site): the documents beside the lessons
+#: (repository path, page in the site): the documents beside the lessons, in the sidebar's order
 PAGES = (
     ("README.md", "readme.md"),
     ("docs/glossary.md", "glossary.md"),
     ("docs/instructors.md", "instructors.md"),
-    ("docs/errata.md", "errata.md"),
-    ("docs/adding-a-method.md", "adding-a-method.md"),
     ("docs/train-on-your-photos.md", "train-on-your-photos.md"),
+    ("docs/adding-a-method.md", "adding-a-method.md"),
     ("data/README.md", "data.md"),
+    ("docs/errata.md", "errata.md"),
     ("CHANGELOG.md", "changelog.md"),
 )
 #: the Chinese half: documents with a Chinese twin (edition.DOCUMENTS) are staged from the twin
 PAGES_ZH = tuple((dict((en, zh) for en, zh in edition.DOCUMENTS.values()).get(src, src), dst) for src, dst in PAGES)
+#: the reference pages in the sidebar, in order (both halves)
+REFERENCE = "\n".join(Path(dst).stem for _, dst in PAGES)
 WIDGET_NOTE = (
     "On this page the widgets are shown through their static views (the pictures beneath each widget); "
     "they come alive when you run the lesson in JupyterLab (`make lab`)."
@@ -222,14 +224,7 @@ Terms: the [glossary](glossary.md) (English ↔ 中文 ↔ symbol). For teachers
 :hidden:
 :caption: Reference
 
-readme
-glossary
-instructors
-train-on-your-photos
-adding-a-method
-data
-errata
-changelog
+{REFERENCE}
 ```
 """
 
@@ -280,14 +275,7 @@ cd {repo.rsplit('/', 1)[1]}
 :hidden:
 :caption: 参考
 
-readme
-glossary
-instructors
-train-on-your-photos
-adding-a-method
-data
-errata
-changelog
+{REFERENCE}
 ```
 """
 
