@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["LANGUAGES", "language", "read_po", "write_po", "po_escape"]
+__all__ = ["LANGUAGES", "language", "read_po", "write_po", "po_escape", "translation"]
 
 LANGUAGES = ("en", "zh")
 
@@ -70,10 +70,20 @@ def write_po(path: str | os.PathLike, entries: list[dict], header: str = "") -> 
     return path
 
 
-def read_po(path: str | os.PathLike) -> dict[str, dict]:
-    """A catalogue as ``{msgid: {"msgstr", "flags", "comments"}}`` (the header entry left out). Raises ``ValueError``
-    naming the file and line of anything it cannot read."""
+def translation(catalogue: dict[str, dict], text: str) -> str | None:
+    """The checked translation of ``text`` in a catalogue read by :func:`read_po`: its ``msgstr`` when there is one
+    and it is not marked ``fuzzy``, else ``None`` (the English stands)."""
+    entry = catalogue.get(text)
+    return entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else None
+
+
+def read_po(path: str | os.PathLike, missing_ok: bool = False) -> dict[str, dict]:
+    """A catalogue as ``{msgid: {"msgstr", "flags", "comments"}}`` (the header entry left out; ``{}`` for a file
+    that does not exist when ``missing_ok``). Raises ``ValueError`` naming the file and line of anything it cannot
+    read."""
     path = Path(path)
+    if missing_ok and not path.is_file():
+        return {}
     entries: dict[str, dict] = {}
     current: dict = {"flags": [], "comments": []}
     field = None

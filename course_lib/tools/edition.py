@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..language import read_po, write_po
+from ..language import read_po, translation, write_po
 from .devtools import NOTEBOOKS, ROOT, TIMINGS, notebook_paths, student_notebook, syllabus_entries
 
 __all__ = [
@@ -132,23 +132,28 @@ def update(stem: str) -> Path:
     cell whose English changed keeps the translation of the cell that stood at its place, marked ``fuzzy``; a new
     cell gets an empty translation."""
     path = catalogue_path(stem)
-    old = read_po(path) if path.is_file() else {}
+    old = read_po(path, missing_ok=True)
     texts = [(text, f"cell {k}") for k, text in enumerate(english_cells(stem))]
     return write_po(path, _merge(old, texts), HEADER)
+
+
+def _status(catalogue: dict[str, dict], texts: list[tuple[str, object]]) -> dict[str, list]:
+    """``{"untranslated": [...], "fuzzy": [...]}``: the places of ``texts`` — (English, place) pairs — whose current
+    English has no translation in ``catalogue``, and those whose translation is marked fuzzy."""
+    out: dict[str, list] = {"untranslated": [], "fuzzy": []}
+    for text, place in texts:
+        entry = catalogue.get(text)
+        if entry is None or not entry["msgstr"].strip():
+            out["untranslated"].append(place)
+        elif "fuzzy" in entry["flags"]:
+            out["fuzzy"].append(place)
+    return out
 
 
 def status(stem: str) -> dict[str, list[int]]:
     """``{"untranslated": [...], "fuzzy": [...]}``: the Markdown cells (numbered among the Markdown cells) with no
     translation of their current English text, and those whose translation is marked fuzzy."""
-    catalogue = read_po(catalogue_path(stem)) if catalogue_path(stem).is_file() else {}
-    out: dict[str, list[int]] = {"untranslated": [], "fuzzy": []}
-    for k, text in enumerate(english_cells(stem)):
-        entry = catalogue.get(text)
-        if entry is None or not entry["msgstr"].strip():
-            out["untranslated"].append(k)
-        elif "fuzzy" in entry["flags"]:
-            out["fuzzy"].append(k)
-    return out
+    return _status(read_po(catalogue_path(stem), missing_ok=True), [(t, k) for k, t in enumerate(english_cells(stem))])
 
 
 _CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs, full-width forms
@@ -183,12 +188,12 @@ def build(stem: str, out: str | Path) -> Path:
     links hold): the English executed notebook with each Markdown cell translated (English where
     no checked translation exists), its code cells and outputs unchanged, marked ``metadata.course.language = zh``."""
     nb = _notebook(stem)
-    catalogue = read_po(catalogue_path(stem)) if catalogue_path(stem).is_file() else {}
+    catalogue = read_po(catalogue_path(stem), missing_ok=True)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            entry = catalogue.get(cell.source)
-            if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"]:
-                cell.source = join_cjk_lines(entry["msgstr"])
+            zh = translation(catalogue, cell.source)
+            if zh:
+                cell.source = join_cjk_lines(zh)
     nb.metadata.setdefault("course", {})["language"] = "zh"
     target = Path(out) / "zh" / english_path(stem).relative_to(NOTEBOOKS)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -203,8 +208,7 @@ def exercise_texts() -> list[str]:
     """Every text a check shows a learner that is fixed in the code: the framework's words
     (:data:`course_lib.teaching.exercises.FRAMEWORK_TEXTS`), each hint of the exercise modules — a constant
     ``Mismatch("…")``, a template ``Mismatch("… {got:.3f} …", got=…)`` or a hint marked ``N_("…")`` — and each
-    answer's name given to
-    ``expect_tensor`` (read from their source, in order)."""
+    answer's name given to ``expect_tensor`` (read from their source, in order)."""
     import ast
 
     folder = ROOT / "course_lib" / "teaching" / "exercises"  # read as text: the tools layer imports no teaching code
@@ -231,7 +235,7 @@ def exercise_texts() -> list[str]:
 def update_exercises() -> Path:
     """Rewrite the checks' catalogue (``course_lib/teaching/locale/zh/LC_MESSAGES/exercises.po``) from
     :func:`exercise_texts`, keeping every translation whose English is unchanged."""
-    old = read_po(EXERCISES_CATALOGUE) if EXERCISES_CATALOGUE.is_file() else {}
+    old = read_po(EXERCISES_CATALOGUE, missing_ok=True)
     entries = []
     for text in exercise_texts():
         e = old.get(text, {"msgstr": "", "flags": []})
@@ -244,7 +248,7 @@ def hint_problems() -> dict[str, list[str]]:
     English no check shows any more) and ``untranslated`` (an entry without Chinese)."""
     import re
 
-    catalogue = read_po(EXERCISES_CATALOGUE) if EXERCISES_CATALOGUE.is_file() else {}
+    catalogue = read_po(EXERCISES_CATALOGUE, missing_ok=True)
     texts = exercise_texts()
     return {
         "missing": [t for t in texts if t not in catalogue],
@@ -326,7 +330,7 @@ def update_doc(name: str) -> Path:
     """Refresh (or create) a document's catalogue, as :func:`update` does for a lesson: unchanged English keeps its
     translation; a changed block keeps the translation of the block that stood at its place, marked fuzzy."""
     path = _doc_catalogue(name)
-    old = read_po(path) if path.is_file() else {}
+    old = read_po(path, missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_po(path, _merge(old, _doc_texts(name)), HEADER)
 
@@ -334,15 +338,7 @@ def update_doc(name: str) -> Path:
 def doc_status(name: str) -> dict[str, list[str]]:
     """``{"untranslated": [...], "fuzzy": [...]}``: the places (``block K``, ``syllabus STEM``) of a document
     without a checked translation of their current English."""
-    catalogue = read_po(_doc_catalogue(name)) if _doc_catalogue(name).is_file() else {}
-    out: dict[str, list[str]] = {"untranslated": [], "fuzzy": []}
-    for text, place in _doc_texts(name):
-        entry = catalogue.get(text)
-        if entry is None or not entry["msgstr"].strip():
-            out["untranslated"].append(place)
-        elif "fuzzy" in entry["flags"]:
-            out["fuzzy"].append(place)
-    return out
+    return _status(read_po(_doc_catalogue(name), missing_ok=True), _doc_texts(name))
 
 
 def chinese_title(stem: str) -> str | None:
@@ -352,12 +348,10 @@ def chinese_title(stem: str) -> str | None:
 
     if not catalogue_path(stem).is_file():
         return None
-    first = _notebook(stem).cells
-    source = next(c.source for c in first if c.cell_type == "markdown")
-    entry = read_po(catalogue_path(stem)).get(source)
-    if not entry or not entry["msgstr"].strip() or "fuzzy" in entry["flags"]:
+    zh = translation(read_po(catalogue_path(stem)), english_cells(stem)[0])
+    if not zh:
         return None
-    m = re.match(r"# *\S+ *— *(.+)", entry["msgstr"].split("\n", 1)[0])
+    m = re.match(r"# *\S+ *— *(.+)", zh.split("\n", 1)[0])
     return m.group(1).strip() if m else None
 
 
@@ -365,15 +359,12 @@ def syllabus_zh() -> list[tuple[str, str, str, str, str]]:
     """:func:`course_lib.tools.devtools.syllabus_entries` in Chinese: (stem, title, what you learn, prerequisites,
     path) with each lesson's Chinese title and README's catalogued "what you learn" (English where untranslated)."""
     path = _doc_catalogue("README")
-    catalogue = read_po(path) if path.is_file() else {}
+    catalogue = read_po(path, missing_ok=True)
     out = []
     for stem, title, learn, prereq, rel in syllabus_entries():
         zh_title = chinese_title(stem) if (NOTEBOOKS / f"{rel}.ipynb").exists() else None
-        entry = catalogue.get(learn)
-        zh_learn = entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else learn
-        entry = catalogue.get(prereq)
-        zh_prereq = entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else prereq
-        out.append((stem, zh_title or title, zh_learn, zh_prereq, rel))
+        learn, prereq = translation(catalogue, learn) or learn, translation(catalogue, prereq) or prereq
+        out.append((stem, zh_title or title, learn, prereq, rel))
     return out
 
 
@@ -394,9 +385,8 @@ def _zh_syllabus() -> str:
 def _zh_glossary_table(block: str) -> str:
     import re
 
-    lines = block.split("\n")
     out = []
-    for line in lines:
+    for line in block.split("\n"):
         cells = re.split(r"(?<!\\)\|", line)[1:-1]
         if len(cells) == 3:
             cells = [cells[1], cells[0], cells[2]]
@@ -429,7 +419,7 @@ def build_doc(name: str) -> str:
     """A document's Chinese text: each block's checked translation (the English where there is none), README's
     syllabus and the glossary's table generated, links to translated documents pointing at their twins."""
     source = DOCUMENTS[name][0]
-    catalogue = read_po(_doc_catalogue(name)) if _doc_catalogue(name).is_file() else {}
+    catalogue = read_po(_doc_catalogue(name), missing_ok=True)
     out = []
     for block in doc_blocks((ROOT / source).read_text(encoding="utf-8")):
         if block.startswith(SYLLABUS_MARK):
@@ -437,9 +427,8 @@ def build_doc(name: str) -> str:
         elif name == "glossary" and _is_table(block):
             out.append(_zh_glossary_table(block))
         else:
-            entry = catalogue.get(block)
-            ok = entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"]
-            out.append(_zh_links(join_cjk_lines(entry["msgstr"]), source) if ok else block)
+            zh = translation(catalogue, block)
+            out.append(_zh_links(join_cjk_lines(zh), source) if zh else block)
     return "\n\n".join(out) + "\n"
 
 

@@ -177,17 +177,22 @@ def _lesson(ipynb: Path, repo: str, lang: str = "en"):
     return nb
 
 
-def _index(repo: str) -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
-    rows = []
+def _front_matter(readme: str, syllabus: list[tuple[str, str, str, str, str]], coming: str = ""):
+    """What a front page takes from the course: the README's two commands, the syllabus as table rows (a planned
+    lesson unlinked, ``coming`` after its title) and the lessons' toctree."""
+    commands = re.search(r"```bash\n(.*?)```", (ROOT / readme).read_text(encoding="utf-8"), re.S).group(1)
     landed = {p.relative_to(NOTEBOOKS).with_suffix("").as_posix() for p in notebook_paths()}
-    for stem, title, learn, prereq, rel in syllabus_entries():
+    rows = []
+    for stem, title, learn, prereq, rel in syllabus:
         number = stem[:3].rstrip("_")
-        name = f"[{number} — {title}](lessons/{rel}.ipynb)" if rel in landed else f"{number} — {title}"
-        learn = learn.replace("|", "\\|")
-        rows.append(f"| {name} | {learn} | {prereq} |")
-    toc = "\n".join(f"lessons/{rel}" for *_, rel in syllabus_entries() if rel in landed)
+        name = f"[{number} — {title}](lessons/{rel}.ipynb)" if rel in landed else f"{number} — {title}{coming}"
+        rows.append(f"| {name} | {learn.replace('|', chr(92) + '|')} | {prereq} |")
+    toc = "\n".join(f"lessons/{rel}" for *_, rel in syllabus if rel in landed)
+    return commands, "\n".join(rows), toc
+
+
+def _index(repo: str) -> str:
+    commands, rows, toc = _front_matter("README.md", syllabus_entries())
     return f"""# Diffusion SR Course · 扩散模型超分辨率交互课程
 
 An open, interactive course that builds **diffusion models for image super-resolution** from first principles, one
@@ -206,7 +211,7 @@ cd {repo.rsplit('/', 1)[1]}
 
 | lesson | what you learn | prerequisites |
 |---|---|---|
-{chr(10).join(rows)}
+{rows}
 
 Start at 00. The last lesson, [13 — The field, measured](lessons/13_the_field_measured.ipynb), puts every method of the
 course side by side on the same test digits and traces the notes' numbers to their papers.
@@ -230,15 +235,7 @@ Terms: the [glossary](glossary.md) (English ↔ 中文 ↔ symbol). For teachers
 
 
 def _index_zh(repo: str) -> str:
-    readme = (ROOT / edition.DOCUMENTS["README"][1]).read_text(encoding="utf-8")
-    commands = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
-    rows = []
-    landed = {p.relative_to(NOTEBOOKS).with_suffix("").as_posix() for p in notebook_paths()}
-    for stem, title, learn, prereq, rel in edition.syllabus_zh():
-        number = stem[:3].rstrip("_")
-        name = f"[{number} — {title}](lessons/{rel}.ipynb)" if rel in landed else f"{number} — {title}（即将推出）"
-        rows.append(f"| {name} | {learn.replace('|', chr(92) + '|')} | {prereq} |")
-    toc = "\n".join(f"lessons/{rel}" for *_, rel in syllabus_entries() if rel in landed)
+    commands, rows, toc = _front_matter(edition.DOCUMENTS["README"][1], edition.syllabus_zh(), "（即将推出）")
     return f"""# 扩散模型超分辨率交互课程
 
 一门开放的交互式课程：从第一性原理出发，一课一个思想，搭建用于**图像超分辨率的扩散模型**，背后是一个经过测试的
@@ -257,7 +254,7 @@ cd {repo.rsplit('/', 1)[1]}
 
 | 课 | 学习内容 | 先修 |
 |---|---|---|
-{chr(10).join(rows)}
+{rows}
 
 从第 00 课开始。最后一课 [13 — {edition.chinese_title("13_the_field_measured")}](lessons/13_the_field_measured.ipynb)
 把课程中的每一种方法放在同一批测试数字上并排比较，并把笔记中的数字追溯到各自的论文。

@@ -59,9 +59,15 @@ CATALOGUE = Path(__file__).resolve().parent.parent / "locale" / "zh" / "LC_MESSA
 
 @functools.lru_cache(maxsize=1)
 def _catalogue() -> dict[str, dict]:
+    """The checks' catalogue, read once per version of the file (every label, hint and summary line asks it)."""
+    return _read_catalogue(CATALOGUE.stat().st_mtime_ns if CATALOGUE.is_file() else None)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_catalogue(stamp: int | None) -> dict[str, dict]:
     from ...language import read_po
 
-    return read_po(CATALOGUE) if CATALOGUE.is_file() else {}
+    return read_po(CATALOGUE, missing_ok=True)
 
 
 def translate(text: str) -> str:
@@ -71,8 +77,9 @@ def translate(text: str) -> str:
 
     if language() != "zh":
         return text
-    entry = _catalogue().get(text)
-    return entry["msgstr"] if entry and entry["msgstr"].strip() and "fuzzy" not in entry["flags"] else text
+    from ...language import translation
+
+    return translation(_catalogue(), text) or text
 
 
 def N_(text: str) -> str:
